@@ -1,0 +1,68 @@
+# Kreide: `make run` serves the demo school, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run test install install-test lint format messages clean test-postgres test-sqlite
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.base-installed: $(BIN)/python requirements/base.txt pyproject.toml
+	$(BIN)/pip install -q -r requirements/base.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.base-installed requirements/test.txt
+	$(BIN)/pip install -q -r requirements/test.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+messages: $(VENV)/.base-installed
+	$(BIN)/kreide compilemessages -v0 --ignore=.venv --ignore=node_modules --ignore=var
+
+install: $(VENV)/.base-installed node_modules/.installed
+	scripts/system-packages.sh run
+	$(MAKE) -s messages
+
+install-test: install $(VENV)/.test-installed
+	scripts/system-packages.sh test
+
+run: install
+	$(BIN)/kreide migrate -v0
+	$(BIN)/kreide collectstatic --noinput -v0
+	$(BIN)/kreide seed-demo
+	$(BIN)/kreide serve
+
+# The whole suite against the production backends (PostgreSQL, Redis), then a smoke run
+# against the embedded default (SQLite, in-process cache).
+test: install-test
+	$(BIN)/ruff check kreide tests bench
+	$(MAKE) -s test-postgres
+	$(MAKE) -s test-sqlite
+
+test-postgres:
+	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
+	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite:
+	KREIDE_TESTING=true KREIDE_DATA_DIR=$(CURDIR)/var/test-sqlite \
+	  $(BIN)/pytest -m "not browser and not janus and not slow" $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check kreide tests bench
+	$(BIN)/ruff format --check kreide tests bench
+
+format:
+	$(BIN)/ruff format kreide tests bench
+	$(BIN)/ruff check --fix kreide tests bench
+
+clean:
+	rm -rf $(VENV) node_modules var

@@ -1,0 +1,43 @@
+"""Operations endpoints: liveness, readiness, metrics."""
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+
+from kreide.core.metrics import render_latest
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is alive; touches nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: database reachable and every migration applied."""
+    checks: dict[str, str] = {}
+    try:
+        connection = connections[DEFAULT_DB_ALIAS]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        checks["migrations"] = "ok" if not pending else f"{len(pending)} pending"
+    except Exception as error:  # any failure means "not ready", with the reason
+        checks["database"] = f"error: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values()) and "migrations" in checks
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
+                        status=200 if ready else 503)
+
+
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, only for the scraper addresses configured by the operator."""
+    if request.META.get("REMOTE_ADDR") not in settings.METRICS_ALLOWED_ADDRESSES:
+        return HttpResponse(status=404)
+    body, content_type = render_latest()
+    return HttpResponse(body, content_type=content_type)

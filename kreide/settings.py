@@ -1,0 +1,283 @@
+"""Kreide's one settings module: everything comes from KREIDE_* environment variables.
+
+Without any of them the embedded default runs: SQLite, local files, in-process cache and
+channel layer, all under KREIDE_DATA_DIR. docs/configuration.md lists every variable.
+"""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from kreide.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("KREIDE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+(DATA_DIR / "static").mkdir(exist_ok=True)
+
+DEBUG = env_bool("KREIDE_DEBUG", False)
+TESTING = env_bool("KREIDE_TESTING", False)
+
+
+def _secret_key() -> str:
+    """The key from the environment, else one generated once and kept in the data directory."""
+    configured = env_str("KREIDE_SECRET_KEY")
+    if configured:
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("KREIDE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("KREIDE_CSRF_TRUSTED_ORIGINS", [])
+# Behind a TLS-terminating front server the operator sets this to true.
+HTTPS = env_bool("KREIDE_HTTPS", False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_htmx",
+    "channels",
+    "kreide.core",
+    "kreide.schools",
+    "kreide.accounts",
+    "kreide.dashboard",
+    "kreide.storage",
+    "kreide.tasks",
+    "kreide.files",
+    "kreide.messenger",
+    "kreide.video",
+    "kreide.status",
+    "kreide.transfer",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kreide.core.middleware.RequestLogMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kreide.accounts.middleware.ActiveAccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "kreide.urls"
+WSGI_APPLICATION = "kreide.wsgi.application"
+ASGI_APPLICATION = "kreide.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "kreide.core.context_processors.kreide",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_str("KREIDE_DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "kreide.sqlite3",
+            # WAL lets readers proceed while one writer commits; IMMEDIATE avoids
+            # "database is locked" upgrades when several workers write at once.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                ),
+            },
+            "TEST": {"NAME": env_str("KREIDE_SQLITE_TEST_NAME") or None},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache, sessions, channel layer ---------------------------------------------------
+REDIS_URL = env_str("KREIDE_REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("KREIDE_CACHE_PREFIX", "kreide"),
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env_str("KREIDE_CACHE_PREFIX", "kreide"),
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "kreide",
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Sessions live in the database and are read through the cache: a returning student
+# costs no database query for the session at 8:00.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # "stay signed in": 30 days per device
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Authentication -------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["kreide.accounts.backends.UsernameOrEmailBackend"]
+PASSWORD_HASHERS = [
+    "kreide.accounts.hashers.OwaspArgon2idHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# Failed sign-ins before a temporary lockout, and its length.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("KREIDE_LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_ADDRESS = env_int("KREIDE_LOGIN_FAILURES_PER_ADDRESS", 30)
+LOGIN_LOCKOUT_SECONDS = env_int("KREIDE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+OTP_TOTP_ISSUER = "Kreide"
+
+# --- Internationalisation -------------------------------------------------------------
+LANGUAGE_CODE = "de"
+LANGUAGES = [("de", _("German")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "kreide" / "locale"]
+TIME_ZONE = env_str("KREIDE_TIME_ZONE", "Europe/Berlin")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and uploaded files --------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        # Hashed names and far-future caching once collected; the tests serve from finders.
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if TESTING
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = TESTING
+MEDIA_ROOT = DATA_DIR / "media"
+# Content-addressed file store shared by tasks, files and the messenger.
+STORAGE_DIR = Path(env_str("KREIDE_STORAGE_DIR", str(DATA_DIR / "blobs")))
+# "nginx" (X-Accel-Redirect), "apache" (X-Sendfile) or "" (Python serves the file).
+DOWNLOAD_OFFLOAD = env_str("KREIDE_DOWNLOAD_OFFLOAD", "")
+MAX_UPLOAD_BYTES = env_int("KREIDE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Mail -----------------------------------------------------------------------------
+EMAIL_HOST = env_str("KREIDE_EMAIL_HOST", "")
+EMAIL_PORT = env_int("KREIDE_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("KREIDE_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_str("KREIDE_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("KREIDE_EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("KREIDE_EMAIL_FROM", "kreide@localhost")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.filebased.EmailBackend"
+)
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- Security headers -----------------------------------------------------------------
+# Strict CSP: only our own origin, no inline script or style, nothing third-party.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "media-src": ["'self'", "blob:"],
+        "connect-src": ["'self'", *env_list("KREIDE_CSP_CONNECT_EXTRA", [])],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- Operations -----------------------------------------------------------------------
+# Addresses allowed to read /metrics (Prometheus scrapers); nobody else sees them.
+METRICS_ALLOWED_ADDRESSES = env_list("KREIDE_METRICS_ALLOWED", ["127.0.0.1", "::1"])
+LOG_LEVEL = env_str("KREIDE_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "kreide.core.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class StorageConfig(AppConfig):
+    name = "kreide.storage"
+    label = "storage"
+    verbose_name = _("File storage and uploads")

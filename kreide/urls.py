@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
+
+from kreide.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("accounts/", include("kreide.accounts.urls")),
+    path("tasks/", include("kreide.tasks.urls")),
+    path("files/", include("kreide.files.urls")),
+    path("messages/", include("kreide.messenger.urls")),
+    path("video/", include("kreide.video.urls")),
+    path("uploads/", include("kreide.storage.urls")),
+    path("status", include("kreide.status.urls")),
+    path("transfer/", include("kreide.transfer.urls")),
+    path("operator/", admin.site.urls),
+    path("", include("kreide.dashboard.urls")),
+]

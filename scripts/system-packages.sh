@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Kreide needs, only those missing.
+#   scripts/system-packages.sh run    what `make run` needs (gettext for translations)
+#   scripts/system-packages.sh test   plus what the tests drive: chromium, janus, litmus, nginx
+set -euo pipefail
+want=(gettext)
+if [ "${1:-run}" = "test" ]; then
+  want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx iproute2 util-linux)
+fi
+missing=()
+for package in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Kreide needs these Debian packages: ${missing[*]}" >&2
+  echo "Install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "Installing Debian packages: ${missing[*]}"
+apt-get update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

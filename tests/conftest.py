@@ -1,0 +1,115 @@
+"""Shared fixtures: two schools with classes, and a factory for users of every role."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
+
+from kreide.accounts.models import User
+from kreide.schools.models import Group, Membership, School
+
+PASSWORD = "correct-horse-7"
+_counter = itertools.count(1)
+
+
+@functools.cache
+def _password_hash() -> str:
+    # One real argon2id hash per test session keeps fixtures fast and production-shaped.
+    return make_password(PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def school(db) -> School:
+    return School.objects.create(name="Gymnasium Nord", slug="nord", address="Nordweg 1")
+
+
+@pytest.fixture
+def other_school(db) -> School:
+    return School.objects.create(name="Realschule Süd", slug="sued", address="Südweg 2")
+
+
+@pytest.fixture
+def make_group(db):
+    def make(school: School, name: str, kind: str = Group.Kind.CLASS, grade: int | None = 7):
+        return Group.unscoped.create(school=school, name=name, kind=kind, grade=grade)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db):
+    def make(
+        school: School | None,
+        role: str = User.Role.STUDENT,
+        *,
+        groups: tuple[Group, ...] = (),
+        username: str | None = None,
+        **fields,
+    ) -> User:
+        number = next(_counter)
+        user = User.objects.create(
+            school=school,
+            role=role,
+            username=username or f"{role}{number}",
+            first_name=fields.pop("first_name", f"Vorname{number}"),
+            last_name=fields.pop("last_name", f"Nachname{number}"),
+            password=_password_hash(),
+            **fields,
+        )
+        membership_role = (
+            Membership.Role.TEACHER if role == User.Role.TEACHER else Membership.Role.MEMBER
+        )
+        for group in groups:
+            Membership.unscoped.create(school=group.school, group=group, user=user,
+                                       role=membership_role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def world(school, other_school, make_group, make_user):
+    """Two schools; in the first, classes 7a and 7b with a teacher and students each."""
+
+    class World:
+        pass
+
+    w = World()
+    w.school, w.other_school = school, other_school
+    w.class_7a = make_group(school, "7a")
+    w.class_7b = make_group(school, "7b")
+    w.other_class = make_group(other_school, "7a")
+    w.teacher_7a = make_user(school, User.Role.TEACHER, groups=(w.class_7a,))
+    w.teacher_7b = make_user(school, User.Role.TEACHER, groups=(w.class_7b,))
+    w.student_7a = make_user(school, groups=(w.class_7a,))
+    w.classmate_7a = make_user(school, groups=(w.class_7a,))
+    w.student_7b = make_user(school, groups=(w.class_7b,))
+    w.admin = make_user(school, User.Role.SCHOOL_ADMIN)
+    w.other_admin = make_user(other_school, User.Role.SCHOOL_ADMIN)
+    w.other_teacher = make_user(other_school, User.Role.TEACHER, groups=(w.other_class,))
+    w.other_student = make_user(other_school, groups=(w.other_class,))
+    return w
+
+
+@pytest.fixture
+def client_for(client):
+    """A test client signed in as the given user (a fresh client per call)."""
+    from django.test import Client
+
+    def sign_in(user: User) -> Client:
+        signed_in = Client()
+        signed_in.force_login(user)
+        return signed_in
+
+    return sign_in

@@ -1,0 +1,37 @@
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kreide.schools.models import Announcement
+
+
+def _dashboard_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/")
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_dashboard_requires_login(client, db):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_dashboard_shows_groups_and_only_own_school_news(client_for, world):
+    from django.utils import timezone
+
+    Announcement.unscoped.create(school=world.school, title="Nord-News", published_at=timezone.now())
+    Announcement.unscoped.create(school=world.other_school, title="Süd-News",
+                                 published_at=timezone.now())
+    page = client_for(world.student_7a).get("/").content.decode()
+    assert "Nord-News" in page and "Süd-News" not in page
+    assert "7a" in page
+
+
+def test_dashboard_queries_bounded_by_number_of_groups(client_for, world, make_group):
+    client = client_for(world.teacher_7a)
+    client.get("/")  # warm the session cache
+    baseline = _dashboard_queries(client)
+    for index in range(15):
+        group = make_group(world.school, f"Kurs {index}")
+        group.memberships.create(school=world.school, user=world.teacher_7a, role="teacher")
+    assert _dashboard_queries(client) == baseline
