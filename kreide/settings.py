@@ -113,7 +113,9 @@ DATABASE_URL = env_str("KREIDE_DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
         )
     }
 else:

@@ -71,8 +71,9 @@ def make_user(db):
             Membership.Role.TEACHER if role == User.Role.TEACHER else Membership.Role.MEMBER
         )
         for group in groups:
-            Membership.unscoped.create(school=group.school, group=group, user=user,
-                                       role=membership_role)
+            Membership.unscoped.create(
+                school=group.school, group=group, user=user, role=membership_role
+            )
         return user
 
     return make

@@ -37,18 +37,32 @@ def sign_in(port: int, username: str) -> float:
     cookie = response.getheader("Set-Cookie", "").split(";")[0]
     token = CSRF.search(page).group(1)
     body = urllib.parse.urlencode(
-        {"csrfmiddlewaretoken": token, "username": username, "password": "kreide-demo",
-         "remember": "on"}
+        {
+            "csrfmiddlewaretoken": token,
+            "username": username,
+            "password": "kreide-demo",
+            "remember": "on",
+        }
     )
-    connection.request("POST", "/accounts/login/", body=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
-        "Referer": f"http://127.0.0.1:{port}/accounts/login/"})
+    connection.request(
+        "POST",
+        "/accounts/login/",
+        body=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "Referer": f"http://127.0.0.1:{port}/accounts/login/",
+        },
+    )
     response = connection.getresponse()
     response.read()
     if response.status != 302:
         raise RuntimeError(f"sign-in of {username} answered {response.status}")
-    session = [c.split(";")[0] for c in response.headers.get_all("Set-Cookie") or []
-               if c.startswith("sessionid")][0]
+    session = [
+        c.split(";")[0]
+        for c in response.headers.get_all("Set-Cookie") or []
+        if c.startswith("sessionid")
+    ][0]
     connection.request("GET", "/", headers={"Cookie": f"{cookie}; {session}"})
     dashboard = connection.getresponse()
     dashboard.read()
@@ -74,26 +88,62 @@ def main() -> None:
         "KREIDE_DATA_DIR": str(ROOT / "var" / "bench-login"),
         "KREIDE_LOGIN_FAILURES_PER_ADDRESS": "100000",
     }
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
-                    f"DROP DATABASE IF EXISTS {args.database}", "-c",
-                    f"CREATE DATABASE {args.database}"], check=True)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-q",
+            "-c",
+            f"DROP DATABASE IF EXISTS {args.database}",
+            "-c",
+            f"CREATE DATABASE {args.database}",
+        ],
+        check=True,
+    )
     subprocess.run(["redis-cli", "-n", "9", "FLUSHDB"], check=True, capture_output=True)
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"], ["seed-demo"]):
         subprocess.run([BIN / "kreide", *command], env=env, check=True, capture_output=True)
     usernames = subprocess.run(
-        [BIN / "kreide", "shell", "-v", "0", "-c",
-         "from kreide.accounts.models import User;"
-         "print('\\n'.join(User.objects.filter(role='student').values_list('username', flat=True)))"],
-        env=env, check=True, capture_output=True, text=True).stdout.split()
+        [
+            BIN / "kreide",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            "from kreide.accounts.models import User;"
+            "students = User.objects.filter(role='student');"
+            "print('\\n'.join(students.values_list('username', flat=True)))",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
 
     server = subprocess.Popen(
-        [BIN / "kreide", "serve", "--port", str(args.port), "--realtime-port",
-         str(args.port + 1), "--workers", str(args.workers)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            BIN / "kreide",
+            "serve",
+            "--port",
+            str(args.port),
+            "--realtime-port",
+            str(args.port + 1),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
-                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
+                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request(
+                    "GET", "/healthz"
+                )
                 break
             except OSError:
                 time.sleep(0.2)
@@ -128,16 +178,26 @@ def main() -> None:
         server.wait(timeout=15)
 
     latencies.sort()
+
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
-    print(f"# Sign-in throughput\n\n- machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(
+        f"# Sign-in throughput\n\n- machine: {os.cpu_count()} cores, "
+        f"Python {sys.version.split()[0]}"
+    )
     print(f"- server: `kreide serve --workers {args.workers}` (Granian WSGI), PostgreSQL, Redis")
-    print(f"- load: {args.clients} concurrent clients for {args.seconds:.0f} s, each sign-in = "
-          "GET form + POST credentials + GET dashboard, a different student each time\n")
-    print("| sign-ins | errors | sign-ins/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
-    print(f"| {len(latencies)} | {len(errors)} | {len(latencies) / elapsed:.1f} | "
-          f"{statistics.median(latencies) * 1000:.0f} | {pct(0.95):.0f} | {pct(0.99):.0f} |")
+    print(
+        f"- load: {args.clients} concurrent clients for {args.seconds:.0f} s, each sign-in = "
+        "GET form + POST credentials + GET dashboard, a different student each time\n"
+    )
+    print(
+        "| sign-ins | errors | sign-ins/s | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|"
+    )
+    print(
+        f"| {len(latencies)} | {len(errors)} | {len(latencies) / elapsed:.1f} | "
+        f"{statistics.median(latencies) * 1000:.0f} | {pct(0.95):.0f} | {pct(0.99):.0f} |"
+    )
     if errors:
         print("\nFirst errors:", *errors[:5], sep="\n- ")
 

@@ -12,8 +12,10 @@ class KreideUserAdmin(UserAdmin):
     list_display = ("username", "first_name", "last_name", "school", "role", "is_active")
     list_filter = ("school", "role", "is_active")
     list_select_related = ("school",)
-    fieldsets = (*UserAdmin.fieldsets, ("Kreide", {"fields": ("school", "role",
-                                                             "must_change_password")}))
+    fieldsets = (
+        *UserAdmin.fieldsets,
+        ("Kreide", {"fields": ("school", "role", "must_change_password")}),
+    )
 
     def has_module_permission(self, request):
         return request.user.is_superuser

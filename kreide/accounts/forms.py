@@ -7,8 +7,9 @@ class LoginForm(forms.Form):
     username = forms.CharField(
         label=_("Username or e-mail"),
         max_length=254,
-        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True,
-                                      "autocapitalize": "none"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "username", "autofocus": True, "autocapitalize": "none"}
+        ),
     )
     password = forms.CharField(
         label=_("Password"),

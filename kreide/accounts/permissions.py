@@ -20,9 +20,11 @@ def teaches(teacher: User, student: User) -> bool:
     """The teacher teaches a class or group the student belongs to (same school)."""
     if not (teacher.is_teacher and teacher.school_id and teacher.school_id == student.school_id):
         return False
-    taught = Membership.objects.for_school(teacher.school_id).filter(
-        user=teacher, role=Membership.Role.TEACHER
-    ).values("group_id")
+    taught = (
+        Membership.objects.for_school(teacher.school_id)
+        .filter(user=teacher, role=Membership.Role.TEACHER)
+        .values("group_id")
+    )
     return (
         Membership.objects.for_school(teacher.school_id)
         .filter(user=student, role=Membership.Role.MEMBER, group_id__in=taught)

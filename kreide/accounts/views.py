@@ -36,7 +36,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         address = client_address(request)
         lockout = throttle.current_lockout(identifier, address)
         if lockout is None:
-            user = authenticate(request, username=identifier, password=form.cleaned_data["password"])
+            user = authenticate(
+                request, username=identifier, password=form.cleaned_data["password"]
+            )
             if user is not None:
                 throttle.record_success(identifier)
                 login(request, user)
@@ -79,5 +81,8 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
         update_session_auth_hash(request, user)
         messages.success(request, _("Your password has been changed."))
         return redirect("dashboard:home")
-    return render(request, "accounts/password_change.html",
-                  {"form": form, "forced": user.must_change_password})
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "forced": user.must_change_password},
+    )

@@ -22,6 +22,7 @@ def is_safe_next(request: HttpRequest, url: str | None) -> bool:
     from django.utils.http import url_has_allowed_host_and_scheme
 
     return bool(url) and url_has_allowed_host_and_scheme(
-        url, allowed_hosts={request.get_host(), *settings.ALLOWED_HOSTS},
+        url,
+        allowed_hosts={request.get_host(), *settings.ALLOWED_HOSTS},
         require_https=request.is_secure(),
     )

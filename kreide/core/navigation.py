@@ -34,6 +34,11 @@ def items_for(request: HttpRequest) -> list[dict]:
         if not item.visible(request):
             continue
         url = reverse(item.url_name)
-        entries.append({"label": item.label, "url": url, "active": current.startswith(url)
-                        and (url != "/" or current == "/")})
+        entries.append(
+            {
+                "label": item.label,
+                "url": url,
+                "active": current.startswith(url) and (url != "/" or current == "/"),
+            }
+        )
     return entries

@@ -30,8 +30,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception as error:  # any failure means "not ready", with the reason
         checks["database"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values()) and "migrations" in checks
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )
 
 
 @never_cache

@@ -13,6 +13,11 @@ class SchoolsConfig(AppConfig):
 
         register(Section("news", _("School news"), "schools/section_news.html", 90, dashboard.news))
         register(
-            Section("groups", _("My classes and groups"), "schools/section_groups.html", 80,
-                    dashboard.my_groups)
+            Section(
+                "groups",
+                _("My classes and groups"),
+                "schools/section_groups.html",
+                80,
+                dashboard.my_groups,
+            )
         )

@@ -22,7 +22,7 @@ from kreide.schools.demo_names import FIRST_NAMES, LAST_NAMES, SUBJECTS
 from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
 DEMO_SLUG = "demo"
-DEMO_PASSWORD = "kreide-demo"  # the only default password in Kreide; `make run` prints it
+DEMO_PASSWORD = "kreide-demo"  # noqa: S105 - the only default password in Kreide; `make run` prints it
 CLASS_LAYOUT = [(grade, "abcdef") for grade in range(5, 11)] + [
     (grade, "abcd") for grade in range(11, 14)
 ]
@@ -108,15 +108,27 @@ def create_demo_school(progress: Callable[[str], None] = lambda step: None) -> S
 
     progress("staff")
     admins = [
-        User(school=school, username=username, first_name=first, last_name=last,
-             role=User.Role.SCHOOL_ADMIN, password=password_hash,
-             email=f"{username}@kreidefelsen.example")
+        User(
+            school=school,
+            username=username,
+            first_name=first,
+            last_name=last,
+            role=User.Role.SCHOOL_ADMIN,
+            password=password_hash,
+            email=f"{username}@kreidefelsen.example",
+        )
         for first, last, username in (names.person() for _ in range(2))
     ]
     teachers = [
-        User(school=school, username=username, first_name=first, last_name=last,
-             role=User.Role.TEACHER, password=password_hash,
-             email=f"{username}@kreidefelsen.example")
+        User(
+            school=school,
+            username=username,
+            first_name=first,
+            last_name=last,
+            role=User.Role.TEACHER,
+            password=password_hash,
+            email=f"{username}@kreidefelsen.example",
+        )
         for first, last, username in (names.person() for _ in range(TEACHERS))
     ]
     User.objects.bulk_create(admins + teachers)
@@ -133,19 +145,32 @@ def create_demo_school(progress: Callable[[str], None] = lambda step: None) -> S
     students_by_grade: dict[int, list[User]] = {}
     for grade, letters in CLASS_LAYOUT:
         for letter in letters:
-            group = Group.unscoped.create(school=school, name=f"{grade}{letter}", grade=grade,
-                                          kind=Group.Kind.CLASS)
+            group = Group.unscoped.create(
+                school=school, name=f"{grade}{letter}", grade=grade, kind=Group.Kind.CLASS
+            )
             for teacher in rng.sample(teachers, TEACHERS_PER_CLASS):
-                memberships.append(Membership(school=school, group=group, user=teacher,
-                                              role=Membership.Role.TEACHER))
+                memberships.append(
+                    Membership(
+                        school=school, group=group, user=teacher, role=Membership.Role.TEACHER
+                    )
+                )
             for _ in range(STUDENTS_PER_CLASS):
                 first, last, username = names.person()
-                student = User(school=school, username=username, first_name=first,
-                               last_name=last, role=User.Role.STUDENT, password=password_hash)
+                student = User(
+                    school=school,
+                    username=username,
+                    first_name=first,
+                    last_name=last,
+                    role=User.Role.STUDENT,
+                    password=password_hash,
+                )
                 students.append(student)
                 students_by_grade.setdefault(grade, []).append(student)
-                memberships.append(Membership(school=school, group=group, user=student,
-                                              role=Membership.Role.MEMBER))
+                memberships.append(
+                    Membership(
+                        school=school, group=group, user=student, role=Membership.Role.MEMBER
+                    )
+                )
     User.objects.bulk_create(students)
     for membership in memberships:  # bulk_create set the users' primary keys
         membership.user_id = membership.user.pk
@@ -158,25 +183,43 @@ def create_demo_school(progress: Callable[[str], None] = lambda step: None) -> S
         ("Robotik-AG", Group.Kind.WORKGROUP, None, None),
     ]
     for name, kind, grade, subject in extra_groups:
-        group = Group.unscoped.create(school=school, name=name, kind=kind, grade=grade,
-                                      subject=subject)
-        memberships.append(Membership(school=school, group=group, user=rng.choice(teachers),
-                                      role=Membership.Role.TEACHER))
+        group = Group.unscoped.create(
+            school=school, name=name, kind=kind, grade=grade, subject=subject
+        )
+        memberships.append(
+            Membership(
+                school=school, group=group, user=rng.choice(teachers), role=Membership.Role.TEACHER
+            )
+        )
         pool = students if grade is None else students_by_grade[grade]
         for student in rng.sample(pool, 20):
-            memberships.append(Membership(school=school, group=group, user=student,
-                                          role=Membership.Role.MEMBER))
+            memberships.append(
+                Membership(school=school, group=group, user=student, role=Membership.Role.MEMBER)
+            )
     Membership.unscoped.bulk_create(memberships, batch_size=2000)
 
     now = timezone.now()
-    Announcement.unscoped.bulk_create([
-        Announcement(school=school, author=admins[0], published_at=now,
-                     title="Willkommen bei Kreide",
-                     body="Aufgaben, Dateien, Nachrichten und Videostunden an einem Ort."),
-        Announcement(school=school, author=admins[0], published_at=now - timezone.timedelta(days=2),
-                     title="Gestaffelter Unterrichtsbeginn",
-                     body="Jahrgänge 5–6 starten um 7:50 Uhr, 7–8 um 8:00 Uhr, alle anderen um 8:10 Uhr."),
-    ])
+    Announcement.unscoped.bulk_create(
+        [
+            Announcement(
+                school=school,
+                author=admins[0],
+                published_at=now,
+                title="Willkommen bei Kreide",
+                body="Aufgaben, Dateien, Nachrichten und Videostunden an einem Ort.",
+            ),
+            Announcement(
+                school=school,
+                author=admins[0],
+                published_at=now - timezone.timedelta(days=2),
+                title="Gestaffelter Unterrichtsbeginn",
+                body=(
+                    "Jahrgänge 5–6 starten um 7:50 Uhr, 7–8 um 8:00 Uhr, "
+                    "alle anderen um 8:10 Uhr."
+                ),
+            ),
+        ]
+    )
 
     for seed in _module_seeders():
         progress(seed.__module__.split(".")[1])

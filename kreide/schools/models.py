@@ -84,9 +84,7 @@ class Membership(SchoolScopedModel):
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(SchoolScopedModel.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["group", "user"], name="membership_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="membership_unique")]
         indexes = [models.Index(fields=["user", "role"])]
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")

@@ -2,8 +2,14 @@
 
 import unicodedata
 
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
+_WINDOWS_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 _FORBIDDEN = set('<>:"/\\|?*')
 MAX_NAME_BYTES = 200
 
@@ -12,8 +18,9 @@ def safe_filename(name: str, fallback: str = "Datei") -> str:
     """Strip paths, control characters and Windows-reserved forms; keep umlauts; cap length."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").split("/")[-1]
-    name = "".join("_" if ch in _FORBIDDEN or unicodedata.category(ch)[0] == "C" else ch
-                   for ch in name)
+    name = "".join(
+        "_" if ch in _FORBIDDEN or unicodedata.category(ch)[0] == "C" else ch for ch in name
+    )
     name = name.strip().strip(".").strip()
     if not name:
         name = fallback

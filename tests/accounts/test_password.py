@@ -7,11 +7,14 @@ def test_forced_password_change_blocks_other_pages(client_for, world):
     world.student_7a.save()
     client = client_for(world.student_7a)
     assert client.get("/")["Location"] == "/accounts/password/"
-    response = client.post("/accounts/password/", {
-        "current_password": PASSWORD,
-        "new_password1": "Sonnenblume-42",
-        "new_password2": "Sonnenblume-42",
-    })
+    response = client.post(
+        "/accounts/password/",
+        {
+            "current_password": PASSWORD,
+            "new_password1": "Sonnenblume-42",
+            "new_password2": "Sonnenblume-42",
+        },
+    )
     assert response.status_code == 302
     world.student_7a.refresh_from_db()
     assert not world.student_7a.must_change_password
@@ -21,13 +24,20 @@ def test_forced_password_change_blocks_other_pages(client_for, world):
 
 def test_password_change_rejects_mismatch_and_weak(client_for, world):
     client = client_for(world.student_7a)
-    response = client.post("/accounts/password/", {
-        "current_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"})
+    response = client.post(
+        "/accounts/password/",
+        {"current_password": PASSWORD, "new_password1": "12345678", "new_password2": "12345678"},
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["new_password1"]
-    response = client.post("/accounts/password/", {
-        "current_password": "falsch", "new_password1": "Sonnenblume-42",
-        "new_password2": "Sonnenblume-43"})
+    response = client.post(
+        "/accounts/password/",
+        {
+            "current_password": "falsch",
+            "new_password1": "Sonnenblume-42",
+            "new_password2": "Sonnenblume-43",
+        },
+    )
     errors = response.context["form"].errors
     assert "current_password" in errors and "new_password2" in errors
 

@@ -36,13 +36,16 @@ def test_failed_write_leaves_nothing_behind():
     assert not list((blobstore.backend().root / "staging").iterdir())
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("../../etc/passwd", "passwd"),
-    ("Lösung\x00 Aufgabe\x07.pdf", "Lösung_ Aufgabe_.pdf"),
-    ("CON.txt", "_CON.txt"),
-    ("...", "Datei"),
-    ("a:b?.docx", "a_b_.docx"),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("Lösung\x00 Aufgabe\x07.pdf", "Lösung_ Aufgabe_.pdf"),
+        ("CON.txt", "_CON.txt"),
+        ("...", "Datei"),
+        ("a:b?.docx", "a_b_.docx"),
+    ],
+)
 def test_safe_filename(raw, expected):
     assert safe_filename(raw) == expected
 

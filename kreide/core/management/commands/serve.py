@@ -27,16 +27,21 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("KREIDE_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("KREIDE_PORT", 8000)))
         parser.add_argument(
-            "--realtime-port", type=int,
+            "--realtime-port",
+            type=int,
             default=int(os.environ.get("KREIDE_REALTIME_PORT", 8001)),
             help="Port of the ASGI process (WebSockets).",
         )
         parser.add_argument(
-            "--workers", type=int, default=int(os.environ.get("KREIDE_WORKERS", 2)),
+            "--workers",
+            type=int,
+            default=int(os.environ.get("KREIDE_WORKERS", 2)),
             help="WSGI worker processes (default: 2, one per core here).",
         )
         parser.add_argument(
-            "--threads", type=int, default=int(os.environ.get("KREIDE_THREADS", 4)),
+            "--threads",
+            type=int,
+            default=int(os.environ.get("KREIDE_THREADS", 4)),
             help="Threads per WSGI worker for blocking work (database, files).",
         )
 
@@ -46,21 +51,38 @@ class Command(BaseCommand):
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         commands = [
             [
-                str(bin_dir / "granian"), "--interface", "wsgi",
-                "--host", options["host"], "--port", str(options["port"]),
-                "--workers", str(options["workers"]),
-                "--blocking-threads", str(options["threads"]),
-                "--backlog", "2048", "--respawn-failed-workers", "--no-log",
+                str(bin_dir / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                options["host"],
+                "--port",
+                str(options["port"]),
+                "--workers",
+                str(options["workers"]),
+                "--blocking-threads",
+                str(options["threads"]),
+                "--backlog",
+                "2048",
+                "--respawn-failed-workers",
+                "--no-log",
                 "kreide.wsgi:application",
             ],
             [
-                str(bin_dir / "uvicorn"), "kreide.asgi:application",
-                "--host", options["host"], "--port", str(options["realtime_port"]),
-                "--no-access-log", "--ws", "websockets",
+                str(bin_dir / "uvicorn"),
+                "kreide.asgi:application",
+                "--host",
+                options["host"],
+                "--port",
+                str(options["realtime_port"]),
+                "--no-access-log",
+                "--ws",
+                "websockets",
             ],
         ]
-        processes = [subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)
-                     for command in commands]
+        processes = [
+            subprocess.Popen(command, env=env, cwd=settings.BASE_DIR) for command in commands
+        ]
         self.stdout.write(
             f"Kreide serves pages at http://{options['host']}:{options['port']}/ "
             f"({options['workers']} workers) and real-time connections on port "

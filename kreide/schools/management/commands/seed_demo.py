@@ -20,8 +20,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Demo school created."))
         logins = demo_logins()
         self.stdout.write(
-            "\nSample logins (password for all: {p}):\n"
-            "  student:      {s}\n  teacher:      {t}\n  school admin: {a}\n".format(
-                p=logins.password, s=logins.student, t=logins.teacher, a=logins.admin
-            )
+            f"\nSample logins (password for all: {logins.password}):\n"
+            f"  student:      {logins.student}\n"
+            f"  teacher:      {logins.teacher}\n"
+            f"  school admin: {logins.admin}\n"
         )
