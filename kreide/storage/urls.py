@@ -1,2 +1,10 @@
+from django.urls import path
+
+from kreide.storage import tus
+
 app_name = "storage"
-urlpatterns: list = []
+urlpatterns = [
+    path("", tus.collection, name="uploads"),
+    path("<uuid:upload_id>", tus.resource, name="upload"),
+    path("<uuid:upload_id>/result", tus.result, name="upload-result"),
+]

@@ -1,0 +1,368 @@
+"""A tus 1.0 server (core, creation, termination, checksum) for every upload in Kreide.
+
+POST /uploads/ creates an upload after its purpose authorised it (so a file over the limit
+is refused before one byte is sent); PATCH /uploads/<id> appends bytes at the offset the
+server confirmed; HEAD tells a resuming client that offset; DELETE abandons the upload.
+The bytes so far live in STORAGE_DIR/uploads/<id>.part; a PATCH that carries an
+`Upload-Checksum` is written but rolled back to the previous offset if the checksum does not
+match (status 460), so a tampered chunk never loses what was stored before. The last PATCH
+moves the file into the content-addressed blob store and hands it to its purpose; the
+purpose's result comes back in the `Kreide-Upload-Result` header and at
+GET /uploads/<id>/result.
+
+Concurrent PATCHes on one upload are serialised with a non-blocking file lock (423 for the
+loser, which tus clients retry); completion is made idempotent with a row lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from kreide.storage.blobstore import store_path
+from kreide.storage.filenames import safe_filename
+from kreide.storage.models import Upload
+from kreide.storage.uploads import SERVER_KEYS, UploadRefused, get_purpose
+
+TUS_VERSION = "1.0.0"
+EXTENSIONS = "creation,termination,checksum"
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
+STATUS_CHECKSUM_MISMATCH = 460
+READ_CHUNK = 256 * 1024
+MAX_METADATA_LENGTH = 4096
+
+
+class TusError(Exception):
+    def __init__(self, status: int, reason: str, **headers: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.headers = status, reason, headers
+
+
+def uploads_dir() -> Path:
+    path = Path(settings.STORAGE_DIR) / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def part_path(upload: Upload) -> Path:
+    return uploads_dir() / f"{upload.pk}.part"
+
+
+def tus_response(status: int = 204, reason: str = "", **headers: str) -> HttpResponse:
+    response = HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
+    response["Tus-Resumable"] = TUS_VERSION
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def parse_metadata(header: str) -> dict[str, str]:
+    """`key base64value,key2 base64value2` → dict; ValueError on anything malformed."""
+    if len(header) > MAX_METADATA_LENGTH:
+        raise ValueError("Upload-Metadata too long")
+    metadata: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in header.split(","))):
+        pieces = pair.split(" ")
+        if len(pieces) > 2 or not pieces[0] or pieces[0] in metadata:
+            raise ValueError("malformed Upload-Metadata")
+        try:
+            value = base64.b64decode(pieces[1], validate=True).decode() if len(pieces) == 2 else ""
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ValueError("Upload-Metadata values must be base64 of UTF-8") from exc
+        # NUL and other control characters never reach the database or a file name.
+        metadata[pieces[0]] = "".join(ch for ch in value if ch.isprintable() or ch == " ")
+    return metadata
+
+
+def _parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    if header is None:
+        return None
+    algorithm, _space, encoded = header.strip().partition(" ")
+    if algorithm not in CHECKSUMS:
+        raise TusError(400, _("Unsupported checksum algorithm."))
+    try:
+        return algorithm, base64.b64decode(encoded, validate=True)
+    except binascii.Error as exc:
+        raise TusError(400, _("The checksum is not valid base64.")) from exc
+
+
+def _non_negative_int(value: str | None, name: str) -> int:
+    if value is None or not value.isdigit():
+        raise TusError(400, _("Header %(name)s must be a non-negative integer.") % {"name": name})
+    return int(value)
+
+
+def _user_or_error(request: HttpRequest):
+    user = request.user
+    if not user.is_authenticated or not user.is_active or user.school_id is None:
+        raise TusError(403, _("Please sign in again to upload files."))
+    return user
+
+
+def _method(request: HttpRequest) -> str:
+    # Some proxies only pass GET and POST; tus clients then send the real method here.
+    override = request.headers.get("X-HTTP-Method-Override", "").upper()
+    if request.method == "POST" and override in ("PATCH", "DELETE"):
+        return override
+    return request.method
+
+
+def _check_version(request: HttpRequest) -> None:
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        raise TusError(412, _("Unsupported tus version."), Tus_Version=TUS_VERSION)
+
+
+def _options() -> HttpResponse:
+    return tus_response(
+        204,
+        Tus_Version=TUS_VERSION,
+        Tus_Extension=EXTENSIONS,
+        Tus_Max_Size=str(settings.MAX_UPLOAD_BYTES),
+        Tus_Checksum_Algorithm=",".join(CHECKSUMS),
+    )
+
+
+def _handle(view):
+    """Turn TusError into a tus response; answer OPTIONS; check the protocol version."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "OPTIONS":
+            return _options()
+        try:
+            if request.method != "GET":
+                _check_version(request)
+            return view(request, *args, **kwargs)
+        except TusError as error:
+            return tus_response(error.status, error.reason, **error.headers)
+        except UploadRefused as refused:
+            return tus_response(refused.status, refused.message)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return never_cache(wrapped)
+
+
+@_handle
+def collection(request: HttpRequest) -> HttpResponse:
+    """POST /uploads/: create an upload (tus creation extension)."""
+    if request.method != "POST":
+        raise TusError(405, _("Use POST to create an upload."), Allow="POST, OPTIONS")
+    user = _user_or_error(request)
+    if "Upload-Defer-Length" in request.headers:
+        raise TusError(400, _("The file size must be known when the upload starts."))
+    length = _non_negative_int(request.headers.get("Upload-Length"), "Upload-Length")
+    if length > settings.MAX_UPLOAD_BYTES:
+        raise TusError(
+            413,
+            _("The file is larger than the server allows (%(limit)s).")
+            % {"limit": _megabytes(settings.MAX_UPLOAD_BYTES)},
+        )
+    try:
+        metadata = parse_metadata(request.headers.get("Upload-Metadata", ""))
+    except ValueError as exc:
+        raise TusError(400, _("Malformed Upload-Metadata header.")) from exc
+    for key in SERVER_KEYS:
+        metadata.pop(key, None)
+    purpose = get_purpose(metadata.get("purpose", ""))
+    if purpose is None:
+        raise TusError(400, _("Upload-Metadata must name a known purpose."))
+    filename = safe_filename(metadata.get("filename", "") or metadata.get("name", ""))
+    metadata["filename"] = filename
+    purpose.authorize(user, metadata, length)
+    upload = Upload.objects.for_school(user.school_id).create(
+        school_id=user.school_id,
+        user=user,
+        purpose=purpose.name,
+        filename=filename,
+        filetype=metadata.get("filetype", "")[:255],
+        metadata=metadata,
+        length=length,
+    )
+    part_path(upload).touch()
+    location = request.build_absolute_uri(reverse("storage:upload", args=[upload.pk]))
+    return tus_response(201, Location=location, Upload_Offset="0")
+
+
+def _get_upload(request: HttpRequest, upload_id) -> Upload:
+    user = _user_or_error(request)
+    upload = Upload.objects.for_school(user.school_id).filter(pk=upload_id, user=user).first()
+    if upload is None:
+        raise TusError(404, _("This upload does not exist (any more)."))
+    return upload
+
+
+@_handle
+def resource(request: HttpRequest, upload_id) -> HttpResponse:
+    """HEAD, PATCH and DELETE on one upload."""
+    upload = _get_upload(request, upload_id)
+    method = _method(request)
+    if method == "HEAD":
+        return tus_response(200, Upload_Offset=str(upload.offset), Upload_Length=str(upload.length))
+    if method == "PATCH":
+        return _patch(request, upload)
+    if method == "DELETE":
+        return _terminate(upload)
+    raise TusError(405, _("Method not allowed."), Allow="HEAD, PATCH, DELETE, OPTIONS")
+
+
+@contextlib.contextmanager
+def _locked_part(upload: Upload) -> Iterator[int | None]:
+    """The part file, opened and exclusively locked; None when it is gone (adopted)."""
+    try:
+        fd = os.open(part_path(upload), os.O_RDWR)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise TusError(423, _("This upload is busy; please try again.")) from exc
+        yield fd
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
+    if request.content_type != "application/offset+octet-stream":
+        raise TusError(415, _("PATCH needs Content-Type application/offset+octet-stream."))
+    offset = _non_negative_int(request.headers.get("Upload-Offset"), "Upload-Offset")
+    checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
+    declared = request.META.get("CONTENT_LENGTH") or None
+    declared = _non_negative_int(declared, "Content-Length") if declared else None
+    with _locked_part(upload) as fd:
+        upload.refresh_from_db()
+        if offset != upload.offset:
+            raise TusError(
+                409,
+                _("Offset mismatch: the server has %(offset)s bytes.") % {"offset": upload.offset},
+                Upload_Offset=str(upload.offset),
+            )
+        if fd is not None and upload.blob_id is None:
+            _append(request, upload, fd, checksum, declared)
+        _adopt_if_complete(upload, fd)
+    headers = {"Upload_Offset": str(upload.offset)}
+    if upload.blob_id is not None:
+        headers["Kreide_Upload_Result"] = json.dumps(complete(upload), ensure_ascii=True)
+    return tus_response(204, **headers)
+
+
+def _adopt_if_complete(upload: Upload, fd: int | None) -> None:
+    """Move a fully received part file into the blob store (under the part's lock)."""
+    if upload.offset != upload.length or upload.blob_id is not None:
+        return
+    if fd is None:
+        raise TusError(410, _("The upload's data is gone; please upload the file again."))
+    upload.blob = store_path(part_path(upload))
+    upload.save(update_fields=["blob", "updated_at"])
+
+
+def _append(request, upload: Upload, fd: int, checksum, declared: int | None) -> None:
+    """Write the request body at the upload's offset; record how far it got."""
+    remaining = upload.length - upload.offset
+    if declared is not None and declared > remaining:
+        raise TusError(413, _("More data than the announced Upload-Length."))
+    # Bytes beyond the recorded offset (from a crash mid-write) were never confirmed.
+    os.ftruncate(fd, upload.offset)
+    os.lseek(fd, upload.offset, os.SEEK_SET)
+    digest = CHECKSUMS[checksum[0]]() if checksum else None
+    written, interrupted = 0, False
+    while written < remaining:
+        try:
+            chunk = request.read(min(READ_CHUNK, remaining - written))
+        except OSError:  # the client went away mid-chunk: keep what arrived
+            interrupted = True
+            break
+        if not chunk:
+            break
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+        if digest:
+            digest.update(chunk)
+        written += len(chunk)
+    if declared is not None and written < declared:
+        interrupted = True
+    if digest and (interrupted or digest.digest() != checksum[1]):
+        os.ftruncate(fd, upload.offset)
+        if interrupted:
+            raise TusError(400, _("The chunk arrived incomplete; nothing of it was kept."))
+        raise TusError(
+            STATUS_CHECKSUM_MISMATCH,
+            _("Checksum mismatch: the chunk was refused."),
+            Upload_Offset=str(upload.offset),
+        )
+    os.fsync(fd)
+    upload.offset += written
+    upload.save(update_fields=["offset", "updated_at"])
+
+
+def complete(upload: Upload) -> dict:
+    """Hand an adopted upload to its purpose, exactly once; returns the purpose's result."""
+    if upload.completed_at is not None:
+        return upload.result
+    purpose = get_purpose(upload.purpose)
+    if purpose is None:
+        raise TusError(409, _("This kind of upload is no longer accepted."))
+    with transaction.atomic():
+        locked = (
+            Upload.unscoped.select_for_update(of=("self",)).select_related("blob").get(pk=upload.pk)
+        )
+        if locked.completed_at is None:
+            metadata = {
+                **locked.metadata,
+                "upload_id": str(locked.pk),
+                "started_at": locked.created_at.isoformat(),
+            }
+            locked.result = purpose.complete(locked.user, locked.blob, locked.filename, metadata)
+            locked.completed_at = timezone.now()
+            locked.save(update_fields=["result", "completed_at", "updated_at"])
+    upload.result, upload.completed_at = locked.result, locked.completed_at
+    return upload.result
+
+
+def _terminate(upload: Upload) -> HttpResponse:
+    with _locked_part(upload) as fd:
+        if fd is not None:
+            part_path(upload).unlink(missing_ok=True)
+        upload.delete()
+    return tus_response(204)
+
+
+@_handle
+def result(request: HttpRequest, upload_id) -> HttpResponse:
+    """GET /uploads/<id>/result: the purpose's result once the upload is complete."""
+    if request.method != "GET":
+        raise TusError(405, _("Method not allowed."), Allow="GET")
+    upload = _get_upload(request, upload_id)
+    if upload.blob_id is None and upload.offset == upload.length:
+        # A client that saw the last PATCH fail learns from HEAD that all bytes arrived
+        # and asks here; finish the adoption the failed request could not.
+        with _locked_part(upload) as fd:
+            upload.refresh_from_db()
+            _adopt_if_complete(upload, fd)
+    if upload.blob_id is None:
+        return JsonResponse(
+            {"complete": False, "offset": upload.offset, "length": upload.length}, status=409
+        )
+    return JsonResponse(complete(upload))
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"

@@ -1,0 +1,278 @@
+"""The tus 1.0 server: protocol, checksum, termination, resumption with a real tus client."""
+
+import base64
+import hashlib
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+from tusclient import client as tus_client
+
+from kreide.storage import blobstore, tus
+from kreide.storage.models import Upload
+from kreide.storage.uploads import UploadPurpose, UploadRefused, register_purpose
+
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+CSRF = "k" * 32
+
+
+class NotePurpose(UploadPurpose):
+    """A purpose of this test module: files up to 1 MB, no .exe, results name the blob."""
+
+    name = "test-note"
+    completed: list = []
+
+    def authorize(self, user, metadata, size):
+        if size > 1024 * 1024:
+            raise UploadRefused("Zu groß", status=413)
+        if metadata.get("filename", "").endswith(".exe"):
+            raise UploadRefused("Dateityp nicht erlaubt", status=415)
+
+    def complete(self, user, blob, filename, metadata):
+        self.completed.append((user.pk, blob.sha256, filename, metadata))
+        return {"sha256": blob.sha256, "filename": filename, "started_at": metadata["started_at"]}
+
+
+register_purpose(NotePurpose())
+
+
+@pytest.fixture(autouse=True)
+def _store(settings, tmp_path):
+    settings.STORAGE_DIR = tmp_path / "blobs"
+    NotePurpose.completed.clear()
+
+
+def _meta(**values: str) -> str:
+    return ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in values.items()
+    )
+
+
+def _create(client, length: int, **meta) -> str:
+    meta.setdefault("purpose", "test-note")
+    meta.setdefault("filename", "Lösung.txt")
+    response = client.post(
+        "/uploads/", HTTP_UPLOAD_LENGTH=str(length), HTTP_UPLOAD_METADATA=_meta(**meta), **TUS
+    )
+    assert response.status_code == 201, response.content
+    return urlsplit(response["Location"]).path
+
+
+def _patch(client, url: str, offset: int, data: bytes, **headers):
+    return client.generic(
+        "PATCH",
+        url,
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET=str(offset),
+        **TUS,
+        **headers,
+    )
+
+
+def _sha1(data: bytes) -> str:
+    # tus clients default to SHA-1 for chunk integrity (not for security).
+    return "sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()  # noqa: S324
+
+
+def test_options_announce_version_extensions_and_checksums(client, db):
+    response = client.options("/uploads/")
+    assert response.status_code == 204
+    assert response["Tus-Version"] == "1.0.0"
+    assert set(response["Tus-Extension"].split(",")) == {"creation", "termination", "checksum"}
+    assert "sha1" in response["Tus-Checksum-Algorithm"].split(",")
+
+
+@pytest.mark.django_db
+def test_upload_in_two_chunks_is_adopted_and_handed_to_its_purpose(world, client_for):
+    client = client_for(world.student_7a)
+    data = b"Aufgabe 1: 3/4 + 1/8 = 7/8\n" * 100
+    url = _create(client, len(data), filename="../../Lösung\x00.txt")
+    first = _patch(client, url, 0, data[:1000])
+    assert first.status_code == 204 and first["Upload-Offset"] == "1000"
+    assert "Kreide-Upload-Result" not in first
+    head = client.head(url, **TUS)
+    assert head["Upload-Offset"] == "1000" and head["Upload-Length"] == str(len(data))
+    assert "no-store" in head["Cache-Control"]
+    last = _patch(client, url, 1000, data[1000:], HTTP_UPLOAD_CHECKSUM=_sha1(data[1000:]))
+    assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
+    result = json.loads(last["Kreide-Upload-Result"])
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()
+    assert result["filename"] == "Lösung.txt"
+    assert client.get(f"{url}/result").json() == result
+    upload = Upload.objects.for_school(world.school).get()
+    with blobstore.open_blob(upload.blob) as stored:
+        assert stored.read() == data
+    assert not tus.part_path(upload).exists()
+    # Completion happens once, however often the client asks.
+    assert len(NotePurpose.completed) == 1
+    assert NotePurpose.completed[0][3]["started_at"] == upload.created_at.isoformat()
+
+
+@pytest.mark.django_db
+def test_tampered_chunk_is_refused_and_keeps_what_was_stored(world, client_for):
+    client = client_for(world.student_7a)
+    data = bytes(range(256)) * 40
+    url = _create(client, len(data))
+    assert (
+        _patch(client, url, 0, data[:4000], HTTP_UPLOAD_CHECKSUM=_sha1(data[:4000])).status_code
+        == 204
+    )
+    tampered = b"X" + data[4001:8000]
+    refused = _patch(client, url, 4000, tampered, HTTP_UPLOAD_CHECKSUM=_sha1(data[4000:8000]))
+    assert refused.status_code == 460
+    assert "Prüfsumme" in refused.content.decode()
+    assert client.head(url, **TUS)["Upload-Offset"] == "4000"
+    upload = Upload.objects.for_school(world.school).get()
+    assert tus.part_path(upload).read_bytes() == data[:4000]
+    assert (
+        _patch(client, url, 4000, data[4000:], HTTP_UPLOAD_CHECKSUM=_sha1(data[4000:])).status_code
+        == 204
+    )
+    assert client.get(f"{url}/result").json()["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        ({}, 412),  # no Tus-Resumable
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "-1"}, 400),
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "abc"}, 400),
+        ({**TUS}, 400),  # no Upload-Length
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "5", "HTTP_UPLOAD_DEFER_LENGTH": "1"}, 400),
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "5", "HTTP_UPLOAD_METADATA": "filename !!!"}, 400),
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "5", "HTTP_UPLOAD_METADATA": "a YQ==,a YQ=="}, 400),
+        ({**TUS, "HTTP_UPLOAD_LENGTH": "5", "HTTP_UPLOAD_METADATA": _meta(purpose="nope")}, 400),
+        (
+            {
+                **TUS,
+                "HTTP_UPLOAD_LENGTH": "5",
+                "HTTP_UPLOAD_METADATA": _meta(purpose="test-note", filename="x.exe"),
+            },
+            415,
+        ),
+        (
+            {
+                **TUS,
+                "HTTP_UPLOAD_LENGTH": str(2 * 1024 * 1024),
+                "HTTP_UPLOAD_METADATA": _meta(purpose="test-note", filename="x.pdf"),
+            },
+            413,
+        ),
+        (
+            {
+                **TUS,
+                "HTTP_UPLOAD_LENGTH": str(10**12),
+                "HTTP_UPLOAD_METADATA": _meta(purpose="test-note", filename="x.pdf"),
+            },
+            413,
+        ),
+    ],
+)
+def test_malformed_or_refused_creation_gets_4xx_with_reason(world, client_for, headers, status):
+    response = client_for(world.student_7a).post("/uploads/", **headers)
+    assert response.status_code == status
+    assert response.content.strip(), "every refusal says why"
+    assert not Upload.objects.for_school(world.school).exists()
+
+
+@pytest.mark.django_db
+def test_malformed_patches_get_4xx_and_change_nothing(world, client_for):
+    client = client_for(world.student_7a)
+    url = _create(client, 10)
+    assert (
+        client.generic(
+            "PATCH", url, b"abc", content_type="text/plain", HTTP_UPLOAD_OFFSET="0", **TUS
+        ).status_code
+        == 415
+    )
+    assert _patch(client, url, 3, b"abc").status_code == 409
+    assert _patch(client, url, 0, b"x" * 11).status_code == 413
+    assert (
+        client.generic(
+            "PATCH", url, b"abc", content_type="application/offset+octet-stream", **TUS
+        ).status_code
+        == 400
+    )
+    assert _patch(client, url, 0, b"abc", HTTP_UPLOAD_CHECKSUM="crc32 AAAA").status_code == 400
+    assert client.head(url, **TUS)["Upload-Offset"] == "0"
+    assert client.get(f"{url}/result").status_code == 409
+
+
+@pytest.mark.django_db
+def test_uploads_belong_to_their_user(world, client_for, client):
+    url = _create(client_for(world.student_7a), 10)
+    for intruder in (client_for(world.classmate_7a), client_for(world.other_student)):
+        assert intruder.head(url, **TUS).status_code == 404
+        assert _patch(intruder, url, 0, b"0123456789").status_code == 404
+        assert intruder.delete(url, **TUS).status_code == 404
+        assert intruder.get(f"{url}/result").status_code == 404
+    assert client.post("/uploads/", HTTP_UPLOAD_LENGTH="3", **TUS).status_code == 403
+    world.student_7a.is_active = False
+    world.student_7a.save()
+    assert client_for(world.student_7a).head(url, **TUS).status_code == 403
+
+
+@pytest.mark.django_db
+def test_termination_removes_the_partial_data(world, client_for):
+    client = client_for(world.student_7a)
+    url = _create(client, 10)
+    _patch(client, url, 0, b"01234")
+    part = tus.part_path(Upload.objects.for_school(world.school).get())
+    assert client.delete(url, **TUS).status_code == 204
+    assert not part.exists()
+    assert client.head(url, **TUS).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_interrupted_upload_resumes_with_tuspy(world, live_server, tmp_path):
+    from django.test import Client
+
+    browser_like = Client()
+    browser_like.force_login(world.student_7a)
+    session = browser_like.cookies["sessionid"].value
+    headers = {"Cookie": f"sessionid={session}; csrftoken={CSRF}", "X-CSRFToken": CSRF}
+    data = bytes((i * 7) % 251 for i in range(300_000))
+    source = tmp_path / "Lösung.bin"
+    source.write_bytes(data)
+    endpoint = live_server.url + reverse("storage:uploads")
+
+    first = tus_client.TusClient(endpoint, headers=headers).uploader(
+        file_path=str(source),
+        chunk_size=100_000,
+        metadata={"purpose": "test-note", "filename": "Lösung.bin"},
+    )
+    first.upload_chunk()
+    assert first.offset == 100_000
+
+    # The connection drops in the middle of the next chunk: half of it is sent, then the
+    # socket closes. The server keeps what arrived.
+    target = urlsplit(first.url)
+    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+        raw.sendall(
+            (
+                f"PATCH {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                f"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
+                f"Upload-Offset: 100000\r\nContent-Length: 100000\r\n"
+                f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\r\n"
+            ).encode()
+            + data[100_000:150_000]
+        )
+        raw.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: raw.recv(4096), b""))
+    assert b"Upload-Offset: 150000" in answer
+
+    resumed = tus_client.TusClient(endpoint, headers=headers).uploader(
+        file_path=str(source), chunk_size=64_000, url=first.url, upload_checksum=True
+    )
+    assert resumed.offset == 150_000
+    resumed.upload()
+    assert resumed.offset == len(data)
+    upload = Upload.objects.for_school(world.school).get()
+    assert upload.blob.sha256 == hashlib.sha256(data).hexdigest()
+    assert upload.result["sha256"] == upload.blob.sha256
+    with blobstore.open_blob(upload.blob) as stored:
+        assert stored.read() == data
