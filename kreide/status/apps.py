@@ -6,3 +6,15 @@ class StatusConfig(AppConfig):
     name = "kreide.status"
     label = "status"
     verbose_name = _("Status and incidents")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from kreide.core import banners
+        from kreide.status import services
+        from kreide.status.models import Incident
+
+        banners.register(services.incident_banners)
+        # Admin edits reach the cache too (after commit, like every other write).
+        post_save.connect(services.incident_changed, sender=Incident)
+        post_delete.connect(services.incident_changed, sender=Incident)

@@ -1,2 +1,6 @@
+from django.urls import path
+
+from kreide.status import views
+
 app_name = "status"
-urlpatterns: list = []
+urlpatterns = [path("", views.status_page, name="page")]

@@ -18,5 +18,70 @@
     return Number.isNaN(when) ? null : Math.max(0, when - Date.now());
   }
 
-  window.Kreide = Object.assign(window.Kreide || {}, { backoffDelay, retryAfterMs });
+  // How long to wait before retry number `attempt` (0-based) after a busy answer: the
+  // server's Retry-After when it sent one, plus jittered exponential backoff either way.
+  function retryDelay(response, attempt) {
+    const header = response && response.headers ? response.headers.get("Retry-After") : null;
+    return (retryAfterMs(header) || 0) + backoffDelay(attempt, 1000, 30000);
+  }
+
+  const BUSY = [429, 502, 503, 504];
+  const MAX_RETRIES = 5;
+
+  // fetch() that retries busy answers and network errors, at most `retries` times.
+  async function fetchWithRetry(url, options, retries) {
+    const limit = retries === undefined ? MAX_RETRIES : retries;
+    for (let attempt = 0; ; attempt++) {
+      let response = null;
+      try {
+        response = await fetch(url, options);
+        if (!BUSY.includes(response.status) || attempt >= limit) return response;
+      } catch (error) {
+        if (attempt >= limit) throw error;
+      }
+      await new Promise((resolve) => window.setTimeout(resolve, retryDelay(response, attempt)));
+    }
+  }
+
+  // htmx requests answered "busy" are sent again after Retry-After plus backoff, capped;
+  // after the last attempt the page says so instead of retrying forever.
+  const attempts = new WeakMap();
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const elt = event.detail.elt;
+    const xhr = event.detail.xhr;
+    if (!xhr || !BUSY.includes(xhr.status)) {
+      attempts.delete(elt);
+      return;
+    }
+    const attempt = attempts.get(elt) || 0;
+    if (attempt >= MAX_RETRIES) {
+      attempts.delete(elt);
+      return;
+    }
+    attempts.set(elt, attempt + 1);
+    const headers = { get: (name) => xhr.getResponseHeader(name) };
+    const config = event.detail.requestConfig;
+    window.setTimeout(function () {
+      window.htmx.ajax(config.verb.toUpperCase(), config.path, {
+        source: elt,
+        target: event.detail.target,
+      });
+    }, retryDelay({ headers }, attempt));
+  });
+
+  // A page that loaded normally ends a waiting-page backoff sequence.
+  if (!document.documentElement.querySelector("[data-kreide-waiting]")) {
+    try {
+      window.sessionStorage.removeItem("kreide-waiting-attempt");
+    } catch (error) {
+      // Storage disabled: the waiting page then starts its backoff from zero.
+    }
+  }
+
+  window.Kreide = Object.assign(window.Kreide || {}, {
+    backoffDelay,
+    retryAfterMs,
+    retryDelay,
+    fetchWithRetry,
+  });
 })();

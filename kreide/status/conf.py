@@ -1,0 +1,41 @@
+"""Admission and status settings: KREIDE_* environment variables with defaults.
+
+Read through `value(name)` so tests can override them with Django's `settings` fixture.
+docs/performance.md explains how to size them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from kreide.env import env_bool, env_int, env_list
+
+DEFAULTS: dict[str, Any] = {
+    # Off gives the naive configuration the benchmark compares against.
+    "ADMISSION_ENABLED": env_bool("KREIDE_ADMISSION", True),
+    # Requests running at once per worker process; about the database connections it may use.
+    "ADMISSION_IN_FLIGHT": env_int("KREIDE_ADMISSION_IN_FLIGHT", 4),
+    "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 16),
+    # Longest wait in the queue before the request is turned away.
+    "ADMISSION_QUEUE_TIMEOUT_MS": env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000),
+    # Password checks (about 18 ms of CPU each) running at once per worker, and their queue.
+    "ADMISSION_LOGIN_IN_FLIGHT": env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 1),
+    "ADMISSION_LOGIN_QUEUE": env_int("KREIDE_ADMISSION_LOGIN_QUEUE", 16),
+    "ADMISSION_HEAVY_IN_FLIGHT": env_int("KREIDE_ADMISSION_HEAVY_IN_FLIGHT", 1),
+    "ADMISSION_HEAVY_QUEUE": env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2),
+    # Base of the Retry-After answer in seconds; each answer adds up to as much again.
+    "ADMISSION_RETRY_AFTER": env_int("KREIDE_ADMISSION_RETRY_AFTER", 2),
+    # URL prefixes of heavy work, besides views marked with kreide.status.admission.heavy.
+    "ADMISSION_HEAVY_PATHS": env_list("KREIDE_ADMISSION_HEAVY_PATHS", ["/transfer/"]),
+    # Never queued: cheap, cache-only answers an operator needs most under load.
+    "ADMISSION_EXEMPT_PATHS": ["/status", "/healthz", "/readyz", "/metrics", "/static/"],
+    "ADMISSION_LOGIN_PATH": "/accounts/login/",
+    # Off makes the dashboard's cached sections read the database every time (naive mode).
+    "FRAGMENT_CACHE_ENABLED": env_bool("KREIDE_FRAGMENT_CACHE", True),
+}
+
+
+def value(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])

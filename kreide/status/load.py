@@ -1,0 +1,104 @@
+"""Current load, counted in each worker process and shared through the cache.
+
+Counting costs a lock and an addition per request; every few seconds a worker adds its
+counts to per-minute buckets in the cache and publishes its requests in flight. The
+health sampler and the status page read only these cache keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+FLUSH_SECONDS = 5.0
+BUCKET_TTL = 3 * 60 * 60
+WORKER_TTL = 60
+WORKERS_KEY = "status:workers"
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+_lock = threading.Lock()
+_in_flight = 0
+_pending = {"completed": 0, "shed": 0, "ms": 0}
+_last_flush = time.monotonic()
+
+
+def minute_key(minute: int, counter: str) -> str:
+    return f"status:load:{minute}:{counter}"
+
+
+def started() -> None:
+    global _in_flight
+    with _lock:
+        _in_flight += 1
+
+
+def finished(seconds: float) -> None:
+    global _in_flight
+    with _lock:
+        _in_flight -= 1
+        _pending["completed"] += 1
+        _pending["ms"] += round(seconds * 1000)
+    _maybe_flush()
+
+
+def shed() -> None:
+    with _lock:
+        _pending["shed"] += 1
+    _maybe_flush()
+
+
+def _maybe_flush() -> None:
+    global _last_flush
+    now = time.monotonic()
+    if now - _last_flush < FLUSH_SECONDS:
+        return
+    with _lock:
+        if now - _last_flush < FLUSH_SECONDS:
+            return
+        _last_flush = now
+        counts = dict(_pending)
+        for name in _pending:
+            _pending[name] = 0
+        in_flight = _in_flight
+    try:
+        flush(counts, in_flight)
+    except Exception:  # the cache being away must never fail a request
+        logger.warning("load counters not written", exc_info=True)
+
+
+def flush(counts: dict[str, int], in_flight: int) -> None:
+    minute = int(time.time() // 60)
+    for name, value in counts.items():
+        if value:
+            key = minute_key(minute, name)
+            cache.add(key, 0, BUCKET_TTL)
+            cache.incr(key, value)
+    cache.set(f"status:worker:{WORKER_ID}", {"in_flight": in_flight, "at": time.time()}, WORKER_TTL)
+    workers = cache.get(WORKERS_KEY) or []
+    if WORKER_ID not in workers:
+        # A lost race only delays this worker's listing until its next flush.
+        cache.set(WORKERS_KEY, [*workers[-63:], WORKER_ID], None)
+
+
+def in_flight_now() -> int:
+    """Requests in flight across all workers that reported within the last minute."""
+    workers = cache.get(WORKERS_KEY) or []
+    snapshots = cache.get_many([f"status:worker:{worker}" for worker in workers])
+    return sum(snapshot["in_flight"] for snapshot in snapshots.values())
+
+
+def minutes(first: int, last: int) -> list[dict[str, int]]:
+    """Counts of each minute from `first` up to `last` (exclusive), in one cache round trip."""
+    names = ("completed", "shed", "ms")
+    keys = [minute_key(minute, name) for minute in range(first, last) for name in names]
+    found = cache.get_many(keys)
+    return [
+        {name: int(found.get(minute_key(minute, name), 0)) for name in names}
+        for minute in range(first, last)
+    ]

@@ -1,0 +1,25 @@
+"""`kreide status-sample`: check each module's health every 30 s for the status page."""
+
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from kreide.status import health
+
+
+class Command(BaseCommand):
+    help = "Check the health of each module and publish it for /status (run by `kreide serve`)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Sample once and exit.")
+
+    def handle(self, *args, once: bool = False, **options):
+        while True:
+            close_old_connections()  # a restarted database must not stay "down" here
+            result = health.sample()
+            if once:
+                bad = [name for name, state in result["modules"].items() if not state["ok"]]
+                self.stdout.write("all modules work" if not bad else "disrupted: " + ", ".join(bad))
+                return
+            time.sleep(health.SAMPLE_SECONDS)

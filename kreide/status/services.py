@@ -1,0 +1,110 @@
+"""Incidents and the cached status snapshot the status page and banners read.
+
+Pages never query the database for the status: incident changes and the health sampler
+write `status:incidents` / `status:health` into the cache (and a file, so the status page
+still answers when the cache is away).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from kreide.core.banners import Banner
+from kreide.status.models import Incident
+
+logger = logging.getLogger(__name__)
+INCIDENTS_KEY = "status:incidents"
+HEALTH_KEY = "status:health"
+RECENTLY_CLOSED = 5
+
+
+def snapshot_file() -> Path:
+    return Path(settings.DATA_DIR) / "status.json"
+
+
+def _incident_dict(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.pk,
+        "text": incident.text,
+        "level": incident.level,
+        "started_at": incident.started_at.isoformat(),
+        "updated_at": incident.updated_at.isoformat(),
+        "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
+    }
+
+
+def publish_incidents() -> list[dict[str, Any]]:
+    """Copy open and recently closed incidents into the cache and the snapshot file."""
+    open_ones = list(Incident.objects.filter(ended_at__isnull=True))
+    closed = list(
+        Incident.objects.filter(ended_at__isnull=False).order_by("-ended_at")[:RECENTLY_CLOSED]
+    )
+    items = [_incident_dict(incident) for incident in [*open_ones, *closed]]
+    cache.set(INCIDENTS_KEY, items, None)
+    write_snapshot(incidents=items)
+    return items
+
+
+def open_incident(text: str, level: str = Incident.Level.WARNING) -> Incident:
+    text = text.strip()
+    if not text:
+        raise ValueError("An incident needs a description.")
+    return Incident.objects.create(text=text, level=level)
+
+
+def close_incidents(incident_id: int | None = None) -> int:
+    """Resolve one incident, or every open one; returns how many were closed."""
+    found = Incident.objects.filter(ended_at__isnull=True)
+    if incident_id is not None:
+        found = found.filter(pk=incident_id)
+    closed = found.update(ended_at=timezone.now(), updated_at=timezone.now())
+    transaction.on_commit(publish_incidents)
+    return closed
+
+
+def write_snapshot(**parts: Any) -> None:
+    path = snapshot_file()
+    try:
+        current = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        current = {}
+    current.update(parts)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(current))
+    temporary.replace(path)  # atomic: readers never see half a file
+
+
+def read_snapshot() -> dict[str, Any]:
+    """Incidents and health from the cache, else from the last snapshot file."""
+    found = cache.get_many([INCIDENTS_KEY, HEALTH_KEY])
+    if INCIDENTS_KEY in found and HEALTH_KEY in found:
+        return {"incidents": found[INCIDENTS_KEY], "health": found[HEALTH_KEY]}
+    try:
+        stored = json.loads(snapshot_file().read_text())
+    except (OSError, ValueError):
+        stored = {}
+    return {
+        "incidents": found.get(INCIDENTS_KEY, stored.get("incidents", [])),
+        "health": found.get(HEALTH_KEY, stored.get("health")),
+    }
+
+
+def open_incidents_cached() -> list[dict[str, Any]]:
+    return [item for item in cache.get(INCIDENTS_KEY) or [] if item["ended_at"] is None]
+
+
+def incident_changed(**_: Any) -> None:
+    transaction.on_commit(publish_incidents)
+
+
+def incident_banners(request: Any) -> list[Banner]:
+    """Every open incident as a page banner, from the cache only."""
+    return [Banner(item["text"], item["level"]) for item in open_incidents_cached()]

@@ -1,0 +1,64 @@
+import pytest
+from django.core.management import call_command
+
+from kreide.status import health, load, services
+from kreide.status.models import Incident
+
+
+def test_incident_cli_shows_banner_everywhere_until_closed(
+    client_for, world, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("incident", "open", "Videokonferenzen sind gestört.", "--level", "error")
+    page = client_for(world.student_7a).get("/").content.decode()
+    assert 'class="banner banner-error"' in page and "Videokonferenzen sind gestört." in page
+    assert "Videokonferenzen sind gestört." in client.get("/accounts/login/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("incident", "close")
+    assert Incident.objects.get().ended_at is not None
+    assert "Videokonferenzen" not in client_for(world.student_7a).get("/").content.decode()
+    listed = client.get("/status").content.decode()
+    assert "Kürzlich behoben" in listed and "Videokonferenzen sind gestört." in listed
+
+
+def test_incident_cli_rejects_empty_text_and_unknown_id(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("incident", "open", "  ")
+    with pytest.raises(CommandError):
+        call_command("incident", "close", "999")
+
+
+def test_status_page_renders_without_database(client, db, django_assert_num_queries):
+    services.open_incident("Anmeldung langsam")
+    services.publish_incidents()  # what the commit would trigger
+    health.sample()
+    load.flush({"completed": 120, "shed": 30, "ms": 2400}, in_flight=3)
+    with django_assert_num_queries(0):
+        response = client.get("/status")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Systemstatus" in page and "Anmeldung langsam" in page
+    assert page.count('class="status-ok"') + page.count('class="status-off"') == 6
+    assert "<polyline" in page and "<script" not in page
+
+
+def test_status_page_says_unknown_without_a_sample(client, db):
+    page = client.get("/status").content.decode()
+    assert page.count('class="status-unknown"') == 6
+    assert "Noch nicht geprüft." in page
+
+
+def test_failing_check_shows_the_module_disrupted(client, db, monkeypatch):
+    def broken() -> None:
+        raise ConnectionRefusedError
+
+    monkeypatch.setitem(health.CHECKS, "mail", broken)
+    result = health.sample()
+    assert result["modules"]["mail"] == {
+        "ok": False,
+        "problem": "ConnectionRefusedError",
+        "ms": result["modules"]["mail"]["ms"],
+    }
+    assert 'class="status-down"' in client.get("/status").content.decode()
