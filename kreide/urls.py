@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("kreide.accounts.urls")),
     path("tasks/", include("kreide.tasks.urls")),
     path("files/", include("kreide.files.urls")),
+    path("dav/", include("kreide.files.dav_urls")),
     path("messages/", include("kreide.messenger.urls")),
     path("video/", include("kreide.video.urls")),
     path("uploads/", include("kreide.storage.urls")),

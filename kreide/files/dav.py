@@ -1,0 +1,408 @@
+"""WebDAV at /dav/: WsgiDAV's protocol engine on top of the same folders, files and blobs
+as the web UI (one source of truth).
+
+Layout: /dav/ lists the user's personal folder (named after the username, so every URL
+names one resource for everyone, which WebDAV locks rely on) and the folders of the
+user's classes and groups. Every change goes through `kreide.files.services`, so
+permissions, quotas and name rules are those of the web UI. Dead properties and locks
+live in the database (shared by all worker processes).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from wsgidav import util, xml_tools
+from wsgidav.dav_error import (
+    HTTP_BAD_REQUEST,
+    HTTP_FORBIDDEN,
+    HTTP_INSUFFICIENT_STORAGE,
+    HTTP_NOT_FOUND,
+    DAVError,
+)
+from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
+from wsgidav.lock_man.lock_manager import normalize_lock_root, validate_lock
+from wsgidav.util import etree
+
+from kreide.files import services
+from kreide.files.models import DavLock, DeadProperty, Node, Space
+from kreide.files.services import Actor, Level
+from kreide.storage.blobstore import open_blob, store_path
+from kreide.storage.filenames import safe_filename
+
+# The school of the request being served: lock tokens and paths are per school.
+current_school: contextvars.ContextVar[int] = contextvars.ContextVar("dav_school")
+
+_LOCK_PROPERTIES = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
+
+
+def _fail_from(error: Exception) -> DAVError:
+    if isinstance(error, PermissionDenied):
+        return DAVError(HTTP_FORBIDDEN)
+    if isinstance(error, services.QuotaExceeded):
+        return DAVError(HTTP_INSUFFICIENT_STORAGE, error.message)
+    if isinstance(error, services.FileError):
+        return DAVError(
+            HTTP_BAD_REQUEST if isinstance(error, services.InvalidName) else HTTP_FORBIDDEN,
+            error.message,
+        )
+    raise error
+
+
+class _Call:
+    """Runs a service call and turns its refusals into WebDAV status codes."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is not None and isinstance(error, (PermissionDenied, services.FileError)):
+            raise _fail_from(error) from error
+        return False
+
+
+def top_name(space: Space) -> str:
+    return space.user.username if space.user_id else safe_filename(space.group.name)
+
+
+def _actor(environ: dict) -> Actor:
+    return environ["kreide.actor"]
+
+
+class _NodeResource:
+    """What files and folders share: dead properties, deletion, copy and move."""
+
+    node: Node
+    environ: dict
+    provider: KreideProvider
+
+    def _check(self, needed: Level) -> None:
+        if _actor(self.environ).level(self.node) < needed:
+            raise DAVError(HTTP_FORBIDDEN)
+
+    def get_creation_date(self) -> float:
+        return self.node.created_at.timestamp()
+
+    def get_last_modified(self) -> float:
+        return self.node.modified_at.timestamp()
+
+    def _dead(self):
+        return DeadProperty.objects.for_school(self.node.school_id).filter(node=self.node)
+
+    def get_property_names(self, *, is_allprop: bool) -> list[str]:
+        names = super().get_property_names(is_allprop=is_allprop)
+        return names + list(self._dead().values_list("name", flat=True))
+
+    def get_property_value(self, name: str):
+        if name.startswith("{DAV:}") or name in _LOCK_PROPERTIES:
+            return super().get_property_value(name)
+        value = self._dead().filter(name=name).values_list("value", flat=True).first()
+        if value is None:
+            raise DAVError(HTTP_NOT_FOUND)
+        return xml_tools.string_to_xml(value)
+
+    def set_property_value(self, name: str, value, *, dry_run: bool = False):
+        if name.startswith("{DAV:}") or name in _LOCK_PROPERTIES:
+            return super().set_property_value(name, value, dry_run=dry_run)
+        self._check(Level.WRITE)
+        if dry_run:
+            return None
+        if value is None:
+            self._dead().filter(name=name).delete()
+        else:
+            DeadProperty.objects.for_school(self.node.school_id).update_or_create(
+                school_id=self.node.school_id,
+                node=self.node,
+                name=name,
+                defaults={"value": etree.tostring(value).decode()},
+            )
+        return None
+
+    def remove_all_properties(self, *, recursive: bool) -> None:
+        return None  # they stay with the node in the trash and come back on restore
+
+    def delete(self) -> None:
+        with _Call():
+            services.trash(_actor(self.environ), self.node)
+        self.remove_all_locks(recursive=True)
+
+    def _target(self, dest_path: str) -> tuple[Node, str]:
+        parent_path, name = util.get_uri_parent(dest_path), util.get_uri_name(dest_path)
+        parent = self.provider.get_resource_inst(parent_path, self.environ)
+        if not isinstance(parent, FolderResource):
+            raise DAVError(HTTP_FORBIDDEN)
+        try:
+            return parent.node, services.check_name(name)
+        except services.InvalidName as error:
+            raise _fail_from(error) from error
+
+    def copy_move_single(self, dest_path: str, *, is_move: bool) -> None:
+        target, name = self._target(dest_path)
+        actor = _actor(self.environ)
+        existing = services.child(target, name)
+        with _Call(), transaction.atomic():
+            if is_move and not self.node.is_folder:
+                services.move(actor, self.node, target, name)
+            elif existing is not None and self.node.is_folder and existing.is_folder:
+                # Copying a folder onto a folder keeps the target: only its properties change.
+                actor.require(existing, Level.WRITE)
+                DeadProperty.objects.for_school(existing.school_id).filter(node=existing).delete()
+                services._copy_properties(self.node, existing)
+            elif existing is not None and not existing.is_folder and not self.node.is_folder:
+                services.replace_content(actor, existing, self.node.blob)
+            else:
+                services.copy(actor, self.node, target, name, recursive=False)
+
+    def support_recursive_move(self, dest_path: str) -> bool:
+        return True
+
+    def move_recursive(self, dest_path: str) -> list:
+        target, name = self._target(dest_path)
+        with _Call():
+            services.move(_actor(self.environ), self.node, target, name)
+        self.remove_all_locks(recursive=True)
+        return []
+
+
+class FileResource(_NodeResource, DAVNonCollection):
+    def __init__(self, path: str, environ: dict, node: Node, provider: KreideProvider) -> None:
+        super().__init__(path, environ)
+        self.node, self.provider = node, provider
+        self._upload: tuple[int, str] | None = None
+
+    def get_content_length(self) -> int:
+        return self.node.size
+
+    def get_content_type(self) -> str:
+        return util.guess_mime_type(self.node.name)
+
+    def get_etag(self) -> str:
+        return f"{self.node.pk}-{self.node.blob.sha256[:32]}"
+
+    def support_etag(self) -> bool:
+        return True
+
+    def support_ranges(self) -> bool:
+        return True
+
+    def get_content(self):
+        return open_blob(self.node.blob)
+
+    def begin_write(self, *, content_type: str | None = None):
+        self._check(Level.WRITE)
+        _refuse_over_quota(self.environ, self.node.space, self.node.size)
+        staging = Path(settings.STORAGE_DIR) / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=staging)
+        self._upload = (handle, name)
+        return os.fdopen(handle, "wb")
+
+    def end_write(self, *, with_errors: bool) -> None:
+        _handle, temporary = self._upload
+        self._upload = None
+        if with_errors:
+            Path(temporary).unlink(missing_ok=True)
+            return
+        blob = store_path(Path(temporary))
+        with _Call():
+            self.node = services.replace_content(_actor(self.environ), self.node, blob)
+
+
+class FolderResource(_NodeResource, DAVCollection):
+    def __init__(self, path: str, environ: dict, node: Node, provider: KreideProvider) -> None:
+        super().__init__(path, environ)
+        self.node, self.provider = node, provider
+
+    def get_member_names(self) -> list[str]:
+        return [child.name for child in services.children(self.node)]
+
+    def get_member_list(self) -> list:
+        return [
+            self.provider.wrap(util.join_uri(self.path, child.name), child, self.environ)
+            for child in services.children(self.node)
+        ]
+
+    def get_member(self, name: str):
+        found = services.child(self.node, name)
+        return found and self.provider.wrap(util.join_uri(self.path, name), found, self.environ)
+
+    def create_empty_resource(self, name: str) -> FileResource:
+        self._check(Level.WRITE)
+        _refuse_over_quota(self.environ, self.node.space, 0)
+        with _Call():
+            node = services.add_file(
+                _actor(self.environ),
+                self.node,
+                services.check_name(name),
+                services.empty_blob(),
+                clash="error",
+            )
+        return self.provider.wrap(util.join_uri(self.path, name), node, self.environ)
+
+    def create_collection(self, name: str) -> FolderResource:
+        with _Call():
+            node = services.create_folder(
+                _actor(self.environ), self.node, services.check_name(name)
+            )
+        return self.provider.wrap(util.join_uri(self.path, name), node, self.environ)
+
+    def support_recursive_delete(self) -> bool:
+        return True
+
+    def delete(self) -> None:
+        if self.node.is_root:
+            raise DAVError(HTTP_FORBIDDEN)
+        super().delete()
+
+
+class RootResource(DAVCollection):
+    """/dav/ itself: the user's spaces, read-only."""
+
+    def __init__(self, environ: dict, provider: KreideProvider) -> None:
+        super().__init__("/", environ)
+        self.provider = provider
+
+    def _spaces(self) -> dict[str, Space]:
+        # Asked several times per request (source, parent, destination): fetched once.
+        if "kreide.spaces" not in self.environ:
+            spaces = services.spaces_for(_actor(self.environ))
+            self.environ["kreide.spaces"] = {top_name(s): s for s in reversed(spaces)}
+        return self.environ["kreide.spaces"]
+
+    def get_member_names(self) -> list[str]:
+        return sorted(self._spaces())
+
+    def get_member(self, name: str):
+        space = self._spaces().get(name)
+        return space and self.provider.wrap(f"/{name}", services.root_of(space), self.environ)
+
+    def get_display_name(self) -> str:
+        return "Kreide"
+
+
+def _refuse_over_quota(environ: dict, space: Space, replaced: int) -> None:
+    if environ.get("REQUEST_METHOD") != "PUT":
+        return
+    try:
+        services.check_quota(space, util.get_content_length(environ) - replaced)
+    except services.QuotaExceeded as error:
+        raise _fail_from(error) from error
+
+
+class KreideProvider(DAVProvider):
+    def wrap(self, path: str, node: Node, environ: dict):
+        kind = FolderResource if node.is_folder else FileResource
+        return kind(path, environ, node, self)
+
+    def get_resource_inst(self, path: str, environ: dict):
+        root = RootResource(environ, self)
+        segments = [segment for segment in path.strip("/").split("/") if segment]
+        if not segments:
+            return root
+        resource = root.get_member(segments[0])
+        for segment in segments[1:]:
+            if not isinstance(resource, FolderResource):
+                return None
+            resource = resource.get_member(segment)
+        if resource is not None and _actor(environ).level(resource.node) == Level.NONE:
+            return None
+        return resource
+
+
+class DatabaseLockStorage:
+    """WsgiDAV's lock storage interface on the DavLock table, per school."""
+
+    LOCK_TIME_OUT_DEFAULT = 604800
+    LOCK_TIME_OUT_MAX = 4 * 604800
+
+    def _locks(self):
+        return DavLock.objects.for_school(current_school.get())
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def cleanup(self) -> None:
+        DavLock.unscoped.filter(expire__lt=time.time()).delete()
+
+    def clear(self) -> None:
+        self._locks().delete()
+
+    @staticmethod
+    def _load(row: DavLock) -> dict:
+        lock = dict(row.data)
+        lock["owner"] = lock["owner"].encode()
+        return lock
+
+    def get(self, token: str) -> dict | None:
+        row = self._locks().filter(token=token).first()
+        if row is None:
+            return None
+        if row.expire < time.time():
+            row.delete()
+            return None
+        return self._load(row)
+
+    def create(self, path: str, lock: dict) -> dict:
+        from wsgidav.lock_man.lock_manager import generate_lock_token
+
+        lock["root"] = normalize_lock_root(path)
+        timeout = float(lock.get("timeout") or self.LOCK_TIME_OUT_DEFAULT)
+        if timeout < 0 or timeout > self.LOCK_TIME_OUT_MAX:
+            timeout = self.LOCK_TIME_OUT_MAX
+        lock["timeout"], lock["expire"] = timeout, time.time() + timeout
+        validate_lock(lock)
+        lock["token"] = generate_lock_token()
+        self._save(lock, create=True)
+        return lock
+
+    def _save(self, lock: dict, create: bool = False) -> None:
+        data = json.loads(json.dumps({**lock, "owner": lock["owner"].decode()}))
+        if create:
+            DavLock.objects.for_school(current_school.get()).create(
+                school_id=current_school.get(),
+                token=lock["token"],
+                root=lock["root"],
+                data=data,
+                expire=lock["expire"],
+            )
+        else:
+            self._locks().filter(token=lock["token"]).update(data=data, expire=lock["expire"])
+
+    def refresh(self, token: str, *, timeout: float) -> dict:
+        lock = self.get(token)
+        if lock is None:
+            raise ValueError("Lock must exist")
+        if timeout < 0 or timeout > self.LOCK_TIME_OUT_MAX:
+            timeout = self.LOCK_TIME_OUT_MAX
+        lock["timeout"], lock["expire"] = timeout, time.time() + timeout
+        self._save(lock)
+        return lock
+
+    def delete(self, token: str) -> bool:
+        return self._locks().filter(token=token).delete()[0] > 0
+
+    def get_lock_list(
+        self, path: str, *, include_root: bool, include_children: bool, token_only: bool
+    ) -> list:
+        path = normalize_lock_root(path)
+        rows = self._locks().filter(expire__gte=time.time())
+        if include_root and include_children:
+            rows = rows.filter(root=path) | rows.filter(root__startswith=path.rstrip("/") + "/")
+        elif include_root:
+            rows = rows.filter(root=path)
+        else:
+            rows = rows.filter(root__startswith=path.rstrip("/") + "/")
+        if token_only:
+            return list(rows.values_list("token", flat=True))
+        return [self._load(row) for row in rows]

@@ -1,0 +1,484 @@
+"""Everything that changes folders and files. Views, the upload purpose and WebDAV all
+come through here, so the permission checks and name rules are the same everywhere."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import timedelta
+from enum import IntEnum
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F, Q, Sum, Value
+from django.db.models.functions import Concat, Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kreide.core import events
+from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
+from kreide.schools.models import Group, Membership
+from kreide.storage.blobstore import store_bytes
+from kreide.storage.filenames import safe_filename
+from kreide.storage.models import Blob
+
+TRASH_DAYS = 30
+
+
+class FileError(ValueError):
+    """A request that cannot be carried out; `message` is shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NameClash(FileError):
+    pass
+
+
+class InvalidName(FileError):
+    pass
+
+
+class QuotaExceeded(FileError):
+    pass
+
+
+class Level(IntEnum):
+    NONE = 0
+    READ = 1
+    WRITE = 2
+
+
+class Actor:
+    """A user plus the group facts every permission check needs, fetched once."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self.school_id = user.school_id
+        self._roles: dict[int, str] | None = None
+        self._writer_groups: set[int] | None = None
+
+    @property
+    def roles(self) -> dict[int, str]:
+        if self._roles is None:
+            self._roles = (
+                dict(
+                    Membership.objects.for_school(self.school_id)
+                    .filter(user=self.user, group__is_active=True)
+                    .values_list("group_id", "role")
+                )
+                if self.school_id
+                else {}
+            )
+        return self._roles
+
+    @property
+    def writer_groups(self) -> set[int]:
+        if self._writer_groups is None:
+            self._writer_groups = (
+                set(
+                    GroupWriter.objects.for_school(self.school_id)
+                    .filter(user=self.user)
+                    .values_list("group_id", flat=True)
+                )
+                if self.school_id
+                else set()
+            )
+        return self._writer_groups
+
+    def space_level(self, space: Space) -> Level:
+        if not self.school_id or space.school_id != self.school_id:
+            return Level.NONE
+        if space.user_id is not None:
+            return Level.WRITE if space.user_id == self.user.pk else Level.NONE
+        role = self.roles.get(space.group_id)
+        if role is None:
+            return Level.NONE
+        if role == Membership.Role.TEACHER or space.group_id in self.writer_groups:
+            return Level.WRITE
+        return Level.READ
+
+    def level(self, node: Node) -> Level:
+        """What this user may do with `node` (and, through it, its subtree)."""
+        if node.school_id != self.school_id or node.deleted_at is not None:
+            return Level.NONE
+        level = self.space_level(node.space)
+        if level == Level.WRITE:
+            return level
+        shares = Share.objects.for_school(self.school_id).filter(
+            Q(user=self.user) | Q(group_id__in=list(self.roles)),
+            node_id__in=node.ancestor_ids(),
+        )
+        for can_write in shares.values_list("can_write", flat=True):
+            level = max(level, Level.WRITE if can_write else Level.READ)
+        return level
+
+    def require(self, node: Node, needed: Level) -> None:
+        if self.level(node) < needed:
+            raise PermissionDenied
+
+
+# --- Spaces ------------------------------------------------------------------------------
+
+
+def _space(school_id: int, **owner) -> Space:
+    space, created = Space.objects.for_school(school_id).get_or_create(school_id=school_id, **owner)
+    if created or not Node.objects.for_school(school_id).filter(space=space, parent=None).exists():
+        root = Node.objects.for_school(school_id).create(
+            school_id=school_id, space=space, name="", is_folder=True
+        )
+        Node.unscoped.filter(pk=root.pk).update(path=f"/{root.pk}/")
+    return space
+
+
+def personal_space(user) -> Space:
+    return _space(user.school_id, user=user)
+
+
+def group_space(group: Group) -> Space:
+    return _space(group.school_id, group=group)
+
+
+def root_of(space: Space) -> Node:
+    return (
+        Node.objects.for_school(space.school_id)
+        .select_related("space")
+        .get(space=space, parent=None)
+    )
+
+
+def spaces_for(actor: Actor) -> list[Space]:
+    """The user's personal space first, then the spaces of their active groups by name."""
+    if not actor.school_id:
+        return []
+    own = personal_space(actor.user)
+    own.user = actor.user
+    spaces = [own]
+    groups = Group.objects.for_school(actor.school_id).filter(pk__in=list(actor.roles))
+    existing = {
+        space.group_id: space
+        for space in Space.objects.for_school(actor.school_id)
+        .filter(group__in=groups)
+        .select_related("group")
+    }
+    for group in groups.order_by("grade", "name"):
+        spaces.append(existing.get(group.pk) or group_space(group))
+    return spaces
+
+
+def space_label(space: Space) -> str:
+    return _("My files") if space.user_id else space.group.name
+
+
+# --- Quotas ------------------------------------------------------------------------------
+
+
+def quota_bytes(space: Space) -> int:
+    if space.quota_mb is not None:
+        return space.quota_mb * MIB
+    settings = FileSettings.objects.for_school(space.school_id).first() or FileSettings()
+    return (settings.user_quota_mb if space.user_id else settings.group_quota_mb) * MIB
+
+
+def usage_bytes(space: Space) -> int:
+    """Bytes of all files in the space, the trash included (it still occupies storage)."""
+    total = Node.objects.for_school(space.school_id).filter(space=space, is_folder=False)
+    return total.aggregate(total=Sum("size"))["total"] or 0
+
+
+def check_quota(space: Space, extra: int) -> None:
+    if extra > 0 and usage_bytes(space) + extra > quota_bytes(space):
+        free = max(0, quota_bytes(space) - usage_bytes(space))
+        raise QuotaExceeded(
+            _("Not enough storage space: %(free)s MB free, the file needs %(size)s MB.")
+            % {"free": _mb(free), "size": _mb(extra)}
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / MIB:.1f}".replace(".", ",") if size < 10 * MIB else str(size // MIB)
+
+
+# --- Names -------------------------------------------------------------------------------
+
+
+def check_name(name: str) -> str:
+    """The name in NFC if it can be stored as it is everywhere; else InvalidName.
+
+    WebDAV refuses such names (a file manager must not find its file under another name);
+    the web UI cleans names with `clean_name` instead."""
+    name = unicodedata.normalize("NFC", name or "")
+    if not name or name in (".", "..") or safe_filename(name) != name:
+        raise InvalidName(_("“%(name)s” is not a valid file name.") % {"name": name})
+    return name
+
+
+def clean_name(name: str) -> str:
+    return safe_filename(name)
+
+
+_NUMBERED = re.compile(r"^(.*) \((\d+)\)$")
+
+
+def free_name(parent: Node, name: str) -> str:
+    """`name`, or "Datei (2).pdf", "Datei (3).pdf"… when the folder already has it."""
+    taken = set(_live_children(parent).values_list("name", flat=True))
+    if name not in taken:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        stem, extension, dot = name, "", ""
+    match = _NUMBERED.match(stem)
+    base = match.group(1) if match else stem
+    number = 2
+    while f"{base} ({number}){dot}{extension}" in taken:
+        number += 1
+    return f"{base} ({number}){dot}{extension}"
+
+
+def _live_children(parent: Node):
+    return Node.objects.for_school(parent.school_id).filter(parent=parent, deleted_at=None)
+
+
+def child(parent: Node, name: str) -> Node | None:
+    return _live_children(parent).select_related("space", "blob").filter(name=name).first()
+
+
+def children(parent: Node) -> list[Node]:
+    return list(
+        _live_children(parent).select_related("space", "blob").order_by("-is_folder", "name")
+    )
+
+
+def _claim_name(parent: Node, name: str, clash: str, replacing: Node | None = None) -> str:
+    existing = child(parent, name)
+    if existing is None or existing == replacing:
+        return name
+    if clash == "rename":
+        return free_name(parent, name)
+    raise NameClash(_("“%(name)s” already exists here.") % {"name": name})
+
+
+# --- Creating ----------------------------------------------------------------------------
+
+
+def _insert(parent: Node, name: str, **fields) -> Node:
+    node = Node.objects.for_school(parent.school_id).create(
+        school_id=parent.school_id, space=parent.space, parent=parent, name=name, **fields
+    )
+    node.path = f"{parent.path}{node.pk}/"
+    Node.unscoped.filter(pk=node.pk).update(path=node.path)
+    return node
+
+
+@transaction.atomic
+def create_folder(actor: Actor, parent: Node, name: str, clash: str = "error") -> Node:
+    actor.require(parent, Level.WRITE)
+    _require_folder(parent)
+    name = _claim_name(parent, name, clash)
+    return _insert(parent, name, is_folder=True, created_by=actor.user)
+
+
+@transaction.atomic
+def add_file(actor: Actor, parent: Node, name: str, blob: Blob, clash: str = "rename") -> Node:
+    """Put `blob` into `parent` as `name`; clash: "rename", "error" or "replace"."""
+    actor.require(parent, Level.WRITE)
+    _require_folder(parent)
+    existing = child(parent, name)
+    if existing is not None and clash == "replace" and not existing.is_folder:
+        return replace_content(actor, existing, blob)
+    check_quota(parent.space, blob.size)
+    name = _claim_name(parent, name, "rename" if clash == "replace" else clash)
+    node = _insert(parent, name, blob=blob, size=blob.size, created_by=actor.user)
+    events.publish("files.added", node_id=node.pk, school_id=node.school_id)
+    return node
+
+
+def empty_blob() -> Blob:
+    return store_bytes(b"")
+
+
+@transaction.atomic
+def replace_content(actor: Actor, node: Node, blob: Blob) -> Node:
+    actor.require(node, Level.WRITE)
+    if node.is_folder:
+        raise FileError(_("A folder has no content of its own."))
+    check_quota(node.space, blob.size - node.size)
+    node.blob, node.size = blob, blob.size
+    node.save(update_fields=["blob", "size", "modified_at"])
+    return node
+
+
+def ensure_folders(actor: Actor, parent: Node, relative_dirs: Iterable[str]) -> Node:
+    """Walk (and create) the folders of an uploaded folder's relative path."""
+    for part in relative_dirs:
+        name = clean_name(part)
+        existing = child(parent, name)
+        if existing is not None and existing.is_folder:
+            parent = existing
+        else:
+            parent = create_folder(actor, parent, name, clash="rename")
+    return parent
+
+
+def _require_folder(node: Node) -> None:
+    if not node.is_folder:
+        raise FileError(_("This is not a folder."))
+
+
+# --- Changing ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def rename(actor: Actor, node: Node, name: str, clash: str = "error") -> Node:
+    if node.is_root:
+        raise FileError(_("This folder cannot be renamed."))
+    actor.require(node.parent, Level.WRITE)
+    name = _claim_name(node.parent, name, clash, replacing=node)
+    node.name = name
+    node.save(update_fields=["name", "modified_at"])
+    return node
+
+
+def _subtree(node: Node):
+    return Node.objects.for_school(node.school_id).filter(path__startswith=node.path)
+
+
+@transaction.atomic
+def move(
+    actor: Actor, node: Node, target: Node, name: str | None = None, clash: str = "error"
+) -> Node:
+    if node.is_root:
+        raise FileError(_("This folder cannot be moved."))
+    actor.require(node.parent, Level.WRITE)
+    actor.require(target, Level.WRITE)
+    _require_folder(target)
+    if target.path.startswith(node.path):
+        raise FileError(_("A folder cannot be moved into itself."))
+    name = _claim_name(target, name or node.name, clash, replacing=node)
+    if target.space_id != node.space_id:
+        check_quota(target.space, _subtree_size(node))
+    old_path, new_path = node.path, f"{target.path}{node.pk}/"
+    _subtree(node).update(
+        space=target.space,
+        path=Concat(Value(new_path), Substr("path", len(old_path) + 1)),
+    )
+    Node.unscoped.filter(pk=node.pk).update(parent=target, name=name, modified_at=timezone.now())
+    node.refresh_from_db()
+    return node
+
+
+def _subtree_size(node: Node) -> int:
+    live = _subtree(node).filter(is_folder=False, deleted_at=None)
+    return live.aggregate(total=Sum("size"))["total"] or 0
+
+
+@transaction.atomic
+def copy(
+    actor: Actor,
+    node: Node,
+    target: Node,
+    name: str | None = None,
+    clash: str = "error",
+    recursive: bool = True,
+) -> Node:
+    """Copy a file, or a folder with everything in it (the content itself is not
+    duplicated: the copies point at the same blobs)."""
+    actor.require(node, Level.READ)
+    actor.require(target, Level.WRITE)
+    _require_folder(target)
+    if node.is_folder and recursive and target.path.startswith(node.path):
+        raise FileError(_("A folder cannot be copied into itself."))
+    check_quota(target.space, _subtree_size(node) if recursive else node.size)
+    name = _claim_name(target, name or node.name, clash)
+    top = _insert(
+        target,
+        name,
+        is_folder=node.is_folder,
+        blob_id=node.blob_id,
+        size=node.size,
+        created_by=actor.user,
+    )
+    _copy_properties(node, top)
+    if node.is_folder and recursive:
+        copies = {node.pk: top}
+        below = _subtree(node).filter(deleted_at=None).exclude(pk=node.pk)
+        for original in sorted(below, key=lambda n: n.path.count("/")):
+            duplicate = _insert(
+                copies[original.parent_id],
+                original.name,
+                is_folder=original.is_folder,
+                blob_id=original.blob_id,
+                size=original.size,
+                created_by=actor.user,
+            )
+            _copy_properties(original, duplicate)
+            copies[original.pk] = duplicate
+    return top
+
+
+def _copy_properties(source: Node, target: Node) -> None:
+    from kreide.files.models import DeadProperty
+
+    DeadProperty.objects.for_school(source.school_id).bulk_create(
+        DeadProperty(school_id=target.school_id, node=target, name=prop.name, value=prop.value)
+        for prop in DeadProperty.objects.for_school(source.school_id).filter(node=source)
+    )
+
+
+# --- Trash -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def trash(actor: Actor, node: Node) -> None:
+    if node.is_root:
+        raise FileError(_("This folder cannot be deleted."))
+    actor.require(node.parent, Level.WRITE)
+    _subtree(node).filter(deleted_at=None).update(
+        deleted_at=timezone.now(), trash_root=node, deleted_by=actor.user
+    )
+
+
+def trash_entries(actor: Actor) -> list[Node]:
+    writable = [space for space in spaces_for(actor) if actor.space_level(space) == Level.WRITE]
+    return list(
+        Node.objects.for_school(actor.school_id)
+        .filter(space__in=writable, trash_root_id=F("pk"))
+        .select_related("space", "space__group", "parent")
+        .order_by("-deleted_at")
+    )
+
+
+@transaction.atomic
+def restore(actor: Actor, node: Node) -> Node:
+    if node.trash_root_id != node.pk:
+        raise FileError(_("This item is not in the trash."))
+    if actor.space_level(node.space) < Level.WRITE:
+        raise PermissionDenied
+    parent = node.parent
+    if parent.deleted_at is not None:
+        parent = root_of(node.space)  # its folder is gone too: back to the top
+    if parent.pk != node.parent_id:
+        old_path, new_path = node.path, f"{parent.path}{node.pk}/"
+        _subtree(node).update(path=Concat(Value(new_path), Substr("path", len(old_path) + 1)))
+    name = free_name(parent, node.name)
+    Node.objects.for_school(node.school_id).filter(trash_root=node).update(
+        deleted_at=None, trash_root=None, deleted_by=None
+    )
+    Node.unscoped.filter(pk=node.pk).update(parent=parent, name=name)
+    node.refresh_from_db()
+    return node
+
+
+def purge_trash(days: int = TRASH_DAYS) -> int:
+    """Delete for good what has been in the trash longer than `days`; returns the count."""
+    cutoff = timezone.now() - timedelta(days=days)
+    expired = Node.unscoped.filter(trash_root_id=F("pk"), deleted_at__lt=cutoff)
+    count = 0
+    for pk in expired.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            count += Node.unscoped.filter(pk=pk).delete()[1].get("files.Node", 0)
+    return count

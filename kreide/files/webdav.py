@@ -1,0 +1,199 @@
+"""The /dav/ endpoint: HTTP Basic sign-in, then WsgiDAV answers inside this Django view.
+
+Only Basic credentials count here, never the session cookie, so a web page cannot make the
+browser write through WebDAV (and CSRF protection, a cookie matter, does not apply).
+A successful password check is remembered for a minute under a keyed hash of the
+credentials: file managers send them with every request, argon2 costs ~18 ms each.
+Users with two-factor sign-in must use an app password.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import itertools
+import sys
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django_otp import user_has_device
+from wsgidav.error_printer import ErrorPrinter
+from wsgidav.request_resolver import RequestResolver
+from wsgidav.wsgidav_app import WsgiDAVApp
+
+from kreide.accounts import throttle
+from kreide.accounts.models import User
+from kreide.core.http import client_address
+from kreide.files.dav import DatabaseLockStorage, KreideProvider, current_school
+from kreide.files.models import AppPassword
+from kreide.files.services import Actor
+
+CREDENTIAL_CACHE_SECONDS = 60
+REALM = "Kreide"
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+}
+
+
+@functools.cache
+def dav_app() -> WsgiDAVApp:
+    return WsgiDAVApp(
+        {
+            "provider_mapping": {"/": KreideProvider()},
+            "mount_path": "/dav",
+            "lock_storage": DatabaseLockStorage(),
+            "property_manager": None,
+            "middleware_stack": [ErrorPrinter, RequestResolver],
+            "simple_dc": {"user_mapping": {"*": True}},
+            "http_authenticator": {"accept_digest": False, "default_to_digest": False},
+            "dir_browser": {"enable": False},
+            "logging": {"enable": False},
+            "verbose": 1,
+        }
+    )
+
+
+def app_password_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:
+    kind, _, encoded = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    if kind.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return (username, password) if colon and username else None
+
+
+def _cache_key(username: str, password: str) -> str:
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"files:dav-auth:{digest}"
+
+
+def authenticate_basic(request: HttpRequest) -> User | None:
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return None
+    username, password = credentials
+    key = _cache_key(username, password)
+    remembered = cache.get(key)
+    if remembered:
+        user_id, password_hash, by_app_password = remembered
+        user = User.objects.filter(pk=user_id, is_active=True).select_related("school").first()
+        # A changed password or a new second factor ends the remembered sign-in at once.
+        if (
+            user
+            and user.password == password_hash
+            and (by_app_password or not user_has_device(user))
+        ):
+            return user
+    address = client_address(request)
+    if throttle.current_lockout(username, address):
+        return None
+    user = _by_app_password(username, password)
+    by_app_password = user is not None
+    if user is None:
+        user = authenticate(request, username=username, password=password)
+        if user is not None and user_has_device(user, confirmed=True):
+            user = None  # two-factor accounts: app passwords only
+    if user is None or user.school_id is None:
+        throttle.record_failure(username, address)
+        return None
+    throttle.record_success(username)
+    cache.set(key, (user.pk, user.password, by_app_password), CREDENTIAL_CACHE_SECONDS)
+    return user
+
+
+def _by_app_password(username: str, secret: str) -> User | None:
+    match = (
+        AppPassword.unscoped.filter(
+            secret_sha256=app_password_hash(secret),
+            user__username__iexact=username,
+            user__is_active=True,
+        )
+        .select_related("user", "user__school")
+        .first()
+    )
+    if match is None:
+        return None
+    AppPassword.unscoped.filter(pk=match.pk).update(last_used_at=timezone.now())
+    return match.user
+
+
+def _challenge() -> HttpResponse:
+    response = HttpResponse(status=401)
+    response["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+    return response
+
+
+@csrf_exempt
+def dav(request: HttpRequest, path: str = "") -> HttpResponse:
+    user = authenticate_basic(request)
+    if user is None:
+        return _challenge()
+    environ = {key: value for key, value in request.META.items() if isinstance(value, str)}
+    environ.update(
+        {
+            "wsgi.input": request,
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": request.scheme,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "/dav",
+            # WSGI carries paths as latin-1 strings of the UTF-8 bytes; WsgiDAV decodes them.
+            "PATH_INFO": ("/" + path).encode().decode("latin-1"),
+            "wsgidav.auth.user_name": user.username,
+            "wsgidav.auth.realm": REALM,
+            "kreide.actor": Actor(user),
+        }
+    )
+    captured: dict = {}
+
+    def start_response(status: str, headers: list, exc_info=None):
+        captured["status"], captured["headers"] = status, headers
+        return lambda data: None
+
+    token = current_school.set(user.school_id)
+    try:
+        # WsgiDAV answers lazily: the request is handled while its body is iterated.
+        chunks = iter(dav_app()(environ, start_response))
+        first = next(chunks, b"")
+        if request.method != "GET":
+            body = b"".join([first, *chunks])
+    finally:
+        current_school.reset(token)
+    code, _, reason = captured["status"].partition(" ")
+    if request.method == "GET":  # file content: streamed, never held in memory
+        response = StreamingHttpResponse(
+            itertools.chain([first], chunks), status=int(code), reason=reason
+        )
+    else:
+        response = HttpResponse(body, status=int(code), reason=reason)
+    del response["Content-Type"]
+    for name, value in captured["headers"]:
+        if name.lower() not in _HOP_BY_HOP:
+            response[name] = value
+    return response
