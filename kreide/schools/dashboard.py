@@ -1,8 +1,10 @@
 """The schools module's dashboard sections: school news and the user's classes and groups."""
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kreide.core import fragments
 from kreide.schools.models import Announcement, Membership
 
 
@@ -10,12 +12,27 @@ def news(request: HttpRequest) -> dict:
     school = request.user.school
     if school is None:
         return None
-    items = list(
-        Announcement.objects.for_school(school)
-        .filter(published_at__lte=timezone.now())
-        .order_by("-published_at")[:5]
-    )
+
+    def latest() -> list[Announcement]:
+        return list(
+            Announcement.objects.for_school(school)
+            .filter(published_at__lte=timezone.now())
+            .order_by("-published_at")[:5]
+        )
+
+    # Every student of the school loads the same news at 8:00: cached per school, renewed
+    # when an announcement changes; a scheduled one appears within the minute.
+    items = fragments.cached("news", [news_scope(school.pk)], latest, timeout=60)
     return {"announcements": items}
+
+
+def news_scope(school_id: int) -> str:
+    return f"school:{school_id}:news"
+
+
+def announcement_changed(instance: Announcement, **_) -> None:
+    # After commit: bumping earlier could let a reader cache the old list under the new version.
+    transaction.on_commit(lambda: fragments.bump(news_scope(instance.school_id)))
 
 
 def my_groups(request: HttpRequest) -> dict:

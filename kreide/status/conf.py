@@ -32,8 +32,6 @@ DEFAULTS: dict[str, Any] = {
     # Never queued: cheap, cache-only answers an operator needs most under load.
     "ADMISSION_EXEMPT_PATHS": ["/status", "/healthz", "/readyz", "/metrics", "/static/"],
     "ADMISSION_LOGIN_PATH": "/accounts/login/",
-    # Off makes the dashboard's cached sections read the database every time (naive mode).
-    "FRAGMENT_CACHE_ENABLED": env_bool("KREIDE_FRAGMENT_CACHE", True),
 }
 
 

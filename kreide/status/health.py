@@ -18,6 +18,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.utils import timezone
 
 from kreide.status import services
@@ -105,7 +106,9 @@ def run_checks() -> dict[str, Any]:
     for name in MODULES:
         started = time.perf_counter()
         try:
-            problem = CHECKS[name]()
+            # A savepoint per check: one failing query must not fail the checks after it.
+            with transaction.atomic():
+                problem = CHECKS[name]()
         except Exception as error:  # a failing check is the answer, not a crash
             problem = type(error).__name__
         modules[name] = {

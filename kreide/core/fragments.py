@@ -1,0 +1,59 @@
+"""Cached parts of pages with invalidation by version keys: what every student loads at 8:00.
+
+A fragment names the scopes it depends on (e.g. `school:3:news`, `group:17:tasks`); a write
+that changes a scope calls `bump(scope)` (from a service function or an event handler) and
+every fragment depending on it is recomputed on its next read. Versions are fetched in one
+cache round trip; stale entries are never served, they simply expire.
+
+    items = fragments.cached("news", [f"school:{school.pk}:news"], load_news, timeout=60)
+    fragments.bump(f"school:{school.pk}:news")
+
+KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+from kreide.env import env_bool
+
+T = TypeVar("T")
+_ENABLED = env_bool("KREIDE_FRAGMENT_CACHE", True)
+_MISSING = object()
+
+
+def _version_key(scope: str) -> str:
+    return f"fragver:{scope}"
+
+
+def bump(*scopes: str) -> None:
+    """Invalidate every fragment that depends on one of `scopes`."""
+    # A fresh timestamp rather than an increment: an evicted version key can never come
+    # back with an old number and revive a stale fragment.
+    cache.set_many({_version_key(scope): time.time_ns() for scope in scopes}, None)
+
+
+def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: int = 300) -> T:
+    """The value of `compute()`, cached until one of `scopes` is bumped or `timeout` passes."""
+    if not getattr(settings, "FRAGMENT_CACHE_ENABLED", _ENABLED):
+        return compute()
+    scopes = list(scopes)
+    keys = [_version_key(scope) for scope in scopes]
+    versions = cache.get_many(keys)
+    missing = {key: time.time_ns() for key in keys if key not in versions}
+    if missing:
+        cache.set_many(missing, None)
+        versions.update(missing)
+    key = f"frag:{name}:" + ":".join(
+        f"{scope}@{versions[k]}" for scope, k in zip(scopes, keys, strict=True)
+    )
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        cache.set(key, value, timeout)
+    return value
