@@ -6,3 +6,19 @@ class AccountsConfig(AppConfig):
     name = "kreide.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from kreide.core import navigation
+
+        navigation.register(
+            _("My classes"),
+            "accounts:my_classes",
+            order=80,
+            visible=lambda request: request.user.is_teacher,
+        )
+        navigation.register(
+            _("School admin"),
+            "accounts:user_list",
+            order=90,
+            visible=lambda request: request.user.is_school_admin,
+        )

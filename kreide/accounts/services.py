@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models.functions import Lower
 
+from kreide.accounts.credentials import Credential
+from kreide.accounts.hashing import hash_passwords
+from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
 from kreide.accounts.permissions import can_reset_password, is_admin_of
 from kreide.core import audit, events
+from kreide.schools import services as school_services
+from kreide.schools.models import Group, Membership
 
 
 def _require_admin(actor: User, school) -> None:
@@ -27,6 +37,7 @@ def create_user(
     role: str,
     email: str = "",
     password: str | None = None,
+    groups: Iterable[Group] = (),
 ) -> tuple[User, str | None]:
     """Create an account; returns it with its generated initial password, if one was made."""
     _require_admin(actor, school)
@@ -49,11 +60,14 @@ def create_user(
     user.save()
     audit.record(school, actor, "account.created", user, role=role)
     events.publish("accounts.user_created", user_id=user.pk)
+    if groups:
+        school_services.set_user_groups(actor, user, groups)
     return user, initial
 
 
 @transaction.atomic
-def update_user(actor: User, user: User, **changes) -> User:
+def update_user(actor: User, user: User, groups: Iterable[Group] | None = None, **changes) -> User:
+    """Change fields of an account and, if `groups` is given, set its classes and groups."""
     _require_admin(actor, user.school)
     before = {field: getattr(user, field) for field in changes}
     for field, value in changes.items():
@@ -64,6 +78,11 @@ def update_user(actor: User, user: User, **changes) -> User:
     if diff:
         action = "account.role_changed" if "role" in diff else "account.updated"
         audit.record(user.school, actor, action, user, changes=diff)
+        events.publish("accounts.user_changed", user_id=user.pk, changes=list(diff))
+    if groups is not None or "role" in diff:
+        # A changed role changes the membership role too (teacher ↔ member).
+        current = Group.objects.for_school(user.school_id).filter(memberships__user=user)
+        school_services.set_user_groups(actor, user, current if groups is None else groups)
     return user
 
 
@@ -99,3 +118,163 @@ def change_own_password(user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
+
+
+@dataclass
+class ImportResult:
+    created: list[User] = dataclasses.field(default_factory=list)
+    updated: list[User] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+    groups_created: list[Group] = dataclasses.field(default_factory=list)
+    credentials: list[Credential] = dataclasses.field(default_factory=list)
+
+
+def _print_group(row: ImportRow, groups_by_name: dict[str, Group]) -> str:
+    """The class a slip is sorted under: the first listed class, else the first group."""
+    listed = [groups_by_name[name.lower()] for name in row.classes]
+    classes = [group for group in listed if group.kind == Group.Kind.CLASS]
+    return (classes or listed)[0].name if listed else ""
+
+
+@transaction.atomic
+def import_users(
+    actor: User | None,
+    school,
+    rows: list[ImportRow],
+    *,
+    as_operator: bool = False,
+    progress=lambda done: None,
+) -> ImportResult:
+    """Create or update the accounts of checked rows (see importing.parse) in one transaction.
+
+    New accounts without a password get a generated one (returned for the slips, never
+    stored) and must change it. Existing accounts of the school (same username) get names,
+    role, e-mail and classes updated and keep their password. Memberships: every listed
+    group is joined; other *classes* are left (a student changes class), courses and
+    working groups are kept. `as_operator` is for the command line (no school admin).
+    """
+    if not as_operator:
+        _require_admin(actor, school)
+    result = ImportResult()
+    # Sign-in ignores the case of usernames, so the import matches them the same way.
+    by_username = {
+        user.username.lower(): user
+        for user in User.objects.for_school(school)
+        .annotate(key=Lower("username"))
+        .filter(key__in=[row.username.lower() for row in rows])
+    }
+
+    groups_by_name = {g.name.lower(): g for g in Group.objects.for_school(school)}
+    new_names: dict[str, str] = {}
+    for row in rows:
+        for name in row.classes:
+            if name.lower() not in groups_by_name:
+                new_names.setdefault(name.lower(), name)
+    if new_names:
+        result.groups_created = Group.unscoped.bulk_create(
+            [
+                Group(
+                    school=school,
+                    name=name,
+                    kind=Group.Kind.CLASS,
+                    grade=school_services.grade_from_name(name),
+                )
+                for name in new_names.values()
+            ]
+        )
+        audit.record_many(school, actor, "group.created", result.groups_created, via="import")
+        for group in result.groups_created:
+            groups_by_name[group.name.lower()] = group
+            events.publish("schools.group_created", school_id=school.pk, group_id=group.pk)
+
+    new_rows = [row for row in rows if row.username.lower() not in by_username]
+    generated = {row.line: generate_initial_password() for row in new_rows if not row.password}
+    hashes = hash_passwords(
+        [row.password or generated[row.line] for row in new_rows], progress=progress
+    )
+    for row, encoded in zip(new_rows, hashes, strict=True):
+        user = User(
+            school=school,
+            username=row.username,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            role=row.role,
+            email=row.email,
+            password=encoded,
+            must_change_password=row.line in generated,
+        )
+        result.created.append(user)
+        by_username[row.username.lower()] = user
+        if row.line in generated:
+            result.credentials.append(
+                Credential(
+                    row.first_name,
+                    row.last_name,
+                    row.username,
+                    generated[row.line],
+                    _print_group(row, groups_by_name),
+                )
+            )
+    User.objects.bulk_create(result.created, batch_size=500)
+    audit.record_many(school, actor, "account.imported", result.created)
+
+    changed_fields: set[str] = set()
+    for row in rows:
+        user = by_username[row.username.lower()]
+        if user in result.created:
+            continue
+        wanted = {"first_name": row.first_name, "last_name": row.last_name, "role": row.role}
+        if row.email:
+            wanted["email"] = row.email
+        diff = {f: [getattr(user, f), v] for f, v in wanted.items() if getattr(user, f) != v}
+        if not diff:
+            result.unchanged += 1
+            continue
+        for name, (_old, new) in diff.items():
+            setattr(user, name, new)
+        changed_fields.update(diff)
+        result.updated.append(user)
+        action = "account.role_changed" if "role" in diff else "account.updated"
+        audit.record(school, actor, action, user, changes=diff, via="import")
+    if result.updated:
+        User.objects.bulk_update(result.updated, sorted(changed_fields), batch_size=500)
+
+    _sync_import_memberships(school, actor, rows, by_username, groups_by_name)
+    if result.created or result.updated:
+        events.publish(
+            "accounts.users_imported",
+            school_id=school.pk,
+            created=[u.pk for u in result.created],
+            updated=[u.pk for u in result.updated],
+        )
+    return result
+
+
+def _sync_import_memberships(school, actor, rows, by_username, groups_by_name) -> None:
+    users = {
+        by_username[row.username.lower()].pk: by_username[row.username.lower()] for row in rows
+    }
+    current: dict[int, list[Membership]] = {}
+    for membership in (
+        Membership.objects.for_school(school)
+        .filter(user_id__in=list(users))
+        .select_related("group")
+    ):
+        current.setdefault(membership.user_id, []).append(membership)
+    add, remove = [], []
+    for row in rows:
+        user = by_username[row.username.lower()]
+        role = school_services.membership_role_for(user)
+        wanted = {
+            groups_by_name[name.lower()].pk: groups_by_name[name.lower()] for name in row.classes
+        }
+        kept = set()
+        for membership in current.get(user.pk, []):
+            if membership.role != role or (
+                membership.group_id not in wanted and membership.group.kind == Group.Kind.CLASS
+            ):
+                remove.append(membership)
+            else:
+                kept.add(membership.group_id)
+        add.extend((group, user) for pk, group in wanted.items() if pk not in kept)
+    school_services.apply_membership_changes(school, actor, add=add, remove=remove)

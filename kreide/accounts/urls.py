@@ -1,10 +1,36 @@
 from django.urls import path
 
-from kreide.accounts import views
+from kreide.accounts import school_admin, views
+from kreide.schools import views as school_views
 
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
+    path("login/code/", views.login_verify_view, name="login_verify"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change_view, name="password_change"),
+    path("two-factor/", views.two_factor_view, name="two_factor"),
+    path("my-classes/", school_admin.my_classes, name="my_classes"),
+    path("users/<int:pk>/reset-password/", school_admin.password_reset, name="password_reset"),
+    path("credentials/<str:token>/", school_admin.credentials_page, name="credentials"),
+    path("credentials/<str:token>/slips.pdf", school_admin.credentials_pdf, name="credentials_pdf"),
+    # The school office (school admins of the signed-in user's school only).
+    path("admin/users/", school_admin.user_list, name="user_list"),
+    path("admin/users/new/", school_admin.user_create, name="user_create"),
+    path("admin/users/<int:pk>/", school_admin.user_edit, name="user_edit"),
+    path("admin/users/<int:pk>/active/", school_admin.user_set_active, name="user_set_active"),
+    path("admin/import/", school_admin.import_view, name="import"),
+    path("admin/audit/", school_admin.audit_log, name="audit"),
+    path("admin/groups/", school_views.group_list, name="group_list"),
+    path("admin/groups/new/", school_views.group_create, name="group_create"),
+    path("admin/groups/<int:pk>/", school_views.group_edit, name="group_edit"),
+    path(
+        "admin/groups/<int:pk>/members/", school_views.group_add_members, name="group_add_members"
+    ),
+    path(
+        "admin/groups/<int:pk>/members/<int:user_pk>/remove/",
+        school_views.group_remove_member,
+        name="group_remove_member",
+    ),
+    path("admin/groups/<int:pk>/active/", school_views.group_set_active, name="group_set_active"),
 ]

@@ -1,6 +1,9 @@
+import time
+
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -8,11 +11,16 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
 
-from kreide.accounts import services, throttle
-from kreide.accounts.forms import LoginForm, NewPasswordForm
+from kreide.accounts import services, throttle, twofactor
+from kreide.accounts.forms import CodeForm, ConfirmPasswordForm, LoginForm, NewPasswordForm
+from kreide.accounts.models import User
 from kreide.core.http import client_address, is_safe_next
 from kreide.core.metrics import LOGINS
+
+_PENDING = "kreide_2fa_pending"
+_PENDING_SECONDS = 5 * 60
 
 
 def _lockout_message(lockout: throttle.Lockout) -> str:
@@ -64,6 +72,57 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _complete_login(request: HttpRequest, user, remember: bool, device=None) -> None:
+    login(request, user)
+    if device is not None:
+        otp_login(request, device)
+    if not remember:
+        request.session.set_expiry(0)
+    LOGINS.labels("success").inc()
+
+
+@sensitive_post_parameters("code")
+@never_cache
+def login_verify_view(request: HttpRequest) -> HttpResponse:
+    """Second sign-in step for accounts with two-factor: the code from the app."""
+    pending = request.session.get(_PENDING)
+    if not pending or pending["until"] < time.time():
+        request.session.pop(_PENDING, None)
+        return redirect("accounts:login")
+    user = User.objects.filter(pk=pending["user_id"], is_active=True).first()
+    if user is None:
+        request.session.pop(_PENDING, None)
+        return redirect("accounts:login")
+    form = CodeForm(request.POST or None)
+    address = client_address(request)
+    lockout = None
+    if request.method == "POST" and form.is_valid():
+        lockout = throttle.current_lockout(pending["identifier"], address)
+        if lockout is None:
+            device = twofactor.verify(user, form.cleaned_data["code"])
+            if device is not None:
+                del request.session[_PENDING]
+                throttle.record_success(pending["identifier"])
+                user.backend = pending["backend"]
+                _complete_login(request, user, pending["remember"], device)
+                next_url = pending["next"]
+                return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
+            lockout = throttle.record_failure(pending["identifier"], address)
+            LOGINS.labels("failure").inc()
+            if lockout is None:
+                form.add_error("code", _("This code is not correct. Try the current one."))
+        if lockout is not None:
+            request.session.pop(_PENDING, None)
+            LOGINS.labels("locked").inc()
+            form.add_error(None, _lockout_message(lockout))
+    response = render(
+        request, "accounts/login_verify.html", {"form": form}, status=429 if lockout else 200
+    )
+    if lockout:
+        response["Retry-After"] = str(lockout.seconds_left)
+    return response
+
+
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     logout(request)
@@ -86,3 +145,43 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
         "accounts/password_change.html",
         {"form": form, "forced": user.must_change_password},
     )
+
+
+@sensitive_post_parameters()
+@never_cache
+@login_required
+def two_factor_view(request: HttpRequest) -> HttpResponse:
+    """Set up, confirm, renew backup codes for, or turn off two-factor sign-in."""
+    user = request.user
+    if not twofactor.may_use(user):
+        raise PermissionDenied
+    enabled = twofactor.is_enabled(user)
+    action = request.POST.get("action") if request.method == "POST" else None
+    code_form = CodeForm(request.POST if action == "confirm" else None)
+    password_form = ConfirmPasswordForm(
+        user, request.POST if action in ("disable", "codes") else None
+    )
+    backup_codes = None
+    if action == "confirm" and not enabled and code_form.is_valid():
+        backup_codes = twofactor.confirm(user, code_form.cleaned_data["code"])
+        if backup_codes is None:
+            code_form.add_error("code", _("This code is not correct. Try the current one."))
+        else:
+            messages.success(request, _("Two-factor sign-in is on."))
+            enabled = True
+    elif action == "disable" and enabled and password_form.is_valid():
+        twofactor.disable(user)
+        messages.success(request, _("Two-factor sign-in is off."))
+        return redirect("accounts:two_factor")
+    elif action == "codes" and enabled and password_form.is_valid():
+        backup_codes = twofactor.new_backup_codes(user)
+    context = {
+        "enabled": enabled,
+        "code_form": code_form,
+        "password_form": password_form,
+        "backup_codes": backup_codes,
+    }
+    if not enabled:
+        device = twofactor.pending_device(user)
+        context.update(qr=twofactor.qr_data_uri(device), secret=twofactor.secret_for_typing(device))
+    return render(request, "accounts/two_factor.html", context)

@@ -214,8 +214,7 @@ def create_demo_school(progress: Callable[[str], None] = lambda step: None) -> S
                 published_at=now - timezone.timedelta(days=2),
                 title="Gestaffelter Unterrichtsbeginn",
                 body=(
-                    "Jahrgänge 5–6 starten um 7:50 Uhr, 7–8 um 8:00 Uhr, "
-                    "alle anderen um 8:10 Uhr."
+                    "Jahrgänge 5–6 starten um 7:50 Uhr, 7–8 um 8:00 Uhr, alle anderen um 8:10 Uhr."
                 ),
             ),
         ]

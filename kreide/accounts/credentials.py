@@ -1,0 +1,165 @@
+"""Initial passwords for printing: kept briefly in the cache, never in the database.
+
+An import or a password reset puts its new passwords under a random token for 15 minutes,
+readable only by the person who made them; the result page and the PDF read them there.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from dataclasses import asdict, dataclass
+from itertools import groupby
+from pathlib import Path
+
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+CACHE_SECONDS = 15 * 60
+_FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+
+@dataclass(frozen=True)
+class Credential:
+    first_name: str
+    last_name: str
+    username: str
+    password: str
+    group: str  # the class the slip is sorted under ("" when none)
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def store(owner_id: int, school_id: int, credentials: list[Credential], **extra) -> str:
+    """Keep `credentials` for their owner for CACHE_SECONDS; returns the token."""
+    token = secrets.token_urlsafe(24)
+    cache.set(
+        f"credentials:{token}",
+        {
+            "owner_id": owner_id,
+            "school_id": school_id,
+            "credentials": [asdict(c) for c in credentials],
+            **extra,
+        },
+        timeout=CACHE_SECONDS,
+    )
+    return token
+
+
+def load(token: str, owner_id: int) -> dict | None:
+    """The stored entry with `credentials` as Credential objects, or None (expired/foreign)."""
+    entry = cache.get(f"credentials:{token}")
+    if not entry or entry["owner_id"] != owner_id:
+        return None
+    return {**entry, "credentials": [Credential(**c) for c in entry["credentials"]]}
+
+
+def sorted_for_print(credentials: list[Credential]) -> list[Credential]:
+    return sorted(
+        credentials,
+        key=lambda c: (c.group == "", c.group.lower(), c.last_name.lower(), c.first_name.lower()),
+    )
+
+
+def _fonts() -> tuple[str, str]:
+    """DejaVu covers every name (ı, ł, …); Helvetica (Latin-1 only) is the fallback."""
+    if "KreideSans" in pdfmetrics.getRegisteredFontNames():
+        return "KreideSans", "KreideSans-Bold"
+    regular, bold = _FONT_DIR / "DejaVuSans.ttf", _FONT_DIR / "DejaVuSans-Bold.ttf"
+    if regular.exists() and bold.exists():
+        pdfmetrics.registerFont(TTFont("KreideSans", str(regular)))
+        pdfmetrics.registerFont(TTFont("KreideSans-Bold", str(bold)))
+        return "KreideSans", "KreideSans-Bold"
+    return "Helvetica", "Helvetica-Bold"
+
+
+# Ten slips per A4 page (2 × 5), each class starting on a new page so slips can be handed
+# out class by class; dashed cut lines between slips.
+_COLUMNS, _ROWS = 2, 5
+_MARGIN = 10 * mm
+
+
+def render_pdf(
+    credentials: list[Credential], school_name: str, school_address: str, *, compress: bool = True
+) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, pageCompression=1 if compress else 0)
+    canvas.setTitle(_("Sign-in details"))
+    regular, bold = _fonts()
+    page_width, page_height = A4
+    slip_width = (page_width - 2 * _MARGIN) / _COLUMNS
+    slip_height = (page_height - 2 * _MARGIN) / _ROWS
+    address = [line.strip() for line in school_address.splitlines() if line.strip()]
+    address = [line for line in address if line != school_name][:3]
+
+    def cut_lines() -> None:
+        canvas.saveState()
+        canvas.setDash(3, 3)
+        canvas.setStrokeGray(0.6)
+        for column in range(_COLUMNS + 1):
+            x = _MARGIN + column * slip_width
+            canvas.line(x, _MARGIN, x, page_height - _MARGIN)
+        for row in range(_ROWS + 1):
+            y = _MARGIN + row * slip_height
+            canvas.line(_MARGIN, y, page_width - _MARGIN, y)
+        canvas.restoreState()
+
+    def slip(credential: Credential, x: float, top: float) -> None:
+        pad = 5 * mm
+        left, y = x + pad, top - pad - 3 * mm
+        canvas.setFont(bold, 9)
+        canvas.drawString(left, y, school_name[:60])
+        canvas.setFont(regular, 7.5)
+        for line in address:
+            y -= 3.4 * mm
+            canvas.drawString(left, y, line[:70])
+        y -= 6 * mm
+        canvas.setFont(bold, 11)
+        canvas.drawString(left, y, credential.name[:45])
+        if credential.group:
+            canvas.setFont(regular, 9)
+            canvas.drawRightString(
+                x + slip_width - pad, y, _("Class %(name)s") % {"name": credential.group}
+            )
+        # Courier: fixed width and unambiguous glyphs for what pupils must type.
+        for label, value in (
+            (_("Username"), credential.username),
+            (_("Password"), credential.password),
+        ):
+            y -= 6.5 * mm
+            canvas.setFont(regular, 9)
+            canvas.drawString(left, y, f"{label}:")
+            canvas.setFont("Courier-Bold", 12)
+            canvas.drawString(left + 24 * mm, y, value)
+        y -= 7 * mm
+        canvas.setFont(regular, 8)
+        canvas.drawString(left, y, _("Please choose your own password when you first sign in."))
+
+    ordered = sorted_for_print(credentials)
+    first_page = True
+    for _group, members in groupby(ordered, key=lambda c: c.group):
+        members = list(members)
+        for start in range(0, len(members), _COLUMNS * _ROWS):
+            if not first_page:
+                canvas.showPage()
+            first_page = False
+            cut_lines()
+            for index, credential in enumerate(members[start : start + _COLUMNS * _ROWS]):
+                row, column = divmod(index, _COLUMNS)
+                slip(
+                    credential,
+                    _MARGIN + column * slip_width,
+                    page_height - _MARGIN - row * slip_height,
+                )
+    if first_page:  # nothing to print still gives a valid (empty) page
+        cut_lines()
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()

@@ -1,0 +1,264 @@
+"""Reading and checking a user-import CSV file before anything is written.
+
+Columns: username, first_name, last_name, role, classes (";"-separated), optional password
+and email. UTF-8 with or without BOM, ";" or "," as delimiter. The whole file is checked
+first; any error names its line and column and nothing of the file is imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models.functions import Lower
+from django.utils.translation import gettext as _
+
+from kreide.accounts.models import User
+
+REQUIRED_COLUMNS = ("username", "first_name", "last_name", "role", "classes")
+OPTIONAL_COLUMNS = ("password", "email")
+MAX_ROWS = 5000
+MAX_ERRORS = 50
+
+# What school offices write in the role column (compared in lower case).
+ROLE_NAMES = {
+    "student": User.Role.STUDENT,
+    "schüler": User.Role.STUDENT,
+    "schülerin": User.Role.STUDENT,
+    "schueler": User.Role.STUDENT,
+    "teacher": User.Role.TEACHER,
+    "lehrer": User.Role.TEACHER,
+    "lehrerin": User.Role.TEACHER,
+    "lehrkraft": User.Role.TEACHER,
+    "school_admin": User.Role.SCHOOL_ADMIN,
+    "admin": User.Role.SCHOOL_ADMIN,
+    "schuladmin": User.Role.SCHOOL_ADMIN,
+}
+
+
+@dataclass
+class ImportRow:
+    line: int
+    username: str
+    first_name: str
+    last_name: str
+    role: str
+    classes: list[str]
+    password: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return _("Line %(line)d, column “%(column)s”: %(message)s") % {
+                "line": self.line,
+                "column": self.column,
+                "message": self.message,
+            }
+        return _("Line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
+
+
+@dataclass
+class ImportFileError(Exception):
+    errors: list[RowError] = field(default_factory=list)
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ImportFileError(
+            [
+                RowError(
+                    line,
+                    "",
+                    _("The file is not UTF-8 encoded. Save it as “CSV UTF-8” and try again."),
+                )
+            ]
+        ) from None
+
+
+def _delimiter(header_line: str) -> str:
+    """The delimiter that splits the header into the known column names."""
+    best, found = ",", -1
+    for delimiter in (";", ",", "\t"):
+        names = {name.strip().lower() for name in header_line.split(delimiter)}
+        count = len(names & set(REQUIRED_COLUMNS + OPTIONAL_COLUMNS))
+        if count > found:
+            best, found = delimiter, count
+    return best
+
+
+def parse(data: bytes, school) -> list[ImportRow]:
+    """Rows of a valid file, or ImportFileError with every problem (up to MAX_ERRORS)."""
+    text = _decode(data)
+    if not text.strip():
+        raise ImportFileError([RowError(1, "", _("The file is empty."))])
+    header_line = text.splitlines()[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line))
+    header = [name.strip().lower() for name in next(reader)]
+    errors: list[RowError] = []
+    for name in REQUIRED_COLUMNS:
+        if name not in header:
+            errors.append(RowError(1, name, _("This column is missing.")))
+    for name in header:
+        if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    _("Unknown column. Allowed are: %(columns)s.")
+                    % {"columns": ", ".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)},
+                )
+            )
+    if len(set(header)) != len(header):
+        errors.append(RowError(1, "", _("A column appears twice.")))
+    if errors:
+        raise ImportFileError(errors)
+
+    rows: list[ImportRow] = []
+    seen_usernames: dict[str, int] = {}
+    seen_emails: dict[str, int] = {}
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(value.strip() for value in record):
+                continue
+            if len(rows) >= MAX_ROWS:
+                errors.append(
+                    RowError(line, "", _("At most %(count)d rows per file.") % {"count": MAX_ROWS})
+                )
+                break
+            if len(record) != len(header):
+                errors.append(
+                    RowError(
+                        line,
+                        "",
+                        _("Expected %(expected)d fields, found %(found)d.")
+                        % {"expected": len(header), "found": len(record)},
+                    )
+                )
+                continue
+            values = {name: value.strip() for name, value in zip(header, record, strict=True)}
+            row, row_errors = _check_row(line, values, seen_usernames, seen_emails)
+            errors.extend(row_errors)
+            if row is not None:
+                rows.append(row)
+            if len(errors) >= MAX_ERRORS:
+                break
+    except csv.Error as error:
+        errors.append(
+            RowError(
+                reader.line_num, "", _("The CSV structure is broken: %(error)s") % {"error": error}
+            )
+        )
+    errors.extend(_check_against_database(rows, school))
+    if errors:
+        raise ImportFileError(errors[:MAX_ERRORS])
+    if not rows:
+        raise ImportFileError([RowError(2, "", _("The file contains no accounts."))])
+    return rows
+
+
+def _check_row(
+    line: int, values: dict[str, str], seen_usernames: dict[str, int], seen_emails: dict[str, int]
+) -> tuple[ImportRow | None, list[RowError]]:
+    errors = []
+
+    def fail(column: str, message: str) -> None:
+        errors.append(RowError(line, column, message))
+
+    username = values["username"]
+    if not username:
+        fail("username", _("The username is missing."))
+    elif len(username) > 150:
+        fail("username", _("At most 150 characters."))
+    else:
+        try:
+            UnicodeUsernameValidator()(username)
+        except ValidationError:
+            fail("username", _("Only letters, digits and . - _ @ + are allowed."))
+        key = username.lower()
+        if key in seen_usernames:
+            fail("username", _("Already used in line %(line)d.") % {"line": seen_usernames[key]})
+        seen_usernames.setdefault(key, line)
+    for column in ("first_name", "last_name"):
+        if not values[column]:
+            fail(column, _("This value is missing."))
+        elif len(values[column]) > 150:
+            fail(column, _("At most 150 characters."))
+    role = ROLE_NAMES.get(values["role"].lower())
+    if role is None:
+        fail(
+            "role",
+            _("Unknown role “%(role)s”. Use student, teacher or school_admin.")
+            % {"role": values["role"]},
+        )
+    classes = [name.strip() for name in values["classes"].split(";") if name.strip()]
+    for name in classes:
+        if len(name) > 100:
+            fail("classes", _("The class name “%(name)s…” is too long.") % {"name": name[:20]})
+    password = values.get("password", "")
+    if password:
+        try:
+            password_validation.validate_password(password)
+        except ValidationError as error:
+            fail("password", " ".join(error.messages))
+    email = values.get("email", "")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            fail("email", _("This is not a valid e-mail address."))
+        key = email.lower()
+        if key in seen_emails:
+            fail("email", _("Already used in line %(line)d.") % {"line": seen_emails[key]})
+        seen_emails.setdefault(key, line)
+    if errors:
+        return None, errors
+    return ImportRow(
+        line, username, values["first_name"], values["last_name"], role, classes, password, email
+    ), []
+
+
+def _check_against_database(rows: list[ImportRow], school) -> list[RowError]:
+    """Usernames and e-mail addresses are unique across the deployment."""
+    errors = []
+    usernames = {row.username.lower(): row for row in rows}
+    emails = {row.email.lower(): row for row in rows if row.email}
+    for username, school_id in (
+        User.objects.annotate(key=Lower("username"))
+        .filter(key__in=list(usernames))
+        .values_list("username", "school_id")
+    ):
+        if school_id != school.pk:
+            errors.append(
+                RowError(
+                    usernames[username.lower()].line,
+                    "username",
+                    _("This username is taken by an account of another school."),
+                )
+            )
+    for username, email in (
+        User.objects.annotate(key=Lower("email"))
+        .filter(key__in=list(emails))
+        .values_list("username", "email")
+    ):
+        row = emails[email.lower()]
+        if row.username.lower() != username.lower():
+            errors.append(
+                RowError(row.line, "email", _("This e-mail address belongs to another account."))
+            )
+    return errors

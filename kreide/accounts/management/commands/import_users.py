@@ -1,0 +1,58 @@
+"""`kreide import-users FILE --school SLUG [--credentials OUT.pdf]`"""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from tqdm import tqdm
+
+from kreide.accounts import credentials, importing, services
+from kreide.schools.models import School
+
+
+class Command(BaseCommand):
+    help = "Import or update accounts of a school from a CSV file."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--school", required=True, help="the school's short name (slug)")
+        parser.add_argument(
+            "--credentials",
+            type=Path,
+            help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
+        )
+
+    def handle(self, *args, **options) -> None:
+        school = School.objects.filter(slug=options["school"]).first()
+        if school is None:
+            raise CommandError(f"No school with the short name {options['school']!r}.")
+        try:
+            data = Path(options["file"]).read_bytes()
+        except OSError as error:
+            raise CommandError(str(error)) from error
+        try:
+            rows = importing.parse(data, school)
+        except importing.ImportFileError as error:
+            for problem in error.errors:
+                self.stderr.write(str(problem))
+            raise CommandError("Nothing was imported.") from None
+        with tqdm(total=len(rows), unit="account", disable=None, file=self.stderr) as bar:
+            # Only new accounts need a password hash; the bar ends full either way.
+            result = services.import_users(
+                None, school, rows, as_operator=True, progress=bar.update
+            )
+            bar.update(bar.total - bar.n)
+        self.stdout.write(
+            f"{len(result.created)} created, {len(result.updated)} updated, "
+            f"{result.unchanged} unchanged, {len(result.groups_created)} new classes."
+        )
+        if result.credentials:
+            # Generated passwords exist nowhere else: without --credentials they still go
+            # to a file rather than being lost.
+            default = f"credentials-{school.slug}-{timezone.now():%Y%m%d-%H%M%S}.pdf"
+            target = Path(options["credentials"] or default)
+            target.write_bytes(
+                credentials.render_pdf(result.credentials, school.name, school.address)
+            )
+            target.chmod(0o600)
+            self.stdout.write(f"{len(result.credentials)} sign-in slips written to {target}.")

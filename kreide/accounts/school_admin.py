@@ -1,0 +1,302 @@
+"""The school office's pages: accounts, import, sign-in slips, audit log, "My classes".
+
+Views are thin: they fetch objects through the signed-in user's school (another school's
+id is a 404) and leave every write, permission check and audit entry to services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kreide.accounts import credentials, importing, services
+from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
+from kreide.accounts.models import User
+from kreide.core.models import AuditEntry
+from kreide.schools.models import Group, Membership
+
+PAGE_SIZE = 50
+
+
+def school_admin_required(view: Callable) -> Callable:
+    """Signed in (else the login page) and a school admin (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_school_admin or request.user.school_id is None:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _school_user(request: HttpRequest, pk: int) -> User:
+    return get_object_or_404(User.objects.for_school(request.user.school), pk=pk)
+
+
+def _class_name(user: User) -> str:
+    """The class a slip is sorted under: the user's first class, else first group."""
+    memberships = (
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user)
+        .select_related("group")
+        .order_by("group__grade", "group__name")
+    )
+    names = [(m.group.kind != Group.Kind.CLASS, m.group.name) for m in memberships]
+    return min(names)[1] if names else ""
+
+
+def _slips_for(request: HttpRequest, user: User, password: str) -> str:
+    entry = credentials.Credential(
+        user.first_name, user.last_name, user.username, password, _class_name(user)
+    )
+    return credentials.store(request.user.pk, request.user.school_id, [entry], kind="reset")
+
+
+@school_admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    school = request.user.school
+    form = UserFilterForm(school, request.GET or None)
+    users = User.objects.for_school(school)
+    status = ""
+    if form.is_valid():
+        data = form.cleaned_data
+        status = data["status"]
+        for word in data["q"].split()[:4]:
+            users = users.filter(
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(username__icontains=word)
+                | Q(email__icontains=word)
+            )
+        if data["role"]:
+            users = users.filter(role=data["role"])
+        if data["group"]:
+            users = users.filter(memberships__group=data["group"])
+    if status != "all":
+        users = users.filter(is_active=status != "inactive")
+    users = users.order_by("last_name", "first_name", "pk").prefetch_related(
+        Prefetch(
+            "memberships",
+            queryset=Membership.objects.for_school(school)
+            .select_related("group")
+            .order_by("group__grade", "group__name"),
+        )
+    )
+    page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "accounts/admin/user_list.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@school_admin_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    school = request.user.school
+    form = UserForm(school, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, initial = services.create_user(
+                request.user,
+                school,
+                username=data["username"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                role=data["role"],
+                email=data["email"],
+                groups=data["groups"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The account %(name)s was created.") % {"name": user})
+            token = _slips_for(request, user, initial)
+            return redirect("accounts:credentials", token=token)
+    return render(request, "accounts/admin/user_form.html", {"form": form})
+
+
+@school_admin_required
+def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    school = request.user.school
+    user = _school_user(request, pk)
+    form = UserForm(school, request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.update_user(
+                request.user,
+                user,
+                groups=data["groups"],
+                **{f: data[f] for f in ("first_name", "last_name", "username", "email", "role")},
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Your changes were saved."))
+            return redirect("accounts:user_list")
+    history = (
+        AuditEntry.objects.for_school(school)
+        .filter(target_type="accounts.user", target_id=str(user.pk))
+        .select_related("actor")[:10]
+    )
+    return render(
+        request,
+        "accounts/admin/user_form.html",
+        {"form": form, "account": user, "history": history},
+    )
+
+
+@require_POST
+@school_admin_required
+def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _school_user(request, pk)
+    active = request.POST.get("active") == "1"
+    services.set_active(request.user, user, active)
+    if active:
+        messages.success(request, _("%(name)s can sign in again.") % {"name": user})
+    else:
+        messages.success(request, _("%(name)s was deactivated.") % {"name": user})
+    return redirect("accounts:user_edit", pk=user.pk)
+
+
+@require_POST
+@login_required
+def password_reset(request: HttpRequest, pk: int) -> HttpResponse:
+    """Admins for everyone of their school, teachers for students they teach (else 403)."""
+    if request.user.school_id is None:
+        raise Http404
+    user = _school_user(request, pk)
+    password = services.reset_password(request.user, user)
+    return redirect("accounts:credentials", token=_slips_for(request, user, password))
+
+
+@school_admin_required
+def import_view(request: HttpRequest) -> HttpResponse:
+    school = request.user.school
+    form = ImportForm(request.POST or None, request.FILES or None)
+    problems: list[importing.RowError] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            rows = importing.parse(form.cleaned_data["file"].read(), school)
+        except importing.ImportFileError as error:
+            problems = error.errors
+        else:
+            result = services.import_users(request.user, school, rows)
+            token = credentials.store(
+                request.user.pk,
+                school.pk,
+                result.credentials,
+                kind="import",
+                summary={
+                    "created": len(result.created),
+                    "updated": len(result.updated),
+                    "unchanged": result.unchanged,
+                    "groups_created": [g.name for g in result.groups_created],
+                },
+            )
+            return redirect("accounts:credentials", token=token)
+    return render(
+        request,
+        "accounts/admin/import.html",
+        {
+            "form": form,
+            "problems": problems,
+            "columns": importing.REQUIRED_COLUMNS + importing.OPTIONAL_COLUMNS,
+        },
+    )
+
+
+def _stored(request: HttpRequest, token: str) -> dict:
+    entry = credentials.load(token, request.user.pk)
+    if entry is None:
+        raise Http404
+    return entry
+
+
+@never_cache
+@login_required
+def credentials_page(request: HttpRequest, token: str) -> HttpResponse:
+    """The new passwords once on screen, with the PDF of slips (only for who made them)."""
+    entry = _stored(request, token)
+    return render(
+        request,
+        "accounts/admin/credentials.html",
+        {
+            "entry": entry,
+            "items": credentials.sorted_for_print(entry["credentials"]),
+            "token": token,
+            "minutes": credentials.CACHE_SECONDS // 60,
+        },
+    )
+
+
+@never_cache
+@login_required
+def credentials_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    entry = _stored(request, token)
+    school = request.user.school
+    pdf = credentials.render_pdf(entry["credentials"], school.name, school.address)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="zugangsdaten.pdf"'
+    return response
+
+
+@school_admin_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    school = request.user.school
+    entries = AuditEntry.objects.for_school(school)
+    actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
+    form = AuditFilterForm(actions, request.GET or None)
+    if form.is_valid() and form.cleaned_data["action"]:
+        entries = entries.filter(action=form.cleaned_data["action"])
+    page = Paginator(entries.select_related("actor"), PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "accounts/admin/audit.html",
+        {"form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@login_required
+def my_classes(request: HttpRequest) -> HttpResponse:
+    """A teacher's classes and groups with their students, for password help."""
+    if not request.user.is_teacher or request.user.school_id is None:
+        raise PermissionDenied
+    school = request.user.school
+    groups = list(
+        Group.objects.for_school(school)
+        .filter(
+            memberships__user=request.user,
+            memberships__role=Membership.Role.TEACHER,
+            is_active=True,
+        )
+        .prefetch_related(
+            Prefetch(
+                "memberships",
+                queryset=Membership.objects.for_school(school)
+                .filter(role=Membership.Role.MEMBER, user__is_active=True)
+                .select_related("user")
+                .order_by("user__last_name", "user__first_name"),
+                to_attr="students",
+            )
+        )
+    )
+    return render(request, "accounts/my_classes.html", {"groups": groups})

@@ -1,0 +1,40 @@
+import re
+
+from kreide.accounts.credentials import Credential, load, render_pdf, sorted_for_print, store
+
+
+def _slips(count: int, group: str) -> list[Credential]:
+    return [
+        Credential(f"Vor{i}", f"Nach{i}", f"{group}.user{i}", f"pass-{group}-{i}", group)
+        for i in range(count)
+    ]
+
+
+def test_pdf_has_a_slip_per_student_grouped_by_class():
+    slips = _slips(12, "7b") + _slips(3, "7a")
+    pdf = render_pdf(slips, "Gymnasium Nord", "Nordweg 1\n12345 Nordstadt", compress=False)
+    assert pdf.startswith(b"%PDF")
+    # Ten slips per page, each class on pages of its own: 7a (1 page), 7b (2 pages).
+    assert len(re.findall(rb"/Type /Page\b", pdf)) == 3
+    for slip in slips:
+        assert pdf.count(f"({slip.username})".encode()) == 1
+        assert pdf.count(f"({slip.password})".encode()) == 1
+    # 7a comes first.
+    assert pdf.index(b"(7a.user0)") < pdf.index(b"(7b.user0)")
+
+
+def test_print_order_is_class_then_name():
+    slips = [
+        Credential("B", "Zett", "z", "p", "7a"),
+        Credential("A", "Ast", "a", "p", "7a"),
+        Credential("C", "Ohne", "o", "p", ""),
+        Credential("D", "Dora", "d", "p", "5b"),
+    ]
+    assert [c.username for c in sorted_for_print(slips)] == ["d", "a", "z", "o"]
+
+
+def test_stored_credentials_are_only_for_their_owner():
+    token = store(7, 1, _slips(1, "7a"), kind="reset")
+    assert load(token, 7)["credentials"][0].password == "pass-7a-0"
+    assert load(token, 8) is None
+    assert load("unknown", 7) is None

@@ -1,0 +1,126 @@
+import pytest
+from django.core.management import call_command
+
+from kreide.accounts import importing, services
+from kreide.accounts.models import User
+from kreide.core.models import AuditEntry
+from kreide.schools.models import Group, Membership
+
+CSV = (
+    "username;first_name;last_name;role;classes;email\n"
+    "anna.becker;Anna;Becker;student;7a;\n"
+    'bert.yilmaz;Bert;Yılmaz;Schüler;"7a;Robotik-AG";bert@nord.example\n'
+    "clara.neu;Clara;Neu;student;8c;\n"
+    "xaver.lehr;Xaver;Lehr;teacher;7a;\n"
+)
+
+
+def _import(world, text: str, *, encoding: str = "utf-8"):
+    rows = importing.parse(text.encode(encoding), world.school)
+    return services.import_users(world.admin, world.school, rows)
+
+
+def _memberships(user: User) -> set[tuple[str, str]]:
+    return {
+        (m.group.name, m.role)
+        for m in Membership.objects.for_school(user.school)
+        .filter(user=user)
+        .select_related("group")
+    }
+
+
+def test_valid_file_creates_accounts_classes_and_passwords(world):
+    result = _import(world, CSV)
+    assert len(result.created) == 4 and not result.updated
+    assert {g.name for g in result.groups_created} == {"Robotik-AG", "8c"}
+    assert Group.objects.for_school(world.school).get(name="8c").grade == 8
+    bert = User.objects.get(username="bert.yilmaz")
+    assert bert.school == world.school and bert.role == User.Role.STUDENT
+    assert bert.email == "bert@nord.example" and bert.must_change_password
+    assert _memberships(bert) == {("7a", "member"), ("Robotik-AG", "member")}
+    assert _memberships(User.objects.get(username="xaver.lehr")) == {("7a", "teacher")}
+    slips = {c.username: c for c in result.credentials}
+    assert set(slips) == {"anna.becker", "bert.yilmaz", "clara.neu", "xaver.lehr"}
+    assert slips["bert.yilmaz"].group == "7a"
+    # The generated password works and is stored only as an argon2 hash.
+    assert bert.check_password(slips["bert.yilmaz"].password)
+    assert bert.password.startswith("argon2$argon2id$")
+    entries = AuditEntry.objects.for_school(world.school).filter(action="account.imported")
+    assert entries.count() == 4
+
+
+def test_bad_row_names_line_and_column_and_imports_nothing(world):
+    bad = CSV + "dora.x;Dora;X;Hausmeister;7a;\n" + "anna.becker;Anna;Doppelt;student;7a;\n"
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(bad.encode(), world.school)
+    messages = [str(error) for error in caught.value.errors]
+    assert "Zeile 6, Spalte „role“: Unbekannte Rolle „Hausmeister“." in messages[0]
+    assert messages[1] == "Zeile 7, Spalte „username“: Schon in Zeile 2 verwendet."
+    assert not User.objects.filter(username="anna.becker").exists()
+    assert not Group.objects.for_school(world.school).filter(name="8c").exists()
+
+
+def test_username_of_another_school_is_refused(world):
+    text = "username,first_name,last_name,role,classes\n"
+    text += f"{world.other_student.username},A,B,student,7a\n"
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(text.encode(), world.school)
+    assert caught.value.errors[0].line == 2 and caught.value.errors[0].column == "username"
+
+
+def test_missing_column_and_wrong_encoding(world):
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(b"username;first_name;last_name;classes\nx;A;B;7a\n", world.school)
+    assert str(caught.value.errors[0]) == "Zeile 1, Spalte „role“: Diese Spalte fehlt."
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(
+            "username;first_name;last_name;role;classes\nx;Jörg;B;student;7a\n".encode("latin-1"),
+            world.school,
+        )
+    assert caught.value.errors[0].line == 2 and "UTF-8" in str(caught.value.errors[0])
+
+
+def test_reimport_updates_without_duplicates(world):
+    first = _import(world, CSV)
+    anna = User.objects.get(username="anna.becker")
+    hash_before = anna.password
+    changed = CSV.replace("Becker;student;7a;", "Berger;student;7b;")
+    second = _import(world, changed)
+    assert not second.created and [u.username for u in second.updated] == ["anna.becker"]
+    assert second.unchanged == 3 and not second.credentials
+    assert User.objects.filter(username__in=[c.username for c in first.credentials]).count() == 4
+    anna.refresh_from_db()
+    assert anna.last_name == "Berger" and anna.password == hash_before
+    assert _memberships(anna) == {("7b", "member")}
+    assert Membership.objects.for_school(world.school).filter(user=anna).count() == 1
+
+
+def test_comma_delimiter_and_bom_and_given_password(world):
+    text = (
+        "\ufeffusername,first_name,last_name,role,classes,password\n"
+        'eva.k,Eva,Klein,student,"7a;7b",Sonnenblume-42\n'
+    )
+    result = _import(world, text)
+    eva = User.objects.get(username="eva.k")
+    assert eva.check_password("Sonnenblume-42") and not eva.must_change_password
+    assert not result.credentials
+    assert _memberships(eva) == {("7a", "member"), ("7b", "member")}
+
+
+def test_only_school_admins_import(world):
+    rows = importing.parse(CSV.encode(), world.school)
+    from django.core.exceptions import PermissionDenied
+
+    for actor in (world.teacher_7a, world.other_admin):
+        with pytest.raises(PermissionDenied):
+            services.import_users(actor, world.school, rows)
+
+
+def test_command_writes_credentials_pdf(world, tmp_path, capsys):
+    source = tmp_path / "schueler.csv"
+    source.write_text(CSV, encoding="utf-8-sig")
+    target = tmp_path / "slips.pdf"
+    call_command("import_users", str(source), school="nord", credentials=str(target))
+    assert "4 created" in capsys.readouterr().out
+    assert target.read_bytes().startswith(b"%PDF")
+    assert User.objects.for_school(world.school).filter(username="clara.neu").exists()
