@@ -6,6 +6,7 @@ set -euo pipefail
 want=(gettext)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx iproute2 util-linux)
+  want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
 fi
 missing=()
 for package in "${want[@]}"; do

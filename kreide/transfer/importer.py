@@ -1,0 +1,320 @@
+"""`kreide import`: an archive into this deployment, all or nothing, checked after writing.
+
+Order of work: verify every checksum; refuse an existing school (unless replacing) and
+usernames/e-mails taken by another school; store the files in the content-addressed blob
+store (harmless if the rest fails: content-addressed, referenced by nothing yet); then in
+ONE transaction delete the replaced school, insert every part with new primary keys, and
+re-read what was written: every part must give the archive's bytes again and every file
+its SHA-256, or the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import array
+import hashlib
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import connections, models, transaction
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.models.functions import Lower
+from tqdm import tqdm
+
+from kreide.storage.blobstore import CHUNK, backend, store_chunks
+from kreide.transfer import archive, codec
+from kreide.transfer.exporter import reexport_digests
+from kreide.transfer.registry import ExportSpec, spec_for
+
+BATCH = 500
+
+
+class ImportRefused(Exception):
+    """The archive is fine but cannot go into this deployment as asked (named in the message)."""
+
+
+@dataclass
+class ImportResult:
+    school_pk: int
+    slug: str
+    counts: dict[str, int]
+    files: int
+    replaced: bool
+
+
+@dataclass
+class _Deferred:
+    """References to rows of a later part (or the same part), filled in at the end."""
+
+    rows: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
+
+    def add(self, kind: str, name: str, new_pk: int, target_local: int) -> None:
+        self.rows.setdefault((kind, name), []).append((new_pk, target_local))
+
+
+def verify_file(path: str, *, progress: bool = False) -> archive.Manifest:
+    """`kreide verify`: the archive against its own manifest."""
+    with archive.open_tar(path) as tar:
+        total = sum(m.size for m in _safe_members(tar))
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc="Verify", disable=not progress
+        ) as bar:
+            return archive.verify(tar, bar.update)
+
+
+def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    try:
+        return tar.getmembers()
+    except (tarfile.TarError, EOFError) as error:
+        raise archive.ArchiveError(f"The archive is damaged or truncated ({error}).") from error
+
+
+def _check_compatible(manifest: archive.Manifest, using: str) -> dict[str, ExportSpec]:
+    applied = {
+        f"{app}.{name}" for app, name in MigrationRecorder(connections[using]).applied_migrations()
+    }
+    missing = [name for name in manifest.schema if name not in applied]
+    if missing:
+        raise ImportRefused(
+            "This deployment lacks database migrations the archive was written with: "
+            + ", ".join(missing[:10])
+            + ". Update Kreide and run `kreide migrate` first."
+        )
+    specs = {}
+    for part in manifest.parts:
+        spec = spec_for(part.kind)
+        if spec is None:
+            raise ImportRefused(
+                f"The archive holds {part.kind}, which this deployment does "
+                "not know (a module missing or an older Kreide)."
+            )
+        known = {f.name for f in spec.fields}
+        unknown = [name for name in part.fields if name not in known]
+        if unknown:
+            raise ImportRefused(f"{part.kind}: fields unknown here: {', '.join(unknown)}.")
+        specs[part.kind] = spec
+    return specs
+
+
+def _lines(tar: tarfile.TarFile, part: archive.Part) -> Iterator[dict[str, Any]]:
+    with archive.read_member(tar, tar.getmember(part.path)) as handle:
+        for line in handle:
+            yield json.loads(line)
+
+
+def _check_unique_across_schools(tar, manifest, specs, replaced_pk: int | None, using: str) -> None:
+    """Usernames and e-mails are unique in the whole deployment (case-insensitively, as
+    sign-in compares them): name every clash with another school's account."""
+    for part in manifest.parts:
+        spec = specs[part.kind]
+        for name in spec.unique_across_schools:
+            rows = _lines(tar, part)
+            clashes: list[str] = []
+            while chunk := list(islice(rows, BATCH)):
+                batch = [row[name] for row in chunk if row.get(name)]
+                taken = (
+                    spec.model._base_manager.using(using)
+                    .annotate(_folded=Lower(name))
+                    .filter(_folded__in=[value.lower() for value in batch])
+                )
+                if replaced_pk is not None:
+                    taken = taken.exclude(**{spec.school_path: replaced_pk})
+                clashes += taken.values_list(name, flat=True)
+            if clashes:
+                shown = ", ".join(sorted(clashes)[:50])
+                more = f" and {len(clashes) - 50} more" if len(clashes) > 50 else ""
+                raise ImportRefused(
+                    f"These {name}s belong to accounts of another school on this deployment: "
+                    f"{shown}{more}."
+                )
+
+
+def _store_blobs(tar: tarfile.TarFile, manifest: archive.Manifest, progress: bool) -> None:
+    total = sum(size for _, size in manifest.blobs)
+    with tqdm(total=total, unit="B", unit_scale=True, desc="Files", disable=not progress) as bar:
+        for sha256, size in manifest.blobs:
+            with archive.read_member(tar, tar.getmember(archive.blob_path(sha256))) as handle:
+
+                def chunks(handle=handle) -> Iterator[bytes]:
+                    for chunk in iter(lambda: handle.read(CHUNK), b""):
+                        bar.update(len(chunk))
+                        yield chunk
+
+                blob = store_chunks(chunks())
+            if blob.sha256 != sha256 or blob.size != size:
+                raise archive.ArchiveError(f"blobs/{sha256} changed while it was read.")
+
+
+def _insert(model: type[models.Model], objects: list[models.Model], using: str) -> list:
+    """INSERT as loaddata does (raw: auto_now fields keep the archive's values); returns
+    the new primary keys in row order."""
+    pk = model._meta.pk
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not getattr(f, "generated", False) and not (f is pk and isinstance(f, models.AutoField))
+    ]
+    rows = model._base_manager.using(using)._insert(
+        objects, fields=fields, returning_fields=[pk], raw=True, using=using
+    )
+    return [row[0] for row in rows]
+
+
+class _Writer:
+    def __init__(self, tar: tarfile.TarFile, specs: dict[str, ExportSpec], using: str) -> None:
+        self.tar, self.specs, self.using = tar, specs, using
+        self.new_pks: dict[str, array.array | list] = {}
+        self.complete: set[str] = set()
+        self.deferred = _Deferred()
+        self.natural: dict[tuple[type, tuple], Any] = {}
+
+    def new_pk(self, kind: str, local: int) -> Any:
+        return self.new_pks[kind][local - 1]
+
+    def part(self, part: archive.Part, bar: tqdm) -> None:
+        spec = self.specs[part.kind]
+        self.new_pks[spec.kind] = (
+            array.array("q") if isinstance(spec.model._meta.pk, models.AutoField) else []
+        )
+        rows = _lines(self.tar, part)
+        while batch := list(islice(rows, BATCH)):
+            self._batch(spec, part, batch)
+            bar.update(len(batch))
+        self.complete.add(spec.kind)
+
+    def _batch(self, spec: ExportSpec, part: archive.Part, batch: list[dict]) -> None:
+        blob_model = spec.model._meta.apps.get_model("storage", "Blob")
+        shas = {row[name] for row in batch for name in spec.blob_fields if row.get(name)}
+        blob_pks = dict(
+            blob_model._base_manager.using(self.using)
+            .filter(sha256__in=shas)
+            .values_list("sha256", "pk")
+        )
+        present = set(part.fields)
+        objects, later = [], []
+        for row in batch:
+            values: dict[str, Any] = {}
+            pending = []
+            for f in spec.fields:
+                if f.name not in present:
+                    continue  # an older archive: the field's default applies
+                value = row.get(f.name)
+                if value is None:
+                    values[f.attname] = None
+                elif f.name in spec.references:
+                    target = spec.references[f.name]
+                    if target in self.complete:
+                        values[f.attname] = self.new_pk(target, value)
+                    else:
+                        values[f.attname] = None
+                        pending.append((f.name, value))
+                elif f.name in spec.blob_fields:
+                    values[f.attname] = blob_pks[value]
+                elif f.name in spec.natural_key_fields:
+                    values[f.attname] = self._natural(f, value)
+                else:
+                    values[f.attname] = codec.decode(f, value)
+            for type_field, id_field in spec.object_refs:
+                reference = row.get(id_field)
+                if isinstance(reference, dict):
+                    values[id_field] = str(self.new_pk(row[type_field], reference["local"]))
+            objects.append(spec.model(**values))
+            later.append(pending)
+        new_pks = _insert(spec.model, objects, self.using)
+        self.new_pks[spec.kind].extend(new_pks)
+        for new_pk, pending in zip(new_pks, later, strict=True):
+            for name, local in pending:
+                self.deferred.add(spec.kind, name, new_pk, local)
+
+    def _natural(self, f: models.Field, key: list) -> Any:
+        model = f.related_model
+        cache_key = (model, tuple(key))
+        if cache_key not in self.natural:
+            manager = model._default_manager.db_manager(self.using)
+            try:
+                self.natural[cache_key] = manager.get_by_natural_key(*key).pk
+            except model.DoesNotExist as error:
+                raise ImportRefused(
+                    f"{model._meta.label} {key} does not exist on this deployment."
+                ) from error
+        return self.natural[cache_key]
+
+    def fill_deferred(self) -> None:
+        for (kind, name), rows in self.deferred.rows.items():
+            spec = self.specs[kind]
+            target = spec.references[name]
+            manager = spec.model._base_manager.using(self.using)
+            attname = spec.model._meta.get_field(name).attname
+            for new_pk, local in rows:
+                manager.filter(pk=new_pk).update(**{attname: self.new_pk(target, local)})
+
+
+def _check_written(manifest: archive.Manifest, school_pk: int, using: str) -> None:
+    """Read back what was written, as an export would; any difference rolls back."""
+    written = reexport_digests(school_pk, using)
+    in_archive = {part.kind: part for part in manifest.parts}
+    for kind, (count, sha256) in written.items():
+        part = in_archive.get(kind)
+        if part is None:
+            if count:
+                raise archive.ArchiveError(
+                    f"{kind}: {count} rows appeared that the archive does not hold."
+                )
+            continue
+        if count != part.count:
+            raise archive.ArchiveError(f"{kind}: {count} rows written, archive holds {part.count}.")
+        if sha256 != part.sha256:
+            raise archive.ArchiveError(f"{kind}: the rows read back differ from the archive.")
+    store = backend()
+    for sha256, _ in manifest.blobs:
+        digest = hashlib.sha256()
+        with store.open(sha256) as handle:
+            for chunk in iter(lambda handle=handle: handle.read(CHUNK), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise archive.ArchiveError(f"File {sha256} in this deployment's store is damaged.")
+
+
+def import_archive(
+    path: str, *, replace: bool = False, using: str = "default", progress: bool = False
+) -> ImportResult:
+    from kreide.schools.models import School
+
+    manifest = verify_file(path, progress=progress)
+    with archive.open_tar(path) as tar:
+        specs = _check_compatible(manifest, using)
+        slug = manifest.school["slug"]
+        existing = School._base_manager.using(using).filter(slug=slug).first()
+        if existing is not None and not replace:
+            raise ImportRefused(
+                f"A school with the short name {slug!r} already exists here; use --replace "
+                "to replace it (its current data is deleted)."
+            )
+        replaced_pk = existing.pk if existing is not None else None
+        _check_unique_across_schools(tar, manifest, specs, replaced_pk, using)
+        _store_blobs(tar, manifest, progress)
+        writer = _Writer(tar, specs, using)
+        with transaction.atomic(using=using):
+            if replaced_pk is not None:
+                School._base_manager.using(using).filter(pk=replaced_pk).delete()
+            with tqdm(
+                total=sum(p.count for p in manifest.parts),
+                unit="row",
+                desc="Rows",
+                disable=not progress,
+            ) as bar:
+                for part in manifest.parts:
+                    writer.part(part, bar)
+            writer.fill_deferred()
+            school_pk = writer.new_pk("schools.school", 1)
+            _check_written(manifest, school_pk, using)
+    return ImportResult(
+        school_pk=school_pk,
+        slug=slug,
+        counts={part.kind: part.count for part in manifest.parts},
+        files=len(manifest.blobs),
+        replaced=replaced_pk is not None,
+    )

@@ -1,0 +1,328 @@
+"""What a school export contains: every module registers its models in its `exports.py`.
+
+    from kreide.transfer import registry
+    registry.register(Task)                      # rows of one school, FKs remapped
+    registry.register(Submission)                # FKs to storage.Blob travel as files
+    registry.not_school_data(UploadSession, "half-finished uploads are ephemeral")
+
+The registry derives everything else from the models: how a row reaches its school (the
+`school` field, or a chain of foreign keys to registered models), which fields point at
+blobs, which auto-created many-to-many tables come along, and the order in which the
+parts are written and read back (foreign-key dependencies first). `uncovered_models()`
+lists models that hold school data but are in no export; a test and a system check use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+class RegistryError(ImproperlyConfigured):
+    """An exports.py registered something the export cannot carry faithfully."""
+
+
+@dataclass
+class _Registration:
+    model: type[models.Model]
+    blob_char_fields: tuple[str, ...] = ()
+    object_refs: tuple[tuple[str, str], ...] = ()
+    unique_across_schools: tuple[str, ...] = ()
+    school_path: str | None = None
+
+
+@dataclass
+class ExportSpec:
+    """One part of the archive: the rows of one model that belong to the school."""
+
+    model: type[models.Model]
+    kind: str  # "app_label.model_name", also the part's file name
+    school_path: str  # lookup from the model to the school's primary key
+    fields: list[models.Field]  # exported columns, in model order
+    # Foreign keys to other registered models: field name -> kind of the target part.
+    references: dict[str, str] = field(default_factory=dict)
+    blob_fields: tuple[str, ...] = ()  # FKs to storage.Blob, carried as sha256
+    blob_char_fields: tuple[str, ...] = ()  # text fields that hold a blob's sha256
+    natural_key_fields: tuple[str, ...] = ()  # FKs to models with natural keys
+    # (type field, id field): a model label plus a primary key, e.g. AuditEntry's target.
+    object_refs: tuple[tuple[str, str], ...] = ()
+    unique_across_schools: tuple[str, ...] = ()
+    keep_pk: bool = False  # pk is not an auto field (UUID, or a one-to-one to the school)
+
+
+_registrations: dict[type[models.Model], _Registration] = {}
+_excluded: dict[type[models.Model], str] = {}
+
+
+def register(
+    model: type[models.Model],
+    *,
+    blob_char_fields: Iterable[str] = (),
+    object_refs: Iterable[tuple[str, str]] = (),
+    unique_across_schools: Iterable[str] = (),
+    school_path: str | None = None,
+) -> None:
+    """Export `model`'s rows of the school. Auto-created M2M tables to registered models
+    come along; FKs to `storage.Blob` are carried as files without being named."""
+    _registrations[model] = _Registration(
+        model,
+        tuple(blob_char_fields),
+        tuple(object_refs),
+        tuple(unique_across_schools),
+        school_path,
+    )
+    ordered_specs.cache_clear()
+
+
+def not_school_data(model: type[models.Model], reason: str) -> None:
+    """Declare that `model` is deliberately not exported, and why."""
+    if not reason.strip():
+        raise RegistryError(f"not_school_data({model._meta.label}) needs a reason.")
+    _excluded[model] = reason
+
+
+def excluded() -> dict[type[models.Model], str]:
+    return dict(_excluded)
+
+
+def autodiscover() -> None:
+    """Import every installed app's `exports` module (called from TransferConfig.ready)."""
+    for config in apps.get_app_configs():
+        try:
+            importlib.import_module(f"{config.name}.exports")
+        except ModuleNotFoundError as error:
+            if error.name != f"{config.name}.exports":
+                raise
+
+
+def _school_model() -> type[models.Model]:
+    return apps.get_model("schools", "School")
+
+
+def _blob_model() -> type[models.Model]:
+    return apps.get_model("storage", "Blob")
+
+
+def kind_of(model: type[models.Model]) -> str:
+    return model._meta.label_lower
+
+
+def _forward_relations(model: type[models.Model]) -> list[models.ForeignKey]:
+    return [
+        f for f in model._meta.concrete_fields if f.is_relation and (f.many_to_one or f.one_to_one)
+    ]
+
+
+def _auto_throughs(registered: dict[type[models.Model], _Registration]) -> list[type]:
+    """Auto-created M2M tables whose both ends are exported (User.teaching_subjects)."""
+    throughs = []
+    for model in registered:
+        for m2m in model._meta.local_many_to_many:
+            through = m2m.remote_field.through
+            if through._meta.auto_created and m2m.related_model in registered:
+                throughs.append(through)
+    return throughs
+
+
+def _school_path(
+    model: type[models.Model], paths: dict[type, str], explicit: str | None, candidates: set[type]
+) -> str | None:
+    if explicit:
+        return explicit
+    if model is _school_model():
+        return "pk"
+    for relation in _forward_relations(model):
+        if relation.name == "school" and relation.related_model is _school_model():
+            return "school"
+    for relation in _forward_relations(model):
+        target = relation.related_model
+        if target in candidates and target is not model and target in paths:
+            return f"{relation.name}__{paths[target]}"
+    return None
+
+
+def _build_spec(
+    model: type[models.Model], registration: _Registration, school_path: str, exported: set[type]
+) -> ExportSpec:
+    label = model._meta.label
+    if model._meta.parents:
+        raise RegistryError(f"{label}: multi-table inheritance is not supported by the export.")
+    pk = model._meta.pk
+    keep_pk = not isinstance(pk, models.AutoField)
+    spec = ExportSpec(
+        model=model,
+        kind=kind_of(model),
+        school_path=school_path,
+        fields=[
+            f
+            for f in model._meta.concrete_fields
+            if not getattr(f, "generated", False) and (keep_pk or f is not pk)
+        ],
+        blob_char_fields=registration.blob_char_fields,
+        object_refs=registration.object_refs,
+        unique_across_schools=registration.unique_across_schools,
+        keep_pk=keep_pk,
+    )
+    blob_fields, natural = [], []
+    for f in spec.fields:
+        if isinstance(f, models.FileField):
+            raise RegistryError(
+                f"{label}.{f.name} is a FileField: store content with kreide.storage.blobstore "
+                "and point at storage.Blob instead, so exports (and deduplication) see it."
+            )
+        if not f.is_relation:
+            continue
+        target = f.related_model
+        if f.remote_field.field_name != target._meta.pk.name and target is not _blob_model():
+            raise RegistryError(
+                f"{label}.{f.name}: foreign keys to non-primary keys are "
+                "not supported by the export."
+            )
+        if target is _blob_model():
+            blob_fields.append(f.name)
+        elif target in exported:
+            spec.references[f.name] = kind_of(target)
+        elif hasattr(target, "natural_key") and hasattr(
+            target._default_manager, "get_by_natural_key"
+        ):
+            natural.append(f.name)
+        else:
+            raise RegistryError(
+                f"{label}.{f.name} points at {target._meta.label}, which is neither exported "
+                "nor has a natural key: register it in its app's exports.py."
+            )
+    spec.blob_fields, spec.natural_key_fields = tuple(blob_fields), tuple(natural)
+    return spec
+
+
+def _dependency_order(specs: list[ExportSpec]) -> list[ExportSpec]:
+    """Parts whose rows are referenced come first. A cycle is broken at a nullable FK:
+    the importer fills such references in after all rows exist."""
+    by_kind = {spec.kind: spec for spec in specs}
+    remaining = [spec.kind for spec in specs]
+    pending = {
+        spec.kind: {t for n, t in spec.references.items() if t != spec.kind} for spec in specs
+    }
+    ordered: list[ExportSpec] = []
+    while remaining:
+        ready = [kind for kind in remaining if not pending[kind] & set(remaining)]
+        if not ready:
+            breakable = [
+                kind
+                for kind in remaining
+                if all(
+                    by_kind[kind].model._meta.get_field(name).null
+                    for name, target in by_kind[kind].references.items()
+                    if target in remaining and target != kind
+                )
+            ]
+            if not breakable:
+                raise RegistryError(
+                    "Exports form a cycle of non-nullable foreign keys: " + ", ".join(remaining)
+                )
+            ready = breakable[:1]
+        for kind in ready:
+            ordered.append(by_kind[kind])
+            remaining.remove(kind)
+    # Rows that name other objects by label (audit entries) go last: every map is complete.
+    return [s for s in ordered if not s.object_refs] + [s for s in ordered if s.object_refs]
+
+
+@cache
+def ordered_specs() -> tuple[ExportSpec, ...]:
+    """All parts of an export, in the order they are written and imported."""
+    school = _school_model()
+    registered = dict(_registrations)
+    if school not in registered:
+        raise RegistryError("schools.School must be registered (kreide/schools/exports.py).")
+    for through in _auto_throughs(registered):
+        registered.setdefault(through, _Registration(through))
+    candidates = set(registered)
+    paths: dict[type, str] = {}
+    unresolved = list(registered)
+    while unresolved:
+        progressed = False
+        for model in list(unresolved):
+            path = _school_path(model, paths, registered[model].school_path, candidates)
+            if path is not None:
+                paths[model] = path
+                unresolved.remove(model)
+                progressed = True
+        if not progressed:
+            names = ", ".join(m._meta.label for m in unresolved)
+            raise RegistryError(
+                f"Cannot tell which school these exported models belong to: {names}. Give "
+                "them a `school` field, an FK to an exported model, or pass school_path=."
+            )
+    exported = set(registered)
+    specs = [_build_spec(m, registered[m], paths[m], exported) for m in registered]
+    specs.sort(key=lambda spec: spec.model is not school)  # the school row is local id 1
+    return tuple(_dependency_order(specs))
+
+
+def spec_for(kind: str) -> ExportSpec | None:
+    return next((spec for spec in ordered_specs() if spec.kind == kind), None)
+
+
+def _school_data_models() -> dict[type[models.Model], str]:
+    """Every model with a path to schools.School, with that path as explanation."""
+    from kreide.core.scoping import SchoolScopedModel
+
+    school, user = _school_model(), apps.get_model("accounts", "User")
+    all_models = apps.get_models(include_auto_created=True)
+    found: dict[type[models.Model], str] = {school: "is the school"}
+    for model in all_models:
+        if issubclass(model, SchoolScopedModel):
+            found[model] = "is a SchoolScopedModel"
+    found[user] = "is a user of a school"
+    changed = True
+    while changed:
+        changed = False
+        for model in all_models:
+            if model in found:
+                continue
+            for relation in _forward_relations(model):
+                if relation.related_model in found:
+                    found[model] = (
+                        f"{model.__name__}.{relation.name} → {relation.related_model._meta.label}"
+                    )
+                    changed = True
+                    break
+    return found
+
+
+def uncovered_models() -> list[str]:
+    """One message per model that holds school data but is in no export and not excluded."""
+    exported = {spec.model for spec in ordered_specs()}
+    problems = []
+    for model, why in _school_data_models().items():
+        if model in exported or model in _excluded:
+            continue
+        owner = model._meta.auto_created or model
+        app = apps.get_app_config(owner._meta.app_label)
+        where = f"{app.name.replace('.', '/')}/exports.py"
+        if model._meta.auto_created:
+            m2m = next(
+                f.name for f in owner._meta.local_many_to_many if f.remote_field.through is model
+            )
+            hint = (
+                f"register both {owner.__name__} and the model {owner.__name__}.{m2m} "
+                f"points at, or declare registry.not_school_data({owner.__name__}.{m2m}"
+                ".through, reason=...)"
+            )
+        else:
+            hint = (
+                f"add registry.register({model.__name__}) (in dependency order), or "
+                f"registry.not_school_data({model.__name__}, reason=...)"
+            )
+        problems.append(
+            f"{model._meta.label} holds school data ({why}) but is in no export: in {where}, "
+            f"{hint}."
+        )
+    return sorted(problems)

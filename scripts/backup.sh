@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Back up a whole Kreide deployment: the database and the file store, with checksums.
+#
+#   scripts/backup.sh [BACKUP_ROOT]
+#
+# Reads the deployment's own settings from the environment: KREIDE_DATABASE_URL
+# (PostgreSQL; without it the embedded SQLite database KREIDE_DATA_DIR/kreide.sqlite3),
+# KREIDE_DATA_DIR (default: var/ in the checkout) and KREIDE_STORAGE_DIR (default:
+# KREIDE_DATA_DIR/blobs). BACKUP_ROOT defaults to KREIDE_BACKUP_DIR, else
+# KREIDE_DATA_DIR/backups. Writes BACKUP_ROOT/kreide-YYYYmmddTHHMMSSZ/:
+#   database.dump    pg_dump -Fc (PostgreSQL)   or   kreide.sqlite3 (SQLite .backup)
+#   blobs/           the content-addressed file store (hard links to the previous
+#                    backup's copies where unchanged: files never change under a hash)
+#   secret_key       the generated secret key, if the deployment uses one
+#   INFO, SHA256SUMS what was backed up, and a checksum of every file
+# The database is dumped before the files are copied: files are only ever added, so every
+# file the dump refers to is in the copy. Runs while the school is in use.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+data_dir="${KREIDE_DATA_DIR:-$here/var}"
+storage_dir="${KREIDE_STORAGE_DIR:-$data_dir/blobs}"
+root="${1:-${KREIDE_BACKUP_DIR:-$data_dir/backups}}"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+target="$root/kreide-$stamp"
+partial="$target.partial"
+
+fail() { echo "backup: $*" >&2; exit 1; }
+[ -e "$target" ] && fail "$target exists already."
+mkdir -p "$root"
+previous="$(find "$root" -maxdepth 1 -type d -name 'kreide-*Z' | sort | tail -n 1)"
+rm -rf "$partial"
+mkdir -p "$partial/blobs"
+trap 'rm -rf "$partial"' EXIT
+
+if [ -n "${KREIDE_DATABASE_URL:-}" ]; then
+  case "$KREIDE_DATABASE_URL" in
+    postgres://*|postgresql://*) ;;
+    *) fail "KREIDE_DATABASE_URL is not a PostgreSQL URL." ;;
+  esac
+  # -Fc: compressed, restorable table by table; a dump is one consistent snapshot.
+  pg_dump --format=custom --no-owner --no-privileges --file="$partial/database.dump" \
+    --dbname="$KREIDE_DATABASE_URL" || fail "pg_dump failed."
+  database="postgresql"
+else
+  sqlite_db="$data_dir/kreide.sqlite3"
+  [ -f "$sqlite_db" ] || fail "no KREIDE_DATABASE_URL and no SQLite database at $sqlite_db."
+  # SQLite's online backup copies a consistent state while others keep writing (WAL).
+  sqlite3 "$sqlite_db" ".timeout 20000" ".backup '$partial/kreide.sqlite3'" \
+    || fail "sqlite3 .backup failed."
+  database="sqlite"
+fi
+
+if [ -d "$storage_dir" ]; then
+  link=()
+  [ -n "$previous" ] && [ -d "$previous/blobs" ] && link=(--link-dest="$previous/blobs")
+  rsync -a "${link[@]}" --exclude=/staging/ "$storage_dir/" "$partial/blobs/" \
+    || fail "copying the file store failed."
+fi
+[ -f "$data_dir/secret_key" ] && cp -p "$data_dir/secret_key" "$partial/secret_key"
+
+cat > "$partial/INFO" <<INFO
+kreide-backup 1
+created $stamp
+database $database
+files $(find "$partial/blobs" -type f | wc -l)
+INFO
+(cd "$partial" && find . -type f ! -name SHA256SUMS -print0 | sort -z \
+  | xargs -0 -r sha256sum > SHA256SUMS)
+mv "$partial" "$target"
+trap - EXIT
+echo "$target"
