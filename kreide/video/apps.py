@@ -6,3 +6,20 @@ class VideoConfig(AppConfig):
     name = "kreide.video"
     label = "video"
     verbose_name = _("Video lessons")
+
+    def ready(self) -> None:
+        from kreide.core import banners, navigation
+        from kreide.dashboard.registry import Section, register
+        from kreide.video import hooks
+
+        navigation.register(_("Video lessons"), "video:list", order=40, visible=hooks.nav_visible)
+        register(
+            Section(
+                "video",
+                _("Today's video lessons"),
+                "video/section.html",
+                40,
+                hooks.dashboard_section,
+            )
+        )
+        banners.register(hooks.video_banner)

@@ -1,0 +1,58 @@
+"""What the video module adds to every page: a nav item, a dashboard section, a banner."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kreide.core.banners import Banner
+from kreide.video import services
+from kreide.video.models import VideoLesson
+
+
+def nav_visible(request: HttpRequest) -> bool:
+    return getattr(request.user, "school_id", None) is not None
+
+
+def dashboard_section(request: HttpRequest) -> dict | None:
+    """Today's lessons of the user's classes: one query, at most 8 rows."""
+    user = request.user
+    if user.school_id is None:
+        return None
+    now = timezone.localtime()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    lessons = list(
+        services.lessons_for(user)
+        .filter(starts_at__gte=start, starts_at__lt=start + timedelta(days=1), ends_at__gte=now)
+        .exclude(status=VideoLesson.Status.ENDED)
+        .order_by("starts_at")[:8]
+    )
+    if not lessons:
+        return None
+    return {
+        "lessons": [
+            {"lesson": lesson, "open": lesson.join_opens_at <= now or lesson.teacher_id == user.pk}
+            for lesson in lessons
+        ]
+    }
+
+
+def video_banner(request: HttpRequest) -> list[Banner]:
+    """From the cached health state only: never a network call or query per page."""
+    state = services.cached_state()
+    if state == "down":
+        return [
+            Banner(
+                _(
+                    "Video lessons are not available right now. Tasks, files and "
+                    "messages work as usual."
+                ),
+                "warning",
+            )
+        ]
+    if state == "unconfigured" and (request.path == "/" or request.path.startswith("/video/")):
+        return [Banner(_("Video is not set up on this Kreide."), "info")]
+    return []

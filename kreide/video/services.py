@@ -1,0 +1,639 @@
+"""Video lessons: placement on media servers, atomic admission, waiting queue, teacher controls.
+
+Admission is decided inside one transaction that locks the media server's row
+(`select_for_update`; SQLite's IMMEDIATE transactions serialise the same way), so a wave of
+simultaneous joins can never admit more participants than the server carries. Janus learns
+about an admitted participant only afterwards, by getting the participant's join token.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kreide.accounts.models import User
+from kreide.env import env_int, env_list
+from kreide.schools.models import Group, Membership
+from kreide.video import janus
+from kreide.video.models import Admission, ChatMessage, MediaServer, VideoLesson
+
+logger = logging.getLogger(__name__)
+
+# An admission nobody has heard of for this long no longer counts as load (closed tab,
+# crashed laptop); the lesson page sends a heartbeat every ~20 s.
+STALE_AFTER = timedelta(seconds=env_int("KREIDE_VIDEO_STALE_SECONDS", 90))
+# Spacing of assigned join times in the waiting room, per position.
+ADMIT_PACE_SECONDS = env_int("KREIDE_VIDEO_ADMIT_PACE_SECONDS", 5)
+HEALTH_KEY = "video:health"
+HEALTH_MAX_AGE = timedelta(seconds=env_int("KREIDE_VIDEO_HEALTH_SECONDS", 15))
+CHAT_PAGE = 50
+
+
+class VideoUnavailable(Exception):
+    """No healthy media server can take this lesson now."""
+
+
+class LessonEnded(Exception):
+    pass
+
+
+class ServerLost(Exception):
+    """The lesson's media server failed; a teacher can restart the lesson elsewhere."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: str  # "admitted" or "waiting"
+    admission: Admission
+    position: int | None = None
+    join_at: datetime | None = None
+
+    @property
+    def retry_after(self) -> int:
+        if self.join_at is None:
+            return 0
+        return max(1, int((self.join_at - timezone.now()).total_seconds()))
+
+
+# --- Permissions ------------------------------------------------------------------------
+
+
+def group_role(user: User, group: Group) -> str | None:
+    if user.school_id != group.school_id:
+        return None
+    return (
+        Membership.objects.for_school(group.school_id)
+        .filter(group=group, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def can_manage(user: User, lesson: VideoLesson) -> bool:
+    """The lesson's teacher, a teacher of its group, or an admin of its school."""
+    if user.school_id != lesson.school_id:
+        return False
+    if user.pk == lesson.teacher_id or user.is_school_admin:
+        return True
+    return group_role(user, lesson.group) == Membership.Role.TEACHER
+
+
+def may_join(user: User, lesson: VideoLesson) -> bool:
+    return user.pk == lesson.teacher_id or group_role(user, lesson.group) is not None
+
+
+def lessons_for(user: User):
+    """The lessons of the user's classes and groups (or, for admins, of the school)."""
+    lessons = VideoLesson.objects.for_school(user.school_id).select_related("group", "teacher")
+    if user.is_school_admin:
+        return lessons
+    groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+    return lessons.filter(Q(group__in=groups) | Q(teacher=user))
+
+
+def groups_for_teaching(user: User):
+    groups = Group.objects.for_school(user.school_id).filter(is_active=True)
+    if user.is_school_admin:
+        return groups
+    return groups.filter(
+        memberships__user=user, memberships__role=Membership.Role.TEACHER
+    ).distinct()
+
+
+# --- Lessons --------------------------------------------------------------------------
+
+
+def create_lesson(
+    actor: User,
+    *,
+    group: Group,
+    title: str,
+    starts_at: datetime | None,
+    minutes: int,
+    classroom_mode: bool = True,
+    join_opens_at: datetime | None = None,
+) -> VideoLesson:
+    """Schedule a lesson, or (without `starts_at`) start it right away."""
+    if actor.school_id != group.school_id or not (
+        actor.is_school_admin or group_role(actor, group) == Membership.Role.TEACHER
+    ):
+        raise PermissionDenied
+    now = timezone.now()
+    starts_at = starts_at or now
+    lesson = VideoLesson.objects.for_school(group.school_id).create(
+        school_id=group.school_id,
+        group=group,
+        teacher=actor,
+        title=title,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=minutes),
+        join_opens_at=join_opens_at or starts_at,
+        classroom_mode=classroom_mode,
+    )
+    if starts_at <= now:
+        open_room(lesson)
+    return lesson
+
+
+def server_loads() -> dict[int, int]:
+    """Participants each server carries now: its admitted, recently seen admissions."""
+    rows = (
+        Admission.unscoped.filter(
+            state=Admission.State.ADMITTED, last_seen__gte=timezone.now() - STALE_AFTER
+        )
+        .values("server_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["server_id"]: row["n"] for row in rows}
+
+
+def pick_server(exclude: int | None = None) -> MediaServer | None:
+    """The least-loaded (relative to capacity) healthy server."""
+    loads = server_loads()
+    candidates = [
+        s
+        for s in MediaServer.objects.filter(enabled=True, healthy=True)
+        if s.pk != exclude and loads.get(s.pk, 0) < s.capacity
+    ]
+    if not candidates:
+        return None
+    return min(candidates, key=lambda s: (loads.get(s.pk, 0) / s.capacity, s.pk))
+
+
+def open_room(lesson: VideoLesson, *, exclude_server: int | None = None) -> VideoLesson:
+    """Make sure the lesson has a room on a healthy server (creating it if needed)."""
+    if lesson.status == VideoLesson.Status.ENDED:
+        raise LessonEnded
+    if lesson.room_id and lesson.server_id:
+        if lesson.server.healthy:
+            return lesson
+        raise ServerLost
+    # The lesson row stays locked while its room is created, so a wave of first joins
+    # creates one room, not one per request.
+    with transaction.atomic():
+        locked = (
+            VideoLesson.objects.for_school(lesson.school_id).select_for_update().get(pk=lesson.pk)
+        )
+        if locked.room_id:
+            return locked
+        server = pick_server(exclude=exclude_server)
+        if server is None:
+            raise VideoUnavailable
+        room, secret = secrets.randbits(52), secrets.token_urlsafe(24)  # 52 bits: exact in JS
+        members = (
+            Membership.objects.for_school(lesson.school_id).filter(group=lesson.group_id).count()
+        )
+        try:
+            janus.create_room(
+                server.url,
+                room=room,
+                secret=secret,
+                admin_key=server.admin_key,
+                description=lesson.title,
+                publishers=min(members + 2, server.capacity),
+                bitrate=lesson.bitrate,
+            )
+        except janus.JanusError as error:
+            failure = error
+        else:
+            locked.server, locked.room_id, locked.room_secret = server, room, secret
+            locked.status = VideoLesson.Status.LIVE
+            locked.save(update_fields=["server", "room_id", "room_secret", "status"])
+            return locked
+    mark_unhealthy(server, str(failure))  # outside the rolled-back transaction
+    raise VideoUnavailable from failure
+
+
+def _destroy_quietly(server: MediaServer, room: int, secret: str) -> None:
+    try:
+        janus.destroy_room(server.url, room=room, secret=secret)
+    except janus.JanusError:
+        logger.warning("could not destroy room", extra={"server": server.url, "room": room})
+
+
+def end_lesson(actor: User, lesson: VideoLesson) -> None:
+    if not can_manage(actor, lesson):
+        raise PermissionDenied
+    if lesson.server_id and lesson.room_id:
+        _destroy_quietly(lesson.server, lesson.room_id, lesson.room_secret)
+    with transaction.atomic():
+        VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
+            status=VideoLesson.Status.ENDED, ended_at=timezone.now()
+        )
+        lesson.admissions.filter(
+            state__in=[Admission.State.ADMITTED, Admission.State.WAITING]
+        ).update(state=Admission.State.LEFT)
+    lesson.refresh_from_db()
+
+
+def restart_lesson(actor: User, lesson: VideoLesson) -> VideoLesson:
+    """Move a lesson whose server failed to another healthy server (new room, new tokens)."""
+    if not can_manage(actor, lesson):
+        raise PermissionDenied
+    lost = lesson.server_id
+    with transaction.atomic():
+        VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
+            server=None, room_id=None, room_secret="", status=VideoLesson.Status.SCHEDULED
+        )
+        lesson.admissions.filter(state=Admission.State.ADMITTED).update(
+            state=Admission.State.LEFT, server=None, token=""
+        )
+    lesson.refresh_from_db()
+    return open_room(lesson, exclude_server=lost)
+
+
+# --- Admission ------------------------------------------------------------------------
+
+
+def admit(user: User, lesson: VideoLesson) -> Decision:
+    """Let the user in if the lesson's server can carry one more participant, else queue.
+
+    Raises PermissionDenied (not a member, removed), LessonEnded, VideoUnavailable or
+    ServerLost. The lesson's teacher skips the queue (but never the capacity).
+    """
+    if not may_join(user, lesson):
+        raise PermissionDenied
+    if lesson.status == VideoLesson.Status.ENDED:
+        raise LessonEnded
+    now = timezone.now()
+    managing = can_manage(user, lesson)
+    if not managing and now < lesson.join_opens_at:
+        admission = _waiting(user, lesson, None, join_at=lesson.join_opens_at)
+        return Decision("waiting", admission, None, lesson.join_opens_at)
+    lesson = open_room(lesson)
+    server = lesson.server
+    with transaction.atomic():
+        server = MediaServer.objects.select_for_update().get(pk=server.pk)
+        admission = _lock_admission(user, lesson, now)
+        if admission.state == Admission.State.REMOVED:
+            raise PermissionDenied
+        fresh_since = now - STALE_AFTER
+        if (
+            admission.state == Admission.State.ADMITTED
+            and admission.last_seen >= fresh_since
+            and admission.server_id == server.pk
+        ):
+            admission.last_seen = now
+            admission.save(update_fields=["last_seen"])
+            return Decision("admitted", admission)
+        if admission.state != Admission.State.WAITING or admission.server_id != server.pk:
+            admission.queued_at = now  # a new arrival, or back after dropping out
+        load = Admission.unscoped.filter(
+            server=server, state=Admission.State.ADMITTED, last_seen__gte=fresh_since
+        ).count()
+        ahead = (
+            0
+            if managing
+            else Admission.unscoped.filter(
+                Q(queued_at__lt=admission.queued_at)
+                | Q(queued_at=admission.queued_at, pk__lt=admission.pk),
+                server=server,
+                state=Admission.State.WAITING,
+                last_seen__gte=fresh_since,
+            )
+            .exclude(pk=admission.pk)
+            .count()
+        )
+        free = server.capacity - load
+        admission.server, admission.last_seen = server, now
+        if ahead < free:
+            admission.state, admission.admitted_at, admission.join_at = (
+                Admission.State.ADMITTED,
+                now,
+                None,
+            )
+            admission.token = admission.token or secrets.token_urlsafe(24)
+            admission.save()
+            decision = Decision("admitted", admission)
+        else:
+            admission.state = Admission.State.WAITING
+            admission.join_at = now + timedelta(
+                seconds=min(300, ADMIT_PACE_SECONDS * (ahead - free + 1))
+            )
+            admission.save()
+            return Decision("waiting", admission, ahead + 1, admission.join_at)
+    try:
+        janus.allow(
+            server.url, room=lesson.room_id, secret=lesson.room_secret, tokens=[admission.token]
+        )
+    except janus.JanusError as error:
+        Admission.unscoped.filter(pk=admission.pk).update(state=Admission.State.LEFT)
+        mark_unhealthy(server, str(error))
+        raise ServerLost from error
+    return decision
+
+
+def _lock_admission(user: User, lesson: VideoLesson, now: datetime) -> Admission:
+    admission, _created = (
+        Admission.objects.for_school(lesson.school_id)
+        .select_for_update()
+        .get_or_create(
+            lesson=lesson,
+            user=user,
+            defaults={"school_id": lesson.school_id, "queued_at": now, "last_seen": now},
+        )
+    )
+    return admission
+
+
+def _waiting(
+    user: User, lesson: VideoLesson, server: MediaServer | None, join_at: datetime
+) -> Admission:
+    now = timezone.now()
+    with transaction.atomic():
+        admission = _lock_admission(user, lesson, now)
+        if admission.state == Admission.State.REMOVED:
+            raise PermissionDenied
+        admission.state, admission.join_at, admission.last_seen = (
+            Admission.State.WAITING,
+            join_at,
+            now,
+        )
+        admission.save(update_fields=["state", "join_at", "last_seen"])
+    return admission
+
+
+def current_admission(user: User, lesson: VideoLesson) -> Admission | None:
+    """The user's admission if it is admitted and fresh on the lesson's current server."""
+    return lesson.admissions.filter(
+        user=user,
+        state=Admission.State.ADMITTED,
+        server_id=lesson.server_id,
+        last_seen__gte=timezone.now() - STALE_AFTER,
+    ).first()
+
+
+def leave(user: User, lesson: VideoLesson) -> None:
+    lesson.admissions.filter(
+        user=user, state__in=[Admission.State.ADMITTED, Admission.State.WAITING]
+    ).update(state=Admission.State.LEFT, hand_raised_at=None)
+
+
+# --- In the lesson --------------------------------------------------------------------
+
+
+def lesson_state(user: User, lesson: VideoLesson, after_chat: int) -> dict:
+    """What the lesson page polls: a fixed number of queries, and it is the heartbeat."""
+    now = timezone.now()
+    me = lesson.admissions.filter(user=user).first()
+    if me is not None and me.state == Admission.State.ADMITTED:
+        Admission.unscoped.filter(pk=me.pk).update(last_seen=now)
+    people = (
+        lesson.admissions.filter(state=Admission.State.ADMITTED, last_seen__gte=now - STALE_AFTER)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name")
+    )
+    messages = (
+        ChatMessage.objects.for_school(lesson.school_id)
+        .filter(lesson=lesson, pk__gt=after_chat)
+        .select_related("author")
+        .order_by("-pk")[:CHAT_PAGE]
+    )
+    server_lost = bool(lesson.server_id) and not lesson.server.healthy
+    return {
+        "status": lesson.status,
+        "server_lost": server_lost,
+        "mute_all": lesson.mute_all_seq,
+        "me": {
+            "state": me.state if me else None,
+            "video_allowed": bool(
+                me
+                and (
+                    me.video_allowed or not lesson.classroom_mode or me.user_id == lesson.teacher_id
+                )
+            ),
+            "hand": bool(me and me.hand_raised_at),
+        },
+        "participants": [
+            {
+                "id": a.janus_id,
+                "name": a.user.get_full_name() or a.user.username,
+                "teacher": a.user_id == lesson.teacher_id,
+                "hand": a.hand_raised_at is not None,
+                "video": a.video_allowed,
+            }
+            for a in people
+        ],
+        "chat": [
+            {
+                "id": m.pk,
+                "author": m.author.get_full_name() or m.author.username,
+                "text": m.text,
+                "time": timezone.localtime(m.created_at).strftime("%H:%M"),
+            }
+            for m in reversed(messages)
+        ],
+    }
+
+
+def post_chat(user: User, lesson: VideoLesson, text: str) -> ChatMessage:
+    if current_admission(user, lesson) is None:
+        raise PermissionDenied
+    text = text.strip()
+    if not text:
+        raise ValueError(_("The message is empty."))
+    if len(text) > 1000:
+        raise ValueError(_("The message is too long (at most 1000 characters)."))
+    return ChatMessage.objects.for_school(lesson.school_id).create(
+        school_id=lesson.school_id, lesson=lesson, author=user, text=text
+    )
+
+
+def raise_hand(user: User, lesson: VideoLesson, raised: bool) -> None:
+    lesson.admissions.filter(user=user, state=Admission.State.ADMITTED).update(
+        hand_raised_at=timezone.now() if raised else None
+    )
+
+
+def _participant(actor: User, lesson: VideoLesson, participant_id: int) -> Admission:
+    if not can_manage(actor, lesson):
+        raise PermissionDenied
+    admission = lesson.admissions.filter(pk=participant_id).first()
+    if admission is None:
+        raise PermissionDenied
+    return admission
+
+
+def call_on(actor: User, lesson: VideoLesson, participant_id: int, allowed: bool) -> None:
+    """Let a student send video in classroom mode (and lower the hand), or take it back."""
+    admission = _participant(actor, lesson, participant_id)
+    Admission.unscoped.filter(pk=admission.pk).update(video_allowed=allowed, hand_raised_at=None)
+
+
+def remove_participant(actor: User, lesson: VideoLesson, participant_id: int) -> None:
+    admission = _participant(actor, lesson, participant_id)
+    Admission.unscoped.filter(pk=admission.pk).update(state=Admission.State.REMOVED)
+    if lesson.server_id and lesson.room_id:
+        try:
+            if admission.token:
+                janus.allow(
+                    lesson.server.url,
+                    room=lesson.room_id,
+                    secret=lesson.room_secret,
+                    tokens=[admission.token],
+                    add=False,
+                )
+            janus.kick(
+                lesson.server.url,
+                room=lesson.room_id,
+                secret=lesson.room_secret,
+                participant=admission.janus_id,
+            )
+        except janus.JanusError as error:
+            mark_unhealthy(lesson.server, str(error))
+
+
+def mute_all(actor: User, lesson: VideoLesson) -> None:
+    if not can_manage(actor, lesson):
+        raise PermissionDenied
+    VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
+        mute_all_seq=F("mute_all_seq") + 1
+    )
+
+
+# --- Staggered join windows -----------------------------------------------------------
+
+
+def propose_windows(
+    lessons: list[VideoLesson], sizes: dict[int, int], per_window: int, step_minutes: int = 2
+) -> list[tuple[VideoLesson, datetime]]:
+    """Spread lessons starting together over join windows `step_minutes` apart.
+
+    Each window admits at most `per_window` participants (whole classes stay together);
+    lessons keep their order by start time and class name, so 7b comes before 7c.
+    """
+    proposals: list[tuple[VideoLesson, datetime]] = []
+    ordered = sorted(lessons, key=lambda lesson: (lesson.starts_at, lesson.group.name))
+    window, used = 0, 0
+    for lesson in ordered:
+        size = sizes.get(lesson.group_id, 0) + 1  # the teacher too
+        if used and used + size > per_window:
+            window, used = window + 1, 0
+        used += size
+        base = min(item.starts_at for item in ordered)
+        proposals.append((lesson, base + timedelta(minutes=step_minutes * window)))
+    return proposals
+
+
+def wave(school_id: int, around: datetime, span_minutes: int = 10) -> list[VideoLesson]:
+    """Lessons of a school starting within `span_minutes` of `around` (not ended)."""
+    return list(
+        VideoLesson.objects.for_school(school_id)
+        .filter(
+            starts_at__gte=around - timedelta(minutes=span_minutes),
+            starts_at__lte=around + timedelta(minutes=span_minutes),
+        )
+        .exclude(status=VideoLesson.Status.ENDED)
+        .select_related("group")
+    )
+
+
+def group_sizes(school_id: int, group_ids: list[int]) -> dict[int, int]:
+    rows = (
+        Membership.objects.for_school(school_id)
+        .filter(group_id__in=group_ids)
+        .values("group_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["group_id"]: row["n"] for row in rows}
+
+
+def join_rate_capacity() -> int:
+    """Participants the healthy servers take per join window: a share of their capacity."""
+    share = env_int("KREIDE_VIDEO_JOIN_WINDOW_PERCENT", 50)
+    total = sum(
+        MediaServer.objects.filter(enabled=True, healthy=True).values_list("capacity", flat=True)
+    )
+    return max(1, total * share // 100)
+
+
+def set_join_window(actor: User, lesson: VideoLesson, opens_at: datetime) -> None:
+    if not can_manage(actor, lesson):
+        raise PermissionDenied
+    VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
+        join_opens_at=opens_at
+    )
+
+
+# --- Media server health --------------------------------------------------------------
+
+
+def sync_configured_servers() -> None:
+    """Register the servers from KREIDE_JANUS_URLS: "API_URL|BROWSER_URL|CAPACITY|ADMIN_KEY"."""
+    for entry in env_list("KREIDE_JANUS_URLS", []):
+        parts = [part.strip() for part in entry.split("|")]
+        if len(parts) < 3:
+            logger.error("KREIDE_JANUS_URLS entry needs API_URL|BROWSER_URL|CAPACITY")
+            continue
+        api, public, capacity = parts[:3]
+        MediaServer.objects.update_or_create(
+            url=api.rstrip("/"),
+            defaults={
+                "name": api,
+                "public_url": public,
+                "capacity": int(capacity),
+                "admin_key": parts[3] if len(parts) > 3 else "",
+            },
+        )
+
+
+def check_servers() -> str:
+    """Ask every enabled server for /info; store and cache the result. Returns the state."""
+    now = timezone.now()
+    for server in MediaServer.objects.filter(enabled=True):
+        try:
+            janus.info(server.url)
+            healthy, error = True, ""
+        except janus.JanusError as problem:
+            healthy, error = False, str(problem)[:300]
+        MediaServer.objects.filter(pk=server.pk).update(
+            healthy=healthy, last_check=now, last_error=error
+        )
+    return _cache_state()
+
+
+def mark_unhealthy(server: MediaServer, error: str) -> None:
+    MediaServer.objects.filter(pk=server.pk).update(
+        healthy=False, last_check=timezone.now(), last_error=error[:300]
+    )
+    server.healthy = False
+    _cache_state()
+
+
+def _cache_state() -> str:
+    servers = MediaServer.objects.filter(enabled=True)
+    if not servers.exists():
+        state = "unconfigured"
+    else:
+        state = "ok" if servers.filter(healthy=True).exists() else "down"
+    cache.set(HEALTH_KEY, {"state": state, "checked": timezone.now()}, timeout=None)
+    return state
+
+
+def cached_state() -> str | None:
+    """The last known state from the cache only ("ok", "down", "unconfigured" or None)."""
+    entry = cache.get(HEALTH_KEY)
+    return entry["state"] if entry else None
+
+
+def fresh_state() -> str:
+    """The state, re-checked when older than HEALTH_MAX_AGE (one checker at a time)."""
+    entry = cache.get(HEALTH_KEY)
+    if entry and timezone.now() - entry["checked"] < HEALTH_MAX_AGE:
+        return entry["state"]
+    if cache.add("video:health-lock", 1, timeout=10):
+        try:
+            sync_configured_servers()
+            return check_servers()
+        finally:
+            cache.delete("video:health-lock")
+    return entry["state"] if entry else _cache_state()

@@ -1,0 +1,53 @@
+"""Video fixtures: a real Janus on free loopback ports, registered as Kreide's media server."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kreide.video import janus_process, services
+from kreide.video.models import MediaServer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_janus(ice_interface: str = "") -> janus_process.JanusProcess:
+    if not janus_process.available():
+        pytest.skip("Janus is not installed (Debian package janus, scripts/system-packages.sh)")
+    base = 20000 + free_port() % 20000  # a private RTP range per run
+    return janus_process.start(
+        Path(tempfile.mkdtemp(prefix="kreide-janus-")),
+        http_port=free_port(),
+        ws_port=free_port(),
+        rtp_ports=(base, base + 200),
+        ice_interface=ice_interface,
+    )
+
+
+@pytest.fixture(scope="session")
+def janus_server():
+    started = start_janus()
+    yield started
+    started.stop()
+    janus_process.remove_config(started.config_dir)
+
+
+@pytest.fixture
+def media_server(janus_server, db) -> MediaServer:
+    server = MediaServer.objects.create(
+        name="janus-test",
+        url=janus_server.api_url,
+        public_url=janus_server.ws_url,
+        admin_key=janus_server.admin_key,
+        capacity=20,
+        healthy=True,
+    )
+    services.check_servers()
+    return server

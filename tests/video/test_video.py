@@ -1,0 +1,222 @@
+"""Video lessons without a media server: permissions, queueing before the window opens,
+join-window proposals, placement, the banner and the dashboard section."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from kreide.video import services
+from kreide.video.hooks import video_banner
+from kreide.video.models import Admission, MediaServer, VideoLesson
+
+pytestmark = pytest.mark.django_db
+
+
+def scheduled(world, minutes_ahead: int = 30, group=None) -> VideoLesson:
+    return services.create_lesson(
+        world.teacher_7a,
+        group=group or world.class_7a,
+        title="Mathe",
+        starts_at=timezone.now() + timedelta(minutes=minutes_ahead),
+        minutes=45,
+    )
+
+
+def test_unconfigured_video_says_so_and_the_rest_works(world, client_for):
+    client = client_for(world.student_7a)
+    page = client.get("/video/")
+    assert page.status_code == 200
+    assert "Video ist nicht eingerichtet" in page.content.decode()
+    assert client.get("/").status_code == 200
+
+
+def test_teacher_schedules_a_lesson_and_students_cannot(world, client_for):
+    starts = (timezone.localtime() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    form = {
+        "group": world.class_7a.pk,
+        "title": "Deutsch",
+        "starts_at": starts,
+        "minutes": 45,
+        "classroom_mode": "on",
+    }
+    response = client_for(world.teacher_7a).post("/video/", form)
+    assert response.status_code == 302
+    lesson = VideoLesson.objects.for_school(world.school).get()
+    assert lesson.status == VideoLesson.Status.SCHEDULED and lesson.classroom_mode
+    assert client_for(world.student_7a).post("/video/", form).status_code == 403
+    # A teacher of another class cannot pick 7a.
+    other = client_for(world.teacher_7b).post("/video/", form)
+    assert other.status_code == 200
+    assert "gültige Auswahl" in other.content.decode()
+
+
+def test_a_time_in_the_past_is_refused_with_a_message(world, client_for):
+    past = (timezone.localtime() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client_for(world.teacher_7a).post(
+        "/video/", {"group": world.class_7a.pk, "title": "X", "starts_at": past, "minutes": 45}
+    )
+    assert "Dieser Zeitpunkt ist schon vorbei." in response.content.decode()
+    assert not VideoLesson.objects.for_school(world.school).exists()
+
+
+def test_only_members_may_join(world, client_for):
+    lesson = scheduled(world)
+    refused = client_for(world.student_7b).post(f"/video/{lesson.pk}/admit/")
+    assert refused.status_code == 403
+    assert client_for(world.other_student).post(f"/video/{lesson.pk}/admit/").status_code == 404
+    assert client_for(world.student_7b).get(f"/video/{lesson.pk}/").status_code == 404
+    assert not Admission.objects.for_school(world.school).filter(user=world.student_7b).exists()
+
+
+def test_before_the_window_opens_students_wait_for_their_time(world, client_for):
+    lesson = scheduled(world, minutes_ahead=10)
+    response = client_for(world.student_7a).post(f"/video/{lesson.pk}/admit/")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["state"] == "waiting" and body["position"] is None
+    assert 500 < int(response["Retry-After"]) <= 600
+    waiting = client_for(world.student_7a).get(f"/video/{lesson.pk}/waiting/")
+    assert "Zugewiesene Beitrittszeit" in waiting.content.decode()
+
+
+def test_join_windows_are_proposed_in_class_order_within_capacity(world, make_group, make_user):
+    class_7c = make_group(world.school, "7c")
+    for group in (world.class_7a, world.class_7b, class_7c):
+        for _ in range(3):
+            make_user(world.school, groups=(group,))
+    start = timezone.now() + timedelta(hours=1)
+    lessons = [
+        services.create_lesson(
+            world.admin, group=group, title=group.name, starts_at=start, minutes=45
+        )
+        for group in (class_7c, world.class_7b, world.class_7a)
+    ]
+    sizes = services.group_sizes(world.school.pk, [lesson.group_id for lesson in lessons])
+    # 7a: 2 students + 3, 7b: 1 + 3, 7c: 3 -> 6, 5, 4 with the teacher; 10 per window.
+    proposals = services.propose_windows(lessons, sizes, per_window=10, step_minutes=2)
+    assert [(lesson.group.name, (opens - start).seconds // 60) for lesson, opens in proposals] == [
+        ("7a", 0),
+        ("7b", 2),
+        ("7c", 2),
+    ]
+
+
+def test_stagger_page_applies_the_proposal(world, client_for):
+    MediaServer.objects.create(
+        name="a", url="http://127.0.0.1:1/janus", public_url="ws://x", capacity=2, healthy=True
+    )
+    start = timezone.now() + timedelta(hours=1)
+    for group in (world.class_7a, world.class_7b):
+        services.create_lesson(
+            world.admin, group=group, title=group.name, starts_at=start, minutes=45
+        )
+    client = client_for(world.admin)
+    page = client.get("/video/stagger/")
+    assert "Kreide schlägt vor" in page.content.decode()
+    assert client.post("/video/stagger/").status_code == 302
+    opens = dict(
+        VideoLesson.objects.for_school(world.school).values_list("group__name", "join_opens_at")
+    )
+    assert opens["7a"] == start and opens["7b"] == start + timedelta(minutes=2)
+    assert client_for(world.student_7a).get("/video/stagger/").status_code == 404
+
+
+def test_new_lessons_go_to_the_least_loaded_healthy_server(world):
+    busy = MediaServer.objects.create(
+        name="busy", url="http://127.0.0.1:1/janus", public_url="ws://a", capacity=10, healthy=True
+    )
+    idle = MediaServer.objects.create(
+        name="idle", url="http://127.0.0.1:2/janus", public_url="ws://b", capacity=10, healthy=True
+    )
+    MediaServer.objects.create(
+        name="dead",
+        url="http://127.0.0.1:3/janus",
+        public_url="ws://c",
+        capacity=100,
+        healthy=False,
+    )
+    lesson = scheduled(world)
+    now = timezone.now()
+    Admission.objects.for_school(world.school).create(
+        school=world.school,
+        lesson=lesson,
+        user=world.student_7a,
+        server=busy,
+        state=Admission.State.ADMITTED,
+        queued_at=now,
+        last_seen=now,
+    )
+    assert services.pick_server() == idle
+    assert services.pick_server(exclude=idle.pk) == busy
+
+
+def test_banner_reads_the_cached_state_only(world, rf):
+    request = rf.get("/tasks/")
+    request.user = world.student_7a
+    with CaptureQueriesContext(connection) as queries:
+        assert video_banner(request) == []
+        cache.set(services.HEALTH_KEY, {"state": "down", "checked": timezone.now()})
+        banners = video_banner(request)
+    assert len(queries) == 0
+    assert "Videostunden sind gerade nicht verfügbar" in banners[0].text
+
+
+def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, client_for):
+    now = timezone.now()
+    services.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Bio",
+        starts_at=now + timedelta(minutes=1),
+        minutes=45,
+    )
+    client = client_for(world.student_7a)
+    page = client.get("/").content.decode()
+    assert "Videostunden heute" in page and "Bio" in page and "ab " in page
+    VideoLesson.objects.for_school(world.school).update(join_opens_at=now)
+    assert "Beitreten" in client.get("/").content.decode()
+    request_user = world.student_7a
+    from django.test import RequestFactory
+
+    from kreide.video.hooks import dashboard_section
+
+    request = RequestFactory().get("/")
+    request.user = request_user
+    with CaptureQueriesContext(connection) as queries:
+        dashboard_section(request)
+    assert len(queries) == 1
+    for index in range(5):
+        services.create_lesson(
+            world.teacher_7a,
+            group=world.class_7a,
+            title=f"L{index}",
+            starts_at=now + timedelta(minutes=2),
+            minutes=45,
+        )
+    with CaptureQueriesContext(connection) as more:
+        dashboard_section(request)
+    assert len(more) == 1
+
+
+def test_browser_libraries_come_from_debian(client_for, world):
+    client = client_for(world.student_7a)
+    response = client.get("/video/lib/janus.js")
+    assert response.status_code == 200
+    assert b"Janus.init" in b"".join(response.streaming_content)
+    assert "max-age" in response["Cache-Control"]
+    assert client.get("/video/lib/other.js").status_code == 404
+
+
+def test_who_manages_and_who_joins(world):
+    lesson = scheduled(world)
+    assert services.can_manage(world.admin, lesson)
+    assert not services.can_manage(world.teacher_7b, lesson)
+    assert not services.can_manage(world.other_admin, lesson)
+    assert services.may_join(world.classmate_7a, lesson)
+    assert not services.may_join(world.other_student, lesson)
