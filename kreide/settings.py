@@ -249,6 +249,26 @@ EMAIL_BACKEND = (
 )
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 
+# --- Real time (messenger WebSockets, served by the separate ASGI process) ---------------
+# Behind nginx: KREIDE_REALTIME_URL=/ws/messenger/ (same origin, routed to the ASGI process).
+# Unset, browsers connect to the page's host on KREIDE_REALTIME_PORT, which the CSP allows.
+REALTIME_URL = env_str("KREIDE_REALTIME_URL", "")
+REALTIME_PORT = env_int("KREIDE_REALTIME_PORT", 8001)
+
+
+def _realtime_connect_sources() -> list[str]:
+    if REALTIME_URL.startswith(("ws://", "wss://")):
+        scheme, rest = REALTIME_URL.split("://", 1)
+        return [f"{scheme}://{rest.split('/', 1)[0]}"]
+    if REALTIME_URL:  # a path on this origin: 'self' covers it
+        return []
+    if any(host.startswith((".", "*")) for host in ALLOWED_HOSTS):
+        return [f"ws://*:{REALTIME_PORT}", f"wss://*:{REALTIME_PORT}"]
+    return [
+        f"{scheme}://{host}:{REALTIME_PORT}" for host in ALLOWED_HOSTS for scheme in ("ws", "wss")
+    ]
+
+
 # --- Security headers -----------------------------------------------------------------
 # Strict CSP: only our own origin, no inline script or style, nothing third-party.
 CONTENT_SECURITY_POLICY = {
@@ -258,7 +278,11 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", "blob:"],
         "media-src": ["'self'", "blob:"],
-        "connect-src": ["'self'", *env_list("KREIDE_CSP_CONNECT_EXTRA", [])],
+        "connect-src": [
+            "'self'",
+            *_realtime_connect_sources(),
+            *env_list("KREIDE_CSP_CONNECT_EXTRA", []),
+        ],
         "font-src": ["'self'"],
         "object-src": ["'none'"],
         "base-uri": ["'self'"],

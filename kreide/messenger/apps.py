@@ -6,3 +6,17 @@ class MessengerConfig(AppConfig):
     name = "kreide.messenger"
     label = "messenger"
     verbose_name = _("Messenger")
+
+    def ready(self) -> None:
+        from kreide.core import events, navigation
+        from kreide.dashboard.registry import Section, register
+        from kreide.messenger import dashboard, signals, uploads
+        from kreide.storage.uploads import register_purpose
+
+        navigation.register(_("Messages"), "messenger:index", order=30)
+        register(
+            Section("messenger", _("Messages"), "messenger/section.html", 20, dashboard.unread)
+        )
+        register_purpose(uploads.MessageAttachment())
+        events.subscribe("schools.membership_changed", signals.membership_changed)
+        events.subscribe("accounts.user_active_changed", signals.user_active_changed)

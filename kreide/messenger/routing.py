@@ -1,1 +1,5 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from kreide.messenger.consumers import MessengerConsumer
+
+websocket_urlpatterns: list = [path("ws/messenger/", MessengerConsumer.as_asgi())]

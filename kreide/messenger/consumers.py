@@ -1,0 +1,207 @@
+"""The WebSocket endpoint of the messenger, served by the separate ASGI process.
+
+Protocol (JSON text frames). Client to server:
+  {"type": "send", "room": 7, "text": "…", "key": "<idempotency key>", "attachment": 3?}
+  {"type": "sync", "room": 7, "after": 1234}     everything since message 1234, in batches
+  {"type": "read", "room": 7, "upto": 1240}
+  {"type": "edit", "id": 1235, "text": "…"} / {"type": "delete", "id": 1235}
+  {"type": "ping"}
+Server to client: "hello" (room ids), "ack" (own message stored), "message" (new, edited
+or deleted message), "sync" (a catch-up batch, with "more"), "room" (settings changed),
+"rooms" (membership changed), "error" (refused, with code and a translated message),
+"pong". Anything else closes the connection with code 4400 and a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import translation
+
+from kreide.messenger import services
+from kreide.messenger.services import MessengerError
+
+MAX_FRAME_CHARS = 16_000
+# Frames per connection: a token bucket refilled at FRAME_RATE per second up to FRAME_BURST.
+FRAME_RATE, FRAME_BURST = 5.0, 40.0
+
+CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_MALFORMED = 4400
+CLOSE_TOO_LARGE = 4413
+CLOSE_FLOODING = 4429
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _int(frame: dict, name: str, default: int | None = None) -> int:
+    value = frame.get(name, default)
+    if value is None and default is None:
+        raise Malformed(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Malformed(name)
+    return value
+
+
+def _str(frame: dict, name: str) -> str:
+    value = frame.get(name, "")
+    if not isinstance(value, str):
+        raise Malformed(name)
+    return value
+
+
+class MessengerConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.user = None
+        self.rooms: set[int] = set()
+        await self.accept()
+        if not getattr(user, "is_authenticated", False) or user.school_id is None:
+            await self.close(code=CLOSE_NOT_SIGNED_IN, reason="not signed in")
+            return
+        self.user = user
+        self.language = self._language()
+        self.tokens, self.refilled = FRAME_BURST, time.monotonic()
+        await self.channel_layer.group_add(services.user_group(user.pk), self.channel_name)
+        await self._subscribe()
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        await self.channel_layer.group_discard(services.user_group(self.user.pk), self.channel_name)
+        for room_id in self.rooms:
+            await self.channel_layer.group_discard(services.room_group(room_id), self.channel_name)
+
+    def _language(self) -> str:
+        cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
+        try:
+            return translation.get_supported_language_variant(cookie)
+        except LookupError:
+            return settings.LANGUAGE_CODE
+
+    async def _subscribe(self) -> None:
+        """Join the groups of the user's current rooms, leave those of former rooms."""
+        rooms = set(await self._call(services.room_ids_for, self.user))
+        for room_id in rooms - self.rooms:
+            await self.channel_layer.group_add(services.room_group(room_id), self.channel_name)
+        for room_id in self.rooms - rooms:
+            await self.channel_layer.group_discard(services.room_group(room_id), self.channel_name)
+        self.rooms = rooms
+        await self._send({"type": "hello", "rooms": sorted(rooms)})
+
+    async def _call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a service function in a worker thread, in the user's language (so refusal
+        messages are translated where they are made)."""
+
+        def run() -> Any:
+            with translation.override(self.language):
+                try:
+                    return function(*args)
+                except MessengerError as error:
+                    error.message = str(error.message)
+                    raise
+
+        return await database_sync_to_async(run)()
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+    def _flooding(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(FRAME_BURST, self.tokens + (now - self.refilled) * FRAME_RATE)
+        self.refilled = now
+        self.tokens -= 1
+        return self.tokens < 0
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
+        if self.user is None:
+            return
+        if text_data is None:
+            await self.close(code=CLOSE_MALFORMED, reason="text frames only")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.close(code=CLOSE_TOO_LARGE, reason="frame too large")
+            return
+        if self._flooding():
+            await self.close(code=CLOSE_FLOODING, reason="too many frames")
+            return
+        try:
+            frame = json.loads(text_data)
+            if not isinstance(frame, dict):
+                raise Malformed("frame")
+            handler = self.handlers.get(frame.get("type"))
+            if handler is None:
+                raise Malformed("type")
+            await handler(self, frame)
+        except (ValueError, Malformed):
+            await self.close(code=CLOSE_MALFORMED, reason="malformed frame")
+        except MessengerError as error:
+            await self._send(
+                {
+                    "type": "error",
+                    "code": error.code,
+                    "message": error.message,
+                    "key": frame.get("key"),
+                }
+            )
+
+    async def on_send(self, frame: dict) -> None:
+        attachment = frame.get("attachment")
+        sent = await self._call(
+            services.send_message,
+            self.user,
+            _int(frame, "room"),
+            _str(frame, "text"),
+            _str(frame, "key"),
+            None if attachment is None else _int(frame, "attachment"),
+        )
+        await self._send({"type": "ack", "key": frame["key"], "message": sent.message})
+        if sent.created:  # the write has committed: now everyone in the room hears of it
+            await self.channel_layer.group_send(
+                services.room_group(sent.message["room"]),
+                services.channel_event({"type": "message", "message": sent.message}),
+            )
+
+    async def on_sync(self, frame: dict) -> None:
+        room_id, after = _int(frame, "room"), _int(frame, "after", 0)
+        messages, more = await self._call(self._messages_after, room_id, after)
+        await self._send({"type": "sync", "room": room_id, "messages": messages, "more": more})
+
+    def _messages_after(self, room_id: int, after: int) -> tuple[list, bool]:
+        return services.messages_after(services.member_of(self.user, room_id), after)
+
+    async def on_read(self, frame: dict) -> None:
+        await self._call(services.mark_read, self.user, _int(frame, "room"), _int(frame, "upto"))
+
+    async def on_edit(self, frame: dict) -> None:
+        # The service broadcasts the change to the room once it committed.
+        await self._call(services.edit_message, self.user, _int(frame, "id"), _str(frame, "text"))
+
+    async def on_delete(self, frame: dict) -> None:
+        await self._call(services.delete_message, self.user, _int(frame, "id"))
+
+    async def on_ping(self, frame: dict) -> None:
+        await self._send({"type": "pong"})
+
+    handlers = {
+        "send": on_send,
+        "sync": on_sync,
+        "read": on_read,
+        "edit": on_edit,
+        "delete": on_delete,
+        "ping": on_ping,
+    }
+
+    async def messenger_event(self, event: dict) -> None:
+        """A committed change in one of the user's rooms, already serialized once."""
+        if event.get("rooms"):
+            await self._subscribe()
+            return
+        await self.send(text_data=event["text"])

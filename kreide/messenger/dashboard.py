@@ -1,0 +1,24 @@
+"""The dashboard section: rooms with unread messages (one query for all rooms)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from kreide.messenger import services
+
+
+def unread(request: HttpRequest) -> dict[str, Any] | None:
+    user = request.user
+    if user.school_id is None:
+        return None
+    members = [m for m in services.rooms_for(user) if m.unread]
+    partners = services.direct_partner_names(user, members)
+    return {
+        "rooms": [
+            {"id": m.room_id, "title": services.room_title(m, partners), "unread": m.unread}
+            for m in members[:8]
+        ],
+        "total": sum(m.unread for m in members),
+    }

@@ -1,0 +1,585 @@
+"""Messenger domain logic: who may read and write where, and every write.
+
+The same functions serve the page views (WSGI) and the WebSocket consumer (ASGI, called
+through `database_sync_to_async`). Live delivery happens only after the write committed:
+HTTP writes call `broadcast_on_commit`, the consumer awaits its own group_send once the
+service function (and with it the transaction) has returned.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import nh3
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import urlize
+from django.utils.translation import gettext_lazy as _
+
+from kreide.accounts.models import User
+from kreide.env import env_int
+from kreide.messenger.models import Attachment, Message, Room, RoomMember
+from kreide.schools.models import Group, Membership
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_LENGTH = 4000
+PAGE_SIZE = 50
+SYNC_BATCH = 200
+SEARCH_LIMIT = 50
+_CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# Flood limit per user, shared by HTTP and WebSocket sends.
+RATE_LIMIT = env_int("KREIDE_MESSENGER_RATE_LIMIT", 20)
+RATE_WINDOW = env_int("KREIDE_MESSENGER_RATE_WINDOW", 30)
+
+
+class MessengerError(Exception):
+    """A refused action; `message` is shown to the user, `code` tells clients what to do."""
+
+    def __init__(self, code: str, message: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+class NotFound(MessengerError):
+    def __init__(self) -> None:
+        super().__init__("not_found", _("This room or message does not exist."))
+
+
+# --- groups on the channel layer --------------------------------------------------------
+def room_group(room_id: int) -> str:
+    return f"messenger.room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"messenger.user.{user_id}"
+
+
+def channel_event(event: dict) -> dict:
+    """Wrap a client event for group_send, serialized once for every receiver."""
+    if event["type"] == "rooms":
+        return {"type": "messenger.event", "rooms": True}
+    return {"type": "messenger.event", "text": json.dumps(event, separators=(",", ":"))}
+
+
+def _send_now(groups: list[str], event: dict) -> None:
+    layer = get_channel_layer()
+    for name in groups:
+        try:
+            async_to_sync(layer.group_send)(name, channel_event(event))
+        except Exception:  # a dead channel layer costs live delivery, never the write
+            logger.exception("messenger broadcast failed", extra={"group": name})
+
+
+def broadcast_on_commit(groups: list[str], event: dict) -> None:
+    transaction.on_commit(lambda: _send_now(groups, event))
+
+
+# --- rendering ---------------------------------------------------------------------------
+def render_text(text: str) -> str:
+    """Plain text to safe HTML: escaped, links clickable, line breaks kept."""
+    linked = urlize(text, nofollow=True, autoescape=True).replace("\n", "<br>")
+    return nh3.clean(
+        linked,
+        tags={"a", "br"},
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener nofollow",
+    )
+
+
+def serialize(message: Message) -> dict[str, Any]:
+    """The JSON shape every client renders (socket events, catch-up, history)."""
+    deleted = message.deleted_at is not None
+    attachment = None
+    if message.attachment_id and not deleted:
+        attachment = {
+            "name": message.attachment.filename,
+            "size": message.attachment.blob.size,
+            "url": reverse("messenger:attachment", args=[message.attachment_id]),
+        }
+    return {
+        "id": message.pk,
+        "room": message.room_id,
+        "author": {"id": message.author_id, "name": str(message.author)},
+        "key": message.client_key,
+        "html": "" if deleted else render_text(message.body),
+        "text": "" if deleted else message.body,
+        "attachment": attachment,
+        "created": message.created_at.isoformat(),
+        "edited": message.edited_at.isoformat() if message.edited_at else None,
+        "deleted": deleted,
+    }
+
+
+def _with_related(queryset):
+    return queryset.select_related("author", "attachment__blob")
+
+
+# --- reading -----------------------------------------------------------------------------
+def member_of(user: User, room_id: int) -> RoomMember:
+    """The user's membership in the room (with the room), or NotFound — also for rooms of
+    another school, so their existence is never revealed."""
+    if not user.is_authenticated or user.school_id is None:
+        raise NotFound()
+    member = (
+        RoomMember.objects.for_school(user.school_id)
+        .select_related("room")
+        .filter(room_id=room_id, user=user)
+        .first()
+    )
+    if member is None:
+        raise NotFound()
+    return member
+
+
+def rooms_for(user: User) -> list[RoomMember]:
+    """The user's rooms with unread counts and the latest message id: one query."""
+    return list(
+        RoomMember.objects.for_school(user.school_id)
+        .filter(user=user)
+        .select_related("room")
+        .annotate(
+            unread=Count(
+                "room__messages",
+                filter=Q(room__messages__id__gt=F("last_read_id"))
+                & Q(room__messages__deleted_at__isnull=True)
+                & ~Q(room__messages__author=user),
+            ),
+            latest_id=Max("room__messages__id"),
+        )
+        .order_by(F("latest_id").desc(nulls_last=True), "room__name")
+    )
+
+
+def direct_partner_names(user: User, members: list[RoomMember]) -> dict[int, str]:
+    """For direct rooms: the other person's name, in one query."""
+    direct_ids = [m.room_id for m in members if m.room.kind == Room.Kind.DIRECT]
+    if not direct_ids:
+        return {}
+    others = (
+        RoomMember.objects.for_school(user.school_id)
+        .filter(room_id__in=direct_ids)
+        .exclude(user=user)
+        .select_related("user")
+    )
+    return {m.room_id: str(m.user) for m in others}
+
+
+def room_title(member: RoomMember, partner_names: dict[int, str]) -> str:
+    if member.room.kind == Room.Kind.DIRECT:
+        return partner_names.get(member.room_id, str(_("Direct message")))
+    return member.room.name
+
+
+def room_ids_for(user: User) -> list[int]:
+    return list(
+        RoomMember.objects.for_school(user.school_id)
+        .filter(user=user)
+        .values_list("room_id", flat=True)
+    )
+
+
+def messages_after(member: RoomMember, after: int, limit: int = SYNC_BATCH) -> tuple[list, bool]:
+    """Everything since `after`, oldest first, in bounded batches: (messages, more)."""
+    rows = list(
+        _with_related(Message.objects.for_school(member.school_id))
+        .filter(room_id=member.room_id, id__gt=max(0, after))
+        .order_by("id")[: limit + 1]
+    )
+    return [serialize(m) for m in rows[:limit]], len(rows) > limit
+
+
+def messages_before(
+    member: RoomMember, before: int | None, limit: int = PAGE_SIZE
+) -> tuple[list, bool]:
+    """History newest first, one page before the message id `before`: (messages, more)."""
+    queryset = _with_related(Message.objects.for_school(member.school_id)).filter(
+        room_id=member.room_id
+    )
+    if before:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(queryset.order_by("-id")[: limit + 1])
+    return [serialize(m) for m in rows[:limit]], len(rows) > limit
+
+
+def search(member: RoomMember, query: str) -> list[Message]:
+    query = query.strip()[:200]
+    if not query:
+        return []
+    return list(
+        Message.objects.for_school(member.school_id)
+        .filter(room_id=member.room_id, deleted_at__isnull=True, body__icontains=query)
+        .select_related("author")
+        .order_by("-id")[:SEARCH_LIMIT]
+    )
+
+
+def unread_total(user: User) -> int:
+    return sum(member.unread for member in rooms_for(user))
+
+
+# --- permissions ------------------------------------------------------------------------
+def can_message_directly(user: User, other: User) -> bool:
+    """The school's policy: students may always write to teachers and admins; students
+    write to each other only where the school allows it."""
+    if user.pk == other.pk or not (user.is_active and other.is_active):
+        return False
+    if user.school_id is None or user.school_id != other.school_id:
+        return False
+    if user.is_student and other.is_student:
+        return user.school.student_direct_messages
+    return True
+
+
+def direct_candidates(user: User, query: str, limit: int = 20) -> list[User]:
+    """People the user may start a direct conversation with, matching `query`. Students see
+    their school's staff and, where allowed, students who share a class or group."""
+    query = query.strip()[:100]
+    people = User.objects.for_school(user.school_id).filter(is_active=True).exclude(pk=user.pk)
+    if query:
+        people = people.filter(
+            Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+            | Q(username__iexact=query)
+        )
+    if user.is_student:
+        staff = Q(role__in=[User.Role.TEACHER, User.Role.SCHOOL_ADMIN])
+        if user.school.student_direct_messages:
+            my_groups = Membership.objects.for_school(user.school_id).filter(user=user)
+            classmates = Q(
+                memberships__group_id__in=my_groups.values("group_id"),
+                role=User.Role.STUDENT,
+            )
+            people = people.filter(staff | classmates)
+        else:
+            people = people.filter(staff)
+    return list(people.distinct().order_by("last_name", "first_name")[:limit])
+
+
+def check_can_post(member: RoomMember, user: User) -> None:
+    room = member.room
+    if member.muted:
+        raise MessengerError("muted", _("A moderator has muted you in this room."))
+    if room.read_only and not member.is_moderator:
+        raise MessengerError("read_only", _("Only moderators may write in this room."))
+    if room.kind == Room.Kind.DIRECT:
+        other = (
+            RoomMember.objects.for_school(room.school_id)
+            .filter(room=room)
+            .exclude(user=user)
+            .select_related("user", "user__school")
+            .first()
+        )
+        if other is None or not can_message_directly(user, other.user):
+            raise MessengerError(
+                "not_allowed", _("Your school does not allow this direct conversation.")
+            )
+
+
+def _require_moderator(member: RoomMember) -> None:
+    if not member.is_moderator:
+        raise MessengerError("forbidden", _("Only moderators of this room may do this."))
+
+
+def _check_rate(user: User) -> None:
+    """At most RATE_LIMIT new messages per RATE_WINDOW seconds per user, counted in the
+    cache so every process shares the count."""
+    limit, window = RATE_LIMIT, RATE_WINDOW
+    key = f"messenger:rate:{user.pk}"
+    cache.add(key, 0, timeout=window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=window)
+        count = 1
+    if count > limit:
+        raise MessengerError(
+            "rate_limited",
+            _("You are sending too many messages. Please wait a moment and try again."),
+        )
+
+
+# --- writing -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sent:
+    message: dict[str, Any]
+    created: bool
+
+
+def send_message(
+    user: User, room_id: int, text: str, client_key: str, attachment_id: int | None = None
+) -> Sent:
+    """Store one message. The same client key from the same author returns the stored
+    message instead of a second copy, so a retried send is harmless."""
+    if not isinstance(client_key, str) or not _CLIENT_KEY.match(client_key):
+        raise MessengerError("bad_request", _("The message could not be read."))
+    text = (text or "").strip()
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise MessengerError(
+            "too_long",
+            _("A message may have at most %(limit)d characters.") % {"limit": MAX_MESSAGE_LENGTH},
+        )
+    if not text and attachment_id is None:
+        raise MessengerError("empty", _("The message is empty."))
+    member = member_of(user, room_id)
+    existing = (
+        _with_related(Message.objects.for_school(user.school_id))
+        .filter(author=user, client_key=client_key)
+        .first()
+    )
+    if existing is not None:
+        if existing.room_id != room_id:
+            raise MessengerError("bad_request", _("The message could not be read."))
+        return Sent(serialize(existing), created=False)
+    check_can_post(member, user)
+    attachment = None
+    if attachment_id is not None:
+        attachment = (
+            Attachment.objects.for_school(user.school_id)
+            .filter(pk=attachment_id, room_id=room_id, uploader=user, message__isnull=True)
+            .first()
+        )
+        if attachment is None:
+            raise MessengerError("bad_attachment", _("This attachment is not available."))
+    _check_rate(user)
+    try:
+        with transaction.atomic():
+            message = Message.objects.for_school(user.school_id).create(
+                school_id=user.school_id,
+                room_id=room_id,
+                author=user,
+                client_key=client_key,
+                body=text,
+                attachment=attachment,
+            )
+            # One's own message counts as read.
+            RoomMember.objects.for_school(user.school_id).filter(
+                pk=member.pk, last_read_id__lt=message.pk
+            ).update(last_read_id=message.pk)
+    except IntegrityError:  # the same key raced in from a parallel retry
+        message = Message.objects.for_school(user.school_id).get(author=user, client_key=client_key)
+        return Sent(serialize(message), created=False)
+    message.author = user
+    return Sent(serialize(message), created=True)
+
+
+def _own_or_moderated(user: User, message_id: int) -> tuple[Message, RoomMember]:
+    if user.school_id is None:
+        raise NotFound()
+    message = (
+        _with_related(Message.objects.for_school(user.school_id))
+        .filter(pk=message_id, deleted_at__isnull=True)
+        .first()
+    )
+    if message is None:
+        raise NotFound()
+    return message, member_of(user, message.room_id)
+
+
+def edit_message(user: User, message_id: int, text: str) -> dict[str, Any]:
+    message, member = _own_or_moderated(user, message_id)
+    if message.author_id != user.pk:
+        raise MessengerError("forbidden", _("You can only edit your own messages."))
+    check_can_post(member, user)
+    text = (text or "").strip()
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise MessengerError(
+            "too_long",
+            _("A message may have at most %(limit)d characters.") % {"limit": MAX_MESSAGE_LENGTH},
+        )
+    if not text and message.attachment_id is None:
+        raise MessengerError("empty", _("The message is empty."))
+    message.body, message.edited_at = text, timezone.now()
+    message.save(update_fields=["body", "edited_at"])
+    payload = serialize(message)
+    broadcast_on_commit([room_group(message.room_id)], {"type": "message", "message": payload})
+    return payload
+
+
+def delete_message(user: User, message_id: int) -> dict[str, Any]:
+    """Authors delete their own messages, moderators any message in their room."""
+    message, member = _own_or_moderated(user, message_id)
+    if message.author_id != user.pk:
+        _require_moderator(member)
+    message.deleted_at, message.deleted_by = timezone.now(), user
+    message.save(update_fields=["deleted_at", "deleted_by"])
+    payload = serialize(message)
+    broadcast_on_commit([room_group(message.room_id)], {"type": "message", "message": payload})
+    return payload
+
+
+def mark_read(user: User, room_id: int, upto: int) -> int:
+    member = member_of(user, room_id)
+    latest = (
+        Message.objects.for_school(user.school_id)
+        .filter(room_id=room_id)
+        .aggregate(latest=Max("id"))["latest"]
+        or 0
+    )
+    upto = min(max(0, int(upto)), latest)
+    RoomMember.objects.for_school(user.school_id).filter(
+        pk=member.pk, last_read_id__lt=upto
+    ).update(last_read_id=upto)
+    return upto
+
+
+def set_muted(moderator: User, room_id: int, user_id: int, muted: bool) -> RoomMember:
+    _require_moderator(member_of(moderator, room_id))
+    target = (
+        RoomMember.objects.for_school(moderator.school_id)
+        .select_related("user")
+        .filter(room_id=room_id, user_id=user_id)
+        .first()
+    )
+    if target is None:
+        raise NotFound()
+    if target.is_moderator:
+        raise MessengerError("forbidden", _("Moderators cannot be muted."))
+    target.muted = muted
+    target.save(update_fields=["muted"])
+    return target
+
+
+def set_read_only(moderator: User, room_id: int, read_only: bool) -> Room:
+    member = member_of(moderator, room_id)
+    _require_moderator(member)
+    room = member.room
+    room.read_only = read_only
+    room.save(update_fields=["read_only"])
+    broadcast_on_commit(
+        [room_group(room.pk)], {"type": "room", "room": room.pk, "read_only": read_only}
+    )
+    return room
+
+
+def _announce_rooms_changed(user_ids: set[int]) -> None:
+    """Tell open sockets of these users to re-read their list of rooms."""
+    if user_ids:
+        broadcast_on_commit([user_group(uid) for uid in sorted(user_ids)], {"type": "rooms"})
+
+
+@transaction.atomic
+def create_room(creator: User, name: str, groups: list[Group], read_only: bool = False) -> Room:
+    """A teacher's own room (a course team, a project), with the members of the chosen
+    classes and groups of the same school; the creator moderates it."""
+    if creator.school_id is None or not (creator.is_teacher or creator.is_school_admin):
+        raise MessengerError("forbidden", _("Only teachers can create rooms."))
+    if any(group.school_id != creator.school_id for group in groups):
+        raise NotFound()
+    room = Room.objects.for_school(creator.school_id).create(
+        school_id=creator.school_id,
+        kind=Room.Kind.CUSTOM,
+        name=name.strip()[:100],
+        created_by=creator,
+        read_only=read_only,
+    )
+    roles = {creator.pk: RoomMember.Role.MODERATOR}
+    for membership in Membership.objects.for_school(creator.school_id).filter(
+        group__in=groups, user__is_active=True
+    ):
+        if membership.role == Membership.Role.TEACHER:
+            roles[membership.user_id] = RoomMember.Role.MODERATOR
+        else:
+            roles.setdefault(membership.user_id, RoomMember.Role.MEMBER)
+    RoomMember.unscoped.bulk_create(
+        RoomMember(school_id=creator.school_id, room=room, user_id=uid, role=role)
+        for uid, role in roles.items()
+    )
+    _announce_rooms_changed(set(roles))
+    return room
+
+
+@transaction.atomic
+def open_direct(user: User, other: User) -> Room:
+    """The one direct room of two people, created on first use."""
+    if not can_message_directly(user, other):
+        raise MessengerError(
+            "not_allowed", _("Your school does not allow this direct conversation.")
+        )
+    low, high = sorted((user.pk, other.pk))
+    room, created = Room.objects.for_school(user.school_id).get_or_create(
+        direct_key=f"{low}-{high}",
+        defaults={"school_id": user.school_id, "kind": Room.Kind.DIRECT, "created_by": user},
+    )
+    if created:
+        RoomMember.unscoped.bulk_create(
+            RoomMember(school_id=user.school_id, room=room, user_id=uid) for uid in (low, high)
+        )
+        _announce_rooms_changed({low, high})
+    return room
+
+
+# --- rooms mirroring the roster ----------------------------------------------------------
+@transaction.atomic
+def sync_group_room(group: Group) -> Room:
+    """Create the group's room if needed and make its members equal the roster: group
+    teachers moderate, students are members; people who left the group leave the room."""
+    room, _created = Room.objects.for_school(group.school_id).get_or_create(
+        group=group,
+        defaults={"school_id": group.school_id, "kind": Room.Kind.GROUP, "name": group.name},
+    )
+    if room.name != group.name:
+        room.name = group.name
+        room.save(update_fields=["name"])
+    wanted = {
+        uid: RoomMember.Role.MODERATOR
+        if role == Membership.Role.TEACHER
+        else RoomMember.Role.MEMBER
+        for uid, role in Membership.objects.for_school(group.school_id)
+        .filter(group=group, user__is_active=True)
+        .values_list("user_id", "role")
+    }
+    current = {
+        m.user_id: m for m in RoomMember.objects.for_school(group.school_id).filter(room=room)
+    }
+    gone = set(current) - set(wanted)
+    if gone:
+        RoomMember.objects.for_school(group.school_id).filter(room=room, user_id__in=gone).delete()
+    RoomMember.unscoped.bulk_create(
+        RoomMember(school_id=group.school_id, room=room, user_id=uid, role=role)
+        for uid, role in wanted.items()
+        if uid not in current
+    )
+    changed_role = [m for uid, m in current.items() if uid in wanted and m.role != wanted[uid]]
+    for member in changed_role:
+        member.role = wanted[member.user_id]
+    RoomMember.unscoped.bulk_update(changed_role, ["role"])
+    _announce_rooms_changed(gone | (set(wanted) - set(current)))
+    return room
+
+
+def sync_school_rooms(school_id: int) -> int:
+    """Every class and group room of a school in step with the roster; returns the count."""
+    groups = list(Group.objects.for_school(school_id).filter(is_active=True))
+    for group in groups:
+        sync_group_room(group)
+    return len(groups)
+
+
+def sync_user_rooms(user_id: int) -> None:
+    """After one person's memberships changed: re-sync the groups they are or were in."""
+    user = User.objects.filter(pk=user_id).only("school_id").first()
+    if user is None or user.school_id is None:
+        return
+    group_ids = set(
+        Membership.objects.for_school(user.school_id)
+        .filter(user_id=user_id)
+        .values_list("group_id", flat=True)
+    ) | set(
+        RoomMember.objects.for_school(user.school_id)
+        .filter(user_id=user_id, room__group__isnull=False)
+        .values_list("room__group_id", flat=True)
+    )
+    for group in Group.objects.for_school(user.school_id).filter(pk__in=group_ids):
+        sync_group_room(group)

@@ -1,0 +1,340 @@
+"""Messenger pages (WSGI): room list, room page, and the JSON endpoints the chat script
+uses when the WebSocket is down (polling fallback) and for edit, delete and moderation."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from kreide.accounts.models import User
+from kreide.messenger import services
+from kreide.messenger.models import Attachment, Room, RoomMember
+from kreide.messenger.services import MessengerError, NotFound
+from kreide.schools.models import Group, Membership
+from kreide.storage.downloads import blob_response
+
+_STATUS = {
+    "not_found": 404,
+    "rate_limited": 429,
+    "too_long": 400,
+    "empty": 400,
+    "bad_request": 400,
+    "bad_attachment": 400,
+}
+
+
+def _error_response(error: MessengerError) -> JsonResponse:
+    return JsonResponse(
+        {"error": error.code, "message": str(error.message)},
+        status=_STATUS.get(error.code, 403),
+    )
+
+
+def school_member_required(view):
+    """Signed in and belonging to a school; messenger refusals become JSON or a 404."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.school_id is None:
+            raise Http404
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as error:
+            raise Http404 from error
+
+    return wrapper
+
+
+def realtime_url(request: HttpRequest) -> str:
+    """Where the browser opens the WebSocket: KREIDE_REALTIME_URL if set (behind nginx the
+    same-origin "/ws/messenger/"), else this host on the ASGI process's port."""
+    if settings.REALTIME_URL:
+        return settings.REALTIME_URL
+    scheme = "wss" if request.is_secure() else "ws"
+    host, _port = split_domain_port(request.get_host())
+    return f"{scheme}://{host}:{settings.REALTIME_PORT}/ws/messenger/"
+
+
+@school_member_required
+def index(request: HttpRequest) -> HttpResponse:
+    members = services.rooms_for(request.user)
+    partners = services.direct_partner_names(request.user, members)
+    rooms = [
+        {"member": m, "title": services.room_title(m, partners), "unread": m.unread}
+        for m in members
+    ]
+    return render(
+        request,
+        "messenger/index.html",
+        {
+            "rooms": rooms,
+            "can_create": request.user.is_teacher or request.user.is_school_admin,
+        },
+    )
+
+
+@require_GET
+@school_member_required
+def direct_search(request: HttpRequest) -> HttpResponse:
+    people = services.direct_candidates(request.user, request.GET.get("q", ""))
+    return render(request, "messenger/_direct_results.html", {"people": people})
+
+
+@require_POST
+@school_member_required
+def direct_open(request: HttpRequest, user_id: int) -> HttpResponse:
+    other = get_object_or_404(User.objects.for_school(request.user.school_id), pk=user_id)
+    try:
+        room = services.open_direct(request.user, other)
+    except MessengerError as error:
+        messages.error(request, error.message)
+        return redirect("messenger:index")
+    return redirect("messenger:room", room.pk)
+
+
+class RoomForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100)
+    groups = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Members: these classes and groups"),
+        queryset=Group.unscoped.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    read_only = forms.BooleanField(
+        label=gettext_lazy("Announcements only (only moderators write)"), required=False
+    )
+
+    def __init__(self, *args, user: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        groups = Group.objects.for_school(user.school_id).filter(is_active=True)
+        if not user.is_school_admin:  # teachers pick among the groups they teach
+            groups = groups.filter(
+                pk__in=Membership.objects.for_school(user.school_id)
+                .filter(user=user, role=Membership.Role.TEACHER)
+                .values("group_id")
+            )
+        self.fields["groups"].queryset = groups
+
+
+@school_member_required
+def room_create(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_teacher or request.user.is_school_admin):
+        raise Http404
+    form = RoomForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        room = services.create_room(
+            request.user,
+            form.cleaned_data["name"],
+            list(form.cleaned_data["groups"]),
+            form.cleaned_data["read_only"],
+        )
+        return redirect("messenger:room", room.pk)
+    return render(request, "messenger/room_form.html", {"form": form})
+
+
+@school_member_required
+def room(request: HttpRequest, pk: int) -> HttpResponse:
+    member = services.member_of(request.user, pk)
+    partners = services.direct_partner_names(request.user, [member])
+    strings = {
+        "sending": _("Sending…"),
+        "failed": _("Not sent."),
+        "retry": _("Send again"),
+        "edit": _("Edit"),
+        "save": _("Save"),
+        "cancel": _("Cancel"),
+        "delete": _("Delete"),
+        "confirmDelete": _("Delete this message?"),
+        "deleted": _("This message was deleted."),
+        "edited": _("edited"),
+        "you": _("You"),
+        "offline": _("No live connection. New messages are fetched every few seconds."),
+        "reconnecting": _("Connection lost. Reconnecting…"),
+        "readOnly": _("Only moderators may write in this room."),
+        "error": _("Something went wrong. Please try again."),
+    }
+    return render(
+        request,
+        "messenger/room.html",
+        {
+            "member": member,
+            "room": member.room,
+            "title": services.room_title(member, partners),
+            "strings": strings,
+            "realtime_url": realtime_url(request),
+            "resync_seconds": _resync_seconds(),
+            "max_length": services.MAX_MESSAGE_LENGTH,
+            "can_write": member.is_moderator or not (member.room.read_only or member.muted),
+        },
+    )
+
+
+def _resync_seconds() -> int | None:
+    """With the in-process channel layer (embedded default) the page server cannot reach
+    the sockets in the ASGI process, so open chats also catch up now and then."""
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    return 20 if backend.endswith("InMemoryChannelLayer") else None
+
+
+@require_GET
+@school_member_required
+def room_messages(request: HttpRequest, pk: int) -> JsonResponse:
+    """?after=ID: everything newer, oldest first (catch-up); else newest first, paged with
+    ?before=ID (history)."""
+    member = services.member_of(request.user, pk)
+    try:
+        after = request.GET.get("after")
+        if after is not None:
+            found, more = services.messages_after(member, int(after))
+        else:
+            before = request.GET.get("before")
+            found, more = services.messages_before(member, int(before) if before else None)
+    except ValueError:
+        return JsonResponse({"error": "bad_request"}, status=400)
+    return JsonResponse({"messages": found, "more": more})
+
+
+def _json_body(request: HttpRequest) -> dict:
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    return request.POST.dict()
+
+
+@require_POST
+@school_member_required
+def room_send(request: HttpRequest, pk: int) -> JsonResponse:
+    body = _json_body(request)
+    attachment = body.get("attachment")
+    try:
+        sent = services.send_message(
+            request.user,
+            pk,
+            str(body.get("text", "")),
+            str(body.get("key", "")),
+            int(attachment) if attachment not in (None, "") else None,
+        )
+    except MessengerError as error:
+        return _error_response(error)
+    except (TypeError, ValueError):
+        return _error_response(MessengerError("bad_request", _("The message could not be read.")))
+    if sent.created:
+        services.broadcast_on_commit(
+            [services.room_group(pk)], {"type": "message", "message": sent.message}
+        )
+    return JsonResponse({"message": sent.message}, status=201 if sent.created else 200)
+
+
+@require_POST
+@school_member_required
+def room_read(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        upto = int(_json_body(request).get("upto", 0))
+    except (TypeError, ValueError):
+        return JsonResponse({"error": "bad_request"}, status=400)
+    return JsonResponse({"upto": services.mark_read(request.user, pk, upto)})
+
+
+@require_POST
+@school_member_required
+def message_edit(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        payload = services.edit_message(request.user, pk, str(_json_body(request).get("text", "")))
+    except MessengerError as error:
+        return _error_response(error)
+    return JsonResponse({"message": payload})
+
+
+@require_POST
+@school_member_required
+def message_delete(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        payload = services.delete_message(request.user, pk)
+    except MessengerError as error:
+        return _error_response(error)
+    return JsonResponse({"message": payload})
+
+
+@require_GET
+@school_member_required
+def room_search(request: HttpRequest, pk: int) -> HttpResponse:
+    member = services.member_of(request.user, pk)
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "messenger/_search_results.html",
+        {
+            "query": query,
+            "results": services.search(member, query),
+            "limit": services.SEARCH_LIMIT,
+        },
+    )
+
+
+@school_member_required
+def room_members(request: HttpRequest, pk: int) -> HttpResponse:
+    """Moderation: read-only switch and muting, for the room's moderators."""
+    member = services.member_of(request.user, pk)
+    if not member.is_moderator or member.room.kind == Room.Kind.DIRECT:
+        raise Http404
+    if request.method == "POST":
+        try:
+            if "read_only" in request.POST:
+                services.set_read_only(request.user, pk, request.POST["read_only"] == "1")
+            elif "mute" in request.POST:
+                target = services.set_muted(
+                    request.user, pk, int(request.POST["mute"]), request.POST.get("muted") == "1"
+                )
+                messages.success(
+                    request,
+                    _("%(name)s is now muted.") % {"name": target.user}
+                    if target.muted
+                    else _("%(name)s may write again.") % {"name": target.user},
+                )
+        except (ValueError, MessengerError) as error:
+            messages.error(request, getattr(error, "message", _("Something went wrong.")))
+        return redirect("messenger:members", pk)
+    members = (
+        RoomMember.objects.for_school(request.user.school_id)
+        .filter(room_id=pk)
+        .select_related("user")
+        .order_by("-role", "user__last_name")
+    )
+    return render(
+        request,
+        "messenger/members.html",
+        {
+            "room": member.room,
+            "members": members,
+        },
+    )
+
+
+@require_GET
+@school_member_required
+def attachment(request: HttpRequest, pk: int) -> HttpResponse:
+    found = get_object_or_404(
+        Attachment.objects.for_school(request.user.school_id).select_related("blob"), pk=pk
+    )
+    # Only members of the attachment's room, and only once it was sent (or by its uploader).
+    services.member_of(request.user, found.room_id)
+    if found.uploader_id != request.user.pk and not hasattr(found, "message"):
+        raise Http404
+    if hasattr(found, "message") and found.message.deleted_at is not None:
+        raise Http404
+    return blob_response(found.blob, found.filename)

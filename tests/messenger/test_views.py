@@ -1,0 +1,257 @@
+"""The messenger over HTTP: pages, the JSON endpoints of the polling fallback, moderation,
+direct messages and attachments, each across classes and schools."""
+
+import base64
+import json
+from urllib.parse import urlsplit
+
+import pytest
+from django.urls import reverse
+
+from kreide.messenger import services
+from kreide.messenger.models import Attachment, Message, RoomMember
+
+TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
+
+
+def _post_json(client, url, body):
+    return client.post(url, json.dumps(body), content_type="application/json")
+
+
+def _send(client, room, text, key):
+    return _post_json(client, reverse("messenger:send", args=[room.pk]), {"text": text, "key": key})
+
+
+def test_room_pages_only_for_members(world, rooms, client_for):
+    url = reverse("messenger:room", args=[rooms.class_7a.pk])
+    page = client_for(world.student_7a).get(url)
+    assert page.status_code == 200
+    assert "7a" in page.content.decode()
+    assert 'data-ws-url="ws://testserver:8001/ws/messenger/"' in page.content.decode()
+    assert client_for(world.student_7b).get(url).status_code == 404
+    assert client_for(world.other_admin).get(url).status_code == 404
+    assert client_for(world.admin).get(url).status_code == 404  # not a member of the class
+    listing = client_for(world.student_7a).get(reverse("messenger:index")).content.decode()
+    assert "7a" in listing and "7b" not in listing
+
+
+def test_send_over_http_is_idempotent_and_checked(world, rooms, client_for):
+    student = client_for(world.student_7a)
+    first = _send(student, rooms.class_7a, "Hallo <b>Klasse</b>", "http-key-0001")
+    assert first.status_code == 201
+    assert first.json()["message"]["html"] == "Hallo &lt;b&gt;Klasse&lt;/b&gt;"
+    again = _send(student, rooms.class_7a, "Hallo <b>Klasse</b>", "http-key-0001")
+    assert (
+        again.status_code == 200 and again.json()["message"]["id"] == first.json()["message"]["id"]
+    )
+    assert (
+        _send(client_for(world.student_7b), rooms.class_7a, "x", "http-key-0002").status_code == 404
+    )
+    assert (
+        _send(client_for(world.other_student), rooms.class_7a, "x", "http-key-0003").status_code
+        == 404
+    )
+    too_long = _send(student, rooms.class_7a, "x" * 4001, "http-key-0004")
+    assert too_long.status_code == 400
+    assert too_long.json()["message"] == "Eine Nachricht darf höchstens 4000 Zeichen haben."
+    assert Message.objects.for_school(world.school).count() == 1
+
+
+def test_history_and_catch_up_json(world, rooms, client_for):
+    ids = [
+        services.send_message(
+            world.teacher_7a, rooms.class_7a.pk, f"Nr {n}", f"hist-{n:04d}"
+        ).message["id"]
+        for n in range(3)
+    ]
+    student = client_for(world.student_7a)
+    url = reverse("messenger:messages", args=[rooms.class_7a.pk])
+    assert [m["id"] for m in student.get(url).json()["messages"]] == ids[::-1]
+    assert [m["id"] for m in student.get(url, {"after": ids[0]}).json()["messages"]] == ids[1:]
+    assert [m["id"] for m in student.get(url, {"before": ids[2]}).json()["messages"]] == ids[1::-1]
+    assert student.get(url, {"after": "x"}).status_code == 400
+    assert client_for(world.other_teacher).get(url).status_code == 404
+    read = _post_json(
+        student, reverse("messenger:read", args=[rooms.class_7a.pk]), {"upto": ids[-1]}
+    )
+    assert read.json() == {"upto": ids[-1]}
+
+
+def test_edit_and_delete_over_http(world, rooms, client_for):
+    own = services.send_message(world.student_7a, rooms.class_7a.pk, "Tippfehlr", "edit-0001")
+    message_id = own.message["id"]
+    classmate = client_for(world.classmate_7a)
+    assert (
+        _post_json(
+            classmate, reverse("messenger:edit", args=[message_id]), {"text": "gehackt"}
+        ).status_code
+        == 403
+    )
+    assert (
+        _post_json(classmate, reverse("messenger:delete", args=[message_id]), {}).status_code == 403
+    )
+    assert (
+        _post_json(
+            client_for(world.other_teacher), reverse("messenger:delete", args=[message_id]), {}
+        ).status_code
+        == 404
+    )
+    edited = _post_json(
+        client_for(world.student_7a),
+        reverse("messenger:edit", args=[message_id]),
+        {"text": "Tippfehler"},
+    )
+    assert edited.json()["message"]["text"] == "Tippfehler"
+    deleted = _post_json(
+        client_for(world.teacher_7a), reverse("messenger:delete", args=[message_id]), {}
+    )
+    assert deleted.json()["message"]["deleted"] is True
+
+
+def test_search_fragment(world, rooms, client_for):
+    services.send_message(
+        world.teacher_7a, rooms.class_7a.pk, "Wandertag am Freitag", "search-0001"
+    )
+    url = reverse("messenger:search", args=[rooms.class_7a.pk])
+    found = client_for(world.student_7a).get(url, {"q": "wandertag"}).content.decode()
+    assert "Wandertag am Freitag" in found and "1 Nachricht gefunden" in found
+    assert client_for(world.student_7b).get(url, {"q": "wandertag"}).status_code == 404
+
+
+def test_moderation_page(world, rooms, client_for):
+    url = reverse("messenger:members", args=[rooms.class_7a.pk])
+    assert client_for(world.student_7a).get(url).status_code == 404
+    teacher = client_for(world.teacher_7a)
+    teacher.post(url, {"mute": world.student_7a.pk, "muted": "1"})
+    assert (
+        RoomMember.objects.for_school(world.school)
+        .get(room=rooms.class_7a, user=world.student_7a)
+        .muted
+    )
+    refused = _send(client_for(world.student_7a), rooms.class_7a, "Hallo", "muted-0001")
+    assert refused.status_code == 403
+    assert (
+        refused.json()["message"]
+        == "Eine Moderatorin oder ein Moderator hat dich in diesem Raum stummgeschaltet."
+    )
+    teacher.post(url, {"read_only": "1"})
+    page = client_for(world.classmate_7a).get(reverse("messenger:room", args=[rooms.class_7a.pk]))
+    assert "Nur Moderatoren dürfen in diesem Raum schreiben." in page.content.decode()
+    assert 'class="chat-compose"' not in page.content.decode()
+
+
+def test_direct_messages_over_http(world, client_for):
+    student = client_for(world.student_7a)
+    found = student.get(reverse("messenger:direct_search"), {"q": world.teacher_7b.last_name})
+    assert world.teacher_7b.get_full_name() in found.content.decode()
+    other = student.get(reverse("messenger:direct_search"), {"q": world.other_teacher.last_name})
+    assert world.other_teacher.get_full_name() not in other.content.decode()
+    opened = student.post(reverse("messenger:direct_open", args=[world.teacher_7b.pk]))
+    assert opened.status_code == 302
+    assert student.get(opened["Location"]).status_code == 200
+    assert client_for(world.teacher_7a).get(opened["Location"]).status_code == 404
+    assert (
+        student.post(reverse("messenger:direct_open", args=[world.other_teacher.pk])).status_code
+        == 404
+    )
+    world.school.student_direct_messages = False
+    world.school.save()
+    refused = student.post(
+        reverse("messenger:direct_open", args=[world.classmate_7a.pk]), follow=True
+    )
+    assert "Deine Schule erlaubt diese direkte Unterhaltung nicht." in refused.content.decode()
+
+
+def test_teacher_creates_room_student_cannot(world, client_for):
+    assert client_for(world.student_7a).get(reverse("messenger:create")).status_code == 404
+    teacher = client_for(world.teacher_7a)
+    form = teacher.get(reverse("messenger:create")).content.decode()
+    assert "7a" in form and "7b" not in form  # only the classes the teacher teaches
+    created = teacher.post(
+        reverse("messenger:create"), {"name": "Elternabend", "groups": [world.class_7a.pk]}
+    )
+    assert created.status_code == 302
+    assert client_for(world.student_7a).get(created["Location"]).status_code == 200
+    sneaky = teacher.post(reverse("messenger:create"), {"name": "X", "groups": [world.class_7b.pk]})
+    assert sneaky.status_code == 200  # refused by the form: not one of the teacher's classes
+
+
+def test_dashboard_section_and_navigation(world, rooms, client_for):
+    services.send_message(world.teacher_7a, rooms.class_7a.pk, "Bitte lesen", "dash-0001")
+    page = client_for(world.student_7a).get(reverse("dashboard:home")).content.decode()
+    assert "1 ungelesene Nachricht" in page
+    assert f'href="{reverse("messenger:index")}"' in page
+
+
+def _meta(**values):
+    return ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}" for k, v in values.items())
+
+
+def _upload(client, room, data=b"Arbeitsblatt", filename="Blatt 1.pdf"):
+    created = client.post(
+        "/uploads/",
+        HTTP_UPLOAD_LENGTH=str(len(data)),
+        HTTP_UPLOAD_METADATA=_meta(
+            filename=filename,
+            filetype="application/pdf",
+            purpose="message-attachment",
+            room=room.pk,
+        ),
+        **TUS,
+    )
+    if created.status_code != 201:
+        return created
+    return client.generic(
+        "PATCH",
+        urlsplit(created["Location"]).path,
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET="0",
+        **TUS,
+    )
+
+
+@pytest.fixture
+def _blobs(settings, tmp_path):
+    settings.STORAGE_DIR = tmp_path / "blobs"
+
+
+def test_attachments_across_classes_and_schools(world, rooms, client_for, _blobs):
+    assert _upload(client_for(world.student_7b), rooms.class_7a).status_code == 404
+    assert _upload(client_for(world.other_student), rooms.class_7a).status_code == 404
+    student = client_for(world.student_7a)
+    finished = _upload(student, rooms.class_7a)
+    assert finished.status_code == 204
+    result = json.loads(finished["Kreide-Upload-Result"])
+    attachment = Attachment.objects.for_school(world.school).get(pk=result["id"])
+    url = reverse("messenger:attachment", args=[attachment.pk])
+    # Not yet sent: only the uploader sees it.
+    assert client_for(world.classmate_7a).get(url).status_code == 404
+    sent = _post_json(
+        student,
+        reverse("messenger:send", args=[rooms.class_7a.pk]),
+        {"text": "", "key": "attach-0001", "attachment": attachment.pk},
+    )
+    assert sent.status_code == 201
+    assert sent.json()["message"]["attachment"]["name"] == "Blatt 1.pdf"
+    download = client_for(world.classmate_7a).get(url)
+    assert download.status_code == 200 and b"".join(download.streaming_content) == b"Arbeitsblatt"
+    assert client_for(world.student_7b).get(url).status_code == 404
+    assert client_for(world.other_admin).get(url).status_code == 404
+    # An attachment is used once, by its uploader, in its room.
+    reuse = _post_json(
+        client_for(world.classmate_7a),
+        reverse("messenger:send", args=[rooms.class_7a.pk]),
+        {"text": "auch", "key": "attach-0002", "attachment": attachment.pk},
+    )
+    assert reuse.status_code == 400
+
+
+def test_oversized_attachment_is_refused_before_upload(
+    world, rooms, client_for, _blobs, monkeypatch
+):
+    from kreide.messenger import uploads
+
+    monkeypatch.setattr(uploads, "MAX_ATTACHMENT_BYTES", 10)
+    refused = _upload(client_for(world.student_7a), rooms.class_7a, data=b"x" * 11)
+    assert refused.status_code == 413
