@@ -6,3 +6,27 @@ class FilesConfig(AppConfig):
     name = "kreide.files"
     label = "files"
     verbose_name = _("Files")
+
+    def ready(self) -> None:
+        from kreide.core import navigation
+        from kreide.dashboard.registry import Section, register
+        from kreide.files import dashboard
+        from kreide.files.uploads import FileUpload
+        from kreide.storage.uploads import register_purpose
+
+        navigation.register(
+            _("Files"),
+            "files:home",
+            order=30,
+            visible=lambda request: bool(getattr(request.user, "school_id", None)),
+        )
+        register(
+            Section(
+                "files-shared",
+                _("Recently shared with me"),
+                "files/section_shared.html",
+                40,
+                dashboard.shared_with_me,
+            )
+        )
+        register_purpose(FileUpload())

@@ -265,7 +265,8 @@ def _claim_name(parent: Node, name: str, clash: str, replacing: Node | None = No
 # --- Creating ----------------------------------------------------------------------------
 
 
-def _insert(parent: Node, name: str, **fields) -> Node:
+def insert_node(parent: Node, name: str, **fields) -> Node:
+    """Add a node under `parent` without checks (callers check permission and name)."""
     node = Node.objects.for_school(parent.school_id).create(
         school_id=parent.school_id, space=parent.space, parent=parent, name=name, **fields
     )
@@ -279,7 +280,7 @@ def create_folder(actor: Actor, parent: Node, name: str, clash: str = "error") -
     actor.require(parent, Level.WRITE)
     _require_folder(parent)
     name = _claim_name(parent, name, clash)
-    return _insert(parent, name, is_folder=True, created_by=actor.user)
+    return insert_node(parent, name, is_folder=True, created_by=actor.user)
 
 
 @transaction.atomic
@@ -292,7 +293,7 @@ def add_file(actor: Actor, parent: Node, name: str, blob: Blob, clash: str = "re
         return replace_content(actor, existing, blob)
     check_quota(parent.space, blob.size)
     name = _claim_name(parent, name, "rename" if clash == "replace" else clash)
-    node = _insert(parent, name, blob=blob, size=blob.size, created_by=actor.user)
+    node = insert_node(parent, name, blob=blob, size=blob.size, created_by=actor.user)
     events.publish("files.added", node_id=node.pk, school_id=node.school_id)
     return node
 
@@ -394,7 +395,7 @@ def copy(
         raise FileError(_("A folder cannot be copied into itself."))
     check_quota(target.space, _subtree_size(node) if recursive else node.size)
     name = _claim_name(target, name or node.name, clash)
-    top = _insert(
+    top = insert_node(
         target,
         name,
         is_folder=node.is_folder,
@@ -407,7 +408,7 @@ def copy(
         copies = {node.pk: top}
         below = _subtree(node).filter(deleted_at=None).exclude(pk=node.pk)
         for original in sorted(below, key=lambda n: n.path.count("/")):
-            duplicate = _insert(
+            duplicate = insert_node(
                 copies[original.parent_id],
                 original.name,
                 is_folder=original.is_folder,
@@ -454,6 +455,7 @@ def trash_entries(actor: Actor) -> list[Node]:
 
 @transaction.atomic
 def restore(actor: Actor, node: Node) -> Node:
+    node.refresh_from_db()
     if node.trash_root_id != node.pk:
         raise FileError(_("This item is not in the trash."))
     if actor.space_level(node.space) < Level.WRITE:
@@ -464,11 +466,11 @@ def restore(actor: Actor, node: Node) -> Node:
     if parent.pk != node.parent_id:
         old_path, new_path = node.path, f"{parent.path}{node.pk}/"
         _subtree(node).update(path=Concat(Value(new_path), Substr("path", len(old_path) + 1)))
-    name = free_name(parent, node.name)
+    # Name first, while still in the trash: the unique-name rule only covers live nodes.
+    Node.unscoped.filter(pk=node.pk).update(parent=parent, name=free_name(parent, node.name))
     Node.objects.for_school(node.school_id).filter(trash_root=node).update(
         deleted_at=None, trash_root=None, deleted_by=None
     )
-    Node.unscoped.filter(pk=node.pk).update(parent=parent, name=name)
     node.refresh_from_db()
     return node
 

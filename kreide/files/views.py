@@ -1,0 +1,682 @@
+"""The files pages: folders, trash, sharing, public links, quotas, app passwords.
+
+Views are thin: they find the object through the user's school (another school's id is
+a 404), ask `Actor` what the user may do, and call a service."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from csp.decorators import csp_update
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
+
+from kreide.accounts.models import User
+from kreide.accounts.permissions import is_admin_of
+from kreide.files import services
+from kreide.files.models import AppPassword, FileSettings, GroupWriter, Node, PublicLink, Share
+from kreide.files.services import Actor, FileError, Level
+from kreide.files.webdav import app_password_hash
+from kreide.files.zipstream import zip_chunks
+from kreide.schools.models import Group, Membership
+from kreide.storage.blobstore import store_file
+from kreide.storage.downloads import blob_response, content_disposition
+
+# Shown in the browser: images and PDFs only. SVG can carry script, so it is downloaded.
+PREVIEW_TYPES = {
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".gif": "image",
+    ".webp": "image",
+    ".pdf": "pdf",
+}
+PUBLIC_LINK_MAX_DAYS = 90
+
+
+def preview_kind(node: Node) -> str | None:
+    if node.is_folder:
+        return None
+    _stem, dot, extension = node.name.lower().rpartition(".")
+    return PREVIEW_TYPES.get(f".{extension}") if dot else None
+
+
+def _actor(request: HttpRequest) -> Actor:
+    if not request.user.school_id:
+        raise Http404
+    return Actor(request.user)
+
+
+def _node(actor: Actor, pk: int, needed: Level = Level.READ) -> Node:
+    node = (
+        Node.objects.for_school(actor.school_id)
+        .select_related("space", "space__group", "space__user", "blob")
+        .filter(pk=pk)
+        .first()
+    )
+    if node is None or actor.level(node) == Level.NONE:
+        raise Http404
+    if actor.level(node) < needed:
+        raise PermissionDenied
+    return node
+
+
+def _trail(actor: Actor, node: Node) -> list[Node]:
+    """The folders above `node` the user may see (from the space root, or from the
+    shared folder they were given)."""
+    above = {
+        n.pk: n for n in Node.objects.for_school(actor.school_id).filter(pk__in=node.ancestor_ids())
+    }
+    trail = [above[pk] for pk in node.ancestor_ids() if pk in above]
+    if actor.space_level(node.space) >= Level.READ:
+        return trail
+    shared = set(
+        Share.objects.for_school(actor.school_id)
+        .filter(
+            Q(user=actor.user) | Q(group_id__in=list(actor.roles)),
+            node_id__in=[n.pk for n in trail],
+        )
+        .values_list("node_id", flat=True)
+    )
+    while trail and trail[0].pk not in shared:
+        trail.pop(0)
+    return trail
+
+
+def _label(node: Node) -> str:
+    return services.space_label(node.space) if node.is_root else node.name
+
+
+def _back(node: Node) -> HttpResponse:
+    return redirect("files:folder", node.pk if node.is_folder else node.parent_id)
+
+
+def _move_targets(actor: Actor) -> list[tuple[int, str]]:
+    """Folders the user may write to, labelled with their path (bounded)."""
+    writable = [s for s in services.spaces_for(actor) if actor.space_level(s) == Level.WRITE]
+    folders = list(
+        Node.objects.for_school(actor.school_id)
+        .filter(space__in=writable, is_folder=True, deleted_at=None)
+        .select_related("space", "space__group")
+        .order_by("space_id", "path")[:500]
+    )
+    names = {f.pk: _label(f) for f in folders}
+    labelled = [(f.pk, " / ".join(names.get(pk, "…") for pk in f.ancestor_ids())) for f in folders]
+    return sorted(labelled, key=lambda item: item[1].lower())
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    spaces = services.spaces_for(actor)
+    rows = [
+        {
+            "space": s,
+            "label": services.space_label(s),
+            "root": services.root_of(s),
+            "used": services.usage_bytes(s),
+            "quota": services.quota_bytes(s),
+        }
+        for s in spaces
+    ]
+    shares = _shared_with(actor, limit=50)
+    return render(
+        request,
+        "files/home.html",
+        {
+            "rows": rows,
+            "shares": shares,
+            "is_admin": is_admin_of(request.user, request.user.school),
+        },
+    )
+
+
+def _shared_with(actor: Actor, limit: int) -> list[Share]:
+    return list(
+        Share.objects.for_school(actor.school_id)
+        .filter(Q(user=actor.user) | Q(group_id__in=list(actor.roles)), node__deleted_at=None)
+        .exclude(created_by=actor.user)
+        .select_related("node", "created_by", "group")
+        .order_by("-created_at")[:limit]
+    )
+
+
+@login_required
+def folder(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+    if not node.is_folder:
+        return redirect("files:view", node.pk)
+    level = actor.level(node)
+    items = services.children(node)
+    for item in items:
+        item.preview = preview_kind(item)
+    context = {
+        "node": node,
+        "label": _label(node),
+        "trail": _trail(actor, node)[:-1],
+        "items": items,
+        "can_write": level == Level.WRITE,
+        "used": services.usage_bytes(node.space),
+        "quota": services.quota_bytes(node.space),
+        "targets": _move_targets(actor) if level == Level.WRITE else [],
+        "is_group_teacher": node.space.group_id
+        and actor.roles.get(node.space.group_id) == Membership.Role.TEACHER,
+    }
+    return render(request, "files/folder.html", context)
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=255)
+
+
+def _name_from(request: HttpRequest) -> str:
+    form = NameForm(request.POST)
+    if not form.is_valid():
+        raise FileError(_("Please enter a name."))
+    return services.clean_name(form.cleaned_data["name"])
+
+
+def _run(request: HttpRequest, node: Node, action, success: str) -> HttpResponse:
+    """Run a service call; its refusal becomes a message on the folder page."""
+    try:
+        action()
+    except FileError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, success)
+    return _back(node)
+
+
+@login_required
+@require_POST
+def mkdir(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk, Level.WRITE)
+
+    def create() -> None:
+        services.create_folder(actor, node, _name_from(request))
+
+    return _run(request, node, create, _("Folder created."))
+
+
+@login_required
+@require_POST
+def upload(request: HttpRequest, pk: int) -> HttpResponse:
+    """Plain form upload (without JavaScript); the page uses resumable uploads instead."""
+    actor = _actor(request)
+    node = _node(actor, pk, Level.WRITE)
+    files = request.FILES.getlist("files")
+
+    def store() -> None:
+        if not files:
+            raise FileError(_("Please choose a file."))
+        services.check_quota(node.space, sum(f.size for f in files))
+        for uploaded in files:
+            services.add_file(actor, node, services.clean_name(uploaded.name), store_file(uploaded))
+
+    return _run(request, node, store, _("Uploaded."))
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+
+    def change() -> None:
+        services.rename(actor, node, _name_from(request))
+
+    return _run(request, node.parent, change, _("Renamed."))
+
+
+def _target(actor: Actor, request: HttpRequest) -> Node:
+    try:
+        return _node(actor, int(request.POST.get("target", "")), Level.WRITE)
+    except ValueError as error:
+        raise Http404 from error
+
+
+@login_required
+@require_POST
+def move(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+    target = _target(actor, request)
+
+    def change() -> None:
+        services.move(actor, node, target, clash="rename")
+
+    return _run(request, node.parent, change, _("Moved."))
+
+
+@login_required
+@require_POST
+def copy(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+    target = _target(actor, request)
+
+    def change() -> None:
+        services.copy(actor, node, target, clash="rename")
+
+    return _run(request, target, change, _("Copied."))
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+
+    def change() -> None:
+        services.trash(actor, node)
+
+    return _run(
+        request,
+        node.parent,
+        change,
+        _("Moved to the trash. You can restore it there for %(days)s days.")
+        % {"days": services.TRASH_DAYS},
+    )
+
+
+@login_required
+def trash(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    entries = services.trash_entries(actor)
+    for entry in entries:
+        entry.space_label = services.space_label(entry.space)
+        entry.purge_on = entry.deleted_at + timedelta(days=services.TRASH_DAYS)
+    return render(request, "files/trash.html", {"entries": entries})
+
+
+@login_required
+@require_POST
+def restore(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = Node.objects.for_school(actor.school_id).select_related("space").filter(pk=pk).first()
+    if node is None or actor.space_level(node.space) == Level.NONE:
+        raise Http404
+    try:
+        node = services.restore(actor, node)
+    except FileError as error:
+        messages.error(request, error.message)
+        return redirect("files:trash")
+    messages.success(request, _("“%(name)s” is back.") % {"name": node.name})
+    return redirect("files:folder", node.parent_id)
+
+
+@login_required
+def download(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+    if node.is_folder:
+        return _zip_response(node)
+    return blob_response(node.blob, node.name)
+
+
+def _zip_response(node: Node) -> StreamingHttpResponse:
+    name = f"{services.space_label(node.space) if node.is_root else node.name}.zip"
+    response = StreamingHttpResponse(zip_chunks(node), content_type="application/zip")
+    response["Content-Disposition"] = content_disposition(name)
+    return response
+
+
+@login_required
+@xframe_options_sameorigin
+@csp_update({"frame-ancestors": ["'self'"]})
+def preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The file itself, inline, for the viewer page's <img> or <iframe> (same origin only)."""
+    actor = _actor(request)
+    node = _node(actor, pk)
+    if preview_kind(node) is None:
+        raise Http404
+    return blob_response(node.blob, node.name, inline=True)
+
+
+@login_required
+def view(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk)
+    if node.is_folder:
+        return redirect("files:folder", node.pk)
+    return render(
+        request,
+        "files/view.html",
+        {
+            "node": node,
+            "kind": preview_kind(node),
+            "trail": _trail(actor, node)[:-1],
+            "can_write": actor.level(node) == Level.WRITE,
+        },
+    )
+
+
+# --- Sharing -----------------------------------------------------------------------------
+
+
+class ShareForm(forms.Form):
+    username = forms.CharField(label=gettext_lazy("Person (user name)"), required=False)
+    group = forms.ModelChoiceField(
+        label=gettext_lazy("or class/group"), queryset=Group.unscoped.none(), required=False
+    )
+    can_write = forms.BooleanField(label=gettext_lazy("may change"), required=False)
+
+    def __init__(self, *args, school, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.school = school
+        self.fields["group"].queryset = Group.objects.for_school(school).filter(is_active=True)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        username, group = data.get("username", "").strip(), data.get("group")
+        if bool(username) == bool(group):
+            raise forms.ValidationError(_("Choose either a person or a class/group."))
+        if username:
+            data["user"] = (
+                User.objects.for_school(self.school)
+                .filter(username__iexact=username, is_active=True)
+                .first()
+            )
+            if data["user"] is None:
+                raise forms.ValidationError(
+                    _("There is nobody with this user name at your school.")
+                )
+        return data
+
+
+class LinkForm(forms.Form):
+    days = forms.IntegerField(
+        label=gettext_lazy("Valid for (days)"),
+        min_value=1,
+        max_value=PUBLIC_LINK_MAX_DAYS,
+        initial=7,
+    )
+
+
+@login_required
+def share(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk, Level.WRITE)
+    school = request.user.school
+    form = ShareForm(request.POST or None, school=school)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            Share.objects.for_school(school).update_or_create(
+                school=school,
+                node=node,
+                user=form.cleaned_data.get("user"),
+                group=form.cleaned_data.get("group"),
+                defaults={"can_write": form.cleaned_data["can_write"], "created_by": request.user},
+            )
+        messages.success(request, _("Shared."))
+        return redirect("files:share", node.pk)
+    shares = Share.objects.for_school(school).filter(node=node).select_related("user", "group")
+    links = PublicLink.objects.for_school(school).filter(node=node, expires_at__gt=timezone.now())
+    return render(
+        request,
+        "files/share.html",
+        {
+            "node": node,
+            "form": form,
+            "shares": shares,
+            "links": links,
+            "link_form": LinkForm(),
+            "links_allowed": school.public_links_allowed,
+        },
+    )
+
+
+@login_required
+@require_POST
+def unshare(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    entry = Share.objects.for_school(actor.school_id).filter(pk=pk).select_related("node").first()
+    if entry is None:
+        raise Http404
+    _node(actor, entry.node_id, Level.WRITE)
+    entry.delete()
+    messages.success(request, _("No longer shared."))
+    return redirect("files:share", entry.node_id)
+
+
+@login_required
+@require_POST
+def create_link(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    node = _node(actor, pk, Level.WRITE)
+    form = LinkForm(request.POST)
+    if not request.user.school.public_links_allowed:
+        messages.error(request, _("Your school has switched public links off."))
+    elif not form.is_valid():
+        messages.error(
+            request,
+            _("A link can be valid for 1 to %(days)s days.") % {"days": PUBLIC_LINK_MAX_DAYS},
+        )
+    else:
+        PublicLink.objects.for_school(actor.school_id).create(
+            school_id=actor.school_id,
+            node=node,
+            token=secrets.token_urlsafe(24),
+            expires_at=timezone.now() + timedelta(days=form.cleaned_data["days"]),
+            created_by=request.user,
+        )
+        messages.success(request, _("Public link created."))
+    return redirect("files:share", node.pk)
+
+
+@login_required
+@require_POST
+def revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    link = PublicLink.objects.for_school(actor.school_id).filter(pk=pk).first()
+    if link is None:
+        raise Http404
+    _node(actor, link.node_id, Level.WRITE)
+    link.delete()
+    messages.success(request, _("The link no longer works."))
+    return redirect("files:share", link.node_id)
+
+
+def _public(token: str, node_id: int | None = None) -> tuple[PublicLink, Node]:
+    link = (
+        PublicLink.unscoped.select_related("school", "node", "node__space", "node__blob")
+        .filter(token=token, expires_at__gt=timezone.now())
+        .first()
+    )
+    if link is None or not link.school.public_links_allowed or link.node.deleted_at:
+        raise Http404
+    if node_id is None:
+        return link, link.node
+    node = (
+        Node.objects.for_school(link.school_id)
+        .select_related("blob", "space")
+        .filter(pk=node_id, deleted_at=None, path__startswith=link.node.path)
+        .first()
+    )
+    if node is None:
+        raise Http404
+    return link, node
+
+
+def public(request: HttpRequest, token: str, node_id: int | None = None) -> HttpResponse:
+    link, node = _public(token, node_id)
+    items = services.children(node) if node.is_folder else []
+    return render(
+        request,
+        "files/public.html",
+        {
+            "link": link,
+            "node": node,
+            "items": items,
+            "label": services.space_label(node.space) if node.is_root else node.name,
+        },
+    )
+
+
+def public_download(request: HttpRequest, token: str, node_id: int) -> HttpResponse:
+    _link, node = _public(token, node_id)
+    if node.is_folder:
+        return _zip_response(node)
+    return blob_response(node.blob, node.name)
+
+
+# --- Group write permission, quotas, app passwords ---------------------------------------
+
+
+@login_required
+def writers(request: HttpRequest, group_id: int) -> HttpResponse:
+    actor = _actor(request)
+    group = Group.objects.for_school(actor.school_id).filter(pk=group_id).first()
+    if group is None or actor.roles.get(group.pk) != Membership.Role.TEACHER:
+        raise Http404
+    members = (
+        Membership.objects.for_school(actor.school_id)
+        .filter(group=group, role=Membership.Role.MEMBER)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name")
+    )
+    if request.method == "POST":
+        chosen = {int(pk) for pk in request.POST.getlist("writer") if pk.isdigit()}
+        member_ids = {m.user_id for m in members}
+        with transaction.atomic():
+            GroupWriter.objects.for_school(actor.school_id).filter(group=group).exclude(
+                user_id__in=chosen
+            ).delete()
+            for user_id in chosen & member_ids:
+                GroupWriter.objects.for_school(actor.school_id).get_or_create(
+                    school_id=actor.school_id,
+                    group=group,
+                    user_id=user_id,
+                    defaults={"granted_by": request.user},
+                )
+        messages.success(request, _("Saved."))
+        return redirect("files:writers", group.pk)
+    current = set(
+        GroupWriter.objects.for_school(actor.school_id)
+        .filter(group=group)
+        .values_list("user_id", flat=True)
+    )
+    return render(
+        request,
+        "files/writers.html",
+        {
+            "group": group,
+            "members": members,
+            "current": current,
+            "root": services.root_of(services.group_space(group)),
+        },
+    )
+
+
+class QuotaForm(forms.ModelForm):
+    class Meta:
+        model = FileSettings
+        fields = ["user_quota_mb", "group_quota_mb"]
+
+
+@login_required
+def quotas(request: HttpRequest) -> HttpResponse:
+    school = request.user.school
+    if not is_admin_of(request.user, school):
+        raise Http404
+    settings = FileSettings.objects.for_school(school).first() or FileSettings(school=school)
+    form = QuotaForm(request.POST or None, instance=settings)
+    if request.method == "POST" and "override" in request.POST:
+        _set_override(request, school)
+        return redirect("files:quotas")
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Saved."))
+        return redirect("files:quotas")
+    groups = list(Group.objects.for_school(school).filter(is_active=True))
+    spaces = {
+        s.group_id: s for s in services.Space.objects.for_school(school).filter(group__in=groups)
+    }
+    rows = [
+        {
+            "group": g,
+            "space": spaces.get(g.pk),
+            "used": services.usage_bytes(spaces[g.pk]) if g.pk in spaces else 0,
+        }
+        for g in groups
+    ]
+    people = (
+        services.Space.objects.for_school(school)
+        .filter(user__isnull=False, quota_mb__isnull=False)
+        .select_related("user")
+    )
+    return render(request, "files/quotas.html", {"form": form, "rows": rows, "people": people})
+
+
+def _set_override(request: HttpRequest, school) -> None:
+    raw = request.POST.get("quota_mb", "").strip()
+    quota = int(raw) if raw.isdigit() else None
+    if request.POST.get("group"):
+        group = Group.objects.for_school(school).filter(pk=request.POST["group"]).first()
+        space = group and services.group_space(group)
+    else:
+        user = (
+            User.objects.for_school(school)
+            .filter(username__iexact=request.POST.get("username", "").strip())
+            .first()
+        )
+        space = user and services.personal_space(user)
+    if not space:
+        messages.error(request, _("There is nobody with this user name at your school."))
+        return
+    space.quota_mb = quota
+    space.save(update_fields=["quota_mb"])
+    messages.success(request, _("Saved."))
+
+
+@login_required
+def app_passwords(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    created = None
+    if request.method == "POST":
+        form = NameForm(request.POST)
+        if form.is_valid():
+            created = "-".join(secrets.token_hex(3) for _ in range(5))
+            AppPassword.objects.for_school(actor.school_id).create(
+                school_id=actor.school_id,
+                user=request.user,
+                name=form.cleaned_data["name"],
+                secret_sha256=app_password_hash(created),
+            )
+    else:
+        form = NameForm()
+    entries = AppPassword.objects.for_school(actor.school_id).filter(user=request.user)
+    return render(
+        request,
+        "files/app_passwords.html",
+        {
+            "form": form,
+            "entries": entries,
+            "created": created,
+            "dav_url": request.build_absolute_uri(reverse("dav:dav", args=[""])),
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_app_password(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    AppPassword.objects.for_school(actor.school_id).filter(pk=pk, user=request.user).delete()
+    messages.success(request, _("The app password no longer works."))
+    return redirect("files:app_passwords")

@@ -1,0 +1,145 @@
+"""Folder tree rules: names, clashes, moves, copies, trash, quotas."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from kreide.files import services
+from kreide.files.models import FileSettings, Node
+from kreide.files.services import Actor, FileError, InvalidName, Level, NameClash, QuotaExceeded
+from kreide.storage.blobstore import store_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def test_identical_content_is_stored_once(files):
+    actor = Actor(files.student_7a)
+    copy = services.add_file(actor, files.student_root, "Kopie.txt", store_bytes(b"geheim"))
+    assert copy.blob_id == files.private_file.blob_id
+
+
+def test_name_clash_renames_or_refuses(files):
+    actor = Actor(files.student_7a)
+    blob = store_bytes(b"x")
+    second = services.add_file(actor, files.student_root, "Tagebuch.txt", blob)
+    third = services.add_file(actor, files.student_root, "Tagebuch.txt", blob)
+    assert (second.name, third.name) == ("Tagebuch (2).txt", "Tagebuch (3).txt")
+    with pytest.raises(NameClash):
+        services.add_file(actor, files.student_root, "Tagebuch.txt", blob, clash="error")
+
+
+@pytest.mark.parametrize("name", ["CON", "a/b", "..", "bad:name", "trailing.", "nul.txt", ""])
+def test_names_windows_cannot_store_are_refused(name):
+    with pytest.raises(InvalidName):
+        services.check_name(name)
+
+
+def test_clean_name_keeps_umlauts_and_strips_paths():
+    assert services.check_name("Übung ß.pdf") == "Übung ß.pdf"
+    assert services.clean_name("../../etc/passwd") == "passwd"
+    assert services.clean_name("Aufgabe?.pdf") == "Aufgabe_.pdf"
+
+
+def test_move_into_itself_is_refused_clearly(files):
+    actor = Actor(files.student_7a)
+    outer = services.create_folder(actor, files.student_root, "Außen")
+    inner = services.create_folder(actor, outer, "Innen")
+    with pytest.raises(FileError, match="in sich selbst"):
+        services.move(actor, outer, inner)
+    with pytest.raises(FileError):
+        services.move(actor, outer, outer)
+
+
+def test_move_subtree_keeps_paths_consistent(files):
+    actor = Actor(files.student_7a)
+    a = services.create_folder(actor, files.student_root, "A")
+    b = services.create_folder(actor, a, "B")
+    leaf = services.add_file(actor, b, "c.txt", store_bytes(b"c"))
+    target = services.create_folder(actor, files.student_root, "Ziel")
+    services.move(actor, a, target)
+    leaf.refresh_from_db()
+    assert leaf.ancestor_ids() == [files.student_root.pk, target.pk, a.pk, b.pk, leaf.pk]
+
+
+def test_copy_folder_copies_tree_without_duplicating_content(files):
+    actor = Actor(files.student_7a)
+    a = services.create_folder(actor, files.student_root, "A")
+    services.add_file(actor, a, "x.txt", store_bytes(b"inhalt"))
+    duplicate = services.copy(actor, a, files.student_root, clash="rename")
+    assert duplicate.name == "A (2)"
+    copied = services.children(duplicate)
+    assert [c.name for c in copied] == ["x.txt"]
+    assert copied[0].blob.sha256 == services.children(a)[0].blob.sha256
+
+
+def test_trash_and_restore_subtree(files):
+    actor = Actor(files.student_7a)
+    folder = services.create_folder(actor, files.student_root, "Ordner")
+    inside = services.add_file(actor, folder, "drin.txt", store_bytes(b"d"))
+    services.trash(actor, folder)
+    assert services.children(files.student_root) == [files.private_file]
+    assert [e.pk for e in services.trash_entries(actor)] == [folder.pk]
+    # A new folder with the same name meanwhile: the restored one gets a free name.
+    services.create_folder(actor, files.student_root, "Ordner")
+    restored = services.restore(actor, folder)
+    assert restored.name == "Ordner (2)"
+    inside.refresh_from_db()
+    assert inside.deleted_at is None
+
+
+def test_purge_removes_only_old_trash(files):
+    actor = Actor(files.student_7a)
+    old = services.create_folder(actor, files.student_root, "Alt")
+    services.add_file(actor, old, "a.txt", store_bytes(b"a"))
+    services.trash(actor, old)
+    recent = services.add_file(actor, files.student_root, "neu.txt", store_bytes(b"n"))
+    services.trash(actor, recent)
+    Node.unscoped.filter(trash_root=old).update(
+        deleted_at=timezone.now() - timezone.timedelta(days=31)
+    )
+    assert services.purge_trash() == 2
+    assert not Node.unscoped.filter(pk=old.pk).exists()
+    assert Node.unscoped.filter(pk=recent.pk).exists()
+
+
+def test_quota_refuses_with_german_message(files):
+    FileSettings.objects.for_school(files.school).create(school=files.school, user_quota_mb=1)
+    actor = Actor(files.student_7a)
+    big = store_bytes(b"x" * (1024 * 1024))
+    with pytest.raises(QuotaExceeded, match="Nicht genug Speicherplatz"):
+        services.add_file(actor, files.student_root, "groß.bin", big)
+
+
+@pytest.mark.parametrize(
+    ("who", "where", "expected"),
+    [
+        ("student_7a", "private_file", Level.WRITE),
+        ("classmate_7a", "private_file", Level.NONE),
+        ("teacher_7a", "private_file", Level.NONE),
+        ("admin", "private_file", Level.NONE),
+        ("other_student", "private_file", Level.NONE),
+        ("student_7a", "class_file", Level.READ),
+        ("teacher_7a", "class_file", Level.WRITE),
+        ("teacher_7b", "class_file", Level.NONE),
+        ("student_7b", "class_file", Level.NONE),
+        ("other_teacher", "class_file", Level.NONE),
+    ],
+)
+def test_permission_matrix_owners_and_groups(files, who, where, expected):
+    assert Actor(getattr(files, who)).level(getattr(files, where)) == expected
+
+
+def test_group_writer_and_shares_grant_access(files):
+    from kreide.files.models import GroupWriter, Share
+
+    GroupWriter.objects.for_school(files.school).create(
+        school=files.school, group=files.class_7a, user=files.student_7a
+    )
+    assert Actor(files.student_7a).level(files.class_file) == Level.WRITE
+    Share.objects.for_school(files.school).create(
+        school=files.school, node=files.student_root, group=files.class_7b
+    )
+    assert Actor(files.student_7b).level(files.private_file) == Level.READ
+    assert Actor(files.classmate_7a).level(files.private_file) == Level.NONE
+    with pytest.raises(PermissionDenied):
+        services.rename(Actor(files.student_7b), files.private_file, "x.txt")
