@@ -47,12 +47,13 @@ class ImportResult:
 
 @dataclass
 class _Deferred:
-    """References to rows of a later part (or the same part), filled in at the end."""
+    """References to rows of a later part (or the same part), filled in at the end: a
+    local id (foreign key) or a list of them (key path)."""
 
-    rows: dict[tuple[str, str], list[tuple[int, int]]] = field(default_factory=dict)
+    rows: dict[tuple[str, str], list[tuple[Any, int | list[int]]]] = field(default_factory=dict)
 
-    def add(self, kind: str, name: str, new_pk: int, target_local: int) -> None:
-        self.rows.setdefault((kind, name), []).append((new_pk, target_local))
+    def add(self, kind: str, name: str, new_pk: Any, target: int | list[int]) -> None:
+        self.rows.setdefault((kind, name), []).append((new_pk, target))
 
 
 def verify_file(path: str, *, progress: bool = False) -> archive.Manifest:
@@ -211,6 +212,12 @@ class _Writer:
                     else:
                         values[f.attname] = None
                         pending.append((f.name, value))
+                elif (f.name in spec.keys and isinstance(value, list)) or (
+                    f.name in spec.watermarks
+                ):
+                    # Filled in once every key is known; unique text fields need NULL.
+                    values[f.attname] = None if f.null else f.get_default()
+                    pending.append((f.name, value))
                 elif f.name in spec.blob_fields:
                     values[f.attname] = blob_pks[value]
                 elif f.name in spec.natural_key_fields:
@@ -245,11 +252,31 @@ class _Writer:
     def fill_deferred(self) -> None:
         for (kind, name), rows in self.deferred.rows.items():
             spec = self.specs[kind]
-            target = spec.references[name]
-            manager = spec.model._base_manager.using(self.using)
             attname = spec.model._meta.get_field(name).attname
-            for new_pk, local in rows:
-                manager.filter(pk=new_pk).update(**{attname: self.new_pk(target, local)})
+            if name in spec.keys:
+                keys = spec.keys[name]
+
+                def value(locals_: list[int], keys=keys) -> str:
+                    return keys.format([self.new_pk(keys.kind, n) for n in locals_])
+            elif name in spec.watermarks:
+                target = spec.watermarks[name]
+
+                def value(rank: int, target: str = target) -> Any:
+                    return self.new_pk(target, rank) if rank else 0
+            else:
+                target = spec.references[name]
+
+                def value(local: int, target: str = target) -> Any:
+                    return self.new_pk(target, local)
+
+            for start in range(0, len(rows), BATCH):
+                objects = []
+                for new_pk, reference in rows[start : start + BATCH]:
+                    obj = spec.model(pk=new_pk)
+                    setattr(obj, attname, value(reference))
+                    objects.append(obj)
+                # bulk_update leaves auto_now fields alone: the rows keep the archive's times.
+                spec.model._base_manager.using(self.using).bulk_update(objects, [name])
 
 
 def _check_written(manifest: archive.Manifest, school_pk: int, using: str) -> None:

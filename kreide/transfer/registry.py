@@ -3,6 +3,8 @@
     from kreide.transfer import registry
     registry.register(Task)                      # rows of one school, FKs remapped
     registry.register(Submission)                # FKs to storage.Blob travel as files
+    registry.register(Node, keys={"path": registry.Keys("files.node", enclosed=True)})
+    registry.register(VideoLesson, omit={"server": "the target has its own media servers"})
     registry.not_school_data(UploadSession, "half-finished uploads are ephemeral")
 
 The registry derives everything else from the models: how a row reaches its school (the
@@ -28,6 +30,25 @@ class RegistryError(ImproperlyConfigured):
     """An exports.py registered something the export cannot carry faithfully."""
 
 
+@dataclass(frozen=True)
+class Keys:
+    """A text field that lists primary keys of one part: "/1/5/9/" (a tree path, enclosed
+    in separators) or "12-57" (a pair, kept in ascending order)."""
+
+    kind: str
+    separator: str = "/"
+    enclosed: bool = False
+    ascending: bool = False
+
+    def parse(self, value: str) -> list[int]:
+        return [int(key) for key in value.strip(self.separator).split(self.separator) if key]
+
+    def format(self, keys: list) -> str:
+        keys = sorted(keys) if self.ascending else keys
+        text = self.separator.join(str(key) for key in keys)
+        return f"{self.separator}{text}{self.separator}" if self.enclosed else text
+
+
 @dataclass
 class _Registration:
     model: type[models.Model]
@@ -35,6 +56,9 @@ class _Registration:
     object_refs: tuple[tuple[str, str], ...] = ()
     unique_across_schools: tuple[str, ...] = ()
     school_path: str | None = None
+    keys: dict[str, Keys] = field(default_factory=dict)
+    watermarks: dict[str, str] = field(default_factory=dict)
+    omit: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +77,8 @@ class ExportSpec:
     # (type field, id field): a model label plus a primary key, e.g. AuditEntry's target.
     object_refs: tuple[tuple[str, str], ...] = ()
     unique_across_schools: tuple[str, ...] = ()
+    keys: dict[str, Keys] = field(default_factory=dict)  # text fields listing keys
+    watermarks: dict[str, str] = field(default_factory=dict)  # "up to this key" -> kind
     keep_pk: bool = False  # pk is not an auto field (UUID, or a one-to-one to the school)
 
 
@@ -67,15 +93,33 @@ def register(
     object_refs: Iterable[tuple[str, str]] = (),
     unique_across_schools: Iterable[str] = (),
     school_path: str | None = None,
+    keys: dict[str, Keys] | None = None,
+    watermarks: dict[str, str] | None = None,
+    omit: dict[str, str] | None = None,
 ) -> None:
     """Export `model`'s rows of the school. Auto-created M2M tables to registered models
-    come along; FKs to `storage.Blob` are carried as files without being named."""
+    come along; FKs to `storage.Blob` are carried as files without being named.
+
+    `object_refs`: (type field, id field) pairs naming any row by model label and key.
+    `unique_across_schools`: fields unique in the whole deployment (checked on import).
+    `keys`: text fields listing keys of a part ("/1/5/9/", "12-57"), rewritten on import.
+    `watermarks`: integer fields meaning "every row of that part up to this key" (a
+    last-read message id): rewritten so the same rows stay below the mark.
+    `omit`: field -> why it stays behind (deployment-specific); the target's default applies.
+    """
+    for name in omit or {}:
+        f = model._meta.get_field(name)
+        if not (f.null or f.has_default() or f.empty_strings_allowed):
+            raise RegistryError(f"{model._meta.label}.{name} cannot be omitted: it has no default.")
     _registrations[model] = _Registration(
         model,
         tuple(blob_char_fields),
         tuple(object_refs),
         tuple(unique_across_schools),
         school_path,
+        dict(keys or {}),
+        dict(watermarks or {}),
+        dict(omit or {}),
     )
     ordered_specs.cache_clear()
 
@@ -162,11 +206,15 @@ def _build_spec(
         fields=[
             f
             for f in model._meta.concrete_fields
-            if not getattr(f, "generated", False) and (keep_pk or f is not pk)
+            if not getattr(f, "generated", False)
+            and (keep_pk or f is not pk)
+            and f.name not in registration.omit
         ],
         blob_char_fields=registration.blob_char_fields,
         object_refs=registration.object_refs,
         unique_across_schools=registration.unique_across_schools,
+        keys=registration.keys,
+        watermarks=registration.watermarks,
         keep_pk=keep_pk,
     )
     blob_fields, natural = [], []

@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 
 from kreide.transfer import codec
-from kreide.transfer.registry import ExportSpec, ordered_specs
+from kreide.transfer.registry import ExportSpec, Keys, ordered_specs
 
 CHUNK = 2000
 
@@ -42,6 +42,10 @@ class KeyMap:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def rank(self, key: Any) -> int:
+        """How many rows have a key up to `key`: a watermark's position among the rows."""
+        return bisect.bisect_right(self.keys, key)
 
     def local(self, key: Any) -> int | None:
         position = bisect.bisect_left(self.keys, key)
@@ -106,6 +110,10 @@ def part_lines(
                     target = f.related_model._base_manager.using(using).get(pk=value)
                     natural_keys[f.name, value] = list(target.natural_key())
                 row[f.name] = natural_keys[f.name, value]
+            elif f.name in spec.keys:
+                row[f.name] = _keys(spec.keys[f.name], value, maps, stats)
+            elif f.name in spec.watermarks:
+                row[f.name] = maps[spec.watermarks[f.name]].rank(value)
             elif f.name in object_ref_ids:
                 row[f.name] = value  # resolved below, once the type is known
             else:
@@ -113,6 +121,15 @@ def part_lines(
         for type_field, id_field in spec.object_refs:
             row[id_field] = _object_ref(row[type_field], row[id_field], maps, stats)
         yield codec.dumps_row(row)
+
+
+def _keys(keys: Keys, value: str, maps: dict[str, KeyMap], stats: PartStats) -> Any:
+    """ "/1/5/9/" as the local ids of those rows; a key outside the school is dropped."""
+    if not value:
+        return value
+    locals_ = [maps[keys.kind].local(key) for key in keys.parse(value)]
+    stats.detached += locals_.count(None)
+    return [local for local in locals_ if local is not None]
 
 
 def _object_ref(kind: str, key: str, maps: dict[str, KeyMap], stats: PartStats) -> Any:
