@@ -140,7 +140,7 @@ def create_lesson(
         classroom_mode=classroom_mode,
     )
     if starts_at <= now:
-        open_room(lesson)
+        lesson = open_room(lesson)
     return lesson
 
 
@@ -273,6 +273,7 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
     server = lesson.server
     with transaction.atomic():
         server = MediaServer.objects.select_for_update().get(pk=server.pk)
+        now = timezone.now()  # after the lock: queue order is the order of admission
         admission = _lock_admission(user, lesson, now)
         if admission.state == Admission.State.REMOVED:
             raise PermissionDenied
