@@ -47,12 +47,21 @@ def login_view(request: HttpRequest) -> HttpResponse:
             user = authenticate(
                 request, username=identifier, password=form.cleaned_data["password"]
             )
+            if user is not None and twofactor.is_enabled(user):
+                # Not signed in yet: the code comes first. Failure counts stay until then,
+                # so re-entering the password does not reset the guesses at the code.
+                request.session[_PENDING] = {
+                    "user_id": user.pk,
+                    "backend": user.backend,
+                    "identifier": identifier,
+                    "remember": form.cleaned_data["remember"],
+                    "next": next_url or "",
+                    "until": time.time() + _PENDING_SECONDS,
+                }
+                return redirect("accounts:login_verify")
             if user is not None:
                 throttle.record_success(identifier)
-                login(request, user)
-                if not form.cleaned_data["remember"]:
-                    request.session.set_expiry(0)
-                LOGINS.labels("success").inc()
+                _complete_login(request, user, form.cleaned_data["remember"])
                 return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
             lockout = throttle.record_failure(identifier, address)
             LOGINS.labels("failure").inc()

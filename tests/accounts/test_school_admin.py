@@ -1,0 +1,245 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from kreide.accounts.models import User
+from kreide.core.models import AuditEntry
+from kreide.schools.models import Membership
+
+# Pages only school admins may open (GET); each takes the ids of the admin's own school.
+ADMIN_PAGES = [
+    "/accounts/admin/users/",
+    "/accounts/admin/users/new/",
+    "/accounts/admin/users/{student}/",
+    "/accounts/admin/import/",
+    "/accounts/admin/audit/",
+    "/accounts/admin/groups/",
+    "/accounts/admin/groups/new/",
+    "/accounts/admin/groups/{group}/",
+]
+ADMIN_ACTIONS = [
+    "/accounts/admin/users/{student}/active/",
+    "/accounts/admin/groups/{group}/members/",
+    "/accounts/admin/groups/{group}/members/{student}/remove/",
+    "/accounts/admin/groups/{group}/active/",
+]
+
+
+def _urls(urls, world):
+    ids = {"student": world.student_7a.pk, "group": world.class_7a.pk}
+    return [url.format(**ids) for url in urls]
+
+
+def test_admin_sees_every_page(client_for, world):
+    admin = client_for(world.admin)
+    for url in _urls(ADMIN_PAGES, world):
+        assert admin.get(url).status_code == 200, url
+
+
+def test_anonymous_goes_to_login(client, world):
+    for url in _urls(ADMIN_PAGES + ["/accounts/my-classes/"], world):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    for url in _urls(ADMIN_ACTIONS, world) + [
+        f"/accounts/users/{world.student_7a.pk}/reset-password/"
+    ]:
+        response = client.post(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
+
+
+def test_students_and_teachers_are_refused(client_for, world):
+    for user in (world.student_7a, world.teacher_7a):
+        signed_in = client_for(user)
+        for url in _urls(ADMIN_PAGES, world):
+            assert signed_in.get(url).status_code == 403, (user, url)
+        for url in _urls(ADMIN_ACTIONS, world):
+            assert signed_in.post(url, {"active": "0"}).status_code == 403, (user, url)
+    world.student_7a.refresh_from_db()
+    assert world.student_7a.is_active
+    assert client_for(world.student_7a).get("/accounts/my-classes/").status_code == 403
+
+
+def test_other_schools_ids_are_404(client_for, world):
+    admin = client_for(world.admin)
+    foreign = {"student": world.other_student.pk, "group": world.other_class.pk}
+    for url in ADMIN_PAGES[2:3] + ADMIN_PAGES[7:]:
+        assert admin.get(url.format(**foreign)).status_code == 404, url
+    for url in ADMIN_ACTIONS:
+        assert admin.post(url.format(**foreign), {"active": "0"}).status_code == 404, url
+    # Own group, other school's user.
+    url = f"/accounts/admin/groups/{world.class_7a.pk}/members/{world.other_student.pk}/remove/"
+    assert admin.post(url).status_code == 404
+    reset = f"/accounts/users/{world.other_student.pk}/reset-password/"
+    assert admin.post(reset).status_code == 404
+    assert (
+        client_for(world.other_admin)
+        .get(f"/accounts/admin/users/{world.student_7a.pk}/")
+        .status_code
+        == 404
+    )
+    world.other_student.refresh_from_db()
+    assert world.other_student.is_active
+
+
+def test_user_list_filters_and_needs_a_bounded_number_of_queries(client_for, world, make_user):
+    admin = client_for(world.admin)
+    admin.get("/accounts/admin/users/")  # warm the session cache
+    with CaptureQueriesContext(connection) as few:
+        admin.get("/accounts/admin/users/")
+    for _ in range(30):
+        make_user(world.school, groups=(world.class_7a, world.class_7b))
+    with CaptureQueriesContext(connection) as many:
+        response = admin.get("/accounts/admin/users/")
+    assert len(many) == len(few)
+    assert world.other_student.username not in response.content.decode()
+    filtered = admin.get(
+        "/accounts/admin/users/", {"q": world.student_7b.last_name, "role": "student"}
+    )
+    assert list(filtered.context["page"].object_list) == [world.student_7b]
+    by_class = admin.get("/accounts/admin/users/", {"group": world.class_7b.pk})
+    assert set(by_class.context["page"].object_list) >= {world.student_7b, world.teacher_7b}
+    assert world.student_7a not in by_class.context["page"].object_list
+
+
+def test_admin_creates_edits_and_deactivates_an_account(client_for, world):
+    admin = client_for(world.admin)
+    response = admin.post(
+        "/accounts/admin/users/new/",
+        {
+            "first_name": "Neu",
+            "last_name": "Ling",
+            "username": "neu.ling",
+            "email": "",
+            "role": "student",
+            "groups": [world.class_7b.pk],
+        },
+    )
+    assert response.status_code == 302
+    page = admin.get(response["Location"])
+    assert "neu.ling" in page.content.decode()
+    password = page.context["items"][0].password
+    neu = User.objects.get(username="neu.ling")
+    assert neu.check_password(password) and neu.must_change_password and neu.school == world.school
+    assert (
+        Membership.objects.for_school(world.school).filter(user=neu, group=world.class_7b).exists()
+    )
+
+    response = admin.post(
+        f"/accounts/admin/users/{neu.pk}/",
+        {
+            "first_name": "Neu",
+            "last_name": "Ling",
+            "username": "neu.ling",
+            "email": "",
+            "role": "teacher",
+            "groups": [world.class_7a.pk],
+        },
+    )
+    assert response.status_code == 302
+    memberships = Membership.objects.for_school(world.school).filter(user=neu)
+    assert [(m.group_id, m.role) for m in memberships] == [(world.class_7a.pk, "teacher")]
+    admin.post(f"/accounts/admin/users/{neu.pk}/active/", {"active": "0"})
+    neu.refresh_from_db()
+    assert not neu.is_active
+    actions = set(
+        AuditEntry.objects.for_school(world.school)
+        .filter(target_id=str(neu.pk))
+        .values_list("action", flat=True)
+    )
+    assert {"account.created", "account.role_changed", "account.deactivated"} <= actions
+
+
+def test_username_taken_gives_german_error(client_for, world):
+    response = client_for(world.admin).post(
+        "/accounts/admin/users/new/",
+        {
+            "first_name": "A",
+            "last_name": "B",
+            "username": world.other_student.username.upper(),
+            "role": "student",
+        },
+    )
+    assert "Dieser Benutzername ist bereits vergeben." in response.content.decode()
+
+
+def test_upload_import_bad_file_shows_german_errors(client_for, world):
+    upload = SimpleUploadedFile(
+        "k.csv", b"username;first_name;last_name;role;classes\na.b;Anna;;student;7a\n"
+    )
+    response = client_for(world.admin).post("/accounts/admin/import/", {"file": upload})
+    content = response.content.decode()
+    assert "Es wurde nichts importiert." in content
+    assert "Zeile 2, Spalte „last_name“: Dieser Wert fehlt." in content
+    assert not User.objects.filter(username="a.b").exists()
+
+
+def test_upload_import_offers_slips_only_to_the_importer(client_for, world, make_user):
+    upload = SimpleUploadedFile(
+        "k.csv", b"username;first_name;last_name;role;classes\na.b;Anna;Bolte;student;7a\n"
+    )
+    admin = client_for(world.admin)
+    response = admin.post("/accounts/admin/import/", {"file": upload})
+    assert response.status_code == 302
+    result = admin.get(response["Location"])
+    assert "1 angelegt" in result.content.decode()
+    pdf = admin.get(response["Location"] + "slips.pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    second_admin = make_user(world.school, User.Role.SCHOOL_ADMIN)
+    assert client_for(second_admin).get(response["Location"]).status_code == 404
+    assert client_for(second_admin).get(response["Location"] + "slips.pdf").status_code == 404
+
+
+def test_audit_log_shows_only_own_school_and_filters(client_for, world):
+    client_for(world.admin).post(
+        f"/accounts/admin/users/{world.student_7b.pk}/active/", {"active": "0"}
+    )
+    client_for(world.other_admin).post(
+        f"/accounts/admin/users/{world.other_student.pk}/active/", {"active": "0"}
+    )
+    page = client_for(world.admin).get("/accounts/admin/audit/", {"action": "account.deactivated"})
+    entries = list(page.context["page"].object_list)
+    assert [e.target_id for e in entries] == [str(world.student_7b.pk)]
+    assert entries[0].actor == world.admin
+
+
+def test_teacher_resets_password_of_own_student_only(client_for, world):
+    teacher = client_for(world.teacher_7a)
+    page = teacher.get("/accounts/my-classes/").content.decode()
+    assert world.student_7a.username in page and world.student_7b.username not in page
+    response = teacher.post(f"/accounts/users/{world.student_7a.pk}/reset-password/")
+    assert response.status_code == 302
+    slip = teacher.get(response["Location"])
+    password = slip.context["items"][0].password
+    assert slip.context["items"][0].group == "7a"
+    world.student_7a.refresh_from_db()
+    assert world.student_7a.check_password(password) and world.student_7a.must_change_password
+    # A student of another class (403), another school (404), a colleague (403).
+    assert teacher.post(f"/accounts/users/{world.student_7b.pk}/reset-password/").status_code == 403
+    assert (
+        teacher.post(f"/accounts/users/{world.other_student.pk}/reset-password/").status_code == 404
+    )
+    assert teacher.post(f"/accounts/users/{world.teacher_7b.pk}/reset-password/").status_code == 403
+    assert (
+        client_for(world.classmate_7a)
+        .post(f"/accounts/users/{world.student_7b.pk}/reset-password/")
+        .status_code
+        == 403
+    )
+    assert (
+        AuditEntry.objects.for_school(world.school)
+        .filter(action="account.password_reset", actor=world.teacher_7a)
+        .count()
+        == 1
+    )
+
+
+def test_nav_item_only_for_school_admins(client_for, world):
+    assert "Schulverwaltung" in client_for(world.admin).get("/").content.decode()
+    assert "Schulverwaltung" not in client_for(world.teacher_7a).get("/").content.decode()
+    assert "Meine Klassen</a>" in client_for(world.teacher_7a).get("/").content.decode()
+
+
+@pytest.fixture(autouse=True)
+def _german(settings):
+    settings.LANGUAGE_CODE = "de"
