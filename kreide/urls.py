@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from kreide.core import views as core_views
+from kreide.tasks import api as tasks_api
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -12,6 +13,8 @@ urlpatterns = [
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("kreide.accounts.urls")),
     path("tasks/", include("kreide.tasks.urls")),
+    path("api/v1/tasks/", include("kreide.tasks.api")),
+    path("api/v1/openapi.json", tasks_api.openapi, name="openapi"),
     path("files/", include("kreide.files.urls")),
     path("dav/", include("kreide.files.dav_urls")),
     path("messages/", include("kreide.messenger.urls")),

@@ -37,7 +37,7 @@ from django.views.decorators.cache import never_cache
 from kreide.storage.blobstore import store_path
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Upload
-from kreide.storage.uploads import SERVER_KEYS, UploadRefused, get_purpose
+from kreide.storage.uploads import SERVER_KEYS, UploadRefused, blocked_extension, get_purpose
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,checksum"
@@ -184,6 +184,11 @@ def collection(request: HttpRequest) -> HttpResponse:
         raise TusError(400, _("Upload-Metadata must name a known purpose."))
     filename = safe_filename(metadata.get("filename", "") or metadata.get("name", ""))
     metadata["filename"] = filename
+    blocked = blocked_extension(filename)
+    if blocked:
+        raise TusError(
+            415, _("Files of this type (.%(extension)s) are not accepted.") % {"extension": blocked}
+        )
     purpose.authorize(user, metadata, length)
     upload = Upload.objects.for_school(user.school_id).create(
         school_id=user.school_id,

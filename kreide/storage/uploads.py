@@ -13,7 +13,40 @@ from __future__ import annotations
 
 from typing import Any
 
+from kreide.env import env_list
 from kreide.storage.models import Blob
+
+# File types nobody at school needs to upload and that harm when opened by mistake;
+# operators set their own list (comma-separated extensions, empty to allow everything).
+BLOCKED_EXTENSIONS = frozenset(
+    extension.lower().lstrip(".")
+    for extension in env_list(
+        "KREIDE_UPLOAD_BLOCKED_EXTENSIONS",
+        [
+            "exe",
+            "com",
+            "bat",
+            "cmd",
+            "scr",
+            "msi",
+            "msp",
+            "pif",
+            "vbs",
+            "vbe",
+            "jse",
+            "wsf",
+            "ps1",
+            "lnk",
+            "reg",
+            "dll",
+            "cpl",
+            "hta",
+            "jar",
+            "apk",
+        ],
+    )
+    if extension.strip()
+)
 
 
 class UploadRefused(Exception):
@@ -49,6 +82,12 @@ def register_purpose(purpose: UploadPurpose) -> None:
     if not purpose.name:
         raise ValueError("an upload purpose needs a name")
     _purposes[purpose.name] = purpose
+
+
+def blocked_extension(filename: str) -> str | None:
+    """The extension if uploads of this file type are refused, else None."""
+    extension = filename.rpartition(".")[2].lower() if "." in filename else ""
+    return extension if extension in BLOCKED_EXTENSIONS else None
 
 
 def get_purpose(name: str) -> UploadPurpose | None:

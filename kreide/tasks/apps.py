@@ -6,3 +6,17 @@ class TasksConfig(AppConfig):
     name = "kreide.tasks"
     label = "tasks"
     verbose_name = _("Tasks")
+
+    def ready(self) -> None:
+        from kreide.core.navigation import register as register_nav
+        from kreide.dashboard.registry import Section
+        from kreide.dashboard.registry import register as register_section
+        from kreide.storage.uploads import register_purpose
+        from kreide.tasks import dashboard, uploads
+
+        register_nav(_("Tasks"), "tasks:list", order=10)
+        register_section(
+            Section("tasks", _("Tasks"), "tasks/section_tasks.html", 10, dashboard.tasks_section)
+        )
+        register_purpose(uploads.SubmissionPurpose())
+        register_purpose(uploads.AttachmentPurpose())

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kreide.accounts.models import User
+from kreide.schools.models import Group, Membership
+from kreide.tasks.models import Submission, Task
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class StudentChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: User) -> str:
+        return f"{obj.last_name}, {obj.first_name}"
+
+
+class TaskForm(forms.ModelForm):
+    groups = forms.ModelMultipleChoiceField(
+        queryset=Group.unscoped.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Classes and groups"),
+    )
+    students = StudentChoice(
+        queryset=User.objects.none(),
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+        required=False,
+        label=_("Only these students (optional)"),
+        help_text=_("Leave empty to assign the task to everyone in the chosen groups."),
+    )
+
+    class Meta:
+        model = Task
+        fields = [
+            "title",
+            "description",
+            "groups",
+            "students",
+            "starts_at",
+            "due_at",
+            "accept_late",
+            "expects",
+            "max_file_mb",
+        ]
+        widgets = {
+            "starts_at": DateTimeInput(),
+            "due_at": DateTimeInput(),
+            "description": forms.Textarea(attrs={"rows": 8}),
+        }
+
+    def __init__(self, *args, teacher: User, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from kreide.tasks.services import taught_groups
+
+        groups = taught_groups(teacher).order_by("grade", "name")
+        self.fields["groups"].queryset = groups
+        members = (
+            Membership.objects.for_school(teacher.school_id)
+            .filter(group__in=groups, role=Membership.Role.MEMBER)
+            .values("user_id")
+        )
+        self.fields["students"].queryset = (
+            User.objects.for_school(teacher.school_id)
+            .filter(pk__in=members, is_active=True)
+            .order_by("last_name", "first_name")
+        )
+        self.fields["max_file_mb"].widget.attrs.update(min=1, max=200)
+
+    def clean_max_file_mb(self) -> int:
+        value = self.cleaned_data["max_file_mb"]
+        if not 1 <= value <= 200:
+            raise forms.ValidationError(_("Choose between 1 and 200 MB."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        starts, due = cleaned.get("starts_at"), cleaned.get("due_at")
+        if starts and due and due <= starts:
+            self.add_error("due_at", _("The due date must be after the start."))
+        groups, students = cleaned.get("groups"), cleaned.get("students")
+        if groups and students:
+            member_ids = set(
+                Membership.objects.for_school(groups[0].school_id)
+                .filter(group__in=groups, role=Membership.Role.MEMBER)
+                .values_list("user_id", flat=True)
+            )
+            if any(student.pk not in member_ids for student in students):
+                self.add_error("students", _("Selected students must belong to the chosen groups."))
+        return cleaned
+
+
+class TextForm(forms.Form):
+    text = forms.CharField(
+        label=_("Your answer"),
+        required=False,
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+    )
+
+
+class ReviewForm(forms.ModelForm):
+    return_for_revision = forms.BooleanField(
+        label=_("Return for revision"),
+        required=False,
+        help_text=_("The student can change the submission and hand it in again."),
+    )
+
+    class Meta:
+        model = Submission
+        fields = ["feedback", "points", "grade"]
+        widgets = {"feedback": forms.Textarea(attrs={"rows": 6})}

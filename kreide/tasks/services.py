@@ -1,0 +1,368 @@
+"""What may happen to tasks and submissions, and the writes that make it happen.
+
+Views, the JSON API and the upload purposes all go through these functions: permission
+checks live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import markdown
+import nh3
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kreide.accounts.models import User
+from kreide.core.events import publish
+from kreide.schools.models import Group, Membership
+from kreide.storage.models import Blob, Upload
+from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
+
+
+class SubmissionRefused(PermissionDenied):
+    """A student may not change this submission now; the message says why."""
+
+
+def render_markdown(text: str) -> str:
+    return nh3.clean(markdown.markdown(text, extensions=["sane_lists", "nl2br"]))
+
+
+def _active(user) -> bool:
+    return bool(user.is_authenticated and user.is_active and user.school_id)
+
+
+# --- Who sees what --------------------------------------------------------------------
+
+
+def taught_groups(user: User) -> QuerySet[Group]:
+    if not (_active(user) and user.is_teacher):
+        return Group.unscoped.none()
+    return Group.objects.for_school(user.school_id).filter(
+        is_active=True, memberships__user=user, memberships__role=Membership.Role.TEACHER
+    )
+
+
+def managed_tasks(user: User) -> QuerySet[Task]:
+    """Tasks a teacher may edit and review: those of a class they teach, or their own."""
+    if not (_active(user) and user.is_teacher):
+        return Task.unscoped.none()
+    taught = (
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user, role=Membership.Role.TEACHER)
+        .values("group_id")
+    )
+    ids = (
+        Task.objects.for_school(user.school_id)
+        .filter(Q(groups__in=taught) | Q(created_by=user))
+        .values("pk")
+    )
+    return Task.objects.for_school(user.school_id).filter(pk__in=ids)
+
+
+def student_tasks(user: User, now: datetime | None = None) -> QuerySet[Task]:
+    """Tasks assigned to a student and already visible (start date reached)."""
+    if not (_active(user) and user.is_student):
+        return Task.unscoped.none()
+    mine = (
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user, role=Membership.Role.MEMBER)
+        .values("group_id")
+    )
+    selected = Task.students.through.objects.filter(user=user).values("task_id")
+    ids = (
+        Task.objects.for_school(user.school_id)
+        .filter(Q(groups__in=mine, students__isnull=True) | Q(pk__in=selected))
+        .values("pk")
+    )
+    return Task.objects.for_school(user.school_id).filter(
+        pk__in=ids, starts_at__lte=now or timezone.now()
+    )
+
+
+def can_manage(user: User, task: Task) -> bool:
+    return managed_tasks(user).filter(pk=task.pk).exists()
+
+
+def get_task_for(user: User, pk: int) -> tuple[Task, bool]:
+    """The task if the user may see it, and whether they manage it; else PermissionDenied."""
+    if not _active(user):
+        raise PermissionDenied
+    if user.is_teacher:
+        task = managed_tasks(user).filter(pk=pk).first()
+        if task is not None:
+            return task, True
+    elif user.is_student:
+        task = student_tasks(user).filter(pk=pk).first()
+        if task is not None:
+            return task, False
+    raise PermissionDenied
+
+
+def student_task_list(user: User) -> list[Task]:
+    """The student's tasks sorted by due date, each with `.mine` (their submission or None)
+    and `.state`: two queries whatever the number of tasks."""
+    now = timezone.now()
+    tasks = list(
+        student_tasks(user, now)
+        .prefetch_related(
+            Prefetch(
+                "submissions",
+                queryset=Submission.objects.for_school(user.school_id).filter(student=user),
+                to_attr="my_submissions",
+            )
+        )
+        .order_by("due_at", "pk")
+    )
+    for task in tasks:
+        task.mine = task.my_submissions[0] if task.my_submissions else None
+        task.state = state_of(task, task.mine, now)
+    return tasks
+
+
+def state_of(task: Task, submission: Submission | None, now: datetime | None = None) -> str:
+    """open, submitted, returned, reviewed or overdue: what the student sees."""
+    if submission is not None:
+        if submission.status == Submission.Status.REVIEWED:
+            return "reviewed"
+        if submission.status == Submission.Status.RETURNED:
+            return "returned"
+        return "submitted"
+    return "overdue" if task.is_past_due(now) else "open"
+
+
+def assignees(task: Task) -> list[User]:
+    """The students a task is for (one query)."""
+    school = task.school_id
+    selected = Task.students.through.objects.filter(task=task).values("user_id")
+    if Task.students.through.objects.filter(task=task).exists():
+        query = Q(pk__in=selected)
+    else:
+        members = (
+            Membership.objects.for_school(school)
+            .filter(group__in=task.groups.all(), role=Membership.Role.MEMBER)
+            .values("user_id")
+        )
+        query = Q(pk__in=members)
+    return list(
+        User.objects.for_school(school)
+        .filter(query, is_active=True, role=User.Role.STUDENT)
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
+# --- Teachers: tasks ------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_task(
+    teacher: User,
+    task: Task,
+    groups: Iterable[Group],
+    students: Iterable[User],
+    upload_ids: Iterable[str] = (),
+) -> Task:
+    """Create or update a task after checking the teacher teaches every chosen group."""
+    groups, students = list(groups), list(students)
+    taught = set(taught_groups(teacher).values_list("pk", flat=True))
+    if not groups or any(group.pk not in taught for group in groups):
+        raise PermissionDenied(_("You can only assign tasks to classes and groups you teach."))
+    if task.pk and not can_manage(teacher, task):
+        raise PermissionDenied
+    member_ids = set(
+        Membership.objects.for_school(teacher.school_id)
+        .filter(group__in=groups, role=Membership.Role.MEMBER)
+        .values_list("user_id", flat=True)
+    )
+    if any(student.pk not in member_ids for student in students):
+        raise PermissionDenied(_("Selected students must belong to the chosen groups."))
+    created = task.pk is None
+    task.school_id = teacher.school_id
+    if created:
+        task.created_by = teacher
+    task.description_html = render_markdown(task.description)
+    task.save()
+    task.groups.set(groups)
+    task.students.set(students)
+    attach_uploads(teacher, task, upload_ids)
+    publish("tasks.created" if created else "tasks.updated", task_id=task.pk)
+    return task
+
+
+def attach_uploads(teacher: User, task: Task, upload_ids: Iterable[str]) -> list[Attachment]:
+    """Attach worksheets the teacher uploaded before the task existed (upload widget)."""
+    ids = [str(value) for value in upload_ids if value]
+    if not ids:
+        return []
+    uploads = Upload.objects.for_school(teacher.school_id).filter(
+        pk__in=ids, user=teacher, purpose="task-attachment", blob__isnull=False
+    )
+    return [add_attachment(teacher, task, upload.blob, upload.filename) for upload in uploads]
+
+
+def add_attachment(teacher: User, task: Task, blob: Blob, filename: str) -> Attachment:
+    if not can_manage(teacher, task):
+        raise PermissionDenied
+    attachment, _created = Attachment.objects.for_school(task.school_id).get_or_create(
+        school_id=task.school_id, task=task, blob=blob, filename=filename
+    )
+    return attachment
+
+
+def remove_attachment(teacher: User, attachment: Attachment) -> None:
+    if not can_manage(teacher, attachment.task):
+        raise PermissionDenied
+    attachment.delete()
+
+
+def delete_task(teacher: User, task: Task) -> None:
+    if not can_manage(teacher, task):
+        raise PermissionDenied
+    task_id = task.pk
+    task.delete()
+    publish("tasks.deleted", task_id=task_id)
+
+
+# --- Students: submissions ------------------------------------------------------------
+
+
+def check_can_submit(
+    student: User, task: Task, submission: Submission | None, at: datetime | None = None
+) -> None:
+    """Raise SubmissionRefused unless the student may change their submission at `at`."""
+    if not student_tasks(student).filter(pk=task.pk).exists():
+        raise SubmissionRefused(_("This task is not assigned to you."))
+    if submission is not None and submission.status == Submission.Status.REVIEWED:
+        raise SubmissionRefused(
+            _("Your submission has been reviewed and can no longer be changed.")
+        )
+    returned = submission is not None and submission.status == Submission.Status.RETURNED
+    if task.is_past_due(at) and not task.accept_late and not returned:
+        raise SubmissionRefused(
+            _("The due date has passed; this task accepts no late submissions.")
+        )
+
+
+def my_submission(student: User, task: Task, lock: bool = False) -> Submission | None:
+    query = Submission.objects.for_school(task.school_id).filter(task=task, student=student)
+    return (query.select_for_update() if lock else query).first()
+
+
+def _touch(submission: Submission, at: datetime) -> None:
+    submission.changed_at = timezone.now()
+    if submission.task.is_past_due(at) and submission.status == Submission.Status.SUBMITTED:
+        submission.late = True
+
+
+@transaction.atomic
+def save_text(student: User, task: Task, text: str) -> Submission | None:
+    if not task.accepts_text:
+        raise SubmissionRefused(_("This task expects no text."))
+    submission = my_submission(student, task, lock=True)
+    check_can_submit(student, task, submission)
+    text = text.strip()
+    if submission is None:
+        if not text:
+            return None
+        submission = Submission(school_id=task.school_id, task=task, student=student)
+    submission.task = task
+    submission.text = text
+    _touch(submission, timezone.now())
+    submission.save()
+    _drop_if_empty(submission)
+    publish("tasks.submitted", task_id=task.pk, student_id=student.pk)
+    return submission if submission.pk else None
+
+
+@transaction.atomic
+def add_file(
+    student: User, task: Task, blob: Blob, filename: str, started_at: datetime
+) -> SubmissionFile:
+    """Add an uploaded file; it counts at the time its upload started."""
+    if not task.accepts_files:
+        raise SubmissionRefused(_("This task expects no files."))
+    submission = my_submission(student, task, lock=True)
+    check_can_submit(student, task, submission, at=started_at)
+    if submission is None:
+        submission = Submission(school_id=task.school_id, task=task, student=student)
+    submission.task = task
+    _touch(submission, started_at)
+    submission.save()
+    received = timezone.now()
+    added = SubmissionFile.objects.for_school(task.school_id).create(
+        school_id=task.school_id,
+        submission=submission,
+        blob=blob,
+        filename=filename,
+        upload_started_at=started_at,
+        finished_after_due=started_at <= task.due_at < received,
+    )
+    publish("tasks.submitted", task_id=task.pk, student_id=student.pk)
+    return added
+
+
+@transaction.atomic
+def remove_file(student: User, submitted: SubmissionFile) -> None:
+    submission = submitted.submission
+    if submission.student_id != student.pk:
+        raise PermissionDenied
+    check_can_submit(student, submission.task, submission)
+    submitted.delete()
+    submission.changed_at = timezone.now()
+    submission.save(update_fields=["changed_at"])
+    _drop_if_empty(submission)
+
+
+def _drop_if_empty(submission: Submission) -> None:
+    """A submission without text and files is no submission: the student has not handed in."""
+    if not submission.text and not submission.files.exists() and not submission.has_feedback:
+        submission.delete()
+
+
+@transaction.atomic
+def hand_in_again(student: User, submission: Submission) -> None:
+    if submission.student_id != student.pk or submission.status != Submission.Status.RETURNED:
+        raise PermissionDenied
+    submission.status = Submission.Status.SUBMITTED
+    submission.changed_at = timezone.now()
+    submission.save(update_fields=["status", "changed_at"])
+    publish("tasks.submitted", task_id=submission.task_id, student_id=student.pk)
+
+
+def mark_feedback_seen(submission: Submission | None) -> None:
+    if submission is not None and submission.feedback_is_new:
+        submission.feedback_seen_at = timezone.now()
+        Submission.objects.for_school(submission.school_id).filter(pk=submission.pk).update(
+            feedback_seen_at=submission.feedback_seen_at
+        )
+
+
+# --- Teachers: review -----------------------------------------------------------------
+
+
+@transaction.atomic
+def review(
+    teacher: User,
+    submission: Submission,
+    feedback: str,
+    points=None,
+    grade: str = "",
+    return_for_revision: bool = False,
+) -> Submission:
+    if not can_manage(teacher, submission.task):
+        raise PermissionDenied
+    submission.feedback = feedback.strip()
+    submission.points = points
+    submission.grade = grade.strip()
+    submission.status = (
+        Submission.Status.RETURNED if return_for_revision else Submission.Status.REVIEWED
+    )
+    submission.reviewed_by = teacher
+    submission.reviewed_at = timezone.now()
+    submission.save()
+    publish("tasks.reviewed", task_id=submission.task_id, student_id=submission.student_id)
+    return submission

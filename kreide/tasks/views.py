@@ -1,0 +1,376 @@
+"""Task pages. Thin: permissions and writes live in kreide.tasks.services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kreide.storage.downloads import blob_response, content_disposition
+from kreide.storage.filenames import safe_filename
+from kreide.storage.zipstream import stream_zip
+from kreide.tasks import services
+from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
+from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
+
+
+def _task(request: HttpRequest, pk: int, manage: bool | None = None) -> tuple[Task, bool]:
+    """The task as the user may see it; another school's or class's task is a 404."""
+    try:
+        task, manages = services.get_task_for(request.user, pk)
+    except PermissionDenied as exc:
+        raise Http404 from exc
+    if manage is not None and manage != manages:
+        raise Http404
+    return task, manages
+
+
+def _attachments(task: Task) -> list[Attachment]:
+    return list(
+        Attachment.objects.for_school(task.school_id).filter(task=task).select_related("blob")
+    )
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_teacher:
+        tasks = list(
+            services.managed_tasks(user)
+            .annotate(handed_in=Count("submissions"))
+            .prefetch_related("groups")
+            .order_by("-due_at")
+        )
+        can_create = services.taught_groups(user).exists()
+        return render(
+            request, "tasks/list_teacher.html", {"tasks": tasks, "can_create": can_create}
+        )
+    return render(
+        request,
+        "tasks/list_student.html",
+        {"tasks": services.student_task_list(user), "now": timezone.now()},
+    )
+
+
+@login_required
+def task_create(request: HttpRequest) -> HttpResponse:
+    if not services.taught_groups(request.user).exists():
+        raise Http404
+    return _task_form(request, Task(due_at=timezone.now() + timezone.timedelta(days=7)))
+
+
+@login_required
+def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    return _task_form(request, task)
+
+
+def _task_form(request: HttpRequest, task: Task) -> HttpResponse:
+    teacher = request.user
+    initial = (
+        {} if task.pk else {"starts_at": timezone.localtime().replace(second=0, microsecond=0)}
+    )
+    form = TaskForm(request.POST or None, instance=task, teacher=teacher, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.save_task(
+                teacher,
+                form.save(commit=False),
+                form.cleaned_data["groups"],
+                form.cleaned_data["students"],
+                request.POST.getlist("attachments"),
+            )
+        except PermissionDenied as refused:
+            form.add_error(None, str(refused) or _("You may not do that."))
+        else:
+            messages.success(request, _("The task has been saved."))
+            return redirect("tasks:detail", saved.pk)
+    return render(
+        request,
+        "tasks/form.html",
+        {
+            "form": form,
+            "task": task,
+            "attachments": _attachments(task) if task.pk else [],
+        },
+    )
+
+
+@login_required
+def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    count = Submission.objects.for_school(task.school_id).filter(task=task).count()
+    if request.method == "POST":
+        services.delete_task(request.user, task)
+        messages.success(request, _("The task has been deleted."))
+        return redirect("tasks:list")
+    return render(request, "tasks/confirm_delete.html", {"task": task, "count": count})
+
+
+@login_required
+def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    task, manages = _task(request, pk)
+    if manages:
+        return _overview(request, task)
+    submission = _my_submission(request.user, task)
+    services.mark_feedback_seen(submission)
+    return render(
+        request,
+        "tasks/detail_student.html",
+        {
+            **_student_context(request, task, submission),
+            "attachments": _attachments(task),
+            "text_form": TextForm(initial={"text": submission.text if submission else ""}),
+        },
+    )
+
+
+def _my_submission(student, task: Task) -> Submission | None:
+    return (
+        Submission.objects.for_school(task.school_id)
+        .filter(task=task, student=student)
+        .prefetch_related(
+            Prefetch(
+                "files",
+                queryset=SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
+            )
+        )
+        .first()
+    )
+
+
+def _student_context(request: HttpRequest, task: Task, submission: Submission | None) -> dict:
+    try:
+        services.check_can_submit(request.user, task, submission)
+        refusal = ""
+    except PermissionDenied as refused:
+        refusal = str(refused)
+    return {
+        "task": task,
+        "submission": submission,
+        "refusal": refusal,
+        "state": services.state_of(task, submission),
+    }
+
+
+def _overview(request: HttpRequest, task: Task) -> HttpResponse:
+    submissions = {
+        submission.student_id: submission
+        for submission in Submission.objects.for_school(task.school_id)
+        .filter(task=task)
+        .annotate(file_count=Count("files"))
+    }
+    rows = [(student, submissions.get(student.pk)) for student in services.assignees(task)]
+    return render(
+        request,
+        "tasks/detail_teacher.html",
+        {
+            "task": task,
+            "rows": rows,
+            "attachments": _attachments(task),
+            "handed_in": len(submissions),
+            "groups": list(task.groups.all()),
+        },
+    )
+
+
+@login_required
+def attachments_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    task, manages = _task(request, pk)
+    return render(
+        request,
+        "tasks/_attachments.html",
+        {"task": task, "attachments": _attachments(task), "manages": manages},
+    )
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    task, _manages = _task(request, pk)
+    attachment = get_object_or_404(
+        Attachment.objects.for_school(task.school_id).select_related("blob"),
+        pk=attachment_id,
+        task=task,
+    )
+    return blob_response(attachment.blob, attachment.filename)
+
+
+@login_required
+@require_POST
+def attachment_delete(request: HttpRequest, pk: int, attachment_id: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    attachment = get_object_or_404(
+        Attachment.objects.for_school(task.school_id), pk=attachment_id, task=task
+    )
+    attachment.task = task
+    services.remove_attachment(request.user, attachment)
+    messages.success(request, _("The attachment has been removed."))
+    return redirect("tasks:edit", task.pk)
+
+
+@login_required
+def my_submission_partial(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=False)
+    return render(
+        request,
+        "tasks/_my_submission.html",
+        _student_context(request, task, _my_submission(request.user, task)),
+    )
+
+
+@login_required
+@require_POST
+def submit_text(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=False)
+    form = TextForm(request.POST)
+    if form.is_valid():
+        try:
+            services.save_text(request.user, task, form.cleaned_data["text"])
+        except PermissionDenied as refused:
+            messages.error(request, str(refused))
+        else:
+            messages.success(request, _("Your text has been saved."))
+    else:
+        messages.error(request, _("The text is too long."))
+    return redirect("tasks:detail", task.pk)
+
+
+def _own_file(request: HttpRequest, task: Task, file_id: int) -> SubmissionFile:
+    return get_object_or_404(
+        SubmissionFile.objects.for_school(task.school_id).select_related("submission", "blob"),
+        pk=file_id,
+        submission__task=task,
+        submission__student=request.user,
+    )
+
+
+@login_required
+@require_POST
+def file_delete(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=False)
+    submitted = _own_file(request, task, file_id)
+    submitted.submission.task = task
+    try:
+        services.remove_file(request.user, submitted)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused) or _("You may not do that."))
+    else:
+        messages.success(request, _("The file has been removed."))
+    return redirect("tasks:detail", task.pk)
+
+
+@login_required
+@require_POST
+def hand_in(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=False)
+    submission = get_object_or_404(
+        Submission.objects.for_school(task.school_id), task=task, student=request.user
+    )
+    services.hand_in_again(request.user, submission)
+    messages.success(request, _("Your revised submission has been handed in."))
+    return redirect("tasks:detail", task.pk)
+
+
+@login_required
+def submission_file(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
+    task, manages = _task(request, pk)
+    if manages:
+        submitted = get_object_or_404(
+            SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
+            pk=file_id,
+            submission__task=task,
+        )
+    else:
+        submitted = _own_file(request, task, file_id)
+    return blob_response(submitted.blob, submitted.filename)
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int, submission_id: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    submission = get_object_or_404(
+        Submission.objects.for_school(task.school_id)
+        .select_related("student")
+        .prefetch_related(
+            Prefetch(
+                "files",
+                queryset=SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
+            )
+        ),
+        pk=submission_id,
+        task=task,
+    )
+    submission.task = task
+    form = ReviewForm(
+        request.POST or None,
+        instance=submission,
+        initial={"return_for_revision": submission.status == "returned"},
+    )
+    if request.method == "POST" and form.is_valid():
+        services.review(
+            request.user,
+            submission,
+            form.cleaned_data["feedback"],
+            form.cleaned_data["points"],
+            form.cleaned_data["grade"],
+            form.cleaned_data["return_for_revision"],
+        )
+        messages.success(request, _("Your feedback has been saved."))
+        return redirect("tasks:detail", task.pk)
+    return render(
+        request, "tasks/submission.html", {"task": task, "submission": submission, "form": form}
+    )
+
+
+@login_required
+def submissions_zip(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    submissions = list(
+        Submission.objects.for_school(task.school_id)
+        .filter(task=task)
+        .select_related("student")
+        .prefetch_related(
+            Prefetch(
+                "files",
+                queryset=SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
+            )
+        )
+    )
+    response = StreamingHttpResponse(
+        stream_zip(zip_members(submissions)), content_type="application/zip"
+    )
+    response["Content-Disposition"] = content_disposition(safe_filename(f"{task.title}.zip"))
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def zip_members(submissions: list[Submission]):
+    """One folder per student, named safely and uniquely; the text as Text.txt."""
+    for submission in submissions:
+        student = submission.student
+        folder = safe_filename(f"{student.last_name}, {student.first_name} ({student.username})")
+        used: set[str] = set()
+        if submission.text:
+            used.add("Text.txt")
+            yield f"{folder}/Text.txt", submission.text.encode(), submission.changed_at
+        for submitted in submission.files.all():
+            name = _unique(safe_filename(submitted.filename), used)
+            yield f"{folder}/{name}", submitted.blob, submitted.created_at
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, dot, extension = name.rpartition(".")
+    if not dot:
+        stem, extension = name, ""
+    candidate, number = name, 2
+    while candidate.lower() in used:
+        candidate = f"{stem} ({number}){dot}{extension}"
+        number += 1
+    used.add(candidate.lower())
+    return candidate

@@ -1,0 +1,226 @@
+"""Students hand in files and text; teachers review; the due date and limits hold."""
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kreide.storage.models import Upload
+from kreide.tasks import services
+from kreide.tasks.models import Submission, SubmissionFile, Task
+
+from .conftest import TUS, tus_upload
+
+pytestmark = pytest.mark.django_db
+
+
+def _submit(client, task, data=b"Meine Loesung", filename="Lösung.pdf"):
+    return tus_upload(
+        client,
+        data,
+        purpose="task-submission",
+        task=str(task.pk),
+        filename=filename,
+        filetype="application/pdf",
+    )
+
+
+def test_student_submits_a_file_and_sees_the_receipt(world, client_for, task):
+    client = client_for(world.student_7a)
+    response = _submit(client, task, b"%PDF-1.4 Bruchrechnung")
+    assert response.status_code == 204
+    result = json.loads(response["Kreide-Upload-Result"])
+    assert result["sha256"] == hashlib.sha256(b"%PDF-1.4 Bruchrechnung").hexdigest()
+    assert result["late"] is False
+    page = client.get(reverse("tasks:detail", args=[task.pk])).content.decode()
+    assert "Lösung.pdf" in page and result["sha256"] in page and "Quittung" in page
+    download = client.get(result["url"])
+    assert b"".join(download.streaming_content) == b"%PDF-1.4 Bruchrechnung"
+    assert "Lösung.pdf".encode() not in download["Content-Disposition"].encode("latin-1")
+    assert "filename*=UTF-8''L%C3%B6sung.pdf" in download["Content-Disposition"]
+
+
+def test_over_the_tasks_limit_is_refused_before_the_upload_starts(world, client_for, make_task):
+    task = make_task(max_file_mb=1)
+    client = client_for(world.student_7a)
+    response = client.post(
+        "/uploads/",
+        HTTP_UPLOAD_LENGTH=str(2 * 1024 * 1024),
+        **TUS,
+        HTTP_UPLOAD_METADATA=f"purpose dGFzay1zdWJtaXNzaW9u,task {_b64(str(task.pk))}",
+    )
+    assert response.status_code == 413
+    assert "höchstens 1 MB" in response.content.decode()
+    assert not Upload.objects.for_school(world.school).exists()
+
+
+def _b64(value: str) -> str:
+    import base64
+
+    return base64.b64encode(value.encode()).decode()
+
+
+def test_blocked_file_types_are_refused(world, client_for, task):
+    response = _submit(client_for(world.student_7a), task, filename="virus.exe")
+    assert response.status_code == 415
+    assert "Dateityp" in response.content.decode()
+
+
+def test_no_submission_after_the_due_date_unless_late_accepted(world, client_for, make_task):
+    past = timezone.now() - timedelta(hours=1)
+    closed = make_task(starts_at=past - timedelta(days=1), due_at=past)
+    refused = _submit(client_for(world.student_7a), closed)
+    assert refused.status_code == 403
+    assert "Abgabetermin" in refused.content.decode()
+    late_ok = make_task(starts_at=past - timedelta(days=1), due_at=past, accept_late=True)
+    assert _submit(client_for(world.student_7a), late_ok).status_code == 204
+    submission = Submission.objects.for_school(world.school).get(task=late_ok)
+    assert submission.late
+
+
+def test_upload_started_before_the_due_date_counts_on_time(world, client_for, make_task):
+    task = make_task(due_at=timezone.now() + timedelta(seconds=30))
+    client = client_for(world.student_7a)
+    header = f"purpose {_b64('task-submission')},task {_b64(str(task.pk))},filename {_b64('a.pdf')}"
+    created = client.post("/uploads/", HTTP_UPLOAD_LENGTH="5", HTTP_UPLOAD_METADATA=header, **TUS)
+    assert created.status_code == 201
+    # The due date passes while the upload is still running.
+    Task.objects.for_school(world.school).filter(pk=task.pk).update(
+        due_at=timezone.now() - timedelta(seconds=1)
+    )
+    Upload.objects.for_school(world.school).update(created_at=timezone.now() - timedelta(minutes=5))
+    finished = client.generic(
+        "PATCH",
+        created["Location"].split("testserver")[-1],
+        b"12345",
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_OFFSET="0",
+        **TUS,
+    )
+    assert finished.status_code == 204, finished.content
+    submitted = SubmissionFile.objects.for_school(world.school).get()
+    assert submitted.finished_after_due and not submitted.submission.late
+    overview = client_for(world.teacher_7a).get(
+        reverse("tasks:submission", args=[task.pk, submitted.submission_id])
+    )
+    assert "Upload vor dem Abgabetermin begonnen" in overview.content.decode()
+
+
+def test_text_submission_replace_files_and_empty_means_not_handed_in(world, client_for, make_task):
+    task = make_task(expects=Task.Expects.BOTH)
+    client = client_for(world.student_7a)
+    client.post(reverse("tasks:submit-text", args=[task.pk]), {"text": "Antwort: 7/8"})
+    assert Submission.objects.for_school(world.school).get(task=task).text == "Antwort: 7/8"
+    _submit(client, task)
+    submitted = SubmissionFile.objects.for_school(world.school).get()
+    client.post(reverse("tasks:file-delete", args=[task.pk, submitted.pk]))
+    client.post(reverse("tasks:submit-text", args=[task.pk]), {"text": " "})
+    assert not Submission.objects.for_school(world.school).filter(task=task).exists()
+
+
+def test_review_return_for_revision_and_feedback_seen(world, client_for, task):
+    student = client_for(world.student_7a)
+    _submit(student, task)
+    submission = Submission.objects.for_school(world.school).get(task=task)
+    teacher = client_for(world.teacher_7a)
+    url = reverse("tasks:submission", args=[task.pk, submission.pk])
+    teacher.post(
+        url,
+        {
+            "feedback": "Bitte Rechenweg ergänzen.",
+            "points": "",
+            "grade": "",
+            "return_for_revision": "on",
+        },
+    )
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.RETURNED and submission.feedback_is_new
+    page = student.get(reverse("tasks:detail", args=[task.pk])).content.decode()
+    assert "Bitte Rechenweg ergänzen." in page and "Erneut abgeben" in page
+    submission.refresh_from_db()
+    assert not submission.feedback_is_new
+    student.post(reverse("tasks:hand-in", args=[task.pk]))
+    teacher.post(url, {"feedback": "Jetzt passt es.", "points": "9.5", "grade": "2+"})
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.REVIEWED and str(submission.points) == "9.50"
+    # Reviewed means final: no more uploads.
+    assert _submit(student, task).status_code == 403
+
+
+def test_selected_students_only(world, make_task, client_for):
+    task = make_task(students=[world.classmate_7a])
+    assert services.assignees(task) == [world.classmate_7a]
+    assert (
+        client_for(world.classmate_7a).get(reverse("tasks:detail", args=[task.pk])).status_code
+        == 200
+    )
+    assert (
+        client_for(world.student_7a).get(reverse("tasks:detail", args=[task.pk])).status_code == 404
+    )
+
+
+def test_start_date_hides_the_task(world, make_task, client_for):
+    task = make_task(
+        starts_at=timezone.now() + timedelta(days=1), due_at=timezone.now() + timedelta(days=3)
+    )
+    client = client_for(world.student_7a)
+    assert client.get(reverse("tasks:detail", args=[task.pk])).status_code == 404
+    assert task.title not in client.get(reverse("tasks:list")).content.decode()
+
+
+def test_teacher_creates_task_with_worksheet_uploaded_first(world, client_for):
+    teacher = client_for(world.teacher_7a)
+    uploaded = tus_upload(
+        teacher, b"%PDF worksheet", purpose="task-attachment", filename="Arbeitsblatt.pdf"
+    )
+    assert uploaded.status_code == 204
+    upload_id = json.loads(uploaded["Kreide-Upload-Result"])["upload"]
+    now = timezone.localtime()
+    response = teacher.post(
+        reverse("tasks:create"),
+        {
+            "title": "Gedichtanalyse Erlkönig",
+            "description": "Lies das Gedicht.",
+            "groups": [world.class_7a.pk],
+            "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
+            "due_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "expects": "files",
+            "max_file_mb": "20",
+            "attachments": [upload_id],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()
+    task = Task.objects.for_school(world.school).get()
+    assert [a.filename for a in task.attachments.all()] == ["Arbeitsblatt.pdf"]
+    # Students do not create tasks, and nobody assigns to a class they do not teach.
+    assert client_for(world.student_7a).get(reverse("tasks:create")).status_code == 404
+    response = client_for(world.teacher_7b).post(
+        reverse("tasks:create"),
+        {
+            "title": "x",
+            "groups": [world.class_7a.pk],
+            "starts_at": now.strftime("%Y-%m-%dT%H:%M"),
+            "due_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "expects": "files",
+            "max_file_mb": "20",
+        },
+    )
+    assert response.status_code == 200 and Task.objects.for_school(world.school).count() == 1
+
+
+def test_delete_asks_with_the_number_of_submissions(world, client_for, task):
+    _submit(client_for(world.student_7a), task)
+    teacher = client_for(world.teacher_7a)
+    page = teacher.get(reverse("tasks:delete", args=[task.pk])).content.decode()
+    assert "1 Abgabe geht verloren" in page
+    assert teacher.post(reverse("tasks:delete", args=[task.pk])).status_code == 302
+    assert not Task.objects.for_school(world.school).exists()
+
+
+def test_markdown_is_sanitised(world, make_task, client_for):
+    task = make_task(description="**fett** <script>alert(1)</script> [x](javascript:alert(1))")
+    assert "<strong>fett</strong>" in task.description_html
+    assert "<script" not in task.description_html and "javascript:" not in task.description_html
