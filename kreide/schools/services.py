@@ -132,16 +132,16 @@ def apply_membership_changes(
             actor,
             "membership.changed",
             group,
-            added=added[group_id],
-            removed=removed[group_id],
+            added=sorted(added[group_id]),
+            removed=sorted(removed[group_id]),
         )
         events.publish(
             "schools.membership_changed",
             school_id=school_id,
             group_id=group_id,
-            added=added[group_id],
-            removed=removed[group_id],
-            teachers=teachers[group_id],
+            added=sorted(added[group_id]),
+            removed=sorted(removed[group_id]),
+            teachers=sorted(teachers[group_id]),
         )
 
 
