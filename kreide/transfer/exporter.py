@@ -167,8 +167,8 @@ def _write(
                     raise serialize.ExportError(
                         f"File {sha256} in the blob store is shorter than recorded."
                     ) from error
-            if reader.digest.hexdigest() != sha256 or source.read(1):
-                raise serialize.ExportError(f"File {sha256} in the blob store is damaged.")
+                if reader.digest.hexdigest() != sha256 or source.read(1):
+                    raise serialize.ExportError(f"File {sha256} in the blob store is damaged.")
             blob_list.append({"sha256": sha256, "size": size})
     raw = {
         "format": archive.FORMAT,

@@ -14,8 +14,8 @@ import array
 import hashlib
 import json
 import tarfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -43,17 +43,6 @@ class ImportResult:
     counts: dict[str, int]
     files: int
     replaced: bool
-
-
-@dataclass
-class _Deferred:
-    """References to rows of a later part (or the same part), filled in at the end: a
-    local id (foreign key) or a list of them (key path)."""
-
-    rows: dict[tuple[str, str], list[tuple[Any, int | list[int]]]] = field(default_factory=dict)
-
-    def add(self, kind: str, name: str, new_pk: Any, target: int | list[int]) -> None:
-        self.rows.setdefault((kind, name), []).append((new_pk, target))
 
 
 def verify_file(path: str, *, progress: bool = False) -> archive.Manifest:
@@ -149,92 +138,110 @@ def _store_blobs(tar: tarfile.TarFile, manifest: archive.Manifest, progress: boo
                 raise archive.ArchiveError(f"blobs/{sha256} changed while it was read.")
 
 
-def _insert(model: type[models.Model], objects: list[models.Model], using: str) -> list:
-    """INSERT as loaddata does (raw: auto_now fields keep the archive's values); returns
-    the new primary keys in row order."""
-    pk = model._meta.pk
-    fields = [
-        f
-        for f in model._meta.concrete_fields
-        if not getattr(f, "generated", False) and not (f is pk and isinstance(f, models.AutoField))
-    ]
-    rows = model._base_manager.using(using)._insert(
-        objects, fields=fields, returning_fields=[pk], raw=True, using=using
-    )
-    return [row[0] for row in rows]
+def _allocate(model: type[models.Model], count: int, using: str) -> Sequence[int]:
+    """`count` new primary keys, ascending. Knowing every row's new key before inserting
+    lets rows refer to rows of later parts and to later rows of their own part (a folder
+    moved into a newer folder) without an interim NULL that a constraint might forbid;
+    foreign keys are checked at commit (Django creates them DEFERRABLE INITIALLY DEFERRED).
+    """
+    if not count:
+        return range(0)
+    connection = connections[using]
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [connection.ops.quote_name(table), column, count],
+            )
+            return array.array("q", sorted(row[0] for row in cursor.fetchall()))
+        if connection.vendor == "sqlite":
+            # The import holds SQLite's write lock: nobody else takes keys meanwhile.
+            quoted_table, quoted_column = (connection.ops.quote_name(n) for n in (table, column))
+            cursor.execute(f"SELECT max({quoted_column}) FROM {quoted_table}")  # noqa: S608
+            highest = cursor.fetchone()[0] or 0
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            sequence = cursor.fetchone()
+            start = max(highest, sequence[0] if sequence else 0) + 1
+            return range(start, start + count)
+    raise ImportRefused(f"Importing into {connection.vendor} databases is not supported.")
+
+
+def _insert(model: type[models.Model], objects: list[models.Model], using: str) -> None:
+    """INSERT as loaddata does (raw: auto_now fields keep the archive's values)."""
+    fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
+    model._base_manager.using(using)._insert(objects, fields=fields, raw=True, using=using)
 
 
 class _Writer:
     def __init__(self, tar: tarfile.TarFile, specs: dict[str, ExportSpec], using: str) -> None:
         self.tar, self.specs, self.using = tar, specs, using
-        self.new_pks: dict[str, array.array | list] = {}
-        self.complete: set[str] = set()
-        self.deferred = _Deferred()
+        self.new_pks: dict[str, Sequence] = {}
         self.natural: dict[tuple[type, tuple], Any] = {}
 
     def new_pk(self, kind: str, local: int) -> Any:
         return self.new_pks[kind][local - 1]
 
+    def allocate(self, manifest: archive.Manifest) -> None:
+        """Every row's new primary key, before the first INSERT."""
+        for part in manifest.parts:
+            spec = self.specs[part.kind]
+            if not spec.keep_pk:
+                self.new_pks[spec.kind] = _allocate(spec.model, part.count, self.using)
+                continue
+            pk = spec.model._meta.pk  # a UUID, or a one-to-one to an earlier part
+            self.new_pks[spec.kind] = [
+                self._value(spec, pk, row[pk.name]) for row in _lines(self.tar, part)
+            ]
+
     def part(self, part: archive.Part, bar: tqdm) -> None:
         spec = self.specs[part.kind]
-        self.new_pks[spec.kind] = (
-            array.array("q") if isinstance(spec.model._meta.pk, models.AutoField) else []
-        )
+        present = [f for f in spec.fields if f.name in set(part.fields)]
+        pk_attname = spec.model._meta.pk.attname
         rows = _lines(self.tar, part)
+        local = 0
         while batch := list(islice(rows, BATCH)):
-            self._batch(spec, part, batch)
+            blob_model = spec.model._meta.apps.get_model("storage", "Blob")
+            shas = {row[name] for row in batch for name in spec.blob_fields if row.get(name)}
+            blob_pks = dict(
+                blob_model._base_manager.using(self.using)
+                .filter(sha256__in=shas)
+                .values_list("sha256", "pk")
+            )
+            objects = []
+            for row in batch:
+                local += 1
+                # Fields missing from an older archive keep the model's default.
+                values = {
+                    f.attname: self._value(spec, f, row.get(f.name), blob_pks) for f in present
+                }
+                for type_field, id_field in spec.object_refs:
+                    reference = row.get(id_field)
+                    if isinstance(reference, dict):
+                        target = self.new_pk(row[type_field], reference["local"])
+                        values[id_field] = str(target)
+                values[pk_attname] = self.new_pk(spec.kind, local)
+                objects.append(spec.model(**values))
+            _insert(spec.model, objects, self.using)
             bar.update(len(batch))
-        self.complete.add(spec.kind)
 
-    def _batch(self, spec: ExportSpec, part: archive.Part, batch: list[dict]) -> None:
-        blob_model = spec.model._meta.apps.get_model("storage", "Blob")
-        shas = {row[name] for row in batch for name in spec.blob_fields if row.get(name)}
-        blob_pks = dict(
-            blob_model._base_manager.using(self.using)
-            .filter(sha256__in=shas)
-            .values_list("sha256", "pk")
-        )
-        present = set(part.fields)
-        objects, later = [], []
-        for row in batch:
-            values: dict[str, Any] = {}
-            pending = []
-            for f in spec.fields:
-                if f.name not in present:
-                    continue  # an older archive: the field's default applies
-                value = row.get(f.name)
-                if value is None:
-                    values[f.attname] = None
-                elif f.name in spec.references:
-                    target = spec.references[f.name]
-                    if target in self.complete:
-                        values[f.attname] = self.new_pk(target, value)
-                    else:
-                        values[f.attname] = None
-                        pending.append((f.name, value))
-                elif (f.name in spec.keys and isinstance(value, list)) or (
-                    f.name in spec.watermarks
-                ):
-                    # Filled in once every key is known; unique text fields need NULL.
-                    values[f.attname] = None if f.null else f.get_default()
-                    pending.append((f.name, value))
-                elif f.name in spec.blob_fields:
-                    values[f.attname] = blob_pks[value]
-                elif f.name in spec.natural_key_fields:
-                    values[f.attname] = self._natural(f, value)
-                else:
-                    values[f.attname] = codec.decode(f, value)
-            for type_field, id_field in spec.object_refs:
-                reference = row.get(id_field)
-                if isinstance(reference, dict):
-                    values[id_field] = str(self.new_pk(row[type_field], reference["local"]))
-            objects.append(spec.model(**values))
-            later.append(pending)
-        new_pks = _insert(spec.model, objects, self.using)
-        self.new_pks[spec.kind].extend(new_pks)
-        for new_pk, pending in zip(new_pks, later, strict=True):
-            for name, local in pending:
-                self.deferred.add(spec.kind, name, new_pk, local)
+    def _value(
+        self, spec: ExportSpec, f: models.Field, value: Any, blob_pks: dict[str, int] | None = None
+    ) -> Any:
+        if value is None:
+            return None
+        if f.name in spec.references:
+            return self.new_pk(spec.references[f.name], value)
+        if f.name in spec.blob_fields:
+            return blob_pks[value]
+        if f.name in spec.natural_key_fields:
+            return self._natural(f, value)
+        if f.name in spec.keys and isinstance(value, list):
+            keys = spec.keys[f.name]
+            return keys.format([self.new_pk(keys.kind, local) for local in value])
+        if f.name in spec.watermarks:
+            return self.new_pk(spec.watermarks[f.name], value) if value else 0
+        return codec.decode(f, value)
 
     def _natural(self, f: models.Field, key: list) -> Any:
         model = f.related_model
@@ -248,35 +255,6 @@ class _Writer:
                     f"{model._meta.label} {key} does not exist on this deployment."
                 ) from error
         return self.natural[cache_key]
-
-    def fill_deferred(self) -> None:
-        for (kind, name), rows in self.deferred.rows.items():
-            spec = self.specs[kind]
-            attname = spec.model._meta.get_field(name).attname
-            if name in spec.keys:
-                keys = spec.keys[name]
-
-                def value(locals_: list[int], keys=keys) -> str:
-                    return keys.format([self.new_pk(keys.kind, n) for n in locals_])
-            elif name in spec.watermarks:
-                target = spec.watermarks[name]
-
-                def value(rank: int, target: str = target) -> Any:
-                    return self.new_pk(target, rank) if rank else 0
-            else:
-                target = spec.references[name]
-
-                def value(local: int, target: str = target) -> Any:
-                    return self.new_pk(target, local)
-
-            for start in range(0, len(rows), BATCH):
-                objects = []
-                for new_pk, reference in rows[start : start + BATCH]:
-                    obj = spec.model(pk=new_pk)
-                    setattr(obj, attname, value(reference))
-                    objects.append(obj)
-                # bulk_update leaves auto_now fields alone: the rows keep the archive's times.
-                spec.model._base_manager.using(self.using).bulk_update(objects, [name])
 
 
 def _check_written(manifest: archive.Manifest, school_pk: int, using: str) -> None:
@@ -327,6 +305,7 @@ def import_archive(
         with transaction.atomic(using=using):
             if replaced_pk is not None:
                 School._base_manager.using(using).filter(pk=replaced_pk).delete()
+            writer.allocate(manifest)
             with tqdm(
                 total=sum(p.count for p in manifest.parts),
                 unit="row",
@@ -335,7 +314,6 @@ def import_archive(
             ) as bar:
                 for part in manifest.parts:
                     writer.part(part, bar)
-            writer.fill_deferred()
             school_pk = writer.new_pk("schools.school", 1)
             _check_written(manifest, school_pk, using)
     return ImportResult(
