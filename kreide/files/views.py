@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from csp.decorators import csp_update
+from csp.decorators import csp_replace
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -338,7 +338,7 @@ def _zip_response(node: Node) -> StreamingHttpResponse:
 
 @login_required
 @xframe_options_sameorigin
-@csp_update({"frame-ancestors": ["'self'"]})
+@csp_replace({"frame-ancestors": ["'self'"]})
 def preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The file itself, inline, for the viewer page's <img> or <iframe> (same origin only)."""
     actor = _actor(request)

@@ -162,6 +162,7 @@ def dav(request: HttpRequest, path: str = "") -> HttpResponse:
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
             "REQUEST_METHOD": request.method,
+            "HTTP_HOST": request.get_host(),
             "SCRIPT_NAME": "/dav",
             # WSGI carries paths as latin-1 strings of the UTF-8 bytes; WsgiDAV decodes them.
             "PATH_INFO": ("/" + path).encode().decode("latin-1"),

@@ -1,0 +1,214 @@
+"""The files pages: permission matrix, bad input, downloads, previews, sharing, links."""
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from kreide.files import services
+from kreide.files.models import AppPassword, FileSettings, Node, PublicLink, Share
+from kreide.files.services import Actor
+from kreide.storage.blobstore import store_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.mark.parametrize(
+    ("who", "what", "status"),
+    [
+        ("student_7a", "private_file", 200),
+        ("classmate_7a", "private_file", 404),
+        ("teacher_7a", "private_file", 404),
+        ("admin", "private_file", 404),
+        ("other_admin", "private_file", 404),
+        ("student_7a", "class_file", 200),
+        ("student_7b", "class_file", 404),
+        ("other_teacher", "class_file", 404),
+    ],
+)
+def test_download_permission_matrix(files, client_for, who, what, status):
+    node = getattr(files, what)
+    response = client_for(getattr(files, who)).get(reverse("files:download", args=[node.pk]))
+    assert response.status_code == status
+
+
+def test_students_read_class_folder_but_cannot_write(files, client_for):
+    client = client_for(files.student_7a)
+    page = client.get(reverse("files:folder", args=[files.class_root.pk]))
+    assert "Arbeitsblatt.pdf" in page.content.decode()
+    assert "Dateien hochladen" not in page.content.decode()
+    refused = client.post(reverse("files:mkdir", args=[files.class_root.pk]), {"name": "Neu"})
+    assert refused.status_code == 403
+    refused = client.post(reverse("files:delete", args=[files.class_file.pk]))
+    assert refused.status_code == 403
+    assert not Node.unscoped.filter(name="Neu").exists()
+
+
+def test_teacher_uploads_and_clash_is_renamed(files, client_for):
+    client = client_for(files.teacher_7a)
+    url = reverse("files:upload", args=[files.class_root.pk])
+    upload = SimpleUploadedFile("Arbeitsblatt.pdf", b"%PDF-2")
+    response = client.post(url, {"files": upload}, follow=True)
+    assert "Hochgeladen." in response.content.decode()
+    assert {n.name for n in services.children(files.class_root)} == {
+        "Arbeitsblatt.pdf",
+        "Arbeitsblatt (2).pdf",
+    }
+
+
+def test_path_traversal_in_names_is_neutralised(files, client_for):
+    client = client_for(files.student_7a)
+    client.post(
+        reverse("files:upload", args=[files.student_root.pk]),
+        {"files": SimpleUploadedFile("../../etc/passwd", b"x")},
+    )
+    client.post(reverse("files:mkdir", args=[files.student_root.pk]), {"name": "../CON"})
+    names = {n.name for n in services.children(files.student_root)}
+    assert names == {"Tagebuch.txt", "passwd", "_CON"}
+
+
+def test_move_into_itself_shows_clear_message(files, client_for):
+    actor = Actor(files.student_7a)
+    outer = services.create_folder(actor, files.student_root, "Außen")
+    inner = services.create_folder(actor, outer, "Innen")
+    response = client_for(files.student_7a).post(
+        reverse("files:move", args=[outer.pk]), {"target": inner.pk}, follow=True
+    )
+    assert "Ein Ordner kann nicht in sich selbst verschoben werden." in response.content.decode()
+
+
+def test_cannot_move_into_another_users_folder(files, client_for):
+    other_root = services.root_of(services.personal_space(files.classmate_7a))
+    response = client_for(files.student_7a).post(
+        reverse("files:move", args=[files.private_file.pk]), {"target": other_root.pk}
+    )
+    assert response.status_code == 404
+    files.private_file.refresh_from_db()
+    assert files.private_file.parent_id == files.student_root.pk
+
+
+def test_delete_and_restore_through_the_trash(files, client_for):
+    client = client_for(files.student_7a)
+    client.post(reverse("files:delete", args=[files.private_file.pk]))
+    assert "Tagebuch.txt" in client.get(reverse("files:trash")).content.decode()
+    assert (
+        "Tagebuch.txt"
+        not in client.get(reverse("files:folder", args=[files.student_root.pk])).content.decode()
+    )
+    # Someone else cannot restore it.
+    assert (
+        client_for(files.classmate_7a)
+        .post(reverse("files:restore", args=[files.private_file.pk]))
+        .status_code
+        == 404
+    )
+    client.post(reverse("files:restore", args=[files.private_file.pk]))
+    files.private_file.refresh_from_db()
+    assert files.private_file.deleted_at is None
+
+
+def test_folder_zip_is_streamed_and_complete(files, client_for):
+    actor = Actor(files.student_7a)
+    sub = services.create_folder(actor, files.student_root, "Unterordner")
+    services.add_file(actor, sub, "ä.txt", store_bytes(b"umlaut"))
+    response = client_for(files.student_7a).get(
+        reverse("files:download", args=[files.student_root.pk])
+    )
+    assert response.streaming
+    archive = zipfile.ZipFile(io.BytesIO(_body(response)))
+    assert archive.read("Tagebuch.txt") == b"geheim"
+    assert archive.read("Unterordner/ä.txt") == b"umlaut"
+
+
+def test_preview_is_inline_only_for_safe_types(files, client_for):
+    actor = Actor(files.student_7a)
+    svg = services.add_file(actor, files.student_root, "bild.svg", store_bytes(b"<svg/>"))
+    pdf = services.add_file(actor, files.student_root, "blatt.pdf", store_bytes(b"%PDF"))
+    client = client_for(files.student_7a)
+    assert client.get(reverse("files:preview", args=[svg.pk])).status_code == 404
+    response = client.get(reverse("files:preview", args=[pdf.pk]))
+    assert response["Content-Disposition"].startswith("inline")
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in response["Content-Security-Policy"]
+    page = client.get(reverse("files:view", args=[pdf.pk])).content.decode()
+    assert f'<iframe class="preview" src="{reverse("files:preview", args=[pdf.pk])}"' in page
+
+
+def test_share_with_person_and_group(files, client_for):
+    url = reverse("files:share", args=[files.private_file.pk])
+    owner = client_for(files.student_7a)
+    owner.post(url, {"username": files.student_7b.username})
+    assert (
+        client_for(files.student_7b)
+        .get(reverse("files:download", args=[files.private_file.pk]))
+        .status_code
+        == 200
+    )
+    dashboard = client_for(files.student_7b).get(reverse("dashboard:home")).content.decode()
+    assert "Tagebuch.txt" in dashboard
+    # A user of another school is not found; nothing is shared.
+    response = owner.post(url, {"username": files.other_student.username})
+    assert "An deiner Schule gibt es niemanden" in response.content.decode()
+    assert Share.unscoped.count() == 1
+    # Read-only shares do not allow changes; the reader cannot share further.
+    assert (
+        client_for(files.student_7b)
+        .post(reverse("files:rename", args=[files.private_file.pk]), {"name": "x"})
+        .status_code
+        == 403
+    )
+    assert client_for(files.student_7b).get(url).status_code == 403
+
+
+def test_public_link_until_school_switches_it_off(files, client, client_for):
+    client_for(files.teacher_7a).post(
+        reverse("files:create_link", args=[files.class_file.pk]), {"days": 7}
+    )
+    link = PublicLink.unscoped.get()
+    url = reverse("files:public_download", args=[link.token, files.class_file.pk])
+    assert _body(client.get(url)) == b"%PDF-1.4"
+    # Another node outside the shared one is not reachable through the link.
+    assert (
+        client.get(
+            reverse("files:public_download", args=[link.token, files.private_file.pk])
+        ).status_code
+        == 404
+    )
+    files.school.public_links_allowed = False
+    files.school.save()
+    assert client.get(url).status_code == 404
+
+
+def test_quotas_are_set_by_the_school_admin_only(files, client_for):
+    assert client_for(files.teacher_7a).get(reverse("files:quotas")).status_code == 404
+    client_for(files.admin).post(reverse("files:quotas"), {"user_quota_mb": 1, "group_quota_mb": 2})
+    assert FileSettings.objects.for_school(files.school).get().user_quota_mb == 1
+    response = client_for(files.student_7a).post(
+        reverse("files:upload", args=[files.student_root.pk]),
+        {"files": SimpleUploadedFile("gross.bin", b"x" * (1024 * 1024 + 1))},
+        follow=True,
+    )
+    assert "Nicht genug Speicherplatz" in response.content.decode()
+
+
+def test_teacher_grants_write_to_a_student(files, client_for):
+    url = reverse("files:writers", args=[files.class_7a.pk])
+    assert client_for(files.student_7a).get(url).status_code == 404
+    client_for(files.teacher_7a).post(url, {"writer": [files.student_7a.pk, files.student_7b.pk]})
+    assert Actor(files.student_7a).level(files.class_file) == services.Level.WRITE
+    assert Actor(files.student_7b).level(files.class_file) == services.Level.NONE
+
+
+def test_app_password_is_shown_once_and_stored_hashed(files, client_for):
+    response = client_for(files.student_7a).post(reverse("files:app_passwords"), {"name": "Laptop"})
+    page = response.content.decode()
+    secret = page.split('id="new-app-password">')[1].split("<")[0]
+    entry = AppPassword.unscoped.get()
+    assert secret not in entry.secret_sha256 and len(entry.secret_sha256) == 64
