@@ -42,6 +42,8 @@
         metadata[name.charAt(0).toLowerCase() + name.slice(1)] = value;
       }
     }
+    // A file chosen with its folder (webkitdirectory) carries its path inside that folder.
+    if (file.webkitRelativePath) metadata.relativePath = file.webkitRelativePath;
     return metadata;
   }
 
