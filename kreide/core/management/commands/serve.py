@@ -41,12 +41,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("KREIDE_THREADS", 4)),
-            help="Threads per WSGI worker for blocking work (database, files).",
+            default=int(os.environ.get("KREIDE_THREADS", 0)),
+            help="Threads per WSGI worker (default: enough for admission control's "
+            "requests in flight and queues, so a refusal never waits for a thread).",
         )
 
     def handle(self, *args, **options):
+        from kreide.status.admission import Limits
+        from kreide.status.conf import value
+
         bin_dir = Path(sys.executable).parent
+        if not options["threads"]:
+            options["threads"] = (
+                Limits.from_settings().threads_needed() if value("ADMISSION_ENABLED") else 4
+            )
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         commands = [
@@ -79,6 +87,8 @@ class Command(BaseCommand):
                 "--ws",
                 "websockets",
             ],
+            # Health of each module for /status, every 30 s.
+            [str(bin_dir / "kreide"), "status-sample"],
         ]
         processes = [
             subprocess.Popen(command, env=env, cwd=settings.BASE_DIR) for command in commands

@@ -1,11 +1,14 @@
 """`kreide status-sample`: check each module's health every 30 s for the status page."""
 
+import logging
 import time
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from kreide.status import health
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -17,9 +20,17 @@ class Command(BaseCommand):
     def handle(self, *args, once: bool = False, **options):
         while True:
             close_old_connections()  # a restarted database must not stay "down" here
-            result = health.sample()
-            if once:
-                bad = [name for name, state in result["modules"].items() if not state["ok"]]
-                self.stdout.write("all modules work" if not bad else "disrupted: " + ", ".join(bad))
-                return
+            try:
+                result = health.sample()
+            except Exception:  # the cache away: keep sampling, `kreide serve` keeps running
+                if once:
+                    raise
+                logger.exception("status sample not published")
+            else:
+                if once:
+                    bad = [name for name, state in result["modules"].items() if not state["ok"]]
+                    self.stdout.write(
+                        "all modules work" if not bad else "disrupted: " + ", ".join(bad)
+                    )
+                    return
             time.sleep(health.SAMPLE_SECONDS)

@@ -1,0 +1,151 @@
+"""The production process set on loopback: nginx in front of `kreide serve`, PostgreSQL and
+Redis behind. Used by the 8:00 wave benchmark, `bench/wave/serve-production.sh` and
+tests/deploy, so all three run exactly what docs/deployment.md describes.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    server_pid: int
+    nginx_pid: int
+
+    def kreide(self, *args: str) -> str:
+        """Run a management command against this stack's database and cache."""
+        return subprocess.run(
+            [str(BIN / "kreide"), *args], env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
+
+def _wait_for(port: int, path: str, process: subprocess.Popen, what: str) -> None:
+    for _ in range(300):  # bounded: 60 s
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", path)
+            if connection.getresponse().status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer on port {port}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def production_stack(
+    work_dir: Path,
+    database_url: str,
+    redis_url: str,
+    *,
+    workers: int = 2,
+    settings: dict[str, str] | None = None,
+    server_cpus: str | None = None,
+    setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),),
+) -> Iterator[Stack]:
+    """nginx + `kreide serve` on free loopback ports; both stopped by PID on exit.
+
+    `settings` adds KREIDE_* variables (e.g. KREIDE_ADMISSION=false for the naive run);
+    `server_cpus` pins the server processes with taskset (e.g. "0").
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    port, wsgi_port, asgi_port = free_port(), free_port(), free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KREIDE_")}
+    env.update(
+        {
+            "KREIDE_DATA_DIR": str(work_dir / "data"),
+            "KREIDE_DATABASE_URL": database_url,
+            "KREIDE_REDIS_URL": redis_url,
+            "KREIDE_CACHE_PREFIX": f"stack{port}",
+            "KREIDE_DOWNLOAD_OFFLOAD": "nginx",
+            "KREIDE_REALTIME_URL": "/ws/messenger/",
+            "KREIDE_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "KREIDE_PORT": str(wsgi_port),
+            "KREIDE_REALTIME_PORT": str(asgi_port),
+            "KREIDE_WORKERS": str(workers),
+            **(settings or {}),
+        }
+    )
+    kreide = [str(BIN / "kreide")]
+    for command in (*setup, ("collectstatic", "--noinput", "-v0")):
+        subprocess.run([*kreide, *command], env=env, check=True, capture_output=True)
+    run_dir = work_dir / "nginx"
+    run_dir.mkdir(exist_ok=True)
+    config = run_dir / "nginx.conf"
+    config.write_text(
+        subprocess.run(
+            [
+                *kreide,
+                "nginx-config",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--wsgi",
+                f"127.0.0.1:{wsgi_port}",
+                "--asgi",
+                f"127.0.0.1:{asgi_port}",
+                "--run-dir",
+                str(run_dir),
+                "--access-log",
+                "off",
+                "--user",
+                pwd.getpwuid(os.getuid()).pw_name,  # workers may read the temporary files
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    pin = ["taskset", "-c", server_cpus] if server_cpus else []
+    log = (work_dir / "server.log").open("ab")
+    server = subprocess.Popen([*pin, *kreide, "serve"], env=env, stdout=log, stderr=log)
+    nginx = None
+    try:
+        _wait_for(wsgi_port, "/healthz", server, "kreide serve")
+        nginx = subprocess.Popen(
+            [*pin, "nginx", "-c", str(config), "-p", str(run_dir), "-g", "daemon off;"],
+            stdout=log,
+            stderr=log,
+        )
+        _wait_for(port, "/healthz", nginx, "nginx")
+        yield Stack(f"http://127.0.0.1:{port}", env, server.pid, nginx.pid)
+    finally:
+        if nginx is not None:
+            _stop(nginx)
+        _stop(server)
+        log.close()
