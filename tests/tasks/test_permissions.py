@@ -1,0 +1,141 @@
+"""The permission matrix: outsiders are refused on every task page, file and API endpoint."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from kreide.storage.blobstore import store_bytes
+from kreide.tasks import services
+from kreide.tasks.models import Task
+
+from .conftest import TUS, tus_upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scene(world, task, client_for):
+    """A task for 7a with a worksheet and the 7a student's submission (file and text)."""
+    teacher = world.teacher_7a
+    attachment = services.add_attachment(teacher, task, store_bytes(b"%PDF blatt"), "Blatt.pdf")
+    Task.objects.for_school(world.school).filter(pk=task.pk).update(expects="both")
+    task.refresh_from_db()
+    result = json.loads(
+        tus_upload(
+            client_for(world.student_7a),
+            b"Loesung",
+            purpose="task-submission",
+            task=str(task.pk),
+            filename="Loesung.txt",
+        )["Kreide-Upload-Result"]
+    )
+    submission = task.submissions.get()
+    return task, attachment, submission, result["id"]
+
+
+def _urls(task, attachment, submission, file_id):
+    pk = task.pk
+    get = [
+        reverse("tasks:detail", args=[pk]),
+        reverse("tasks:edit", args=[pk]),
+        reverse("tasks:delete", args=[pk]),
+        reverse("tasks:attachments", args=[pk]),
+        reverse("tasks:attachment", args=[pk, attachment.pk]),
+        reverse("tasks:my-submission", args=[pk]),
+        reverse("tasks:submission-file", args=[pk, file_id]),
+        reverse("tasks:submission", args=[pk, submission.pk]),
+        reverse("tasks:zip", args=[pk]),
+        reverse("api:task", args=[pk]),
+        reverse("api:submissions", args=[pk]),
+        reverse("api:my-submission", args=[pk]),
+    ]
+    post = [
+        reverse("tasks:edit", args=[pk]),
+        reverse("tasks:delete", args=[pk]),
+        reverse("tasks:attachment-delete", args=[pk, attachment.pk]),
+        reverse("tasks:submit-text", args=[pk]),
+        reverse("tasks:hand-in", args=[pk]),
+        reverse("tasks:file-delete", args=[pk, file_id]),
+        reverse("tasks:submission", args=[pk, submission.pk]),
+        reverse("api:review", args=[pk, submission.pk]),
+    ]
+    return get, post
+
+
+@pytest.mark.parametrize(
+    "who",
+    ["student_7b", "other_student", "teacher_7b", "other_teacher", "other_admin", "deactivated"],
+)
+def test_outsiders_are_refused_everywhere(world, scene, client_for, who):
+    task, attachment, submission, file_id = scene
+    if who == "deactivated":
+        user = world.classmate_7a
+        client = client_for(user)
+        user.is_active = False
+        user.save()
+    else:
+        client = client_for(getattr(world, who))
+    get, post = _urls(*scene)
+    for url in get:
+        response = client.get(url)
+        assert response.status_code in (302, 401, 403, 404), (who, url, response.status_code)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert b"Loesung" not in body and b"%PDF blatt" not in body
+    for url in post:
+        response = client.post(url, {"text": "x", "feedback": "x"})
+        assert response.status_code in (302, 401, 403, 404, 405), (who, url)
+    api_patch = client.generic(
+        "PATCH",
+        reverse("api:task", args=[task.pk]),
+        json.dumps({"title": "Hacked"}),
+        content_type="application/json",
+    )
+    assert api_patch.status_code in (401, 403, 404)
+    assert client.delete(reverse("api:task", args=[task.pk])).status_code in (401, 403, 404)
+    listed = client.get(reverse("api:tasks"))
+    assert listed.status_code == 401 or task.title not in listed.content.decode()
+    upload = tus_upload(
+        client, b"x", purpose="task-submission", task=str(task.pk), filename="a.txt"
+    )
+    assert upload.status_code in (400, 403)
+    assert client.head(
+        reverse("storage:upload", args=["00000000-0000-0000-0000-000000000000"]), **TUS
+    ).status_code in (403, 404)
+    # Nothing changed.
+    task.refresh_from_db()
+    submission.refresh_from_db()
+    assert task.title == "Arbeitsblatt Bruchrechnung" and submission.feedback == ""
+    assert task.attachments.count() == 1 and submission.files.count() == 1
+
+
+def test_classmate_sees_the_task_but_not_the_submission(world, scene, client_for):
+    task, attachment, submission, file_id = scene
+    client = client_for(world.classmate_7a)
+    assert client.get(reverse("tasks:detail", args=[task.pk])).status_code == 200
+    assert client.get(reverse("tasks:attachment", args=[task.pk, attachment.pk])).status_code == 200
+    assert client.get(reverse("tasks:submission-file", args=[task.pk, file_id])).status_code == 404
+    assert client.get(reverse("tasks:submission", args=[task.pk, submission.pk])).status_code == 404
+    assert client.get(reverse("tasks:zip", args=[task.pk])).status_code == 404
+    assert client.post(reverse("tasks:file-delete", args=[task.pk, file_id])).status_code == 404
+    assert submission.files.count() == 1
+
+
+def test_the_right_people_get_in(world, scene, client_for):
+    task, attachment, submission, file_id = scene
+    teacher = client_for(world.teacher_7a)
+    for url in _urls(*scene)[0]:
+        if url.rstrip("/").endswith("/submission"):
+            continue  # the student's own submission: not a teacher's page
+        assert teacher.get(url).status_code == 200, url
+    student = client_for(world.student_7a)
+    for name, args in [
+        ("tasks:detail", [task.pk]),
+        ("tasks:submission-file", [task.pk, file_id]),
+        ("tasks:attachment", [task.pk, attachment.pk]),
+        ("api:my-submission", [task.pk]),
+        ("api:task", [task.pk]),
+    ]:
+        assert student.get(reverse(name, args=args)).status_code == 200, name
+    assert student.get(reverse("tasks:zip", args=[task.pk])).status_code == 404
+    assert student.get(reverse("tasks:edit", args=[task.pk])).status_code == 404
