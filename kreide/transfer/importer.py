@@ -104,15 +104,17 @@ def _check_unique_across_schools(tar, manifest, specs, replaced_pk: int | None, 
             rows = _lines(tar, part)
             clashes: list[str] = []
             while chunk := list(islice(rows, BATCH)):
-                batch = [row[name] for row in chunk if row.get(name)]
+                folded = {row[name].lower(): row[name] for row in chunk if row.get(name)}
                 taken = (
                     spec.model._base_manager.using(using)
                     .annotate(_folded=Lower(name))
-                    .filter(_folded__in=[value.lower() for value in batch])
+                    .filter(_folded__in=list(folded))
                 )
                 if replaced_pk is not None:
                     taken = taken.exclude(**{spec.school_path: replaced_pk})
-                clashes += taken.values_list(name, flat=True)
+                for existing in taken.values_list(name, flat=True):
+                    ours = folded[existing.lower()]
+                    clashes.append(ours if ours == existing else f"{ours} (here: {existing})")
             if clashes:
                 shown = ", ".join(sorted(clashes)[:50])
                 more = f" and {len(clashes) - 50} more" if len(clashes) > 50 else ""

@@ -1,0 +1,153 @@
+"""A school's content in every exported module, built directly (no module's demo needed):
+two-factor devices, an audit entry, a task with attachment, submissions with files and
+feedback, a file tree with a folder moved into a newer one, a direct room with read state
+and an attachment, a video lesson with attendance and chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kreide.accounts.models import User
+from kreide.core.audit import record
+from kreide.files import services as files
+from kreide.files.models import AppPassword, Node, PublicLink
+from kreide.messenger.models import Attachment as MessageAttachment
+from kreide.messenger.models import Message, Room, RoomMember
+from kreide.schools.models import Group, School
+from kreide.storage.blobstore import store_bytes
+from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
+from kreide.video.models import Admission, ChatMessage, VideoLesson
+
+# Not valid UTF-8, a NUL byte, and an umlaut in the text parts: files are bytes, not text.
+WORKSHEET = b"%PDF-1.4 Arbeitsblatt Br\xc3\xbcche\n\x00\xff\xfe"
+ESSAY = "Mein Aufsatz über Brüche 🙂".encode()
+PHOTO = bytes(range(256)) * 300
+
+
+@dataclass
+class Content:
+    moved_folder: Node
+    moved_file: Node
+    direct_room: Room
+    reader: RoomMember
+    audit_target: User
+
+
+def add_content(
+    school: School, admin: User, teacher: User, students: list[User], group: Group
+) -> Content:
+    now = timezone.now()
+    TOTPDevice.objects.create(
+        user=teacher, name="Handy", key="3132333435363738393031323334353637383930"
+    )
+    backup = StaticDevice.objects.create(user=teacher, name="backup")
+    StaticToken.objects.create(device=backup, token="a1b2c3d4")
+    entry_target = students[0]
+    record(school, admin, "accounts.reset_password", target=entry_target, reason="vergessen")
+
+    task = Task.unscoped.create(
+        school=school,
+        title="Brüche kürzen",
+        description="**Seite 12**",
+        created_by=teacher,
+        due_at=now + timedelta(days=3),
+        expects=Task.Expects.BOTH,
+    )
+    task.groups.add(group)
+    task.students.add(students[0])
+    Attachment.unscoped.create(
+        school=school, task=task, blob=store_bytes(WORKSHEET), filename="arbeitsblatt.pdf"
+    )
+    for number, student in enumerate(students):
+        submission = Submission.unscoped.create(
+            school=school,
+            task=task,
+            student=student,
+            text=f"Lösung {number}",
+            feedback="Gut gemacht",
+            points=Decimal("12.50"),
+            grade="2+",
+            reviewed_by=teacher,
+            reviewed_at=now,
+        )
+        SubmissionFile.unscoped.create(
+            school=school,
+            submission=submission,
+            blob=store_bytes(ESSAY + bytes([number])),
+            filename="aufsatz.txt",
+            upload_started_at=now - timedelta(minutes=5),
+        )
+
+    owner = students[0]
+    root = files.root_of(files.personal_space(owner))
+    older = files.insert_node(root, "Mathe", is_folder=True, created_by=owner)
+    moved_file = files.insert_node(
+        older, "foto.bin", blob=store_bytes(PHOTO), size=len(PHOTO), created_by=owner
+    )
+    newer = files.insert_node(root, "Archiv", is_folder=True, created_by=owner)
+    files.move(files.Actor(owner), older, newer)  # the older folder now lies in a newer one
+    PublicLink.unscoped.create(
+        school=school,
+        node=moved_file,
+        token="t" * 40,
+        expires_at=now + timedelta(days=7),
+        created_by=owner,
+    )
+    AppPassword.unscoped.create(school=school, user=owner, name="Laptop", secret_sha256="ab" * 32)
+
+    low, high = sorted([teacher, students[1]], key=lambda user: user.pk)
+    room = Room.unscoped.create(
+        school=school, kind=Room.Kind.DIRECT, direct_key=f"{low.pk}-{high.pk}", created_by=teacher
+    )
+    RoomMember.unscoped.create(school=school, room=room, user=teacher)
+    messages = [
+        Message.unscoped.create(
+            school=school, room=room, author=teacher, client_key=f"k{n}", body=f"Nachricht {n}"
+        )
+        for n in range(3)
+    ]
+    reader = RoomMember.unscoped.create(
+        school=school, room=room, user=students[1], last_read_id=messages[1].pk
+    )
+    attachment = MessageAttachment.unscoped.create(
+        school=school,
+        room=room,
+        uploader=students[1],
+        blob=store_bytes(PHOTO[:999]),
+        filename="bild.bin",
+    )
+    Message.unscoped.create(
+        school=school, room=room, author=students[1], client_key="k9", attachment=attachment
+    )
+
+    lesson = VideoLesson.unscoped.create(
+        school=school,
+        group=group,
+        teacher=teacher,
+        title="Bruchrechnung live",
+        starts_at=now,
+        ends_at=now + timedelta(minutes=45),
+        join_opens_at=now,
+        status=VideoLesson.Status.ENDED,
+        room_id=1234,
+        room_secret="geheim",
+    )
+    Admission.unscoped.create(
+        school=school,
+        lesson=lesson,
+        user=students[0],
+        state=Admission.State.LEFT,
+        queued_at=now,
+        last_seen=now,
+    )
+    ChatMessage.unscoped.create(
+        school=school, lesson=lesson, author=students[0], text="Ich habe eine Frage"
+    )
+    moved_folder = Node.unscoped.get(pk=older.pk)
+    return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
