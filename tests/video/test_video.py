@@ -220,3 +220,20 @@ def test_who_manages_and_who_joins(world):
     assert not services.can_manage(world.other_admin, lesson)
     assert services.may_join(world.classmate_7a, lesson)
     assert not services.may_join(world.other_student, lesson)
+
+
+def test_demo_seeds_a_staggered_morning_wave(world, make_group, make_user):
+    import random
+
+    from kreide.video import demo
+
+    class_7c = make_group(world.school, "7c")
+    make_user(world.school, "teacher", groups=(class_7c,))
+    demo.seed(world.school, random.Random(1))
+    lessons = {
+        lesson.group.name: lesson
+        for lesson in VideoLesson.objects.for_school(world.school).select_related("group")
+    }
+    assert set(lessons) == {"7a", "7b", "7c"}
+    assert (lessons["7c"].join_opens_at - lessons["7a"].join_opens_at).seconds == 240
+    assert lessons["7a"].teacher == world.teacher_7a
