@@ -35,7 +35,9 @@ def hash_passwords(
             hashed.extend(_hash_chunk(chunk))
             progress(len(chunk))
         return hashed
-    # "spawn": a fresh interpreter, never a fork of a web worker with open connections.
+    # "spawn": a fresh interpreter, never a fork of a web worker with threads and open
+    # connections. As multiprocessing requires, the program's main module must be safe to
+    # import (an `if __name__ == "__main__"` guard), which kreide, granian and pytest are.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         for result in pool.map(_hash_chunk, chunks):
             hashed.extend(result)
