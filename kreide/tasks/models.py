@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kreide.core.scoping import SchoolScopedModel
 from kreide.storage.models import Blob
@@ -108,7 +109,7 @@ class Submission(SchoolScopedModel):
     late = models.BooleanField(_("late"), default=False)
     feedback = models.TextField(_("feedback"), blank=True)
     points = models.DecimalField(_("points"), max_digits=6, decimal_places=2, null=True, blank=True)
-    grade = models.CharField(_("grade"), max_length=20, blank=True)
+    grade = models.CharField(pgettext_lazy("school mark", "grade"), max_length=20, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

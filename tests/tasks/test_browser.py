@@ -1,0 +1,71 @@
+"""The whole round in a real browser: post with a worksheet, download, upload, feedback."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from kreide.tasks.models import Submission
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_task_round_trip(page, browser, live_server, sign_in, world, tmp_path):
+    worksheet = tmp_path / "Arbeitsblatt Brüche.pdf"
+    worksheet.write_bytes(b"%PDF-1.4\n" + b"Bruchrechnung " * 2000)
+    solution = tmp_path / "Lösung.pdf"
+    solution.write_bytes(b"%PDF-1.4\n" + b"3/4 + 1/8 = 7/8\n" * 60_000)  # about 1 MB
+
+    # The teacher posts a task with a worksheet, uploaded before the task is saved.
+    sign_in(page, world.teacher_7a.username)
+    page.goto("/tasks/new/")
+    page.get_by_label("Titel").fill("Arbeitsblatt Bruchrechnung")
+    page.get_by_label("Beschreibung").fill("Bearbeite **alle** Aufgaben.")
+    page.get_by_label("7a").check()
+    due = timezone.localtime() + timedelta(days=2)
+    page.get_by_label("Fällig").fill(due.strftime("%Y-%m-%dT%H:%M"))
+    page.locator("#worksheets").set_input_files(str(worksheet))
+    page.locator(".upload-item.done").wait_for()
+    page.get_by_role("button", name="Aufgabe speichern").click()
+    page.get_by_text("Die Aufgabe wurde gespeichert.").wait_for()
+    assert page.get_by_role("link", name="Arbeitsblatt Brüche.pdf").is_visible()
+
+    # The student downloads the worksheet and uploads a solution with a progress bar.
+    context = browser.new_context(base_url=live_server.url, locale="de-DE")
+    context.set_default_timeout(15_000)
+    student = context.new_page()
+    sign_in(student, world.student_7a.username)
+    student.goto("/tasks/")
+    student.get_by_role("link", name="Arbeitsblatt Bruchrechnung").click()
+    assert student.locator(".task-description strong").inner_text() == "alle"
+    with student.expect_download() as download:
+        student.get_by_role("link", name="Arbeitsblatt Brüche.pdf").click()
+    assert download.value.suggested_filename == "Arbeitsblatt Brüche.pdf"
+    assert Path(download.value.path()).read_bytes() == worksheet.read_bytes()
+    student.locator("#solution-files").set_input_files(str(solution))
+    progress = student.locator(".upload-item progress")
+    progress.wait_for()
+    student.locator(".upload-item.done").wait_for()
+    assert progress.get_attribute("value") == "100"
+    receipt = student.locator("table.receipt")
+    receipt.get_by_text("Lösung.pdf").wait_for()
+    submission = Submission.objects.for_school(world.school).get()
+    sha256 = submission.files.get().blob.sha256
+    assert receipt.get_by_text(sha256).is_visible()
+
+    # The teacher sees the submission and returns feedback.
+    page.goto(f"/tasks/{submission.task_id}/")
+    row = page.get_by_role("row").filter(has_text=world.student_7a.last_name)
+    row.get_by_role("link", name="Öffnen").click()
+    page.get_by_label("Rückmeldung").fill("Sehr gut gelöst, weiter so!")
+    page.get_by_label("Note").fill("1-")
+    page.get_by_role("button", name="Rückmeldung speichern").click()
+    page.get_by_text("Deine Rückmeldung wurde gespeichert.").wait_for()
+
+    # The student sees it.
+    student.reload()
+    feedback = student.locator("#feedback")
+    assert "Sehr gut gelöst, weiter so!" in feedback.inner_text()
+    assert "1-" in feedback.inner_text()
+    context.close()
