@@ -158,3 +158,31 @@ def test_janus_dying_shows_the_banner_and_the_lesson_restarts_elsewhere(
     for other_module in ("/messages/", "/tasks/", "/files/"):
         assert student.get(other_module).status_code in (200, 302)
     assert "Video ist gerade nicht verfügbar" in student.get("/video/").content.decode()
+
+
+def test_in_the_lesson_chat_hands_call_on_mute_all_and_remove(world, media_server, client_for):
+    lesson = live_lesson(world)
+    teacher, student = client_for(world.teacher_7a), client_for(world.student_7a)
+    for client in (teacher, student):
+        assert client.post(f"/video/{lesson.pk}/admit/").status_code == 200
+    assert student.post(f"/video/{lesson.pk}/chat/", {"text": "  "}).json()["message"] == (
+        "Die Nachricht ist leer."
+    )
+    assert student.post(f"/video/{lesson.pk}/chat/", {"text": "<b>Hallo</b>"}).status_code == 201
+    student.post(f"/video/{lesson.pk}/hand/", {"raised": "1"})
+    state = teacher.get(f"/video/{lesson.pk}/state/").json()
+    assert [m["text"] for m in state["chat"]] == ["<b>Hallo</b>"]
+    assert len(state["participants"]) == 2
+    mine = next(p for p in state["participants"] if not p["teacher"])
+    assert mine["hand"] and not mine["video"]
+    # Students cannot use teacher controls.
+    assert student.post(f"/video/{lesson.pk}/control/mute-all/").status_code == 404
+    teacher.post(f"/video/{lesson.pk}/control/call-on/", {"participant": mine["id"]})
+    teacher.post(f"/video/{lesson.pk}/control/mute-all/")
+    seen = student.get(f"/video/{lesson.pk}/state/?after={state['chat'][0]['id']}").json()
+    assert seen["me"]["video_allowed"] and not seen["me"]["hand"]
+    assert seen["mute_all"] == state["mute_all"] + 1 and seen["chat"] == []
+    teacher.post(f"/video/{lesson.pk}/control/remove/", {"participant": mine["id"]})
+    assert student.get(f"/video/{lesson.pk}/state/").json()["me"]["state"] == "removed"
+    assert student.post(f"/video/{lesson.pk}/admit/").status_code == 403
+    assert student.post(f"/video/{lesson.pk}/chat/", {"text": "x"}).status_code == 403

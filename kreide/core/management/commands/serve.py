@@ -90,6 +90,10 @@ class Command(BaseCommand):
             # Health of each module for /status, every 30 s.
             [str(bin_dir / "kreide"), "status-sample"],
         ]
+        # Optional video: KREIDE_JANUS=auto runs a local Janus and its health monitor
+        # (it restarts Janus itself, so a Janus crash never stops the pages).
+        if os.environ.get("KREIDE_JANUS") == "auto" and Path("/usr/bin/janus").exists():
+            commands.append([str(bin_dir / "kreide"), "janus-start"])
         processes = [
             subprocess.Popen(command, env=env, cwd=settings.BASE_DIR) for command in commands
         ]

@@ -1,10 +1,14 @@
-"""`kreide janus-start`: run a local Janus for this Kreide and watch its health.
+"""`kreide janus-start`: run a local Janus for this Kreide and watch media server health.
 
 Writes Janus's configuration from scripts/janus/templates into the data directory, starts
-Janus, registers it as a media server, and checks every media server's health every few
-seconds (the cached state behind the "video unavailable" banner) until stopped.
+Janus, registers it as a media server and checks every media server's health every few
+seconds (the cached state behind the "video unavailable" banner) until stopped. When Janus
+exits it is started again after a backoff with jitter; the command itself only ends on
+SIGTERM/Ctrl+C, so `kreide serve` (KREIDE_JANUS=auto) never stops the pages for video.
 """
 
+import logging
+import random
 import signal
 import time
 
@@ -13,6 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kreide.video import janus_process, services
 from kreide.video.models import MediaServer
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -47,6 +53,41 @@ class Command(BaseCommand):
                 "Janus is not installed (apt-get install janus): video stays "
                 "off, everything else works."
             )
+        self.stopping = False
+
+        def stop(*_):
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        failures = 0
+        while not self.stopping:
+            try:
+                started = self.start(options)
+            except (RuntimeError, OSError) as error:
+                failures += 1
+                logger.error("Janus did not start", extra={"error": str(error)})
+                services.check_servers()
+                self.wait(min(300, 2**failures) * random.uniform(0.5, 1.0))
+                continue
+            failures = 0
+            try:
+                while not self.stopping and started.process.poll() is None:
+                    services.sync_configured_servers()
+                    services.check_servers()
+                    self.wait(options["check_every"], started.process)
+            finally:
+                started.stop()
+                MediaServer.objects.filter(url=started.api_url).update(healthy=False)
+                services.check_servers()
+            if not self.stopping:
+                logger.error(
+                    "Janus exited; starting it again",
+                    extra={"returncode": started.process.returncode},
+                )
+                self.wait(random.uniform(1.0, 3.0))
+
+    def start(self, options) -> janus_process.JanusProcess:
         low, high = (int(port) for port in options["rtp_ports"].split("-"))
         started = janus_process.start(
             settings.DATA_DIR / "janus",
@@ -67,24 +108,11 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(f"Janus runs (API {started.api_url}, browsers {started.ws_url}).")
-        stopping = False
+        return started
 
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        try:
-            while not stopping and started.process.poll() is None:
-                services.sync_configured_servers()
-                services.check_servers()
-                deadline = time.monotonic() + options["check_every"]
-                while not stopping and time.monotonic() < deadline:
-                    time.sleep(0.2)
-        finally:
-            started.stop()
-            MediaServer.objects.filter(url=started.api_url).update(healthy=False)
-            services.check_servers()
-        if not stopping:
-            raise CommandError(f"Janus exited with {started.process.returncode}.")
+    def wait(self, seconds: float, process=None) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                return
+            time.sleep(0.2)
