@@ -212,3 +212,31 @@ def test_app_password_is_shown_once_and_stored_hashed(files, client_for):
     secret = page.split('id="new-app-password">')[1].split("<")[0]
     entry = AppPassword.unscoped.get()
     assert secret not in entry.secret_sha256 and len(entry.secret_sha256) == 64
+
+
+def test_dashboard_section_costs_the_same_queries_for_many_shares(
+    files, rf, django_assert_num_queries
+):
+    from kreide.files.dashboard import shared_with_me
+
+    request = rf.get("/")
+    request.user = files.student_7b
+    with django_assert_num_queries(1):
+        assert shared_with_me(request)["shares"] == []
+    actor = Actor(files.student_7a)
+    for number in range(8):
+        node = services.add_file(actor, files.student_root, f"f{number}.txt", store_bytes(b"x"))
+        Share.objects.for_school(files.school).create(
+            school=files.school, node=node, group=files.class_7b, created_by=files.student_7a
+        )
+    with django_assert_num_queries(1):
+        assert len(shared_with_me(request)["shares"]) == 5
+
+
+def test_purge_command(files, capsys):
+    from django.core.management import call_command
+
+    services.trash(Actor(files.student_7a), files.private_file)
+    call_command("purge_file_trash", "--days", "0")
+    assert "1 " in capsys.readouterr().out
+    assert not Node.unscoped.filter(pk=files.private_file.pk).exists()
