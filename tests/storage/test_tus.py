@@ -276,3 +276,23 @@ def test_interrupted_upload_resumes_with_tuspy(world, live_server, tmp_path):
     assert upload.result["sha256"] == upload.blob.sha256
     with blobstore.open_blob(upload.blob) as stored:
         assert stored.read() == data
+
+
+@pytest.mark.django_db
+def test_purge_forgets_stale_uploads_and_their_partial_data(world, client_for):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    client = client_for(world.student_7a)
+    stale_url, fresh_url = _create(client, 10), _create(client, 10)
+    _patch(client, stale_url, 0, b"01234")
+    stale = Upload.objects.for_school(world.school).get(pk=stale_url.rsplit("/", 1)[-1])
+    Upload.objects.for_school(world.school).filter(pk=stale.pk).update(
+        updated_at=timezone.now() - timedelta(days=8)
+    )
+    call_command("purge_uploads", "--days", "7")
+    assert not tus.part_path(stale).exists()
+    assert client.head(stale_url, **TUS).status_code == 404
+    assert client.head(fresh_url, **TUS).status_code == 200
