@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from kreide.core.management.commands.serve import realtime_command
 from kreide.messenger import services
 
 
@@ -59,18 +60,9 @@ def asgi_server(django_db_setup, django_db_blocker) -> str:
         "KREIDE_MESSENGER_RATE_LIMIT": "8",
     }
     process = subprocess.Popen(
+        # The command line of `kreide serve`'s real-time process.
         [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "kreide.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--ws",
-            "websockets",
-            "--no-access-log",
+            *realtime_command(Path(sys.executable).parent, "127.0.0.1", port),
             "--log-level",
             "warning",
         ],

@@ -8,6 +8,7 @@ Both are supervised: when one exits, the other is stopped and the command fails.
 """
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,36 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+
+def realtime_command(bin_dir: Path, host: str, port: int) -> list[str]:
+    """The ASGI process for WebSockets (also started by bench/messenger). Frames over 64 KB
+    close the connection (1009); no per-message compression, which would cost every idle
+    connection its own zlib buffers; a deep backlog for the 8:00 reconnect wave."""
+    return [
+        str(bin_dir / "uvicorn"),
+        "kreide.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--ws",
+        "websockets-sansio",
+        "--ws-max-size",
+        "65536",
+        "--ws-per-message-deflate",
+        "false",
+        "--backlog",
+        "4096",
+    ]
+
+
+def raise_file_limit() -> None:
+    """Each WebSocket holds a file descriptor: lift the soft limit to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class Command(BaseCommand):
@@ -55,6 +86,7 @@ class Command(BaseCommand):
             options["threads"] = (
                 Limits.from_settings().threads_needed() if value("ADMISSION_ENABLED") else 4
             )
+        raise_file_limit()
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         commands = [
@@ -76,17 +108,7 @@ class Command(BaseCommand):
                 "--no-log",
                 "kreide.wsgi:application",
             ],
-            [
-                str(bin_dir / "uvicorn"),
-                "kreide.asgi:application",
-                "--host",
-                options["host"],
-                "--port",
-                str(options["realtime_port"]),
-                "--no-access-log",
-                "--ws",
-                "websockets",
-            ],
+            realtime_command(bin_dir, options["host"], options["realtime_port"]),
             # Health of each module for /status, every 30 s.
             [str(bin_dir / "kreide"), "status-sample"],
         ]
