@@ -221,13 +221,20 @@ class FolderResource(_NodeResource, DAVCollection):
         super().__init__(path, environ)
         self.node, self.provider = node, provider
 
+    def _children(self) -> list[Node]:
+        found, actor = services.children(self.node), _actor(self.environ)
+        if actor.level(self.node) >= Level.READ:
+            return found
+        # A folder the user only passes through to something shared with them.
+        return [n for n in found if actor.level(n) >= Level.READ or actor.leads_to_share(n)]
+
     def get_member_names(self) -> list[str]:
-        return [child.name for child in services.children(self.node)]
+        return [child.name for child in self._children()]
 
     def get_member_list(self) -> list:
         return [
             self.provider.wrap(util.join_uri(self.path, child.name), child, self.environ)
-            for child in services.children(self.node)
+            for child in self._children()
         ]
 
     def get_member(self, name: str):
@@ -273,7 +280,15 @@ class RootResource(DAVCollection):
     def _spaces(self) -> dict[str, Space]:
         # Asked several times per request (source, parent, destination): fetched once.
         if "kreide.spaces" not in self.environ:
-            spaces = services.spaces_for(_actor(self.environ))
+            actor = _actor(self.environ)
+            spaces = services.spaces_for(actor)
+            # Spaces of others appear when something in them is shared with the user.
+            shared = {space for _path, space, _write in actor.shared} - {s.pk for s in spaces}
+            spaces += (
+                Space.objects.for_school(actor.school_id)
+                .filter(pk__in=shared)
+                .select_related("user", "group")
+            )
             self.environ["kreide.spaces"] = {top_name(s): s for s in reversed(spaces)}
         return self.environ["kreide.spaces"]
 
@@ -307,13 +322,15 @@ class KreideProvider(DAVProvider):
         segments = [segment for segment in path.strip("/").split("/") if segment]
         if not segments:
             return root
+        actor = _actor(environ)
         resource = root.get_member(segments[0])
         for segment in segments[1:]:
             if not isinstance(resource, FolderResource):
                 return None
             resource = resource.get_member(segment)
-        if resource is not None and _actor(environ).level(resource.node) == Level.NONE:
-            return None
+            hidden = resource is not None and actor.level(resource.node) == Level.NONE
+            if hidden and not actor.leads_to_share(resource.node):
+                return None
         return resource
 
 

@@ -60,6 +60,7 @@ class Actor:
         self.school_id = user.school_id
         self._roles: dict[int, str] | None = None
         self._writer_groups: set[int] | None = None
+        self._shared: list[tuple[str, int, bool]] | None = None
 
     @property
     def roles(self) -> dict[int, str]:
@@ -101,20 +102,38 @@ class Actor:
             return Level.WRITE
         return Level.READ
 
+    @property
+    def shared(self) -> list[tuple[str, int, bool]]:
+        """(path, space id, may write) of every live node shared with this user."""
+        if self._shared is None:
+            self._shared = (
+                list(
+                    Share.objects.for_school(self.school_id)
+                    .filter(
+                        Q(user=self.user) | Q(group_id__in=list(self.roles)), node__deleted_at=None
+                    )
+                    .values_list("node__path", "node__space_id", "can_write")
+                )
+                if self.school_id
+                else []
+            )
+        return self._shared
+
     def level(self, node: Node) -> Level:
         """What this user may do with `node` (and, through it, its subtree)."""
         if node.school_id != self.school_id or node.deleted_at is not None:
             return Level.NONE
         level = self.space_level(node.space)
-        if level == Level.WRITE:
-            return level
-        shares = Share.objects.for_school(self.school_id).filter(
-            Q(user=self.user) | Q(group_id__in=list(self.roles)),
-            node_id__in=node.ancestor_ids(),
-        )
-        for can_write in shares.values_list("can_write", flat=True):
-            level = max(level, Level.WRITE if can_write else Level.READ)
+        for path, _space, can_write in self.shared if level < Level.WRITE else ():
+            if node.path.startswith(path):
+                level = max(level, Level.WRITE if can_write else Level.READ)
         return level
+
+    def leads_to_share(self, node: Node) -> bool:
+        """Whether something shared with the user lies below `node` (WebDAV shows the way)."""
+        return node.deleted_at is None and any(
+            path.startswith(node.path) for path, _space, _write in self.shared
+        )
 
     def require(self, node: Node, needed: Level) -> None:
         if self.level(node) < needed:

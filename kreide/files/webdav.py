@@ -22,6 +22,7 @@ from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_otp import user_has_device
 from wsgidav.error_printer import ErrorPrinter
@@ -146,11 +147,34 @@ def _challenge() -> HttpResponse:
     return response
 
 
+def _refuse_put(request: HttpRequest) -> HttpResponse | None:
+    length = request.META.get("CONTENT_LENGTH", "")
+    if not length.isdigit():
+        # Django reads a request body by its Content-Length only: an unannounced (chunked)
+        # body would arrive empty, so the client is asked for the length instead.
+        return HttpResponse(
+            _("Please send the file size (Content-Length)."),
+            status=411,
+            content_type="text/plain; charset=utf-8",
+        )
+    if int(length) > settings.MAX_UPLOAD_BYTES:
+        return HttpResponse(
+            _("The file is larger than the server allows (%(limit)s MB).")
+            % {"limit": settings.MAX_UPLOAD_BYTES // (1024 * 1024)},
+            status=413,
+            content_type="text/plain; charset=utf-8",
+        )
+    return None
+
+
 @csrf_exempt
 def dav(request: HttpRequest, path: str = "") -> HttpResponse:
     user = authenticate_basic(request)
     if user is None:
         return _challenge()
+    refusal = _refuse_put(request) if request.method == "PUT" else None
+    if refusal is not None:
+        return refusal
     environ = {key: value for key, value in request.META.items() if isinstance(value, str)}
     environ.update(
         {

@@ -9,6 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kreide.files import services
 from kreide.files.models import AppPassword
 from kreide.files.webdav import app_password_hash
+from kreide.storage.blobstore import store_bytes
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -76,15 +77,34 @@ def test_permission_matrix(files, client, who, path, method, status):
     assert dav(client, method, path, user, body=body).status_code == status
 
 
-def test_share_is_readable_through_the_owner_path(files, client):
+def test_shares_appear_under_the_owners_path(files, client):
     from kreide.files.models import Share
 
+    actor = services.Actor(files.student_7a)
+    folder = services.create_folder(actor, files.student_root, "Projekt")
+    services.add_file(actor, folder, "plan.txt", store_bytes(b"plan"))
     Share.objects.for_school(files.school).create(
-        school=files.school, node=files.private_file, user=files.classmate_7a
+        school=files.school, node=folder, user=files.classmate_7a, can_write=True
     )
-    path = f"{files.student_7a.username}/Tagebuch.txt"
-    assert dav(client, "GET", path, files.classmate_7a).status_code == 404  # folder not shared
-    assert services.Actor(files.classmate_7a).level(files.private_file) == services.Level.READ
+    owner = files.student_7a.username
+    listing = dav(client, "PROPFIND", f"{owner}/", files.classmate_7a, HTTP_DEPTH="1")
+    assert listing.status_code == 207
+    assert "Projekt" in listing.content.decode()
+    assert "Tagebuch.txt" not in listing.content.decode()  # not shared: invisible
+    assert dav(client, "GET", f"{owner}/Projekt/plan.txt", files.classmate_7a).status_code == 200
+    assert dav(client, "GET", f"{owner}/Tagebuch.txt", files.classmate_7a).status_code == 404
+    assert (
+        dav(client, "PUT", f"{owner}/Projekt/neu.txt", files.classmate_7a, body=b"x").status_code
+        == 201
+    )
+    assert dav(client, "PUT", f"{owner}/neu.txt", files.classmate_7a, body=b"x").status_code == 403
+    # Others see nothing of it, and a read-only share allows no writes.
+    assert dav(client, "GET", f"{owner}/Projekt/plan.txt", files.student_7b).status_code == 404
+    Share.unscoped.update(can_write=False)
+    assert (
+        dav(client, "PUT", f"{owner}/Projekt/neu2.txt", files.classmate_7a, body=b"x").status_code
+        == 403
+    )
 
 
 def test_put_content_is_the_same_file_as_in_the_web_ui(files, client):
