@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "kreide.messenger",
     "kreide.video",
     "kreide.status",
+    "kreide.schedule",
     "kreide.transfer",
 ]
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("video/", include("kreide.video.urls")),
     path("uploads/", include("kreide.storage.urls")),
     path("status", include("kreide.status.urls")),
+    path("schedule/", include("kreide.schedule.urls")),
     path("transfer/", include("kreide.transfer.urls")),
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ScheduleConfig(AppConfig):
+    name = "kreide.schedule"
+    label = "schedule"
+    verbose_name = _("Staggered start")
+
+    def ready(self) -> None:
+        from kreide.dashboard.registry import Section, register
+        from kreide.schedule import views
+
+        register(
+            Section(
+                "start",
+                _("Start of the day"),
+                "schedule/section_start.html",
+                5,
+                views.dashboard_section,
+            )
+        )

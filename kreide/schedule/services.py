@@ -1,0 +1,97 @@
+"""Staggered start windows: which class starts when on a given day.
+
+`start_time_for(user, day)` is what other modules ask (the dashboard, the video module
+before opening a lesson's room). A window for a class wins over one for its grade; a user
+in several classes (a teacher) gets the earliest start. The school's windows of a day are
+cached and renewed whenever an admin changes them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from kreide.accounts.models import User
+from kreide.accounts.permissions import is_admin_of
+from kreide.core import fragments
+from kreide.schedule.models import StartWindow
+from kreide.schools.models import Group, Membership
+
+
+def _scope(school_id: int) -> str:
+    return f"school:{school_id}:schedule"
+
+
+def windows_on(school_id: int, day: date) -> list[StartWindow]:
+    def load() -> list[StartWindow]:
+        return list(
+            StartWindow.objects.for_school(school_id).filter(day=day).select_related("group")
+        )
+
+    return fragments.cached(f"schedule:{day.isoformat()}", [_scope(school_id)], load, timeout=3600)
+
+
+def start_time_for(user: User, day: date) -> time | None:
+    """When the user's day starts on `day`, or None when no window applies."""
+    if not user.is_authenticated or user.school_id is None:
+        return None
+    windows = windows_on(user.school_id, day)
+    if not windows:
+        return None
+    classes = list(
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user, group__kind=Group.Kind.CLASS, group__is_active=True)
+        .values_list("group_id", "group__grade")
+    )
+    starts = []
+    for group_id, grade in classes:
+        own = [w.starts_at for w in windows if w.group_id == group_id]
+        by_grade = [
+            w.starts_at
+            for w in windows
+            if w.group_id is None and grade is not None and w.grade_from <= grade <= w.grade_to
+        ]
+        if own or by_grade:
+            starts.append(min(own or by_grade))
+    return min(starts) if starts else None
+
+
+def add_window(
+    actor: User,
+    day: date,
+    starts_at: time,
+    *,
+    grade_from: int | None = None,
+    grade_to: int | None = None,
+    group: Group | None = None,
+) -> StartWindow:
+    if not is_admin_of(actor, actor.school):
+        raise PermissionDenied
+    if group is not None:
+        if group.school_id != actor.school_id:
+            raise PermissionDenied
+        grade_from = grade_to = None
+    elif grade_from is None or grade_to is None:
+        raise ValidationError(_("Choose a class or a range of grades."))
+    elif grade_from > grade_to:
+        raise ValidationError(_("The first grade must not be above the last."))
+    window = StartWindow.objects.for_school(actor.school).create(
+        school=actor.school,
+        day=day,
+        starts_at=starts_at,
+        grade_from=grade_from,
+        grade_to=grade_to,
+        group=group,
+    )
+    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
+    return window
+
+
+def delete_window(actor: User, window_id: int) -> None:
+    if not is_admin_of(actor, actor.school):
+        raise PermissionDenied
+    StartWindow.objects.for_school(actor.school).get(pk=window_id).delete()
+    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from kreide.schedule import views
+
+app_name = "schedule"
+urlpatterns = [
+    path("", views.manage, name="manage"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
+]

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from kreide.accounts.permissions import is_admin_of
+from kreide.schedule import services
+from kreide.schedule.forms import StartWindowForm
+from kreide.schedule.models import StartWindow
+
+
+def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
+    """ "Your class starts at 8:00" today; the admin also gets the link to set the windows."""
+    user = request.user
+    starts_at = services.start_time_for(user, timezone.localdate())
+    manage = is_admin_of(user, user.school)
+    if starts_at is None and not manage:
+        return None
+    return {"starts_at": starts_at, "manage": manage}
+
+
+@login_required
+def manage(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if not is_admin_of(user, user.school):
+        raise PermissionDenied
+    form = StartWindowForm(
+        request.POST or None, school=user.school, initial={"day": timezone.localdate()}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.add_window(
+                user,
+                data["day"],
+                data["starts_at"],
+                grade_from=data["grade_from"],
+                grade_to=data["grade_to"],
+                group=data["group"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The start time has been saved."))
+            return redirect("schedule:manage")
+    windows = (
+        StartWindow.objects.for_school(user.school)
+        .filter(day__gte=timezone.localdate())
+        .select_related("group")
+    )
+    return render(request, "schedule/manage.html", {"form": form, "windows": windows})
+
+
+@require_POST
+@login_required
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.delete_window(request.user, pk)
+    except StartWindow.DoesNotExist:
+        messages.error(request, _("This start time no longer exists."))
+    else:
+        messages.success(request, _("The start time has been removed."))
+    return redirect("schedule:manage")
