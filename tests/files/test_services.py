@@ -143,3 +143,14 @@ def test_group_writer_and_shares_grant_access(files):
     assert Actor(files.classmate_7a).level(files.private_file) == Level.NONE
     with pytest.raises(PermissionDenied):
         services.rename(Actor(files.student_7b), files.private_file, "x.txt")
+
+
+def test_demo_seed_fills_class_folders(world):
+    import random
+
+    from kreide.files import demo
+
+    demo.seed(world.school, random.Random(1))
+    material = services.child(services.root_of(services.group_space(world.class_7a)), "Material")
+    assert [n.name for n in services.children(material)] == ["Hausordnung.txt", "Willkommen.txt"]
+    assert Actor(world.student_7a).level(material) == Level.READ
