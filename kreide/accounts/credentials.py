@@ -121,13 +121,15 @@ def render_pdf(
             y -= 3.4 * mm
             canvas.drawString(left, y, line[:70])
         y -= 6 * mm
-        canvas.setFont(bold, 11)
-        canvas.drawString(left, y, credential.name[:45])
-        if credential.group:
-            canvas.setFont(regular, 9)
-            canvas.drawRightString(
-                x + slip_width - pad, y, _("Class %(name)s") % {"name": credential.group}
-            )
+        class_label = _("Class %(name)s") % {"name": credential.group} if credential.group else ""
+        canvas.setFont(regular, 9)
+        canvas.drawRightString(x + slip_width - pad, y, class_label)
+        room = slip_width - 2 * pad - pdfmetrics.stringWidth(class_label, regular, 9) - 3 * mm
+        size = 11.0
+        while size > 6 and pdfmetrics.stringWidth(credential.name, bold, size) > room:
+            size -= 0.5  # long double names shrink rather than run into the class
+        canvas.setFont(bold, size)
+        canvas.drawString(left, y, credential.name)
         # Courier: fixed width and unambiguous glyphs for what pupils must type.
         for label, value in (
             (_("Username"), credential.username),
@@ -137,7 +139,7 @@ def render_pdf(
             canvas.setFont(regular, 9)
             canvas.drawString(left, y, f"{label}:")
             canvas.setFont("Courier-Bold", 12)
-            canvas.drawString(left + 24 * mm, y, value)
+            canvas.drawString(left + 28 * mm, y, value)
         y -= 7 * mm
         canvas.setFont(regular, 8)
         canvas.drawString(left, y, _("Please choose your own password when you first sign in."))
