@@ -108,7 +108,9 @@ class MessengerConsumer(AsyncWebsocketConsumer):
                     error.message = str(error.message)
                     raise
 
-        return await database_sync_to_async(run)()
+        # Not thread-sensitive: each call is self-contained (its own transaction), so calls
+        # of many connections run side by side in the thread pool instead of one by one.
+        return await database_sync_to_async(run, thread_sensitive=False)()
 
     async def _send(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))

@@ -222,15 +222,18 @@ def test_bad_frames_and_anonymous_sockets_are_closed_with_a_reason(
                 await _next(ws, "never")
             return closed.value.rcvd.code
 
+    world.student_7b.is_active = False  # signed in before, deactivated since
+    world.student_7b.save(update_fields=["is_active"])
+
     async def scenario():
-        codes = [await closed_code(None, None)]
+        codes = [await closed_code(None, None), await closed_code(cookies.student_7b, None)]
         codes += [await closed_code(cookies.student_7a, frame) for frame, _ in MALFORMED]
         async with _open(asgi_server, cookies.classmate_7a) as ws:  # still serving everyone
             hello = await _next(ws, "hello")
         return codes, hello
 
     codes, hello = _run(scenario())
-    assert codes == [4401] + [code for _, code in MALFORMED]
+    assert codes == [4401, 4401] + [code for _, code in MALFORMED]
     assert rooms.class_7a.pk in hello["rooms"]
 
 
