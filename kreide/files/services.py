@@ -188,6 +188,18 @@ def spaces_for(actor: Actor) -> list[Space]:
     return spaces
 
 
+def shared_with_me(user, limit: int) -> list[Share]:
+    """The latest shares others made with the user or their groups (one query)."""
+    groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+    return list(
+        Share.objects.for_school(user.school_id)
+        .filter(Q(user=user) | Q(group_id__in=groups), node__deleted_at=None)
+        .exclude(created_by=user)
+        .select_related("node", "created_by")
+        .order_by("-created_at")[:limit]
+    )
+
+
 def space_label(space: Space) -> str:
     return _("My files") if space.user_id else space.group.name
 

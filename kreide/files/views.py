@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -83,15 +82,8 @@ def _trail(actor: Actor, node: Node) -> list[Node]:
     trail = [above[pk] for pk in node.ancestor_ids() if pk in above]
     if actor.space_level(node.space) >= Level.READ:
         return trail
-    shared = set(
-        Share.objects.for_school(actor.school_id)
-        .filter(
-            Q(user=actor.user) | Q(group_id__in=list(actor.roles)),
-            node_id__in=[n.pk for n in trail],
-        )
-        .values_list("node_id", flat=True)
-    )
-    while trail and trail[0].pk not in shared:
+    shared = {path for path, _space, _write in actor.shared}
+    while trail and trail[0].path not in shared:
         trail.pop(0)
     return trail
 
@@ -132,7 +124,7 @@ def home(request: HttpRequest) -> HttpResponse:
         }
         for s in spaces
     ]
-    shares = _shared_with(actor, limit=50)
+    shares = services.shared_with_me(request.user, limit=50)
     return render(
         request,
         "files/home.html",
@@ -141,16 +133,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "shares": shares,
             "is_admin": is_admin_of(request.user, request.user.school),
         },
-    )
-
-
-def _shared_with(actor: Actor, limit: int) -> list[Share]:
-    return list(
-        Share.objects.for_school(actor.school_id)
-        .filter(Q(user=actor.user) | Q(group_id__in=list(actor.roles)), node__deleted_at=None)
-        .exclude(created_by=actor.user)
-        .select_related("node", "created_by", "group")
-        .order_by("-created_at")[:limit]
     )
 
 
