@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from kreide.accounts import credentials, importing, services
+from kreide.accounts import credentials, importing, services, twofactor
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
@@ -158,7 +158,12 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accounts/admin/user_form.html",
-        {"form": form, "account": user, "history": history},
+        {
+            "form": form,
+            "account": user,
+            "history": history,
+            "two_factor": twofactor.is_enabled(user),
+        },
     )
 
 
@@ -172,6 +177,15 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, _("%(name)s can sign in again.") % {"name": user})
     else:
         messages.success(request, _("%(name)s was deactivated.") % {"name": user})
+    return redirect("accounts:user_edit", pk=user.pk)
+
+
+@require_POST
+@school_admin_required
+def user_reset_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _school_user(request, pk)
+    twofactor.reset_by_admin(request.user, user)
+    messages.success(request, _("Two-factor sign-in of %(name)s is off.") % {"name": user})
     return redirect("accounts:user_edit", pk=user.pk)
 
 

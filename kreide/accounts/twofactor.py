@@ -7,6 +7,7 @@ every other account change. Sign-in uses `verify()` in a second step after the p
 from __future__ import annotations
 
 import segno
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django_otp import devices_for_user
 from django_otp.models import Device
@@ -14,6 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.accounts.models import User
+from kreide.accounts.permissions import is_admin_of
 from kreide.core import audit
 
 BACKUP_CODES = 10
@@ -81,9 +83,22 @@ def _replace_backup_codes(user: User) -> list[str]:
 
 @transaction.atomic
 def disable(user: User) -> None:
+    _remove_devices(user)
+    audit.record(user.school, user, "account.2fa_disabled", user)
+
+
+@transaction.atomic
+def reset_by_admin(actor: User, user: User) -> None:
+    """Phone and backup codes lost: the school admin turns two-factor off for the user."""
+    if not is_admin_of(actor, user.school_id) or actor.pk == user.pk:
+        raise PermissionDenied
+    _remove_devices(user)
+    audit.record(user.school, actor, "account.2fa_reset", user)
+
+
+def _remove_devices(user: User) -> None:
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
-    audit.record(user.school, user, "account.2fa_disabled", user)
 
 
 def verify(user: User, code: str) -> Device | None:

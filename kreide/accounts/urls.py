@@ -19,6 +19,11 @@ urlpatterns = [
     path("admin/users/new/", school_admin.user_create, name="user_create"),
     path("admin/users/<int:pk>/", school_admin.user_edit, name="user_edit"),
     path("admin/users/<int:pk>/active/", school_admin.user_set_active, name="user_set_active"),
+    path(
+        "admin/users/<int:pk>/two-factor/",
+        school_admin.user_reset_two_factor,
+        name="user_reset_two_factor",
+    ),
     path("admin/import/", school_admin.import_view, name="import"),
     path("admin/audit/", school_admin.audit_log, name="audit"),
     path("admin/groups/", school_views.group_list, name="group_list"),

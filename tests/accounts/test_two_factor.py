@@ -115,3 +115,20 @@ def test_disable_needs_password_and_students_cannot_enable(client_for, world):
     signed_in.post("/accounts/two-factor/", {"action": "disable", "password": PASSWORD})
     assert not TOTPDevice.objects.filter(user=world.teacher_7a).exists()
     assert client_for(world.student_7a).get("/accounts/two-factor/").status_code == 403
+
+
+def test_school_admin_turns_off_a_lost_second_factor(client_for, world):
+    _enable(client_for, world.teacher_7a)
+    url = f"/accounts/admin/users/{world.teacher_7a.pk}/two-factor/"
+    assert client_for(world.teacher_7b).post(url).status_code == 403
+    assert client_for(world.other_admin).post(url).status_code == 404
+    assert TOTPDevice.objects.filter(user=world.teacher_7a).exists()
+    page = client_for(world.admin).get(f"/accounts/admin/users/{world.teacher_7a.pk}/")
+    assert "Zwei-Faktor-Anmeldung ausschalten" in page.content.decode()
+    assert client_for(world.admin).post(url).status_code == 302
+    assert not TOTPDevice.objects.filter(user=world.teacher_7a).exists()
+    assert (
+        AuditEntry.objects.for_school(world.school)
+        .filter(action="account.2fa_reset", actor=world.admin)
+        .exists()
+    )
