@@ -61,11 +61,7 @@ def asgi_server(django_db_setup, django_db_blocker) -> str:
     }
     process = subprocess.Popen(
         # The command line of `kreide serve`'s real-time process.
-        [
-            *realtime_command(Path(sys.executable).parent, "127.0.0.1", port),
-            "--log-level",
-            "warning",
-        ],
+        realtime_command(Path(sys.executable).parent, "127.0.0.1", port),
         env=env,
         cwd=Path(settings.BASE_DIR),
     )
