@@ -1,18 +1,24 @@
 """Initial passwords for printing: kept briefly in the cache, never in the database.
 
 An import or a password reset puts its new passwords under a random token for 15 minutes,
-readable only by the person who made them; the result page and the PDF read them there.
+readable only by the person who made them (owner check, and the entry is enciphered with
+the token, which only their browser holds); the result page and the PDF read them there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import secrets
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from pathlib import Path
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -37,26 +43,50 @@ class Credential:
         return f"{self.first_name} {self.last_name}".strip()
 
 
+def _cache() -> BaseCache:
+    default = caches["default"]
+    if isinstance(default, LocMemCache):
+        # Embedded default: worker processes share no memory, but they share the data
+        # directory, so the result page and the PDF work whichever worker answers.
+        return FileBasedCache(
+            str(settings.DATA_DIR / "credentials"),
+            {"TIMEOUT": CACHE_SECONDS, "OPTIONS": {"MAX_ENTRIES": 500}},
+        )
+    return default
+
+
+def _key(token: str) -> str:
+    return "credentials:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def _cipher(token: str, data: bytes) -> bytes:
+    """XOR with a SHAKE-256 keystream keyed by the token (each token is used once): what the
+    cache holds is unreadable without the token, which only the admin's browser has."""
+    stream = hashlib.shake_256(f"{settings.SECRET_KEY}|credentials|{token}".encode())
+    mixed = int.from_bytes(data, "big") ^ int.from_bytes(stream.digest(len(data)), "big")
+    return mixed.to_bytes(len(data), "big")
+
+
 def store(owner_id: int, school_id: int, credentials: list[Credential], **extra) -> str:
     """Keep `credentials` for their owner for CACHE_SECONDS; returns the token."""
     token = secrets.token_urlsafe(24)
-    cache.set(
-        f"credentials:{token}",
-        {
-            "owner_id": owner_id,
-            "school_id": school_id,
-            "credentials": [asdict(c) for c in credentials],
-            **extra,
-        },
-        timeout=CACHE_SECONDS,
-    )
+    entry = {
+        "owner_id": owner_id,
+        "school_id": school_id,
+        "credentials": [asdict(c) for c in credentials],
+        **extra,
+    }
+    _cache().set(_key(token), _cipher(token, json.dumps(entry).encode()), timeout=CACHE_SECONDS)
     return token
 
 
 def load(token: str, owner_id: int) -> dict | None:
     """The stored entry with `credentials` as Credential objects, or None (expired/foreign)."""
-    entry = cache.get(f"credentials:{token}")
-    if not entry or entry["owner_id"] != owner_id:
+    sealed = _cache().get(_key(token))
+    if sealed is None:
+        return None
+    entry = json.loads(_cipher(token, sealed))
+    if entry["owner_id"] != owner_id:
         return None
     return {**entry, "credentials": [Credential(**c) for c in entry["credentials"]]}
 

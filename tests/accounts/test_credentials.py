@@ -38,3 +38,12 @@ def test_stored_credentials_are_only_for_their_owner():
     assert load(token, 7)["credentials"][0].password == "pass-7a-0"
     assert load(token, 8) is None
     assert load("unknown", 7) is None
+
+
+def test_cache_holds_no_readable_password():
+    from kreide.accounts.credentials import _cache, _key
+
+    token = store(7, 1, _slips(1, "7a"), kind="reset")
+    sealed = _cache().get(_key(token))
+    assert b"pass-7a-0" not in sealed and b"7a.user0" not in sealed
+    assert _cache().get(f"credentials:{token}") is None
