@@ -111,13 +111,15 @@ class UserForm(forms.ModelForm):
         model = User
         fields = ["first_name", "last_name", "username", "email", "role"]
 
-    def __init__(self, school, *args, **kwargs):
+    def __init__(self, school, *args, editor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.school = school
         for name in ("first_name", "last_name"):
             self.fields[name].required = True
         self.fields["username"].help_text = _("Letters, digits and . - _ @ + only.")
         self.fields["groups"].queryset = Group.objects.for_school(school).filter(is_active=True)
+        if editor is not None and editor.pk == self.instance.pk:
+            self.fields["role"].disabled = True  # the service refuses it anyway
         if self.instance.pk:
             self.initial["groups"] = list(
                 Group.objects.for_school(school).filter(memberships__user=self.instance)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
+
 from kreide.accounts.models import User
 from kreide.schools.models import Membership
 
@@ -38,3 +40,9 @@ def can_reset_password(actor: User, target: User) -> bool:
     if is_admin_of(actor, target.school_id):
         return True
     return target.is_student and teaches(actor, target)
+
+
+def require_admin(actor: User | None, school) -> None:
+    """PermissionDenied unless `actor` administers `school` (a School or its id)."""
+    if actor is None or not is_admin_of(actor, school):
+        raise PermissionDenied

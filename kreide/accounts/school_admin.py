@@ -135,7 +135,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     school = request.user.school
     user = _school_user(request, pk)
-    form = UserForm(school, request.POST or None, instance=user)
+    form = UserForm(school, request.POST or None, instance=user, editor=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

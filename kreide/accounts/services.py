@@ -15,15 +15,10 @@ from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
-from kreide.accounts.permissions import can_reset_password, is_admin_of
+from kreide.accounts.permissions import can_reset_password, require_admin
 from kreide.core import audit, events
 from kreide.schools import services as school_services
 from kreide.schools.models import Group, Membership
-
-
-def _require_admin(actor: User, school) -> None:
-    if not is_admin_of(actor, school):
-        raise PermissionDenied
 
 
 @transaction.atomic
@@ -40,7 +35,7 @@ def create_user(
     groups: Iterable[Group] = (),
 ) -> tuple[User, str | None]:
     """Create an account; returns it with its generated initial password, if one was made."""
-    _require_admin(actor, school)
+    require_admin(actor, school)
     initial = None
     user = User(
         school=school,
@@ -68,7 +63,9 @@ def create_user(
 @transaction.atomic
 def update_user(actor: User, user: User, groups: Iterable[Group] | None = None, **changes) -> User:
     """Change fields of an account and, if `groups` is given, set its classes and groups."""
-    _require_admin(actor, user.school)
+    require_admin(actor, user.school)
+    if actor.pk == user.pk and changes.get("role", user.role) != user.role:
+        raise PermissionDenied  # an admin cannot lock themselves out of the school office
     before = {field: getattr(user, field) for field in changes}
     for field, value in changes.items():
         setattr(user, field, value)
@@ -88,7 +85,7 @@ def update_user(actor: User, user: User, groups: Iterable[Group] | None = None, 
 
 @transaction.atomic
 def set_active(actor: User, user: User, active: bool) -> User:
-    _require_admin(actor, user.school)
+    require_admin(actor, user.school)
     if actor.pk == user.pk:
         raise PermissionDenied
     user.is_active = active
@@ -154,7 +151,7 @@ def import_users(
     working groups are kept. `as_operator` is for the command line (no school admin).
     """
     if not as_operator:
-        _require_admin(actor, school)
+        require_admin(actor, school)
     result = ImportResult()
     # Sign-in ignores the case of usernames, so the import matches them the same way.
     by_username = {

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
+from kreide.accounts.permissions import require_admin
 from kreide.core import audit
 
 BACKUP_CODES = 10
@@ -90,8 +90,9 @@ def disable(user: User) -> None:
 @transaction.atomic
 def reset_by_admin(actor: User, user: User) -> None:
     """Phone and backup codes lost: the school admin turns two-factor off for the user."""
-    if not is_admin_of(actor, user.school_id) or actor.pk == user.pk:
-        raise PermissionDenied
+    require_admin(actor, user.school_id)
+    if actor.pk == user.pk:
+        raise PermissionDenied  # their own second factor is turned off with their password
     _remove_devices(user)
     audit.record(user.school, actor, "account.2fa_reset", user)
 

@@ -16,20 +16,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
+from kreide.accounts.permissions import require_admin
 from kreide.core import audit, events
 from kreide.schools.models import Group, Membership, School, Subject
 
 _LEADING_GRADE = re.compile(r"^\s*(\d{1,2})")
-
-
-def require_admin(actor: User | None, school: School | int) -> None:
-    if actor is None or not is_admin_of(actor, school):
-        raise PermissionDenied
 
 
 def grade_from_name(name: str) -> int | None:
