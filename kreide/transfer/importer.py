@@ -30,6 +30,7 @@ from kreide.transfer.exporter import reexport_digests
 from kreide.transfer.registry import ExportSpec, spec_for
 
 BATCH = 500
+ALLOCATE_CHUNK = 10_000
 
 
 class ImportRefused(Exception):
@@ -152,11 +153,14 @@ def _allocate(model: type[models.Model], count: int, using: str) -> Sequence[int
     table, column = model._meta.db_table, model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [connection.ops.quote_name(table), column, count],
-            )
-            return array.array("q", sorted(row[0] for row in cursor.fetchall()))
+            keys = array.array("q")
+            for start in range(0, count, ALLOCATE_CHUNK):  # chunks: no big result in memory
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [connection.ops.quote_name(table), column, min(ALLOCATE_CHUNK, count - start)],
+                )
+                keys.extend(sorted(row[0] for row in cursor.fetchall()))
+            return keys
         if connection.vendor == "sqlite":
             # The import holds SQLite's write lock: nobody else takes keys meanwhile.
             quoted_table, quoted_column = (connection.ops.quote_name(n) for n in (table, column))
