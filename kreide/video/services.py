@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -78,17 +78,27 @@ def group_role(user: User, group: Group) -> str | None:
     )
 
 
-def can_manage(user: User, lesson: VideoLesson) -> bool:
-    """The lesson's teacher, a teacher of its group, or an admin of its school."""
+def lesson_roles(user: User, lesson: VideoLesson) -> tuple[bool, bool]:
+    """(may join, may manage) in one query: members join; the lesson's teacher, teachers
+    of its group and admins of its school manage."""
     if user.school_id != lesson.school_id:
-        return False
-    if user.pk == lesson.teacher_id or user.is_school_admin:
-        return True
-    return group_role(user, lesson.group) == Membership.Role.TEACHER
+        return False, False
+    role = (
+        Membership.objects.for_school(lesson.school_id)
+        .filter(group_id=lesson.group_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+    own = user.pk == lesson.teacher_id
+    return (own or role is not None, own or user.is_school_admin or role == Membership.Role.TEACHER)
+
+
+def can_manage(user: User, lesson: VideoLesson) -> bool:
+    return lesson_roles(user, lesson)[1]
 
 
 def may_join(user: User, lesson: VideoLesson) -> bool:
-    return user.pk == lesson.teacher_id or group_role(user, lesson.group) is not None
+    return lesson_roles(user, lesson)[0]
 
 
 def lessons_for(user: User):
@@ -258,14 +268,15 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
     """Let the user in if the lesson's server can carry one more participant, else queue.
 
     Raises PermissionDenied (not a member, removed), LessonEnded, VideoUnavailable or
-    ServerLost. The lesson's teacher skips the queue (but never the capacity).
+    ServerLost. Every running lesson on a server keeps one place for its teacher until
+    the teacher is in; teachers skip the queue (but never the capacity).
     """
-    if not may_join(user, lesson):
+    joining, managing = lesson_roles(user, lesson)
+    if not joining:
         raise PermissionDenied
     if lesson.status == VideoLesson.Status.ENDED:
         raise LessonEnded
     now = timezone.now()
-    managing = can_manage(user, lesson)
     if not managing and now < lesson.join_opens_at:
         admission = _waiting(user, lesson, None, join_at=lesson.join_opens_at)
         return Decision("waiting", admission, None, lesson.join_opens_at)
@@ -304,7 +315,23 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
             .exclude(pk=admission.pk)
             .count()
         )
-        free = server.capacity - load
+        teacher_in = Admission.unscoped.filter(
+            lesson=OuterRef("pk"),
+            user=OuterRef("teacher"),
+            state=Admission.State.ADMITTED,
+            last_seen__gte=fresh_since,
+        )
+        teachers_missing = (
+            VideoLesson.unscoped.filter(server=server, status=VideoLesson.Status.LIVE)
+            .exclude(Exists(teacher_in))
+            .count()
+        )
+        # A teacher may take one reserved place (their own); students none.
+        free = (
+            server.capacity
+            - load
+            - (max(0, teachers_missing - 1) if managing else teachers_missing)
+        )
         admission.server, admission.last_seen = server, now
         if ahead < free:
             admission.state, admission.admitted_at, admission.join_at = (

@@ -1,7 +1,9 @@
-"""Video fixtures: a real Janus on free loopback ports, registered as Kreide's media server."""
+"""Video fixtures: a real Janus on free loopback ports registered as Kreide's media server,
+and (inside scripts/janus/in-netns.sh) Chromium with fake camera and microphone."""
 
 from __future__ import annotations
 
+import os
 import socket
 import tempfile
 from pathlib import Path
@@ -10,6 +12,9 @@ import pytest
 
 from kreide.video import janus_process, services
 from kreide.video.models import MediaServer
+
+# Set by scripts/janus/in-netns.sh: the veth on which Janus gathers ICE candidates.
+ICE_INTERFACE = os.environ.get("KREIDE_JANUS_ICE_INTERFACE", "")
 
 
 def free_port() -> int:
@@ -51,3 +56,45 @@ def media_server(janus_server, db) -> MediaServer:
     )
     services.check_servers()
     return server
+
+
+MEDIA_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def media_browser():
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=MEDIA_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def netns_janus(db):
+    started = start_janus(ice_interface=ICE_INTERFACE)
+    MediaServer.objects.create(
+        name="janus-netns",
+        url=started.api_url,
+        public_url=started.ws_url,
+        admin_key=started.admin_key,
+        capacity=10,
+        healthy=True,
+    )
+    services.check_servers()
+    yield started
+    started.stop()
+    janus_process.remove_config(started.config_dir)

@@ -75,6 +75,7 @@ def test_join_storm_at_five_times_capacity(world, media_server, make_user):
     capacity = 5
     MediaServer.objects.filter(pk=media_server.pk).update(capacity=capacity)
     lesson = live_lesson(world)
+    assert services.admit(world.teacher_7a, lesson).state == "admitted"
     students = [make_user(world.school, groups=(world.class_7a,)) for _ in range(capacity * 5)]
     results: list[tuple[int, dict]] = []
     barrier = threading.Barrier(len(students))
@@ -95,8 +96,8 @@ def test_join_storm_at_five_times_capacity(world, media_server, make_user):
     assert len(results) == len(students)
     admitted = [body for status, body in results if status == 200]
     waiting = [body for status, body in results if status == 202]
-    assert len(admitted) == capacity
-    assert sorted(body["position"] for body in waiting) == list(range(1, 4 * capacity + 1))
+    assert len(admitted) == capacity - 1  # the teacher holds the last place
+    assert sorted(body["position"] for body in waiting) == list(range(1, 4 * capacity + 2))
     assert all(body["join_at"] for body in waiting)
     assert (
         Admission.objects.for_school(world.school).filter(state=Admission.State.ADMITTED).count()
@@ -114,7 +115,10 @@ def test_join_storm_at_five_times_capacity(world, media_server, make_user):
         .first()
     )
     leaver = (
-        Admission.objects.for_school(world.school).filter(state=Admission.State.ADMITTED).first()
+        Admission.objects.for_school(world.school)
+        .filter(state=Admission.State.ADMITTED)
+        .exclude(user=world.teacher_7a)
+        .first()
     )
     services.leave(leaver.user, lesson)
     assert services.admit(first_waiting.user, lesson).state == "admitted"
@@ -186,3 +190,12 @@ def test_in_the_lesson_chat_hands_call_on_mute_all_and_remove(world, media_serve
     assert student.get(f"/video/{lesson.pk}/state/").json()["me"]["state"] == "removed"
     assert student.post(f"/video/{lesson.pk}/admit/").status_code == 403
     assert student.post(f"/video/{lesson.pk}/chat/", {"text": "x"}).status_code == 403
+
+
+def test_the_teacher_always_finds_a_place(world, media_server):
+    MediaServer.objects.filter(pk=media_server.pk).update(capacity=2)
+    lesson = live_lesson(world)
+    assert services.admit(world.student_7a, lesson).state == "admitted"
+    waiting = services.admit(world.classmate_7a, lesson)
+    assert (waiting.state, waiting.position) == ("waiting", 1)
+    assert services.admit(world.teacher_7a, lesson).state == "admitted"

@@ -7,62 +7,17 @@ Janus gathers no ICE candidates on loopback, so this runs inside a network names
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from kreide.video import janus_process, services
-from kreide.video.models import MediaServer
-from tests.video.conftest import start_janus
+from kreide.video import services
+from tests.video.conftest import ICE_INTERFACE
 
-ICE_INTERFACE = os.environ.get("KREIDE_JANUS_ICE_INTERFACE", "")
 pytestmark = [
     pytest.mark.janus,
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not ICE_INTERFACE, reason="needs scripts/janus/in-netns.sh"),
 ]
-
-MEDIA_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def media_browser():
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=MEDIA_FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def netns_janus(db):
-    started = start_janus(ice_interface=ICE_INTERFACE)
-    MediaServer.objects.create(
-        name="janus-netns",
-        url=started.api_url,
-        public_url=started.ws_url,
-        admin_key=started.admin_key,
-        capacity=10,
-        healthy=True,
-    )
-    services.check_servers()
-    yield started
-    started.stop()
-    janus_process.remove_config(started.config_dir)
 
 
 def test_two_clients_receive_each_others_video(
