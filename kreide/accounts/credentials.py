@@ -26,6 +26,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from kreide.schools.models import Group
+
 CACHE_SECONDS = 15 * 60
 _FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -89,6 +91,12 @@ def load(token: str, owner_id: int) -> dict | None:
     if entry["owner_id"] != owner_id:
         return None
     return {**entry, "credentials": [Credential(**c) for c in entry["credentials"]]}
+
+
+def slip_group(groups: list[Group]) -> str:
+    """The group a slip is sorted under: the first class, else the first other group."""
+    ordered = sorted(groups, key=lambda group: group.kind != Group.Kind.CLASS)  # stable
+    return ordered[0].name if ordered else ""
 
 
 def sorted_for_print(credentials: list[Credential]) -> list[Credential]:

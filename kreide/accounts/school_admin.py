@@ -46,21 +46,18 @@ def _school_user(request: HttpRequest, pk: int) -> User:
     return get_object_or_404(User.objects.for_school(request.user.school), pk=pk)
 
 
-def _class_name(user: User) -> str:
-    """The class a slip is sorted under: the user's first class, else first group."""
-    memberships = (
-        Membership.objects.for_school(user.school_id)
-        .filter(user=user)
-        .select_related("group")
-        .order_by("group__grade", "group__name")
-    )
-    names = [(m.group.kind != Group.Kind.CLASS, m.group.name) for m in memberships]
-    return min(names)[1] if names else ""
-
-
 def _slips_for(request: HttpRequest, user: User, password: str) -> str:
+    groups = (
+        Group.objects.for_school(user.school_id)
+        .filter(memberships__user=user)
+        .order_by("grade", "name")
+    )
     entry = credentials.Credential(
-        user.first_name, user.last_name, user.username, password, _class_name(user)
+        user.first_name,
+        user.last_name,
+        user.username,
+        password,
+        credentials.slip_group(list(groups)),
     )
     return credentials.store(request.user.pk, request.user.school_id, [entry], kind="reset")
 

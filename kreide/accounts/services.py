@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from kreide.accounts.credentials import Credential
+from kreide.accounts.credentials import Credential, slip_group
 from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
@@ -126,13 +126,6 @@ class ImportResult:
     credentials: list[Credential] = dataclasses.field(default_factory=list)
 
 
-def _print_group(row: ImportRow, groups_by_name: dict[str, Group]) -> str:
-    """The class a slip is sorted under: the first listed class, else the first group."""
-    listed = [groups_by_name[name.lower()] for name in row.classes]
-    classes = [group for group in listed if group.kind == Group.Kind.CLASS]
-    return (classes or listed)[0].name if listed else ""
-
-
 @transaction.atomic
 def import_users(
     actor: User | None,
@@ -209,7 +202,7 @@ def import_users(
                     row.last_name,
                     row.username,
                     generated[row.line],
-                    _print_group(row, groups_by_name),
+                    slip_group([groups_by_name[name.lower()] for name in row.classes]),
                 )
             )
     User.objects.bulk_create(result.created, batch_size=500)
