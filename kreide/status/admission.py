@@ -236,6 +236,9 @@ def waiting_response(request: HttpRequest, retry_after: int) -> HttpResponse:
         response["Content-Language"] = language
     response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"
+    # Counted in kreide.status.load; an error log line per refusal would flood the log
+    # exactly when the server is busiest.
+    response._has_been_logged = True
     # Answered before the CSP middleware runs: the same strict policy, set here.
     response["Content-Security-Policy"] = WAITING_CSP
     return response
