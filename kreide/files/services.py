@@ -195,7 +195,7 @@ def shared_with_me(user, limit: int) -> list[Share]:
         Share.objects.for_school(user.school_id)
         .filter(Q(user=user) | Q(group_id__in=groups), node__deleted_at=None)
         .exclude(created_by=user)
-        .select_related("node", "created_by")
+        .select_related("node", "node__space__user", "node__space__group", "created_by")
         .order_by("-created_at")[:limit]
     )
 
@@ -368,7 +368,7 @@ def _require_folder(node: Node) -> None:
 def rename(actor: Actor, node: Node, name: str, clash: str = "error") -> Node:
     if node.is_root:
         raise FileError(_("This folder cannot be renamed."))
-    actor.require(node.parent, Level.WRITE)
+    actor.require(node, Level.WRITE)  # a writable share may rename what it shares
     name = _claim_name(node.parent, name, clash, replacing=node)
     node.name = name
     node.save(update_fields=["name", "modified_at"])

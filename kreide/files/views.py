@@ -152,6 +152,7 @@ def folder(request: HttpRequest, pk: int) -> HttpResponse:
         "trail": _trail(actor, node)[:-1],
         "items": items,
         "can_write": level == Level.WRITE,
+        "can_share": actor.space_level(node.space) == Level.WRITE,
         "used": services.usage_bytes(node.space),
         "quota": services.quota_bytes(node.space),
         "targets": _move_targets(actor) if level == Level.WRITE else [],
@@ -343,7 +344,7 @@ def view(request: HttpRequest, pk: int) -> HttpResponse:
             "node": node,
             "kind": preview_kind(node),
             "trail": _trail(actor, node)[:-1],
-            "can_write": actor.level(node) == Level.WRITE,
+            "can_share": actor.space_level(node.space) == Level.WRITE,
         },
     )
 
@@ -390,10 +391,18 @@ class LinkForm(forms.Form):
     )
 
 
+def _shareable(actor: Actor, pk: int) -> Node:
+    """Only who owns the folder (the owner, the group's writers) shares it further."""
+    node = _node(actor, pk)
+    if actor.space_level(node.space) < Level.WRITE:
+        raise PermissionDenied
+    return node
+
+
 @login_required
 def share(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    node = _node(actor, pk, Level.WRITE)
+    node = _shareable(actor, pk)
     school = request.user.school
     form = ShareForm(request.POST or None, school=school)
     if request.method == "POST" and form.is_valid():
@@ -430,7 +439,7 @@ def unshare(request: HttpRequest, pk: int) -> HttpResponse:
     entry = Share.objects.for_school(actor.school_id).filter(pk=pk).select_related("node").first()
     if entry is None:
         raise Http404
-    _node(actor, entry.node_id, Level.WRITE)
+    _shareable(actor, entry.node_id)
     entry.delete()
     messages.success(request, _("No longer shared."))
     return redirect("files:share", entry.node_id)
@@ -440,7 +449,7 @@ def unshare(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def create_link(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    node = _node(actor, pk, Level.WRITE)
+    node = _shareable(actor, pk)
     form = LinkForm(request.POST)
     if not request.user.school.public_links_allowed:
         messages.error(request, _("Your school has switched public links off."))
@@ -468,7 +477,7 @@ def revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
     link = PublicLink.objects.for_school(actor.school_id).filter(pk=pk).first()
     if link is None:
         raise Http404
-    _node(actor, link.node_id, Level.WRITE)
+    _shareable(actor, link.node_id)
     link.delete()
     messages.success(request, _("The link no longer works."))
     return redirect("files:share", link.node_id)

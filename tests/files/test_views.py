@@ -240,3 +240,24 @@ def test_purge_command(files, capsys):
     call_command("purge_file_trash", "--days", "0")
     assert "1 " in capsys.readouterr().out
     assert not Node.unscoped.filter(pk=files.private_file.pk).exists()
+
+
+def test_a_writable_share_does_not_allow_sharing_further(files, client_for):
+    Share.objects.for_school(files.school).create(
+        school=files.school, node=files.private_file, user=files.student_7b, can_write=True
+    )
+    client = client_for(files.student_7b)
+    assert (
+        client.post(
+            reverse("files:rename", args=[files.private_file.pk]), {"name": "Neu.txt"}
+        ).status_code
+        == 302
+    )
+    assert client.get(reverse("files:share", args=[files.private_file.pk])).status_code == 403
+    assert (
+        client.post(
+            reverse("files:create_link", args=[files.private_file.pk]), {"days": 3}
+        ).status_code
+        == 403
+    )
+    assert not PublicLink.unscoped.exists()
