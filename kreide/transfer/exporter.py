@@ -46,6 +46,8 @@ def snapshot(using: str) -> Iterator[None]:
         finally:
             connection.transaction_mode = configured
         return
+    with connection.cursor():  # any connection health check runs now, not as the first query
+        pass
     with transaction.atomic(using=using):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
