@@ -84,6 +84,7 @@ class ExportSpec:
 
 _registrations: dict[type[models.Model], _Registration] = {}
 _excluded: dict[type[models.Model], str] = {}
+_broken: dict[str, str] = {}  # exports modules that failed to load -> error
 
 
 def register(
@@ -136,13 +137,28 @@ def excluded() -> dict[type[models.Model], str]:
 
 
 def autodiscover() -> None:
-    """Import every installed app's `exports` module (called from TransferConfig.ready)."""
+    """Import every installed app's `exports` module (called from TransferConfig.ready).
+
+    A broken exports.py must not stop the whole platform from starting: its error is kept,
+    reported by `kreide check` and the coverage test, and refuses every export (an export
+    without that module's data would silently lose it)."""
     for config in apps.get_app_configs():
+        module = f"{config.name}.exports"
         try:
-            importlib.import_module(f"{config.name}.exports")
+            importlib.import_module(module)
         except ModuleNotFoundError as error:
-            if error.name != f"{config.name}.exports":
-                raise
+            if error.name != module:
+                _broken[module] = f"{type(error).__name__}: {error}"
+        except Exception as error:  # whatever went wrong in that module
+            _broken[module] = f"{type(error).__name__}: {error}"
+
+
+def _check_discovery() -> None:
+    if _broken:
+        raise RegistryError(
+            "Exports cannot be complete: "
+            + "; ".join(f"{module} failed to load ({error})" for module, error in _broken.items())
+        )
 
 
 def _school_model() -> type[models.Model]:
@@ -285,6 +301,7 @@ def _dependency_order(specs: list[ExportSpec]) -> list[ExportSpec]:
 @cache
 def ordered_specs() -> tuple[ExportSpec, ...]:
     """All parts of an export, in the order they are written and imported."""
+    _check_discovery()
     school = _school_model()
     registered = dict(_registrations)
     if school not in registered:

@@ -1,5 +1,7 @@
 """Every model that holds school data is in the export, or excluded with a reason."""
 
+import pytest
+
 from kreide.schools.models import Announcement
 from kreide.transfer import registry
 
@@ -40,3 +42,15 @@ def test_parts_come_after_the_parts_they_refer_to():
 def test_excluded_models_say_why():
     for model, reason in registry.excluded().items():
         assert len(reason) > 20, model
+
+
+def test_a_broken_exports_module_refuses_exports_instead_of_losing_its_data(monkeypatch):
+    monkeypatch.setitem(registry._broken, "kreide.tasks.exports", "ImportError: no Task")
+    registry.ordered_specs.cache_clear()
+    try:
+        with pytest.raises(registry.RegistryError, match="kreide.tasks.exports failed to load"):
+            registry.ordered_specs()
+    finally:
+        monkeypatch.undo()
+        registry.ordered_specs.cache_clear()
+    assert registry.ordered_specs()
