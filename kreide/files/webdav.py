@@ -172,6 +172,13 @@ def dav(request: HttpRequest, path: str = "") -> HttpResponse:
     user = authenticate_basic(request)
     if user is None:
         return _challenge()
+    if user.must_change_password:
+        # An initial password someone else chose opens nothing until the owner replaced it.
+        return HttpResponse(
+            _("Please change your initial password in the browser first."),
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
     refusal = _refuse_put(request) if request.method == "PUT" else None
     if refusal is not None:
         return refusal
@@ -210,7 +217,7 @@ def dav(request: HttpRequest, path: str = "") -> HttpResponse:
             body = b"".join([first, *chunks])
     finally:
         current_school.reset(token)
-    code, _, reason = captured["status"].partition(" ")
+    code, _space, reason = captured["status"].partition(" ")
     if request.method == "GET":  # file content: streamed, never held in memory
         response = StreamingHttpResponse(
             itertools.chain([first], chunks), status=int(code), reason=reason

@@ -203,3 +203,11 @@ def test_successful_password_is_remembered_not_rehashed(
     files.student_7a.set_password("new-password-9")
     files.student_7a.save()
     assert dav(client, "PROPFIND", "", files.student_7a, HTTP_DEPTH="0").status_code == 401
+
+
+def test_initial_password_opens_nothing_until_changed(files, client):
+    files.student_7a.must_change_password = True
+    files.student_7a.save()
+    response = dav(client, "PROPFIND", "", files.student_7a, HTTP_DEPTH="0")
+    assert response.status_code == 403
+    assert "Anfangspasswort" in response.content.decode()
