@@ -236,15 +236,22 @@ def check_can_submit(
     """Raise SubmissionRefused unless the student may change their submission at `at`."""
     if not student_tasks(student).filter(pk=task.pk).exists():
         raise SubmissionRefused(_("This task is not assigned to you."))
+    refusal = submission_refusal(task, submission, at)
+    if refusal:
+        raise SubmissionRefused(refusal)
+
+
+def submission_refusal(
+    task: Task, submission: Submission | None, at: datetime | None = None
+) -> str:
+    """Why a student who has the task may not change their submission now ("" if they may);
+    no query, for pages that already checked the assignment."""
     if submission is not None and submission.status == Submission.Status.REVIEWED:
-        raise SubmissionRefused(
-            _("Your submission has been reviewed and can no longer be changed.")
-        )
+        return _("Your submission has been reviewed and can no longer be changed.")
     returned = submission is not None and submission.status == Submission.Status.RETURNED
     if task.is_past_due(at) and not task.accept_late and not returned:
-        raise SubmissionRefused(
-            _("The due date has passed; this task accepts no late submissions.")
-        )
+        return _("The due date has passed; this task accepts no late submissions.")
+    return ""
 
 
 def my_submission(student: User, task: Task, lock: bool = False) -> Submission | None:

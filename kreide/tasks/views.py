@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kreide.status.admission import heavy
 from kreide.storage.downloads import blob_response, content_disposition
 from kreide.storage.filenames import safe_filename
 from kreide.storage.zipstream import stream_zip
@@ -124,7 +125,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "tasks/detail_student.html",
         {
-            **_student_context(request, task, submission),
+            **_student_context(task, submission),
             "attachments": _attachments(task),
             "text_form": TextForm(initial={"text": submission.text if submission else ""}),
         },
@@ -145,16 +146,12 @@ def _my_submission(student, task: Task) -> Submission | None:
     )
 
 
-def _student_context(request: HttpRequest, task: Task, submission: Submission | None) -> dict:
-    try:
-        services.check_can_submit(request.user, task, submission)
-        refusal = ""
-    except PermissionDenied as refused:
-        refusal = str(refused)
+def _student_context(task: Task, submission: Submission | None) -> dict:
+    # The task came through get_task_for(): it is assigned and visible to this student.
     return {
         "task": task,
         "submission": submission,
-        "refusal": refusal,
+        "refusal": services.submission_refusal(task, submission),
         "state": services.state_of(task, submission),
     }
 
@@ -220,7 +217,7 @@ def my_submission_partial(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "tasks/_my_submission.html",
-        _student_context(request, task, _my_submission(request.user, task)),
+        _student_context(task, _my_submission(request.user, task)),
     )
 
 
@@ -328,6 +325,7 @@ def submission_detail(request: HttpRequest, pk: int, submission_id: int) -> Http
     )
 
 
+@heavy  # a long streamed response: admitted last and few at once under load
 @login_required
 def submissions_zip(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     task, _manages = _task(request, pk, manage=True)
