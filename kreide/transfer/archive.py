@@ -125,7 +125,7 @@ def open_tar(path: str) -> tarfile.TarFile:
         raise ArchiveError(f"{path} is not a readable archive ({error}).") from error
 
 
-def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
+def members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     try:
         members = tar.getmembers()
     except (tarfile.TarError, EOFError) as error:
@@ -140,9 +140,19 @@ def _members(tar: tarfile.TarFile) -> dict[str, tarfile.TarInfo]:
     return by_name
 
 
+class Reader:
+    """Members by name in O(1) (TarFile.getmember scans the whole list every time)."""
+
+    def __init__(self, tar: tarfile.TarFile) -> None:
+        self.tar, self.by_name = tar, members(tar)
+
+    def open(self, name: str) -> BinaryIO:
+        return read_member(self.tar, self.by_name[name])
+
+
 def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> BinaryIO:
     handle = tar.extractfile(member)
-    assert handle is not None  # _members() admits regular files only
+    assert handle is not None  # members() admits regular files only
     return handle
 
 
@@ -164,38 +174,38 @@ def _digest(
 
 
 def load_manifest(tar: tarfile.TarFile) -> tuple[Manifest, dict[str, tarfile.TarInfo]]:
-    members = _members(tar)
-    if MANIFEST not in members:
+    by_name = members(tar)
+    if MANIFEST not in by_name:
         raise ArchiveError(
             "manifest.json is missing: the archive is truncated or not a Kreide export."
         )
     try:
-        with read_member(tar, members[MANIFEST]) as handle:
+        with read_member(tar, by_name[MANIFEST]) as handle:
             data = handle.read()
     except (tarfile.TarError, EOFError, OSError) as error:
         raise ArchiveError(f"manifest.json is truncated ({error}).") from error
-    return parse_manifest(data), members
+    return parse_manifest(data), by_name
 
 
 def verify(tar: tarfile.TarFile, on_bytes: Callable[[int], None] = lambda n: None) -> Manifest:
     """Check the whole archive against its manifest before anything is written anywhere."""
-    manifest, members = load_manifest(tar)
+    manifest, by_name = load_manifest(tar)
     expected = {part.path: part for part in manifest.parts}
     blobs = {blob_path(sha): (sha, size) for sha, size in manifest.blobs}
     if len(expected) != len(manifest.parts) or len(blobs) != len(manifest.blobs):
         raise ArchiveError("manifest.json lists a part or a file twice.")
     listed = {MANIFEST, *expected, *blobs}
-    missing = sorted(listed - set(members))
+    missing = sorted(listed - set(by_name))
     if missing:
         raise ArchiveError(
             "Missing from the archive (truncated?): "
             + ", ".join(missing[:20])
             + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
         )
-    unexpected = sorted(set(members) - listed)
+    unexpected = sorted(set(by_name) - listed)
     if unexpected:
         raise ArchiveError("Not listed in the manifest: " + ", ".join(unexpected[:20]))
-    for name, member in members.items():
+    for name, member in by_name.items():
         if name == MANIFEST:
             continue
         sha256, size, lines = _digest(tar, member, on_bytes)

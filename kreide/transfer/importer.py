@@ -90,19 +90,25 @@ def _check_compatible(manifest: archive.Manifest, using: str) -> dict[str, Expor
     return specs
 
 
-def _lines(tar: tarfile.TarFile, part: archive.Part) -> Iterator[dict[str, Any]]:
-    with archive.read_member(tar, tar.getmember(part.path)) as handle:
+def _lines(reader: archive.Reader, part: archive.Part) -> Iterator[dict[str, Any]]:
+    with reader.open(part.path) as handle:
         for line in handle:
             yield json.loads(line)
 
 
-def _check_unique_across_schools(tar, manifest, specs, replaced_pk: int | None, using: str) -> None:
+def _check_unique_across_schools(
+    reader: archive.Reader,
+    manifest: archive.Manifest,
+    specs: dict[str, ExportSpec],
+    replaced_pk: int | None,
+    using: str,
+) -> None:
     """Usernames and e-mails are unique in the whole deployment (case-insensitively, as
     sign-in compares them): name every clash with another school's account."""
     for part in manifest.parts:
         spec = specs[part.kind]
         for name in spec.unique_across_schools:
-            rows = _lines(tar, part)
+            rows = _lines(reader, part)
             clashes: list[str] = []
             while chunk := list(islice(rows, BATCH)):
                 folded = {row[name].lower(): row[name] for row in chunk if row.get(name)}
@@ -125,11 +131,11 @@ def _check_unique_across_schools(tar, manifest, specs, replaced_pk: int | None, 
                 )
 
 
-def _store_blobs(tar: tarfile.TarFile, manifest: archive.Manifest, progress: bool) -> None:
+def _store_blobs(reader: archive.Reader, manifest: archive.Manifest, progress: bool) -> None:
     total = sum(size for _, size in manifest.blobs)
     with tqdm(total=total, unit="B", unit_scale=True, desc="Files", disable=not progress) as bar:
         for sha256, size in manifest.blobs:
-            with archive.read_member(tar, tar.getmember(archive.blob_path(sha256))) as handle:
+            with reader.open(archive.blob_path(sha256)) as handle:
 
                 def chunks(handle=handle) -> Iterator[bytes]:
                     for chunk in iter(lambda: handle.read(CHUNK), b""):
@@ -180,8 +186,8 @@ def _insert(model: type[models.Model], objects: list[models.Model], using: str) 
 
 
 class _Writer:
-    def __init__(self, tar: tarfile.TarFile, specs: dict[str, ExportSpec], using: str) -> None:
-        self.tar, self.specs, self.using = tar, specs, using
+    def __init__(self, reader: archive.Reader, specs: dict[str, ExportSpec], using: str) -> None:
+        self.reader, self.specs, self.using = reader, specs, using
         self.new_pks: dict[str, Sequence] = {}
         self.natural: dict[tuple[type, tuple], Any] = {}
 
@@ -197,14 +203,14 @@ class _Writer:
                 continue
             pk = spec.model._meta.pk  # a UUID, or a one-to-one to an earlier part
             self.new_pks[spec.kind] = [
-                self._value(spec, pk, row[pk.name]) for row in _lines(self.tar, part)
+                self._value(spec, pk, row[pk.name]) for row in _lines(self.reader, part)
             ]
 
     def part(self, part: archive.Part, bar: tqdm) -> None:
         spec = self.specs[part.kind]
         present = [f for f in spec.fields if f.name in set(part.fields)]
         pk_attname = spec.model._meta.pk.attname
-        rows = _lines(self.tar, part)
+        rows = _lines(self.reader, part)
         local = 0
         while batch := list(islice(rows, BATCH)):
             blob_model = spec.model._meta.apps.get_model("storage", "Blob")
@@ -305,9 +311,10 @@ def import_archive(
                 "to replace it (its current data is deleted)."
             )
         replaced_pk = existing.pk if existing is not None else None
-        _check_unique_across_schools(tar, manifest, specs, replaced_pk, using)
-        _store_blobs(tar, manifest, progress)
-        writer = _Writer(tar, specs, using)
+        reader = archive.Reader(tar)
+        _check_unique_across_schools(reader, manifest, specs, replaced_pk, using)
+        _store_blobs(reader, manifest, progress)
+        writer = _Writer(reader, specs, using)
         with transaction.atomic(using=using):
             if replaced_pk is not None:
                 School._base_manager.using(using).filter(pk=replaced_pk).delete()
