@@ -265,8 +265,12 @@ def _realtime_connect_sources() -> list[str]:
         return []
     if any(host.startswith((".", "*")) for host in ALLOWED_HOSTS):
         return [f"ws://*:{REALTIME_PORT}", f"wss://*:{REALTIME_PORT}"]
+    # CSP host sources cannot name IPv6 literals such as [::1].
     return [
-        f"{scheme}://{host}:{REALTIME_PORT}" for host in ALLOWED_HOSTS for scheme in ("ws", "wss")
+        f"{scheme}://{host}:{REALTIME_PORT}"
+        for host in ALLOWED_HOSTS
+        if not host.startswith("[")
+        for scheme in ("ws", "wss")
     ]
 
 

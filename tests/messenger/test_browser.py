@@ -1,7 +1,9 @@
 """A student and a teacher chatting in two browser pages: pages from the live server
-(WSGI), live delivery through the separate uvicorn process (the real-time path)."""
+(WSGI), live delivery through the separate uvicorn process (the real-time path), and a
+third page whose socket cannot connect, so it polls."""
 
 import copy
+import socket
 
 import pytest
 from playwright.sync_api import expect
@@ -17,23 +19,33 @@ def test_student_and_teacher_chat(
     port = int(asgi_server.rsplit(":", 1)[1])
     settings.REALTIME_PORT = port
     policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
-    policy["DIRECTIVES"]["connect-src"].append(f"ws://localhost:{port}")
+    closed = _closed_port()  # the real-time process is down for one of the pages
+    policy["DIRECTIVES"]["connect-src"] += [f"ws://localhost:{port}", f"ws://localhost:{closed}"]
     settings.CONTENT_SECURITY_POLICY = policy
     room_url = f"/messages/rooms/{rooms.class_7a.pk}/"
-    pages, sockets = [], []
-    for user, viewport in (
-        (world.student_7a, {"width": 390, "height": 844}),
-        (world.teacher_7a, {"width": 1280, "height": 800}),
-    ):
+    contexts, sockets = [], []
+
+    def open_room(user, viewport):
         context = browser.new_context(base_url=live_server.url, locale="de-DE", viewport=viewport)
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
         page = context.new_page()
-        page.on("websocket", lambda ws, opened=sockets: opened.append(ws.url))
+        page.on("websocket", lambda ws: sockets.append(ws.url))
         sign_in(page, user.username)
         page.goto(room_url)
-        pages.append(page)
-    student, teacher = pages
+        return page
+
     try:
+        # A classmate whose socket cannot connect (nothing listens on that port) polls.
+        settings.REALTIME_PORT = closed
+        classmate = open_room(world.classmate_7a, {"width": 390, "height": 844})
+        expect(classmate.locator(".chat-status")).to_contain_text(
+            "Keine Live-Verbindung", timeout=20_000
+        )
+        settings.REALTIME_PORT = port
+        student = open_room(world.student_7a, {"width": 390, "height": 844})
+        teacher = open_room(world.teacher_7a, {"width": 1280, "height": 800})
+
         student.get_by_label("Nachricht", exact=True).fill("Ich verstehe Aufgabe 3 nicht.")
         student.get_by_role("button", name="Senden").click()
         expect(teacher.locator(".chat-log")).to_contain_text("Ich verstehe Aufgabe 3 nicht.")
@@ -44,10 +56,22 @@ def test_student_and_teacher_chat(
         link = student.locator(".chat-log a[href='https://example.org/hilfe']")
         expect(link).to_have_attribute("rel", "noopener nofollow")
         expect(student.locator(".chat-status")).to_be_hidden()  # live, not polling
-        assert all(url.startswith(f"ws://localhost:{port}/") for url in sockets) and sockets
+        assert any(url.startswith(f"ws://localhost:{port}/") for url in sockets)
+
+        # The polling classmate gets both and writes back over HTTP; the others hear it live.
+        expect(classmate.locator(".chat-log")).to_contain_text("Schau mal auf", timeout=20_000)
+        classmate.get_by_label("Nachricht", exact=True).fill("Ich auch nicht!")
+        classmate.get_by_role("button", name="Senden").click()
+        expect(teacher.locator(".chat-log")).to_contain_text("Ich auch nicht!")
     finally:
-        for page in pages:
-            page.context.close()
+        for context in contexts:
+            context.close()
     assert list(
         Message.objects.for_school(world.school).order_by("id").values_list("author", flat=True)
-    ) == [world.student_7a.pk, world.teacher_7a.pk]
+    ) == [world.student_7a.pk, world.teacher_7a.pk, world.classmate_7a.pk]
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -26,6 +26,7 @@
   let socket = null;
   let socketOpen = false;
   let socketAttempt = 0;
+  let everConnected = false;
   let polling = false;
   let pollTimer = null;
   let pollIdle = 0;
@@ -398,8 +399,23 @@
     }
     socket = ws;
     let opened = false;
+    let settled = false;
+    // A handshake that neither opens nor fails (a proxy that swallows it, a blocked
+    // connection) counts as failed after a while.
+    const handshakeTimer = setTimeout(() => down(false), 10000);
+    function down(wasOpen) {
+      if (settled) return;
+      settled = true;
+      clearTimeout(handshakeTimer);
+      socketOpen = false;
+      if (socket === ws) socket = null;
+      ws.close();
+      socketDown(wasOpen);
+    }
     ws.addEventListener("open", () => {
+      clearTimeout(handshakeTimer);
       opened = true;
+      everConnected = true;
       socketOpen = true;
       socketAttempt = 0;
       stopPolling();
@@ -417,21 +433,24 @@
       handle(frame);
     });
     ws.addEventListener("close", (event) => {
-      socketOpen = false;
-      socket = null;
-      if (event.code === 4401) { // the session ended: only the pages can sign in again
+      if (event.code === 4401 && !settled) { // the session ended: only pages sign in again
+        settled = true;
+        clearTimeout(handshakeTimer);
+        socketOpen = false;
+        socket = null;
         startPolling();
         return;
       }
-      socketDown(opened);
+      down(opened);
     });
   }
 
-  // Reconnect with backoff and jitter; after a few failed attempts poll in the meantime.
+  // Reconnect with backoff and jitter. A socket that never opened means polling right away;
+  // after a working socket dropped, poll once a few reconnects have failed.
   function socketDown(wasOpen) {
     socketAttempt += 1;
     if (wasOpen) setStatus(strings.reconnecting);
-    if (socketAttempt >= 3 || !wasOpen && socketAttempt >= 2) startPolling();
+    if (!everConnected || socketAttempt >= 3) startPolling();
     setTimeout(connect, 500 + backoff(socketAttempt, 1000, 60000));
   }
 
