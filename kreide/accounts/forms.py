@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
@@ -117,7 +118,12 @@ class UserForm(forms.ModelForm):
         for name in ("first_name", "last_name"):
             self.fields[name].required = True
         self.fields["username"].help_text = _("Letters, digits and . - _ @ + only.")
-        self.fields["groups"].queryset = Group.objects.for_school(school).filter(is_active=True)
+        # Deactivated groups the user is still in stay listed, so saving keeps them.
+        self.fields["groups"].queryset = (
+            Group.objects.for_school(school)
+            .filter(Q(is_active=True) | Q(memberships__user=self.instance.pk or 0))
+            .distinct()
+        )
         if editor is not None and editor.pk == self.instance.pk:
             self.fields["role"].disabled = True  # the service refuses it anyway
         if self.instance.pk:
@@ -164,9 +170,9 @@ class ImportForm(forms.Form):
 class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
 
-    def __init__(self, actions: list[str], *args, **kwargs):
+    def __init__(self, actions: list[tuple[str, str]], *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("All actions"))] + [(a, a) for a in actions]
+        self.fields["action"].choices = [("", _("All actions")), *actions]
 
 
 class CodeForm(forms.Form):

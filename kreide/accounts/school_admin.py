@@ -17,6 +17,7 @@ from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -27,6 +28,33 @@ from kreide.core.models import AuditEntry
 from kreide.schools.models import Group, Membership
 
 PAGE_SIZE = 50
+
+# What the school office reads in the audit log; other modules' actions show their code.
+ACTION_LABELS = {
+    "account.created": gettext_lazy("Account created"),
+    "account.imported": gettext_lazy("Account imported"),
+    "account.updated": gettext_lazy("Account changed"),
+    "account.role_changed": gettext_lazy("Role changed"),
+    "account.deactivated": gettext_lazy("Account deactivated"),
+    "account.reactivated": gettext_lazy("Account reactivated"),
+    "account.password_reset": gettext_lazy("Password reset"),
+    "account.2fa_enabled": gettext_lazy("Two-factor sign-in turned on"),
+    "account.2fa_disabled": gettext_lazy("Two-factor sign-in turned off"),
+    "account.2fa_reset": gettext_lazy("Two-factor sign-in turned off by an admin"),
+    "account.2fa_backup_codes": gettext_lazy("New backup codes"),
+    "group.created": gettext_lazy("Class or group created"),
+    "group.updated": gettext_lazy("Class or group changed"),
+    "group.deactivated": gettext_lazy("Class or group deactivated"),
+    "group.reactivated": gettext_lazy("Class or group reactivated"),
+    "membership.changed": gettext_lazy("Members changed"),
+}
+
+
+def _labelled(entries) -> list[AuditEntry]:
+    entries = list(entries)
+    for entry in entries:
+        entry.label = ACTION_LABELS.get(entry.action, entry.action)
+    return entries
 
 
 def school_admin_required(view: Callable) -> Callable:
@@ -147,7 +175,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Your changes were saved."))
             return redirect("accounts:user_list")
-    history = (
+    history = _labelled(
         AuditEntry.objects.for_school(school)
         .filter(target_type="accounts.user", target_id=str(user.pk))
         .select_related("actor")[:10]
@@ -273,10 +301,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     school = request.user.school
     entries = AuditEntry.objects.for_school(school)
     actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
-    form = AuditFilterForm(actions, request.GET or None)
+    form = AuditFilterForm(
+        [(action, ACTION_LABELS.get(action, action)) for action in actions], request.GET or None
+    )
     if form.is_valid() and form.cleaned_data["action"]:
         entries = entries.filter(action=form.cleaned_data["action"])
     page = Paginator(entries.select_related("actor"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _labelled(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

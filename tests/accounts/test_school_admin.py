@@ -201,6 +201,21 @@ def test_audit_log_shows_only_own_school_and_filters(client_for, world):
     entries = list(page.context["page"].object_list)
     assert [e.target_id for e in entries] == [str(world.student_7b.pk)]
     assert entries[0].actor == world.admin
+    assert "Konto deaktiviert" in page.content.decode()
+
+
+def test_saving_an_account_keeps_its_deactivated_groups(client_for, world, make_group):
+    old_course = make_group(world.school, "Alte AG", kind="workgroup", grade=None)
+    old_course.is_active = False
+    old_course.save()
+    Membership.unscoped.create(school=world.school, group=old_course, user=world.student_7a)
+    admin = client_for(world.admin)
+    form = admin.get(f"/accounts/admin/users/{world.student_7a.pk}/").context["form"]
+    data = {**form.initial, "groups": [g.pk for g in form.initial["groups"]]}
+    data = {key: value for key, value in data.items() if value is not None}
+    assert admin.post(f"/accounts/admin/users/{world.student_7a.pk}/", data).status_code == 302
+    kept = Membership.objects.for_school(world.school).filter(user=world.student_7a)
+    assert {m.group_id for m in kept} == {world.class_7a.pk, old_course.pk}
 
 
 def test_teacher_resets_password_of_own_student_only(client_for, world):
