@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models.functions import Lower
@@ -126,7 +127,16 @@ class ImportResult:
     credentials: list[Credential] = dataclasses.field(default_factory=list)
 
 
-@transaction.atomic
+def _school_accounts(school, rows: list[ImportRow]) -> dict[str, User]:
+    """The school's accounts named in `rows` by lower-case username (sign-in ignores case)."""
+    return {
+        user.username.lower(): user
+        for user in User.objects.for_school(school)
+        .annotate(key=Lower("username"))
+        .filter(key__in=[row.username.lower() for row in rows])
+    }
+
+
 def import_users(
     actor: User | None,
     school,
@@ -145,14 +155,27 @@ def import_users(
     """
     if not as_operator:
         require_admin(actor, school)
+    # Hashing takes seconds, so it happens before the transaction: no write lock is held
+    # meanwhile (on SQLite every sign-in would wait for the import).
+    new_rows = [row for row in rows if row.username.lower() not in _school_accounts(school, rows)]
+    generated = {row.line: generate_initial_password() for row in new_rows if not row.password}
+    encoded = hash_passwords(
+        [row.password or generated[row.line] for row in new_rows], progress=progress
+    )
+    hashes = dict(zip((row.line for row in new_rows), encoded, strict=True))
+    with transaction.atomic():
+        return _write_import(actor, school, rows, generated, hashes)
+
+
+def _write_import(
+    actor: User | None,
+    school,
+    rows: list[ImportRow],
+    generated: dict[int, str],
+    hashes: dict[int, str],
+) -> ImportResult:
     result = ImportResult()
-    # Sign-in ignores the case of usernames, so the import matches them the same way.
-    by_username = {
-        user.username.lower(): user
-        for user in User.objects.for_school(school)
-        .annotate(key=Lower("username"))
-        .filter(key__in=[row.username.lower() for row in rows])
-    }
+    by_username = _school_accounts(school, rows)
 
     groups_by_name = {g.name.lower(): g for g in Group.objects.for_school(school)}
     new_names: dict[str, str] = {}
@@ -177,12 +200,13 @@ def import_users(
             groups_by_name[group.name.lower()] = group
             events.publish("schools.group_created", school_id=school.pk, group_id=group.pk)
 
-    new_rows = [row for row in rows if row.username.lower() not in by_username]
-    generated = {row.line: generate_initial_password() for row in new_rows if not row.password}
-    hashes = hash_passwords(
-        [row.password or generated[row.line] for row in new_rows], progress=progress
-    )
-    for row, encoded in zip(new_rows, hashes, strict=True):
+    for row in rows:
+        if row.username.lower() in by_username:
+            continue
+        if row.line not in hashes:  # its account was deleted while we hashed: rare
+            if not row.password:
+                generated[row.line] = generate_initial_password()
+            hashes[row.line] = make_password(row.password or generated[row.line])
         user = User(
             school=school,
             username=row.username,
@@ -190,7 +214,7 @@ def import_users(
             last_name=row.last_name,
             role=row.role,
             email=row.email,
-            password=encoded,
+            password=hashes[row.line],
             must_change_password=row.line in generated,
         )
         result.created.append(user)
@@ -209,10 +233,11 @@ def import_users(
     audit.record_many(school, actor, "account.imported", result.created)
 
     changed_fields: set[str] = set()
+    created = {user.username.lower() for user in result.created}
     for row in rows:
-        user = by_username[row.username.lower()]
-        if user in result.created:
+        if row.username.lower() in created:
             continue
+        user = by_username[row.username.lower()]
         wanted = {"first_name": row.first_name, "last_name": row.last_name, "role": row.role}
         if row.email:
             wanted["email"] = row.email
