@@ -1,5 +1,6 @@
 """The whole round in a real browser: post with a worksheet, download, upload, feedback."""
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,3 +70,28 @@ def test_task_round_trip(page, browser, live_server, sign_in, world, tmp_path):
     assert "Sehr gut gelöst, weiter so!" in feedback.inner_text()
     assert "1-" in feedback.inner_text()
     context.close()
+
+
+def test_upload_survives_a_dropped_connection(page, sign_in, world, make_task, tmp_path):
+    task = make_task()
+    solution = tmp_path / "Erlkönig.txt"
+    solution.write_bytes("Wer reitet so spät durch Nacht und Wind?\n".encode() * 200_000)
+    dropped = []
+
+    def drop_first_patch(route):
+        if route.request.method == "PATCH" and not dropped:
+            dropped.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/uploads/**", drop_first_patch)
+    sign_in(page, world.student_7a.username)
+    page.goto(f"/tasks/{task.pk}/")
+    page.locator("#solution-files").set_input_files(str(solution))
+    page.locator(".upload-item.done").wait_for()
+    page.locator("table.receipt").get_by_text("Erlkönig.txt").wait_for()
+    assert dropped, "the first chunk was cut off"
+    submitted = task.submissions.get().files.get()
+    assert submitted.blob.size == solution.stat().st_size
+    assert submitted.blob.sha256 == hashlib.sha256(solution.read_bytes()).hexdigest()
