@@ -13,7 +13,6 @@ from __future__ import annotations
 import array
 import hashlib
 import json
-import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -49,18 +48,11 @@ class ImportResult:
 def verify_file(path: str, *, progress: bool = False) -> archive.Manifest:
     """`kreide verify`: the archive against its own manifest."""
     with archive.open_tar(path) as tar:
-        total = sum(m.size for m in _safe_members(tar))
+        total = sum(m.size for m in archive.members(tar).values())
         with tqdm(
             total=total, unit="B", unit_scale=True, desc="Verify", disable=not progress
         ) as bar:
             return archive.verify(tar, bar.update)
-
-
-def _safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
-    try:
-        return tar.getmembers()
-    except (tarfile.TarError, EOFError) as error:
-        raise archive.ArchiveError(f"The archive is damaged or truncated ({error}).") from error
 
 
 def _check_compatible(manifest: archive.Manifest, using: str) -> dict[str, ExportSpec]:
@@ -120,7 +112,7 @@ def _check_unique_across_schools(
                 if replaced_pk is not None:
                     taken = taken.exclude(**{spec.school_path: replaced_pk})
                 for existing in taken.values_list(name, flat=True):
-                    ours = folded[existing.lower()]
+                    ours = folded.get(existing.lower(), existing)
                     clashes.append(ours if ours == existing else f"{ours} (here: {existing})")
             if clashes:
                 shown = ", ".join(sorted(clashes)[:50])
@@ -182,7 +174,11 @@ def _allocate(model: type[models.Model], count: int, using: str) -> Sequence[int
 def _insert(model: type[models.Model], objects: list[models.Model], using: str) -> None:
     """INSERT as loaddata does (raw: auto_now fields keep the archive's values)."""
     fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
-    model._base_manager.using(using)._insert(objects, fields=fields, raw=True, using=using)
+    # The backend's limit on parameters per statement (SQLite may be built with 999).
+    size = max(1, connections[using].ops.bulk_batch_size(fields, objects))
+    manager = model._base_manager.using(using)
+    for start in range(0, len(objects), size):
+        manager._insert(objects[start : start + size], fields=fields, raw=True, using=using)
 
 
 class _Writer:
