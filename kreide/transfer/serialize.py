@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -101,8 +102,9 @@ def part_lines(
                 if row[f.name] is None:
                     if not f.null:
                         raise ExportError(
-                            f"{spec.model._meta.label} row {values} refers through {f.name} "
-                            f"to a row outside the school that cannot be left empty."
+                            f"{spec.model._meta.label}.{f.name} refers to "
+                            f"{spec.references[f.name]} {value}, outside the school, and "
+                            "cannot be left empty."
                         )
                     stats.detached += 1
             elif f.name in spec.natural_key_fields:
@@ -142,7 +144,7 @@ def _object_ref(kind: str, key: str, maps: dict[str, KeyMap], stats: PartStats) 
         try:
             model = apps.get_model(kind)
             local = target.local(model._meta.pk.to_python(key))
-        except (LookupError, ValueError):
+        except (LookupError, ValueError, ValidationError):
             local = None
     if local is None:
         stats.detached += 1
