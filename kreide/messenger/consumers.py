@@ -14,6 +14,7 @@ or deleted message), "sync" (a catch-up batch, with "more"), "room" (settings ch
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -113,7 +114,9 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         return await database_sync_to_async(run, thread_sensitive=False)()
 
     async def _send(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+        # Closed meanwhile (client gone, ping timeout): there is nobody left to tell.
+        with contextlib.suppress(RuntimeError):
+            await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
     def _flooding(self) -> bool:
         now = time.monotonic()
@@ -164,12 +167,13 @@ class MessengerConsumer(AsyncWebsocketConsumer):
             _str(frame, "key"),
             None if attachment is None else _int(frame, "attachment"),
         )
-        await self._send({"type": "ack", "key": frame["key"], "message": sent.message})
-        if sent.created:  # the write has committed: now everyone in the room hears of it
+        if sent.created:  # committed: everyone in the room hears of it, even if this
+            # connection drops before its ack goes out
             await self.channel_layer.group_send(
                 services.room_group(sent.message["room"]),
                 services.channel_event({"type": "message", "message": sent.message}),
             )
+        await self._send({"type": "ack", "key": frame["key"], "message": sent.message})
 
     async def on_sync(self, frame: dict) -> None:
         room_id, after = _int(frame, "room"), _int(frame, "after", 0)
@@ -206,4 +210,5 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         if event.get("rooms"):
             await self._subscribe()
             return
-        await self.send(text_data=event["text"])
+        with contextlib.suppress(RuntimeError):  # closed while the event was on its way
+            await self.send(text_data=event["text"])

@@ -228,12 +228,19 @@ def test_bad_frames_and_anonymous_sockets_are_closed_with_a_reason(
     async def scenario():
         codes = [await closed_code(None, None), await closed_code(cookies.student_7b, None)]
         codes += [await closed_code(cookies.student_7a, frame) for frame, _ in MALFORMED]
+        async with _open(asgi_server, cookies.student_7a) as ws:  # a frame storm
+            await _next(ws, "hello")
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(200):
+                    await ws.send(json.dumps({"type": "ping"}))
+                await _next(ws, "never")
+            codes.append(closed.value.rcvd.code)
         async with _open(asgi_server, cookies.classmate_7a) as ws:  # still serving everyone
             hello = await _next(ws, "hello")
         return codes, hello
 
     codes, hello = _run(scenario())
-    assert codes == [4401, 4401] + [code for _, code in MALFORMED]
+    assert codes == [4401, 4401] + [code for _, code in MALFORMED] + [4429]
     assert rooms.class_7a.pk in hello["rooms"]
 
 
