@@ -42,6 +42,21 @@ def can_reset_password(actor: User, target: User) -> bool:
     return target.is_student and teaches(actor, target)
 
 
+def can_reprint_slips(actor: User, group) -> bool:
+    """New initial passwords for a whole class: its teachers and the school's admins."""
+    if not actor.is_authenticated or not actor.is_active:
+        return False
+    if is_admin_of(actor, group.school_id):
+        return True
+    return (
+        actor.is_teacher
+        and actor.school_id == group.school_id
+        and Membership.objects.for_school(group.school_id)
+        .filter(group=group, user=actor, role=Membership.Role.TEACHER)
+        .exists()
+    )
+
+
 def require_admin(actor: User | None, school) -> None:
     """PermissionDenied unless `actor` administers `school` (a School or its id)."""
     if actor is None or not is_admin_of(actor, school):

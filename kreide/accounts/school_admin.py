@@ -225,6 +225,20 @@ def password_reset(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:credentials", token=_slips_for(request, user, password))
 
 
+@require_POST
+@login_required
+def reprint_slips(request: HttpRequest, pk: int) -> HttpResponse:
+    """New slips for the students of a group who have not signed in yet (teachers, admins)."""
+    if request.user.school_id is None:
+        raise Http404
+    group = get_object_or_404(Group.objects.for_school(request.user.school), pk=pk)
+    slips = services.reprint_initial_passwords(request.user, group)
+    token = credentials.store(
+        request.user.pk, request.user.school_id, slips, kind="reprint", group=group.name
+    )
+    return redirect("accounts:credentials", token=token)
+
+
 @school_admin_required
 def import_view(request: HttpRequest) -> HttpResponse:
     school = request.user.school

@@ -16,7 +16,7 @@ from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
-from kreide.accounts.permissions import can_reset_password, require_admin
+from kreide.accounts.permissions import can_reprint_slips, can_reset_password, require_admin
 from kreide.core import audit, events
 from kreide.schools import services as school_services
 from kreide.schools.models import Group, Membership
@@ -109,6 +109,33 @@ def reset_password(actor: User, user: User) -> str:
     user.save(update_fields=["password", "must_change_password"])
     audit.record(user.school, actor, "account.password_reset", user)
     return password
+
+
+def reprint_initial_passwords(actor: User, group: Group) -> list[Credential]:
+    """Slips lost before the first sign-in: new initial passwords for the group's students
+    who still have theirs (accounts already in use are left alone)."""
+    if not can_reprint_slips(actor, group):
+        raise PermissionDenied
+    students = list(
+        User.objects.for_school(group.school_id).filter(
+            memberships__group=group,
+            memberships__role=Membership.Role.MEMBER,
+            role=User.Role.STUDENT,
+            is_active=True,
+            must_change_password=True,
+        )
+    )
+    passwords = [generate_initial_password() for _ in students]
+    # Hashed before the transaction, like an import: no write lock held meanwhile.
+    for student, encoded in zip(students, hash_passwords(passwords), strict=True):
+        student.password = encoded
+    with transaction.atomic():
+        User.objects.bulk_update(students, ["password"], batch_size=500)
+        audit.record_many(group.school, actor, "account.password_reset", students, group=group.name)
+    return [
+        Credential(s.first_name, s.last_name, s.username, password, group.name)
+        for s, password in zip(students, passwords, strict=True)
+    ]
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ urlpatterns = [
     path("two-factor/", views.two_factor_view, name="two_factor"),
     path("my-classes/", school_admin.my_classes, name="my_classes"),
     path("users/<int:pk>/reset-password/", school_admin.password_reset, name="password_reset"),
+    path("groups/<int:pk>/reprint-slips/", school_admin.reprint_slips, name="reprint_slips"),
     path("credentials/<str:token>/", school_admin.credentials_page, name="credentials"),
     path("credentials/<str:token>/slips.pdf", school_admin.credentials_pdf, name="credentials_pdf"),
     # The school office (school admins of the signed-in user's school only).

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
 from kreide.schools.models import Membership
+from tests.conftest import PASSWORD
 
 # Pages only school admins may open (GET); each takes the ids of the admin's own school.
 ADMIN_PAGES = [
@@ -258,3 +259,22 @@ def test_nav_item_only_for_school_admins(client_for, world):
 @pytest.fixture(autouse=True)
 def _german(settings):
     settings.LANGUAGE_CODE = "de"
+
+
+def test_class_teacher_reprints_slips_for_students_not_signed_in(client_for, world):
+    world.student_7a.must_change_password = True
+    world.student_7a.save()
+    url = f"/accounts/groups/{world.class_7a.pk}/reprint-slips/"
+    assert client_for(world.teacher_7b).post(url).status_code == 403
+    assert client_for(world.student_7b).post(url).status_code == 403
+    assert client_for(world.other_admin).post(url).status_code == 404
+    teacher = client_for(world.teacher_7a)
+    response = teacher.post(url)
+    page = teacher.get(response["Location"])
+    assert "Neue Zettel für 7a" in page.content.decode()
+    items = page.context["items"]
+    assert [item.username for item in items] == [world.student_7a.username]
+    world.student_7a.refresh_from_db()
+    assert world.student_7a.check_password(items[0].password)
+    world.classmate_7a.refresh_from_db()
+    assert world.classmate_7a.check_password(PASSWORD)  # already in use: untouched
