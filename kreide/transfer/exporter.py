@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from kreide.storage.blobstore import backend
 from kreide.transfer import archive, serialize
-from kreide.transfer.registry import ordered_specs
+from kreide.transfer.registry import RegistryError, ordered_specs, uncovered_models
 
 
 @contextlib.contextmanager
@@ -98,6 +98,14 @@ def export_school(
     """Write the school's archive to `out` (atomically: a partial file never has its name)."""
     from kreide.schools.models import School
 
+    try:
+        uncovered = uncovered_models()
+    except RegistryError as error:
+        raise serialize.ExportError(str(error)) from error
+    if uncovered:  # an export that silently left data behind would be worse than none
+        raise serialize.ExportError(
+            "This Kreide does not know how to export all school data:\n" + "\n".join(uncovered)
+        )
     out = Path(out)
     handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     os.close(handle)

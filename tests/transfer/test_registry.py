@@ -1,9 +1,26 @@
 """Every model that holds school data is in the export, or excluded with a reason."""
 
+import contextlib
+
 import pytest
 
 from kreide.schools.models import Announcement
 from kreide.transfer import registry
+from kreide.transfer.exporter import export_school
+from kreide.transfer.serialize import ExportError
+
+
+@contextlib.contextmanager
+def _unregistered(model):
+    saved = dict(registry._registrations)
+    del registry._registrations[model]
+    registry.ordered_specs.cache_clear()
+    try:
+        yield
+    finally:
+        registry._registrations.clear()
+        registry._registrations.update(saved)  # same order: the part order depends on it
+        registry.ordered_specs.cache_clear()
 
 
 def test_every_model_with_school_data_is_exported_or_declared_not_school_data():
@@ -13,15 +30,8 @@ def test_every_model_with_school_data_is_exported_or_declared_not_school_data():
 
 def test_a_model_left_out_is_named_with_the_file_to_register_it_in():
     before = set(registry.uncovered_models())
-    saved = dict(registry._registrations)
-    del registry._registrations[Announcement]
-    registry.ordered_specs.cache_clear()
-    try:
+    with _unregistered(Announcement):
         problems = set(registry.uncovered_models()) - before
-    finally:
-        registry._registrations.clear()
-        registry._registrations.update(saved)  # same order: the part order depends on it
-        registry.ordered_specs.cache_clear()
     assert len(problems) == 1
     problem = problems.pop()
     assert "schools.Announcement holds school data" in problem
@@ -54,3 +64,12 @@ def test_a_broken_exports_module_refuses_exports_instead_of_losing_its_data(monk
         monkeypatch.undo()
         registry.ordered_specs.cache_clear()
     assert registry.ordered_specs()
+
+
+def test_export_refuses_while_a_model_with_school_data_is_not_covered(world, tmp_path):
+    with (
+        _unregistered(Announcement),
+        pytest.raises(ExportError, match="schools.Announcement holds school data"),
+    ):
+        export_school(world.school.slug, tmp_path / "nord.tar")
+    assert list(tmp_path.iterdir()) == []
