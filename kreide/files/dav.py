@@ -26,6 +26,7 @@ from wsgidav.dav_error import (
     HTTP_FORBIDDEN,
     HTTP_INSUFFICIENT_STORAGE,
     HTTP_NOT_FOUND,
+    HTTP_REQUEST_ENTITY_TOO_LARGE,
     DAVError,
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
@@ -172,6 +173,23 @@ class _NodeResource:
         return []
 
 
+class _CappedFile:
+    """The PUT body on its way to disk; a chunked body (no length announced) is cut off at
+    the upload limit instead of filling the disk."""
+
+    def __init__(self, handle: int, limit: int) -> None:
+        self.file, self.size, self.limit = os.fdopen(handle, "wb"), 0, limit
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise DAVError(HTTP_REQUEST_ENTITY_TOO_LARGE)
+        self.file.write(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class FileResource(_NodeResource, DAVNonCollection):
     def __init__(self, path: str, environ: dict, node: Node, provider: KreideProvider) -> None:
         super().__init__(path, environ)
@@ -203,7 +221,7 @@ class FileResource(_NodeResource, DAVNonCollection):
         staging.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=staging)
         self._upload = (handle, name)
-        return os.fdopen(handle, "wb")
+        return _CappedFile(handle, settings.MAX_UPLOAD_BYTES)
 
     def end_write(self, *, with_errors: bool) -> None:
         _handle, temporary = self._upload

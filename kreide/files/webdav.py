@@ -147,11 +147,26 @@ def _challenge() -> HttpResponse:
     return response
 
 
+# WSGI servers that hand the application a de-chunked request body.
+_DECHUNKING_SERVERS = ("Granian", "gunicorn")
+
+
+def _chunked_body(request: HttpRequest):
+    """The server's own input stream for a chunked body (Finder sends those), else None.
+
+    Django reads a body by its Content-Length only, so without one it would read nothing."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    server = request.META.get("SERVER_SOFTWARE", "")
+    if chunked and server.startswith(_DECHUNKING_SERVERS) and "wsgi.input" in request.META:
+        return request.META["wsgi.input"]
+    return None
+
+
 def _refuse_put(request: HttpRequest) -> HttpResponse | None:
     length = request.META.get("CONTENT_LENGTH", "")
     if not length.isdigit():
-        # Django reads a request body by its Content-Length only: an unannounced (chunked)
-        # body would arrive empty, so the client is asked for the length instead.
+        if _chunked_body(request) is not None:
+            return None  # the size is checked while the body is stored
         return HttpResponse(
             _("Please send the file size (Content-Length)."),
             status=411,
@@ -185,7 +200,7 @@ def dav(request: HttpRequest, path: str = "") -> HttpResponse:
     environ = {key: value for key, value in request.META.items() if isinstance(value, str)}
     environ.update(
         {
-            "wsgi.input": request,
+            "wsgi.input": _chunked_body(request) or request,
             "wsgi.errors": sys.stderr,
             "wsgi.url_scheme": request.scheme,
             "wsgi.version": (1, 0),

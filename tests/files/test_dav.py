@@ -1,6 +1,7 @@
 """WebDAV through the Django test client: sign-in, permission matrix, names, locks."""
 
 import base64
+import io
 
 import pytest
 from django.core.cache import cache
@@ -211,3 +212,15 @@ def test_initial_password_opens_nothing_until_changed(files, client):
     response = dav(client, "PROPFIND", "", files.student_7a, HTTP_DEPTH="0")
     assert response.status_code == 403
     assert "Anfangspasswort" in response.content.decode()
+
+
+def test_chunked_put_needs_a_dechunking_server(files, client):
+    path = f"{files.student_7a.username}/chunked.txt"
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": ""}
+    refused = dav(client, "PUT", path, files.student_7a, body=b"Hallo", **chunked)
+    assert refused.status_code == 411
+    # Granian (production) de-chunks the body itself: it is stored as sent.
+    granian = {"SERVER_SOFTWARE": "Granian", "wsgi.input": io.BytesIO(b"Hallo")}
+    stored = dav(client, "PUT", path, files.student_7a, **granian, **chunked)
+    assert stored.status_code == 201
+    assert services.child(files.student_root, "chunked.txt").size == 5
