@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 
@@ -124,3 +126,11 @@ def test_command_writes_credentials_pdf(world, tmp_path, capsys):
     assert "4 created" in capsys.readouterr().out
     assert target.read_bytes().startswith(b"%PDF")
     assert User.objects.for_school(world.school).filter(username="clara.neu").exists()
+
+
+def test_the_sample_file_imports(world):
+    from django.contrib.staticfiles import finders
+
+    sample = Path(finders.find("accounts/import-template.csv")).read_bytes()
+    result = services.import_users(world.admin, world.school, importing.parse(sample, world.school))
+    assert [user.username for user in result.created] == ["mia.mueller", "ben.yilmaz", "k.schulz"]

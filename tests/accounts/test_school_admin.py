@@ -39,11 +39,13 @@ def test_admin_sees_every_page(client_for, world):
 
 
 def test_anonymous_goes_to_login(client, world):
-    for url in _urls(ADMIN_PAGES + ["/accounts/my-classes/"], world):
+    for url in _urls(ADMIN_PAGES + ["/accounts/my-classes/", "/accounts/two-factor/"], world):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     for url in _urls(ADMIN_ACTIONS, world) + [
-        f"/accounts/users/{world.student_7a.pk}/reset-password/"
+        f"/accounts/users/{world.student_7a.pk}/reset-password/",
+        f"/accounts/groups/{world.class_7a.pk}/reprint-slips/",
+        f"/accounts/admin/users/{world.teacher_7a.pk}/two-factor/",
     ]:
         response = client.post(url)
         assert response.status_code == 302 and "/accounts/login/" in response["Location"], url
