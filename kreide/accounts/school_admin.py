@@ -37,7 +37,7 @@ ACTION_LABELS = {
     "account.role_changed": gettext_lazy("Role changed"),
     "account.deactivated": gettext_lazy("Account deactivated"),
     "account.reactivated": gettext_lazy("Account reactivated"),
-    "account.password_reset": gettext_lazy("Password reset"),
+    "account.password_reset": gettext_lazy("Password was reset"),
     "account.2fa_enabled": gettext_lazy("Two-factor sign-in turned on"),
     "account.2fa_disabled": gettext_lazy("Two-factor sign-in turned off"),
     "account.2fa_reset": gettext_lazy("Two-factor sign-in turned off by an admin"),
