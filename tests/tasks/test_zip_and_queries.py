@@ -84,10 +84,13 @@ def test_task_page_costs_the_same_for_every_student_of_a_class(
             student, task, store_bytes(student.username.encode()), "a.pdf", timezone.now()
         )
     url = reverse("tasks:detail", args=[task.pk])
-    counts = {_queries(client_for(student), url) for student in students}
-    assert max(counts) <= 12, counts
+    # One student with a submission, one without, the last of the class: the same bound.
+    counts = [
+        _queries(client_for(student), url) for student in (students[0], students[15], students[-1])
+    ]
+    assert max(counts) <= 8, counts
     # The teacher's overview of 30 students and 10 submissions is bounded too.
-    assert _queries(client_for(teacher), url) <= 14
+    assert _queries(client_for(teacher), url) <= 10
 
 
 def test_task_list_costs_the_same_for_2_or_200_tasks(world, make_task, client_for):
@@ -110,7 +113,7 @@ def test_task_list_costs_the_same_for_2_or_200_tasks(world, make_task, client_fo
         Task.groups.through(task_id=t.pk, group_id=world.class_7a.pk) for t in tasks
     )
     many = _queries(client, url)
-    assert many == few and many <= 10
+    assert many == few and many <= 6
     assert client.get(url).content.decode().count("/tasks/") >= 200
     dashboard = reverse("dashboard:home")
     with CaptureQueriesContext(connection) as captured:
