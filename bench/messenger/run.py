@@ -63,6 +63,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -253,9 +259,17 @@ async def client_main(options: argparse.Namespace) -> dict:
             sent += 1
             await asyncio.sleep(interval)
 
+    server_cpu, client_cpu, fanout_started = (
+        cpu_seconds(options.server_pid),
+        cpu_seconds(os.getpid()),
+        time.perf_counter(),
+    )
     await asyncio.gather(
         *(send_loop(i * interval / len(rooms), room) for i, room in enumerate(rooms))
     )
+    fanout_wall = time.perf_counter() - fanout_started
+    server_cpu = cpu_seconds(options.server_pid) - server_cpu
+    client_cpu = cpu_seconds(os.getpid()) - client_cpu
     await asyncio.sleep(3)  # the last deliveries
     expected = sent * (statistics.mean(members.values()) - 1) if rooms else 0
     held = sum(1 for ws in sockets if ws is not None and ws.state.name == "OPEN")
@@ -280,6 +294,9 @@ async def client_main(options: argparse.Namespace) -> dict:
         "deliveries_received": len(latencies),
         "fanout_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "fanout_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        # Share of one core each process used while messages were sent.
+        "server_cpu_share_during_fanout": round(server_cpu / fanout_wall, 2),
+        "client_cpu_share_during_fanout": round(client_cpu / fanout_wall, 2),
         "fanout_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
     }
 
@@ -336,6 +353,7 @@ def main() -> None:
     people_file = ROOT / "var" / "messenger-bench" / "people.json"
     people_file.write_text(json.dumps(people))
 
+    load_at_start = round(os.getloadavg()[0], 1)
     port = free_port()
     taskset = shutil.which("taskset")
     pin = (lambda core: [taskset, "-c", str(core)]) if taskset else (lambda core: [])
@@ -384,6 +402,9 @@ def main() -> None:
             server.kill()
     result.update(
         {
+            # A shared machine: the load of other processes says how far to trust figures.
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": round(os.getloadavg()[0], 1),
             "file_limit": limit,
             "server_core": 0 if taskset else None,
             "rate_per_s": options.rate,
