@@ -49,6 +49,7 @@ def test_task_round_trip(page, browser, live_server, sign_in, world, tmp_path):
     progress.wait_for()
     student.locator(".upload-item.done").wait_for()
     assert progress.get_attribute("value") == "100"
+    assert student.locator(".upload-item.done .upload-status").inner_text() == "Hochgeladen"
     receipt = student.locator("table.receipt")
     receipt.get_by_text("Lösung.pdf").wait_for()
     submission = Submission.objects.for_school(world.school).get()
