@@ -78,11 +78,13 @@ def production_stack(
     server_cpus: str | None = None,
     setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),),
     static_from: Path | None = None,
+    nice: int = 0,
 ) -> Iterator[Stack]:
     """nginx + `kreide serve` on free loopback ports; both stopped by PID on exit.
 
     `settings` adds KREIDE_* variables (e.g. KREIDE_ADMISSION=false for the naive run);
-    `server_cpus` pins the server processes with taskset (e.g. "0"); `static_from` reuses
+    `server_cpus` pins the server processes with taskset (e.g. "0"), `nice` changes their
+    scheduling priority (negative: ahead of other work on a shared machine); `static_from` reuses
     static files another stack collected (collecting and compressing them takes ~20 s).
     """
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -140,6 +142,8 @@ def production_stack(
         ).stdout
     )
     pin = ["taskset", "-c", server_cpus] if server_cpus else []
+    if nice:
+        pin = ["nice", "-n", str(nice), *pin]
     log = (work_dir / "server.log").open("ab")
     server = subprocess.Popen([*pin, *kreide, "serve"], env=env, stdout=log, stderr=log)
     nginx = None
