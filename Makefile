@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install install-test lint format messages clean test-postgres test-sqlite
+.PHONY: run test install install-test lint format messages clean test-postgres test-sqlite bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -55,6 +55,11 @@ test-postgres:
 test-sqlite:
 	KREIDE_TESTING=true KREIDE_DATA_DIR=$(CURDIR)/var/test-sqlite \
 	  $(BIN)/pytest -m "not browser and not janus and not slow" $(PYTEST_ARGS)
+
+# The 8:00 wave against nginx + kreide serve + PostgreSQL + Redis (about 15 minutes);
+# the report goes to bench/results/<date>/report.md.
+bench: install-test
+	$(BIN)/python bench/wave/run.py $(BENCH_ARGS)
 
 lint:
 	$(BIN)/ruff check kreide tests bench
