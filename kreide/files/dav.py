@@ -89,6 +89,10 @@ class _NodeResource:
         if _actor(self.environ).level(self.node) < needed:
             raise DAVError(HTTP_FORBIDDEN)
 
+    def prevent_locking(self) -> bool:
+        # A lock blocks everybody else's writes: only who may write may lock.
+        return _actor(self.environ).level(self.node) < Level.WRITE
+
     def get_creation_date(self) -> float:
         return self.node.created_at.timestamp()
 
@@ -319,6 +323,9 @@ class RootResource(DAVCollection):
 
     def get_display_name(self) -> str:
         return "Kreide"
+
+    def prevent_locking(self) -> bool:
+        return True
 
 
 def _refuse_over_quota(environ: dict, space: Space, replaced: int) -> None:

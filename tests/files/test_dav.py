@@ -164,6 +164,11 @@ def test_lock_blocks_other_writers(files, client):
         b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
         b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
     )
+    # Readers cannot lock (a lock would block the teachers' writes).
+    assert (
+        dav(client, "LOCK", "7a/Arbeitsblatt.pdf", files.student_7a, body=lock_body).status_code
+        == 403
+    )
     response = dav(client, "LOCK", "7a/Arbeitsblatt.pdf", files.teacher_7a, body=lock_body)
     assert response.status_code == 200
     token = response["Lock-Token"]
