@@ -93,6 +93,8 @@ class Gate:
         self.limit = limit
         self.queue_limit = queue_limit
         self.in_flight = 0
+        # How long a holder keeps its slot (moving average), to predict a newcomer's wait.
+        self.hold_seconds = 0.0
         self._lock = threading.Lock()
         self._waiters: list[tuple[int, int, _Waiter]] = []
         self._order = itertools.count()
@@ -106,6 +108,10 @@ class Gate:
             if self.in_flight < self.limit and not self._waiters:
                 self.in_flight += 1
                 return True
+            ahead = sum(1 for entry in self._waiters if entry[0] <= priority)
+            if (ahead + 1) * self.hold_seconds / max(1, self.limit) > timeout:
+                # The wait would outlast the timeout: the same 503 now, not a second later.
+                return False
             if len(self._waiters) >= self.queue_limit:
                 worst = max(self._waiters) if self._waiters else None
                 if worst is None or worst[0] <= priority:
@@ -125,8 +131,9 @@ class Gate:
             heapq.heapify(self._waiters)
             return False
 
-    def release(self) -> None:
+    def release(self, held: float = 0.0) -> None:
         with self._lock:
+            self.hold_seconds += 0.1 * (held - self.hold_seconds)
             if self._waiters:
                 # The slot passes straight to the best waiter; in_flight stays the same.
                 _, _, waiter = heapq.heappop(self._waiters)
@@ -178,16 +185,18 @@ class AdmissionMiddleware:
         side = self.side.get(priority)
         if side is not None and not side.acquire(priority, self.limits.queue_timeout):
             return self._shed(request)
+        entered = time.perf_counter()
         try:
             if not self.main.acquire(priority, self.limits.queue_timeout):
                 return self._shed(request)
+            admitted = time.perf_counter()
             try:
                 return self._timed(request)
             finally:
-                self.main.release()
+                self.main.release(time.perf_counter() - admitted)
         finally:
             if side is not None:
-                side.release()
+                side.release(time.perf_counter() - entered)
 
     def _timed(self, request: HttpRequest) -> HttpResponse:
         load.started()

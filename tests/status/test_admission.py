@@ -55,6 +55,18 @@ def test_gate_admits_better_priority_first_and_displaces_the_worst_waiter():
     assert gate.in_flight == 0 and gate.queued == 0
 
 
+def test_gate_refuses_at_once_when_the_predicted_wait_is_too_long():
+    gate = Gate(limit=2, queue_limit=10)
+    assert gate.acquire(SIGNED_IN, 1) and gate.acquire(SIGNED_IN, 1)
+    gate.hold_seconds = 3.0  # holders keep their slot for about 3 s
+    # Waiting would take ~1.5 s but the request may wait 1 s: refused without queueing.
+    assert not gate.acquire(SIGNED_IN, 1.0)
+    assert gate.queued == 0
+    gate.release(3.0)
+    gate.release(3.0)
+    assert gate.in_flight == 0
+
+
 @pytest.fixture
 def limits(settings):
     settings.ADMISSION_IN_FLIGHT = 2
