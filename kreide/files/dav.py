@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from wsgidav import util, xml_tools
 from wsgidav.dav_error import (
     HTTP_BAD_REQUEST,
@@ -76,6 +77,27 @@ def top_name(space: Space) -> str:
 
 def _actor(environ: dict) -> Actor:
     return environ["kreide.actor"]
+
+
+def dav_path(node: Node) -> str:
+    """The node's WebDAV path (the key its locks are stored under)."""
+    ids = node.ancestor_ids()[1:]
+    names = dict(
+        Node.objects.for_school(node.school_id).filter(pk__in=ids).values_list("pk", "name")
+    )
+    return "/" + "/".join([top_name(node.space), *(names[pk] for pk in ids)])
+
+
+def is_locked(node: Node) -> bool:
+    """Whether a WebDAV client holds a lock on the node, inside it, or above it (depth
+    infinity): the web UI then leaves it alone instead of pulling it from under the client."""
+    path = dav_path(node)
+    parts = path.split("/")
+    above = ["/".join(parts[:end]) for end in range(2, len(parts))]
+    live = DavLock.objects.for_school(node.school_id).filter(expire__gte=time.time())
+    return live.filter(
+        Q(root=path) | Q(root__startswith=path + "/") | Q(root__in=above, data__depth="infinity")
+    ).exists()
 
 
 class _NodeResource:
@@ -362,8 +384,10 @@ class KreideProvider(DAVProvider):
 class DatabaseLockStorage:
     """WsgiDAV's lock storage interface on the DavLock table, per school."""
 
-    LOCK_TIME_OUT_DEFAULT = 604800
-    LOCK_TIME_OUT_MAX = 4 * 604800
+    # A forgotten lock (a laptop that went to sleep) must not block a class folder for
+    # weeks: clients refresh their locks, so a day is plenty.
+    LOCK_TIME_OUT_DEFAULT = 3600
+    LOCK_TIME_OUT_MAX = 86400
 
     def _locks(self):
         return DavLock.objects.for_school(current_school.get())

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from kreide.accounts.models import User
 from kreide.accounts.permissions import is_admin_of
 from kreide.files import services
+from kreide.files.dav import is_locked
 from kreide.files.models import AppPassword, FileSettings, GroupWriter, Node, PublicLink, Share
 from kreide.files.services import Actor, FileError, Level
 from kreide.files.webdav import app_password_hash
@@ -173,6 +174,14 @@ def _name_from(request: HttpRequest) -> str:
     return services.clean_name(form.cleaned_data["name"])
 
 
+def _unlocked(node: Node) -> None:
+    if is_locked(node):
+        raise FileError(
+            _("“%(name)s” is open in a program right now (WebDAV lock). Please try again later.")
+            % {"name": node.name}
+        )
+
+
 def _run(request: HttpRequest, node: Node, action, success: str) -> HttpResponse:
     """Run a service call; its refusal becomes a message on the folder page."""
     try:
@@ -221,6 +230,7 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
     node = _node(actor, pk)
 
     def change() -> None:
+        _unlocked(node)
         services.rename(actor, node, _name_from(request))
 
     return _run(request, node.parent, change, _("Renamed."))
@@ -241,6 +251,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     target = _target(actor, request)
 
     def change() -> None:
+        _unlocked(node)
         services.move(actor, node, target, clash="rename")
 
     return _run(request, node.parent, change, _("Moved."))
@@ -266,6 +277,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     node = _node(actor, pk)
 
     def change() -> None:
+        _unlocked(node)
         services.trash(actor, node)
 
     return _run(

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.files import services
@@ -159,7 +160,7 @@ def test_over_quota_put_is_refused_before_storing(files, client):
     assert services.child(files.student_root, "gross.bin") is None
 
 
-def test_lock_blocks_other_writers(files, client):
+def test_lock_blocks_other_writers(files, client, client_for):
     lock_body = (
         b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
         b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
@@ -175,6 +176,11 @@ def test_lock_blocks_other_writers(files, client):
     files.teacher_7b.memberships.create(school=files.school, group=files.class_7a, role="teacher")
     blocked = dav(client, "PUT", "7a/Arbeitsblatt.pdf", files.teacher_7b, body=b"neu")
     assert blocked.status_code == 423
+    # The web UI leaves the locked file alone too.
+    refused = client_for(files.teacher_7b).post(
+        reverse("files:delete", args=[files.class_file.pk]), follow=True
+    )
+    assert "WebDAV-Sperre" in refused.content.decode()
     allowed = dav(
         client, "PUT", "7a/Arbeitsblatt.pdf", files.teacher_7a, body=b"neu", HTTP_IF=f"({token})"
     )
