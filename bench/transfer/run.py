@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--extra-messages", type=int, default=0)
     parser.add_argument(
-        "--pg-url", default="postgres://postgres@127.0.0.1:5432/kreide_transfer_target"
+        "--pg-url", default="postgres://postgres@127.0.0.1:5432/kreide_transfer_bench"
     )
     options = parser.parse_args()
     base = {k: v for k, v in os.environ.items() if not k.startswith("KREIDE_")}
@@ -74,6 +74,7 @@ def main() -> None:
 
         archive = Path(scratch) / "demo.tar"
         rows = [
+            ("start-up only (`kreide version`)", *kreide("version", env=source, measure=True)),
             (
                 "export (SQLite)",
                 *kreide(

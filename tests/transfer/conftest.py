@@ -17,7 +17,14 @@ from django.conf import settings
 from kreide.transfer.exporter import export_school
 from tests.transfer.content import Content, add_content
 
-TARGET_DB = "kreide_transfer_target"
+
+def _target_db() -> str:
+    """kreide_transfer_target for this module's own runs (data directory var/transfer*);
+    a name of its own for any other run (the whole suite, CI), so runs never collide."""
+    run = Path(settings.DATA_DIR).name
+    if run.startswith("transfer"):
+        return "kreide_transfer_target"
+    return "kreide_transfer_target_" + "".join(c if c.isalnum() else "_" for c in run.lower())
 
 
 def _server() -> dict:
@@ -45,13 +52,14 @@ def _admin(statement: str) -> None:
 @pytest.fixture
 def fresh_pg_database():
     """An empty database on the PostgreSQL server, dropped afterwards."""
+    name = _target_db()
     try:
-        _admin(f"DROP DATABASE IF EXISTS {TARGET_DB} WITH (FORCE)")
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     except psycopg.OperationalError as error:
         pytest.skip(f"no PostgreSQL server for the target deployment: {error}")
-    _admin(f"CREATE DATABASE {TARGET_DB}")
-    yield pg_url(TARGET_DB)
-    _admin(f"DROP DATABASE IF EXISTS {TARGET_DB} WITH (FORCE)")
+    _admin(f"CREATE DATABASE {name}")
+    yield pg_url(name)
+    _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def kreide(
