@@ -26,11 +26,48 @@ TEMPLATES = Path(settings.BASE_DIR) / "scripts" / "janus" / "templates"
 
 @dataclass
 class JanusProcess:
-    process: subprocess.Popen
+    process: subprocess.Popen | None
     api_url: str
     ws_url: str
     admin_key: str
     config_dir: Path
+
+    def launch(self, ready_timeout: float = 15.0) -> None:
+        """Run Janus on the written configuration and wait (bounded) until it answers."""
+        with open(self.config_dir / "janus.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    JANUS_BINARY,
+                    "-F",
+                    str(self.config_dir),
+                    "-C",
+                    str(self.config_dir / "janus.jcfg"),
+                    "-o",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ},
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"Janus exited with {self.process.returncode}; see {self.config_dir}/janus.log"
+                )
+            try:
+                janus.info(self.api_url)
+                return
+            except janus.JanusError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("Janus did not answer in time") from None
+                time.sleep(0.1)
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports: every session and room is gone."""
+        self.stop()
+        self.launch()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -83,7 +120,6 @@ def start(
     rtp_ports: tuple[int, int] = (20000, 20100),
     ice_interface: str = "",
     admin_key: str | None = None,
-    log_file: Path | None = None,
     ready_timeout: float = 15.0,
 ) -> JanusProcess:
     """Start Janus and wait (bounded) until its HTTP API answers."""
@@ -99,32 +135,11 @@ def start(
         admin_key=admin_key,
         ice_interface=ice_interface,
     )
-    log = open(log_file or config_dir / "janus.log", "ab")  # noqa: SIM115 - owned by the child
-    process = subprocess.Popen(
-        [JANUS_BINARY, "-F", str(config_dir), "-C", str(config_dir / "janus.jcfg"), "-o"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ},
-        start_new_session=True,
-    )
-    log.close()
     started = JanusProcess(
-        process, f"http://{host}:{http_port}/janus", f"ws://{host}:{ws_port}", admin_key, config_dir
+        None, f"http://{host}:{http_port}/janus", f"ws://{host}:{ws_port}", admin_key, config_dir
     )
-    deadline = time.monotonic() + ready_timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"Janus exited with {process.returncode}; see {config_dir}/janus.log"
-            )
-        try:
-            janus.info(started.api_url)
-            return started
-        except janus.JanusError:
-            if time.monotonic() > deadline:
-                started.stop()
-                raise RuntimeError("Janus did not answer in time") from None
-            time.sleep(0.1)
+    started.launch(ready_timeout)
+    return started
 
 
 def remove_config(config_dir: Path) -> None:

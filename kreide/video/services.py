@@ -179,11 +179,17 @@ def pick_server(exclude: int | None = None) -> MediaServer | None:
     return min(candidates, key=lambda s: (loads.get(s.pk, 0) / s.capacity, s.pk))
 
 
-def open_room(lesson: VideoLesson, *, exclude_server: int | None = None) -> VideoLesson:
-    """Make sure the lesson has a room on a healthy server (creating it if needed)."""
+def open_room(
+    lesson: VideoLesson, *, exclude_server: int | None = None, lost_room: int | None = None
+) -> VideoLesson:
+    """Make sure the lesson has a room on a healthy server (creating it if needed).
+
+    `lost_room`: the server answered that this room does not exist (Janus restarted):
+    make a new one on the same server, unless another request already did.
+    """
     if lesson.status == VideoLesson.Status.ENDED:
         raise LessonEnded
-    if lesson.room_id and lesson.server_id:
+    if lesson.room_id and lesson.server_id and lost_room is None:
         if lesson.server.healthy:
             return lesson
         raise ServerLost
@@ -193,9 +199,9 @@ def open_room(lesson: VideoLesson, *, exclude_server: int | None = None) -> Vide
         locked = (
             VideoLesson.objects.for_school(lesson.school_id).select_for_update().get(pk=lesson.pk)
         )
-        if locked.room_id:
+        if locked.room_id and locked.room_id != lost_room:
             return locked
-        server = pick_server(exclude=exclude_server)
+        server = locked.server if lost_room else pick_server(exclude=exclude_server)
         if server is None:
             raise VideoUnavailable
         room, secret = secrets.randbits(52), secrets.token_urlsafe(24)  # 52 bits: exact in JS
@@ -281,83 +287,96 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
         admission = _waiting(user, lesson, None, join_at=lesson.join_opens_at)
         return Decision("waiting", admission, None, lesson.join_opens_at)
     lesson = open_room(lesson)
-    server = lesson.server
     with transaction.atomic():
-        server = MediaServer.objects.select_for_update().get(pk=server.pk)
+        server = MediaServer.objects.select_for_update().get(pk=lesson.server_id)
         now = timezone.now()  # after the lock: queue order is the order of admission
         admission = _lock_admission(user, lesson, now)
         if admission.state == Admission.State.REMOVED:
             raise PermissionDenied
-        fresh_since = now - STALE_AFTER
-        if (
-            admission.state == Admission.State.ADMITTED
-            and admission.last_seen >= fresh_since
-            and admission.server_id == server.pk
-        ):
-            admission.last_seen = now
-            admission.save(update_fields=["last_seen"])
-            return Decision("admitted", admission)
-        if admission.state != Admission.State.WAITING or admission.server_id != server.pk:
-            admission.queued_at = now  # a new arrival, or back after dropping out
-        load = Admission.unscoped.filter(
-            server=server, state=Admission.State.ADMITTED, last_seen__gte=fresh_since
-        ).count()
-        ahead = (
-            0
-            if managing
-            else Admission.unscoped.filter(
-                Q(queued_at__lt=admission.queued_at)
-                | Q(queued_at=admission.queued_at, pk__lt=admission.pk),
-                server=server,
-                state=Admission.State.WAITING,
-                last_seen__gte=fresh_since,
-            )
-            .exclude(pk=admission.pk)
-            .count()
-        )
-        teacher_in = Admission.unscoped.filter(
-            lesson=OuterRef("pk"),
-            user=OuterRef("teacher"),
-            state=Admission.State.ADMITTED,
+        decision = _decide(admission, server, managing, now)
+    if decision.state == "admitted":
+        _hand_out_token(lesson, decision.admission)
+    return decision
+
+
+def _decide(admission: Admission, server: MediaServer, managing: bool, now: datetime) -> Decision:
+    """Admit or queue, with the server row locked by the caller."""
+    fresh_since = now - STALE_AFTER
+    if (
+        admission.state == Admission.State.ADMITTED
+        and admission.last_seen >= fresh_since
+        and admission.server_id == server.pk
+    ):  # back after a reload or a network drop: still in
+        admission.last_seen = now
+        admission.save(update_fields=["last_seen"])
+        return Decision("admitted", admission)
+    if admission.state != Admission.State.WAITING or admission.server_id != server.pk:
+        admission.queued_at = now  # a new arrival, or back after dropping out
+    load = Admission.unscoped.filter(
+        server=server, state=Admission.State.ADMITTED, last_seen__gte=fresh_since
+    ).count()
+    ahead = (
+        0
+        if managing
+        else Admission.unscoped.filter(
+            Q(queued_at__lt=admission.queued_at)
+            | Q(queued_at=admission.queued_at, pk__lt=admission.pk),
+            server=server,
+            state=Admission.State.WAITING,
             last_seen__gte=fresh_since,
         )
-        teachers_missing = (
-            VideoLesson.unscoped.filter(server=server, status=VideoLesson.Status.LIVE)
-            .exclude(Exists(teacher_in))
-            .count()
+        .exclude(pk=admission.pk)
+        .count()
+    )
+    teacher_in = Admission.unscoped.filter(
+        lesson=OuterRef("pk"),
+        user=OuterRef("teacher"),
+        state=Admission.State.ADMITTED,
+        last_seen__gte=fresh_since,
+    )
+    teachers_missing = (
+        VideoLesson.unscoped.filter(server=server, status=VideoLesson.Status.LIVE)
+        .exclude(Exists(teacher_in))
+        .count()
+    )
+    # A teacher may take one reserved place (their own); students none.
+    free = server.capacity - load - (max(0, teachers_missing - 1) if managing else teachers_missing)
+    admission.server, admission.last_seen = server, now
+    if ahead < free:
+        admission.state, admission.admitted_at, admission.join_at = (
+            Admission.State.ADMITTED,
+            now,
+            None,
         )
-        # A teacher may take one reserved place (their own); students none.
-        free = (
-            server.capacity
-            - load
-            - (max(0, teachers_missing - 1) if managing else teachers_missing)
-        )
-        admission.server, admission.last_seen = server, now
-        if ahead < free:
-            admission.state, admission.admitted_at, admission.join_at = (
-                Admission.State.ADMITTED,
-                now,
-                None,
-            )
-            admission.token = admission.token or secrets.token_urlsafe(24)
-            admission.save()
-            decision = Decision("admitted", admission)
-        else:
-            admission.state = Admission.State.WAITING
-            admission.join_at = now + timedelta(
-                seconds=min(300, ADMIT_PACE_SECONDS * (ahead - free + 1))
-            )
-            admission.save()
-            return Decision("waiting", admission, ahead + 1, admission.join_at)
+        admission.token = admission.token or secrets.token_urlsafe(24)
+        admission.save()
+        return Decision("admitted", admission)
+    admission.state = Admission.State.WAITING
+    admission.join_at = now + timedelta(seconds=min(300, ADMIT_PACE_SECONDS * (ahead - free + 1)))
+    admission.save()
+    return Decision("waiting", admission, ahead + 1, admission.join_at)
+
+
+def _hand_out_token(lesson: VideoLesson, admission: Admission) -> None:
+    """Put the participant's token on the room's allowed list (after commit, outside the
+    lock). A room Janus no longer knows (it restarted) is created again on the same server."""
+    server = lesson.server
     try:
-        janus.allow(
-            server.url, room=lesson.room_id, secret=lesson.room_secret, tokens=[admission.token]
-        )
-    except janus.JanusError as error:
+        try:
+            janus.allow(
+                server.url, room=lesson.room_id, secret=lesson.room_secret, tokens=[admission.token]
+            )
+        except janus.JanusError as error:
+            if "426" not in str(error):  # 426: no such room
+                raise
+            lesson = open_room(lesson, lost_room=lesson.room_id)
+            janus.allow(
+                server.url, room=lesson.room_id, secret=lesson.room_secret, tokens=[admission.token]
+            )
+    except (janus.JanusError, VideoUnavailable) as error:
         Admission.unscoped.filter(pk=admission.pk).update(state=Admission.State.LEFT)
         mark_unhealthy(server, str(error))
         raise ServerLost from error
-    return decision
 
 
 def _lock_admission(user: User, lesson: VideoLesson, now: datetime) -> Admission:

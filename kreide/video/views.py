@@ -164,6 +164,7 @@ def lesson_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def join(request: HttpRequest, pk: int) -> HttpResponse:
     """The "Join" button: straight into the room when admitted, else the waiting room."""
+    services.fresh_state()
     lesson = _lesson(request, pk)
     try:
         decision = services.admit(request.user, lesson)
@@ -181,6 +182,7 @@ def join(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 def admit_api(request: HttpRequest, pk: int) -> JsonResponse:
     """The admission API: 200 admitted, 202 waiting (Retry-After), 4xx/503 otherwise."""
+    services.fresh_state()  # a server that failed is looked at again (at most every 15 s)
     lesson = _lesson(request, pk)
     try:
         decision = services.admit(request.user, lesson)

@@ -16,7 +16,9 @@
   let session = null;
   let publisher = null;
   let privateId = null;
-  let attempt = 0;
+  // Reconnect attempts survive the reload that rejoins, so the backoff keeps growing.
+  const attemptKey = `kreide-video-attempt-${room}`;
+  let attempt = Number(window.sessionStorage.getItem(attemptKey) || 0);
   let reconnectTimer = null;
   let videoAllowed = cfg.video === "1";
   let micMuted = false;
@@ -148,6 +150,7 @@
     if (event === "joined") {
       privateId = msg.private_id;
       attempt = 0;
+      window.sessionStorage.removeItem(attemptKey);
       setConnection(labels.connected, true);
       publish(publishTracks());
       (msg.publishers || []).forEach((p) => subscribe(p.id, p.display));
@@ -155,7 +158,7 @@
       (msg.publishers || []).forEach((p) => subscribe(p.id, p.display));
       if (msg.unpublished) unsubscribe(Number(msg.unpublished));
       if (msg.leaving) unsubscribe(Number(msg.leaving));
-      if (msg.error_code === 428 || msg.leaving === "ok") reconnect();
+      if (msg.error_code || msg.leaving === "ok") reconnect();
     } else if (event === "destroyed") {
       stop(labels.ended);
     }
@@ -191,7 +194,7 @@
   }
 
   // After a drop: wait with exponential backoff and full jitter, ask Kreide whether we are
-  // still admitted (a new server after a restart means a new page), then rejoin.
+  // still admitted, then rejoin through a fresh page.
   function reconnect() {
     if (finished || reconnectTimer) return;
     setConnection(labels.reconnecting, false);
@@ -199,12 +202,19 @@
     try { if (session) session.destroy({ cleanupHandles: true, notifyDestroyed: false }); } catch (e) { /* gone */ }
     session = null;
     publisher = null;
-    const delay = Kreide.backoffDelay(attempt++, 1000, 30000);
+    const delay = Kreide.backoffDelay(attempt++, 1000, 10000);
     reconnectTimer = window.setTimeout(async () => {
       reconnectTimer = null;
       try {
         const response = await csrfPost(cfg.admitUrl, {}, true);
-        if (response.status === 200) { connect(); return; }
+        if (response.status === 200) {
+          // Still admitted: reload for the current room and token (Janus may have restarted
+          // and Kreide made a new room). `finished` keeps pagehide from leaving the lesson.
+          finished = true;
+          window.sessionStorage.setItem(attemptKey, String(attempt));
+          window.location.reload();
+          return;
+        }
         if (response.status === 202) { window.location.assign(`${cfg.detailUrl}waiting/`); return; }
         if (response.status >= 400 && response.status !== 503) { window.location.assign(cfg.detailUrl); return; }
       } catch (e) { /* still offline */ }
