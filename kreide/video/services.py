@@ -603,6 +603,35 @@ def join_rate_capacity() -> int:
     return max(1, total * share // 100)
 
 
+@dataclass(frozen=True)
+class Wave:
+    around: datetime
+    participants: int
+    per_window: int
+
+
+def next_overloaded_wave(user: User) -> Wave | None:
+    """The user's next wave of lessons (within a day) if it exceeds what the servers take
+    in one join window and its join windows are not staggered yet: time for a proposal."""
+    now = timezone.now()
+    upcoming = (
+        lessons_for(user)
+        .filter(starts_at__gte=now - timedelta(minutes=5), starts_at__lte=now + timedelta(days=1))
+        .exclude(status=VideoLesson.Status.ENDED)
+        .order_by("starts_at")
+        .first()
+    )
+    if upcoming is None:
+        return None
+    lessons = wave(user.school_id, upcoming.starts_at)
+    if len({lesson.join_opens_at for lesson in lessons}) > 1:
+        return None  # already staggered
+    sizes = group_sizes(user.school_id, [lesson.group_id for lesson in lessons])
+    total = sum(sizes.get(lesson.group_id, 0) + 1 for lesson in lessons)
+    per_window = join_rate_capacity()
+    return Wave(upcoming.starts_at, total, per_window) if total > per_window else None
+
+
 def set_join_window(actor: User, lesson: VideoLesson, opens_at: datetime) -> None:
     if not can_manage(actor, lesson):
         raise PermissionDenied

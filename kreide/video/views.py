@@ -137,6 +137,8 @@ def lesson_list(request: HttpRequest) -> HttpResponse:
             "video_state": state,
             "now": now,
             "can_stagger": teaching,
+            # Kreide proposes join windows by itself when the next wave is too big.
+            "wave": services.next_overloaded_wave(user) if teaching else None,
         },
     )
 

@@ -237,3 +237,28 @@ def test_demo_seeds_a_staggered_morning_wave(world, make_group, make_user):
     assert set(lessons) == {"7a", "7b", "7c"}
     assert (lessons["7c"].join_opens_at - lessons["7a"].join_opens_at).seconds == 240
     assert lessons["7a"].teacher == world.teacher_7a
+
+
+def test_kreide_proposes_windows_when_the_next_wave_is_too_big(world, client_for):
+    MediaServer.objects.create(
+        name="small",
+        url="http://127.0.0.1:1/janus",
+        public_url="ws://x",
+        capacity=4,
+        healthy=True,
+    )
+    start = timezone.now() + timedelta(hours=1)
+    for group in (world.class_7a, world.class_7b):
+        services.create_lesson(
+            world.admin, group=group, title=group.name, starts_at=start, minutes=45
+        )
+    page = client_for(world.teacher_7a).get("/video/").content.decode()
+    assert "mehr, als die Medienserver in einem Beitrittsfenster aufnehmen" in page
+    link = page.split('href="/video/stagger/?at=')[1].split('"')[0]
+    proposal = client_for(world.teacher_7a).get(f"/video/stagger/?at={link}").content.decode()
+    assert "Kreide schlägt vor" in proposal and "7a" in proposal
+    # Once staggered, no more proposal.
+    lesson_7b = VideoLesson.objects.for_school(world.school).get(group=world.class_7b)
+    services.set_join_window(world.admin, lesson_7b, start + timedelta(minutes=2))
+    page = client_for(world.teacher_7a).get("/video/").content.decode()
+    assert "Beitrittsfenster aufnehmen" not in page
