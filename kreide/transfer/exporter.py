@@ -33,7 +33,7 @@ def snapshot(using: str) -> Iterator[None]:
     snapshot without taking the write lock that the deployment's IMMEDIATE mode would take.
     """
     connection = connections[using]
-    if connection.in_atomic_block:  # already inside a transaction (tests, import check)
+    if connection.in_atomic_block:  # inside a transaction already (a test): it is the snapshot
         yield
         return
     if connection.vendor == "sqlite":
