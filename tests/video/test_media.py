@@ -1,5 +1,6 @@
 """Two headless Chromium clients with fake cameras join a lesson through Kreide's lesson
-page and receive each other's video through Janus (frames decoded > 0, from getStats).
+page and receive each other's video through Janus (frames decoded > 0, from getStats):
+classroom mode, a student called on, and a reconnect after Janus restarts.
 
 Janus gathers no ICE candidates on loopback, so this runs inside a network namespace:
 `scripts/janus/in-netns.sh .venv/bin/pytest tests/video -m janus` (see docs/video.md).
@@ -25,13 +26,9 @@ def test_two_clients_receive_each_others_video(
     world, netns_janus, media_browser, live_server, sign_in
 ):
     lesson = services.create_lesson(
-        world.teacher_7a,
-        group=world.class_7a,
-        title="Kunst",
-        starts_at=None,
-        minutes=45,
-        classroom_mode=False,
+        world.teacher_7a, group=world.class_7a, title="Kunst", starts_at=None, minutes=45
     )
+    assert lesson.classroom_mode  # the default: only the teacher sends video at first
     pages = []
     for user in (world.teacher_7a, world.student_7a):
         context = media_browser.new_context(base_url=live_server.url, locale="de-DE")
@@ -42,16 +39,16 @@ def test_two_clients_receive_each_others_video(
         page.get_by_role("button", name="Beitreten").click()
         page.wait_for_url(f"**/video/{lesson.pk}/room/")
         pages.append(page)
+    teacher, student = pages
     # page.evaluate runs outside the page's CSP (wait_for_function would need eval).
-    for page in pages:
-        frames = until(
-            page,
-            "window.KreideVideo ? window.KreideVideo.framesDecoded() : 0",
-            lambda decoded: decoded > 0,
-        )
-        assert frames > 0
+    decoded = "window.KreideVideo ? window.KreideVideo.framesDecoded() : 0"
+    assert until(student, decoded, lambda frames: frames > 0) > 0
     people = "document.querySelector('[data-count]').textContent"
-    assert until(pages[1], people, lambda count: count == "2") == "2"
+    assert until(student, people, lambda count: count == "2") == "2"
+    # The teacher calls on the student: the student's page adds its camera, the teacher's
+    # subscription picks up the new stream.
+    teacher.get_by_role("button", name="Drannehmen").click()
+    assert until(teacher, decoded, lambda frames: frames > 0) > 0
     # A drop: Janus restarts, every session and room is gone. The pages reconnect by
     # themselves (backoff + jitter); Kreide sees the server healthy again (health is
     # re-checked at most every 15 s), makes a new room, and video flows again.

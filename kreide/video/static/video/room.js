@@ -102,9 +102,23 @@
     return tile;
   }
 
-  function subscribe(feed, name) {
+  // A publisher's active streams: when they change (a student called on adds video, screen
+  // sharing starts), the subscription is made again so the new stream is received.
+  function streamsOf(publisher) {
+    return (publisher.streams || []).filter((s) => !s.disabled).map((s) => `${s.type}:${s.mid}`).join(",");
+  }
+
+  function onPublishers(list) {
+    for (const p of list || []) {
+      const existing = feeds.get(p.id);
+      if (existing && existing.streams !== streamsOf(p)) unsubscribe(p.id);
+      subscribe(p.id, p.display, streamsOf(p));
+    }
+  }
+
+  function subscribe(feed, name, streams) {
     if (feeds.has(feed) || feed === me) return;
-    const entry = { handle: null, tile: tileFor(feed, name), streams: {} };
+    const entry = { handle: null, tile: tileFor(feed, name), streams };
     feeds.set(feed, entry);
     session.attach({
       plugin: "janus.plugin.videoroom",
@@ -153,9 +167,9 @@
       window.sessionStorage.removeItem(attemptKey);
       setConnection(labels.connected, true);
       publish(publishTracks());
-      (msg.publishers || []).forEach((p) => subscribe(p.id, p.display));
+      onPublishers(msg.publishers);
     } else if (event === "event") {
-      (msg.publishers || []).forEach((p) => subscribe(p.id, p.display));
+      onPublishers(msg.publishers);
       if (msg.unpublished) unsubscribe(Number(msg.unpublished));
       if (msg.leaving) unsubscribe(Number(msg.leaving));
       if (msg.error_code || msg.leaving === "ok") reconnect();
