@@ -21,7 +21,9 @@ import argparse
 import hashlib
 import http.client
 import io
+import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -169,6 +171,39 @@ def phase_open(port: int, data: dict, seconds: float) -> dict:
 
 def phase_upload(port: int, data: dict, megabytes: int, workdir: Path) -> dict:
     from tusclient import client as tus_client
+    from tusclient.exceptions import TusCommunicationError
+
+    lock, shed = threading.Lock(), [0]
+
+    def create(headers: dict, source: Path):
+        """Create the upload; like the browser widget, retry a 503 (admission control)."""
+        for attempt in range(30):  # bounded
+            uploader = tus_client.TusClient(
+                f"http://127.0.0.1:{port}/uploads/", headers=headers
+            ).uploader(
+                file_path=str(source),
+                chunk_size=1024 * 1024,
+                upload_checksum=True,
+                retries=30,  # PATCHes shed with 503 are retried by tuspy itself
+                retry_delay=1,
+                metadata={
+                    "purpose": "task-submission",
+                    "task": str(data["task"]),
+                    "filename": "Lösung.pdf",
+                },
+            )
+            try:
+                uploader.set_url(uploader.create_url())
+            except TusCommunicationError as refused:
+                if refused.status_code != 503:
+                    raise
+                with lock:
+                    shed[0] += 1
+                time.sleep(random.uniform(0.5, 1.0 + attempt))
+                continue
+            uploader.offset = 0
+            return uploader
+        raise RuntimeError("upload creation refused 30 times")
 
     def upload(index_session: tuple[int, str]) -> tuple[bool, float]:
         index, session = index_session
@@ -177,21 +212,7 @@ def phase_upload(port: int, data: dict, megabytes: int, workdir: Path) -> dict:
         source.write_bytes(content)
         headers = {"Cookie": f"sessionid={session}; csrftoken={CSRF}", "X-CSRFToken": CSRF}
         started = time.perf_counter()
-        uploader = tus_client.TusClient(
-            f"http://127.0.0.1:{port}/uploads/", headers=headers
-        ).uploader(
-            file_path=str(source),
-            chunk_size=1024 * 1024,
-            upload_checksum=True,
-            # Like the browser widget: a 503 from admission control is retried after a pause.
-            retries=30,
-            retry_delay=1,
-            metadata={
-                "purpose": "task-submission",
-                "task": str(data["task"]),
-                "filename": "Lösung.pdf",
-            },
-        )
+        uploader = create(headers, source)
         uploader.upload()
         elapsed = time.perf_counter() - started
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -200,8 +221,6 @@ def phase_upload(port: int, data: dict, megabytes: int, workdir: Path) -> dict:
             uploader.url.split(f":{port}")[1] + "/result",
             headers={"Cookie": f"sessionid={session}"},
         )
-        import json
-
         result = json.loads(connection.getresponse().read())
         return result.get("sha256") == hashlib.sha256(content).hexdigest(), elapsed
 
@@ -214,6 +233,7 @@ def phase_upload(port: int, data: dict, megabytes: int, workdir: Path) -> dict:
         "uploads": count,
         "verified": sum(ok for ok, _ in results),
         "seconds": total,
+        "shed": shed[0],
         "mb_per_s": count * megabytes / total,
         "p95": percentile([elapsed for _, elapsed in results], 0.95),
     }
@@ -309,7 +329,7 @@ def main() -> None:
         f"| {uploaded['uploads']} simultaneous tus uploads of {options.upload_mb} MB | "
         f"{uploaded['seconds']:.1f} s, {uploaded['mb_per_s']:.1f} MB/s, p95 per upload "
         f"{uploaded['p95']:.1f} s, {uploaded['verified']}/{uploaded['uploads']} SHA-256 "
-        f"verified |"
+        f"verified; {uploaded['shed']} creations shed with 503 and retried |"
     )
     print(
         f"| streamed ZIP of all submissions | HTTP {zipped['status']}, {zipped['members']} "
