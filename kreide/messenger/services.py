@@ -75,11 +75,16 @@ def channel_event(event: dict) -> dict:
 
 def _send_now(groups: list[str], event: dict) -> None:
     layer = get_channel_layer()
-    for name in groups:
-        try:
-            async_to_sync(layer.group_send)(name, channel_event(event))
-        except Exception:  # a dead channel layer costs live delivery, never the write
-            logger.exception("messenger broadcast failed", extra={"group": name})
+    message = channel_event(event)
+
+    async def send_all() -> None:  # one event loop and connection for all the groups
+        for name in groups:
+            await layer.group_send(name, message)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:  # a dead channel layer costs live delivery, never the write
+        logger.exception("messenger broadcast failed", extra={"groups": groups[:10]})
 
 
 def broadcast_on_commit(groups: list[str], event: dict) -> None:

@@ -254,10 +254,12 @@
         form.requestSubmit();
       }
     });
+    // A finished upload is sent at once, with whatever text is typed as its caption.
     form.addEventListener("kreide:uploaded", (event) => {
       const text = textarea.value.trim();
       textarea.value = "";
       queue(text, event.detail.id);
+      form.querySelectorAll(".upload-item.done").forEach((item) => item.remove());
     });
   }
 
