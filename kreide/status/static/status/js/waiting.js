@@ -5,11 +5,21 @@
 (function () {
   const body = document.body;
   if (!body || !body.hasAttribute("data-kreide-waiting")) return;
+  const MAX_ATTEMPTS = 12;
   const key = "kreide-waiting-attempt";
-  const attempt = Math.min(Number(sessionStorage.getItem(key) || 0), 6);
+  const attempt = Number(sessionStorage.getItem(key) || 0);
+  if (attempt >= MAX_ATTEMPTS) {
+    // Capped: after about ten minutes of trying, stop and let the person decide.
+    sessionStorage.removeItem(key);
+    const waiting = document.querySelector("[data-kreide-retrying]");
+    const stopped = document.querySelector("[data-kreide-stopped]");
+    if (waiting) waiting.hidden = true;
+    if (stopped) stopped.hidden = false;
+    return;
+  }
   sessionStorage.setItem(key, String(attempt + 1));
   const serverMs = (Number(body.getAttribute("data-retry-after")) || 5) * 1000;
-  const extra = window.Kreide.backoffDelay(attempt, 1000, 60000);
+  const extra = window.Kreide.backoffDelay(Math.min(attempt, 6), 1000, 60000);
   const due = Date.now() + serverMs + extra;
   const countdown = document.querySelector("[data-kreide-countdown]");
   function tick() {
