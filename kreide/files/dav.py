@@ -124,14 +124,20 @@ class _NodeResource:
     def _dead(self):
         return DeadProperty.objects.for_school(self.node.school_id).filter(node=self.node)
 
+    def _dead_values(self) -> dict[str, str]:
+        # Listings fetch them for all members at once (see FolderResource._children).
+        if not hasattr(self.node, "dead_values"):
+            self.node.dead_values = dict(self._dead().values_list("name", "value"))
+        return self.node.dead_values
+
     def get_property_names(self, *, is_allprop: bool) -> list[str]:
         names = super().get_property_names(is_allprop=is_allprop)
-        return names + list(self._dead().values_list("name", flat=True))
+        return names + list(self._dead_values())
 
     def get_property_value(self, name: str):
         if name.startswith("{DAV:}") or name in _LOCK_PROPERTIES:
             return super().get_property_value(name)
-        value = self._dead().filter(name=name).values_list("value", flat=True).first()
+        value = self._dead_values().get(name)
         if value is None:
             raise DAVError(HTTP_NOT_FOUND)
         return xml_tools.string_to_xml(value)
@@ -142,6 +148,7 @@ class _NodeResource:
         self._check(Level.WRITE)
         if dry_run:
             return None
+        self.node.__dict__.pop("dead_values", None)
         if value is None:
             self._dead().filter(name=name).delete()
         else:
@@ -267,6 +274,12 @@ class FolderResource(_NodeResource, DAVCollection):
 
     def _children(self) -> list[Node]:
         found, actor = services.children(self.node), _actor(self.environ)
+        dead: dict[int, dict[str, str]] = {node.pk: {} for node in found}
+        rows = DeadProperty.objects.for_school(self.node.school_id).filter(node__in=found)
+        for node_id, name, value in rows.values_list("node_id", "name", "value"):
+            dead[node_id][name] = value
+        for node in found:
+            node.dead_values = dead[node.pk]
         if actor.level(self.node) >= Level.READ:
             return found
         # A folder the user only passes through to something shared with them.
@@ -341,7 +354,12 @@ class RootResource(DAVCollection):
 
     def get_member(self, name: str):
         space = self._spaces().get(name)
-        return space and self.provider.wrap(f"/{name}", services.root_of(space), self.environ)
+        if space is None:
+            return None
+        roots = self.environ.setdefault("kreide.roots", {})  # asked per resolved path
+        if space.pk not in roots:
+            roots[space.pk] = services.root_of(space)
+        return self.provider.wrap(f"/{name}", roots[space.pk], self.environ)
 
     def get_display_name(self) -> str:
         return "Kreide"

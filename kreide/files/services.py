@@ -144,12 +144,18 @@ class Actor:
 
 
 def _space(school_id: int, **owner) -> Space:
-    space, created = Space.objects.for_school(school_id).get_or_create(school_id=school_id, **owner)
-    if created or not Node.objects.for_school(school_id).filter(space=space, parent=None).exists():
-        root = Node.objects.for_school(school_id).create(
-            school_id=school_id, space=space, name="", is_folder=True
+    space = Space.objects.for_school(school_id).filter(**owner).first()
+    if space is not None:
+        return space
+    with transaction.atomic():  # a space never exists without its root folder
+        space, created = Space.objects.for_school(school_id).get_or_create(
+            school_id=school_id, **owner
         )
-        Node.unscoped.filter(pk=root.pk).update(path=f"/{root.pk}/")
+        if created:
+            root = Node.objects.for_school(school_id).create(
+                school_id=school_id, space=space, name="", is_folder=True
+            )
+            Node.unscoped.filter(pk=root.pk).update(path=f"/{root.pk}/")
     return space
 
 
