@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from django.db import connections, models, transaction
+from django.db import DataError, IntegrityError, connections, models, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models.functions import Lower
 from tqdm import tqdm
@@ -311,20 +311,26 @@ def import_archive(
         _check_unique_across_schools(reader, manifest, specs, replaced_pk, using)
         _store_blobs(reader, manifest, progress)
         writer = _Writer(reader, specs, using)
-        with transaction.atomic(using=using):
-            if replaced_pk is not None:
-                School._base_manager.using(using).filter(pk=replaced_pk).delete()
-            writer.allocate(manifest)
-            with tqdm(
-                total=sum(p.count for p in manifest.parts),
-                unit="row",
-                desc="Rows",
-                disable=not progress,
-            ) as bar:
-                for part in manifest.parts:
-                    writer.part(part, bar)
-            school_pk = writer.new_pk("schools.school", 1)
-            _check_written(manifest, school_pk, using)
+        try:
+            with transaction.atomic(using=using):
+                if replaced_pk is not None:
+                    School._base_manager.using(using).filter(pk=replaced_pk).delete()
+                writer.allocate(manifest)
+                with tqdm(
+                    total=sum(p.count for p in manifest.parts),
+                    unit="row",
+                    desc="Rows",
+                    disable=not progress,
+                ) as bar:
+                    for part in manifest.parts:
+                        writer.part(part, bar)
+                school_pk = writer.new_pk("schools.school", 1)
+                _check_written(manifest, school_pk, using)
+        except (IntegrityError, DataError) as error:
+            # E.g. a value unique in the whole deployment that exists here already, or text
+            # PostgreSQL cannot store (NUL characters, which SQLite accepts).
+            detail = " ".join(str(error).split())
+            raise ImportRefused(f"The database refused the data: {detail}.") from error
     return ImportResult(
         school_pk=school_pk,
         slug=slug,

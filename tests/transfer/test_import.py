@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
-from kreide.files.models import Node
+from kreide.files.models import AppPassword, Node
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.schools.models import School
 from kreide.storage.blobstore import open_blob
@@ -92,6 +92,18 @@ def test_username_taken_in_another_school_is_named_and_nothing_imported(
     with pytest.raises(CommandError, match=f"{taken}.*Nothing was imported"):
         call_command("import", str(archive_path), "--no-progress")
     assert not School.objects.filter(slug="nord").exists()
+
+
+def test_a_value_the_database_refuses_rolls_everything_back(world, content, archive_path):
+    _delete_school("nord")
+    # App password hashes are unique in the whole deployment; this one is taken here.
+    AppPassword.unscoped.create(
+        school=world.other_school, user=world.other_student, name="x", secret_sha256="ab" * 32
+    )
+    with pytest.raises(CommandError, match="database refused the data.*Nothing was imported"):
+        call_command("import", str(archive_path), "--no-progress")
+    assert not School.objects.filter(slug="nord").exists()
+    assert not User.objects.filter(username=world.student_7a.username).exists()
 
 
 def _rewrite(source: Path, target: Path, change) -> None:
