@@ -189,7 +189,7 @@ class _NodeResource:
                 # Copying a folder onto a folder keeps the target: only its properties change.
                 actor.require(existing, Level.WRITE)
                 DeadProperty.objects.for_school(existing.school_id).filter(node=existing).delete()
-                services._copy_properties(self.node, existing)
+                services.copy_properties(self.node, existing)
             elif existing is not None and not existing.is_folder and not self.node.is_folder:
                 services.replace_content(actor, existing, self.node.blob)
             else:

@@ -440,7 +440,7 @@ def copy(
         size=node.size,
         created_by=actor.user,
     )
-    _copy_properties(node, top)
+    copy_properties(node, top)
     if node.is_folder and recursive:
         copies = {node.pk: top}
         below = _subtree(node).filter(deleted_at=None).exclude(pk=node.pk)
@@ -453,12 +453,12 @@ def copy(
                 size=original.size,
                 created_by=actor.user,
             )
-            _copy_properties(original, duplicate)
+            copy_properties(original, duplicate)
             copies[original.pk] = duplicate
     return top
 
 
-def _copy_properties(source: Node, target: Node) -> None:
+def copy_properties(source: Node, target: Node) -> None:
     from kreide.files.models import DeadProperty
 
     DeadProperty.objects.for_school(source.school_id).bulk_create(
