@@ -345,9 +345,9 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="2,4,6,9,12,16", help="arrivals per second to try")
-    parser.add_argument("--ramp", type=int, default=60, help="seconds students keep arriving")
-    parser.add_argument("--hold", type=int, default=15, help="seconds after the last arrival")
+    parser.add_argument("--rates", default="1,2,3,4,6,9", help="arrivals per second to try")
+    parser.add_argument("--ramp", type=int, default=45, help="seconds students keep arriving")
+    parser.add_argument("--hold", type=int, default=10, help="seconds after the last arrival")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", type=float, help="run one wave at this rate, no report")
     parser.add_argument(
