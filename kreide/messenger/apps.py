@@ -19,4 +19,6 @@ class MessengerConfig(AppConfig):
         )
         register_purpose(uploads.MessageAttachment())
         events.subscribe("schools.membership_changed", signals.membership_changed)
+        for event in ("group_created", "group_changed", "group_active_changed"):
+            events.subscribe(f"schools.{event}", signals.group_changed)
         events.subscribe("accounts.user_active_changed", signals.user_active_changed)

@@ -24,3 +24,11 @@ def membership_changed(
 def user_active_changed(user_id: int, **payload: Any) -> None:
     """A deactivated account leaves its class rooms; a reactivated one comes back."""
     services.sync_user_rooms(user_id)
+
+
+def group_changed(group_id: int, **payload: Any) -> None:
+    """`schools.group_created` / `group_changed` / `group_active_changed`: an active group
+    gets its room (renamed with the group); a deactivated group's room stays as it is."""
+    group = Group.unscoped.filter(pk=group_id, is_active=True).first()
+    if group is not None:
+        services.sync_group_room(group)

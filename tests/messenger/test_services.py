@@ -41,14 +41,24 @@ def test_class_room_follows_the_roster(world, rooms, make_user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_membership_event_syncs_the_room(world, rooms, make_user):
+def test_roster_events_sync_the_rooms(world, rooms, make_user, make_group):
     newcomer = make_user(world.school, groups=(world.class_7b,))
-    events.publish("schools.membership_changed", group_id=world.class_7b.pk, user_id=newcomer.pk)
+    events.publish(
+        "schools.membership_changed",
+        school_id=world.school.pk,
+        group_id=world.class_7b.pk,
+        added=[newcomer.pk],
+        removed=[],
+        teachers=[world.teacher_7b.pk],
+    )
     assert (
         RoomMember.objects.for_school(world.school)
         .filter(room=rooms.class_7b, user=newcomer)
         .exists()
     )
+    band = make_group(world.school, "Schulband", kind="workgroup", grade=None)
+    events.publish("schools.group_created", school_id=world.school.pk, group_id=band.pk)
+    assert Room.objects.for_school(world.school).get(group=band).name == "Schulband"
 
 
 def test_sync_command_creates_every_class_room(world):
