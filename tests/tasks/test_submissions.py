@@ -224,3 +224,20 @@ def test_markdown_is_sanitised(world, make_task, client_for):
     task = make_task(description="**fett** <script>alert(1)</script> [x](javascript:alert(1))")
     assert "<strong>fett</strong>" in task.description_html
     assert "<script" not in task.description_html and "javascript:" not in task.description_html
+
+
+def test_downloads_are_offloaded_to_nginx_in_production(world, client_for, task, settings):
+    from kreide.storage.blobstore import store_bytes
+
+    settings.DOWNLOAD_OFFLOAD = "nginx"
+    blob = store_bytes(b"%PDF Arbeitsblatt")
+    attachment = services.add_attachment(world.teacher_7a, task, blob, "Übung 1.pdf")
+    response = client_for(world.student_7a).get(
+        reverse("tasks:attachment", args=[task.pk, attachment.pk])
+    )
+    assert (
+        response["X-Accel-Redirect"] == f"/_blobs/{blob.sha256[:2]}/{blob.sha256[2:4]}/"
+        f"{blob.sha256}"
+    )
+    assert response.content == b""
+    assert "filename*=UTF-8''%C3%9Cbung%201.pdf" in response["Content-Disposition"]
