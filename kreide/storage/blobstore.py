@@ -107,7 +107,11 @@ def store_path(path: Path, expected_sha256: str | None = None) -> Blob:
     if store.exists(sha256):
         os.unlink(path)
     else:
-        os.fsync(os.open(path, os.O_RDONLY))
+        descriptor = os.open(path, os.O_RDONLY)  # closed again: a worker adopts many files
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         store.commit(str(path), sha256)
     return _record(sha256, size)
 
