@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 INCIDENTS_KEY = "status:incidents"
 HEALTH_KEY = "status:health"
 RECENTLY_CLOSED = 5
+FILE_FALLBACK_SECONDS = 10
 
 
 def snapshot_file() -> Path:
@@ -98,7 +99,13 @@ def read_snapshot() -> dict[str, Any]:
 
 
 def open_incidents_cached() -> list[dict[str, Any]]:
-    return [item for item in cache.get(INCIDENTS_KEY) or [] if item["ended_at"] is None]
+    items = cache.get(INCIDENTS_KEY)
+    if items is None:
+        # Another process wrote the incidents (the embedded setup's cache is per process):
+        # take them from the snapshot file and keep them here briefly.
+        items = read_snapshot()["incidents"]
+        cache.set(INCIDENTS_KEY, items, FILE_FALLBACK_SECONDS)
+    return [item for item in items if item["ended_at"] is None]
 
 
 def incident_changed(**_: Any) -> None:

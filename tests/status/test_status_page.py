@@ -62,3 +62,14 @@ def test_failing_check_shows_the_module_disrupted(client, db, monkeypatch):
         "ms": result["modules"]["mail"]["ms"],
     }
     assert 'class="status-down"' in client.get("/status").content.decode()
+
+
+def test_banner_falls_back_to_the_snapshot_file(client, db):
+    # The embedded setup's cache lives in each process: the CLI's write reaches the others
+    # through the snapshot file.
+    from django.core.cache import cache
+
+    services.open_incident("Wartung heute Abend", level="info")
+    services.publish_incidents()
+    cache.clear()
+    assert "Wartung heute Abend" in client.get("/accounts/login/").content.decode()
