@@ -206,6 +206,9 @@ async def client_main(options: argparse.Namespace) -> dict:
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(3)  # let the server settle before measuring its memory
     rss_connected = rss_kib(options.server_pid)
+    idle_cpu = cpu_seconds(options.server_pid)
+    await asyncio.sleep(20)  # what merely holding the connections costs (pings)
+    idle_cpu_share = (cpu_seconds(options.server_pid) - idle_cpu) / 20
     connected = sum(ws is not None for ws in sockets)
 
     latencies: list[float] = []
@@ -294,6 +297,7 @@ async def client_main(options: argparse.Namespace) -> dict:
         "deliveries_received": len(latencies),
         "fanout_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "fanout_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "server_cpu_share_idle": round(idle_cpu_share, 3),
         # Share of one core each process used while messages were sent.
         "server_cpu_share_during_fanout": round(server_cpu / fanout_wall, 2),
         "client_cpu_share_during_fanout": round(client_cpu / fanout_wall, 2),

@@ -41,6 +41,12 @@ def realtime_command(bin_dir: Path, host: str, port: int) -> list[str]:
         "false",
         "--backlog",
         "4096",
+        # A ping per minute is enough to find dead connections and keeps thousands of idle
+        # sockets cheap (uvicorn's default is every 20 s).
+        "--ws-ping-interval",
+        "60",
+        "--ws-ping-timeout",
+        "30",
         # Not a log line per connection: thousands of them arrive at 8:00.
         "--log-level",
         "warning",
