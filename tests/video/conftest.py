@@ -69,6 +69,7 @@ MEDIA_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    "--auto-select-desktop-capture-source=Entire screen",  # screen sharing without a dialog
 ]
 
 

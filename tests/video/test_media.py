@@ -1,6 +1,6 @@
 """Two headless Chromium clients with fake cameras join a lesson through Kreide's lesson
 page and receive each other's video through Janus (frames decoded > 0, from getStats):
-classroom mode, a student called on, and a reconnect after Janus restarts.
+classroom mode, a student called on, screen sharing, and a reconnect after Janus restarts.
 
 Janus gathers no ICE candidates on loopback, so this runs inside a network namespace:
 `scripts/janus/in-netns.sh .venv/bin/pytest tests/video -m janus` (see docs/video.md).
@@ -49,6 +49,11 @@ def test_two_clients_receive_each_others_video(
     # subscription picks up the new stream.
     teacher.get_by_role("button", name="Drannehmen").click()
     assert until(teacher, decoded, lambda frames: frames > 0) > 0
+    # The teacher shares the screen instead of the camera: the student keeps decoding.
+    teacher.get_by_role("button", name="Bildschirm teilen").click()
+    teacher.locator('[data-screen][aria-pressed="true"]').wait_for()
+    before = student.evaluate(decoded)
+    assert until(student, decoded, lambda frames: frames > before + 10) > before + 10
     # A drop: Janus restarts, every session and room is gone. The pages reconnect by
     # themselves (backoff + jitter); Kreide sees the server healthy again (health is
     # re-checked at most every 15 s), makes a new room, and video flows again.

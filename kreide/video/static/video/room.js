@@ -283,7 +283,7 @@
       if (videoMid) track.mid = videoMid; else track.add = true;
       const done = () => { sharing = !sharing; press(screenButton, sharing, labels.stopShare, labels.share); };
       if (videoMid) {
-        publisher.replaceTracks({ tracks: [track], success: done });
+        publisher.replaceTracks({ tracks: [track], success: done, error: (e) => notice(String(e)) });
       } else {
         publisher.createOffer({ tracks: [track], success: (jsep) => {
           publisher.send({ message: { request: "configure", video: true }, jsep });
