@@ -237,10 +237,6 @@ def search(member: RoomMember, query: str) -> list[Message]:
     )
 
 
-def unread_total(user: User) -> int:
-    return sum(member.unread for member in rooms_for(user))
-
-
 # --- permissions ------------------------------------------------------------------------
 def can_message_directly(user: User, other: User) -> bool:
     """The school's policy: students may always write to teachers and admins; students
