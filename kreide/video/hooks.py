@@ -25,7 +25,7 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     now = timezone.localtime()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     lessons = list(
-        services.lessons_for(user)
+        services.lessons_for(user, joinable=True)
         .filter(starts_at__gte=start, starts_at__lt=start + timedelta(days=1), ends_at__gte=now)
         .exclude(status=VideoLesson.Status.ENDED)
         .order_by("starts_at")[:8]

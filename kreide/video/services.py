@@ -101,10 +101,11 @@ def may_join(user: User, lesson: VideoLesson) -> bool:
     return lesson_roles(user, lesson)[0]
 
 
-def lessons_for(user: User):
-    """The lessons of the user's classes and groups (or, for admins, of the school)."""
+def lessons_for(user: User, *, joinable: bool = False):
+    """The lessons of the user's classes and groups (or, for admins, of the whole school
+    unless only `joinable` ones are asked for)."""
     lessons = VideoLesson.objects.for_school(user.school_id).select_related("group", "teacher")
-    if user.is_school_admin:
+    if user.is_school_admin and not joinable:
         return lessons
     groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
     return lessons.filter(Q(group__in=groups) | Q(teacher=user))

@@ -262,3 +262,15 @@ def test_kreide_proposes_windows_when_the_next_wave_is_too_big(world, client_for
     services.set_join_window(world.admin, lesson_7b, start + timedelta(minutes=2))
     page = client_for(world.teacher_7a).get("/video/").content.decode()
     assert "Beitrittsfenster aufnehmen" not in page
+
+
+def test_admins_see_no_join_buttons_for_lessons_they_do_not_attend(world, client_for):
+    services.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Erdkunde",
+        starts_at=timezone.now() + timedelta(minutes=1),
+        minutes=45,
+    )
+    assert "Erdkunde" not in client_for(world.admin).get("/").content.decode()
+    assert "Erdkunde" in client_for(world.admin).get("/video/").content.decode()
