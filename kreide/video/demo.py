@@ -1,4 +1,6 @@
-"""Demo video lessons: a morning wave of grade 7 with staggered join windows, and more."""
+"""Demo video lessons: a morning wave of grade 7 with staggered join windows, more lessons
+through the day, and two around the time of seeding for the sample student and teacher
+logins (so `make run` shows a "Join" button whenever it is started)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from kreide.accounts.models import User
 from kreide.schools.models import Group, Membership, School
 from kreide.video.models import VideoLesson
 
@@ -48,4 +51,30 @@ def seed(school: School, rng: random.Random) -> None:
                 classroom_mode=rng.random() < 0.9,
             )
         )
+    people = User.objects.for_school(school).order_by("pk")
+    teacher = people.filter(role=User.Role.TEACHER).first()
+    student = people.filter(role=User.Role.STUDENT).first()
+    own_class = (
+        Membership.objects.for_school(school)
+        .filter(user=student, group__kind=Group.Kind.CLASS)
+        .values_list("group_id", flat=True)
+        .first()
+    )
+    if teacher is not None and own_class is not None:
+        now = timezone.now().replace(second=0, microsecond=0)
+        for title, starts in (
+            ("Videosprechstunde", now - timedelta(minutes=5)),
+            ("Wiederholung vor der Arbeit", now + timedelta(hours=1)),
+        ):
+            lessons.append(
+                VideoLesson(
+                    school=school,
+                    group_id=own_class,
+                    teacher=teacher,
+                    title=title,
+                    starts_at=starts,
+                    ends_at=starts + timedelta(minutes=45),
+                    join_opens_at=starts,
+                )
+            )
     VideoLesson.unscoped.bulk_create(lessons)

@@ -230,11 +230,14 @@ def test_demo_seeds_a_staggered_morning_wave(world, make_group, make_user):
     class_7c = make_group(world.school, "7c")
     make_user(world.school, "teacher", groups=(class_7c,))
     demo.seed(world.school, random.Random(1))
-    lessons = {
-        lesson.group.name: lesson
-        for lesson in VideoLesson.objects.for_school(world.school).select_related("group")
-    }
+    seeded = VideoLesson.objects.for_school(world.school).select_related("group")
+    around_now = ["Videosprechstunde", "Wiederholung vor der Arbeit"]
+    lessons = {lesson.group.name: lesson for lesson in seeded.exclude(title__in=around_now)}
     assert set(lessons) == {"7a", "7b", "7c"}
+    # The sample logins (first teacher and student) find a lesson open right now.
+    now_open = seeded.get(title="Videosprechstunde")
+    assert now_open.teacher == world.teacher_7a and now_open.group == world.class_7a
+    assert services.may_join(world.student_7a, now_open)
     assert (lessons["7c"].join_opens_at - lessons["7a"].join_opens_at).seconds == 240
     assert lessons["7a"].teacher == world.teacher_7a
 
