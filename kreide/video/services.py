@@ -648,8 +648,11 @@ def sync_configured_servers() -> None:
     """Register the servers from KREIDE_JANUS_URLS: "API_URL|BROWSER_URL|CAPACITY|ADMIN_KEY"."""
     for entry in env_list("KREIDE_JANUS_URLS", []):
         parts = [part.strip() for part in entry.split("|")]
-        if len(parts) < 3:
-            logger.error("KREIDE_JANUS_URLS entry needs API_URL|BROWSER_URL|CAPACITY")
+        if len(parts) < 3 or not parts[2].isdigit():
+            logger.error(
+                "KREIDE_JANUS_URLS entry needs API_URL|BROWSER_URL|CAPACITY[|KEY]",
+                extra={"entry": parts[0]},
+            )
             continue
         api, public, capacity = parts[:3]
         MediaServer.objects.update_or_create(
