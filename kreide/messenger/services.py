@@ -341,15 +341,18 @@ def send_message(
     if not text and attachment_id is None:
         raise MessengerError("empty", _("The message is empty."))
     member = member_of(user, room_id)
+    # A plain index lookup first: almost every send is new, and a retry is rare.
     existing = (
-        _with_related(Message.objects.for_school(user.school_id))
+        Message.objects.for_school(user.school_id)
         .filter(author=user, client_key=client_key)
+        .values_list("pk", "room_id")
         .first()
     )
     if existing is not None:
-        if existing.room_id != room_id:
+        if existing[1] != room_id:
             raise MessengerError("bad_request", _("The message could not be read."))
-        return Sent(serialize(existing), created=False)
+        stored = _with_related(Message.objects.for_school(user.school_id)).get(pk=existing[0])
+        return Sent(serialize(stored), created=False)
     check_can_post(member, user)
     attachment = None
     if attachment_id is not None:
