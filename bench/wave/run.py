@@ -228,6 +228,11 @@ def holds(summary: dict) -> bool:
     )
 
 
+def error_free(step: Step) -> bool:
+    summary = summarize(step)
+    return summary["errors"] == 0 and summary["lost"] == 0 and summary["journeys"] > 0
+
+
 def plot(steps: list[Step], path: Path, title: str) -> None:
     import matplotlib
 
@@ -388,10 +393,21 @@ def main() -> None:
         run_step(step, args, work, static, users)
         capacity_steps.append(step)
         print(json.dumps(summarize(step)), flush=True)
-        if not holds(summarize(step)):
+        # Two waves in a row with errors: larger ones will not do better.
+        if len(capacity_steps) >= 2 and not any(error_free(s) for s in capacity_steps[-2:]):
             break
     held = [s for s in capacity_steps if holds(summarize(s))]
-    capacity = held[-1] if held else capacity_steps[0]
+    # Without a wave meeting the latency targets (a busy shared machine), the overload is
+    # measured against the largest wave served without errors or lost submissions.
+    served = [s for s in capacity_steps if error_free(s)]
+    capacity = held[-1] if held else (served[-1] if served else capacity_steps[0])
+    verdict = (
+        f"**{held[-1].label}**"
+        if held
+        else f"none — no step met the latency targets on this machine; the overload below is "
+        f"measured against {capacity.label}, the largest wave served without errors or lost "
+        f"submissions"
+    )
     overload = Step(f"3× overload {capacity.rate * 3:g}/s", capacity.rate * 3)
     naive = Step(f"naive {capacity.rate:g}/s", capacity.rate, naive=True)
     naive_overload = Step(f"naive 3× {capacity.rate * 3:g}/s", capacity.rate * 3, naive=True)
@@ -440,9 +456,7 @@ a 503 with Retry-After is counted as "shed", an answer that is neither is an err
 
 {table([summarize(s) for s in capacity_steps])}
 
-Largest wave held: **{capacity.label}** ({summarize(capacity)["students"]} students in {
-        args.ramp
-    } s{"" if held else " — NOT held: even the smallest step failed the criteria"}).
+Largest wave held: {verdict}.
 
 ![capacity](capacity.png)
 

@@ -109,8 +109,9 @@ class Gate:
                 self.in_flight += 1
                 return True
             ahead = sum(1 for entry in self._waiters if entry[0] <= priority)
-            if (ahead + 1) * self.hold_seconds / max(1, self.limit) > timeout:
-                # The wait would outlast the timeout: the same 503 now, not a second later.
+            if (ahead + 1) * self.hold_seconds / max(1, self.limit) > timeout / 2:
+                # The wait would likely outlast the timeout: the same 503 now, not a second
+                # later (half the timeout as margin: holding times vary).
                 return False
             if len(self._waiters) >= self.queue_limit:
                 worst = max(self._waiters) if self._waiters else None

@@ -15,8 +15,9 @@ from kreide.env import env_bool, env_int, env_list
 DEFAULTS: dict[str, Any] = {
     # Off gives the naive configuration the benchmark compares against.
     "ADMISSION_ENABLED": env_bool("KREIDE_ADMISSION", True),
-    # Requests running at once per worker process; about the database connections it may use.
-    "ADMISSION_IN_FLIGHT": env_int("KREIDE_ADMISSION_IN_FLIGHT", 4),
+    # Requests running at once per worker process: enough to overlap database and cache
+    # waits, few enough that a saturated CPU does not stretch every request.
+    "ADMISSION_IN_FLIGHT": env_int("KREIDE_ADMISSION_IN_FLIGHT", 8),
     "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 16),
     # Longest wait in the queue before the request is turned away.
     "ADMISSION_QUEUE_TIMEOUT_MS": env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000),
