@@ -20,8 +20,8 @@ from kreide.files.models import AppPassword, Node
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.schools.models import School
 from kreide.storage.blobstore import open_blob
-from kreide.storage.models import Blob
-from kreide.transfer import archive
+from kreide.storage.models import Blob, Upload
+from kreide.transfer import archive, registry
 from kreide.transfer.exporter import export_school
 from kreide.transfer.importer import ImportRefused, import_archive
 from kreide.transfer.serialize import ExportError
@@ -207,3 +207,30 @@ def test_export_refuses_a_damaged_file_store_and_leaves_no_archive(world, conten
     with pytest.raises(ExportError, match=f"File {blob.sha256} in the blob store is damaged"):
         export_school("nord", out)
     assert list(out.parent.iterdir()) == []
+
+
+def test_rows_with_their_own_keys_keep_them(world, content, tmp_path):
+    """A model whose primary key is not a counter (here a UUID) keeps its keys."""
+    saved = dict(registry._registrations)
+    registry.register(Upload)
+    try:
+        upload = Upload.unscoped.create(
+            school=world.school,
+            user=world.student_7a,
+            purpose="test",
+            filename="a.txt",
+            length=3,
+            metadata={"b": [1, 2], "a": "ü"},
+        )
+        path = tmp_path / "with-uploads.tar"
+        export_school("nord", path)
+        _delete_school("nord")
+        import_archive(str(path))
+        moved = Upload.unscoped.get(pk=upload.pk)
+    finally:
+        registry._registrations.clear()
+        registry._registrations.update(saved)
+        registry.ordered_specs.cache_clear()
+    assert moved.user.username == world.student_7a.username
+    assert moved.user_id != world.student_7a.pk
+    assert moved.metadata == {"b": [1, 2], "a": "ü"}
