@@ -185,7 +185,6 @@ class _Writer:
     def __init__(self, reader: archive.Reader, specs: dict[str, ExportSpec], using: str) -> None:
         self.reader, self.specs, self.using = reader, specs, using
         self.new_pks: dict[str, Sequence] = {}
-        self.natural: dict[tuple[type, tuple], Any] = {}
 
     def new_pk(self, kind: str, local: int) -> Any:
         return self.new_pks[kind][local - 1]
@@ -242,27 +241,12 @@ class _Writer:
             return self.new_pk(spec.references[f.name], value)
         if f.name in spec.blob_fields:
             return blob_pks[value]
-        if f.name in spec.natural_key_fields:
-            return self._natural(f, value)
         if f.name in spec.keys and isinstance(value, list):
             keys = spec.keys[f.name]
             return keys.format([self.new_pk(keys.kind, local) for local in value])
         if f.name in spec.watermarks:
             return self.new_pk(spec.watermarks[f.name], value) if value else 0
         return codec.decode(f, value)
-
-    def _natural(self, f: models.Field, key: list) -> Any:
-        model = f.related_model
-        cache_key = (model, tuple(key))
-        if cache_key not in self.natural:
-            manager = model._default_manager.db_manager(self.using)
-            try:
-                self.natural[cache_key] = manager.get_by_natural_key(*key).pk
-            except model.DoesNotExist as error:
-                raise ImportRefused(
-                    f"{model._meta.label} {key} does not exist on this deployment."
-                ) from error
-        return self.natural[cache_key]
 
 
 def _check_written(manifest: archive.Manifest, school_pk: int, using: str) -> None:

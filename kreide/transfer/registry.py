@@ -52,10 +52,8 @@ class Keys:
 @dataclass
 class _Registration:
     model: type[models.Model]
-    blob_char_fields: tuple[str, ...] = ()
     object_refs: tuple[tuple[str, str], ...] = ()
     unique_across_schools: tuple[str, ...] = ()
-    school_path: str | None = None
     keys: dict[str, Keys] = field(default_factory=dict)
     watermarks: dict[str, str] = field(default_factory=dict)
     omit: dict[str, str] = field(default_factory=dict)
@@ -72,8 +70,6 @@ class ExportSpec:
     # Foreign keys to other registered models: field name -> kind of the target part.
     references: dict[str, str] = field(default_factory=dict)
     blob_fields: tuple[str, ...] = ()  # FKs to storage.Blob, carried as sha256
-    blob_char_fields: tuple[str, ...] = ()  # text fields that hold a blob's sha256
-    natural_key_fields: tuple[str, ...] = ()  # FKs to models with natural keys
     # (type field, id field): a model label plus a primary key, e.g. AuditEntry's target.
     object_refs: tuple[tuple[str, str], ...] = ()
     unique_across_schools: tuple[str, ...] = ()
@@ -90,10 +86,8 @@ _broken: dict[str, str] = {}  # exports modules that failed to load -> error
 def register(
     model: type[models.Model],
     *,
-    blob_char_fields: Iterable[str] = (),
     object_refs: Iterable[tuple[str, str]] = (),
     unique_across_schools: Iterable[str] = (),
-    school_path: str | None = None,
     keys: dict[str, Keys] | None = None,
     watermarks: dict[str, str] | None = None,
     omit: dict[str, str] | None = None,
@@ -114,10 +108,8 @@ def register(
             raise RegistryError(f"{model._meta.label}.{name} cannot be omitted: it has no default.")
     _registrations[model] = _Registration(
         model,
-        tuple(blob_char_fields),
         tuple(object_refs),
         tuple(unique_across_schools),
-        school_path,
         dict(keys or {}),
         dict(watermarks or {}),
         dict(omit or {}),
@@ -190,11 +182,9 @@ def _auto_throughs(registered: dict[type[models.Model], _Registration]) -> list[
     return throughs
 
 
-def _school_path(
-    model: type[models.Model], paths: dict[type, str], explicit: str | None, candidates: set[type]
-) -> str | None:
-    if explicit:
-        return explicit
+def _school_path(model: type[models.Model], paths: dict[type, str]) -> str | None:
+    """The lookup from `model` to its school: itself, its `school` field, or an FK to an
+    exported model whose own path is known."""
     if model is _school_model():
         return "pk"
     for relation in _forward_relations(model):
@@ -202,7 +192,7 @@ def _school_path(
             return "school"
     for relation in _forward_relations(model):
         target = relation.related_model
-        if target in candidates and target is not model and target in paths:
+        if target is not model and target in paths:
             return f"{relation.name}__{paths[target]}"
     return None
 
@@ -226,14 +216,13 @@ def _build_spec(
             and (keep_pk or f is not pk)
             and f.name not in registration.omit
         ],
-        blob_char_fields=registration.blob_char_fields,
         object_refs=registration.object_refs,
         unique_across_schools=registration.unique_across_schools,
         keys=registration.keys,
         watermarks=registration.watermarks,
         keep_pk=keep_pk,
     )
-    blob_fields, natural = [], []
+    blob_fields = []
     for f in spec.fields:
         if isinstance(f, models.FileField):
             raise RegistryError(
@@ -252,16 +241,13 @@ def _build_spec(
             blob_fields.append(f.name)
         elif target in exported:
             spec.references[f.name] = kind_of(target)
-        elif hasattr(target, "natural_key") and hasattr(
-            target._default_manager, "get_by_natural_key"
-        ):
-            natural.append(f.name)
         else:
             raise RegistryError(
-                f"{label}.{f.name} points at {target._meta.label}, which is neither exported "
-                "nor has a natural key: register it in its app's exports.py."
+                f"{label}.{f.name} points at {target._meta.label}, which is not exported: "
+                f"register {target._meta.label} too, or leave the field behind with "
+                f"register({model.__name__}, omit={{{f.name!r}: reason}})."
             )
-    spec.blob_fields, spec.natural_key_fields = tuple(blob_fields), tuple(natural)
+    spec.blob_fields = tuple(blob_fields)
     return spec
 
 
@@ -308,13 +294,12 @@ def ordered_specs() -> tuple[ExportSpec, ...]:
         raise RegistryError("schools.School must be registered (kreide/schools/exports.py).")
     for through in _auto_throughs(registered):
         registered.setdefault(through, _Registration(through))
-    candidates = set(registered)
     paths: dict[type, str] = {}
     unresolved = list(registered)
     while unresolved:
         progressed = False
         for model in list(unresolved):
-            path = _school_path(model, paths, registered[model].school_path, candidates)
+            path = _school_path(model, paths)
             if path is not None:
                 paths[model] = path
                 unresolved.remove(model)
@@ -323,7 +308,7 @@ def ordered_specs() -> tuple[ExportSpec, ...]:
             names = ", ".join(m._meta.label for m in unresolved)
             raise RegistryError(
                 f"Cannot tell which school these exported models belong to: {names}. Give "
-                "them a `school` field, an FK to an exported model, or pass school_path=."
+                "them a `school` field or a foreign key to an exported model."
             )
     exported = set(registered)
     specs = [_build_spec(m, registered[m], paths[m], exported) for m in registered]

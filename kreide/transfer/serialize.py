@@ -84,7 +84,6 @@ def part_lines(
     spec: ExportSpec, school_pk: int, maps: dict[str, KeyMap], using: str, stats: PartStats
 ) -> Iterator[bytes]:
     """Every row of the part as one JSON line, in primary-key order."""
-    natural_keys: dict[tuple[str, Any], Any] = {}
     object_ref_ids = {id_field for _, id_field in spec.object_refs}
     rows = (
         school_rows(spec, school_pk, using)
@@ -107,11 +106,6 @@ def part_lines(
                             "cannot be left empty."
                         )
                     stats.detached += 1
-            elif f.name in spec.natural_key_fields:
-                if (f.name, value) not in natural_keys:
-                    target = f.related_model._base_manager.using(using).get(pk=value)
-                    natural_keys[f.name, value] = list(target.natural_key())
-                row[f.name] = natural_keys[f.name, value]
             elif f.name in spec.keys:
                 row[f.name] = _keys(spec.keys[f.name], value, maps, stats)
             elif f.name in spec.watermarks:
@@ -160,6 +154,4 @@ def blob_queryset(school_pk: int, using: str) -> models.QuerySet:
         rows = school_rows(spec, school_pk, using)
         for name in spec.blob_fields:
             condition |= Q(pk__in=rows.filter(**{f"{name}__isnull": False}).values(name))
-        for name in spec.blob_char_fields:
-            condition |= Q(sha256__in=rows.values(name))
     return blob_model._base_manager.using(using).filter(condition).order_by("sha256")
