@@ -19,7 +19,7 @@ from django.db import models
 from django.utils.duration import duration_iso_string
 
 
-def encode(field: models.Field, value: Any) -> Any:
+def encode(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, datetime.datetime):

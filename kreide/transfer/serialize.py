@@ -113,7 +113,7 @@ def part_lines(
             elif f.name in object_ref_ids:
                 row[f.name] = value  # resolved below, once the type is known
             else:
-                row[f.name] = codec.encode(f, value)
+                row[f.name] = codec.encode(value)
         for type_field, id_field in spec.object_refs:
             row[id_field] = _object_ref(row[type_field], row[id_field], maps, stats)
         yield codec.dumps_row(row)
