@@ -252,8 +252,9 @@ def _build_spec(
 
 
 def _dependency_order(specs: list[ExportSpec]) -> list[ExportSpec]:
-    """Parts whose rows are referenced come first. A cycle is broken at a nullable FK:
-    the importer fills such references in after all rows exist."""
+    """Parts whose rows are referenced come first, for a readable archive. The importer
+    does not depend on it (it knows every row's new key before inserting, and foreign keys
+    are checked at commit), so a cycle is simply cut at the first part in it."""
     by_kind = {spec.kind: spec for spec in specs}
     remaining = [spec.kind for spec in specs]
     pending = {
@@ -262,26 +263,10 @@ def _dependency_order(specs: list[ExportSpec]) -> list[ExportSpec]:
     ordered: list[ExportSpec] = []
     while remaining:
         ready = [kind for kind in remaining if not pending[kind] & set(remaining)]
-        if not ready:
-            breakable = [
-                kind
-                for kind in remaining
-                if all(
-                    by_kind[kind].model._meta.get_field(name).null
-                    for name, target in by_kind[kind].references.items()
-                    if target in remaining and target != kind
-                )
-            ]
-            if not breakable:
-                raise RegistryError(
-                    "Exports form a cycle of non-nullable foreign keys: " + ", ".join(remaining)
-                )
-            ready = breakable[:1]
-        for kind in ready:
+        for kind in ready or remaining[:1]:
             ordered.append(by_kind[kind])
             remaining.remove(kind)
-    # Rows that name other objects by label (audit entries) go last: every map is complete.
-    return [s for s in ordered if not s.object_refs] + [s for s in ordered if s.object_refs]
+    return ordered
 
 
 @cache
