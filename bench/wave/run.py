@@ -86,6 +86,16 @@ class Step:
         return self.label.lower().replace("/s", "").replace(" ", "-").replace("×", "x")
 
 
+def count_submission_files(stack) -> int:
+    """Submission files in the database; retried, as a shell can fail for a moment."""
+    for _ in range(4):
+        try:
+            return int(stack.kreide("shell", "-v", "0", "-c", SUBMISSION_FILES))
+        except subprocess.CalledProcessError:
+            time.sleep(3)
+    return int(stack.kreide("shell", "-v", "0", "-c", SUBMISSION_FILES))
+
+
 def sample_cpu(step: Step, roots: list[int], stop: threading.Event) -> None:
     """CPU of the server's process trees and of the whole machine, once a second."""
     tracked: dict[int, psutil.Process] = {}
@@ -131,7 +141,7 @@ def run_step(step: Step, args, work: Path, static: Path, users_file: Path) -> No
         static_from=static,
         nice=args.nice,
     ) as stack:
-        before = int(stack.kreide("shell", "-v", "0", "-c", SUBMISSION_FILES))
+        before = count_submission_files(stack)
         stop = threading.Event()
         step.load_average = os.getloadavg()[0]
         sampler = threading.Thread(
@@ -172,7 +182,7 @@ def run_step(step: Step, args, work: Path, static: Path, users_file: Path) -> No
         sampler.join()
         # Let the last uploads finish before counting what was stored.
         time.sleep(2)
-        step.stored_files = int(stack.kreide("shell", "-v", "0", "-c", SUBMISSION_FILES)) - before
+        step.stored_files = count_submission_files(stack) - before
     step.requests = [json.loads(line) for line in raw.read_text().splitlines() if line]
 
 
