@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(gettext)
 if [ "${1:-run}" = "test" ]; then
-  want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx iproute2 util-linux)
+  want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx libnginx-mod-http-brotli-static iproute2 util-linux)
   want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
 fi
 missing=()

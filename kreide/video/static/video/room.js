@@ -209,6 +209,8 @@
 
   // After a drop: wait with exponential backoff and full jitter, ask Kreide whether we are
   // still admitted, then rejoin through a fresh page.
+  let reconnectFloorMs = 0; // from the last Retry-After: the server said when to come back
+
   function reconnect() {
     if (finished || reconnectTimer) return;
     setConnection(labels.reconnecting, false);
@@ -216,7 +218,8 @@
     try { if (session) session.destroy({ cleanupHandles: true, notifyDestroyed: false }); } catch (e) { /* gone */ }
     session = null;
     publisher = null;
-    const delay = Kreide.backoffDelay(attempt++, 1000, 10000);
+    const delay = Math.max(reconnectFloorMs, Kreide.backoffDelay(attempt++, 1000, 10000));
+    reconnectFloorMs = 0;
     reconnectTimer = window.setTimeout(async () => {
       reconnectTimer = null;
       try {
@@ -231,6 +234,7 @@
         }
         if (response.status === 202) { window.location.assign(`${cfg.detailUrl}waiting/`); return; }
         if (response.status >= 400 && response.status !== 503) { window.location.assign(cfg.detailUrl); return; }
+        reconnectFloorMs = Kreide.retryAfterMs(response.headers.get("Retry-After")) || 0;
       } catch (e) { /* still offline */ }
       reconnect();
     }, delay);
@@ -380,17 +384,31 @@
     renderChat(state.chat);
   }
 
+  // Consecutive failed polls: an overloaded or unreachable server is asked less and less
+  // often (honouring Retry-After), a healthy one every 4-6 s.
+  let pollFailures = 0;
+  let pollFloorMs = 0;
+
   async function poll() {
     try {
       const response = await fetch(`${cfg.stateUrl}?after=${lastChat}`, { credentials: "same-origin" });
-      if (response.ok) applyState(await response.json());
-    } catch (e) { /* offline: the media reconnect handles it */ }
+      if (response.ok) {
+        applyState(await response.json());
+        pollFailures = 0;
+        pollFloorMs = 0;
+        return;
+      }
+      pollFloorMs = Kreide.retryAfterMs(response.headers.get("Retry-After")) || 0;
+    } catch (e) { /* offline: the media reconnect handles the media side */ }
+    pollFailures++;
   }
 
   function schedulePoll() {
     if (finished) return;
     // 4-6 s with jitter: a class of 30 spreads its polls instead of sending them together.
-    window.setTimeout(() => poll().then(schedulePoll), 4000 + Math.random() * 2000);
+    const backoff = pollFailures ? Kreide.backoffDelay(pollFailures, 4000, 60000) : 0;
+    const delay = Math.max(pollFloorMs, 4000 + Math.random() * 2000 + backoff);
+    window.setTimeout(() => poll().then(schedulePoll), delay);
   }
 
   // --- Start --------------------------------------------------------------------------

@@ -56,7 +56,11 @@
       options.body = JSON.stringify(body);
     }
     return fetch(url, options).then((response) =>
-      response.json().catch(() => ({})).then((json) => ({ status: response.status, ok: response.ok, json })));
+      response.json().catch(() => ({})).then((json) => ({
+        status: response.status, ok: response.ok, json,
+        // When the server is shedding load it says when to come back; every retry honours it.
+        retryAfterMs: window.Kreide.retryAfterMs(response.headers.get("Retry-After")) || 0,
+      })));
   }
 
   function messageUrl(template, id) {
@@ -207,18 +211,18 @@
       socket.send(JSON.stringify(Object.assign({ type: "send", room: roomId }, frame)));
       return; // the ack (or, after a drop, the resend on reconnect) settles it
     }
-    api(root.dataset.sendUrl, frame).then(({ ok, status, json }) => {
+    api(root.dataset.sendUrl, frame).then(({ ok, status, json, retryAfterMs }) => {
       if (ok) place(json.message);
       else if (status >= 400 && status < 500) refuse(key, json.message);
-      else retryLater(key);
-    }, () => retryLater(key));
+      else retryLater(key, retryAfterMs);
+    }, () => retryLater(key, 0));
   }
 
-  function retryLater(key) {
+  function retryLater(key, floorMs) {
     const item = pending.get(key);
     if (!item) return;
     item.tries += 1;
-    setTimeout(() => transmit(key), 250 + backoff(item.tries, 1000, 30000));
+    setTimeout(() => transmit(key), Math.max(floorMs, 250 + backoff(item.tries, 1000, 30000)));
   }
 
   // Refused by the server (too long, rate limit, muted…): kept on screen with the reason
@@ -314,8 +318,8 @@
   olderButton.addEventListener("click", () => loadOlder().catch(() => setStatus(strings.error)));
 
   function fetchMissed() {
-    return api(root.dataset.messagesUrl + "?after=" + lastId).then(({ ok, json }) => {
-      if (!ok) throw new Error(String(json.error));
+    return api(root.dataset.messagesUrl + "?after=" + lastId).then(({ ok, json, retryAfterMs }) => {
+      if (!ok) throw Object.assign(new Error(String(json.error)), { retryAfterMs });
       json.messages.forEach(place);
       return json.more ? fetchMissed().then((n) => n + json.messages.length) : json.messages.length;
     });
@@ -341,9 +345,9 @@
       pollFailures = 0;
       pollIdle = count ? 0 : Math.min(pollIdle + 1, 6);
       schedulePoll(2000 + backoff(pollIdle, 500, 15000));
-    }, () => {
+    }, (error) => {
       pollFailures += 1;
-      schedulePoll(2000 + backoff(pollFailures, 2000, 60000));
+      schedulePoll(Math.max(error.retryAfterMs || 0, 2000 + backoff(pollFailures, 2000, 60000)));
     });
   }
 
