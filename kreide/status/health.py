@@ -7,7 +7,6 @@ cache and the snapshot file, where the status page reads it.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import tempfile
 import time
@@ -75,13 +74,12 @@ def check_messenger() -> str | None:
 
 
 def check_video() -> str | None:
-    from kreide.video import janus
+    """Asks every registered media server; this also renews the video banner's cached state."""
+    from kreide.video import services as video
 
-    url = os.environ.get("KREIDE_JANUS_URL", "")
-    if not url:
-        return "not configured"
-    janus.info(url)
-    return None
+    video.sync_configured_servers()
+    state = video.check_servers()
+    return {"ok": None, "unconfigured": "not configured"}.get(state, "media servers down")
 
 
 def check_mail() -> str | None:

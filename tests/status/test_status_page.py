@@ -73,3 +73,22 @@ def test_banner_falls_back_to_the_snapshot_file(client, db):
     services.publish_incidents()
     cache.clear()
     assert "Wartung heute Abend" in client.get("/accounts/login/").content.decode()
+
+
+def test_video_check_asks_the_registered_media_servers(db, monkeypatch):
+    import socket
+
+    from kreide.video import services as video
+    from kreide.video.models import MediaServer
+
+    monkeypatch.delenv("KREIDE_JANUS_URLS", raising=False)
+    assert health.check_video() == "not configured"
+    assert video.cached_state() == "unconfigured"
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    MediaServer.objects.create(
+        name="janus-1", url=f"http://127.0.0.1:{port}/janus", public_url="ws://x", healthy=True
+    )
+    assert health.check_video() == "media servers down"
+    assert video.cached_state() == "down"
