@@ -78,8 +78,20 @@
     }
   }
 
+  // The CSRF token for fetch() calls: the cookie, else the one the page renders for htmx.
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    try {
+      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
+    } catch (error) {
+      return "";
+    }
+  }
+
   window.Kreide = Object.assign(window.Kreide || {}, {
     backoffDelay,
+    csrfToken,
     retryAfterMs,
     retryDelay,
     fetchWithRetry,

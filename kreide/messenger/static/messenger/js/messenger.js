@@ -35,15 +35,8 @@
   let readTimer = null;
 
   // --- helpers ---------------------------------------------------------------------------
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    try {
-      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-    } catch (error) {
-      return "";
-    }
-  }
+  // Both scripts are deferred after kreide.js, which defines the shared helpers.
+  const csrfToken = window.Kreide.csrfToken;
 
   function api(url, body) {
     const options = {

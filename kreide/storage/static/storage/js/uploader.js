@@ -19,15 +19,8 @@
   // Django's JavaScript catalog (i18n/catalog.js) defines gettext; English without it.
   const gettext = typeof window.gettext === "function" ? window.gettext : (text) => text;
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (match) return decodeURIComponent(match[1]);
-    try {
-      return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || "";
-    } catch (error) {
-      return "";
-    }
-  }
+  // Both scripts are deferred after kreide.js, which defines the shared helpers.
+  const csrfToken = window.Kreide.csrfToken;
 
   // data-upload-meta-task="42" → {task: "42"}
   function metadataFor(input, file) {
