@@ -12,7 +12,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,9 +24,8 @@ from kreide.accounts import credentials, importing, services, twofactor
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
+from kreide.core.paging import page_of
 from kreide.schools.models import Group, Membership
-
-PAGE_SIZE = 50
 
 # What the school office reads in the audit log; other modules' actions show their code.
 ACTION_LABELS = {
@@ -120,13 +118,9 @@ def user_list(request: HttpRequest) -> HttpResponse:
             .order_by("group__grade", "group__name"),
         )
     )
-    page = Paginator(users, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = page_of(request, users)
     return render(
-        request,
-        "accounts/admin/user_list.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        request, "accounts/admin/user_list.html", {"form": form, "page": page, "query": query}
     )
 
 
@@ -320,15 +314,10 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
     if form.is_valid() and form.cleaned_data["action"]:
         entries = entries.filter(action=form.cleaned_data["action"])
-    page = Paginator(entries.select_related("actor"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page, query = page_of(request, entries.select_related("actor"))
     page.object_list = _labelled(page.object_list)
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "accounts/admin/audit.html",
-        {"form": form, "page": page, "query": query.urlencode()},
-    )
+    context = {"form": form, "page": page, "query": query}
+    return render(request, "accounts/admin/audit.html", context)
 
 
 @login_required

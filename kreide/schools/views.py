@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,7 +11,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.accounts.school_admin import PAGE_SIZE, school_admin_required
+from kreide.accounts.school_admin import school_admin_required
+from kreide.core.paging import page_of
 from kreide.schools import services
 from kreide.schools.forms import AddMembersForm, GroupFilterForm, GroupForm
 from kreide.schools.models import Group, Membership
@@ -43,13 +43,9 @@ def group_list(request: HttpRequest) -> HttpResponse:
         )
         .order_by("grade", "name")
     )
-    page = Paginator(groups, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page, query = page_of(request, groups)
     return render(
-        request,
-        "schools/admin/group_list.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        request, "schools/admin/group_list.html", {"form": form, "page": page, "query": query}
     )
 
 
