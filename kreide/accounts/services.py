@@ -17,7 +17,7 @@ from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
 from kreide.accounts.permissions import can_reprint_slips, can_reset_password, require_admin
-from kreide.core import audit, events
+from kreide.core import audit, db, events
 from kreide.schools import services as school_services
 from kreide.schools.models import Group, Membership
 
@@ -191,7 +191,9 @@ def import_users(
     )
     hashes = dict(zip((row.line for row in new_rows), encoded, strict=True))
     with transaction.atomic():
-        return _write_import(actor, school, rows, generated, hashes)
+        result = _write_import(actor, school, rows, generated, hashes)
+        db.refresh_statistics()
+    return result
 
 
 def _write_import(

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from kreide.core.db import refresh_statistics
 from kreide.schools.demo import DEMO_SLUG, create_demo_school, demo_logins
 from kreide.schools.models import School
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
                     bar.update()
 
                 create_demo_school(progress)
+            refresh_statistics()
             self.stdout.write(self.style.SUCCESS("Demo school created."))
         logins = demo_logins()
         self.stdout.write(

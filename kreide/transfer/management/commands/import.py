@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from kreide.core.db import refresh_statistics
 from kreide.transfer.archive import ArchiveError
 from kreide.transfer.importer import ImportRefused, import_archive
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
             )
         except (ArchiveError, ImportRefused) as error:
             raise CommandError(f"{options['archive']}: {error} Nothing was imported.") from error
+        refresh_statistics()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {result.slug}{' (replaced)' if result.replaced else ''}: "
