@@ -117,6 +117,7 @@ def test_folder_zip_is_streamed_and_complete(files, client_for):
     actor = Actor(files.student_7a)
     sub = services.create_folder(actor, files.student_root, "Unterordner")
     services.add_file(actor, sub, "ä.txt", store_bytes(b"umlaut"))
+    services.create_folder(actor, files.student_root, "Leer")
     response = client_for(files.student_7a).get(
         reverse("files:download", args=[files.student_root.pk])
     )
@@ -124,6 +125,8 @@ def test_folder_zip_is_streamed_and_complete(files, client_for):
     archive = zipfile.ZipFile(io.BytesIO(_body(response)))
     assert archive.read("Tagebuch.txt") == b"geheim"
     assert archive.read("Unterordner/ä.txt") == b"umlaut"
+    assert "Leer/" in archive.namelist() and archive.getinfo("Leer/").is_dir()
+    assert archive.testzip() is None
 
 
 def test_preview_is_inline_only_for_safe_types(files, client_for):
