@@ -21,8 +21,31 @@ class SchoolScopeError(RuntimeError):
 
 
 class SchoolScopedQuerySet(models.QuerySet):
+    # The school this queryset was opened for; `create()` fills it in, so callers never
+    # name the school twice, and a create for another school is refused.
+    _school_id: int | None = None
+
+    def _clone(self) -> SchoolScopedQuerySet:
+        clone = super()._clone()
+        clone._school_id = self._school_id
+        return clone
+
     def for_school(self, school: School | int) -> SchoolScopedQuerySet:
-        return self.filter(school=school)
+        scoped = self.filter(school=school)
+        scoped._school_id = getattr(school, "pk", school)
+        return scoped
+
+    def create(self, **fields: Any) -> models.Model:
+        if self._school_id is not None:
+            given = fields.pop("school", None)
+            given_id = fields.pop("school_id", getattr(given, "pk", given))
+            if given_id is not None and given_id != self._school_id:
+                raise SchoolScopeError(
+                    f"{self.model.__name__}: create for school {given_id} in a queryset "
+                    f"scoped to school {self._school_id}."
+                )
+            fields["school_id"] = self._school_id
+        return super().create(**fields)
 
 
 class SchoolScopedManager(models.Manager.from_queryset(SchoolScopedQuerySet)):
@@ -37,7 +60,7 @@ class SchoolScopedManager(models.Manager.from_queryset(SchoolScopedQuerySet)):
     def for_school(self, school: School | int | None) -> SchoolScopedQuerySet:
         if school is None:
             raise SchoolScopeError(f"{self.model.__name__}: for_school() got no school.")
-        return SchoolScopedQuerySet(self.model, using=self._db).filter(school=school)
+        return SchoolScopedQuerySet(self.model, using=self._db).for_school(school)
 
 
 class SchoolScopedModel(models.Model):

@@ -367,7 +367,6 @@ def send_message(
     try:
         with transaction.atomic():
             message = Message.objects.for_school(user.school_id).create(
-                school_id=user.school_id,
                 room_id=room_id,
                 author=user,
                 client_key=client_key,

@@ -47,7 +47,6 @@ class MessageAttachment(UploadPurpose):
         except services.MessengerError as error:
             raise UploadRefused(str(error.message), status=404) from error
         attachment = Attachment.objects.for_school(user.school_id).create(
-            school_id=user.school_id,
             room_id=room_id,
             uploader=user,
             blob=blob,

@@ -79,7 +79,6 @@ def add_window(
     elif grade_from > grade_to:
         raise ValidationError(_("The first grade must not be above the last."))
     window = StartWindow.objects.for_school(actor.school).create(
-        school=actor.school,
         day=day,
         starts_at=starts_at,
         grade_from=grade_from,

@@ -301,7 +301,6 @@ def add_file(
     submission.save()
     received = timezone.now()
     added = SubmissionFile.objects.for_school(task.school_id).create(
-        school_id=task.school_id,
         submission=submission,
         blob=blob,
         filename=filename,

@@ -141,7 +141,6 @@ def create_lesson(
     now = timezone.now()
     starts_at = starts_at or now
     lesson = VideoLesson.objects.for_school(group.school_id).create(
-        school_id=group.school_id,
         group=group,
         teacher=actor,
         title=title,

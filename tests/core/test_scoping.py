@@ -18,3 +18,17 @@ def test_scoped_query_sees_only_its_school(world):
     assert names == {"7a", "7b"}
     other = list(Group.objects.for_school(world.other_school))
     assert other == [world.other_class]
+
+
+def test_scoped_create_fills_in_the_school_and_refuses_another(world):
+    group = Group.objects.for_school(world.school).create(name="8c", grade=8)
+    assert group.school_id == world.school.pk
+    same = Group.objects.for_school(world.school.pk).create(school=world.school, name="8d")
+    assert same.school_id == world.school.pk
+    with pytest.raises(SchoolScopeError):
+        Group.objects.for_school(world.school).create(school=world.other_school, name="8e")
+    with pytest.raises(SchoolScopeError):
+        Group.objects.for_school(world.school).filter(grade=8).create(
+            school_id=world.other_school.pk, name="8f"
+        )
+    assert not Group.unscoped.filter(name__in=["8e", "8f"]).exists()
