@@ -215,22 +215,29 @@ class AdmissionMiddleware:
 
 
 _pages: dict[str, bytes] = {}
+# Where status/waiting.html says how many seconds it waits; filled in per answer (here or
+# by nginx).
+RETRY_AFTER_MARK = "__RETRY_AFTER__"
 WAITING_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
     "base-uri 'self'; frame-ancestors 'none'"
 )
 
 
+def render_waiting_page(language: str) -> bytes:
+    """The waiting page in one language, with RETRY_AFTER_MARK where the seconds go."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override(language):
+        return render_to_string("status/waiting.html").encode()
+
+
 def _waiting_page(language: str) -> bytes:
     """The waiting page, rendered once per language and process: no database, no session."""
     page = _pages.get(language)
     if page is None:
-        from django.template.loader import render_to_string
-        from django.utils import translation
-
-        with translation.override(language):
-            page = render_to_string("status/waiting.html").encode()
-        _pages[language] = page
+        page = _pages[language] = render_waiting_page(language)
     return page
 
 
@@ -241,7 +248,7 @@ def waiting_response(request: HttpRequest, retry_after: int) -> HttpResponse:
         # htmx and API clients get a short body; kreide.js honours Retry-After.
         response = HttpResponse(b"busy\n", status=503, content_type="text/plain")
     else:
-        page = _waiting_page(language).replace(b"__RETRY_AFTER__", str(retry_after).encode())
+        page = _waiting_page(language).replace(RETRY_AFTER_MARK.encode(), str(retry_after).encode())
         response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
         response["Content-Language"] = language
     response["Retry-After"] = str(retry_after)

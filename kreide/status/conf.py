@@ -28,6 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_HEAVY_QUEUE": env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2),
     # Base of the Retry-After answer in seconds; each answer adds up to as much again.
     "ADMISSION_RETRY_AFTER": env_int("KREIDE_ADMISSION_RETRY_AFTER", 2),
+    # What nginx lets into Kreide at once, over all workers (`kreide nginx-config`), and the
+    # part of it for requests without a session (sign-in form and sign-ins); beyond, nginx
+    # answers 503 itself. 0: derived from the workers and the limits above.
+    "FRONT_LIMIT": env_int("KREIDE_FRONT_LIMIT", 0),
+    "FRONT_NEWCOMERS": env_int("KREIDE_FRONT_NEWCOMERS", 0),
     # URL prefixes of heavy work, besides views marked with kreide.status.admission.heavy.
     "ADMISSION_HEAVY_PATHS": env_list("KREIDE_ADMISSION_HEAVY_PATHS", ["/transfer/"]),
     # Never queued: cheap, cache-only answers an operator needs most under load.

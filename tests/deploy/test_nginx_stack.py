@@ -4,7 +4,10 @@ import http.client
 import os
 import re
 import shutil
+import socket
+import time
 import urllib.parse
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -25,14 +28,28 @@ def _get(url: str, path: str, method: str = "GET", headers: dict | None = None):
     return response, response.read()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_nginx_serves_pages_static_files_and_passes_shed_503(tmp_path):
+def _database_url() -> str:
     if connection.vendor != "postgresql" or not os.environ.get("KREIDE_REDIS_URL"):
         pytest.skip("the production stack runs on PostgreSQL and Redis")
     database = connection.settings_dict
-    database_url = (
-        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-    )
+    return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+
+
+@contextmanager
+def _held_slot(url: str, path: str, cookie: str = ""):
+    """A request nginx has admitted and counts until its body arrives, which it never does."""
+    parts = urllib.parse.urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as held:
+        held.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\n{cookie}\r\nx".encode()
+        )
+        yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_serves_pages_static_files_and_passes_shed_503(tmp_path):
+    database_url = _database_url()
     # No login may run at once: every sign-in is turned away, pages are not.
     limits = {"KREIDE_ADMISSION_LOGIN_IN_FLIGHT": "0", "KREIDE_ADMISSION_LOGIN_QUEUE": "0"}
     with production_stack(
@@ -56,3 +73,61 @@ def test_nginx_serves_pages_static_files_and_passes_shed_503(tmp_path):
         assert response.status == 503
         assert int(response.getheader("Retry-After")) >= 1
         assert "Einen Moment bitte" in body.decode()
+
+
+def _get_until(url: str, path: str, status: int, headers: dict | None = None):
+    """nginx notices a held request (or its end) in its own time, maybe in another worker
+    process: ask until the expected answer comes, a bounded number of times."""
+    for _ in range(100):
+        response, body = _get(url, path, headers=headers)
+        if response.status == status:
+            return response, body
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never answered {status} (last answer {response.status})")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
+    """Past KREIDE_FRONT_LIMIT nginx answers 503 + Retry-After + the waiting page itself;
+    requests without a session share a smaller part; downloads and tus chunks are not
+    counted, so a slow line never blocks the front door."""
+    settings = {"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"}
+    with production_stack(
+        tmp_path,
+        _database_url(),
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        settings=settings,
+        setup=(),
+    ) as stack:
+        signed_in = {"Cookie": "sessionid=not-a-real-session", "Accept": "text/html"}
+        with _held_slot(stack.url, "/accounts/login/"):
+            # The one newcomer slot is taken: the next newcomer is turned away by nginx.
+            response, body = _get_until(
+                stack.url, "/accounts/login/", 503, headers={"Accept": "text/html"}
+            )
+            assert 2 <= int(response.getheader("Retry-After")) <= 4
+            assert response.getheader("Cache-Control") == "no-store"
+            assert "script-src 'self'" in response.getheader("Content-Security-Policy")
+            page = body.decode()
+            assert "Einen Moment bitte" in page
+            assert f'data-retry-after="{response.getheader("Retry-After")}"' in page
+            response, body = _get(
+                stack.url, "/accounts/login/", headers={"Accept-Language": "en-GB,en"}
+            )
+            assert response.status == 503 and "One moment, please" in body.decode()
+
+            # A request with a session still has room; Kreide itself answers it.
+            response, _ = _get(stack.url, "/", headers=signed_in)
+            assert response.status == 302  # the fake session is no session: to sign in
+            with _held_slot(stack.url, "/", "Cookie: sessionid=x\r\n"):
+                response, _ = _get_until(stack.url, "/", 503, headers=signed_in)
+                assert response.getheader("Retry-After")
+                # Not counted: file downloads and tus chunks reach Kreide (which says no).
+                response, _ = _get(stack.url, "/files/item/999999/download", headers=signed_in)
+                assert response.status in (302, 404)
+                response, _ = _get(stack.url, "/uploads/abc", method="PATCH", headers=signed_in)
+                assert response.status != 503
+        # Slots are given back when the requests end.
+        response, body = _get_until(stack.url, "/accounts/login/", 200)
+        assert "Anmelden" in body.decode()

@@ -7,12 +7,68 @@ from pathlib import Path
 from string import Template
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from kreide.status.admission import RETRY_AFTER_MARK, WAITING_CSP
+from kreide.status.conf import value
 
 # A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
 # Kreide itself enforces MAX_UPLOAD_BYTES per file.
 BODY_LIMIT_MB = 10
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+
+
+def front_limits(workers: int) -> tuple[int, int]:
+    """Requests nginx lets into Kreide at once, and the part of them for newcomers.
+
+    Every worker runs its admitted requests and keeps half as many again waiting, enough to
+    keep it busy between two requests; more waiting would only stretch everybody's answer
+    time. Newcomers (sign-in form, sign-ins) get half a worker's slots per worker: argon2
+    is the costliest thing Kreide does and signed-in students come first.
+    """
+    in_flight = value("ADMISSION_IN_FLIGHT")
+    total = value("FRONT_LIMIT") or workers * (in_flight + in_flight // 2)
+    newcomers = value("FRONT_NEWCOMERS") or max(1, workers * in_flight // 2)
+    return total, min(newcomers, total)
+
+
+def _nginx_string(text: str) -> str:
+    """Text for a single-quoted nginx string: no quote, and no `$` read as a variable."""
+    return text.replace("\\", "&#92;").replace("'", "&#39;").replace("$", "&#36;")
+
+
+def waiting_pages() -> dict[str, str]:
+    """The waiting page per language as nginx sends it, Retry-After filled in by nginx."""
+    from kreide.status.admission import render_waiting_page
+
+    return {
+        code: _nginx_string(render_waiting_page(code).decode()).replace(
+            RETRY_AFTER_MARK, "${kreide_retry_after}"
+        )
+        for code, _name in settings.LANGUAGES
+    }
+
+
+def _busy_config(workers: int) -> dict[str, str]:
+    if not value("ADMISSION_ENABLED"):
+        # The naive configuration: nginx lets everything through.
+        return {"front_limits": "", "busy_locations": "", "retry_after_map": "default 1;"}
+    total, newcomers = front_limits(workers)
+    base = value("ADMISSION_RETRY_AFTER")
+    return {
+        "front_limits": (
+            f"limit_conn kreide_front {total};\n"
+            f"            limit_conn kreide_newcomers {newcomers};\n"
+            "            error_page 503 /_busy/$kreide_busy_language;"
+        ),
+        "busy_locations": "\n".join(
+            f"            location = /_busy/{code} {{ return 503 '{page}'; }}"
+            for code, page in waiting_pages().items()
+        ),
+        "retry_after_map": "\n".join(
+            f"        ~{digit:x}$ {base + digit % (base + 1)};" for digit in range(16)
+        ),
+    }
 
 
 def render(
@@ -25,6 +81,7 @@ def render(
     access_log: str = "off",
     worker_processes: str = "auto",
     user: str = "www-data",
+    workers: int = 2,
 ) -> str:
     """deploy/nginx.conf with every value filled in."""
     template = Template((Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text())
@@ -44,6 +101,10 @@ def render(
         client_max_body_size=f"{BODY_LIMIT_MB}m",
         static_root=Path(settings.STATIC_ROOT).resolve(),
         storage_dir=Path(settings.STORAGE_DIR).resolve(),
+        session_cookie=settings.SESSION_COOKIE_NAME,
+        default_language=settings.LANGUAGE_CODE,
+        waiting_csp=WAITING_CSP,
+        **_busy_config(workers),
     )
 
 
@@ -63,10 +124,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--access-log", default="/var/log/nginx/kreide-access.log")
         parser.add_argument("--user", default="www-data", help="nginx's worker processes' user")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=int(os.environ.get("KREIDE_WORKERS", 2)),
+            help="WSGI worker processes of `kreide serve` (sizes what nginx lets through)",
+        )
 
     def handle(self, *args, **options):
-        self.stdout.write(
-            render(
+        try:
+            config = render(
                 listen=options["listen"],
                 server_name=options["server_name"],
                 wsgi_address=options["wsgi"],
@@ -74,6 +141,11 @@ class Command(BaseCommand):
                 run_dir=Path(options["run_dir"]),
                 access_log=options["access_log"],
                 user=options["user"],
-            ),
-            ending="",
-        )
+                workers=options["workers"],
+            )
+        except ValueError as error:  # the static manifest the waiting page links into
+            raise CommandError(
+                f"{error}. Run `kreide collectstatic` first: the waiting page nginx sends "
+                "itself links the collected static files."
+            ) from error
+        self.stdout.write(config, ending="")
