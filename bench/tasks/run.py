@@ -141,7 +141,10 @@ def phase_open(port: int, data: dict, seconds: float) -> dict:
     errors = 0
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
-    paths = [f"/tasks/{data['task']}/", f"/tasks/{data['task']}/attachments/{data['attachment']}"]
+    paths = [
+        f"/tasks/{data['task']}/",
+        f"/tasks/{data['task']}/attachments/{data['attachment']}/download",
+    ]
 
     def student(session: str) -> None:
         nonlocal errors

@@ -32,7 +32,7 @@ from locust.contrib.fasthttp import FastHttpUser
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
 TASK_LINK = re.compile(r'href="/tasks/(\d+)/"')
-WORKSHEET_LINK = re.compile(r'href="(/tasks/\d+/attachments/\d+)"')
+WORKSHEET_LINK = re.compile(r'href="(/tasks/\d+/attachments/\d+/download)"')
 ROOM_LINK = re.compile(r'href="(/messages/rooms/\d+/)"')
 MAX_RETRIES = 5
 SUBMISSION = os.urandom(1024 * 1024)

@@ -16,5 +16,5 @@ urlpatterns: list = [
     path("rooms/<int:pk>/members/", views.room_members, name="members"),
     path("message/<int:pk>/edit", views.message_edit, name="edit"),
     path("message/<int:pk>/delete", views.message_delete, name="delete"),
-    path("attachments/<int:pk>/", views.attachment, name="attachment"),
+    path("attachments/<int:pk>/download", views.attachment, name="attachment"),
 ]
