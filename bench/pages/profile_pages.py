@@ -1,0 +1,178 @@
+"""CPU and queries of the pages every student opens at 8:00, measured in-process.
+
+Signs in as a demo student through django.test.Client against the real settings
+(kreide.settings, KREIDE_* from the environment: use the production backends,
+PostgreSQL and Redis, with DEBUG off), warms up, then requests each page N times and
+prints mean wall time, CPU time (time.process_time), queries and Python function calls
+(counted by cProfile over a few extra requests; unlike times, not disturbed by other load
+on the machine) per request.
+
+    export KREIDE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/kreide_cpu \\
+           KREIDE_REDIS_URL=redis://127.0.0.1:6379/11 KREIDE_CACHE_PREFIX=cpu \\
+           KREIDE_DATA_DIR=$PWD/var/cpu
+    .venv/bin/kreide migrate && .venv/bin/kreide seed-demo
+    .venv/bin/python bench/pages/profile_pages.py -n 200
+    .venv/bin/python bench/pages/profile_pages.py --profile dashboard   # cProfile top 20
+
+Pages: login (the sign-in form, anonymous), dashboard, tasks, task, chats, chat. The
+student is the demo school's sample student unless --user names another. Runs on one
+core in one process; the client and the server share it, but the client's share is
+small (django.test.Client builds a WSGI environ and calls the handler directly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kreide.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+TASK_LINK = re.compile(r'href="/tasks/(\d+)/"')
+ROOM_LINK = re.compile(r'href="(/messages/rooms/\d+/)"')
+PASSWORD = os.environ.get("KREIDE_DEMO_PASSWORD", "kreide-demo")
+HOST = {"HTTP_HOST": "127.0.0.1", "SERVER_NAME": "127.0.0.1"}
+CALL_SAMPLES = 5
+
+
+def sign_in(client: Client, username: str) -> None:
+    client.get("/accounts/login/", **HOST)
+    response = client.post(
+        "/accounts/login/",
+        {"username": username, "password": PASSWORD, "remember": "on"},
+        **HOST,
+    )
+    if response.status_code != 302:
+        sys.exit(f"sign-in of {username} answered {response.status_code}")
+
+
+def pages_of(client: Client) -> dict[str, tuple[Client, str]]:
+    """The journey's pages; the task and the room are found from the pages like Locust does."""
+    anonymous = Client()
+    pages = {"login": (anonymous, "/accounts/login/"), "dashboard": (client, "/")}
+    pages["tasks"] = (client, "/tasks/")
+    ids = TASK_LINK.findall(client.get("/tasks/", **HOST).content.decode())
+    if ids:
+        pages["task"] = (client, f"/tasks/{ids[0]}/")
+    pages["chats"] = (client, "/messages/")
+    room = ROOM_LINK.search(client.get("/messages/", **HOST).content.decode())
+    if room:
+        pages["chat"] = (client, room.group(1))
+    return pages
+
+
+def fetch(client: Client, path: str) -> None:
+    response = client.get(path, **HOST)
+    if response.status_code != 200:
+        sys.exit(f"GET {path} answered {response.status_code}")
+
+
+def measure(client: Client, path: str, n: int) -> dict[str, float]:
+    with CaptureQueriesContext(connection) as queries:
+        fetch(client, path)
+    # Read now: the next request's request_started signal clears the connection's log.
+    query_count = len(queries.captured_queries)
+    walls, cpus = [], []
+    for _ in range(n):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fetch(client, path)
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    # Python function calls per request: a load-independent measure of the work done.
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(CALL_SAMPLES):
+        fetch(client, path)
+    profiler.disable()
+    calls = pstats.Stats(profiler).total_calls / CALL_SAMPLES
+    return {
+        "calls": calls,
+        "wall": statistics.mean(walls) * 1000,
+        "wall_p50": statistics.median(walls) * 1000,
+        "cpu": statistics.mean(cpus) * 1000,
+        "cpu_p50": statistics.median(cpus) * 1000,
+        "queries": query_count,
+    }
+
+
+def profile(client: Client, path: str, n: int, top: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        fetch(client, path)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"cProfile of {n} × GET {path}: {stats.total_calls / n:,.0f} function calls each")
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=100, help="requests per page (default 100)")
+    parser.add_argument("--warmup", type=int, default=20, help="requests per page before timing")
+    parser.add_argument("--user", help="student username (default: the demo sample student)")
+    parser.add_argument("--profile", metavar="PAGE", help="cProfile this page instead")
+    parser.add_argument("--top", type=int, default=20, help="rows of the cProfile listing")
+    parser.add_argument("--pages", help="comma-separated subset of the pages")
+    args = parser.parse_args()
+
+    if args.user:
+        username = args.user
+    else:
+        from kreide.schools.demo import demo_logins
+
+        username = demo_logins().student
+    client = Client()
+    sign_in(client, username)
+    pages = pages_of(client)
+    if args.pages:
+        pages = {name: pages[name] for name in args.pages.split(",")}
+    for page_client, path in pages.values():
+        for _ in range(args.warmup):
+            fetch(page_client, path)
+
+    if args.profile:
+        page_client, path = pages[args.profile]
+        profile(page_client, path, args.n, args.top)
+        return
+
+    database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    print(
+        f"student {username}, {database} + {cache}, DEBUG={settings.DEBUG}, "
+        f"{args.n} requests per page after {args.warmup} warm-up\n"
+    )
+    print("| page | path | wall ms (mean / p50) | CPU ms (mean / p50) | queries | calls |")
+    print("|---|---|---|---|---|---|")
+    total_cpu = 0.0
+    for name, (page_client, path) in pages.items():
+        result = measure(page_client, path, args.n)
+        total_cpu += result["cpu"]
+        print(
+            f"| {name} | `{path}` | {result['wall']:.1f} / {result['wall_p50']:.1f} "
+            f"| {result['cpu']:.1f} / {result['cpu_p50']:.1f} | {result['queries']} "
+            f"| {result['calls']:,.0f} |"
+        )
+    print(f"\nCPU of all pages together: {total_cpu:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
