@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 
 from kreide.env import env_bool
 
@@ -36,6 +37,19 @@ def bump(*scopes: str) -> None:
     # A fresh timestamp rather than an increment: an evicted version key can never come
     # back with an old number and revive a stale fragment.
     cache.set_many({_version_key(scope): time.time_ns() for scope in scopes}, None)
+
+
+def bump_on_commit(*scopes: str) -> None:
+    """For write services: bump now and again once the transaction has committed.
+
+    The second bump is the one that matters: a reader between the first bump and the
+    commit may cache the old data under the new version. The first makes the change
+    visible at once where nothing commits (tests inside one transaction).
+    """
+    if not scopes:
+        return
+    bump(*scopes)
+    transaction.on_commit(lambda: bump(*scopes))
 
 
 def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: int = 300) -> T:
@@ -57,3 +71,35 @@ def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: 
         value = compute()
         cache.set(key, value, timeout)
     return value
+
+
+def cached_many(
+    scopes_of: dict[str, Iterable[str]],
+    compute: Callable[[list[str]], dict[str, T]],
+    timeout: int = 300,
+) -> dict[str, T]:
+    """Several fragments at once: `scopes_of` maps each name to its scopes; `compute(names)`
+    returns the values of the names not cached (all of them in one go, e.g. one query for
+    many groups). Two cache round trips when everything is cached (versions, values)."""
+    if not getattr(settings, "FRAGMENT_CACHE_ENABLED", _ENABLED):
+        return compute(list(scopes_of)) if scopes_of else {}
+    scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
+    keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}
+    versions = cache.get_many(list(keys)) if keys else {}
+    missing = {key: time.time_ns() for key in keys if key not in versions}
+    if missing:
+        cache.set_many(missing, None)
+        versions.update(missing)
+    value_keys = {
+        name: f"frag:{name}:"
+        + ":".join(f"{scope}@{versions[_version_key(scope)]}" for scope in scopes)
+        for name, scopes in scopes_of.items()
+    }
+    found = cache.get_many(list(value_keys.values())) if value_keys else {}
+    values = {name: found[key] for name, key in value_keys.items() if key in found}
+    absent = [name for name in scopes_of if name not in values]
+    if absent:
+        computed = compute(absent)
+        cache.set_many({value_keys[name]: computed[name] for name in absent}, timeout)
+        values.update((name, computed[name]) for name in absent)
+    return values
