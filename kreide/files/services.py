@@ -194,9 +194,14 @@ def spaces_for(actor: Actor) -> list[Space]:
     return spaces
 
 
-def shared_with_me(user, limit: int) -> list[Share]:
-    """The latest shares others made with the user or their groups (one query)."""
-    groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+def shared_with_me(user, limit: int, group_ids=None) -> list[Share]:
+    """The latest shares others made with the user or their groups (one query).
+    `group_ids`: the user's groups, if the caller has them already."""
+    groups = (
+        Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+        if group_ids is None
+        else list(group_ids)
+    )
     return list(
         Share.objects.for_school(user.school_id)
         .filter(Q(user=user) | Q(group_id__in=groups), node__deleted_at=None)

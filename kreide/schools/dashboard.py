@@ -5,7 +5,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from kreide.core import fragments
-from kreide.schools.models import Announcement, Membership
+from kreide.schools.memberships import memberships_of
+from kreide.schools.models import Announcement
 
 
 def news(request: HttpRequest) -> dict:
@@ -36,13 +37,7 @@ def announcement_changed(instance: Announcement, **_) -> None:
 
 
 def my_groups(request: HttpRequest) -> dict:
-    school = request.user.school
-    if school is None:
+    if request.user.school_id is None:
         return None
-    memberships = list(
-        Membership.objects.for_school(school)
-        .filter(user=request.user, group__is_active=True)
-        .select_related("group")
-        .order_by("group__grade", "group__name")
-    )
-    return {"memberships": memberships}
+    # The memberships of the request (one query, shared with the other sections).
+    return {"memberships": [m for m in memberships_of(request) if m.is_active]}

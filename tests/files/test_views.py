@@ -221,9 +221,11 @@ def test_dashboard_section_costs_the_same_queries_for_many_shares(
     files, rf, django_assert_num_queries
 ):
     from kreide.files.dashboard import shared_with_me
+    from kreide.schools.memberships import memberships_of
 
     request = rf.get("/")
     request.user = files.student_7b
+    memberships_of(request)  # loaded once per request for every dashboard section
     with django_assert_num_queries(1):
         assert shared_with_me(request)["shares"] == []
     actor = Actor(files.student_7a)
