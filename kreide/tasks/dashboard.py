@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kreide.schools import memberships
+from kreide.schools.models import Membership
 from kreide.tasks import services
 from kreide.tasks.models import Submission
 
@@ -33,33 +35,38 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
     if not user.is_student:
         return None
     soon = now + timedelta(days=DUE_SOON_DAYS)
-    candidates = list(
-        services.student_tasks(user, now)
-        .filter(Q(starts_at__gte=now - timedelta(days=NEW_DAYS)) | Q(due_at__range=(now, soon)))
-        .prefetch_related(
-            Prefetch(
-                "submissions",
-                queryset=Submission.objects.for_school(user.school_id).filter(student=user),
-                to_attr="my_submissions",
-            )
-        )
-        .order_by("due_at")
+    new_since = now - timedelta(days=NEW_DAYS)
+    member_groups = memberships.group_ids(request, Membership.Role.MEMBER)
+    candidates = [
+        task
+        for task in services.visible_tasks(user, member_groups, now)
+        if task.starts_at >= new_since or now <= task.due_at <= soon
+    ]
+    # One query for both: my submissions of the candidates, and unseen feedback.
+    unseen = Q(reviewed_at__isnull=False) & (
+        Q(feedback_seen_at__isnull=True) | Q(feedback_seen_at__lt=F("reviewed_at"))
     )
-    open_tasks = [task for task in candidates if not task.my_submissions]
-    feedback = list(
+    submissions = list(
         Submission.objects.for_school(user.school_id)
-        .filter(student=user, reviewed_at__isnull=False)
-        .filter(Q(feedback_seen_at__isnull=True) | Q(feedback_seen_at__lt=F("reviewed_at")))
-        .select_related("task")
-        .order_by("-reviewed_at")[:SHOWN]
+        .filter(Q(task_id__in=[task.pk for task in candidates]) | unseen, student=user)
+        .annotate(task_title=F("task__title"))
     )
+    handed_in = {submission.task_id for submission in submissions}
+    open_tasks = [task for task in candidates if task.pk not in handed_in]
+    feedback = sorted(
+        (
+            s
+            for s in submissions
+            if s.reviewed_at is not None
+            and (s.feedback_seen_at is None or s.feedback_seen_at < s.reviewed_at)
+        ),
+        key=lambda submission: submission.reviewed_at,
+        reverse=True,
+    )[:SHOWN]
+    new = [task for task in open_tasks if task.starts_at >= new_since and task.due_at > soon]
     return {
         "teacher": False,
         "due_soon": [task for task in open_tasks if now <= task.due_at <= soon][:SHOWN],
-        "new": [
-            task
-            for task in open_tasks
-            if task.starts_at >= now - timedelta(days=NEW_DAYS) and task.due_at > soon
-        ][:SHOWN],
+        "new": new[:SHOWN],
         "feedback": feedback,
     }

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 import markdown
 import nh3
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
+from kreide.core import fragments
 from kreide.core.events import publish
 from kreide.schools.models import Group, Membership
 from kreide.storage.models import Blob, Upload
@@ -88,14 +90,24 @@ def can_manage(user: User, task: Task) -> bool:
     return managed_tasks(user).filter(pk=task.pk).exists()
 
 
-def get_task_for(user: User, pk: int) -> tuple[Task, bool]:
-    """The task if the user may see it, and whether they manage it; else PermissionDenied."""
+def get_task_for(
+    user: User, pk: int, member_groups: Iterable[int] | None = None
+) -> tuple[Task, bool]:
+    """The task if the user may see it, and whether they manage it; else PermissionDenied.
+
+    With `member_groups` (the student's groups with the role member, as pages know them)
+    a student's task comes from the fragment cache (`visible_tasks`), without a query;
+    without, from the database (what writes use)."""
     if not _active(user):
         raise PermissionDenied
     if user.is_teacher:
         task = managed_tasks(user).filter(pk=pk).first()
         if task is not None:
             return task, True
+    elif user.is_student and member_groups is not None:
+        for task in visible_tasks(user, member_groups):
+            if task.pk == pk:
+                return task, False
     elif user.is_student:
         task = student_tasks(user).filter(pk=pk).first()
         if task is not None:
@@ -103,23 +115,138 @@ def get_task_for(user: User, pk: int) -> tuple[Task, bool]:
     raise PermissionDenied
 
 
-def student_task_list(user: User) -> list[Task]:
-    """The student's tasks sorted by due date, each with `.mine` (their submission or None)
-    and `.state`: two queries whatever the number of tasks."""
-    now = timezone.now()
-    tasks = list(
-        student_tasks(user, now)
-        .prefetch_related(
-            Prefetch(
-                "submissions",
-                queryset=Submission.objects.for_school(user.school_id).filter(student=user),
-                to_attr="my_submissions",
+# --- What a class sees, cached --------------------------------------------------------
+# A student's tasks are those of their groups (tasks for everyone in the group) plus the
+# ones assigned to them by name: `student_tasks()` as one query. The pages every student
+# opens at 8:00 read the same thing from the fragment cache instead: one entry per group,
+# shared by the whole class, and one per student for tasks assigned by name. save_task()
+# and delete_task() bump the scopes of every group and student a task was or is for.
+
+
+def group_tasks_scope(group_id: int) -> str:
+    return f"group:{group_id}:tasks"
+
+
+def student_tasks_scope(user_id: int) -> str:
+    return f"user:{user_id}:tasks"
+
+
+def task_attachments_scope(task_id: int) -> str:
+    return f"task:{task_id}:attachments"
+
+
+def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], missing):
+    """The fragments `missing` of visible_tasks(): `names` maps each to its group id, or
+    None for the student's tasks by name. Two queries for any number of groups, one for
+    the tasks by name."""
+    values: dict[str, list[Task]] = {}
+    groups = [names[name] for name in missing if names[name] is not None]
+    if groups:
+        pairs = list(
+            Task.groups.through.objects.filter(group_id__in=groups).values_list(
+                "group_id", "task_id"
             )
         )
-        .order_by("due_at", "pk")
+        tasks = {
+            task.pk: task
+            for task in Task.objects.for_school(school_id).filter(
+                pk__in={task_id for _group, task_id in pairs}, students__isnull=True
+            )
+        }
+        by_group: dict[int, list[Task]] = {group_id: [] for group_id in groups}
+        for group_id, task_id in pairs:
+            if task_id in tasks:
+                by_group[group_id].append(tasks[task_id])
+        for name in missing:
+            if names[name] is not None:
+                values[name] = by_group[names[name]]
+    for name in missing:
+        if names[name] is None:
+            values[name] = list(Task.objects.for_school(school_id).filter(students=user_id))
+    return values
+
+
+def visible_tasks(
+    user: User, member_groups: Iterable[int] | None = None, now: datetime | None = None
+) -> list[Task]:
+    """What `student_tasks(user, now)` finds, as a list sorted by due date, from the
+    fragment cache. `member_groups` are the ids of the student's groups with the role
+    member (one query if not given). The start date is checked here, at reading time."""
+    if not (_active(user) and user.is_student):
+        return []
+    school_id = user.school_id
+    if member_groups is None:
+        member_groups = (
+            Membership.objects.for_school(school_id)
+            .filter(user=user, role=Membership.Role.MEMBER)
+            .values_list("group_id", flat=True)
+        )
+    names: dict[str, int | None] = {
+        f"tasks:{school_id}:group:{group_id}": group_id for group_id in member_groups
+    }
+    names[f"tasks:{school_id}:student:{user.pk}"] = None
+    scopes = {
+        name: [student_tasks_scope(user.pk) if group_id is None else group_tasks_scope(group_id)]
+        for name, group_id in names.items()
+    }
+    cached = fragments.cached_many(
+        scopes, partial(_load_visible, school_id, user.pk, names), timeout=600
     )
+    now = now or timezone.now()
+    visible: dict[int, Task] = {}
+    for tasks in cached.values():
+        for task in tasks:
+            if task.starts_at <= now:
+                visible[task.pk] = task
+    return sorted(visible.values(), key=lambda task: (task.due_at, task.pk))
+
+
+def task_attachments(task: Task) -> list[Attachment]:
+    """The task's worksheets (with their blobs), cached until one is added or removed."""
+
+    def load() -> list[Attachment]:
+        return list(
+            Attachment.objects.for_school(task.school_id).filter(task=task).select_related("blob")
+        )
+
+    return fragments.cached(
+        f"tasks:attachments:{task.pk}", [task_attachments_scope(task.pk)], load, timeout=600
+    )
+
+
+def _bump_task(task_id: int, group_ids: Iterable[int], student_ids: Iterable[int]) -> None:
+    fragments.bump_on_commit(
+        *sorted({group_tasks_scope(pk) for pk in group_ids}),
+        *sorted({student_tasks_scope(pk) for pk in student_ids}),
+        task_attachments_scope(task_id),
+    )
+
+
+def _assigned_to(task: Task) -> tuple[set[int], set[int]]:
+    """The ids of the groups and students a saved task is for now."""
+    if task.pk is None:
+        return set(), set()
+    return (
+        set(task.groups.values_list("pk", flat=True)),
+        set(task.students.values_list("pk", flat=True)),
+    )
+
+
+def student_task_list(user: User, member_groups: Iterable[int] | None = None) -> list[Task]:
+    """The student's tasks sorted by due date, each with `.mine` (their submission or None)
+    and `.state`: one query for the submissions, the tasks come from the cache."""
+    now = timezone.now()
+    tasks = visible_tasks(user, member_groups, now)
+    mine = {}
+    if tasks:
+        mine = {
+            submission.task_id: submission
+            for submission in Submission.objects.for_school(user.school_id).filter(
+                student=user, task_id__in=[task.pk for task in tasks]
+            )
+        }
     for task in tasks:
-        task.mine = task.my_submissions[0] if task.my_submissions else None
+        task.mine = mine.get(task.pk)
         task.state = state_of(task, task.mine, now)
     return tasks
 
@@ -181,6 +308,7 @@ def save_task(
     if any(student.pk not in member_ids for student in students):
         raise PermissionDenied(_("Selected students must belong to the chosen groups."))
     created = task.pk is None
+    before_groups, before_students = _assigned_to(task)
     task.school_id = teacher.school_id
     if created:
         task.created_by = teacher
@@ -189,6 +317,11 @@ def save_task(
     task.groups.set(groups)
     task.students.set(students)
     attach_uploads(teacher, task, upload_ids)
+    _bump_task(
+        task.pk,
+        before_groups | {group.pk for group in groups},
+        before_students | {student.pk for student in students},
+    )
     publish("tasks.created" if created else "tasks.updated", task_id=task.pk)
     return task
 
@@ -210,6 +343,7 @@ def add_attachment(teacher: User, task: Task, blob: Blob, filename: str) -> Atta
     attachment, _created = Attachment.objects.for_school(task.school_id).get_or_create(
         school_id=task.school_id, task=task, blob=blob, filename=filename
     )
+    fragments.bump_on_commit(task_attachments_scope(task.pk))
     return attachment
 
 
@@ -217,13 +351,17 @@ def remove_attachment(teacher: User, attachment: Attachment) -> None:
     if not can_manage(teacher, attachment.task):
         raise PermissionDenied
     attachment.delete()
+    fragments.bump_on_commit(task_attachments_scope(attachment.task_id))
 
 
+@transaction.atomic
 def delete_task(teacher: User, task: Task) -> None:
     if not can_manage(teacher, task):
         raise PermissionDenied
     task_id = task.pk
+    groups, students = _assigned_to(task)
     task.delete()
+    _bump_task(task_id, groups, students)
     publish("tasks.deleted", task_id=task_id)
 
 

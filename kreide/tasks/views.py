@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from kreide.schools import memberships
+from kreide.schools.models import Membership
 from kreide.status.admission import heavy
 from kreide.storage.downloads import blob_response, content_disposition
 from kreide.storage.filenames import safe_filename
@@ -21,10 +23,21 @@ from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
 
-def _task(request: HttpRequest, pk: int, manage: bool | None = None) -> tuple[Task, bool]:
-    """The task as the user may see it; another school's or class's task is a 404."""
+def _member_groups(request: HttpRequest) -> list[int]:
+    """The signed-in student's groups (role member), loaded once per request."""
+    return memberships.group_ids(request, Membership.Role.MEMBER)
+
+
+def _task(
+    request: HttpRequest, pk: int, manage: bool | None = None, cached: bool = False
+) -> tuple[Task, bool]:
+    """The task as the user may see it; another school's or class's task is a 404.
+    `cached`: for pages that only show it, a student's task may come from the cache."""
+    user = request.user
     try:
-        task, manages = services.get_task_for(request.user, pk)
+        task, manages = services.get_task_for(
+            user, pk, _member_groups(request) if cached and user.is_student else None
+        )
     except PermissionDenied as exc:
         raise Http404 from exc
     if manage is not None and manage != manages:
@@ -33,9 +46,7 @@ def _task(request: HttpRequest, pk: int, manage: bool | None = None) -> tuple[Ta
 
 
 def _attachments(task: Task) -> list[Attachment]:
-    return list(
-        Attachment.objects.for_school(task.school_id).filter(task=task).select_related("blob")
-    )
+    return services.task_attachments(task)
 
 
 @login_required
@@ -55,7 +66,10 @@ def task_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "tasks/list_student.html",
-        {"tasks": services.student_task_list(user), "now": timezone.now()},
+        {
+            "tasks": services.student_task_list(user, _member_groups(request)),
+            "now": timezone.now(),
+        },
     )
 
 
@@ -116,7 +130,7 @@ def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    task, manages = _task(request, pk)
+    task, manages = _task(request, pk, cached=True)
     if manages:
         return _overview(request, task)
     submission = _my_submission(request.user, task)
@@ -179,7 +193,7 @@ def _overview(request: HttpRequest, task: Task) -> HttpResponse:
 
 @login_required
 def attachments_partial(request: HttpRequest, pk: int) -> HttpResponse:
-    task, manages = _task(request, pk)
+    task, manages = _task(request, pk, cached=True)
     return render(
         request,
         "tasks/_attachments.html",
@@ -213,7 +227,7 @@ def attachment_delete(request: HttpRequest, pk: int, attachment_id: int) -> Http
 
 @login_required
 def my_submission_partial(request: HttpRequest, pk: int) -> HttpResponse:
-    task, _manages = _task(request, pk, manage=False)
+    task, _manages = _task(request, pk, manage=False, cached=True)
     return render(
         request,
         "tasks/_my_submission.html",

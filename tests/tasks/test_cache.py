@@ -1,0 +1,169 @@
+"""The class's tasks come from the fragment cache: a change is visible at once, to exactly
+the students it is for, and the pages every student opens cost a fixed number of queries."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kreide.storage.blobstore import store_bytes
+from kreide.tasks import services
+from kreide.tasks.models import Attachment, Task
+
+pytestmark = pytest.mark.django_db
+
+
+def _list(client) -> str:
+    response = client.get(reverse("tasks:list"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _dashboard(client) -> str:
+    response = client.get(reverse("dashboard:home"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _detail(client, task) -> int:
+    return client.get(reverse("tasks:detail", args=[task.pk])).status_code
+
+
+def test_a_new_task_shows_up_at_once(
+    world, make_task, client_for, django_capture_on_commit_callbacks
+):
+    client = client_for(world.student_7a)
+    make_task(title="Erste Aufgabe")
+    assert "Erste Aufgabe" in _list(client) and "Erste Aufgabe" in _dashboard(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        task = make_task(title="Zweite Aufgabe", due_at=timezone.now() + timedelta(days=1))
+    assert "Zweite Aufgabe" in _list(client)
+    assert "Zweite Aufgabe" in _dashboard(client)
+    assert _detail(client, task) == 200
+
+
+def test_a_changed_task_shows_up_at_once(world, make_task, client_for):
+    task = make_task(title="Alter Titel")
+    client = client_for(world.student_7a)
+    assert _detail(client, task) == 200 and "Alter Titel" in _list(client)
+    task.title = "Neuer Titel"
+    task.due_at = timezone.now() + timedelta(days=30)
+    services.save_task(world.teacher_7a, task, [world.class_7a], [])
+    page = _list(client)
+    assert "Neuer Titel" in page and "Alter Titel" not in page
+    assert "Neuer Titel" in client.get(reverse("tasks:detail", args=[task.pk])).content.decode()
+
+
+def test_a_task_moved_to_another_class_leaves_the_first(world, make_task, make_user, client_for):
+    teacher = make_user(world.school, "teacher", groups=(world.class_7a, world.class_7b))
+    task = make_task(teacher=teacher, title="Wandernde Aufgabe")
+    first, second = client_for(world.student_7a), client_for(world.student_7b)
+    assert "Wandernde Aufgabe" in _list(first) and _detail(first, task) == 200
+    assert "Wandernde Aufgabe" not in _list(second) and _detail(second, task) == 404
+    services.save_task(
+        teacher, Task.objects.for_school(world.school).get(pk=task.pk), [world.class_7b], []
+    )
+    assert "Wandernde Aufgabe" not in _list(first) and _detail(first, task) == 404
+    assert "Wandernde Aufgabe" in _list(second) and _detail(second, task) == 200
+
+
+def test_tasks_for_some_students_follow_the_selection(world, make_task, client_for):
+    task = make_task(title="Nur für eine", students=[world.student_7a])
+    chosen, classmate = client_for(world.student_7a), client_for(world.classmate_7a)
+    assert "Nur für eine" in _list(chosen) and _detail(chosen, task) == 200
+    assert "Nur für eine" not in _list(classmate) and _detail(classmate, task) == 404
+    task.refresh_from_db()
+    services.save_task(world.teacher_7a, task, [world.class_7a], [world.classmate_7a])
+    assert "Nur für eine" not in _list(chosen) and _detail(chosen, task) == 404
+    assert "Nur für eine" in _list(classmate) and _detail(classmate, task) == 200
+    # Back to the whole class: both see it.
+    services.save_task(world.teacher_7a, task, [world.class_7a], [])
+    assert "Nur für eine" in _list(chosen) and "Nur für eine" in _list(classmate)
+
+
+def test_a_deleted_task_is_gone_at_once(world, make_task, client_for):
+    task = make_task(title="Bald gelöscht")
+    client = client_for(world.student_7a)
+    assert "Bald gelöscht" in _list(client)
+    pk = task.pk
+    services.delete_task(world.teacher_7a, task)
+    assert "Bald gelöscht" not in _list(client) and "Bald gelöscht" not in _dashboard(client)
+    assert client.get(reverse("tasks:detail", args=[pk])).status_code == 404
+
+
+def test_a_task_appears_when_its_start_comes(world, make_task, client_for):
+    start = timezone.now() + timedelta(minutes=5)
+    task = make_task(title="Ab acht Uhr", starts_at=start, due_at=start + timedelta(days=1))
+    client = client_for(world.student_7a)
+    assert "Ab acht Uhr" not in _list(client) and _detail(client, task) == 404
+    later = start + timedelta(seconds=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert "Ab acht Uhr" in _list(client) and _detail(client, task) == 200
+
+
+def test_membership_changes_need_no_bump(world, make_task, client_for):
+    task = make_task(title="Klassenaufgabe 7a")
+    client = client_for(world.student_7b)
+    assert "Klassenaufgabe 7a" not in _list(client)
+    membership = world.class_7a.memberships.create(
+        school=world.school, user=world.student_7b, role="member"
+    )
+    assert "Klassenaufgabe 7a" in _list(client) and _detail(client, task) == 200
+    membership.delete()
+    assert "Klassenaufgabe 7a" not in _list(client) and _detail(client, task) == 404
+
+
+def test_another_schools_student_never_sees_the_cached_tasks(
+    world, make_task, make_user, client_for
+):
+    task = make_task(title="Nord-Aufgabe")
+    assert "Nord-Aufgabe" in _list(client_for(world.student_7a))
+    stranger = client_for(make_user(world.other_school))
+    assert "Nord-Aufgabe" not in _list(stranger) and _detail(stranger, task) == 404
+
+
+def test_worksheets_added_and_removed_show_at_once(world, task, client_for):
+    client = client_for(world.student_7a)
+    url = reverse("tasks:detail", args=[task.pk])
+    assert "Keine Arbeitsblätter" in client.get(url).content.decode()
+    services.add_attachment(world.teacher_7a, task, store_bytes(b"blatt"), "Blatt 1.pdf")
+    assert "Blatt 1.pdf" in client.get(url).content.decode()
+    attachment = Attachment.objects.for_school(world.school).get(task=task)
+    services.remove_attachment(world.teacher_7a, attachment)
+    assert "Blatt 1.pdf" not in client.get(url).content.decode()
+
+
+def test_a_submission_is_seen_at_once_on_list_and_dashboard(world, make_task, client_for):
+    task = make_task(title="Vokabeln Unit 4", expects="text")
+    client = client_for(world.student_7a)
+    assert "Vokabeln Unit 4" in _dashboard(client) and "offen" in _list(client)
+    services.save_text(world.student_7a, task, "Meine Lösung")
+    assert "abgegeben" in _list(client)
+    assert "Vokabeln Unit 4" not in _dashboard(client)
+
+
+def test_student_pages_cost_a_fixed_number_of_queries(
+    world, make_task, client_for, django_assert_num_queries
+):
+    tasks = [make_task(title=f"Aufgabe {n}") for n in range(3)]
+    client = client_for(world.student_7a)
+    for url in (reverse("tasks:list"), reverse("tasks:detail", args=[tasks[0].pk]), "/"):
+        client.get(url)  # fills the caches as the first student of the class does
+    # user; memberships; the student's submissions
+    with django_assert_num_queries(3):
+        _list(client)
+    # user; memberships; the student's submission (no files: no second query)
+    with django_assert_num_queries(3):
+        assert _detail(client, tasks[0]) == 200
+    # user; memberships; submissions and feedback; rooms; shares; video lessons
+    with django_assert_num_queries(6):
+        _dashboard(client)
+    for n in range(3, 20):
+        make_task(title=f"Aufgabe {n}")
+    client.get(reverse("tasks:list"))
+    with django_assert_num_queries(3):
+        assert "Aufgabe 19" in _list(client)
+    with django_assert_num_queries(6):
+        _dashboard(client)
