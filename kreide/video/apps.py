@@ -8,9 +8,9 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
-        from kreide.core import banners, navigation
+        from kreide.core import banners, events, navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.video import hooks
+        from kreide.video import hooks, services
 
         navigation.register(_("Video lessons"), "video:list", order=40, visible=hooks.nav_visible)
         register(
@@ -23,3 +23,4 @@ class VideoConfig(AppConfig):
             )
         )
         banners.register(hooks.video_banner)
+        events.subscribe("schools.group_changed", services.group_renamed)

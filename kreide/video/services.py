@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
+from kreide.core import fragments
 from kreide.env import env_int, env_list
 from kreide.schools.models import Group, Membership
 from kreide.video import janus
@@ -111,6 +112,71 @@ def lessons_for(user: User, *, joinable: bool = False):
     return lessons.filter(Q(group__in=groups) | Q(teacher=user))
 
 
+# --- Today's lessons, cached -----------------------------------------------------------
+# Every student's dashboard shows today's lessons of their groups. A group's lessons of a
+# day are one fragment, shared by the class; a teacher's own lessons another. Every write
+# to a lesson below calls lesson_changed(); a renamed group bumps its scope too.
+
+
+def group_lessons_scope(group_id: int) -> str:
+    return f"group:{group_id}:video"
+
+
+def teacher_lessons_scope(user_id: int) -> str:
+    return f"user:{user_id}:video"
+
+
+def lesson_changed(lesson: VideoLesson) -> None:
+    fragments.bump_on_commit(
+        group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)
+    )
+
+
+def group_renamed(group_id: int, **_payload) -> None:
+    """`schools.group_changed`: the cached lessons show the group's name."""
+    fragments.bump(group_lessons_scope(group_id))
+
+
+def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLesson]:
+    """What `lessons_for(user, joinable=True)` finds starting on the day from `day_start`
+    (local midnight), sorted by start, from the fragment cache; `group_ids` are all the
+    user's groups. Status and end are for the caller to check at reading time."""
+    school_id = user.school_id
+    date = day_start.date().isoformat()
+    names: dict[str, int | None] = {
+        f"video:{school_id}:group:{group_id}:{date}": group_id for group_id in group_ids
+    }
+    names[f"video:{school_id}:teacher:{user.pk}:{date}"] = None
+
+    def load(missing: list[str]) -> dict[str, list[VideoLesson]]:
+        # One query for the missing groups, one for the user's own lessons.
+        day = VideoLesson.objects.for_school(school_id).filter(
+            starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1)
+        )
+        day = day.select_related("group").order_by("starts_at", "pk")
+        values: dict[str, list[VideoLesson]] = {}
+        groups = {names[name]: name for name in missing if names[name] is not None}
+        if groups:
+            values.update((name, []) for name in groups.values())
+            for lesson in day.filter(group_id__in=list(groups)):
+                values[groups[lesson.group_id]].append(lesson)
+        for name in missing:
+            if names[name] is None:
+                values[name] = list(day.filter(teacher=user))
+        return values
+
+    scopes = {
+        name: [
+            teacher_lessons_scope(user.pk) if group_id is None else group_lessons_scope(group_id)
+        ]
+        for name, group_id in names.items()
+    }
+    found: dict[int, VideoLesson] = {}
+    for lessons in fragments.cached_many(scopes, load, timeout=600).values():
+        found.update((lesson.pk, lesson) for lesson in lessons)
+    return sorted(found.values(), key=lambda lesson: (lesson.starts_at, lesson.pk))
+
+
 def groups_for_teaching(user: User):
     groups = Group.objects.for_school(user.school_id).filter(is_active=True)
     if user.is_school_admin:
@@ -149,6 +215,7 @@ def create_lesson(
         join_opens_at=join_opens_at or starts_at,
         classroom_mode=classroom_mode,
     )
+    lesson_changed(lesson)
     if starts_at <= now:
         lesson = open_room(lesson)
     return lesson
@@ -224,6 +291,7 @@ def open_room(
             locked.server, locked.room_id, locked.room_secret = server, room, secret
             locked.status = VideoLesson.Status.LIVE
             locked.save(update_fields=["server", "room_id", "room_secret", "status"])
+            lesson_changed(locked)
             return locked
     mark_unhealthy(server, str(failure))  # outside the rolled-back transaction
     raise VideoUnavailable from failure
@@ -245,6 +313,7 @@ def end_lesson(actor: User, lesson: VideoLesson) -> None:
         VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
             status=VideoLesson.Status.ENDED, ended_at=timezone.now()
         )
+        lesson_changed(lesson)
         lesson.admissions.filter(
             state__in=[Admission.State.ADMITTED, Admission.State.WAITING]
         ).update(state=Admission.State.LEFT)
@@ -260,6 +329,7 @@ def restart_lesson(actor: User, lesson: VideoLesson) -> VideoLesson:
         VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
             server=None, room_id=None, room_secret="", status=VideoLesson.Status.SCHEDULED
         )
+        lesson_changed(lesson)
         lesson.admissions.filter(state=Admission.State.ADMITTED).update(
             state=Admission.State.LEFT, server=None, token=""
         )
@@ -545,6 +615,7 @@ def mute_all(actor: User, lesson: VideoLesson) -> None:
     VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
         mute_all_seq=F("mute_all_seq") + 1
     )
+    lesson_changed(lesson)
 
 
 # --- Staggered join windows -----------------------------------------------------------
@@ -638,6 +709,7 @@ def set_join_window(actor: User, lesson: VideoLesson, opens_at: datetime) -> Non
     VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
         join_opens_at=opens_at
     )
+    lesson_changed(lesson)
 
 
 # --- Media server health --------------------------------------------------------------

@@ -169,7 +169,7 @@ def test_banner_reads_the_cached_state_only(world, rf):
 
 def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, client_for):
     now = timezone.now()
-    services.create_lesson(
+    lesson = services.create_lesson(
         world.teacher_7a,
         group=world.class_7a,
         title="Bio",
@@ -179,18 +179,27 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
     client = client_for(world.student_7a)
     page = client.get("/").content.decode()
     assert "Videostunden heute" in page and "Bio" in page and "ab " in page
-    VideoLesson.objects.for_school(world.school).update(join_opens_at=now)
+    # The class's lessons are cached; the change shows at once.
+    services.set_join_window(world.teacher_7a, lesson, now)
     assert "Beitreten" in client.get("/").content.decode()
-    request_user = world.student_7a
+    assert "Bio" not in client_for(world.student_7b).get("/").content.decode()
     from django.test import RequestFactory
 
+    from kreide.core import fragments
+    from kreide.schools.memberships import memberships_of
     from kreide.video.hooks import dashboard_section
 
     request = RequestFactory().get("/")
-    request.user = request_user
+    request.user = world.student_7a
+    memberships_of(request)  # loaded once per request for every dashboard section
     with CaptureQueriesContext(connection) as queries:
         dashboard_section(request)
-    assert len(queries) == 1
+    assert len(queries) == 0  # every further student of the class: from the cache
+    fragments.bump(services.group_lessons_scope(world.class_7a.pk))
+    fragments.bump(services.teacher_lessons_scope(world.student_7a.pk))
+    with CaptureQueriesContext(connection) as queries:
+        dashboard_section(request)
+    assert len(queries) == 2  # the groups' lessons, the user's own
     for index in range(5):
         services.create_lesson(
             world.teacher_7a,
@@ -200,8 +209,29 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
             minutes=45,
         )
     with CaptureQueriesContext(connection) as more:
-        dashboard_section(request)
-    assert len(more) == 1
+        found = dashboard_section(request)
+    assert len(more) == 1 and len(found["lessons"]) == 6
+    services.end_lesson(world.teacher_7a, lesson)
+    assert len(dashboard_section(request)["lessons"]) == 5
+
+
+def test_a_renamed_group_shows_in_the_cached_lessons(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    from kreide.schools import services as school_services
+
+    services.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Bio",
+        starts_at=timezone.now() + timedelta(minutes=1),
+        minutes=45,
+    )
+    client = client_for(world.student_7a)
+    assert "7a" in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        school_services.update_group(world.admin, world.class_7a, name="7x")
+    assert "Bio · 7x" in " ".join(client.get("/").content.decode().split())
 
 
 def test_browser_libraries_come_from_debian(client_for, world):
