@@ -56,10 +56,32 @@ def _record(request_type, name, response_time, response_length, response, except
                 "status": status,
                 "error": exception is not None and status != 503,
                 "why": str(exception)[:120] if exception else "",
+                # Who turned a request away: nginx's front door sends the HTML waiting page,
+                # Kreide's own admission control a short text to clients that ask for no HTML.
+                "by": (
+                    ("front" if "html" in response.headers.get("Content-Type", "") else "kreide")
+                    if status == 503
+                    else ""
+                ),
             }
         )
         + "\n"
     )
+
+
+def _watch_loop_lag() -> None:
+    """How late the load generator's event loop wakes up: a busy generator adds this much
+    to every latency it measures. Written as pseudo-requests named "loop lag"."""
+    while True:
+        before = time.perf_counter()
+        gevent.sleep(0.1)
+        lag = (time.perf_counter() - before - 0.1) * 1000
+        _raw.write(json.dumps({"t": round(time.time(), 3), "name": "loop lag", "ms": lag}) + "\n")
+
+
+@events.test_start.add_listener
+def _start_watch(**_):
+    gevent.spawn(_watch_loop_lag)
 
 
 @events.quitting.add_listener

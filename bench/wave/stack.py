@@ -110,7 +110,9 @@ def production_stack(
     collect: tuple[tuple[str, ...], ...] = (("collectstatic", "--noinput", "-v0"),)
     if static_from is not None:
         (work_dir / "data").mkdir(exist_ok=True)
-        (work_dir / "data" / "static").symlink_to(static_from.resolve())
+        link = work_dir / "data" / "static"
+        link.unlink(missing_ok=True)  # a step run again in the same folder
+        link.symlink_to(static_from.resolve())
         collect = ()
     for command in (*setup, *collect):
         subprocess.run([*kreide, *command], env=env, check=True, capture_output=True)
