@@ -17,8 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_ENABLED": env_bool("KREIDE_ADMISSION", True),
     # Requests running at once per worker process: enough to overlap database and cache
     # waits, few enough that a saturated CPU does not stretch every request.
-    "ADMISSION_IN_FLIGHT": env_int("KREIDE_ADMISSION_IN_FLIGHT", 8),
-    "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 16),
+    "ADMISSION_IN_FLIGHT": env_int("KREIDE_ADMISSION_IN_FLIGHT", 4),
+    "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 8),
     # Longest wait in the queue before the request is turned away.
     "ADMISSION_QUEUE_TIMEOUT_MS": env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000),
     # Password checks (about 18 ms of CPU each) running at once per worker, and their queue.
