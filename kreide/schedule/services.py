@@ -34,18 +34,25 @@ def windows_on(school_id: int, day: date) -> list[StartWindow]:
     return fragments.cached(f"schedule:{day.isoformat()}", [_scope(school_id)], load, timeout=3600)
 
 
-def start_time_for(user: User, day: date) -> time | None:
-    """When the user's day starts on `day`, or None when no window applies."""
+def start_time_for(
+    user: User, day: date, classes: list[tuple[int, int | None]] | None = None
+) -> time | None:
+    """When the user's day starts on `day`, or None when no window applies.
+
+    `classes`: the user's active classes as (group id, grade), when the caller has them
+    already (kreide.schools.memberships in a request); else one query finds them.
+    """
     if not user.is_authenticated or user.school_id is None:
         return None
     windows = windows_on(user.school_id, day)
     if not windows:
         return None
-    classes = list(
-        Membership.objects.for_school(user.school_id)
-        .filter(user=user, group__kind=Group.Kind.CLASS, group__is_active=True)
-        .values_list("group_id", "group__grade")
-    )
+    if classes is None:
+        classes = list(
+            Membership.objects.for_school(user.school_id)
+            .filter(user=user, group__kind=Group.Kind.CLASS, group__is_active=True)
+            .values_list("group_id", "group__grade")
+        )
     starts = []
     for group_id, grade in classes:
         own = [w.starts_at for w in windows if w.group_id == group_id]

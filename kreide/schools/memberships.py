@@ -68,3 +68,12 @@ def memberships_of(request) -> list[MyGroup]:
 def group_ids(request, role: str | None = None) -> list[int]:
     """The ids of the user's groups, of one role if given."""
     return [m.group_id for m in memberships_of(request) if role is None or m.role == role]
+
+
+def active_classes(request) -> list[tuple[int, int | None]]:
+    """The user's active classes as (group id, grade), e.g. for kreide.schedule."""
+    return [
+        (m.group_id, m.grade)
+        for m in memberships_of(request)
+        if m.kind == Group.Kind.CLASS and m.is_active
+    ]

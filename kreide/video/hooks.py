@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.core.banners import Banner
+from kreide.schedule.services import start_time_for
 from kreide.schools import memberships
 from kreide.video import services
 from kreide.video.models import VideoLesson
@@ -30,9 +31,19 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     ][:8]
     if not lessons:
         return None
+    # The staggered start applies to those who join, not to the lesson's teacher.
+    day_starts = (
+        start_time_for(user, now.date(), memberships.active_classes(request))
+        if any(lesson.teacher_id != user.pk for lesson in lessons)
+        else None
+    )
     return {
         "lessons": [
-            {"lesson": lesson, "open": lesson.join_opens_at <= now or lesson.teacher_id == user.pk}
+            {
+                "lesson": lesson,
+                "open": lesson.teacher_id == user.pk
+                or services.join_opens_for(lesson, day_starts) <= now,
+            }
             for lesson in lessons
         ]
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.env import env_int, env_list
+from kreide.schedule.services import start_time_for
 from kreide.schools.models import Group, Membership
 from kreide.video import janus
 from kreide.video.models import Admission, ChatMessage, MediaServer, VideoLesson
@@ -353,9 +354,11 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
     if lesson.status == VideoLesson.Status.ENDED:
         raise LessonEnded
     now = timezone.now()
-    if not managing and now < lesson.join_opens_at:
-        admission = _waiting(user, lesson, None, join_at=lesson.join_opens_at)
-        return Decision("waiting", admission, None, lesson.join_opens_at)
+    if not managing:
+        opens = join_opens_for(lesson, start_time_for(user, timezone.localdate(lesson.starts_at)))
+        if now < opens:
+            admission = _waiting(user, lesson, None, join_at=opens)
+            return Decision("waiting", admission, None, opens)
     lesson = open_room(lesson)
     with transaction.atomic():
         server = MediaServer.objects.select_for_update().get(pk=lesson.server_id)
@@ -367,6 +370,16 @@ def admit(user: User, lesson: VideoLesson) -> Decision:
     if decision.state == "admitted":
         _hand_out_token(lesson, decision.admission)
     return decision
+
+
+def join_opens_for(lesson: VideoLesson, day_starts: time | None) -> datetime:
+    """When a participant whose day starts at `day_starts` (kreide.schedule's staggered
+    start, None: no window) may join: the lesson's join window, but not before their class
+    starts — a class starting at 8:05 joins at 8:05, which is what staggering is for."""
+    if day_starts is None:
+        return lesson.join_opens_at
+    day = timezone.localdate(lesson.starts_at)
+    return max(lesson.join_opens_at, timezone.make_aware(datetime.combine(day, day_starts)))
 
 
 def _decide(admission: Admission, server: MediaServer, managing: bool, now: datetime) -> Decision:

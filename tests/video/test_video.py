@@ -319,3 +319,30 @@ def test_media_servers_come_from_the_environment(db, monkeypatch):
     servers = dict(MediaServer.objects.values_list("url", "capacity"))
     assert servers == {"http://10.0.0.5:8088/janus": 300, "http://10.0.0.6:8088/janus": 200}
     assert MediaServer.objects.get(capacity=300).admin_key == "key1"
+
+
+def test_students_join_no_earlier_than_their_class_starts(world):
+    """Staggered start (kreide.schedule) holds for video too: 7a starts at 8:05, so its
+    students wait until 8:05 for an 8:00 lesson; 7b has no window; the teacher never waits."""
+    from datetime import datetime, time
+
+    from kreide.schedule.services import add_window
+
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    eight = timezone.make_aware(datetime.combine(tomorrow, time(8, 0)))
+    lesson = services.create_lesson(
+        world.teacher_7a, group=world.class_7a, title="Mathe", starts_at=eight, minutes=45
+    )
+    add_window(world.admin, tomorrow, time(8, 5), group=world.class_7a)
+
+    decision = services.admit(world.student_7a, lesson)
+    assert decision.state == "waiting"
+    assert decision.join_at == eight + timedelta(minutes=5)
+
+    lesson_7b = services.create_lesson(
+        world.teacher_7b, group=world.class_7b, title="Deutsch", starts_at=eight, minutes=45
+    )
+    assert services.admit(world.student_7b, lesson_7b).join_at == eight
+
+    assert services.join_opens_for(lesson, None) == eight
+    assert services.join_opens_for(lesson, time(7, 50)) == eight  # the lesson's window wins
