@@ -16,7 +16,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kreide.core import events
+from kreide.core import events, fragments
 from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
 from kreide.schools.models import Group, Membership
 from kreide.storage.blobstore import store_bytes
@@ -196,19 +196,68 @@ def spaces_for(actor: Actor) -> list[Space]:
 
 def shared_with_me(user, limit: int, group_ids=None) -> list[Share]:
     """The latest shares others made with the user or their groups (one query).
-    `group_ids`: the user's groups, if the caller has them already."""
-    groups = (
-        Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
-        if group_ids is None
-        else list(group_ids)
+
+    With `group_ids` (the user's groups, as the dashboard has them) the ids of the shares
+    with the user and each group come from the fragment cache first, and without any
+    (most students) there is no query at all."""
+    if group_ids is None:
+        groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+        candidates = None
+    else:
+        groups = list(group_ids)
+        candidates = _share_candidates(user, groups)
+        if not candidates:
+            return []
+    shares = Share.objects.for_school(user.school_id).filter(
+        Q(user=user) | Q(group_id__in=groups), node__deleted_at=None
     )
+    if candidates is not None:
+        shares = shares.filter(pk__in=candidates)
     return list(
-        Share.objects.for_school(user.school_id)
-        .filter(Q(user=user) | Q(group_id__in=groups), node__deleted_at=None)
-        .exclude(created_by=user)
+        shares.exclude(created_by=user)
         .select_related("node", "node__space__user", "node__space__group", "created_by")
         .order_by("-created_at")[:limit]
     )
+
+
+def share_scope(user_id: int | None = None, group_id: int | None = None) -> str:
+    return f"user:{user_id}:shares" if user_id else f"group:{group_id}:shares"
+
+
+def share_added(share: Share) -> None:
+    """A share with a person or a group was made: their cached share ids are renewed.
+    (Removed shares need nothing: the ids are only a pre-filter of the real query.)"""
+    scopes = [share_scope(user_id=share.user_id)] if share.user_id else []
+    if share.group_id:
+        scopes.append(share_scope(group_id=share.group_id))
+    fragments.bump_on_commit(*scopes)
+
+
+def _share_candidates(user, group_ids: list[int]) -> list[int]:
+    """Ids of every share with the user or one of their groups (whoever made it, whatever
+    became of the node): a superset of what shared_with_me() shows, cached per user and
+    per group until share_added() bumps them."""
+    names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
+    names.update(
+        (f"shares:{user.school_id}:group:{group_id}", (None, group_id)) for group_id in group_ids
+    )
+
+    def load(missing: list[str]) -> dict[str, list[int]]:
+        users = [names[name][0] for name in missing if names[name][0]]
+        groups = [names[name][1] for name in missing if names[name][1]]
+        rows = Share.objects.for_school(user.school_id).filter(
+            Q(user_id__in=users) | Q(group_id__in=groups)
+        )
+        found: dict[tuple, list[int]] = {names[name]: [] for name in missing}
+        for pk, user_id, group_id in rows.values_list("pk", "user_id", "group_id"):
+            for key in ((user_id, None), (None, group_id)):
+                if key in found:
+                    found[key].append(pk)
+        return {name: found[names[name]] for name in missing}
+
+    scopes = {name: [share_scope(*key)] for name, key in names.items()}
+    cached = fragments.cached_many(scopes, load, timeout=3600)
+    return sorted({pk for ids in cached.values() for pk in ids})
 
 
 def space_label(space: Space) -> str:

@@ -226,16 +226,41 @@ def test_dashboard_section_costs_the_same_queries_for_many_shares(
     request = rf.get("/")
     request.user = files.student_7b
     memberships_of(request)  # loaded once per request for every dashboard section
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1):  # the ids of shares with the user and their groups
+        assert shared_with_me(request)["shares"] == []
+    with django_assert_num_queries(0):  # nothing shared: from the cache, no query
         assert shared_with_me(request)["shares"] == []
     actor = Actor(files.student_7a)
     for number in range(8):
         node = services.add_file(actor, files.student_root, f"f{number}.txt", store_bytes(b"x"))
-        Share.objects.for_school(files.school).create(
+        share = Share.objects.for_school(files.school).create(
             school=files.school, node=node, group=files.class_7b, created_by=files.student_7a
         )
+        services.share_added(share)  # as the share page does
+    with django_assert_num_queries(2):  # the class's share ids anew, then the shares
+        assert len(shared_with_me(request)["shares"]) == 5
     with django_assert_num_queries(1):
         assert len(shared_with_me(request)["shares"]) == 5
+
+
+def test_a_new_share_shows_on_the_dashboard_at_once(files, client_for):
+    reader = client_for(files.student_7b)
+    assert "Tagebuch.txt" not in reader.get(reverse("dashboard:home")).content.decode()
+    owner = client_for(files.student_7a)
+    url = reverse("files:share", args=[files.private_file.pk])
+    owner.post(url, {"group": files.class_7b.pk})
+    assert "Tagebuch.txt" in reader.get(reverse("dashboard:home")).content.decode()
+    # Renamed or trashed, the cached ids change nothing: the shares themselves are read.
+    services.rename(Actor(files.student_7a), files.private_file, "Notizen.txt")
+    assert "Notizen.txt" in reader.get(reverse("dashboard:home")).content.decode()
+    services.trash(Actor(files.student_7a), files.private_file)
+    assert "Notizen.txt" not in reader.get(reverse("dashboard:home")).content.decode()
+    # Shared with one person: they see it at once, their classmates do not.
+    other = services.add_file(
+        Actor(files.student_7a), files.student_root, "Brief.txt", store_bytes(b"x")
+    )
+    owner.post(reverse("files:share", args=[other.pk]), {"username": files.student_7b.username})
+    assert "Brief.txt" in reader.get(reverse("dashboard:home")).content.decode()
 
 
 def test_purge_command(files, capsys):

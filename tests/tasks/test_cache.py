@@ -157,13 +157,13 @@ def test_student_pages_cost_a_fixed_number_of_queries(
     # user; memberships; the student's submission (no files: no second query)
     with django_assert_num_queries(3):
         assert _detail(client, tasks[0]) == 200
-    # user; memberships; submissions and feedback; rooms; shares (video: cached)
-    with django_assert_num_queries(5):
+    # user; memberships; submissions and feedback; rooms (video, share ids: cached)
+    with django_assert_num_queries(4):
         _dashboard(client)
     for n in range(3, 20):
         make_task(title=f"Aufgabe {n}")
     client.get(reverse("tasks:list"))
     with django_assert_num_queries(3):
         assert "Aufgabe 19" in _list(client)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         _dashboard(client)
