@@ -260,7 +260,8 @@ def plot(steps: list[Step], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
-    for step in steps:
+    for index, step in enumerate(steps):
+        color = f"C{index}"  # one colour per step in every panel
         buckets: dict[int, list[dict]] = {}
         for r in step.requests:
             if r["status"] or r["error"]:
@@ -273,14 +274,17 @@ def plot(steps: list[Step], path: Path, title: str) -> None:
         ]
         shed = [sum(r["status"] == 503 for r in buckets[x]) / 5 for x in xs]
         errors = [sum(r["error"] for r in buckets[x]) / 5 for x in xs]
-        axes[0].plot(seconds, p95, label=step.label)
-        axes[1].plot(seconds, ok, label=f"{step.label}: answered")
+        axes[0].plot(seconds, p95, color=color, label=step.label)
+        axes[1].plot(seconds, ok, color=color, label=f"{step.label}: answered")
         if any(shed):
-            axes[1].plot(seconds, shed, linestyle="--", label=f"{step.label}: 503 + Retry-After")
-        axes[2].plot(seconds, errors, label=step.label)
+            axes[1].plot(
+                seconds, shed, color=color, linestyle="--", label=f"{step.label}: 503 + Retry-After"
+            )
+        axes[2].plot(seconds, errors, color=color, label=step.label)
         axes[3].plot(
             [t - step.started for t, _, _ in step.cpu],
             [server for _, server, _ in step.cpu],
+            color=color,
             label=f"{step.label}: Kreide + nginx",
         )
     axes[0].set_ylabel("p95 ms (admitted)")

@@ -23,12 +23,13 @@ def front_limits(workers: int) -> tuple[int, int]:
 
     Every worker runs its admitted requests and keeps half as many again waiting, enough to
     keep it busy between two requests; more waiting would only stretch everybody's answer
-    time. Newcomers (sign-in form, sign-ins) get half a worker's slots per worker: argon2
-    is the costliest thing Kreide does and signed-in students come first.
+    time. Newcomers (sign-in form, sign-ins) may fill a worker's running slots but never
+    the waiting ones, which stay for signed-in students. (Half as many newcomers turned 4 %
+    of a wave away at half CPU load: sign-ins arrive in bursts.)
     """
     in_flight = value("ADMISSION_IN_FLIGHT")
     total = value("FRONT_LIMIT") or workers * (in_flight + in_flight // 2)
-    newcomers = value("FRONT_NEWCOMERS") or max(1, workers * in_flight // 2)
+    newcomers = value("FRONT_NEWCOMERS") or max(1, workers * in_flight)
     return total, min(newcomers, total)
 
 
