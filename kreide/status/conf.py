@@ -21,8 +21,9 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 8),
     # Longest wait in the queue before the request is turned away.
     "ADMISSION_QUEUE_TIMEOUT_MS": env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000),
-    # Password checks (about 18 ms of CPU each) running at once per worker, and their queue.
-    "ADMISSION_LOGIN_IN_FLIGHT": env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 2),
+    # Password checks (about 40 ms of CPU each here) running at once per worker (a worker has
+    # one core: two at once would only share it and hold pages back longer), and their queue.
+    "ADMISSION_LOGIN_IN_FLIGHT": env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 1),
     "ADMISSION_LOGIN_QUEUE": env_int("KREIDE_ADMISSION_LOGIN_QUEUE", 16),
     "ADMISSION_HEAVY_IN_FLIGHT": env_int("KREIDE_ADMISSION_HEAVY_IN_FLIGHT", 1),
     "ADMISSION_HEAVY_QUEUE": env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2),
