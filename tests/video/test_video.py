@@ -18,11 +18,11 @@ from kreide.video.models import Admission, MediaServer, VideoLesson
 pytestmark = pytest.mark.django_db
 
 
-def scheduled(world, minutes_ahead: int = 30, group=None) -> VideoLesson:
+def scheduled(world, minutes_ahead: int = 30, group=None, title: str = "Mathe") -> VideoLesson:
     return services.create_lesson(
         world.teacher_7a,
         group=group or world.class_7a,
-        title="Mathe",
+        title=title,
         starts_at=timezone.now() + timedelta(minutes=minutes_ahead),
         minutes=45,
     )
@@ -220,13 +220,7 @@ def test_a_renamed_group_shows_in_the_cached_lessons(
 ):
     from kreide.schools import services as school_services
 
-    services.create_lesson(
-        world.teacher_7a,
-        group=world.class_7a,
-        title="Bio",
-        starts_at=timezone.now() + timedelta(minutes=1),
-        minutes=45,
-    )
+    scheduled(world, minutes_ahead=1, title="Bio")
     client = client_for(world.student_7a)
     assert "7a" in client.get("/").content.decode()
     with django_capture_on_commit_callbacks(execute=True):
@@ -298,13 +292,7 @@ def test_kreide_proposes_windows_when_the_next_wave_is_too_big(world, client_for
 
 
 def test_admins_see_no_join_buttons_for_lessons_they_do_not_attend(world, client_for):
-    services.create_lesson(
-        world.teacher_7a,
-        group=world.class_7a,
-        title="Erdkunde",
-        starts_at=timezone.now() + timedelta(minutes=1),
-        minutes=45,
-    )
+    scheduled(world, minutes_ahead=1, title="Erdkunde")
     assert "Erdkunde" not in client_for(world.admin).get("/").content.decode()
     assert "Erdkunde" in client_for(world.admin).get("/video/").content.decode()
 
