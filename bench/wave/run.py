@@ -488,7 +488,9 @@ a 503 with Retry-After is counted as "shed", an answer that is neither is an err
 
 {table([summarize(s) for s in capacity_steps])}
 
-Largest wave held: {verdict}.
+Largest wave held: {verdict}. At its arrival rate a 10-minute wave brings
+{capacity.rate * 600:,.0f} students to the server's core(s) {args.server_cpus} (the issue's aim:
+10,000 per core).
 
 ![capacity](capacity.png)
 
