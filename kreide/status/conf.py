@@ -6,6 +6,8 @@ docs/performance.md explains how to size them.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -34,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     # answers 503 itself. 0: derived from the workers and the limits above.
     "FRONT_LIMIT": env_int("KREIDE_FRONT_LIMIT", 0),
     "FRONT_NEWCOMERS": env_int("KREIDE_FRONT_NEWCOMERS", 0),
+    # Where nginx writes a line per refusal, for /status (default: DATA_DIR/front-refusals.log;
+    # nginx's master process opens it, so nginx's worker user needs no rights there).
+    "FRONT_REFUSAL_LOG": os.environ.get("KREIDE_FRONT_REFUSAL_LOG", ""),
     # URL prefixes of heavy work, besides views marked with kreide.status.admission.heavy.
     "ADMISSION_HEAVY_PATHS": env_list("KREIDE_ADMISSION_HEAVY_PATHS", ["/transfer/"]),
     # Never queued: cheap, cache-only answers an operator needs most under load.
@@ -44,3 +49,7 @@ DEFAULTS: dict[str, Any] = {
 
 def value(name: str) -> Any:
     return getattr(settings, name, DEFAULTS[name])
+
+
+def front_refusal_log() -> Path:
+    return Path(value("FRONT_REFUSAL_LOG") or Path(settings.DATA_DIR) / "front-refusals.log")

@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 
 from django.core.cache import cache
 
@@ -76,14 +77,63 @@ def flush(counts: dict[str, int], in_flight: int) -> None:
     minute = int(time.time() // 60)
     for name, value in counts.items():
         if value:
-            key = minute_key(minute, name)
-            cache.add(key, 0, BUCKET_TTL)
-            cache.incr(key, value)
+            add_minutes(name, {minute: value})
     cache.set(f"status:worker:{WORKER_ID}", {"in_flight": in_flight, "at": time.time()}, WORKER_TTL)
     workers = cache.get(WORKERS_KEY) or []
     if WORKER_ID not in workers:
         # A lost race only delays this worker's listing until its next flush.
         cache.set(WORKERS_KEY, [*workers[-63:], WORKER_ID], None)
+
+
+def add_minutes(counter: str, per_minute: dict[int, int]) -> None:
+    """Add counts made elsewhere (nginx's refusals) to the per-minute buckets."""
+    for minute, value in per_minute.items():
+        key = minute_key(minute, counter)
+        cache.add(key, 0, BUCKET_TTL)
+        cache.incr(key, value)
+
+
+class FrontRefusals:
+    """Reads the refusals nginx's front door logged (one `$msec` line each, see
+    deploy/nginx.conf) from where the last read stopped, and counts them per minute as
+    "shed", like Kreide's own refusals. It starts at the log's end (a restarted sampler must
+    not count old refusals twice); a rotated or truncated log is read from its start, and
+    one grown past `keep_bytes` is emptied once read, where Kreide may write it."""
+
+    def __init__(self, path: Path, keep_bytes: int = 8 * 1024 * 1024) -> None:
+        self.path = path
+        self.keep_bytes = keep_bytes
+        try:
+            self.offset = path.stat().st_size
+        except FileNotFoundError:
+            self.offset = 0
+
+    def collect(self) -> int:
+        try:
+            with self.path.open("rb") as log:
+                if log.seek(0, os.SEEK_END) < self.offset:
+                    self.offset = 0
+                log.seek(self.offset)
+                data = log.read()
+        except FileNotFoundError:  # no nginx in front, or nothing refused yet
+            return 0
+        complete = data[: data.rfind(b"\n") + 1]  # a line nginx is still writing waits
+        self.offset += len(complete)
+        if self.offset > self.keep_bytes and len(complete) == len(data):
+            try:  # nginx appends (O_APPEND): its next line starts the emptied file
+                os.truncate(self.path, 0)
+                self.offset = 0
+            except PermissionError:  # nginx's log, not ours: logrotate keeps it small
+                pass
+        per_minute: dict[int, int] = {}
+        for line in complete.split():
+            try:
+                minute = int(float(line) // 60)
+            except ValueError:
+                continue
+            per_minute[minute] = per_minute.get(minute, 0) + 1
+        add_minutes("shed", per_minute)
+        return sum(per_minute.values())
 
 
 def in_flight_now() -> int:

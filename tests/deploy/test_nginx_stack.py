@@ -142,6 +142,9 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
                 assert response.status in (302, 404)
                 response, _ = _get(stack.url, "/uploads/abc", method="PATCH", headers=signed_in)
                 assert response.status != 503
+        # Each refusal nginx made is logged for the status page's count.
+        refusals = (tmp_path / "data" / "front-refusals.log").read_text().split()
+        assert len(refusals) >= 3 and all(float(line) > 0 for line in refusals)
         # Slots are given back when the requests end.
         response, body = _get_until(stack.url, "/accounts/login/", 200)
         assert "Anmelden" in body.decode()

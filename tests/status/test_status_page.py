@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from django.core.management import call_command
 
@@ -92,3 +94,28 @@ def test_video_check_asks_the_registered_media_servers(db, monkeypatch):
     )
     assert health.check_video() == "media servers down"
     assert video.cached_state() == "down"
+
+
+def test_refusals_nginx_logged_count_as_shed_once(db, tmp_path):
+    """nginx writes a `$msec` line per refusal; the sampler adds them to the minute they
+    happened, reads each line once, starts at the end of an old log and follows rotation."""
+    log = tmp_path / "front-refusals.log"
+    log.write_text("1000.000\n")  # from before the sampler started: not counted
+    refusals = load.FrontRefusals(log, keep_bytes=40)
+    minute = int(time.time() // 60)
+    now = f"{minute * 60 + 1}.250\n"
+    with log.open("a") as appending:
+        appending.write(now * 2 + f"{minute * 60 + 61}.5\n" + "17")  # the last line unfinished
+    assert refusals.collect() == 3
+    assert refusals.collect() == 0  # nothing new, nothing counted twice
+    counted = load.minutes(minute, minute + 2)
+    assert [bucket["shed"] for bucket in counted] == [2, 1]
+    with log.open("a") as appending:
+        appending.write("00.5\n")  # the unfinished line completed
+    assert refusals.collect() == 1
+    assert log.stat().st_size == 0  # past keep_bytes and fully read: emptied
+    log.write_text(now)  # rotated or emptied: read from the start
+    assert refusals.collect() == 1
+    assert refusals.collect() == 0
+    missing = load.FrontRefusals(tmp_path / "absent.log")
+    assert missing.collect() == 0

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from kreide.status.admission import RETRY_AFTER_MARK, WAITING_CSP
-from kreide.status.conf import value
+from kreide.status.conf import front_refusal_log, value
 
 # A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
 # Kreide itself enforces MAX_UPLOAD_BYTES per file.
@@ -103,6 +103,7 @@ def render(
         static_root=Path(settings.STATIC_ROOT).resolve(),
         storage_dir=Path(settings.STORAGE_DIR).resolve(),
         session_cookie=settings.SESSION_COOKIE_NAME,
+        refusal_log=front_refusal_log().resolve(),
         default_language=settings.LANGUAGE_CODE,
         waiting_csp=WAITING_CSP,
         **_busy_config(workers),

@@ -6,7 +6,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from kreide.status import health
+from kreide.status import health, load
+from kreide.status.conf import front_refusal_log
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Sample once and exit.")
 
     def handle(self, *args, once: bool = False, **options):
+        refusals = load.FrontRefusals(front_refusal_log())
         while True:
             close_old_connections()  # a restarted database must not stay "down" here
             try:
+                refusals.collect()  # before the sample, so it shows them
                 result = health.sample()
             except Exception:  # the cache away: keep sampling, `kreide serve` keeps running
                 if once:
