@@ -9,7 +9,7 @@ from string import Template
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kreide.status.admission import RETRY_AFTER_MARK, WAITING_CSP
+from kreide.status.admission import RETRY_AFTER_MARK, WAITING_CSP, render_waiting_page
 from kreide.status.conf import front_refusal_log, value
 
 # A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
@@ -40,8 +40,6 @@ def _nginx_string(text: str) -> str:
 
 def waiting_pages() -> dict[str, str]:
     """The waiting page per language as nginx sends it, Retry-After filled in by nginx."""
-    from kreide.status.admission import render_waiting_page
-
     return {
         code: _nginx_string(render_waiting_page(code).decode()).replace(
             RETRY_AFTER_MARK, "${kreide_retry_after}"
