@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from kreide.video import services
-from tests.video.conftest import ICE_INTERFACE
+from tests.video.conftest import ICE_INTERFACE, join_lesson
 from tests.video.test_media import until
 
 pytestmark = [
@@ -57,16 +57,10 @@ def test_janus_cpu_per_stream(
         minutes=45,
         classroom_mode=False,
     )
-    pages = []
-    for user in users:
-        context = media_browser.new_context(base_url=live_server.url, locale="de-DE")
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        sign_in(page, user.username)
-        page.goto(f"/video/{lesson.pk}/")
-        page.get_by_role("button", name="Beitreten").click()
-        page.wait_for_url(f"**/video/{lesson.pk}/room/")
-        pages.append(page)
+    pages = [
+        join_lesson(media_browser, live_server.url, sign_in, user, lesson, timeout_ms=30_000)
+        for user in users
+    ]
     for page in pages:
         feeds = until(
             page, "window.KreideVideo ? window.KreideVideo.feeds() : 0", lambda n: n == clients - 1

@@ -44,16 +44,21 @@ def janus_server():
     janus_process.remove_config(started.config_dir)
 
 
-@pytest.fixture
-def media_server(janus_server, db) -> MediaServer:
-    server = MediaServer.objects.create(
-        name="janus-test",
-        url=janus_server.api_url,
-        public_url=janus_server.ws_url,
-        admin_key=janus_server.admin_key,
-        capacity=20,
+def register(started: janus_process.JanusProcess, name: str, capacity: int) -> MediaServer:
+    """Make a running Janus one of Kreide's media servers."""
+    return MediaServer.objects.create(
+        name=name,
+        url=started.api_url,
+        public_url=started.ws_url,
+        admin_key=started.admin_key,
+        capacity=capacity,
         healthy=True,
     )
+
+
+@pytest.fixture
+def media_server(janus_server, db) -> MediaServer:
+    server = register(janus_server, "janus-test", capacity=20)
     services.check_servers()
     return server
 
@@ -87,15 +92,20 @@ def media_browser():
 @pytest.fixture
 def netns_janus(db):
     started = start_janus(ice_interface=ICE_INTERFACE)
-    MediaServer.objects.create(
-        name="janus-netns",
-        url=started.api_url,
-        public_url=started.ws_url,
-        admin_key=started.admin_key,
-        capacity=10,
-        healthy=True,
-    )
+    register(started, "janus-netns", capacity=10)
     services.check_servers()
     yield started
     started.stop()
     janus_process.remove_config(started.config_dir)
+
+
+def join_lesson(browser, base_url: str, sign_in, user, lesson, timeout_ms: int = 20_000):
+    """A browser page of `user`, signed in, that joined `lesson` through Kreide's page."""
+    context = browser.new_context(base_url=base_url, locale="de-DE")
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    sign_in(page, user.username)
+    page.goto(f"/video/{lesson.pk}/")
+    page.get_by_role("button", name="Beitreten").click()
+    page.wait_for_url(f"**/video/{lesson.pk}/room/")
+    return page

@@ -13,7 +13,7 @@ from django.test import Client
 
 from kreide.video import janus, janus_process, services
 from kreide.video.models import Admission, MediaServer, VideoLesson
-from tests.video.conftest import start_janus
+from tests.video.conftest import register, start_janus
 
 pytestmark = [pytest.mark.janus, pytest.mark.django_db(transaction=True)]
 
@@ -130,14 +130,7 @@ def test_janus_dying_shows_the_banner_and_the_lesson_restarts_elsewhere(
     doomed = start_janus()
     try:
         MediaServer.objects.filter(pk=media_server.pk).update(healthy=False)
-        dying = MediaServer.objects.create(
-            name="doomed",
-            url=doomed.api_url,
-            public_url=doomed.ws_url,
-            admin_key=doomed.admin_key,
-            capacity=20,
-            healthy=True,
-        )
+        dying = register(doomed, "doomed", capacity=20)
         lesson = live_lesson(world)
         assert lesson.server == dying
         MediaServer.objects.filter(pk=media_server.pk).update(healthy=True)

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from kreide.video import services
-from tests.video.conftest import ICE_INTERFACE
+from tests.video.conftest import ICE_INTERFACE, join_lesson
 
 pytestmark = [
     pytest.mark.janus,
@@ -29,16 +29,10 @@ def test_two_clients_receive_each_others_video(
         world.teacher_7a, group=world.class_7a, title="Kunst", starts_at=None, minutes=45
     )
     assert lesson.classroom_mode  # the default: only the teacher sends video at first
-    pages = []
-    for user in (world.teacher_7a, world.student_7a):
-        context = media_browser.new_context(base_url=live_server.url, locale="de-DE")
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        sign_in(page, user.username)
-        page.goto(f"/video/{lesson.pk}/")
-        page.get_by_role("button", name="Beitreten").click()
-        page.wait_for_url(f"**/video/{lesson.pk}/room/")
-        pages.append(page)
+    pages = [
+        join_lesson(media_browser, live_server.url, sign_in, user, lesson)
+        for user in (world.teacher_7a, world.student_7a)
+    ]
     teacher, student = pages
     # page.evaluate runs outside the page's CSP (wait_for_function would need eval).
     decoded = "window.KreideVideo ? window.KreideVideo.framesDecoded() : 0"
