@@ -24,6 +24,10 @@ import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.wave.stack import fresh_database  # noqa: E402
+
 BIN = ROOT / ".venv" / "bin"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -88,21 +92,7 @@ def main() -> None:
         "KREIDE_DATA_DIR": str(ROOT / "var" / "bench-login"),
         "KREIDE_LOGIN_FAILURES_PER_ADDRESS": "100000",
     }
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-q",
-            "-c",
-            f"DROP DATABASE IF EXISTS {args.database}",
-            "-c",
-            f"CREATE DATABASE {args.database}",
-        ],
-        check=True,
-    )
+    fresh_database(args.database)
     subprocess.run(["redis-cli", "-n", "9", "FLUSHDB"], check=True, capture_output=True)
     for command in (["migrate", "-v0"], ["collectstatic", "--noinput", "-v0"], ["seed-demo"]):
         subprocess.run([BIN / "kreide", *command], env=env, check=True, capture_output=True)

@@ -29,7 +29,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.wave.stack import BIN, ROOT, production_stack  # noqa: E402
+from bench.wave.stack import BIN, ROOT, fresh_database, production_stack, psql  # noqa: E402
 
 DATABASE = "kreide_bench_wave"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
@@ -335,22 +335,7 @@ def table(rows: list[dict]) -> str:
 
 
 def prepare(work: Path) -> tuple[Path, Path]:
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-q",
-            "-c",
-            f"DROP DATABASE IF EXISTS {DATABASE}",
-            "-c",
-            f"CREATE DATABASE {DATABASE}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    fresh_database(DATABASE)
     setup = (("migrate", "-v0"), ("seed-demo",), ("shell", "-v", "0", "-c", WORKSHEETS))
     with production_stack(
         work / "setup",
@@ -364,11 +349,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
         users.write_text(stack.kreide("shell", "-v", "0", "-c", STUDENTS))
     # Fresh planner statistics, as autovacuum would have them on a school's server: without
     # them PostgreSQL plans the task list as nested loops over every task (300 ms).
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-d", DATABASE, "-c", "VACUUM ANALYZE"],
-        check=True,
-        capture_output=True,
-    )
+    psql(DATABASE, "VACUUM ANALYZE")
     return work / "setup" / "data" / "static", users
 
 

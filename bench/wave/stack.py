@@ -22,6 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+def psql(database: str, *statements: str) -> None:
+    """Run SQL as the local PostgreSQL superuser (benchmark setup; trust authentication)."""
+    command = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-d", database]
+    for statement in statements:
+        command += ["-c", statement]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+def fresh_database(name: str) -> None:
+    """An empty database `name`, whatever was there before."""
+    psql("postgres", f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
