@@ -112,11 +112,10 @@ class KreideClient:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Redirects are answers here (a sign-in answers 302), not something to follow."""
 
-    def redirect_request(self, *args, **kwargs):
-        return None
-
     def http_error_302(self, req, fp, code, msg, headers):
         return fp
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 def _seconds(value: str | None) -> float:
