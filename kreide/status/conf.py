@@ -6,13 +6,12 @@ docs/performance.md explains how to size them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from kreide.env import env_bool, env_int, env_list
+from kreide.env import env_bool, env_int, env_list, env_str
 
 DEFAULTS: dict[str, Any] = {
     # Off gives the naive configuration the benchmark compares against.
@@ -38,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "FRONT_NEWCOMERS": env_int("KREIDE_FRONT_NEWCOMERS", 0),
     # Where nginx writes a line per refusal, for /status (default: DATA_DIR/front-refusals.log;
     # nginx's master process opens it, so nginx's worker user needs no rights there).
-    "FRONT_REFUSAL_LOG": os.environ.get("KREIDE_FRONT_REFUSAL_LOG", ""),
+    "FRONT_REFUSAL_LOG": env_str("KREIDE_FRONT_REFUSAL_LOG"),
     # URL prefixes of heavy work, besides views marked with kreide.status.admission.heavy.
     "ADMISSION_HEAVY_PATHS": env_list("KREIDE_ADMISSION_HEAVY_PATHS", ["/transfer/"]),
     # Never queued: cheap, cache-only answers an operator needs most under load.
