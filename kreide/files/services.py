@@ -404,11 +404,19 @@ def replace_content(actor: Actor, node: Node, blob: Blob) -> Node:
     return node
 
 
+@transaction.atomic
 def ensure_folders(actor: Actor, parent: Node, relative_dirs: Iterable[str]) -> Node:
-    """Walk (and create) the folders of an uploaded folder's relative path."""
+    """Walk (and create) the folders of an uploaded folder's relative path.
+
+    The files of one folder upload complete at the same time: before creating a missing
+    folder, lock its parent and look again, so the second upload finds the first one's
+    "Referat" instead of making "Referat (2)"."""
     for part in relative_dirs:
         name = clean_name(part)
         existing = child(parent, name)
+        if existing is None:
+            Node.unscoped.select_for_update().only("pk").get(pk=parent.pk)
+            existing = child(parent, name)
         if existing is not None and existing.is_folder:
             parent = existing
         else:

@@ -1,7 +1,11 @@
 """Folder tree rules: names, clashes, moves, copies, trash, quotas."""
 
+import threading
+import time
+
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from kreide.files import services
@@ -154,3 +158,49 @@ def test_demo_seed_fills_class_folders(world):
     material = services.child(services.root_of(services.group_space(world.class_7a)), "Material")
     assert [n.name for n in services.children(material)] == ["Hausordnung.txt", "Willkommen.txt"]
     assert Actor(world.student_7a).level(material) == Level.READ
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_of_one_folder_upload_share_their_new_folder(files):
+    """Two uploads of one folder complete at once: the second waits for the first's
+    "Referat" and puts its file there instead of creating "Referat (2)"."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises whole transactions")
+    actor = Actor(files.student_7a)
+    first_created, second_waits = threading.Event(), threading.Event()
+    made: dict[str, Node | Exception] = {}
+
+    def upload(key: str, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                made[key] = services.ensure_folders(actor, files.student_root, ["Referat"])
+                if hold:
+                    first_created.set()
+                    second_waits.wait(timeout=30)
+        except Exception as error:  # the assertion below names it
+            made[key] = error
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=upload, args=("first", True))
+    first.start()
+    assert first_created.wait(timeout=30)
+    second = threading.Thread(target=upload, args=("second", False))
+    second.start()
+    with connections["default"].cursor() as cursor:
+        for _attempt in range(600):  # until the second upload waits for a lock, at most 30 s
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    second_waits.set()
+    first.join(timeout=30)
+    second.join(timeout=30)
+
+    assert isinstance(made["first"], Node), made["first"]
+    assert isinstance(made["second"], Node), made["second"]
+    assert made["second"].pk == made["first"].pk
+    assert [node.name for node in services.children(files.student_root)] == [
+        "Referat",
+        "Tagebuch.txt",
+    ]
