@@ -344,7 +344,15 @@ def children(parent: Node) -> list[Node]:
     )
 
 
+def _lock_folder(folder: Node) -> None:
+    """Hold the folder's row until commit: names in it are claimed one transaction at a
+    time, so two uploads of "Bericht.pdf" at once become "Bericht.pdf" and
+    "Bericht (2).pdf" instead of a unique-constraint error."""
+    Node.unscoped.select_for_update().only("pk").get(pk=folder.pk)
+
+
 def _claim_name(parent: Node, name: str, clash: str, replacing: Node | None = None) -> str:
+    _lock_folder(parent)
     existing = child(parent, name)
     if existing is None or existing == replacing:
         return name
@@ -415,7 +423,7 @@ def ensure_folders(actor: Actor, parent: Node, relative_dirs: Iterable[str]) -> 
         name = clean_name(part)
         existing = child(parent, name)
         if existing is None:
-            Node.unscoped.select_for_update().only("pk").get(pk=parent.pk)
+            _lock_folder(parent)
             existing = child(parent, name)
         if existing is not None and existing.is_folder:
             parent = existing

@@ -160,35 +160,34 @@ def test_demo_seed_fills_class_folders(world):
     assert Actor(world.student_7a).level(material) == Level.READ
 
 
-@pytest.mark.django_db(transaction=True)
-def test_files_of_one_folder_upload_share_their_new_folder(files):
-    """Two uploads of one folder complete at once: the second waits for the first's
-    "Referat" and puts its file there instead of creating "Referat (2)"."""
+def _one_waits_for_the_other(work) -> tuple:
+    """Run `work()` in two transactions: the first holds its transaction open until the
+    second waits for a lock (or 30 s), then commits. Returns both results (or errors)."""
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite serialises whole transactions")
-    actor = Actor(files.student_7a)
-    first_created, second_waits = threading.Event(), threading.Event()
-    made: dict[str, Node | Exception] = {}
+    first_done, second_waits = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
 
-    def upload(key: str, hold: bool) -> None:
+    def run(key: str) -> None:
         try:
             with transaction.atomic():
-                made[key] = services.ensure_folders(actor, files.student_root, ["Referat"])
-                if hold:
-                    first_created.set()
+                results[key] = work()
+                if key == "first":
+                    first_done.set()
                     second_waits.wait(timeout=30)
-        except Exception as error:  # the assertion below names it
-            made[key] = error
+        except Exception as error:  # the caller's assertions name it
+            results[key] = error
         finally:
+            first_done.set()
             connection.close()
 
-    first = threading.Thread(target=upload, args=("first", True))
+    first = threading.Thread(target=run, args=("first",))
     first.start()
-    assert first_created.wait(timeout=30)
-    second = threading.Thread(target=upload, args=("second", False))
+    first_done.wait(timeout=30)
+    second = threading.Thread(target=run, args=("second",))
     second.start()
     with connections["default"].cursor() as cursor:
-        for _attempt in range(600):  # until the second upload waits for a lock, at most 30 s
+        for _attempt in range(600):  # until the second waits for a lock, at most 30 s
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
             if cursor.fetchone()[0]:
                 break
@@ -196,11 +195,33 @@ def test_files_of_one_folder_upload_share_their_new_folder(files):
     second_waits.set()
     first.join(timeout=30)
     second.join(timeout=30)
+    return results["first"], results["second"]
 
-    assert isinstance(made["first"], Node), made["first"]
-    assert isinstance(made["second"], Node), made["second"]
-    assert made["second"].pk == made["first"].pk
+
+@pytest.mark.django_db(transaction=True)
+def test_files_of_one_folder_upload_share_their_new_folder(files):
+    """Two files of one uploaded folder complete at once: the second finds the first's
+    "Referat" and goes there instead of creating "Referat (2)"."""
+    actor = Actor(files.student_7a)
+    first, second = _one_waits_for_the_other(
+        lambda: services.ensure_folders(actor, files.student_root, ["Referat"])
+    )
+    assert isinstance(first, Node), first
+    assert isinstance(second, Node), second
+    assert second.pk == first.pk
     assert [node.name for node in services.children(files.student_root)] == [
         "Referat",
         "Tagebuch.txt",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_of_one_name_at_once_both_keep_their_file(files):
+    actor = Actor(files.student_7a)
+    blob = store_bytes(b"%PDF")
+    first, second = _one_waits_for_the_other(
+        lambda: services.add_file(actor, files.student_root, "Bericht.pdf", blob)
+    )
+    assert isinstance(first, Node), first
+    assert isinstance(second, Node), second
+    assert (first.name, second.name) == ("Bericht.pdf", "Bericht (2).pdf")
