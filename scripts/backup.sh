@@ -13,8 +13,9 @@
 #                    backup's copies where unchanged: files never change under a hash)
 #   secret_key       the generated secret key, if the deployment uses one
 #   INFO, SHA256SUMS what was backed up, and a checksum of every file
-# The database is dumped before the files are copied: files are only ever added, so every
-# file the dump refers to is in the copy. Runs while the school is in use.
+# The database is dumped before the files are copied, under the lock `kreide purge-blobs`
+# takes: between the two, files are only added, so every file the dump refers to is in the
+# copy. Runs while the school is in use.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,6 +33,12 @@ previous="$(find "$root" -maxdepth 1 -type d -name 'kreide-*Z' | sort | tail -n 
 rm -rf "$partial"
 mkdir -p "$partial/blobs"
 trap 'rm -rf "$partial"' EXIT
+
+# `kreide purge-blobs` removes files nothing refers to; it takes the same lock, so it never
+# removes a file between the database dump (which may still refer to it) and the copy.
+mkdir -p "$storage_dir"
+exec 9>"$storage_dir/collect.lock"
+flock 9 || fail "could not lock $storage_dir/collect.lock."
 
 if [ -n "${KREIDE_DATABASE_URL:-}" ]; then
   case "$KREIDE_DATABASE_URL" in
@@ -54,7 +61,7 @@ fi
 if [ -d "$storage_dir" ]; then
   link=()
   [ -n "$previous" ] && [ -d "$previous/blobs" ] && link=(--link-dest="$previous/blobs")
-  rsync -a "${link[@]}" --exclude=/staging/ "$storage_dir/" "$partial/blobs/" \
+  rsync -a "${link[@]}" --exclude=/staging/ --exclude=/collect.lock "$storage_dir/" "$partial/blobs/" \
     || fail "copying the file store failed."
 fi
 [ -f "$data_dir/secret_key" ] && cp -p "$data_dir/secret_key" "$partial/secret_key"

@@ -4,6 +4,10 @@ Writes go to a temporary file in the same directory tree, are fsynced and then r
 into place, so a crash never leaves a half-written file under a content hash. A second
 upload of the same content costs no extra disk. The backend is a small class so an
 S3-compatible store can replace it.
+
+A file is put in place while its Blob row is locked and its `stored_at` renewed: the
+collector (kreide.storage.collector) removes content only under that same lock, so storing
+content again and collecting it never interleave.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from kreide.storage.models import Blob
 
@@ -46,18 +51,48 @@ class LocalBlobBackend:
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")  # noqa: SIM115 - caller closes
 
+    def remove(self, sha256: str) -> None:
+        self.path(sha256).unlink(missing_ok=True)
+
+    def stored(self) -> Iterator[tuple[str, int, float]]:
+        """(sha256, size, modification time) of every content file."""
+        for first in sorted(self.root.glob("[0-9a-f][0-9a-f]")):
+            for path in first.glob("[0-9a-f][0-9a-f]/*"):
+                if len(path.name) == 64:
+                    status = path.stat()
+                    yield path.name, status.st_size, status.st_mtime
+
+    def staging_files(self) -> Iterator[tuple[Path, float]]:
+        """Temporary files of writes (a crash can leave them behind) with their mtime."""
+        staging = self.root / "staging"
+        for path in staging.iterdir() if staging.is_dir() else ():
+            yield path, path.stat().st_mtime
+
 
 def backend() -> LocalBlobBackend:
     return LocalBlobBackend(settings.STORAGE_DIR)
 
 
-def _record(sha256: str, size: int) -> Blob:
-    try:
-        with transaction.atomic():
-            blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
-    except IntegrityError:  # another worker stored the same content at the same moment
-        blob = Blob.objects.get(sha256=sha256)
-    return blob
+def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob:
+    """Record the content, renew its `stored_at` and, under the row's lock, call
+    `put_in_place(already_stored)` to move the new file into place or drop it."""
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                blob, created = Blob.objects.select_for_update().get_or_create(
+                    sha256=sha256, defaults={"size": size}
+                )
+                if not created:
+                    blob.stored_at = timezone.now()
+                    blob.save(update_fields=["stored_at"])
+                put_in_place(backend().exists(sha256))
+                return blob
+        except IntegrityError:
+            # Another worker recorded the same content at this moment, or the collector
+            # removed the row between looking and creating: look again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def store_chunks(chunks: Iterable[bytes]) -> Blob:
@@ -74,15 +109,15 @@ def store_chunks(chunks: Iterable[bytes]) -> Blob:
             out.flush()
             os.fsync(out.fileno())
         sha256 = digest.hexdigest()
-        if store.exists(sha256):
+
+        def put_in_place(already_stored: bool) -> None:
+            if not already_stored:
+                store.commit(temporary_path, sha256)
+
+        return _adopt(sha256, size, put_in_place)
+    finally:
+        if os.path.exists(temporary_path):  # the content was there already, or it failed
             os.unlink(temporary_path)
-        else:
-            store.commit(temporary_path, sha256)
-    except BaseException:
-        if os.path.exists(temporary_path):
-            os.unlink(temporary_path)
-        raise
-    return _record(sha256, size)
 
 
 def store_file(fileobj: BinaryIO) -> Blob:
@@ -104,16 +139,19 @@ def store_path(path: Path, expected_sha256: str | None = None) -> Blob:
     if expected_sha256 and expected_sha256 != sha256:
         raise ValueError("checksum mismatch")
     store = backend()
-    if store.exists(sha256):
-        os.unlink(path)
-    else:
-        descriptor = os.open(path, os.O_RDONLY)  # closed again: a worker adopts many files
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        store.commit(str(path), sha256)
-    return _record(sha256, size)
+
+    def put_in_place(already_stored: bool) -> None:
+        if not already_stored:
+            descriptor = os.open(path, os.O_RDONLY)  # closed again: a worker adopts many files
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            store.commit(str(path), sha256)
+
+    blob = _adopt(sha256, size, put_in_place)
+    Path(path).unlink(missing_ok=True)  # the content was there already
+    return blob
 
 
 def open_blob(blob: Blob) -> BinaryIO:

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kreide.core.scoping import SchoolScopedModel
@@ -15,6 +16,10 @@ class Blob(models.Model):
     sha256 = models.CharField(max_length=64, unique=True)
     size = models.BigIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Renewed whenever the same content is stored again: the collector
+    # (kreide.storage.collector) leaves content alone that was stored lately, so an upload
+    # that is just being attached to a task or folder never loses its file.
+    stored_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("stored content")

@@ -32,8 +32,11 @@ def _run(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPr
 
 
 def _tree(root: Path) -> dict[str, bytes]:
+    """The store's files; collect.lock (backup vs. `purge-blobs`) is no content."""
     return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "collect.lock"
     }
 
 
