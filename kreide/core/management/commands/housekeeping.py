@@ -1,0 +1,21 @@
+"""`kreide housekeeping`: the daily clean-up in the order it has to run (e.g. from
+deploy/systemd/kreide-housekeeping.timer at night)."""
+
+from __future__ import annotations
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete trash older than 30 days and uploads nobody finished in 7 days, then free "
+        "the disk space of content nothing refers to any more."
+    )
+
+    def handle(self, *args, **options) -> None:
+        # Trash and old upload records hold the last references to content, so they go
+        # first; the collector then frees what they referred to.
+        call_command("purge_file_trash", stdout=self.stdout)
+        call_command("purge_uploads", stdout=self.stdout)
+        call_command("purge_blobs", "--no-progress", stdout=self.stdout)
