@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
+from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.translation import get_language
 
 
 @dataclass(frozen=True)
@@ -25,18 +28,44 @@ def register(label: str, url_name: str, order: int, visible=None) -> None:
         return
     _items.append(NavItem(label, url_name, order, visible or (lambda request: True)))
     _items.sort(key=lambda item: item.order)
+    _labelled.cache_clear()
+
+
+def fixed_url(url_name: str) -> str:
+    """reverse() of a URL without arguments, computed once per process: every page links
+    the navigation and the account links, and reversing costs more than the rest of them."""
+    return _fixed_url(*_urls_of_request(), url_name)
+
+
+def _urls_of_request() -> tuple[str, str]:
+    """What reverse() reads besides the name, both set per request: the URLconf and the
+    script prefix. Kept with every URL, a test's other URLconf or Kreide served under a
+    path gets its own URLs."""
+    return get_urlconf() or settings.ROOT_URLCONF, get_script_prefix()
+
+
+@lru_cache(maxsize=256)
+def _fixed_url(urlconf: str, prefix: str, url_name: str) -> str:
+    return reverse(url_name, urlconf=urlconf)
+
+
+@lru_cache(maxsize=64)
+def _labelled(
+    language: str | None, urlconf: str, prefix: str
+) -> tuple[tuple[NavItem, str, str], ...]:
+    """Every item with its label translated and its URL, once per language (and URLconf)."""
+    return tuple((item, str(item.label), fixed_url(item.url_name)) for item in _items)
 
 
 def items_for(request: HttpRequest) -> list[dict]:
     current = request.path
     entries = []
-    for item in _items:
+    for item, label, url in _labelled(get_language(), *_urls_of_request()):
         if not item.visible(request):
             continue
-        url = reverse(item.url_name)
         entries.append(
             {
-                "label": item.label,
+                "label": label,
                 "url": url,
                 "active": current.startswith(url) and (url != "/" or current == "/"),
             }
