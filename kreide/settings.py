@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "kreide.accounts.middleware.ActiveAccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "kreide.core.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 

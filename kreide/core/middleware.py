@@ -1,9 +1,15 @@
-"""Request timing: one structured log line for slow or failed requests, and metrics."""
+"""Request timing (one structured log line for slow or failed requests, and metrics) and
+the Content-Security-Policy header."""
 
 import logging
 import time
 from collections.abc import Callable
 
+import csp.middleware
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject
+from csp.utils import build_policy
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from kreide.core.metrics import LATENCY, REQUESTS
@@ -35,4 +41,57 @@ class RequestLogMiddleware:
                     "view": view,
                 },
             )
+        return response
+
+
+_PER_RESPONSE_POLICY = (
+    "_csp_config",
+    "_csp_update",
+    "_csp_replace",
+    "_csp_config_ro",
+    "_csp_update_ro",
+    "_csp_replace_ro",
+)
+# (setting, header, exemption attribute)
+_POLICIES = (
+    ("CONTENT_SECURITY_POLICY", HEADER, "_csp_exempt"),
+    ("CONTENT_SECURITY_POLICY_REPORT_ONLY", HEADER_REPORT_ONLY, "_csp_exempt_ro"),
+)
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp, with the policy built once per process for what nearly every page
+    answers: no nonce and no policy of its own. django-csp builds the same string from the
+    settings on every response; responses that change it go through django-csp as before."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        # setting name -> (the setting's value it was built from, the policy)
+        self._built: dict[str, tuple[object, str]] = {}
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in _PER_RESPONSE_POLICY
+        ):
+            return super().process_response(request, response)
+        if settings.DEBUG and response.status_code in (500, 404):  # Django's debug pages
+            return response
+        for setting, header, exempt in _POLICIES:
+            config = getattr(settings, setting, None)
+            built = self._built.get(setting)
+            if built is None or built[0] is not config:  # first use, or a test's override
+                built = self._built[setting] = (
+                    config,
+                    build_policy(report_only=header == HEADER_REPORT_ONLY),
+                )
+            excluded = tuple((config or {}).get("EXCLUDE_URL_PREFIXES") or ())
+            if (
+                built[1]
+                and header not in response
+                and getattr(response, exempt, False) is False
+                and not request.path_info.startswith(excluded)
+            ):
+                response[header] = built[1]
+        # As django-csp: a nonce asked for after the header is written is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response
