@@ -23,10 +23,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, get_urlconf, resolve
 
 from kreide.status import load
 from kreide.status.conf import value
@@ -147,8 +148,21 @@ class Gate:
 def _heavy_path(path: str) -> bool:
     if any(path.startswith(prefix) for prefix in value("ADMISSION_HEAVY_PATHS")):
         return True
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    if len(path) > _LONGEST_REMEMBERED_PATH:  # resolved, but not kept in memory
+        return _heavy_view.__wrapped__(urlconf, path)
+    return _heavy_view(urlconf, path)
+
+
+# Resolving is the costliest part of classifying, and the view behind a path stays the
+# same while the process runs: the paths a worker sees most are resolved once.
+_LONGEST_REMEMBERED_PATH = 256
+
+
+@lru_cache(maxsize=2048)
+def _heavy_view(urlconf: str, path: str) -> bool:
     try:
-        match = resolve(path)
+        match = resolve(path, urlconf)
     except Resolver404:
         return False
     return getattr(match.func, "kreide_heavy", False)

@@ -4,8 +4,17 @@ import time
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.urls import reverse
 
-from kreide.status.admission import ANONYMOUS, LOGIN, SIGNED_IN, AdmissionMiddleware, Gate
+from kreide.status.admission import (
+    ANONYMOUS,
+    HEAVY,
+    LOGIN,
+    SIGNED_IN,
+    AdmissionMiddleware,
+    Gate,
+    classify,
+)
 
 
 def _wait_until(condition) -> None:
@@ -135,3 +144,14 @@ def test_naive_configuration_admits_everything(client, settings, db):
     settings.ADMISSION_ENABLED = False
     settings.ADMISSION_IN_FLIGHT = 0
     assert client.get("/accounts/login/").status_code == 200
+
+
+def test_heavy_work_is_known_by_its_view_every_time():
+    # The view behind a path is remembered per path: each path keeps its own answer.
+    factory = RequestFactory()
+    archive = reverse("tasks:zip", args=[12])
+    for _ in range(2):
+        assert classify(factory.get(archive)) == HEAVY
+        assert classify(factory.get("/tasks/12/")) == ANONYMOUS
+        assert classify(factory.get("/transfer/")) == HEAVY
+        assert classify(factory.get("/tasks/12/" + "x" * 300)) == ANONYMOUS
