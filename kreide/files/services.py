@@ -289,6 +289,22 @@ def check_quota(space: Space, extra: int) -> None:
         )
 
 
+def _lock_space(space_id: int) -> None:
+    """Hold the space's row until commit. Names and quota in a space are claimed one
+    transaction at a time: two uploads of "Bericht.pdf" at once become "Bericht.pdf" and
+    "Bericht (2).pdf" instead of a unique-constraint error, and files arriving at once
+    never exceed the quota together. One lock per space, so no lock order to get wrong."""
+    Space.unscoped.select_for_update().only("pk").get(pk=space_id)
+
+
+def _reserve(space: Space, extra: int) -> None:
+    """check_quota within the caller's transaction, counted after every other file that
+    is arriving in the space at this moment."""
+    if extra > 0:
+        _lock_space(space.pk)
+    check_quota(space, extra)
+
+
 def _mb(size: int) -> str:
     return f"{size / MIB:.1f}".replace(".", ",") if size < 10 * MIB else str(size // MIB)
 
@@ -344,15 +360,8 @@ def children(parent: Node) -> list[Node]:
     )
 
 
-def _lock_folder(folder: Node) -> None:
-    """Hold the folder's row until commit: names in it are claimed one transaction at a
-    time, so two uploads of "Bericht.pdf" at once become "Bericht.pdf" and
-    "Bericht (2).pdf" instead of a unique-constraint error."""
-    Node.unscoped.select_for_update().only("pk").get(pk=folder.pk)
-
-
 def _claim_name(parent: Node, name: str, clash: str, replacing: Node | None = None) -> str:
-    _lock_folder(parent)
+    _lock_space(parent.space_id)
     existing = child(parent, name)
     if existing is None or existing == replacing:
         return name
@@ -390,7 +399,7 @@ def add_file(actor: Actor, parent: Node, name: str, blob: Blob, clash: str = "re
     existing = child(parent, name)
     if existing is not None and clash == "replace" and not existing.is_folder:
         return replace_content(actor, existing, blob)
-    check_quota(parent.space, blob.size)
+    _reserve(parent.space, blob.size)
     name = _claim_name(parent, name, "rename" if clash == "replace" else clash)
     node = insert_node(parent, name, blob=blob, size=blob.size, created_by=actor.user)
     events.publish("files.added", node_id=node.pk, school_id=node.school_id)
@@ -406,7 +415,7 @@ def replace_content(actor: Actor, node: Node, blob: Blob) -> Node:
     actor.require(node, Level.WRITE)
     if node.is_folder:
         raise FileError(_("A folder has no content of its own."))
-    check_quota(node.space, blob.size - node.size)
+    _reserve(node.space, blob.size - node.size)
     node.blob, node.size = blob, blob.size
     node.save(update_fields=["blob", "size", "modified_at"])
     return node
@@ -417,13 +426,13 @@ def ensure_folders(actor: Actor, parent: Node, relative_dirs: Iterable[str]) -> 
     """Walk (and create) the folders of an uploaded folder's relative path.
 
     The files of one folder upload complete at the same time: before creating a missing
-    folder, lock its parent and look again, so the second upload finds the first one's
+    folder, lock the space and look again, so the second upload finds the first one's
     "Referat" instead of making "Referat (2)"."""
     for part in relative_dirs:
         name = clean_name(part)
         existing = child(parent, name)
         if existing is None:
-            _lock_folder(parent)
+            _lock_space(parent.space_id)
             existing = child(parent, name)
         if existing is not None and existing.is_folder:
             parent = existing
@@ -466,9 +475,9 @@ def move(
     _require_folder(target)
     if target.path.startswith(node.path):
         raise FileError(_("A folder cannot be moved into itself."))
-    name = _claim_name(target, name or node.name, clash, replacing=node)
     if target.space_id != node.space_id:
-        check_quota(target.space, _subtree_size(node))
+        _reserve(target.space, _subtree_size(node))
+    name = _claim_name(target, name or node.name, clash, replacing=node)
     old_path, new_path = node.path, f"{target.path}{node.pk}/"
     _subtree(node).update(
         space=target.space,
@@ -500,7 +509,7 @@ def copy(
     _require_folder(target)
     if node.is_folder and recursive and target.path.startswith(node.path):
         raise FileError(_("A folder cannot be copied into itself."))
-    check_quota(target.space, _subtree_size(node) if recursive else node.size)
+    _reserve(target.space, _subtree_size(node) if recursive else node.size)
     name = _claim_name(target, name or node.name, clash)
     top = insert_node(
         target,

@@ -225,3 +225,16 @@ def test_two_uploads_of_one_name_at_once_both_keep_their_file(files):
     assert isinstance(first, Node), first
     assert isinstance(second, Node), second
     assert (first.name, second.name) == ("Bericht.pdf", "Bericht (2).pdf")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_files_arriving_at_once_never_exceed_the_quota_together(files):
+    FileSettings.objects.for_school(files.school).create(school=files.school, user_quota_mb=1)
+    actor = Actor(files.student_7a)
+    blob = store_bytes(b"x" * 600_000)
+    first, second = _one_waits_for_the_other(
+        lambda: services.add_file(actor, files.student_root, "Video.mp4", blob)
+    )
+    assert isinstance(first, Node), first
+    assert isinstance(second, QuotaExceeded), second
+    assert services.usage_bytes(files.student_root.space) <= 1024 * 1024
