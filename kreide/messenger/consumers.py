@@ -2,7 +2,9 @@
 
 Protocol (JSON text frames). Client to server:
   {"type": "send", "room": 7, "text": "…", "key": "<idempotency key>", "attachment": 3?}
-  {"type": "sync", "room": 7, "after": 1234}     everything since message 1234, in batches
+  {"type": "sync", "room": 7, "after": 1234, "since": "<now of the last sync>"}
+                                                 everything since message 1234, in batches,
+                                                 and older messages changed since then
   {"type": "read", "room": 7, "upto": 1240}
   {"type": "edit", "id": 1235, "text": "…"} / {"type": "delete", "id": 1235}
   {"type": "ping"}
@@ -177,11 +179,11 @@ class MessengerConsumer(AsyncWebsocketConsumer):
 
     async def on_sync(self, frame: dict) -> None:
         room_id, after = _int(frame, "room"), _int(frame, "after", 0)
-        messages, more = await self._call(self._messages_after, room_id, after)
-        await self._send({"type": "sync", "room": room_id, "messages": messages, "more": more})
+        batch = await self._call(self._catch_up, room_id, after, frame.get("since"))
+        await self._send({"type": "sync", "room": room_id, **batch})
 
-    def _messages_after(self, room_id: int, after: int) -> tuple[list, bool]:
-        return services.messages_after(services.member_of(self.user, room_id), after)
+    def _catch_up(self, room_id: int, after: int, since: str | None) -> dict:
+        return services.catch_up(services.member_of(self.user, room_id), after, since)
 
     async def on_read(self, frame: dict) -> None:
         await self._call(services.mark_read, self.user, _int(frame, "room"), _int(frame, "upto"))

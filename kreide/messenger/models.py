@@ -110,6 +110,8 @@ class Message(SchoolScopedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # The last edit or deletion: a client back from a drop asks for what changed since.
+    changed_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -127,6 +129,7 @@ class Message(SchoolScopedModel):
         ]
         indexes = [
             models.Index(fields=["room", "id"], name="message_room_id"),
+            models.Index(fields=["room", "changed_at"], name="message_room_changed"),
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")

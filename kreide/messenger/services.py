@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import nh3
@@ -23,6 +24,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE_LENGTH = 4000
 PAGE_SIZE = 50
 SYNC_BATCH = 200
+CHANGE_OVERLAP = timedelta(seconds=60)
 SEARCH_LIMIT = 50
 _CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Flood limit per user, shared by HTTP and WebSocket sends.
@@ -210,6 +213,38 @@ def messages_after(member: RoomMember, after: int, limit: int = SYNC_BATCH) -> t
         .order_by("id")[: limit + 1]
     )
     return [serialize(m) for m in rows[:limit]], len(rows) > limit
+
+
+def catch_up(member: RoomMember, after: int, since: str | None) -> dict[str, Any]:
+    """A catch-up batch for a client that has seen up to message `after`: new messages
+    ("messages", "more"), older ones edited or deleted since `since` ("changed") and the
+    server's time to send as `since` next time ("now")."""
+    now = timezone.now()
+    messages, more = messages_after(member, after)
+    parsed = parse_datetime(since) if isinstance(since, str) and len(since) < 40 else None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = None
+    return {
+        "messages": messages,
+        "more": more,
+        "changed": changed_since(member, after, parsed),
+        "now": now.isoformat(),
+    }
+
+
+def changed_since(member: RoomMember, upto: int, since: datetime | None) -> list[dict[str, Any]]:
+    """Messages up to id `upto` edited or deleted since `since` (the `now` of the client's
+    last catch-up), oldest change first, at most SYNC_BATCH of the latest. A change is
+    stamped before its transaction commits, so the window reaches CHANGE_OVERLAP further
+    back: a change applied twice is harmless, a change missed is not."""
+    if since is None or upto <= 0:
+        return []
+    rows = list(
+        _with_related(Message.objects.for_school(member.school_id))
+        .filter(room_id=member.room_id, id__lte=upto, changed_at__gte=since - CHANGE_OVERLAP)
+        .order_by("-changed_at")[:SYNC_BATCH]
+    )
+    return [serialize(m) for m in reversed(rows)]
 
 
 def messages_before(
@@ -411,7 +446,8 @@ def edit_message(user: User, message_id: int, text: str) -> dict[str, Any]:
     if not text and message.attachment_id is None:
         raise MessengerError("empty", _("The message is empty."))
     message.body, message.edited_at = text, timezone.now()
-    message.save(update_fields=["body", "edited_at"])
+    message.changed_at = message.edited_at
+    message.save(update_fields=["body", "edited_at", "changed_at"])
     payload = serialize(message)
     broadcast_on_commit([room_group(message.room_id)], {"type": "message", "message": payload})
     return payload
@@ -423,7 +459,8 @@ def delete_message(user: User, message_id: int) -> dict[str, Any]:
     if message.author_id != user.pk:
         _require_moderator(member)
     message.deleted_at, message.deleted_by = timezone.now(), user
-    message.save(update_fields=["deleted_at", "deleted_by"])
+    message.changed_at = message.deleted_at
+    message.save(update_fields=["deleted_at", "deleted_by", "changed_at"])
     payload = serialize(message)
     broadcast_on_commit([room_group(message.room_id)], {"type": "message", "message": payload})
     return payload

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -191,19 +192,20 @@ def _resync_seconds() -> int | None:
 @require_GET
 @school_member_required
 def room_messages(request: HttpRequest, pk: int) -> JsonResponse:
-    """?after=ID: everything newer, oldest first (catch-up); else newest first, paged with
-    ?before=ID (history)."""
+    """?after=ID[&since=TIME]: everything newer, oldest first, and older messages changed
+    since TIME (catch-up); else newest first, paged with ?before=ID (history). Both say
+    the server's time as "now", the client's next `since`."""
     member = services.member_of(request.user, pk)
     try:
         after = request.GET.get("after")
         if after is not None:
-            found, more = services.messages_after(member, int(after))
-        else:
-            before = request.GET.get("before")
-            found, more = services.messages_before(member, int(before) if before else None)
+            return JsonResponse(services.catch_up(member, int(after), request.GET.get("since")))
+        now = timezone.now()
+        before = request.GET.get("before")
+        found, more = services.messages_before(member, int(before) if before else None)
     except ValueError:
         return JsonResponse({"error": "bad_request"}, status=400)
-    return JsonResponse({"messages": found, "more": more})
+    return JsonResponse({"messages": found, "more": more, "now": now.isoformat()})
 
 
 def _json_body(request: HttpRequest) -> dict:

@@ -2,12 +2,15 @@
 (WSGI), live delivery through the separate uvicorn process (the real-time path), and a
 third page whose socket cannot connect, so it polls."""
 
+import concurrent.futures
 import copy
 import socket
 
 import pytest
+from django.db import connection
 from playwright.sync_api import expect
 
+from kreide.messenger import services
 from kreide.messenger.models import Message
 
 
@@ -63,6 +66,15 @@ def test_student_and_teacher_chat(
         classmate.get_by_label("Nachricht", exact=True).fill("Ich auch nicht!")
         classmate.get_by_role("button", name="Senden").click()
         expect(teacher.locator(".chat-log")).to_contain_text("Ich auch nicht!")
+
+        # The teacher removes the first message: the live pages hear it at once, the polling
+        # classmate with its next catch-up (a change to a message it has already shown).
+        first = Message.objects.for_school(world.school).order_by("id").first()
+        _in_a_thread(services.delete_message, world.teacher_7a, first.pk)
+        for page in (student, classmate):
+            entry = page.locator(f".chat-log li[data-id='{first.pk}']")
+            expect(entry).to_contain_text("Diese Nachricht wurde gelöscht.", timeout=20_000)
+            expect(entry).not_to_contain_text("Ich verstehe Aufgabe 3 nicht.")
     finally:
         for context in contexts:
             context.close()
@@ -75,3 +87,17 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def _in_a_thread(function, *args):
+    """Playwright's event loop runs in this thread; the service's broadcast to the socket
+    process needs a thread without one (as in a WSGI worker)."""
+
+    def run():
+        try:
+            return function(*args)
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

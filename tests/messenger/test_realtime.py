@@ -112,12 +112,20 @@ def test_offline_client_catches_up_exactly(asgi_server, cookies, world, rooms, c
     room = rooms.class_7a.pk
     sent_over_http = client_for(world.teacher_7a)
 
-    async def first_session() -> int:
+    earlier = services.send_message(world.classmate_7a, room, "Doofe Frage", "earlier1")
+    typo = services.send_message(world.teacher_7a, room, "Seite 21", "earlier2")
+
+    async def first_session() -> tuple[int, str]:
         async with _open(asgi_server, cookies.student_7a) as student:
             await _next(student, "hello")
-            return (await _say(student, room, "Bin gleich weg"))["message"]["id"]
+            await student.send(json.dumps({"type": "sync", "room": room, "after": 0}))
+            synced = await _next(student, "sync")
+            return (await _say(student, room, "Bin gleich weg"))["message"]["id"], synced["now"]
 
-    last_seen = _run(first_session())
+    last_seen, synced_at = _run(first_session())
+    # While the student is offline, messages they saw change: edited and moderated away.
+    services.edit_message(world.teacher_7a, typo.message["id"], "Seite 12")
+    services.delete_message(world.teacher_7a, earlier.message["id"])
 
     # While the student is offline: messages over the socket and over HTTP (WSGI).
     async def teacher_talks() -> list[int]:
@@ -134,13 +142,20 @@ def test_offline_client_catches_up_exactly(asgi_server, cookies, world, rooms, c
         )
         missed.append(response.json()["message"]["id"])
 
-    async def reconnect() -> list[dict]:
+    async def reconnect() -> dict:
         async with _open(asgi_server, cookies.student_7a) as student:
             await _next(student, "hello")
-            await student.send(json.dumps({"type": "sync", "room": room, "after": last_seen}))
-            return (await _next(student, "sync"))["messages"]
+            await student.send(
+                json.dumps({"type": "sync", "room": room, "after": last_seen, "since": synced_at})
+            )
+            return await _next(student, "sync")
 
-    caught_up = _run(reconnect())
+    batch = _run(reconnect())
+    caught_up = batch["messages"]
+    assert [(m["text"], m["deleted"]) for m in batch["changed"]] == [
+        ("Seite 12", False),
+        ("", True),
+    ]
     assert [m["id"] for m in caught_up] == missed
     assert [m["text"] for m in caught_up] == [
         "Aufgabe 0",

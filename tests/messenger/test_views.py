@@ -256,3 +256,36 @@ def test_oversized_attachment_is_refused_before_upload(
     monkeypatch.setattr(uploads, "MAX_ATTACHMENT_BYTES", 10)
     refused = _upload(client_for(world.student_7a), rooms.class_7a, data=b"x" * 11)
     assert refused.status_code == 413
+
+
+def test_catch_up_brings_edits_and_deletions_of_messages_already_seen(world, rooms, client_for):
+    """A polling or reconnecting client has seen messages 1–3; meanwhile one is edited and
+    one deleted by the teacher. Its next catch-up carries both changes with the new one."""
+    room = rooms.class_7a.pk
+    ids = [
+        services.send_message(world.student_7a, room, f"Nr {n}", f"seen-{n:04d}").message["id"]
+        for n in range(3)
+    ]
+    student = client_for(world.student_7a)
+    url = reverse("messenger:messages", args=[room])
+    first = student.get(url, {"after": 0}).json()
+    assert [m["id"] for m in first["messages"]] == ids and first["changed"] == []
+
+    services.edit_message(world.student_7a, ids[0], "Nr 0, korrigiert")
+    services.delete_message(world.teacher_7a, ids[1])
+    new = services.send_message(world.teacher_7a, room, "Neu", "seen-new1").message["id"]
+    later = student.get(url, {"after": ids[-1], "since": first["now"]}).json()
+
+    assert [m["id"] for m in later["messages"]] == [new]
+    assert [(m["id"], m["text"], m["deleted"]) for m in later["changed"]] == [
+        (ids[0], "Nr 0, korrigiert", False),
+        (ids[1], "", True),
+    ]
+    # Without a time, or with a broken one, no changes (and no error).
+    assert student.get(url, {"after": ids[-1]}).json()["changed"] == []
+    assert student.get(url, {"after": ids[-1], "since": "gestern"}).json()["changed"] == []
+    # Another class's member learns nothing of the room.
+    assert (
+        client_for(world.student_7b).get(url, {"after": 0, "since": first["now"]}).status_code
+        == 404
+    )

@@ -1,6 +1,7 @@
 // The chat of one room (messenger/room.html). Live over a WebSocket to the ASGI process;
 // after a drop it reconnects with exponential backoff and jitter and fetches exactly what it
-// missed since the last message id; when no socket can be opened it polls over HTTP.
+// missed: new messages since the last message id, and edits and deletions since the server
+// time of its last catch-up; when no socket can be opened it polls over HTTP.
 // Every message carries a key made here, so a send retried after a drop is stored once.
 "use strict";
 (function () {
@@ -22,6 +23,7 @@
   const shown = new Map(); // message id → <li>
   const pending = new Map(); // idempotency key → {text, attachment, li, tries, failed}
   let lastId = 0;
+  let since = null; // the server's time at the last complete catch-up
   let oldestId = null;
   let socket = null;
   let socketOpen = false;
@@ -302,6 +304,7 @@
     const url = root.dataset.messagesUrl + (oldestId ? "?before=" + oldestId : "");
     return api(url).then(({ ok, json }) => {
       if (!ok) throw new Error(String(json.error));
+      if (since === null) since = json.now;
       const keepOffset = scroller.scrollHeight - scroller.scrollTop;
       json.messages.slice().reverse().forEach(place);
       if (oldestId !== null) scroller.scrollTop = scroller.scrollHeight - keepOffset;
@@ -310,10 +313,24 @@
   }
   olderButton.addEventListener("click", () => loadOlder().catch(() => setStatus(strings.error)));
 
+  function syncFrame() {
+    return JSON.stringify({ type: "sync", room: roomId, after: lastId, since: since });
+  }
+
+  // A catch-up batch: new messages, and changes to messages already on the page (older ones
+  // not loaded yet show their current state when they are).
+  function caughtUp(batch) {
+    batch.messages.forEach(place);
+    (batch.changed || []).forEach((message) => { if (shown.has(message.id)) place(message); });
+    if (!batch.more) since = batch.now;
+  }
+
   function fetchMissed() {
-    return api(root.dataset.messagesUrl + "?after=" + lastId).then(({ ok, json, retryAfterMs }) => {
+    const url = root.dataset.messagesUrl + "?after=" + lastId +
+      (since ? "&since=" + encodeURIComponent(since) : "");
+    return api(url).then(({ ok, json, retryAfterMs }) => {
       if (!ok) throw Object.assign(new Error(String(json.error)), { retryAfterMs });
-      json.messages.forEach(place);
+      caughtUp(json);
       return json.more ? fetchMissed().then((n) => n + json.messages.length) : json.messages.length;
     });
   }
@@ -366,8 +383,8 @@
         break;
       case "sync":
         if (frame.room !== roomId) break;
-        frame.messages.forEach(place);
-        if (frame.more) socket.send(JSON.stringify({ type: "sync", room: roomId, after: lastId }));
+        caughtUp(frame);
+        if (frame.more) socket.send(syncFrame());
         break;
       case "room":
         if (frame.room === roomId && form && !isModerator) {
@@ -419,7 +436,7 @@
       socketAttempt = 0;
       stopPolling();
       setStatus("");
-      ws.send(JSON.stringify({ type: "sync", room: roomId, after: lastId }));
+      ws.send(syncFrame());
       pending.forEach((item, key) => transmit(key));
     });
     ws.addEventListener("message", (event) => {
@@ -458,7 +475,7 @@
   const resync = Number(root.dataset.resync || 0);
   if (resync) {
     setInterval(() => {
-      if (socketOpen) socket.send(JSON.stringify({ type: "sync", room: roomId, after: lastId }));
+      if (socketOpen) socket.send(syncFrame());
     }, resync * 1000);
   }
 
