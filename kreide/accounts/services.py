@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from kreide.accounts.credentials import Credential, slip_group
@@ -20,6 +20,8 @@ from kreide.accounts.permissions import can_reprint_slips, can_reset_password, r
 from kreide.core import audit, db, events
 from kreide.schools import services as school_services
 from kreide.schools.models import Group, Membership
+
+IMPORT_ATTEMPTS = 3
 
 
 @transaction.atomic
@@ -182,18 +184,33 @@ def import_users(
     """
     if not as_operator:
         require_admin(actor, school)
-    # Hashing takes seconds, so it happens before the transaction: no write lock is held
-    # meanwhile (on SQLite every sign-in would wait for the import).
-    new_rows = [row for row in rows if row.username.lower() not in _school_accounts(school, rows)]
-    generated = {row.line: generate_initial_password() for row in new_rows if not row.password}
-    encoded = hash_passwords(
-        [row.password or generated[row.line] for row in new_rows], progress=progress
-    )
-    hashes = dict(zip((row.line for row in new_rows), encoded, strict=True))
-    with transaction.atomic():
-        result = _write_import(actor, school, rows, generated, hashes)
-        db.refresh_statistics()
-    return result
+    generated: dict[int, str] = {}
+    hashes: dict[int, str] = {}
+    for attempt in range(IMPORT_ATTEMPTS):
+        # Hashing takes seconds, so it happens before the transaction: no write lock is
+        # held meanwhile (on SQLite every sign-in would wait for the import).
+        existing = _school_accounts(school, rows)
+        new_rows = [
+            row for row in rows if row.username.lower() not in existing and row.line not in hashes
+        ]
+        for row in new_rows:
+            if not row.password:
+                generated[row.line] = generate_initial_password()
+        encoded = hash_passwords(
+            [row.password or generated[row.line] for row in new_rows], progress=progress
+        )
+        hashes.update(zip((row.line for row in new_rows), encoded, strict=True))
+        try:
+            with transaction.atomic():
+                result = _write_import(actor, school, rows, generated, hashes)
+                db.refresh_statistics()
+            return result
+        except IntegrityError:
+            # Another import created some of these accounts or classes between our look
+            # and our write: look again, they are updates now.
+            if attempt == IMPORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _write_import(

@@ -134,3 +134,29 @@ def test_the_sample_file_imports(world):
     sample = Path(finders.find("accounts/import-template.csv")).read_bytes()
     result = services.import_users(world.admin, world.school, importing.parse(sample, world.school))
     assert [user.username for user in result.created] == ["mia.mueller", "ben.yilmaz", "k.schulz"]
+
+
+def test_an_import_racing_another_one_retries_instead_of_failing(world, monkeypatch):
+    """Two admins import the same file at once: the other import creates anna.becker after
+    this one looked. The write fails on the unique username, and the import looks again
+    and treats anna as an existing account instead of ending in a server error."""
+    _import(world, CSV.splitlines()[0] + "\n" + CSV.splitlines()[1] + "\n")  # the other import
+    look = services._school_accounts
+    hidden = {"calls": 0}
+
+    def before_the_other_import_committed(school, rows):
+        hidden["calls"] += 1
+        found = look(school, rows)
+        return (
+            {k: v for k, v in found.items() if k != "anna.becker"}
+            if hidden["calls"] <= 2
+            else found
+        )
+
+    monkeypatch.setattr(services, "_school_accounts", before_the_other_import_committed)
+    result = _import(world, CSV)
+
+    assert hidden["calls"] > 2  # it looked again
+    assert sorted(u.username for u in result.created) == ["bert.yilmaz", "clara.neu", "xaver.lehr"]
+    assert "anna.becker" not in {c.username for c in result.credentials}
+    assert User.objects.filter(username="anna.becker").count() == 1
