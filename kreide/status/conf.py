@@ -22,9 +22,11 @@ DEFAULTS: dict[str, Any] = {
     "ADMISSION_QUEUE": env_int("KREIDE_ADMISSION_QUEUE", 8),
     # Longest wait in the queue before the request is turned away.
     "ADMISSION_QUEUE_TIMEOUT_MS": env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000),
-    # Password checks (about 40 ms of CPU each here) running at once per worker (a worker has
-    # one core: two at once would only share it and hold pages back longer), and their queue.
-    "ADMISSION_LOGIN_IN_FLIGHT": env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 1),
+    # Password checks (about 30 ms of CPU each here) running at once per worker, and their
+    # queue. Measured in the 8:00 wave at 6 students/s on one core: with 1, sign-ins queued
+    # behind each other (p95 320 ms, pages p95 174 ms); with 2, p95 230 ms and pages 137 ms,
+    # other pages 3-5 ms slower; 3 gained nothing more (bench/results/2026-11-25).
+    "ADMISSION_LOGIN_IN_FLIGHT": env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 2),
     "ADMISSION_LOGIN_QUEUE": env_int("KREIDE_ADMISSION_LOGIN_QUEUE", 16),
     "ADMISSION_HEAVY_IN_FLIGHT": env_int("KREIDE_ADMISSION_HEAVY_IN_FLIGHT", 1),
     "ADMISSION_HEAVY_QUEUE": env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2),
