@@ -355,7 +355,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="1,2,3,4,6,9", help="arrivals per second to try")
+    parser.add_argument("--rates", default="2,4,6,8,9,10", help="arrivals per second to try")
     parser.add_argument("--ramp", type=int, default=45, help="seconds students keep arriving")
     parser.add_argument("--hold", type=int, default=10, help="seconds after the last arrival")
     # One worker per core, and the server has one core (--server-cpus).
