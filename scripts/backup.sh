@@ -34,11 +34,12 @@ rm -rf "$partial"
 mkdir -p "$partial/blobs"
 trap 'rm -rf "$partial"' EXIT
 
-# `kreide purge-blobs` removes files nothing refers to; it takes the same lock, so it never
-# removes a file between the database dump (which may still refer to it) and the copy.
+# `kreide purge-blobs` removes files nothing refers to; it takes this lock exclusively, so
+# it never removes a file between the database dump (which may still refer to it) and the
+# copy. Shared: backups and exports may run side by side.
 mkdir -p "$storage_dir"
-exec 9>"$storage_dir/collect.lock"
-flock 9 || fail "could not lock $storage_dir/collect.lock."
+exec 9>>"$storage_dir/collect.lock"
+flock -s 9 || fail "could not lock $storage_dir/collect.lock."
 
 if [ -n "${KREIDE_DATABASE_URL:-}" ]; then
   case "$KREIDE_DATABASE_URL" in

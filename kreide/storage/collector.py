@@ -16,16 +16,16 @@ Files on disk without a row (a crash between placing a file and committing its r
 given a row dated by the file's modification time and collected like the rest; temporary
 files of interrupted writes are removed once older than the grace period.
 
-A collection holds STORAGE_DIR/collect.lock, which scripts/backup.sh holds from the
-database dump to the end of the file copy: a file the dump refers to is never removed
-before it is copied.
+A collection holds STORAGE_DIR/collect.lock exclusively; scripts/backup.sh (from the
+database dump to the end of the file copy) and `kreide export` (`content_kept()`) hold it
+shared: a file their snapshot refers to is never removed before it is copied.
 """
 
 from __future__ import annotations
 
 import fcntl
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,15 +69,20 @@ def collect(
 ) -> Collected:
     """Remove content unreferenced and not stored within `grace`; `progress(done, total)`
     is called with the candidates handled so far, before the first batch and after each."""
-    with _no_backup_running():
+    with _store_lock(fcntl.LOCK_EX):  # waits for running backups and exports
         return _collect(timezone.now() - grace, progress)
 
 
+def content_kept() -> AbstractContextManager[None]:
+    """Held while a snapshot's files are read (an export): no collection runs meanwhile."""
+    return _store_lock(fcntl.LOCK_SH)
+
+
 @contextmanager
-def _no_backup_running() -> Iterator[None]:
+def _store_lock(mode: int) -> Iterator[None]:
     settings.STORAGE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(settings.STORAGE_DIR / "collect.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # waits for a running backup
+    with open(settings.STORAGE_DIR / "collect.lock", "a") as lock:
+        fcntl.flock(lock, mode)
         yield
 
 

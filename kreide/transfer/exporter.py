@@ -21,6 +21,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from kreide.storage.blobstore import backend
+from kreide.storage.collector import content_kept
 from kreide.transfer import archive, serialize
 from kreide.transfer.registry import RegistryError, ordered_specs, uncovered_models
 
@@ -111,7 +112,11 @@ def export_school(
     os.close(handle)
     now = time.time()
     try:
-        with snapshot(using), tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            content_kept(),  # no file of the snapshot is collected before it is read
+            snapshot(using),
+            tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar,
+        ):
             school = School._base_manager.using(using).filter(slug=slug).first()
             if school is None:
                 raise serialize.ExportError(f"There is no school with the short name {slug!r}.")

@@ -1,6 +1,5 @@
 """Collecting stored content nothing refers to: what goes, what must stay."""
 
-import fcntl
 import os
 import threading
 from datetime import timedelta
@@ -149,20 +148,19 @@ def test_content_being_stored_again_during_collection_is_not_lost(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_collection_waits_for_a_running_backup(settings):
-    """scripts/backup.sh holds collect.lock from the database dump to the end of the copy."""
+def test_collection_waits_for_running_backups_and_exports(settings):
+    """scripts/backup.sh (from the database dump to the end of the copy) and `kreide
+    export` hold collect.lock shared; a collection waits for them."""
     _age(blobstore.store_bytes(b"referred to by the dump being copied"))
-    settings.STORAGE_DIR.mkdir(parents=True, exist_ok=True)
     results = []
-    with open(settings.STORAGE_DIR / "collect.lock", "w") as backup_lock:
-        fcntl.flock(backup_lock, fcntl.LOCK_EX)
 
-        def collect() -> None:
-            try:
-                results.append(collector.collect())
-            finally:
-                connection.close()
+    def collect() -> None:
+        try:
+            results.append(collector.collect())
+        finally:
+            connection.close()
 
+    with collector.content_kept(), collector.content_kept():  # two at once are fine
         collecting = threading.Thread(target=collect)
         collecting.start()
         collecting.join(timeout=1)
