@@ -11,6 +11,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections
 from django.utils import timezone
 
 from kreide.tasks import services
@@ -37,16 +38,25 @@ def kreide_url(settings):
 
     def serve() -> str:
         server = make_server("127.0.0.1", 0, WSGIHandler(), WSGIServer, _Quiet)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+
+        def run() -> None:
+            try:
+                server.serve_forever()
+            finally:  # this thread's database connection, or the test database stays in use
+                connections.close_all()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
         return f"http://127.0.0.1:{server.server_port}"
 
     servers: list = []
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
     yield serve
-    for server in servers:
+    for server, thread in servers:
         server.shutdown()
         server.server_close()
+        thread.join(timeout=10)
 
 
 def test_the_example_signs_in_and_lists_the_students_tasks(world, kreide_url):
