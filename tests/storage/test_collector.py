@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -111,6 +111,14 @@ def test_command_reports_what_it_freed(capsys):
     assert not Blob.objects.exists()
 
 
+@pytest.mark.django_db
+def test_command_refuses_a_grace_period_that_could_take_an_upload_being_attached():
+    fresh = blobstore.store_bytes(b"uploaded a second ago")
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("purge_blobs", "--no-progress", "--hours", "0")
+    assert _on_disk(fresh) and Blob.objects.filter(pk=fresh.pk).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_content_being_stored_again_during_collection_is_not_lost(world):
     """A student uploads content identical to an unreferenced old blob while the collector
@@ -148,7 +156,7 @@ def test_content_being_stored_again_during_collection_is_not_lost(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_collection_waits_for_running_backups_and_exports(settings):
+def test_collection_waits_for_running_backups_and_exports():
     """scripts/backup.sh (from the database dump to the end of the copy) and `kreide
     export` hold collect.lock shared; a collection waits for them."""
     _age(blobstore.store_bytes(b"referred to by the dump being copied"))

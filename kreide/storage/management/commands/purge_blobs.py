@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from kreide.storage import collector
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, hours: int, no_progress: bool, **options) -> None:
+        if hours < 1:
+            raise CommandError(
+                "--hours must be at least 1: content stored in the last hour may be an upload "
+                "that is being attached right now."
+            )
         with tqdm(unit="blob", desc="Collecting", disable=no_progress) as bar:
 
             def show(done: int, total: int) -> None:
