@@ -7,8 +7,9 @@
 //
 // Each chosen file is sent with tus (tus-js-client) in 4 MiB chunks, shows a <progress>,
 // resumes after a dropped connection (automatic retries with exponential backoff and
-// jitter) or a reload (choose the same file again: it continues where it stopped), and
-// fires `kreide:uploaded` on the input (bubbling) with detail = the server's result JSON.
+// jitter, never sooner than a busy server's Retry-After) or a reload (choose the same file
+// again: it continues where it stopped), and fires `kreide:uploaded` on the input
+// (bubbling) with detail = the server's result JSON.
 // With data-upload-field, a hidden input of that name carrying the upload id is added to
 // the form, so a form saved later can pick the finished uploads up.
 "use strict";
@@ -48,6 +49,22 @@
       delays.push(backoff ? 250 + backoff(attempt, 1000, 60000) : 1000 * (attempt + 1));
     }
     return delays;
+  }
+
+  // A busy Kreide (503, or 429) says when to come back: the next try waits at least that
+  // long, plus jitter, instead of the shorter planned delay. tus-js-client asks this right
+  // before it reads the delay for `attempt`, and `options` belongs to this upload alone.
+  function shouldRetry(error, attempt, options) {
+    const response = error && error.originalResponse;
+    const status = response ? response.getStatus() : 0;
+    const waitMs = response && window.Kreide.retryAfterMs(response.getHeader("Retry-After"));
+    if (waitMs) {
+      const jitter = window.Kreide.backoffDelay(attempt, 250, 5000);
+      options.retryDelays[attempt] = Math.max(options.retryDelays[attempt], waitMs + jitter);
+    }
+    // As tus-js-client decides by default (server errors, 409, 423), and busy answers too.
+    const retryable = status < 400 || status >= 500 || [409, 423, 429].includes(status);
+    return retryable && navigator.onLine !== false;
   }
 
   function formatSize(bytes) {
@@ -125,6 +142,7 @@
       endpoint: ENDPOINT,
       chunkSize: CHUNK_SIZE,
       retryDelays: retryDelays(),
+      onShouldRetry: shouldRetry,
       metadata: metadata,
       headers: { "X-CSRFToken": csrfToken() },
       removeFingerprintOnSuccess: true,
