@@ -224,19 +224,32 @@ def share_scope(user_id: int | None = None, group_id: int | None = None) -> str:
     return f"user:{user_id}:shares" if user_id else f"group:{group_id}:shares"
 
 
-def share_added(share: Share) -> None:
-    """A share with a person or a group was made: their cached share ids are renewed.
-    (Removed shares need nothing: the ids are only a pre-filter of the real query.)"""
-    scopes = [share_scope(user_id=share.user_id)] if share.user_id else []
-    if share.group_id:
-        scopes.append(share_scope(group_id=share.group_id))
+@transaction.atomic
+def share(actor: Actor, node: Node, *, user=None, group=None, can_write: bool = False) -> Share:
+    """Share `node` with a person or a group of the school (again: the permission changes).
+    Only who may write the whole space (its owner, the group's writers) shares from it."""
+    if actor.space_level(node.space) < Level.WRITE:
+        raise PermissionDenied
+    shared, _created = Share.objects.for_school(node.school_id).update_or_create(
+        school_id=node.school_id,
+        node=node,
+        user=user,
+        group=group,
+        defaults={"can_write": can_write, "created_by": actor.user},
+    )
+    # The cached share ids of that person or group are renewed. (Removed shares need
+    # nothing: the ids are only a pre-filter of the real query.)
+    scopes = [share_scope(user_id=shared.user_id)] if shared.user_id else []
+    if shared.group_id:
+        scopes.append(share_scope(group_id=shared.group_id))
     fragments.bump_on_commit(*scopes)
+    return shared
 
 
 def _share_candidates(user, group_ids: list[int]) -> list[int]:
     """Ids of every share with the user or one of their groups (whoever made it, whatever
     became of the node): a superset of what shared_with_me() shows, cached per user and
-    per group until share_added() bumps them."""
+    per group until share() bumps them."""
     names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
     names.update(
         (f"shares:{user.school_id}:group:{group_id}", (None, group_id)) for group_id in group_ids

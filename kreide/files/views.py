@@ -418,15 +418,13 @@ def share(request: HttpRequest, pk: int) -> HttpResponse:
     school = request.user.school
     form = ShareForm(request.POST or None, school=school)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            shared, _created = Share.objects.for_school(school).update_or_create(
-                school=school,
-                node=node,
-                user=form.cleaned_data.get("user"),
-                group=form.cleaned_data.get("group"),
-                defaults={"can_write": form.cleaned_data["can_write"], "created_by": request.user},
-            )
-            services.share_added(shared)
+        services.share(
+            actor,
+            node,
+            user=form.cleaned_data.get("user"),
+            group=form.cleaned_data.get("group"),
+            can_write=form.cleaned_data["can_write"],
+        )
         messages.success(request, _("Shared."))
         return redirect("files:share", node.pk)
     shares = Share.objects.for_school(school).filter(node=node).select_related("user", "group")

@@ -238,3 +238,13 @@ def test_files_arriving_at_once_never_exceed_the_quota_together(files):
     assert isinstance(first, Node), first
     assert isinstance(second, QuotaExceeded), second
     assert services.usage_bytes(files.student_root.space) <= 1024 * 1024
+
+
+def test_only_who_may_write_the_space_shares_from_it(files):
+    with pytest.raises(PermissionDenied):
+        services.share(Actor(files.student_7b), files.private_file, group=files.class_7b)
+    shared = services.share(Actor(files.student_7a), files.private_file, group=files.class_7b)
+    again = services.share(
+        Actor(files.student_7a), files.private_file, group=files.class_7b, can_write=True
+    )
+    assert again.pk == shared.pk and again.can_write

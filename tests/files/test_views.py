@@ -233,10 +233,7 @@ def test_dashboard_section_costs_the_same_queries_for_many_shares(
     actor = Actor(files.student_7a)
     for number in range(8):
         node = services.add_file(actor, files.student_root, f"f{number}.txt", store_bytes(b"x"))
-        share = Share.objects.for_school(files.school).create(
-            school=files.school, node=node, group=files.class_7b, created_by=files.student_7a
-        )
-        services.share_added(share)  # as the share page does
+        services.share(actor, node, group=files.class_7b)
     with django_assert_num_queries(2):  # the class's share ids anew, then the shares
         assert len(shared_with_me(request)["shares"]) == 5
     with django_assert_num_queries(1):
