@@ -221,15 +221,24 @@ def catch_up(member: RoomMember, after: int, since: str | None) -> dict[str, Any
     server's time to send as `since` next time ("now")."""
     now = timezone.now()
     messages, more = messages_after(member, after)
-    parsed = parse_datetime(since) if isinstance(since, str) and len(since) < 40 else None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = None
     return {
         "messages": messages,
         "more": more,
-        "changed": changed_since(member, after, parsed),
+        "changed": changed_since(member, after, _moment(since)),
         "now": now.isoformat(),
     }
+
+
+def _moment(value: object) -> datetime | None:
+    """A `since` as the server sent it (ISO 8601 with offset); anything else is ignored,
+    which only means no changes are sent: a broken value must not break the catch-up."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return None
+    return parsed if parsed is not None and timezone.is_aware(parsed) else None
 
 
 def changed_since(member: RoomMember, upto: int, since: datetime | None) -> list[dict[str, Any]]:
