@@ -154,7 +154,8 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
         day = VideoLesson.objects.for_school(school_id).filter(
             starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1)
         )
-        day = day.select_related("group").order_by("starts_at", "pk")
+        # Cached for every student of the class: never with the room's secret.
+        day = day.select_related("group").defer("room_secret").order_by("starts_at", "pk")
         values: dict[str, list[VideoLesson]] = {}
         groups = {names[name]: name for name in missing if names[name] is not None}
         if groups:

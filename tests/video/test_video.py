@@ -211,6 +211,8 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
     with CaptureQueriesContext(connection) as more:
         found = dashboard_section(request)
     assert len(more) == 1 and len(found["lessons"]) == 6
+    # What the class shares in the cache never carries a room's secret.
+    assert all("room_secret" in e["lesson"].get_deferred_fields() for e in found["lessons"])
     services.end_lesson(world.teacher_7a, lesson)
     assert len(dashboard_section(request)["lessons"]) == 5
 
