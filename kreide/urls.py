@@ -26,3 +26,8 @@ urlpatterns = [
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),
 ]
+
+handler400 = "kreide.core.errors.bad_request"
+handler403 = "kreide.core.errors.permission_denied"
+handler404 = "kreide.core.errors.page_not_found"
+handler500 = "kreide.core.errors.server_error"

@@ -1,14 +1,13 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kreide.core.widgets import DateInput, TimeInput
 from kreide.schools.models import Group
 
 
 class StartWindowForm(forms.Form):
-    day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
-    starts_at = forms.TimeField(
-        label=_("Starts at"), widget=forms.TimeInput(attrs={"type": "time"})
-    )
+    day = forms.DateField(label=_("Day"), widget=DateInput())
+    starts_at = forms.TimeField(label=_("Starts at"), widget=TimeInput())
     group = forms.ModelChoiceField(
         label=_("Class"),
         queryset=Group.unscoped.none(),

@@ -4,15 +4,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
+from kreide.core.widgets import DateTimeInput
 from kreide.schools.models import Group, Membership
 from kreide.tasks.models import Submission, Task
-
-
-class DateTimeInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self) -> None:
-        super().__init__(format="%Y-%m-%dT%H:%M")
 
 
 class StudentChoice(forms.ModelMultipleChoiceField):

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from kreide.core.widgets import DateTimeInput
 from kreide.video import services
 from kreide.video.models import VideoLesson
 
@@ -59,7 +60,7 @@ class LessonForm(forms.Form):
     starts_at = forms.DateTimeField(
         required=False,
         label=gettext_lazy("Starts at"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=DateTimeInput(),
     )
     minutes = forms.IntegerField(
         min_value=5, max_value=240, initial=45, label=gettext_lazy("Duration (minutes)")
