@@ -36,6 +36,7 @@ class DemoLogins:
     student: str
     teacher: str
     admin: str
+    class_name: str
     password: str = DEMO_PASSWORD
 
 
@@ -62,15 +63,35 @@ class _Names:
         return first, last, username
 
 
-def demo_logins() -> DemoLogins | None:
-    school = School.objects.filter(slug=DEMO_SLUG).first()
+def demo_logins(school: School | None = None) -> DemoLogins | None:
+    """The accounts `make run` prints: a student, a teacher of that student's class (so the
+    teacher's pages are full of the student's work) and an admin."""
+    school = school or School.objects.filter(slug=DEMO_SLUG).first()
     if school is None:
         return None
-    first = User.objects.for_school(school).order_by("pk")
+    classes = Membership.objects.for_school(school).filter(group__kind=Group.Kind.CLASS)
+    student = (
+        classes.filter(role=Membership.Role.MEMBER, user__role=User.Role.STUDENT)
+        .order_by("user_id")
+        .values("user__username", "group_id", "group__name")
+        .first()
+    )
+    if student is None:
+        return None
+    teacher = (
+        classes.filter(role=Membership.Role.TEACHER, group_id=student["group_id"])
+        .order_by("user_id")
+        .values_list("user__username", flat=True)
+        .first()
+    )
     return DemoLogins(
-        student=first.filter(role=User.Role.STUDENT).values_list("username", flat=True)[0],
-        teacher=first.filter(role=User.Role.TEACHER).values_list("username", flat=True)[0],
-        admin=first.filter(role=User.Role.SCHOOL_ADMIN).values_list("username", flat=True)[0],
+        student=student["user__username"],
+        teacher=teacher,
+        admin=User.objects.for_school(school)
+        .filter(role=User.Role.SCHOOL_ADMIN)
+        .order_by("pk")
+        .values_list("username", flat=True)[0],
+        class_name=student["group__name"],
     )
 
 

@@ -31,7 +31,9 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
             .annotate(handed_in=Count("submissions"))
             .order_by("due_at")[:SHOWN]
         )
-        return {"teacher": True, "upcoming": upcoming}
+        # "New task" only for a teacher of an active class or group: else it leads nowhere.
+        can_create = any(m.is_teacher and m.is_active for m in memberships.memberships_of(request))
+        return {"teacher": True, "upcoming": upcoming, "can_create": can_create}
     if not user.is_student:
         return None
     soon = now + timedelta(days=DUE_SOON_DAYS)

@@ -1,6 +1,6 @@
 """Demo video lessons: a morning wave of grade 7 with staggered join windows, more lessons
-through the day, and two around the time of seeding for the sample student and teacher
-logins (so `make run` shows a "Join" button whenever it is started)."""
+through the day, and two around the time of seeding for the sample student's class, taught
+by the sample teacher (so the logins `make run` prints show a "Join" button)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from kreide.accounts.models import User
+from kreide.schools.demo import demo_logins
 from kreide.schools.models import Group, Membership, School
 from kreide.video.models import VideoLesson
 
@@ -51,15 +52,16 @@ def seed(school: School, rng: random.Random) -> None:
                 classroom_mode=rng.random() < 0.9,
             )
         )
-    people = User.objects.for_school(school).order_by("pk")
-    teacher = people.filter(role=User.Role.TEACHER).first()
-    student = people.filter(role=User.Role.STUDENT).first()
-    own_class = (
-        Membership.objects.for_school(school)
-        .filter(user=student, group__kind=Group.Kind.CLASS)
-        .values_list("group_id", flat=True)
-        .first()
-    )
+    logins = demo_logins(school)
+    teacher = own_class = None
+    if logins is not None:
+        teacher = User.objects.for_school(school).filter(username=logins.teacher).first()
+        own_class = (
+            Membership.objects.for_school(school)
+            .filter(user__username=logins.student, group__kind=Group.Kind.CLASS)
+            .values_list("group_id", flat=True)
+            .first()
+        )
     if teacher is not None and own_class is not None:
         now = timezone.now().replace(second=0, microsecond=0)
         for title, starts in (

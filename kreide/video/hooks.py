@@ -20,8 +20,9 @@ def nav_visible(request: HttpRequest) -> bool:
 def dashboard_section(request: HttpRequest) -> dict | None:
     """Today's lessons of the user's classes, at most 8: from the fragment cache."""
     user = request.user
-    if user.school_id is None:
-        return None
+    state = services.cached_state()
+    if user.school_id is None or state == "unconfigured":
+        return None  # no video here: the banner says so once
     now = timezone.localtime()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     lessons = [
@@ -38,6 +39,7 @@ def dashboard_section(request: HttpRequest) -> dict | None:
         else None
     )
     return {
+        "available": state != "down",
         "lessons": [
             {
                 "lesson": lesson,
@@ -45,12 +47,15 @@ def dashboard_section(request: HttpRequest) -> dict | None:
                 or services.join_opens_for(lesson, day_starts) <= now,
             }
             for lesson in lessons
-        ]
+        ],
     }
 
 
 def video_banner(request: HttpRequest) -> list[Banner]:
-    """From the cached health state only: never a network call or query per page."""
+    """From the cached health state only: never a network call or query per page. The
+    video pages say it themselves, once."""
+    if request.path.startswith("/video/"):
+        return []
     state = services.cached_state()
     if state == "down":
         return [
@@ -62,6 +67,6 @@ def video_banner(request: HttpRequest) -> list[Banner]:
                 "warning",
             )
         ]
-    if state == "unconfigured" and (request.path == "/" or request.path.startswith("/video/")):
-        return [Banner(_("Video is not set up on this Kreide."), "info")]
+    if state == "unconfigured" and request.path == "/":
+        return [Banner(_("Video lessons are not available here."), "info")]
     return []

@@ -93,7 +93,13 @@ def lesson_list(request: HttpRequest) -> HttpResponse:
     if user.school_id is None:
         raise Http404
     state = services.fresh_state()
-    teaching = user.is_teacher or user.is_school_admin
+    # Only who has a class or group to teach gets the form (an empty choice leads nowhere),
+    # and only where video exists at all.
+    teaching = (
+        state != "unconfigured"
+        and (user.is_teacher or user.is_school_admin)
+        and services.groups_for_teaching(user).exists()
+    )
     form = LessonForm(request.POST or None, user=user) if teaching else None
     if request.method == "POST":
         if form is None:

@@ -28,15 +28,41 @@ def scheduled(world, minutes_ahead: int = 30, group=None, title: str = "Mathe") 
     )
 
 
-def test_unconfigured_video_says_so_and_the_rest_works(world, client_for):
+def test_unconfigured_video_says_so_once_and_the_rest_works(world, client_for):
+    lesson = scheduled(world, minutes_ahead=1)
+    services.set_join_window(world.teacher_7a, lesson, timezone.now())
     client = client_for(world.student_7a)
     page = client.get("/video/")
     assert page.status_code == 200
-    assert "Video ist nicht eingerichtet" in page.content.decode()
-    assert client.get("/").status_code == 200
+    body = page.content.decode()
+    assert body.count("Videostunden sind hier nicht verfügbar") == 1
+    assert body.count('class="notice"') + body.count('class="banner') == 1
+    assert "Aufgaben, Dateien und Nachrichten funktionieren wie gewohnt" in body
+    detail = client.get(f"/video/{lesson.pk}/")
+    assert "Beitreten" not in detail.content.decode()
+    home = client.get("/").content.decode()
+    assert home.count("Videostunden sind hier nicht verfügbar") == 1  # the banner, nothing more
+    assert "Beitreten" not in home
+    teacher = client_for(world.teacher_7a).get("/video/").content.decode()
+    assert "Neue Videostunde" not in teacher and "Beitrittszeiten" not in teacher
+
+
+def test_media_servers_down_keep_the_lessons_without_join_buttons(world, client_for):
+    lesson = scheduled(world, minutes_ahead=1)
+    services.set_join_window(world.teacher_7a, lesson, timezone.now())
+    media_servers_down()
+    home = client_for(world.student_7a).get("/").content.decode()
+    assert "Mathe" in home and "Video gerade nicht verfügbar" in home
+    assert "Beitreten" not in home
+
+
+def media_servers_down() -> None:
+    """Video is set up, its servers do not answer: lessons can still be planned."""
+    cache.set(services.HEALTH_KEY, {"state": "down", "checked": timezone.now()})
 
 
 def test_teacher_schedules_a_lesson_and_students_cannot(world, client_for):
+    media_servers_down()
     starts = (timezone.localtime() + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
     form = {
         "group": world.class_7a.pk,
@@ -57,6 +83,7 @@ def test_teacher_schedules_a_lesson_and_students_cannot(world, client_for):
 
 
 def test_a_time_in_the_past_is_refused_with_a_message(world, client_for):
+    media_servers_down()
     past = (timezone.localtime() - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     response = client_for(world.teacher_7a).post(
         "/video/", {"group": world.class_7a.pk, "title": "X", "starts_at": past, "minutes": 45}

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         logins = demo_logins()
         self.stdout.write(
             f"\nSample logins (password for all: {logins.password}):\n"
-            f"  student:      {logins.student}\n"
-            f"  teacher:      {logins.teacher}\n"
+            f"  student:      {logins.student} (class {logins.class_name})\n"
+            f"  teacher:      {logins.teacher} (teaches class {logins.class_name})\n"
             f"  school admin: {logins.admin}\n"
         )

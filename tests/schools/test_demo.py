@@ -1,0 +1,50 @@
+"""The demo school `make run` creates: the printed logins show what Kreide can do."""
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils import timezone
+
+from kreide.accounts.models import User
+from kreide.schools import demo
+from kreide.schools.models import Membership
+from kreide.video import services as video
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sample_teacher_teaches_the_sample_students_class(client_for, capsys):
+    call_command("seed_demo")
+    printed = capsys.readouterr().out
+    logins = demo.demo_logins()
+    assert f"teacher:      {logins.teacher} (teaches class {logins.class_name})" in printed
+    school = demo.School.objects.get(slug=demo.DEMO_SLUG)
+    people = User.objects.for_school(school)
+    student, teacher = people.get(username=logins.student), people.get(username=logins.teacher)
+    classes = Membership.objects.for_school(school).filter(group__name=logins.class_name)
+    assert classes.filter(user=student, role=Membership.Role.MEMBER).exists()
+    assert classes.filter(user=teacher, role=Membership.Role.TEACHER).exists()
+    assert people.get(username=logins.admin).role == User.Role.SCHOOL_ADMIN
+
+    # The teacher's pages lead somewhere: a new task, the class's video lessons.
+    as_teacher = client_for(teacher)
+    assert "Neue Aufgabe" in as_teacher.get("/").content.decode()
+    assert as_teacher.get("/tasks/new/").status_code == 200
+    lessons = as_teacher.get("/video/").content.decode()
+    assert "Videosprechstunde" in lessons and logins.class_name in lessons
+    assert "Videosprechstunde" in client_for(student).get("/video/").content.decode()
+
+
+def test_a_teacher_without_classes_is_offered_nothing_that_leads_nowhere(
+    world, make_user, client_for
+):
+    newcomer = client_for(make_user(world.school, User.Role.TEACHER))
+    assert "Neue Aufgabe" not in newcomer.get("/").content.decode()
+    assert "Neue Aufgabe" not in newcomer.get("/tasks/").content.decode()
+    lessons = newcomer.get("/video/").content.decode()
+    assert "Neue Videostunde" not in lessons and "Gestaffelte" not in lessons
+    # The teacher of a class still gets both (where video is set up).
+    cache.set(video.HEALTH_KEY, {"state": "down", "checked": timezone.now()})
+    teacher = client_for(world.teacher_7a)
+    assert "Neue Aufgabe" in teacher.get("/").content.decode()
+    assert "Neue Videostunde" in teacher.get("/video/").content.decode()
