@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
 from kreide.core.metrics import render_latest
@@ -42,3 +43,10 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=404)
     body, content_type = render_latest()
     return HttpResponse(body, content_type=content_type)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (and some on every page)."""
+    response = HttpResponsePermanentRedirect(static("kreide/favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

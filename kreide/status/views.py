@@ -6,8 +6,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
@@ -34,10 +36,10 @@ def _modules(snapshot_health: dict[str, Any] | None) -> list[dict[str, Any]]:
         found = (snapshot_health or {}).get("modules", {}).get(key) if fresh else None
         if found is None:
             state, label = "unknown", _("unknown")
+        elif found["problem"] == health.NOT_CONFIGURED:
+            continue  # not part of this deployment: "working" would claim too much
         elif not found["ok"]:
             state, label = "down", _("disrupted")
-        elif found["problem"]:
-            state, label = "off", _("not set up")
         else:
             state, label = "ok", _("working")
         rows.append({"name": names[key], "state": state, "label": label})
@@ -91,6 +93,15 @@ def _incident_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @never_cache
 def status_page(request: HttpRequest) -> HttpResponse:
+    # The language comes from the address, not a session: this page never reads one.
+    chosen = request.GET.get("language")
+    if chosen in dict(settings.LANGUAGES):
+        with translation.override(chosen):
+            return _status_page()
+    return _status_page()
+
+
+def _status_page() -> HttpResponse:
     snapshot = services.read_snapshot()
     incidents = _incident_rows(snapshot["incidents"])
     context = {
@@ -103,4 +114,6 @@ def status_page(request: HttpRequest) -> HttpResponse:
         ),
     }
     # No request context: no session, no user, no database.
-    return HttpResponse(render_to_string("status/page.html", context))
+    response = HttpResponse(render_to_string("status/page.html", context))
+    response["Content-Language"] = translation.get_language()
+    return response

@@ -42,8 +42,36 @@ def test_status_page_renders_without_database(client, db, django_assert_num_quer
     page = response.content.decode()
     assert response.status_code == 200
     assert "Systemstatus" in page and "Anmeldung langsam" in page
-    assert page.count('class="status-ok"') + page.count('class="status-off"') == 6
+    # Without a media server and a mail server, video and mail are not part of this Kreide.
+    assert page.count('class="status-ok"') == 4 and page.count('<li class="status-') == 4
+    assert "E-Mail" not in page and "Video" not in page
     assert "<polyline" in page and "<script" not in page
+
+
+def test_configured_mail_is_checked_and_shown(client, db, settings, monkeypatch):
+    settings.EMAIL_HOST = "127.0.0.1"
+    monkeypatch.setattr(health.socket, "create_connection", _refused)
+    health.sample()
+    page = client.get("/status").content.decode()
+    assert '<li class="status-down"><span class="status-name">E-Mail</span>' in page
+
+
+def _refused(*args, **kwargs):
+    raise ConnectionRefusedError
+
+
+def test_status_page_has_an_icon_and_english(client, db):
+    page = client.get("/status").content.decode()
+    assert 'rel="icon"' in page and 'href="?language=en"' in page
+    english = client.get("/status?language=en")
+    assert english["Content-Language"] == "en"
+    assert (
+        "System status" in english.content.decode()
+        and 'href="?language=de"' in english.content.decode()
+    )
+    assert client.get("/status?language=xx").status_code == 200
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 301 and icon["Location"].endswith(".svg")
 
 
 def test_status_page_says_unknown_without_a_sample(client, db):
