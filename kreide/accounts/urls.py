@@ -11,17 +11,17 @@ urlpatterns = [
     path("password/", views.password_change_view, name="password_change"),
     path("two-factor/", views.two_factor_view, name="two_factor"),
     path("my-classes/", school_admin.my_classes, name="my_classes"),
-    path("users/<int:pk>/reset-password/", school_admin.password_reset, name="password_reset"),
-    path("groups/<int:pk>/reprint-slips/", school_admin.reprint_slips, name="reprint_slips"),
+    path("users/<id:pk>/reset-password/", school_admin.password_reset, name="password_reset"),
+    path("groups/<id:pk>/reprint-slips/", school_admin.reprint_slips, name="reprint_slips"),
     path("credentials/<str:token>/", school_admin.credentials_page, name="credentials"),
     path("credentials/<str:token>/slips.pdf", school_admin.credentials_pdf, name="credentials_pdf"),
     # The school office (school admins of the signed-in user's school only).
     path("admin/users/", school_admin.user_list, name="user_list"),
     path("admin/users/new/", school_admin.user_create, name="user_create"),
-    path("admin/users/<int:pk>/", school_admin.user_edit, name="user_edit"),
-    path("admin/users/<int:pk>/active/", school_admin.user_set_active, name="user_set_active"),
+    path("admin/users/<id:pk>/", school_admin.user_edit, name="user_edit"),
+    path("admin/users/<id:pk>/active/", school_admin.user_set_active, name="user_set_active"),
     path(
-        "admin/users/<int:pk>/two-factor/",
+        "admin/users/<id:pk>/two-factor/",
         school_admin.user_reset_two_factor,
         name="user_reset_two_factor",
     ),
@@ -29,14 +29,12 @@ urlpatterns = [
     path("admin/audit/", school_admin.audit_log, name="audit"),
     path("admin/groups/", school_views.group_list, name="group_list"),
     path("admin/groups/new/", school_views.group_create, name="group_create"),
-    path("admin/groups/<int:pk>/", school_views.group_edit, name="group_edit"),
+    path("admin/groups/<id:pk>/", school_views.group_edit, name="group_edit"),
+    path("admin/groups/<id:pk>/members/", school_views.group_add_members, name="group_add_members"),
     path(
-        "admin/groups/<int:pk>/members/", school_views.group_add_members, name="group_add_members"
-    ),
-    path(
-        "admin/groups/<int:pk>/members/<int:user_pk>/remove/",
+        "admin/groups/<id:pk>/members/<id:user_pk>/remove/",
         school_views.group_remove_member,
         name="group_remove_member",
     ),
-    path("admin/groups/<int:pk>/active/", school_views.group_set_active, name="group_set_active"),
+    path("admin/groups/<id:pk>/active/", school_views.group_set_active, name="group_set_active"),
 ]

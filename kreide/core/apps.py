@@ -6,3 +6,11 @@ class CoreConfig(AppConfig):
     name = "kreide.core"
     label = "core"
     verbose_name = _("Kreide core")
+
+    def ready(self) -> None:
+        from django.urls import register_converter
+
+        from kreide.core.ids import IdConverter
+
+        # Every id in a URL is `<id:…>`; tests/core/test_ids.py keeps `<id:…>` out.
+        register_converter(IdConverter, "id")

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
 from kreide.accounts.permissions import is_admin_of
+from kreide.core.ids import parse_id, valid_ids
 from kreide.files import services
 from kreide.files.dav import is_locked
 from kreide.files.models import AppPassword, FileSettings, GroupWriter, Node, PublicLink, Share
@@ -238,7 +239,7 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _target(actor: Actor, request: HttpRequest) -> Node:
     try:
-        return _node(actor, int(request.POST.get("target", "")), Level.WRITE)
+        return _node(actor, parse_id(request.POST.get("target", "")), Level.WRITE)
     except ValueError as error:
         raise Http404 from error
 
@@ -553,7 +554,7 @@ def writers(request: HttpRequest, group_id: int) -> HttpResponse:
         .order_by("user__last_name", "user__first_name")
     )
     if request.method == "POST":
-        chosen = {int(pk) for pk in request.POST.getlist("writer") if pk.isdigit()}
+        chosen = valid_ids(request.POST.getlist("writer"))
         member_ids = {m.user_id for m in members}
         with transaction.atomic():
             GroupWriter.objects.for_school(actor.school_id).filter(group=group).exclude(

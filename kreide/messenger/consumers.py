@@ -27,6 +27,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
+from kreide.core import jsonbody
+from kreide.core.ids import parse_id
 from kreide.messenger import services
 from kreide.messenger.services import MessengerError
 
@@ -44,13 +46,14 @@ class Malformed(ValueError):
     pass
 
 
-def _int(frame: dict, name: str, default: int | None = None) -> int:
+def _id(frame: dict, name: str, default: int | None = None) -> int:
     value = frame.get(name, default)
-    if value is None and default is None:
+    if isinstance(value, str):  # ids are JSON numbers in frames
         raise Malformed(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Malformed(name)
-    return value
+    try:
+        return parse_id(value)
+    except ValueError:
+        raise Malformed(name) from None
 
 
 def _str(frame: dict, name: str) -> str:
@@ -140,7 +143,7 @@ class MessengerConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FLOODING, reason="too many frames")
             return
         try:
-            frame = json.loads(text_data)
+            frame = jsonbody.loads(text_data)
             if not isinstance(frame, dict):
                 raise Malformed("frame")
             handler = self.handlers.get(frame.get("type"))
@@ -164,10 +167,10 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         sent = await self._call(
             services.send_message,
             self.user,
-            _int(frame, "room"),
+            _id(frame, "room"),
             _str(frame, "text"),
             _str(frame, "key"),
-            None if attachment is None else _int(frame, "attachment"),
+            None if attachment is None else _id(frame, "attachment"),
         )
         if sent.created:  # committed: everyone in the room hears of it, even if this
             # connection drops before its ack goes out
@@ -178,7 +181,7 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         await self._send({"type": "ack", "key": frame["key"], "message": sent.message})
 
     async def on_sync(self, frame: dict) -> None:
-        room_id, after = _int(frame, "room"), _int(frame, "after", 0)
+        room_id, after = _id(frame, "room"), _id(frame, "after", 0)
         batch = await self._call(self._catch_up, room_id, after, frame.get("since"))
         await self._send({"type": "sync", "room": room_id, **batch})
 
@@ -186,14 +189,14 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         return services.catch_up(services.member_of(self.user, room_id), after, since)
 
     async def on_read(self, frame: dict) -> None:
-        await self._call(services.mark_read, self.user, _int(frame, "room"), _int(frame, "upto"))
+        await self._call(services.mark_read, self.user, _id(frame, "room"), _id(frame, "upto"))
 
     async def on_edit(self, frame: dict) -> None:
         # The service broadcasts the change to the room once it committed.
-        await self._call(services.edit_message, self.user, _int(frame, "id"), _str(frame, "text"))
+        await self._call(services.edit_message, self.user, _id(frame, "id"), _str(frame, "text"))
 
     async def on_delete(self, frame: dict) -> None:
-        await self._call(services.delete_message, self.user, _int(frame, "id"))
+        await self._call(services.delete_message, self.user, _id(frame, "id"))
 
     async def on_ping(self, frame: dict) -> None:
         await self._send({"type": "pong"})

@@ -3,7 +3,6 @@ uses when the WebSocket is down (polling fallback) and for edit, delete and mode
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
 from django import forms
@@ -19,6 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from kreide.accounts.models import User
+from kreide.core import jsonbody
+from kreide.core.ids import parse_id
 from kreide.messenger import services
 from kreide.messenger.models import Attachment, Room, RoomMember
 from kreide.messenger.services import MessengerError, NotFound
@@ -199,42 +200,45 @@ def room_messages(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         after = request.GET.get("after")
         if after is not None:
-            return JsonResponse(services.catch_up(member, int(after), request.GET.get("since")))
+            return JsonResponse(
+                services.catch_up(member, parse_id(after), request.GET.get("since"))
+            )
         now = timezone.now()
         before = request.GET.get("before")
-        found, more = services.messages_before(member, int(before) if before else None)
+        found, more = services.messages_before(member, parse_id(before) if before else None)
     except ValueError:
         return JsonResponse({"error": "bad_request"}, status=400)
     return JsonResponse({"messages": found, "more": more, "now": now.isoformat()})
 
 
 def _json_body(request: HttpRequest) -> dict:
+    """The JSON object body, or the form fields; JSONBodyError for hostile JSON."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
+        return jsonbody.request_object(request)
     return request.POST.dict()
+
+
+def _bad_request() -> JsonResponse:
+    return _error_response(MessengerError("bad_request", _("The message could not be read.")))
 
 
 @require_POST
 @school_member_required
 def room_send(request: HttpRequest, pk: int) -> JsonResponse:
-    body = _json_body(request)
-    attachment = body.get("attachment")
     try:
+        body = _json_body(request)
+        attachment = body.get("attachment")
         sent = services.send_message(
             request.user,
             pk,
             str(body.get("text", "")),
             str(body.get("key", "")),
-            int(attachment) if attachment not in (None, "") else None,
+            parse_id(attachment) if attachment not in (None, "") else None,
         )
     except MessengerError as error:
         return _error_response(error)
-    except (TypeError, ValueError):
-        return _error_response(MessengerError("bad_request", _("The message could not be read.")))
+    except ValueError:  # also hostile JSON
+        return _bad_request()
     if sent.created:
         services.broadcast_on_commit(
             [services.room_group(pk)], {"type": "message", "message": sent.message}
@@ -246,9 +250,9 @@ def room_send(request: HttpRequest, pk: int) -> JsonResponse:
 @school_member_required
 def room_read(request: HttpRequest, pk: int) -> JsonResponse:
     try:
-        upto = int(_json_body(request).get("upto", 0))
-    except (TypeError, ValueError):
-        return JsonResponse({"error": "bad_request"}, status=400)
+        upto = parse_id(_json_body(request).get("upto", 0))
+    except ValueError:
+        return _bad_request()
     return JsonResponse({"upto": services.mark_read(request.user, pk, upto)})
 
 
@@ -259,6 +263,8 @@ def message_edit(request: HttpRequest, pk: int) -> JsonResponse:
         payload = services.edit_message(request.user, pk, str(_json_body(request).get("text", "")))
     except MessengerError as error:
         return _error_response(error)
+    except ValueError:
+        return _bad_request()
     return JsonResponse({"message": payload})
 
 
@@ -300,7 +306,10 @@ def room_members(request: HttpRequest, pk: int) -> HttpResponse:
                 services.set_read_only(request.user, pk, request.POST["read_only"] == "1")
             elif "mute" in request.POST:
                 target = services.set_muted(
-                    request.user, pk, int(request.POST["mute"]), request.POST.get("muted") == "1"
+                    request.user,
+                    pk,
+                    parse_id(request.POST["mute"]),
+                    request.POST.get("muted") == "1",
                 )
                 messages.success(
                     request,

@@ -5,5 +5,5 @@ from kreide.schedule import views
 app_name = "schedule"
 urlpatterns = [
     path("", views.manage, name="manage"),
-    path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<id:pk>/delete/", views.delete, name="delete"),
 ]

@@ -7,7 +7,6 @@ downloaded from the `url` each file carries. /api/v1/openapi.json describes it a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -18,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
+from kreide.core import jsonbody
 from kreide.tasks import services
 from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
 from kreide.tasks.models import Submission, SubmissionFile, Task
@@ -63,12 +63,9 @@ def api(*methods: str) -> Callable:
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     try:
-        data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, _("The request body is not valid JSON.")) from exc
-    if not isinstance(data, dict):
-        raise ApiError(400, _("The request body must be a JSON object."))
-    return data
+        return jsonbody.request_object(request)
+    except jsonbody.JSONBodyError as exc:
+        raise ApiError(400, _("The request body must be a JSON object.")) from exc
 
 
 def _task(request: HttpRequest, pk: int, manage: bool | None = None) -> tuple[Task, bool]:
@@ -317,9 +314,9 @@ def openapi(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("", task_collection, name="tasks"),
-    path("<int:pk>", task_resource, name="task"),
-    path("<int:pk>/submissions", submission_collection, name="submissions"),
-    path("<int:pk>/submissions/<int:submission_id>/review", submission_review, name="review"),
-    path("<int:pk>/submission", my_submission, name="my-submission"),
-    path("<int:pk>/submission/files/<int:file_id>", my_submission_file, name="my-submission-file"),
+    path("<id:pk>", task_resource, name="task"),
+    path("<id:pk>/submissions", submission_collection, name="submissions"),
+    path("<id:pk>/submissions/<id:submission_id>/review", submission_review, name="review"),
+    path("<id:pk>/submission", my_submission, name="my-submission"),
+    path("<id:pk>/submission/files/<id:file_id>", my_submission_file, name="my-submission-file"),
 ]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from kreide.core.ids import parse_id
 from kreide.core.widgets import DateTimeInput
 from kreide.video import services
 from kreide.video.models import VideoLesson
@@ -265,7 +266,7 @@ def state(request: HttpRequest, pk: int) -> JsonResponse:
     if not services.may_join(request.user, lesson):
         raise Http404
     try:
-        after = int(request.GET.get("after", "0"))
+        after = parse_id(request.GET.get("after", "0"))
     except ValueError:
         after = 0
     return JsonResponse(services.lesson_state(request.user, lesson, after))
@@ -309,7 +310,7 @@ def control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     lesson = _lesson(request, pk)
     user = request.user
     try:
-        participant = int(request.POST.get("participant", "0"))
+        participant = parse_id(request.POST.get("participant", "0"))
     except ValueError:
         participant = 0
     try:

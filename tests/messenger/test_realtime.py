@@ -221,6 +221,9 @@ MALFORMED = [
     (json.dumps({"type": "unknown"}), 4400),
     (json.dumps({"type": "send", "room": "7a", "text": "x", "key": "abcdefgh"}), 4400),
     (b"\x00\x01binary", 4400),
+    ("[" * 7000 + "]" * 7000, 4400),  # nested past any parser's recursion limit
+    (json.dumps({"type": "sync", "room": 2**63, "after": 0}), 4400),  # beyond 64 bits
+    (json.dumps({"type": "read", "room": 1, "upto": 10**30}), 4400),
     ("x" * 20_000, 4413),
 ]
 

@@ -290,3 +290,30 @@ def test_catch_up_brings_edits_and_deletions_of_messages_already_seen(world, roo
         client_for(world.student_7b).get(url, {"after": 0, "since": first["now"]}).status_code
         == 404
     )
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_hostile_json_and_huge_ids_are_a_400_not_a_500(world, rooms, client_for):
+    student = client_for(world.student_7a)
+    sent = _send(student, rooms.class_7a, "Hallo", "key-hostile-1").json()["message"]
+    room = rooms.class_7a.pk
+    for url in (
+        reverse("messenger:send", args=[room]),
+        reverse("messenger:read", args=[room]),
+        reverse("messenger:edit", args=[sent["id"]]),
+    ):
+        for body in (DEEP, '{"text": ' * 50 + '"x"' + "}" * 50, '{"text": NaN}', "\xff"):
+            answer = student.post(url, body, content_type="application/json")
+            assert answer.status_code == 400, (url, body[:20])
+            assert answer.json()["error"] == "bad_request"
+    for body in ({"upto": 2**63}, {"upto": -1}):
+        assert _post_json(student, reverse("messenger:read", args=[room]), body).status_code == 400
+    too_big = {"text": "x", "key": "key-hostile-2", "attachment": 2**64}
+    assert _post_json(student, reverse("messenger:send", args=[room]), too_big).status_code == 400
+    history = reverse("messenger:messages", args=[room])
+    assert student.get(history, {"after": str(2**64)}).status_code == 400
+    assert student.get(history, {"before": "9" * 30}).status_code == 400
+    assert student.get(f"/messages/rooms/{2**63}/").status_code == 404
+    assert Message.objects.for_school(world.school).count() == 1
