@@ -1,5 +1,7 @@
 """nginx from `kreide nginx-config` in front of a real `kreide serve`, on free loopback ports."""
 
+import base64
+import hashlib
 import http.client
 import os
 import re
@@ -21,10 +23,10 @@ pytestmark = [
 ]
 
 
-def _get(url: str, path: str, method: str = "GET", headers: dict | None = None):
+def _get(url: str, path: str, method: str = "GET", headers: dict | None = None, body: bytes = b""):
     parts = urllib.parse.urlsplit(url)
     client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    client.request(method, path, headers=headers or {})
+    client.request(method, path, body=body or None, headers=headers or {})
     response = client.getresponse()
     return response, response.read()
 
@@ -148,3 +150,40 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
         # Slots are given back when the requests end.
         response, body = _get_until(stack.url, "/accounts/login/", 200)
         assert "Anmelden" in body.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queries(tmp_path, world):
+    """WebDAV takes files up to KREIDE_MAX_UPLOAD_BYTES through nginx (its default 1 MB, and
+    the 10 MB for everything else, refused them with 413); /metrics, which Kreide lets
+    127.0.0.1 read, is not reachable through nginx (every proxied request comes from
+    there); a long query string gets its sign-in redirect, not 502 "too big header"."""
+    from kreide.files.models import Node
+    from tests.conftest import PASSWORD
+
+    student = world.student_7a
+    with production_stack(
+        tmp_path, _database_url(), os.environ["KREIDE_REDIS_URL"], workers=1, setup=()
+    ) as stack:
+        content = os.urandom(20 * 1024 * 1024)
+        token = base64.b64encode(f"{student.username}:{PASSWORD}".encode()).decode()
+        response, body = _get(
+            stack.url,
+            f"/dav/{student.username}/Film.mp4",
+            method="PUT",
+            headers={"Authorization": f"Basic {token}"},
+            body=content,
+        )
+        assert response.status == 201, body
+        stored = Node.objects.for_school(student.school_id).get(name="Film.mp4")
+        assert stored.blob.sha256 == hashlib.sha256(content).hexdigest()
+
+        response, _ = _get(stack.url, "/metrics")
+        assert response.status == 404
+        response, body = _get(f"http://127.0.0.1:{stack.env['KREIDE_PORT']}", "/metrics")
+        assert response.status == 200 and b"kreide_" in body  # Kreide's own port still has it
+
+        query = "&".join(f"k{n}=1" for n in range(1000))  # 6,889 characters, ~11,000 quoted into next=
+        response, _ = _get(stack.url, f"/files/?{query}")
+        assert response.status == 302
+        assert response.getheader("Location").startswith("/accounts/login/?next=/files/")

@@ -15,6 +15,8 @@ from kreide.status.conf import front_refusal_log, value
 # A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
 # Kreide itself enforces MAX_UPLOAD_BYTES per file.
 BODY_LIMIT_MB = 10
+# WebDAV PUT and the form upload carry a whole file: MAX_UPLOAD_BYTES plus the form's own.
+FORM_OVERHEAD_MB = 1
 BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
 
 
@@ -101,6 +103,7 @@ def render(
         listen=listen,
         server_name=server_name,
         client_max_body_size=f"{BODY_LIMIT_MB}m",
+        file_body_size=f"{-(-settings.MAX_UPLOAD_BYTES // (1024 * 1024)) + FORM_OVERHEAD_MB}m",
         static_root=Path(settings.STATIC_ROOT).resolve(),
         storage_dir=Path(settings.STORAGE_DIR).resolve(),
         session_cookie=settings.SESSION_COOKIE_NAME,
