@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "kreide.video",
     "kreide.status",
     "kreide.schedule",
+    "kreide.timetable",
     "kreide.transfer",
 ]
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("uploads/", include("kreide.storage.urls")),
     path("status", include("kreide.status.urls")),
     path("schedule/", include("kreide.schedule.urls")),
+    path("timetable/", include("kreide.timetable.urls")),
     path("transfer/", include("kreide.transfer.urls")),
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),

@@ -1,0 +1,11 @@
+"""What a school export carries from this app (see kreide/transfer/registry.py)."""
+
+from kreide.timetable.models import Lesson, Period, Room, ScreenLink, Substitution, TeacherCode
+from kreide.transfer import registry
+
+registry.register(Period)
+registry.register(Room)
+registry.register(TeacherCode)
+registry.register(Lesson)
+registry.register(Substitution)
+registry.register(ScreenLink, unique_across_schools=("token",))  # the hallway screens keep working

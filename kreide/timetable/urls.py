@@ -1,0 +1,17 @@
+from django.urls import path
+
+from kreide.timetable import plans, views
+
+app_name = "timetable"
+urlpatterns = [
+    path("", views.my_day, name="my_day"),
+    path("week/", views.my_week, name="my_week"),
+    path("browse/", views.browse, name="browse"),
+    path("class/<int:pk>/", views.target_week, {"kind": plans.GROUP}, name="group"),
+    path("teacher/<int:pk>/", views.target_week, {"kind": plans.TEACHER}, name="teacher"),
+    path("room/<int:pk>/", views.target_week, {"kind": plans.ROOM}, name="room"),
+    path("substitutions/", views.school_plan, name="school_plan"),
+    path("manage/", views.manage, name="manage"),
+    path("manage/screen/", views.renew_screen, name="renew_screen"),
+    path("screen/<str:token>/", views.screen, name="screen"),
+]

@@ -1,0 +1,31 @@
+import random
+
+import pytest
+
+from kreide.schools import demo
+from kreide.schools.models import Group
+from kreide.timetable import demo as timetable_demo
+from kreide.timetable import services
+from kreide.timetable.models import Lesson, Substitution
+from tests.timetable.conftest import school_days
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_school_has_a_week_for_every_class_and_todays_changes(monkeypatch):
+    monkeypatch.setattr(demo, "_module_seeders", lambda: [])
+    school = demo.create_demo_school()
+    timetable_demo.seed(school, random.Random(2021))
+
+    classes = Group.objects.for_school(school).filter(kind=Group.Kind.CLASS)
+    assert classes.count() == 48
+    per_class = Lesson.objects.for_school(school).values_list("group_id", flat=True)
+    counts = {pk: list(per_class).count(pk) for pk in classes.values_list("pk", flat=True)}
+    assert min(counts.values()) >= 25
+    assert services.conflicts(school) == []  # no teacher or room booked twice
+
+    day, following = school_days()
+    changes = Substitution.objects.for_school(school)
+    for when in (day, following):
+        kinds = set(changes.filter(day=when).values_list("kind", flat=True))
+        assert kinds == {"cancelled", "substitution", "room"}

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from kreide.timetable import services
+from kreide.timetable.models import Room
+from tests.timetable.conftest import school_days
+
+pytestmark = pytest.mark.django_db
+
+
+def test_substitutions_reach_the_affected_students_dashboards(tt, client_for):
+    page = client_for(tt.student_7a).get("/").content.decode()
+    assert "Vertretungsplan" in page
+    assert "Entfall" in page and "Aufgaben im Kreide-Ordner" in page
+    assert "Übungen zur Grammatik" in page  # German covered by Müller
+    assert "Raumänderung" not in page  # that is 7b's
+    other = client_for(tt.student_7b).get("/").content.decode()
+    assert "Raumänderung" in other and "AULA" in other
+    assert "Aufgaben im Kreide-Ordner" not in other
+
+
+def test_teachers_see_the_lessons_they_cover_and_lose(tt, client_for):
+    page = client_for(tt.mueller).get("/").content.decode()
+    assert "Übungen zur Grammatik" in page  # he covers Schäfer's German
+    assert "Aufgaben im Kreide-Ordner" in page  # his own cancelled maths
+
+
+def test_dashboard_section_costs_no_query_once_cached(tt, rf):
+    from kreide.timetable.views import dashboard_section
+
+    request = rf.get("/")
+    request.user = tt.student_7a
+    assert dashboard_section(request)["days"][0][1]
+    request = rf.get("/")
+    request.user = tt.student_7a
+    with CaptureQueriesContext(connection) as queries:
+        context = dashboard_section(request)
+    assert len(queries) == 1  # the memberships every section shares
+    assert [entry.kind for entry in context["days"][0][1]] == ["cancelled", "substitution"]
+
+
+def test_my_day_shows_the_lessons_with_the_changes(tt, client_for):
+    day, _following = school_days()
+    response = client_for(tt.student_7a).get(f"/timetable/?day={day:%Y-%m-%d}")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "07:55" in page  # bell times
+    assert "Entfall" in page and "<del>Schäfer</del> Müller" in page
+
+
+def test_my_week_and_whole_school_plan_bounded(tt, client_for, django_assert_max_num_queries):
+    client = client_for(tt.student_7b)
+    client.get("/timetable/week/")
+    with django_assert_max_num_queries(8):
+        assert client.get("/timetable/week/").status_code == 200
+    client.get("/timetable/substitutions/")
+    with django_assert_max_num_queries(8):
+        page = client.get("/timetable/substitutions/").content.decode()
+    assert "Aufgaben im Kreide-Ordner" in page and "7b" in page
+
+
+def _urls(tt) -> dict[str, str]:
+    room = Room.objects.for_school(tt.school).get(code="R101")
+    return {
+        "own class": reverse("timetable:group", args=[tt.class_7a.pk]),
+        "other class": reverse("timetable:group", args=[tt.class_7b.pk]),
+        "teacher": reverse("timetable:teacher", args=[tt.mueller.pk]),
+        "room": reverse("timetable:room", args=[room.pk]),
+        "other school's class": reverse("timetable:group", args=[tt.other_class.pk]),
+        "manage": reverse("timetable:manage"),
+        "school plan": reverse("timetable:school_plan"),
+    }
+
+
+# viewer -> page -> status; a class "own" is 7a (student_7a, teacher_7a and Müller).
+MATRIX = {
+    "student_7a": {"own class": 200, "other class": 403, "teacher": 403, "room": 403,
+                   "other school's class": 404, "manage": 403, "school plan": 200},
+    "teacher_7a": {"own class": 200, "other class": 200, "teacher": 200, "room": 200,
+                   "other school's class": 404, "manage": 403, "school plan": 200},
+    "admin": {"own class": 200, "other class": 200, "teacher": 200, "room": 200,
+              "other school's class": 404, "manage": 200, "school plan": 200},
+    "other_teacher": {"own class": 404, "other class": 404, "teacher": 404, "room": 404,
+                      "other school's class": 200, "manage": 403, "school plan": 200},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("viewer", sorted(MATRIX))
+def test_permission_matrix(tt, client_for, viewer):
+    client = client_for(getattr(tt, viewer))
+    urls = _urls(tt)
+    found = {name: client.get(url).status_code for name, url in urls.items()}
+    assert found == MATRIX[viewer]
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(tt, client):
+    for url in _urls(tt).values():
+        response = client.get(url)
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_another_schools_plan_shows_nothing_of_this_school(tt, client_for):
+    page = client_for(tt.other_student).get("/timetable/substitutions/").content.decode()
+    assert "Aufgaben im Kreide-Ordner" not in page
+
+
+def test_info_screen_is_public_cached_and_renewable(tt, client, client_for):
+    link = services.screen_link(tt.school)
+    url = reverse("timetable:screen", args=[link.token])
+    first = client.get(url)
+    page = first.content.decode()
+    assert first.status_code == 200
+    assert 'http-equiv="refresh"' in page
+    assert "Aufgaben im Kreide-Ordner" in page and "AULA" in page
+    assert "Schäfer" not in page and "Müller" not in page  # no teacher names in the hallway
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    assert len(queries) == 0
+
+    response = client_for(tt.admin).post(reverse("timetable:renew_screen"))
+    assert response.status_code == 302
+    assert client.get(url).status_code == 404
+    renewed = services.screen_link(tt.school)
+    assert client.get(reverse("timetable:screen", args=[renewed.token])).status_code == 200
+    assert client.get(reverse("timetable:screen", args=["guessed"])).status_code == 404
+
+
+def test_only_admins_renew_the_screen_link(tt, client_for):
+    token = services.screen_link(tt.school).token
+    assert client_for(tt.teacher_7a).post(reverse("timetable:renew_screen")).status_code == 403
+    assert services.screen_link(tt.school).token == token
+
+
+def test_admin_sets_bell_times_and_bad_lines_are_explained(tt, client_for):
+    client = client_for(tt.admin)
+    response = client.post("/timetable/manage/", {"bell_times": "1 08:00 08:45\n2 9:00\n"})
+    assert "Zeile 2" in response.content.decode()
+    response = client.post("/timetable/manage/", {"bell_times": "1 08:00 08:45\n2 08:50 09:35"})
+    assert response.status_code == 302
+    page = client_for(tt.student_7a).get("/timetable/").content.decode()
+    assert "08:00–08:45" in page
+
+
+def test_double_bookings_are_shown(tt, client_for):
+    from kreide.timetable.importing import parse_csv
+
+    parsed = parse_csv(
+        {"plan.csv": b"day;period;class;subject;teacher;room\n1;1;7a;Ma;;R1\n1;1;7b;De;;R1\n"}
+    )
+    services.import_timetable(tt.school, parsed)
+    page = client_for(tt.admin).get("/timetable/manage/").content.decode()
+    assert "Raum R1" in page and "7a, 7b" in page
