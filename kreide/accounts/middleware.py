@@ -2,11 +2,23 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from kreide.accounts.gate import must_change_password_first, refusal_message
+
 _ALWAYS_ALLOWED = ("/static/", "/i18n/", "/healthz", "/readyz", "/metrics", "/status")
+
+
+def _is_page_visit(request: HttpRequest) -> bool:
+    """A browser navigating to a page (sent on to the form), not a script or a client."""
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.headers.get("HX-Request")
+        and "text/html" in request.headers.get("Accept", "text/html")
+        and not request.path.startswith(("/api/", "/uploads/"))
+    )
 
 
 class ActiveAccountMiddleware:
@@ -14,9 +26,14 @@ class ActiveAccountMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.must_change_password:
+        if must_change_password_first(getattr(request, "user", None)):
             allowed = (reverse("accounts:password_change"), reverse("accounts:logout"))
             if not request.path.startswith(allowed + _ALWAYS_ALLOWED):
-                return redirect("accounts:password_change")
+                if _is_page_visit(request):
+                    return redirect("accounts:password_change")
+                if request.path.startswith("/api/"):
+                    return JsonResponse({"detail": refusal_message()}, status=403)
+                return HttpResponse(
+                    refusal_message(), status=403, content_type="text/plain; charset=utf-8"
+                )
         return self.get_response(request)

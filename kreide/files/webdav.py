@@ -30,6 +30,7 @@ from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from kreide.accounts import throttle
+from kreide.accounts.gate import must_change_password_first, refusal_message
 from kreide.accounts.models import User
 from kreide.core.http import client_address
 from kreide.files.dav import DatabaseLockStorage, KreideProvider, current_school
@@ -187,10 +188,9 @@ def dav(request: HttpRequest, path: str = "") -> HttpResponse:
     user = authenticate_basic(request)
     if user is None:
         return _challenge()
-    if user.must_change_password:
-        # An initial password someone else chose opens nothing until the owner replaced it.
+    if must_change_password_first(user):
         return HttpResponse(
-            _("Please change your initial password in the browser first."),
+            refusal_message(),
             status=403,
             content_type="text/plain; charset=utf-8",
         )

@@ -11,7 +11,9 @@ Protocol (JSON text frames). Client to server:
 Server to client: "hello" (room ids), "ack" (own message stored), "message" (new, edited
 or deleted message), "sync" (a catch-up batch, with "more"), "room" (settings changed),
 "rooms" (membership changed), "error" (refused, with code and a translated message),
-"pong". Anything else closes the connection with code 4400 and a reason.
+"pong". Anything else closes the connection with code 4400 and a reason; a socket without
+a signed-in user is closed with 4401, one whose initial password must be changed first
+with 4403.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import translation
 
+from kreide.accounts.gate import must_change_password_first
 from kreide.core import jsonbody
 from kreide.core.ids import parse_id
 from kreide.messenger import services
@@ -37,6 +40,7 @@ MAX_FRAME_CHARS = 16_000
 FRAME_RATE, FRAME_BURST = 5.0, 40.0
 
 CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_PASSWORD_CHANGE = 4403
 CLOSE_MALFORMED = 4400
 CLOSE_TOO_LARGE = 4413
 CLOSE_FLOODING = 4429
@@ -71,6 +75,9 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if not getattr(user, "is_authenticated", False) or user.school_id is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN, reason="not signed in")
+            return
+        if must_change_password_first(user):
+            await self.close(code=CLOSE_PASSWORD_CHANGE, reason="change the initial password first")
             return
         self.user = user
         self.language = self._language()

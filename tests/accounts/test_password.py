@@ -1,3 +1,5 @@
+import base64
+
 from kreide.accounts import services
 from tests.conftest import PASSWORD
 
@@ -56,3 +58,33 @@ def test_teacher_resets_password_of_own_student_only(world):
     with pytest.raises(PermissionDenied):
         services.reset_password(world.other_admin, world.student_7a)
     assert services.reset_password(world.admin, world.teacher_7b)
+
+
+def test_an_initial_password_opens_no_other_way_in_until_changed(client_for, world):
+    """Pages, the JSON API, tus uploads and WebDAV all ask the same gate (the WebSocket:
+    tests/messenger/test_realtime.py)."""
+    student = world.student_7a
+    student.must_change_password = True
+    student.save(update_fields=["must_change_password"])
+    client = client_for(student)
+    refused = "Bitte ändere zuerst im Browser dein Anfangspasswort."
+    assert client.get("/tasks/")["Location"] == "/accounts/password/"
+    api = client.get("/api/v1/tasks/")
+    assert api.status_code == 403 and api.json() == {"detail": refused}
+    posted = client.post("/api/v1/tasks/", "{}", content_type="application/json")
+    assert posted.status_code == 403
+    upload = client.post(
+        "/uploads/",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_LENGTH="5",
+        HTTP_UPLOAD_METADATA="filename " + base64.b64encode(b"a.txt").decode(),
+    )
+    assert upload.status_code == 403 and upload.content.decode() == refused
+    fragment = client.get("/messages/", HTTP_HX_REQUEST="true")
+    assert fragment.status_code == 403
+    credentials = base64.b64encode(f"{student.username}:{PASSWORD}".encode()).decode()
+    dav = client.generic(
+        "PROPFIND", f"/dav/{student.username}/", HTTP_AUTHORIZATION=f"Basic {credentials}"
+    )
+    assert dav.status_code == 403 and dav.content.decode() == refused
+    assert client.get("/accounts/password/").status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import uuid
 
@@ -260,6 +261,31 @@ def test_bad_frames_and_anonymous_sockets_are_closed_with_a_reason(
     codes, hello = _run(scenario())
     assert codes == [4401, 4401] + [code for _, code in MALFORMED] + [4429]
     assert rooms.class_7a.pk in hello["rooms"]
+
+
+def test_an_initial_password_opens_no_socket_until_changed(asgi_server, cookies, world, rooms):
+    world.student_7a.must_change_password = True  # e.g. reset by the class teacher
+    world.student_7a.save(update_fields=["must_change_password"])
+
+    async def scenario():
+        async with _open(asgi_server, cookies.student_7a) as ws:
+            with contextlib.suppress(ConnectionClosed):  # closed already: nothing gets in
+                await ws.send(
+                    json.dumps(
+                        {
+                            "type": "send",
+                            "room": rooms.class_7a.pk,
+                            "text": "Hallo",
+                            "key": uuid.uuid4().hex,
+                        }
+                    )
+                )
+            with pytest.raises(ConnectionClosed) as closed:
+                await _next(ws, "never")
+            return closed.value.rcvd.code
+
+    assert _run(scenario()) == 4403
+    assert not Message.objects.for_school(world.school).exists()
 
 
 def test_flooding_is_refused_with_a_clear_message(asgi_server, cookies, world, rooms):

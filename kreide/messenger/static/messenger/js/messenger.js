@@ -449,7 +449,9 @@
       handle(frame);
     });
     ws.addEventListener("close", (event) => {
-      if (event.code === 4401 && !settled) { // the session ended: only pages sign in again
+      // The session ended (4401) or the initial password must be changed first (4403):
+      // only pages can help, polling leads there.
+      if ((event.code === 4401 || event.code === 4403) && !settled) {
         settled = true;
         clearTimeout(handshakeTimer);
         socketOpen = false;
