@@ -45,6 +45,10 @@ ACTION_LABELS = {
     "group.deactivated": gettext_lazy("Class or group deactivated"),
     "group.reactivated": gettext_lazy("Class or group reactivated"),
     "membership.changed": gettext_lazy("Members changed"),
+    "news.posted": gettext_lazy("School news posted"),
+    "news.deleted": gettext_lazy("School news deleted"),
+    "incident.opened": gettext_lazy("Disruption notice shown"),
+    "incident.closed": gettext_lazy("Disruption notice resolved"),
 }
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from kreide.accounts import school_admin, views
 from kreide.schools import views as school_views
+from kreide.status import school_office as status_office
 
 app_name = "accounts"
 urlpatterns = [
@@ -27,6 +28,10 @@ urlpatterns = [
     ),
     path("admin/import/", school_admin.import_view, name="import"),
     path("admin/audit/", school_admin.audit_log, name="audit"),
+    path("admin/news/", school_views.news, name="news"),
+    path("admin/news/<int:pk>/delete/", school_views.news_delete, name="news_delete"),
+    path("admin/incidents/", status_office.incidents, name="incidents"),
+    path("admin/incidents/<int:pk>/resolve/", status_office.incident_close, name="incident_close"),
     path("admin/groups/", school_views.group_list, name="group_list"),
     path("admin/groups/new/", school_views.group_create, name="group_create"),
     path("admin/groups/<id:pk>/", school_views.group_edit, name="group_edit"),

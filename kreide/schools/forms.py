@@ -3,7 +3,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
-from kreide.schools.models import Group, Subject
+from kreide.schools.models import Announcement, Group, Subject
 
 
 class GroupFilterForm(forms.Form):
@@ -82,3 +82,10 @@ class AddMembersForm(forms.Form):
                 % {"names": ", ".join(sorted(unknown))}
             )
         return users
+
+
+class AnnouncementForm(forms.ModelForm):
+    class Meta:
+        model = Announcement
+        fields = ["title", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 5})}

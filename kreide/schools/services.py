@@ -17,11 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
 
 from kreide.accounts.models import User
 from kreide.accounts.permissions import require_admin
 from kreide.core import audit, events
-from kreide.schools.models import Group, Membership, School, Subject
+from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
 _LEADING_GRADE = re.compile(r"^\s*(\d{1,2})")
 
@@ -182,3 +183,31 @@ def set_user_groups(actor: User, user: User, groups: Iterable[Group]) -> None:
     kept = {m.group_id for m in current if m not in stale}
     add = [(group, user) for pk, group in wanted.items() if pk not in kept]
     apply_membership_changes(user.school, actor, add=add, remove=stale)
+
+
+# --- School news ------------------------------------------------------------------------
+# The school office posts news for everyone at the school; the dashboard shows the latest
+# (kreide/schools/dashboard.py renews its cache when an announcement changes).
+
+
+@transaction.atomic
+def post_announcement(actor: User, *, title: str, body: str = "") -> Announcement:
+    require_admin(actor, actor.school_id)
+    announcement = Announcement(
+        school_id=actor.school_id,
+        author=actor,
+        title=title.strip(),
+        body=body.strip(),
+        published_at=timezone.now(),
+    )
+    announcement.full_clean()
+    announcement.save()
+    audit.record(actor.school, actor, "news.posted", announcement)
+    return announcement
+
+
+@transaction.atomic
+def delete_announcement(actor: User, announcement: Announcement) -> None:
+    require_admin(actor, announcement.school_id)
+    audit.record(actor.school, actor, "news.deleted", announcement)
+    announcement.delete()

@@ -7,15 +7,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
 from kreide.accounts.school_admin import school_admin_required
+from kreide.core.confirm import confirm_page
 from kreide.core.paging import page_of
 from kreide.schools import services
-from kreide.schools.forms import AddMembersForm, GroupFilterForm, GroupForm
-from kreide.schools.models import Group, Membership
+from kreide.schools.forms import AddMembersForm, AnnouncementForm, GroupFilterForm, GroupForm
+from kreide.schools.models import Announcement, Group, Membership
 
 
 def _school_group(request: HttpRequest, pk: int) -> Group:
@@ -138,3 +140,45 @@ def group_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("%(name)s was deactivated.") % {"name": group})
     return redirect("accounts:group_edit", pk=group.pk)
+
+
+@school_admin_required
+def news(request: HttpRequest) -> HttpResponse:
+    """The school office's news: post one for everyone at the school, see the latest."""
+    form = AnnouncementForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.post_announcement(request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The news is on everyone's overview page."))
+            return redirect("accounts:news")
+    announcements = (
+        Announcement.objects.for_school(request.user.school)
+        .select_related("author")
+        .order_by("-published_at")
+    )
+    page, query = page_of(request, announcements)
+    return render(
+        request,
+        "schools/admin/news.html",
+        {"form": form, "page": page, "query": query},
+    )
+
+
+@school_admin_required
+def news_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    announcement = get_object_or_404(Announcement.objects.for_school(request.user.school), pk=pk)
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            question=_("Delete this news?"),
+            consequence=_("“%(title)s” disappears from everyone's overview page.")
+            % {"title": announcement.title},
+            confirm_label=_("Delete"),
+            cancel_url=reverse("accounts:news"),
+        )
+    services.delete_announcement(request.user, announcement)
+    messages.success(request, _("The news was deleted."))
+    return redirect("accounts:news")

@@ -3,7 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Incident(models.Model):
-    """An operator's note about a disruption: platform-wide, shown on /status and as a banner."""
+    """A note about a disruption, shown as a banner: the operator's for the whole platform
+    (also on /status), or a school admin's for their school only."""
 
     class Level(models.TextChoices):
         INFO = "info", _("Information")
@@ -15,6 +16,15 @@ class Incident(models.Model):
     started_at = models.DateTimeField(_("started"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     ended_at = models.DateTimeField(_("resolved"), null=True, blank=True, db_index=True)
+    school = models.ForeignKey(
+        "schools.School",
+        verbose_name=_("school"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("Empty: the whole platform."),
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

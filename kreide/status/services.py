@@ -17,6 +17,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from kreide.accounts.models import User
+from kreide.accounts.permissions import require_admin
+from kreide.core import audit
 from kreide.core.banners import Banner
 from kreide.status.models import Incident
 
@@ -39,6 +42,7 @@ def _incident_dict(incident: Incident) -> dict[str, Any]:
         "started_at": incident.started_at.isoformat(),
         "updated_at": incident.updated_at.isoformat(),
         "ended_at": incident.ended_at.isoformat() if incident.ended_at else None,
+        "school_id": incident.school_id,
     }
 
 
@@ -54,21 +58,52 @@ def publish_incidents() -> list[dict[str, Any]]:
     return items
 
 
-def open_incident(text: str, level: str = Incident.Level.WARNING) -> Incident:
+def open_incident(
+    text: str, level: str = Incident.Level.WARNING, school: Any | None = None
+) -> Incident:
+    """The operator's way in (`kreide incident`); `school` limits the banner to one school."""
     text = text.strip()
     if not text:
         raise ValueError("An incident needs a description.")
-    return Incident.objects.create(text=text, level=level)
+    return Incident.objects.create(text=text, level=level, school=school)
 
 
-def close_incidents(incident_id: int | None = None) -> int:
-    """Resolve one incident, or every open one; returns how many were closed."""
+def close_incidents(incident_id: int | None = None, school: Any | None = None) -> int:
+    """Resolve one incident, or every open one (of one school if given); returns how many
+    were closed."""
     found = Incident.objects.filter(ended_at__isnull=True)
     if incident_id is not None:
         found = found.filter(pk=incident_id)
+    if school is not None:
+        found = found.filter(school=school)
     closed = found.update(ended_at=timezone.now(), updated_at=timezone.now())
     transaction.on_commit(publish_incidents)
     return closed
+
+
+def school_incidents(school: Any) -> Any:
+    """A school's own incident notes, newest first."""
+    return Incident.objects.filter(school=school)
+
+
+@transaction.atomic
+def open_school_incident(actor: User, text: str, level: str) -> Incident:
+    """A school admin's note for their own school: a banner on every page its people open."""
+    require_admin(actor, actor.school_id)
+    incident = open_incident(text, level, school=actor.school)
+    audit.record(actor.school, actor, "incident.opened", incident, level=level)
+    return incident
+
+
+@transaction.atomic
+def close_school_incident(actor: User, incident_id: int) -> bool:
+    """Resolve one of the actor's school's notes; False when there is no such open note."""
+    require_admin(actor, actor.school_id)
+    incident = school_incidents(actor.school_id).filter(pk=incident_id).first()
+    if incident is None or not close_incidents(incident.pk):
+        return False
+    audit.record(actor.school, actor, "incident.closed", incident)
+    return True
 
 
 def write_snapshot(**parts: Any) -> None:
@@ -113,5 +148,11 @@ def incident_changed(**_: Any) -> None:
 
 
 def incident_banners(request: Any) -> list[Banner]:
-    """Every open incident as a page banner, from the cache only."""
-    return [Banner(item["text"], item["level"]) for item in open_incidents_cached()]
+    """Every open incident of the platform and of the user's school as a page banner, from
+    the cache only."""
+    school_id = getattr(getattr(request, "user", None), "school_id", None)
+    return [
+        Banner(item["text"], item["level"])
+        for item in open_incidents_cached()
+        if item.get("school_id") in (None, school_id)
+    ]

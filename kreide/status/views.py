@@ -103,7 +103,10 @@ def status_page(request: HttpRequest) -> HttpResponse:
 
 def _status_page() -> HttpResponse:
     snapshot = services.read_snapshot()
-    incidents = _incident_rows(snapshot["incidents"])
+    # A school's own notes are for its people (banners), not for the public page.
+    incidents = _incident_rows(
+        [item for item in snapshot["incidents"] if item.get("school_id") is None]
+    )
     context = {
         "modules": _modules(snapshot["health"]),
         "open_incidents": [item for item in incidents if item["ended"] is None],
