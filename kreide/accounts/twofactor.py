@@ -22,7 +22,14 @@ BACKUP_CODES = 10
 
 
 def may_use(user: User) -> bool:
-    return user.is_authenticated and (user.is_teacher or user.is_school_admin)
+    """Teachers, school admins and operators (who reach the whole deployment)."""
+    return user.is_authenticated and (user.is_teacher or user.is_school_admin or user.is_staff)
+
+
+def _audit(actor: User, action: str, user: User) -> None:
+    # The audit log is each school's; operators belong to none.
+    if user.school_id is not None:
+        audit.record(user.school, actor, action, user)
 
 
 def is_enabled(user: User) -> bool:
@@ -60,14 +67,14 @@ def confirm(user: User, code: str) -> list[str] | None:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _replace_backup_codes(user)
-    audit.record(user.school, user, "account.2fa_enabled", user)
+    _audit(user, "account.2fa_enabled", user)
     return codes
 
 
 @transaction.atomic
 def new_backup_codes(user: User) -> list[str]:
     codes = _replace_backup_codes(user)
-    audit.record(user.school, user, "account.2fa_backup_codes", user)
+    _audit(user, "account.2fa_backup_codes", user)
     return codes
 
 
@@ -84,7 +91,7 @@ def _replace_backup_codes(user: User) -> list[str]:
 @transaction.atomic
 def disable(user: User) -> None:
     _remove_devices(user)
-    audit.record(user.school, user, "account.2fa_disabled", user)
+    _audit(user, "account.2fa_disabled", user)
 
 
 @transaction.atomic
