@@ -104,6 +104,17 @@ def world(school, other_school, make_group, make_user):
 
 
 @pytest.fixture
+def deactivate(world):
+    """Deactivate a class or group of the world's first school, as its office does."""
+    from kreide.schools.services import set_group_active
+
+    def run(group):
+        return set_group_active(world.admin, group, False)
+
+    return run
+
+
+@pytest.fixture
 def client_for(client):
     """A test client signed in as the given user (a fresh client per call)."""
     from django.test import Client

@@ -6,9 +6,6 @@ id is a 404) and leave every write, permission check and audit entry to services
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -25,6 +22,8 @@ from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, U
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
 from kreide.core.paging import page_of
+from kreide.schools import access
+from kreide.schools.access import school_admin_required
 from kreide.schools.models import Group, Membership
 
 # What the school office reads in the audit log; other modules' actions show their code.
@@ -57,19 +56,6 @@ def _labelled(entries) -> list[AuditEntry]:
     for entry in entries:
         entry.label = ACTION_LABELS.get(entry.action, entry.action)
     return entries
-
-
-def school_admin_required(view: Callable) -> Callable:
-    """Signed in (else the login page) and a school admin (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_school_admin or request.user.school_id is None:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _school_user(request: HttpRequest, pk: int) -> User:
@@ -327,17 +313,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @login_required
 def my_classes(request: HttpRequest) -> HttpResponse:
     """A teacher's classes and groups with their students, for password help."""
-    if not request.user.is_teacher or request.user.school_id is None:
+    if not (access.participates(request.user) and request.user.is_teacher):
         raise PermissionDenied
     school = request.user.school
     groups = list(
-        Group.objects.for_school(school)
-        .filter(
-            memberships__user=request.user,
-            memberships__role=Membership.Role.TEACHER,
-            is_active=True,
-        )
-        .prefetch_related(
+        access.taught_groups(request.user).prefetch_related(
             Prefetch(
                 "memberships",
                 queryset=Membership.objects.for_school(school)

@@ -16,9 +16,10 @@ from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
-from kreide.accounts.permissions import can_reprint_slips, can_reset_password, require_admin
+from kreide.accounts.permissions import can_reprint_slips, can_reset_password
 from kreide.core import audit, db, events
 from kreide.schools import services as school_services
+from kreide.schools.access import require_admin
 from kreide.schools.models import Group, Membership
 
 IMPORT_ATTEMPTS = 3

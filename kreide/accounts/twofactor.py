@@ -15,8 +15,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import require_admin
 from kreide.core import audit
+from kreide.schools.access import require_admin
 
 BACKUP_CODES = 10
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from kreide.files.services import shared_with_me as latest_shares
-from kreide.schools import memberships
+from kreide.schools import access
 
 
 def shared_with_me(request: HttpRequest) -> dict | None:
     if not request.user.school_id:
         return None
-    groups = memberships.group_ids(request)  # loaded once for all dashboard sections
+    groups = access.request_group_ids(request)  # loaded once for all dashboard sections
     return {"shares": latest_shares(request.user, limit=5, group_ids=groups)}

@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 
 from kreide.core import events, fragments
 from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.models import Group
 from kreide.storage.blobstore import store_bytes
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Blob
@@ -65,15 +66,7 @@ class Actor:
     @property
     def roles(self) -> dict[int, str]:
         if self._roles is None:
-            self._roles = (
-                dict(
-                    Membership.objects.for_school(self.school_id)
-                    .filter(user=self.user, group__is_active=True)
-                    .values_list("group_id", "role")
-                )
-                if self.school_id
-                else {}
-            )
+            self._roles = access.group_roles(self.user)
         return self._roles
 
     @property
@@ -98,7 +91,7 @@ class Actor:
         role = self.roles.get(space.group_id)
         if role is None:
             return Level.NONE
-        if role == Membership.Role.TEACHER or space.group_id in self.writer_groups:
+        if role == access.TEACHER or space.group_id in self.writer_groups:
             return Level.WRITE
         return Level.READ
 
@@ -201,7 +194,7 @@ def shared_with_me(user, limit: int, group_ids=None) -> list[Share]:
     with the user and each group come from the fragment cache first, and without any
     (most students) there is no query at all."""
     if group_ids is None:
-        groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
+        groups = access.group_ids(user)
         candidates = None
     else:
         groups = list(group_ids)

@@ -24,7 +24,6 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
 from kreide.core.ids import parse_id, valid_ids
 from kreide.files import services
 from kreide.files.dav import is_locked
@@ -32,7 +31,8 @@ from kreide.files.models import AppPassword, FileSettings, GroupWriter, Node, Pu
 from kreide.files.services import Actor, FileError, Level
 from kreide.files.webdav import app_password_hash
 from kreide.files.zipstream import zip_chunks
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.models import Group
 from kreide.storage.blobstore import store_file
 from kreide.storage.downloads import blob_response, content_disposition
 
@@ -133,7 +133,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "shares": shares,
-            "is_admin": is_admin_of(request.user, request.user.school),
+            "is_admin": access.is_admin_of(request.user, request.user.school),
         },
     )
 
@@ -159,7 +159,7 @@ def folder(request: HttpRequest, pk: int) -> HttpResponse:
         "quota": services.quota_bytes(node.space),
         "targets": _move_targets(actor) if level == Level.WRITE else [],
         "is_group_teacher": node.space.group_id
-        and actor.roles.get(node.space.group_id) == Membership.Role.TEACHER,
+        and actor.roles.get(node.space.group_id) == access.TEACHER,
     }
     return render(request, "files/folder.html", context)
 
@@ -545,17 +545,16 @@ def public_download(request: HttpRequest, token: str, node_id: int) -> HttpRespo
 def writers(request: HttpRequest, group_id: int) -> HttpResponse:
     actor = _actor(request)
     group = Group.objects.for_school(actor.school_id).filter(pk=group_id).first()
-    if group is None or actor.roles.get(group.pk) != Membership.Role.TEACHER:
+    if group is None or actor.roles.get(group.pk) != access.TEACHER:
         raise Http404
-    members = (
-        Membership.objects.for_school(actor.school_id)
-        .filter(group=group, role=Membership.Role.MEMBER)
-        .select_related("user")
-        .order_by("user__last_name", "user__first_name")
+    members = list(
+        User.objects.for_school(actor.school_id)
+        .filter(pk__in=access.member_ids(actor.school_id, [group]))
+        .order_by("last_name", "first_name")
     )
     if request.method == "POST":
         chosen = valid_ids(request.POST.getlist("writer"))
-        member_ids = {m.user_id for m in members}
+        member_ids = {m.pk for m in members}
         with transaction.atomic():
             GroupWriter.objects.for_school(actor.school_id).filter(group=group).exclude(
                 user_id__in=chosen
@@ -595,7 +594,7 @@ class QuotaForm(forms.ModelForm):
 @login_required
 def quotas(request: HttpRequest) -> HttpResponse:
     school = request.user.school
-    if not is_admin_of(request.user, school):
+    if not access.is_admin_of(request.user, school):
         raise Http404
     settings = FileSettings.objects.for_school(school).first() or FileSettings(school=school)
     form = QuotaForm(request.POST or None, instance=settings)

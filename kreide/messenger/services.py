@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from kreide.accounts.models import User
 from kreide.env import env_int
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
+from kreide.schools import access
 from kreide.schools.models import Group, Membership
 
 logger = logging.getLogger(__name__)
@@ -308,11 +309,7 @@ def direct_candidates(user: User, query: str, limit: int = 20) -> list[User]:
     if user.is_student:
         staff = Q(role__in=[User.Role.TEACHER, User.Role.SCHOOL_ADMIN])
         if user.school.student_direct_messages:
-            my_groups = Membership.objects.for_school(user.school_id).filter(user=user)
-            classmates = Q(
-                memberships__group_id__in=my_groups.values("group_id"),
-                role=User.Role.STUDENT,
-            )
+            classmates = Q(memberships__group_id__in=access.group_ids(user), role=User.Role.STUDENT)
             people = people.filter(staff | classmates)
         else:
             people = people.filter(staff)
@@ -531,7 +528,8 @@ def create_room(creator: User, name: str, groups: list[Group], read_only: bool =
     classes and groups of the same school; the creator moderates it."""
     if creator.school_id is None or not (creator.is_teacher or creator.is_school_admin):
         raise MessengerError("forbidden", _("Only teachers can create rooms."))
-    if any(group.school_id != creator.school_id for group in groups):
+    allowed = set(access.groups_for_teaching(creator).values_list("pk", flat=True))
+    if any(group.pk not in allowed for group in groups):
         raise NotFound()
     room = Room.objects.for_school(creator.school_id).create(
         school_id=creator.school_id,
@@ -541,13 +539,11 @@ def create_room(creator: User, name: str, groups: list[Group], read_only: bool =
         read_only=read_only,
     )
     roles = {creator.pk: RoomMember.Role.MODERATOR}
-    for membership in Membership.objects.for_school(creator.school_id).filter(
-        group__in=groups, user__is_active=True
-    ):
-        if membership.role == Membership.Role.TEACHER:
-            roles[membership.user_id] = RoomMember.Role.MODERATOR
+    for user_id, role in access.roster(creator.school_id, groups):
+        if role == access.TEACHER:
+            roles[user_id] = RoomMember.Role.MODERATOR
         else:
-            roles.setdefault(membership.user_id, RoomMember.Role.MEMBER)
+            roles.setdefault(user_id, RoomMember.Role.MEMBER)
     RoomMember.unscoped.bulk_create(
         RoomMember(school_id=creator.school_id, room=room, user_id=uid, role=role)
         for uid, role in roles.items()
@@ -580,7 +576,8 @@ def open_direct(user: User, other: User) -> Room:
 @transaction.atomic
 def sync_group_room(group: Group) -> Room:
     """Create the group's room if needed and make its members equal the roster: group
-    teachers moderate, students are members; people who left the group leave the room."""
+    teachers moderate, students are members; people who left the group leave the room,
+    and everyone leaves the room of a deactivated group (until it is reactivated)."""
     room, _created = Room.objects.for_school(group.school_id).get_or_create(
         group=group,
         defaults={"school_id": group.school_id, "kind": Room.Kind.GROUP, "name": group.name},
@@ -589,12 +586,8 @@ def sync_group_room(group: Group) -> Room:
         room.name = group.name
         room.save(update_fields=["name"])
     wanted = {
-        uid: RoomMember.Role.MODERATOR
-        if role == Membership.Role.TEACHER
-        else RoomMember.Role.MEMBER
-        for uid, role in Membership.objects.for_school(group.school_id)
-        .filter(group=group, user__is_active=True)
-        .values_list("user_id", "role")
+        uid: RoomMember.Role.MODERATOR if role == access.TEACHER else RoomMember.Role.MEMBER
+        for uid, role in access.roster(group.school_id, [group])
     }
     current = {
         m.user_id: m for m in RoomMember.objects.for_school(group.school_id).filter(room=room)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kreide.messenger import services
+from kreide.messenger.models import Room
 from kreide.schools.models import Group
 
 
@@ -28,7 +29,8 @@ def user_active_changed(user_id: int, **payload: Any) -> None:
 
 def group_changed(group_id: int, **payload: Any) -> None:
     """`schools.group_created` / `group_changed` / `group_active_changed`: an active group
-    gets its room (renamed with the group); a deactivated group's room stays as it is."""
-    group = Group.unscoped.filter(pk=group_id, is_active=True).first()
-    if group is not None:
+    gets its room (renamed with the group); a deactivated group's room is emptied, its
+    messages kept for when the group comes back."""
+    group = Group.unscoped.filter(pk=group_id).first()
+    if group is not None and (group.is_active or Room.unscoped.filter(group=group).exists()):
         services.sync_group_room(group)

@@ -23,7 +23,8 @@ from kreide.core.ids import parse_id
 from kreide.messenger import services
 from kreide.messenger.models import Attachment, Room, RoomMember
 from kreide.messenger.services import MessengerError, NotFound
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.models import Group
 from kreide.storage.downloads import blob_response
 
 _STATUS = {
@@ -120,14 +121,7 @@ class RoomForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        groups = Group.objects.for_school(user.school_id).filter(is_active=True)
-        if not user.is_school_admin:  # teachers pick among the groups they teach
-            groups = groups.filter(
-                pk__in=Membership.objects.for_school(user.school_id)
-                .filter(user=user, role=Membership.Role.TEACHER)
-                .values("group_id")
-            )
-        self.fields["groups"].queryset = groups
+        self.fields["groups"].queryset = access.groups_for_teaching(user)
 
 
 @school_member_required

@@ -15,10 +15,11 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
 from kreide.core import fragments
 from kreide.schedule.models import StartWindow
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.access import is_admin_of
+from kreide.schools.models import Group
 
 
 def _scope(school_id: int) -> str:
@@ -40,7 +41,7 @@ def start_time_for(
     """When the user's day starts on `day`, or None when no window applies.
 
     `classes`: the user's active classes as (group id, grade), when the caller has them
-    already (kreide.schools.memberships in a request); else one query finds them.
+    already (kreide.schools.access.request_classes); else one query finds them.
     """
     if not user.is_authenticated or user.school_id is None:
         return None
@@ -48,11 +49,7 @@ def start_time_for(
     if not windows:
         return None
     if classes is None:
-        classes = list(
-            Membership.objects.for_school(user.school_id)
-            .filter(user=user, group__kind=Group.Kind.CLASS, group__is_active=True)
-            .values_list("group_id", "group__grade")
-        )
+        classes = access.classes(user)
     starts = []
     for group_id, grade in classes:
         own = [w.starts_at for w in windows if w.group_id == group_id]

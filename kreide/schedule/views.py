@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from kreide.accounts.permissions import is_admin_of
 from kreide.schedule import services
 from kreide.schedule.forms import StartWindowForm
 from kreide.schedule.models import StartWindow
+from kreide.schools.access import is_admin_of
 
 
 def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:

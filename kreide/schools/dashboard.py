@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from kreide.core import fragments
-from kreide.schools.memberships import memberships_of
+from kreide.schools.access import memberships_of
 from kreide.schools.models import Announcement
 
 
@@ -39,5 +39,5 @@ def announcement_changed(instance: Announcement, **_) -> None:
 def my_groups(request: HttpRequest) -> dict:
     if request.user.school_id is None:
         return None
-    # The memberships of the request (one query, shared with the other sections).
-    return {"memberships": [m for m in memberships_of(request) if m.is_active]}
+    # The active memberships of the request (one query, shared with the other sections).
+    return {"memberships": memberships_of(request)}

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import require_admin
 from kreide.core import audit, events
+from kreide.schools.access import require_admin
 from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
 _LEADING_GRADE = re.compile(r"^\s*(\d{1,2})")

@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.accounts.school_admin import school_admin_required
 from kreide.core.confirm import confirm_page
 from kreide.core.paging import page_of
 from kreide.schools import services
+from kreide.schools.access import school_admin_required
 from kreide.schools.forms import AddMembersForm, AnnouncementForm, GroupFilterForm, GroupForm
 from kreide.schools.models import Announcement, Group, Membership
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from kreide.accounts.school_admin import school_admin_required
 from kreide.core.confirm import confirm_page
+from kreide.schools.access import school_admin_required
 from kreide.status import services
 from kreide.status.models import Incident
 

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import require_admin
 from kreide.core import audit
 from kreide.core.banners import Banner
+from kreide.schools.access import require_admin
 from kreide.status.models import Incident
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from kreide.core import jsonbody
+from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
 from kreide.tasks.models import Submission, SubmissionFile, Task
@@ -170,7 +171,7 @@ def _save(request: HttpRequest, task: Task, data: dict[str, Any]) -> Task:
 def task_collection(request: HttpRequest) -> JsonResponse:
     user = request.user
     if request.method == "POST":
-        if not services.taught_groups(user).exists():
+        if not access.taught_groups(user).exists():
             raise ApiError(403, _("Only teachers can create tasks."))
         task = _save(request, Task(), _body(request))
         return JsonResponse(_task_json(task, True, detail=True), status=201)

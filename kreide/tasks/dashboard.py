@@ -9,8 +9,7 @@ from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from kreide.schools import memberships
-from kreide.schools.models import Membership
+from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.models import Submission
 
@@ -32,13 +31,13 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
             .order_by("due_at")[:SHOWN]
         )
         # "New task" only for a teacher of an active class or group: else it leads nowhere.
-        can_create = any(m.is_teacher and m.is_active for m in memberships.memberships_of(request))
+        can_create = any(m.is_teacher for m in access.memberships_of(request))
         return {"teacher": True, "upcoming": upcoming, "can_create": can_create}
     if not user.is_student:
         return None
     soon = now + timedelta(days=DUE_SOON_DAYS)
     new_since = now - timedelta(days=NEW_DAYS)
-    member_groups = memberships.group_ids(request, Membership.Role.MEMBER)
+    member_groups = access.request_group_ids(request, access.MEMBER)
     candidates = [
         task
         for task in services.visible_tasks(user, member_groups, now)

@@ -5,7 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
 from kreide.core.widgets import DateTimeInput
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.models import Group
 from kreide.tasks.models import Submission, Task
 
 
@@ -49,18 +50,11 @@ class TaskForm(forms.ModelForm):
 
     def __init__(self, *args, teacher: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from kreide.tasks.services import taught_groups
-
-        groups = taught_groups(teacher).order_by("grade", "name")
+        groups = access.taught_groups(teacher).order_by("grade", "name")
         self.fields["groups"].queryset = groups
-        members = (
-            Membership.objects.for_school(teacher.school_id)
-            .filter(group__in=groups, role=Membership.Role.MEMBER)
-            .values("user_id")
-        )
         self.fields["students"].queryset = (
             User.objects.for_school(teacher.school_id)
-            .filter(pk__in=members, is_active=True)
+            .filter(pk__in=access.member_ids(teacher.school_id, groups), is_active=True)
             .order_by("last_name", "first_name")
         )
         self.fields["max_file_mb"].widget.attrs.update(min=1, max=200)
@@ -78,11 +72,7 @@ class TaskForm(forms.ModelForm):
             self.add_error("due_at", _("The due date must be after the start."))
         groups, students = cleaned.get("groups"), cleaned.get("students")
         if groups and students:
-            member_ids = set(
-                Membership.objects.for_school(groups[0].school_id)
-                .filter(group__in=groups, role=Membership.Role.MEMBER)
-                .values_list("user_id", flat=True)
-            )
+            member_ids = {row["user_id"] for row in access.member_ids(groups[0].school_id, groups)}
             if any(student.pk not in member_ids for student in students):
                 self.add_error("students", _("Selected students must belong to the chosen groups."))
         return cleaned

@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.core.events import publish
-from kreide.schools.models import Group, Membership
+from kreide.schools import access
+from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
@@ -34,33 +35,18 @@ def render_markdown(text: str) -> str:
     return nh3.clean(markdown.markdown(text, extensions=["sane_lists", "nl2br"]))
 
 
-def _active(user) -> bool:
-    return bool(user.is_authenticated and user.is_active and user.school_id)
-
-
 # --- Who sees what --------------------------------------------------------------------
-
-
-def taught_groups(user: User) -> QuerySet[Group]:
-    if not (_active(user) and user.is_teacher):
-        return Group.unscoped.none()
-    return Group.objects.for_school(user.school_id).filter(
-        is_active=True, memberships__user=user, memberships__role=Membership.Role.TEACHER
-    )
+# Membership and role questions are answered by kreide.schools.access.
 
 
 def managed_tasks(user: User) -> QuerySet[Task]:
-    """Tasks a teacher may edit and review: those of a class they teach, or their own."""
-    if not (_active(user) and user.is_teacher):
+    """Tasks a teacher may edit and review: those of an active class they teach, or their
+    own."""
+    if not (access.participates(user) and user.is_teacher):
         return Task.unscoped.none()
-    taught = (
-        Membership.objects.for_school(user.school_id)
-        .filter(user=user, role=Membership.Role.TEACHER)
-        .values("group_id")
-    )
     ids = (
         Task.objects.for_school(user.school_id)
-        .filter(Q(groups__in=taught) | Q(created_by=user))
+        .filter(Q(groups__in=access.group_ids(user, access.TEACHER)) | Q(created_by=user))
         .values("pk")
     )
     return Task.objects.for_school(user.school_id).filter(pk__in=ids)
@@ -68,13 +54,9 @@ def managed_tasks(user: User) -> QuerySet[Task]:
 
 def student_tasks(user: User, now: datetime | None = None) -> QuerySet[Task]:
     """Tasks assigned to a student and already visible (start date reached)."""
-    if not (_active(user) and user.is_student):
+    if not (access.participates(user) and user.is_student):
         return Task.unscoped.none()
-    mine = (
-        Membership.objects.for_school(user.school_id)
-        .filter(user=user, role=Membership.Role.MEMBER)
-        .values("group_id")
-    )
+    mine = access.group_ids(user, access.MEMBER)
     selected = Task.students.through.objects.filter(user=user).values("task_id")
     ids = (
         Task.objects.for_school(user.school_id)
@@ -98,7 +80,7 @@ def get_task_for(
     With `member_groups` (the student's groups with the role member, as pages know them)
     a student's task comes from the fragment cache (`visible_tasks`), without a query;
     without, from the database (what writes use)."""
-    if not _active(user):
+    if not access.participates(user):
         raise PermissionDenied
     if user.is_teacher:
         task = managed_tasks(user).filter(pk=pk).first()
@@ -172,15 +154,11 @@ def visible_tasks(
     """What `student_tasks(user, now)` finds, as a list sorted by due date, from the
     fragment cache. `member_groups` are the ids of the student's groups with the role
     member (one query if not given). The start date is checked here, at reading time."""
-    if not (_active(user) and user.is_student):
+    if not (access.participates(user) and user.is_student):
         return []
     school_id = user.school_id
     if member_groups is None:
-        member_groups = (
-            Membership.objects.for_school(school_id)
-            .filter(user=user, role=Membership.Role.MEMBER)
-            .values_list("group_id", flat=True)
-        )
+        member_groups = [row["group_id"] for row in access.group_ids(user, access.MEMBER)]
     names: dict[str, int | None] = {
         f"tasks:{school_id}:group:{group_id}": group_id for group_id in member_groups
     }
@@ -269,12 +247,7 @@ def assignees(task: Task) -> list[User]:
     if Task.students.through.objects.filter(task=task).exists():
         query = Q(pk__in=selected)
     else:
-        members = (
-            Membership.objects.for_school(school)
-            .filter(group__in=task.groups.all(), role=Membership.Role.MEMBER)
-            .values("user_id")
-        )
-        query = Q(pk__in=members)
+        query = Q(pk__in=access.member_ids(school, task.groups.all()))
     return list(
         User.objects.for_school(school)
         .filter(query, is_active=True, role=User.Role.STUDENT)
@@ -295,16 +268,12 @@ def save_task(
 ) -> Task:
     """Create or update a task after checking the teacher teaches every chosen group."""
     groups, students = list(groups), list(students)
-    taught = set(taught_groups(teacher).values_list("pk", flat=True))
+    taught = set(access.taught_groups(teacher).values_list("pk", flat=True))
     if not groups or any(group.pk not in taught for group in groups):
         raise PermissionDenied(_("You can only assign tasks to classes and groups you teach."))
     if task.pk and not can_manage(teacher, task):
         raise PermissionDenied
-    member_ids = set(
-        Membership.objects.for_school(teacher.school_id)
-        .filter(group__in=groups, role=Membership.Role.MEMBER)
-        .values_list("user_id", flat=True)
-    )
+    member_ids = {row["user_id"] for row in access.member_ids(teacher.school_id, groups)}
     if any(student.pk not in member_ids for student in students):
         raise PermissionDenied(_("Selected students must belong to the chosen groups."))
     created = task.pk is None

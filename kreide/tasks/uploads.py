@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from kreide.schools import access
 from kreide.storage.models import Blob
 from kreide.storage.uploads import UploadPurpose, UploadRefused
 from kreide.tasks import services
@@ -79,7 +80,7 @@ class AttachmentPurpose(UploadPurpose):
 
     def authorize(self, user, metadata: dict[str, str], size: int) -> None:
         task = _task(user, metadata, required=False)
-        if not services.taught_groups(user).exists() or (
+        if not access.taught_groups(user).exists() or (
             task is not None and not services.can_manage(user, task)
         ):
             raise UploadRefused(_("Only teachers of the class can add worksheets."))

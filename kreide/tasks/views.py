@@ -12,8 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from kreide.schools import memberships
-from kreide.schools.models import Membership
+from kreide.schools import access
 from kreide.status.admission import heavy
 from kreide.storage.downloads import blob_response, content_disposition
 from kreide.storage.filenames import safe_filename
@@ -25,7 +24,7 @@ from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
 def _member_groups(request: HttpRequest) -> list[int]:
     """The signed-in student's groups (role member), loaded once per request."""
-    return memberships.group_ids(request, Membership.Role.MEMBER)
+    return access.request_group_ids(request, access.MEMBER)
 
 
 def _task(
@@ -59,7 +58,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
             .prefetch_related("groups")
             .order_by("-due_at")
         )
-        can_create = services.taught_groups(user).exists()
+        can_create = access.taught_groups(user).exists()
         return render(
             request, "tasks/list_teacher.html", {"tasks": tasks, "can_create": can_create}
         )
@@ -75,7 +74,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def task_create(request: HttpRequest) -> HttpResponse:
-    if not services.taught_groups(request.user).exists():
+    if not access.taught_groups(request.user).exists():
         raise Http404
     return _task_form(request, Task(due_at=timezone.now() + timezone.timedelta(days=7)))
 

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
 from kreide.core import audit, fragments
+from kreide.schools.access import is_admin_of
 from kreide.schools.models import Group, Membership, School, Subject
 from kreide.timetable.importing import (
     LessonRow,

@@ -15,9 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.accounts.permissions import is_admin_of
 from kreide.core import fragments
-from kreide.schools.memberships import memberships_of
+from kreide.schools.access import is_admin_of, memberships_of
 from kreide.schools.models import Group, School
 from kreide.timetable import plans, services
 from kreide.timetable.models import Room
@@ -37,9 +36,7 @@ def my_targets(request: HttpRequest) -> list[plans.Target]:
     user = request.user
     if user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN):
         return [(plans.TEACHER, user.pk)]
-    return [
-        (plans.GROUP, m.group_id) for m in memberships_of(request) if m.is_member and m.is_active
-    ]
+    return [(plans.GROUP, m.group_id) for m in memberships_of(request) if m.is_member]
 
 
 def _week(day: date) -> list[date]:

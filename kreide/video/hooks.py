@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from kreide.core.banners import Banner
 from kreide.schedule.services import start_time_for
-from kreide.schools import memberships
+from kreide.schools import access
 from kreide.video import services
 from kreide.video.models import VideoLesson
 
@@ -27,14 +27,14 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     lessons = [
         lesson
-        for lesson in services.lessons_of_day(user, memberships.group_ids(request), start)
+        for lesson in services.lessons_of_day(user, access.request_group_ids(request), start)
         if lesson.ends_at >= now and lesson.status != VideoLesson.Status.ENDED
     ][:8]
     if not lessons:
         return None
     # The staggered start applies to those who join, not to the lesson's teacher.
     day_starts = (
-        start_time_for(user, now.date(), memberships.active_classes(request))
+        start_time_for(user, now.date(), access.request_classes(request))
         if any(lesson.teacher_id != user.pk for lesson in lessons)
         else None
     )

@@ -24,6 +24,7 @@ from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.env import env_int, env_list
 from kreide.schedule.services import start_time_for
+from kreide.schools import access
 from kreide.schools.models import Group, Membership
 from kreide.video import janus
 from kreide.video.models import Admission, ChatMessage, MediaServer, VideoLesson
@@ -69,30 +70,15 @@ class Decision:
 # --- Permissions ------------------------------------------------------------------------
 
 
-def group_role(user: User, group: Group) -> str | None:
-    if user.school_id != group.school_id:
-        return None
-    return (
-        Membership.objects.for_school(group.school_id)
-        .filter(group=group, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
-
-
 def lesson_roles(user: User, lesson: VideoLesson) -> tuple[bool, bool]:
-    """(may join, may manage) in one query: members join; the lesson's teacher, teachers
-    of its group and admins of its school manage."""
-    if user.school_id != lesson.school_id:
+    """(may join, may manage) in one query: members of its (active) group join; the
+    lesson's teacher, teachers of its group and admins of its school manage."""
+    if not access.participates(user) or user.school_id != lesson.school_id:
         return False, False
-    role = (
-        Membership.objects.for_school(lesson.school_id)
-        .filter(group_id=lesson.group_id, user=user)
-        .values_list("role", flat=True)
-        .first()
-    )
+    role = access.group_role(user, lesson.group_id)
     own = user.pk == lesson.teacher_id
-    return (own or role is not None, own or user.is_school_admin or role == Membership.Role.TEACHER)
+    admin = access.is_admin_of(user, lesson.school_id)
+    return (own or role is not None, own or admin or role == access.TEACHER)
 
 
 def can_manage(user: User, lesson: VideoLesson) -> bool:
@@ -109,8 +95,7 @@ def lessons_for(user: User, *, joinable: bool = False):
     lessons = VideoLesson.objects.for_school(user.school_id).select_related("group", "teacher")
     if user.is_school_admin and not joinable:
         return lessons
-    groups = Membership.objects.for_school(user.school_id).filter(user=user).values("group_id")
-    return lessons.filter(Q(group__in=groups) | Q(teacher=user))
+    return lessons.filter(Q(group__in=access.group_ids(user)) | Q(teacher=user))
 
 
 # --- Today's lessons, cached -----------------------------------------------------------
@@ -179,15 +164,6 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
     return sorted(found.values(), key=lambda lesson: (lesson.starts_at, lesson.pk))
 
 
-def groups_for_teaching(user: User):
-    groups = Group.objects.for_school(user.school_id).filter(is_active=True)
-    if user.is_school_admin:
-        return groups
-    return groups.filter(
-        memberships__user=user, memberships__role=Membership.Role.TEACHER
-    ).distinct()
-
-
 # --- Lessons --------------------------------------------------------------------------
 
 
@@ -202,9 +178,7 @@ def create_lesson(
     join_opens_at: datetime | None = None,
 ) -> VideoLesson:
     """Schedule a lesson, or (without `starts_at`) start it right away."""
-    if actor.school_id != group.school_id or not (
-        actor.is_school_admin or group_role(actor, group) == Membership.Role.TEACHER
-    ):
+    if not access.groups_for_teaching(actor).filter(pk=group.pk).exists():
         raise PermissionDenied
     now = timezone.now()
     starts_at = starts_at or now

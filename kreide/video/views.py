@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kreide.core.ids import parse_id
 from kreide.core.widgets import DateTimeInput
+from kreide.schools import access
 from kreide.video import services
 from kreide.video.models import VideoLesson
 
@@ -75,7 +76,7 @@ class LessonForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["group"].queryset = services.groups_for_teaching(user)
+        self.fields["group"].queryset = access.groups_for_teaching(user)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -99,7 +100,7 @@ def lesson_list(request: HttpRequest) -> HttpResponse:
     teaching = (
         state != "unconfigured"
         and (user.is_teacher or user.is_school_admin)
-        and services.groups_for_teaching(user).exists()
+        and access.groups_for_teaching(user).exists()
     )
     form = LessonForm(request.POST or None, user=user) if teaching else None
     if request.method == "POST":

@@ -252,6 +252,20 @@ def test_teacher_resets_password_of_own_student_only(client_for, world):
     )
 
 
+def test_teachers_of_a_deactivated_class_no_longer_manage_its_accounts(
+    client_for, world, deactivate
+):
+    deactivate(world.class_7a)
+    teacher = client_for(world.teacher_7a)
+    assert world.student_7a.username not in teacher.get("/accounts/my-classes/").content.decode()
+    assert teacher.post(f"/accounts/users/{world.student_7a.pk}/reset-password/").status_code == 403
+    reprint = f"/accounts/groups/{world.class_7a.pk}/reprint-slips/"
+    assert teacher.post(reprint).status_code == 403
+    # The school office still does.
+    admin = client_for(world.admin)
+    assert admin.post(f"/accounts/users/{world.student_7a.pk}/reset-password/").status_code == 302
+
+
 def test_nav_item_only_for_school_admins(client_for, world):
     assert "Schulverwaltung" in client_for(world.admin).get("/").content.decode()
     assert "Schulverwaltung" not in client_for(world.teacher_7a).get("/").content.decode()

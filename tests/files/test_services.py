@@ -133,6 +133,21 @@ def test_permission_matrix_owners_and_groups(files, who, where, expected):
     assert Actor(getattr(files, who)).level(getattr(files, where)) == expected
 
 
+def test_a_deactivated_class_grants_nothing(files, deactivate, client_for):
+    from kreide.files.models import GroupWriter
+
+    GroupWriter.objects.for_school(files.school).create(
+        school=files.school, group=files.class_7a, user=files.classmate_7a
+    )
+    deactivate(files.class_7a)
+    for who in ("student_7a", "classmate_7a", "teacher_7a"):
+        assert Actor(getattr(files, who)).level(files.class_file) == Level.NONE, who
+        response = client_for(getattr(files, who)).get(f"/files/item/{files.class_file.pk}/")
+        assert response.status_code == 404, who
+    writers = f"/files/group/{files.class_7a.pk}/writers/"
+    assert client_for(files.teacher_7a).get(writers).status_code == 404
+
+
 def test_group_writer_and_shares_grant_access(files):
     from kreide.files.models import GroupWriter, Share
 

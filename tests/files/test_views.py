@@ -221,7 +221,7 @@ def test_dashboard_section_costs_the_same_queries_for_many_shares(
     files, rf, django_assert_num_queries
 ):
     from kreide.files.dashboard import shared_with_me
-    from kreide.schools.memberships import memberships_of
+    from kreide.schools.access import memberships_of
 
     request = rf.get("/")
     request.user = files.student_7b

@@ -201,6 +201,26 @@ def test_direct_message_policy(world):
     assert world.classmate_7a.pk not in names and world.other_teacher.pk not in names
 
 
+def test_a_deactivated_class_closes_its_room_until_it_returns(
+    world, rooms, deactivate, django_capture_on_commit_callbacks
+):
+    services.send_message(world.student_7a, rooms.class_7a.pk, "Hallo", client_key="key-0001")
+    with django_capture_on_commit_callbacks(execute=True):
+        deactivate(world.class_7a)
+    for who in (world.student_7a, world.teacher_7a):
+        with pytest.raises(NotFound):
+            services.member_of(who, rooms.class_7a.pk)
+        assert rooms.class_7a.pk not in services.room_ids_for(who)
+    with pytest.raises(NotFound):  # nor can a teacher build a room from it
+        services.create_room(world.teacher_7a, "AG", [world.class_7a])
+    from kreide.schools.services import set_group_active
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_group_active(world.admin, world.class_7a, True)
+    member = services.member_of(world.student_7a, rooms.class_7a.pk)
+    assert [m["text"] for m in services.messages_after(member, 0)[0]] == ["Hallo"]
+
+
 def test_teacher_creates_a_room_from_classes(world):
     room = services.create_room(world.teacher_7a, "Theater-AG", [world.class_7a])
     roles = dict(

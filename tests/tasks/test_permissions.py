@@ -65,11 +65,25 @@ def _urls(task, attachment, submission, file_id):
 
 @pytest.mark.parametrize(
     "who",
-    ["student_7b", "other_student", "teacher_7b", "other_teacher", "other_admin", "deactivated"],
+    [
+        "student_7b",
+        "other_student",
+        "teacher_7b",
+        "other_teacher",
+        "other_admin",
+        "deactivated",
+        "member_of_deactivated_class",
+        "teacher_of_deactivated_class",
+    ],
 )
-def test_outsiders_are_refused_everywhere(world, scene, client_for, who):
+def test_outsiders_are_refused_everywhere(world, scene, client_for, make_user, deactivate, who):
     task, attachment, submission, file_id = scene
-    if who == "deactivated":
+    if who.endswith("_deactivated_class"):
+        # A deactivated class grants nothing: not to its students, not to its teachers.
+        colleague = make_user(world.school, "teacher", groups=(world.class_7a,))
+        deactivate(world.class_7a)
+        client = client_for(world.classmate_7a if who.startswith("member") else colleague)
+    elif who == "deactivated":
         user = world.classmate_7a
         client = client_for(user)
         user.is_active = False

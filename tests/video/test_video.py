@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -213,7 +214,7 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
     from django.test import RequestFactory
 
     from kreide.core import fragments
-    from kreide.schools.memberships import memberships_of
+    from kreide.schools.access import memberships_of
     from kreide.video.hooks import dashboard_section
 
     request = RequestFactory().get("/")
@@ -264,6 +265,21 @@ def test_browser_libraries_come_from_debian(client_for, world):
     assert b"Janus.init" in b"".join(response.streaming_content)
     assert "max-age" in response["Cache-Control"]
     assert client.get("/video/lib/other.js").status_code == 404
+
+
+def test_a_deactivated_class_grants_nothing(world, deactivate, client_for):
+    lesson = scheduled(world)
+    deactivate(world.class_7a)
+    lesson.refresh_from_db()
+    colleague_of_7a = world.teacher_7b
+    colleague_of_7a.memberships.create(school=world.school, group=world.class_7a, role="teacher")
+    assert not services.may_join(world.classmate_7a, lesson)
+    assert not services.can_manage(colleague_of_7a, lesson)
+    assert services.can_manage(world.teacher_7a, lesson)  # their own lesson, to end it
+    assert client_for(world.classmate_7a).post(f"/video/{lesson.pk}/admit/").status_code == 403
+    assert lesson not in services.lessons_for(world.classmate_7a)
+    with pytest.raises(PermissionDenied):
+        scheduled(world)
 
 
 def test_who_manages_and_who_joins(world):

@@ -3,8 +3,8 @@ sections; nothing of them outlives the request."""
 
 import pytest
 
+from kreide.schools.access import memberships_of, request_group_ids
 from kreide.schools.dashboard import my_groups
-from kreide.schools.memberships import group_ids, memberships_of
 
 pytestmark = pytest.mark.django_db
 
@@ -18,8 +18,8 @@ def test_one_query_per_request_shared_by_every_caller(
     request.user = world.student_7a
     with django_assert_num_queries(1):
         assert {m.name for m in memberships_of(request)} == {"7a", "Bio-AG"}
-        assert sorted(group_ids(request)) == sorted([world.class_7a.pk, course.pk])
-        assert group_ids(request, "teacher") == []
+        assert sorted(request_group_ids(request)) == sorted([world.class_7a.pk, course.pk])
+        assert request_group_ids(request, "teacher") == []
         names = [(m.name, m.get_kind_display()) for m in my_groups(request)["memberships"]]
     assert ("Bio-AG", "AG") in names and ("7a", "Klasse") in names
     # A new request loads them anew.

@@ -1,0 +1,228 @@
+"""Who may do what: the one place that answers membership and role questions.
+
+Every module asks here instead of querying memberships itself, so the rules are the same
+everywhere:
+
+- An account takes part (`participates`) when it is signed in, active, belongs to a school
+  and has no initial password left to change. Nothing else is granted to anyone else.
+- A deactivated class or group grants nothing: it has no members and no teachers as far as
+  permissions go (its content stays for the school's admins).
+- Account roles are `User.Role` (student, teacher, school admin), group roles
+  `Membership.Role` (member, teacher). A new role (parents) adds its value there and its
+  rule here, as a function next to the ones below.
+
+Functions taking a user answer with one query at most; `memberships_of(request)` loads the
+signed-in user's groups once per request for pages that ask several questions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+
+from kreide.accounts.models import User
+from kreide.schools.models import Group, Membership
+
+MEMBER = Membership.Role.MEMBER
+TEACHER = Membership.Role.TEACHER
+
+
+# --- Accounts ---------------------------------------------------------------------------
+
+
+def participates(user) -> bool:
+    """Signed in, active, of a school, and past the forced password change."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.school_id
+        and not user.must_change_password
+    )
+
+
+def is_admin_of(user, school) -> bool:
+    """`user` administers `school` (a School or its id)."""
+    return (
+        participates(user)
+        and user.role == User.Role.SCHOOL_ADMIN
+        and school is not None
+        and user.school_id == getattr(school, "pk", school)
+    )
+
+
+def require_admin(user, school) -> None:
+    """PermissionDenied unless `user` administers `school` (a School or its id)."""
+    if not is_admin_of(user, school):
+        raise PermissionDenied
+
+
+def school_admin_required(view: Callable) -> Callable:
+    """View decorator: signed in (else the sign-in page) and a school admin (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not is_admin_of(request.user, request.user.school_id):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- Groups -----------------------------------------------------------------------------
+
+
+def _memberships(user) -> QuerySet[Membership]:
+    """The user's memberships in active groups of their school (none unless they take part)."""
+    if not participates(user):
+        return Membership.unscoped.none()
+    return Membership.objects.for_school(user.school_id).filter(user=user, group__is_active=True)
+
+
+def group_ids(user, role: str | None = None) -> QuerySet:
+    """The ids of the user's active groups (of one role if given), usable as a subquery."""
+    found = _memberships(user)
+    if role is not None:
+        found = found.filter(role=role)
+    return found.values("group_id")
+
+
+def group_roles(user) -> dict[int, str]:
+    """{group id: role} of the user's active groups (one query)."""
+    return dict(_memberships(user).values_list("group_id", "role"))
+
+
+def group_role(user, group: Group | int) -> str | None:
+    """The user's role in `group` (a Group or its id), None if none or the group is inactive."""
+    group_id = getattr(group, "pk", group)
+    return _memberships(user).filter(group_id=group_id).values_list("role", flat=True).first()
+
+
+def teaches_group(user, group: Group | int) -> bool:
+    return participates(user) and user.is_teacher and group_role(user, group) == TEACHER
+
+
+def taught_groups(user) -> QuerySet[Group]:
+    """The active groups a teacher teaches (for school admins: the same, by membership)."""
+    if not (participates(user) and user.is_teacher):
+        return Group.unscoped.none()
+    return Group.objects.for_school(user.school_id).filter(pk__in=group_ids(user, TEACHER))
+
+
+def groups_for_teaching(user) -> QuerySet[Group]:
+    """Where the user may teach: every active group of the school for its admins, else the
+    taught ones."""
+    if is_admin_of(user, user.school_id):
+        return Group.objects.for_school(user.school_id).filter(is_active=True)
+    return taught_groups(user)
+
+
+def member_ids(school, groups, role: str = MEMBER) -> QuerySet:
+    """The ids of the users with `role` in the active ones of `groups` (Groups, ids or a
+    queryset) of `school`, usable as a subquery."""
+    if not isinstance(groups, QuerySet):
+        groups = [getattr(group, "pk", group) for group in groups]
+    return (
+        Membership.objects.for_school(school)
+        .filter(group_id__in=groups, group__is_active=True, role=role)
+        .values("user_id")
+    )
+
+
+def roster(school, groups) -> list[tuple[int, str]]:
+    """(user id, role) of the active accounts in the active ones of `groups` of `school`:
+    who a room or a list built from these groups is for."""
+    if not isinstance(groups, QuerySet):
+        groups = [getattr(group, "pk", group) for group in groups]
+    return list(
+        Membership.objects.for_school(school)
+        .filter(group_id__in=groups, group__is_active=True, user__is_active=True)
+        .values_list("user_id", "role")
+    )
+
+
+def teaches(teacher, student) -> bool:
+    """The teacher teaches an active class or group the student is a member of."""
+    if not (
+        participates(teacher) and teacher.is_teacher and teacher.school_id == student.school_id
+    ):
+        return False
+    return (
+        Membership.objects.for_school(teacher.school_id)
+        .filter(
+            user=student,
+            role=MEMBER,
+            group__is_active=True,
+            group_id__in=group_ids(teacher, TEACHER),
+        )
+        .exists()
+    )
+
+
+def classes(user) -> list[tuple[int, int | None]]:
+    """The user's active classes as (group id, grade), e.g. for kreide.schedule."""
+    return list(
+        _memberships(user)
+        .filter(group__kind=Group.Kind.CLASS)
+        .values_list("group_id", "group__grade")
+    )
+
+
+# --- The signed-in user's groups, once per request -------------------------------------
+# The dashboard's sections, the task pages, the schedule and the video module all ask about
+# the signed-in user's groups; `memberships_of(request)` runs one query and keeps the answer
+# on the request (nothing is kept across requests, so nothing needs invalidating).
+
+_ATTRIBUTE = "_kreide_memberships"
+
+
+@dataclass(frozen=True)
+class MyGroup:
+    group_id: int
+    role: str
+    name: str
+    kind: str
+    grade: int | None
+
+    def get_kind_display(self) -> str:
+        return str(dict(Group.Kind.choices).get(self.kind, self.kind))
+
+    @property
+    def is_member(self) -> bool:
+        return self.role == MEMBER
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.role == TEACHER
+
+
+def memberships_of(request: HttpRequest) -> list[MyGroup]:
+    """The signed-in user's active groups with their role (one query per request)."""
+    user = request.user
+    found = getattr(request, _ATTRIBUTE, None)
+    if found is None or found[0] != user.pk:
+        rows = (
+            _memberships(user)
+            .order_by("group__grade", "group__name", "group_id")
+            .values_list("group_id", "role", "group__name", "group__kind", "group__grade")
+        )
+        found = (user.pk, [MyGroup(*row) for row in rows])
+        setattr(request, _ATTRIBUTE, found)
+    return found[1]
+
+
+def request_group_ids(request: HttpRequest, role: str | None = None) -> list[int]:
+    """`group_ids` of the signed-in user, from `memberships_of(request)`."""
+    return [m.group_id for m in memberships_of(request) if role is None or m.role == role]
+
+
+def request_classes(request: HttpRequest) -> list[tuple[int, int | None]]:
+    """`classes` of the signed-in user, from `memberships_of(request)`."""
+    return [(m.group_id, m.grade) for m in memberships_of(request) if m.kind == Group.Kind.CLASS]
