@@ -1,4 +1,14 @@
-"""Sign-in rate limiting: temporary lockout per account and per network address.
+"""Sign-in rate limiting with device cookies (OWASP, "Slow Down Online Guessing Attacks
+with Device Cookies"): lockouts stop guessing without becoming a weapon.
+
+A browser that signed in to an account carries a signed device cookie naming it (keyed
+hashes of the account's username and e-mail address) and a random id of the browser.
+Its failures count against that browser and account alone: wrong passwords lock out
+that browser for that account, nobody else. Attempts without such a cookie, from
+unknown browsers, count per account and per network address as they always did; past
+either limit unknown browsers are locked out, known ones are not. An attacker thus gets
+no more guesses than before, but can no longer lock a teacher out of the browser they
+always use, nor a whole school behind its one public address.
 
 Counters live in the cache (Redis in production), so every worker sees the same counts
 and a locked-out storm costs no database query and no password hash.
@@ -7,11 +17,21 @@ and a locked-out storm costs no database query and no password hash.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
+
+DEVICE_COOKIE = "kreide_device"
+DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
+# Accounts one browser is known for (a shared classroom computer serves many).
+DEVICE_ACCOUNTS = 20
+_DEVICE_SALT = "kreide.accounts.device"
 
 
 @dataclass(frozen=True)
@@ -23,30 +43,66 @@ class Lockout:
         return max(1, -(-self.seconds_left // 60))
 
 
+@dataclass(frozen=True)
+class Device:
+    """A browser that signed in before: its random id and the accounts it signed in to."""
+
+    browser: str
+    accounts: tuple[str, ...]
+
+    def knows(self, identifier: str) -> bool:
+        return _account_digest(identifier) in self.accounts
+
+
+def _normal(value: str) -> str:
+    return value.strip().lower()
+
+
+def _account_digest(identifier: str) -> str:
+    # Keyed: the cookie must not tell who signed in on a shared computer.
+    return salted_hmac(_DEVICE_SALT, _normal(identifier)).hexdigest()[:16]
+
+
 def _key(kind: str, value: str) -> str:
-    digest = hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+    digest = hashlib.sha256(_normal(value).encode()).hexdigest()[:32]
     return f"login:{kind}:{digest}"
 
 
-def _subjects(identifier: str, address: str) -> list[tuple[str, int]]:
+def device_of(request: HttpRequest) -> Device | None:
+    """The browser's valid device cookie, else None (unknown browser)."""
+    raw = request.COOKIES.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = signing.loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_COOKIE_SECONDS)
+        return Device(str(data["b"]), tuple(str(account) for account in data["a"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def _subjects(identifier: str, address: str, device: Device | None) -> list[tuple[str, int]]:
+    if device is not None and device.knows(identifier):
+        key = _key("device", f"{device.browser}\0{identifier}")
+        return [(key, settings.LOGIN_FAILURES_PER_ACCOUNT)]
     return [
         (_key("account", identifier), settings.LOGIN_FAILURES_PER_ACCOUNT),
         (_key("address", address or "unknown"), settings.LOGIN_FAILURES_PER_ADDRESS),
     ]
 
 
-def current_lockout(identifier: str, address: str) -> Lockout | None:
+def current_lockout(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
     now = time.time()
-    locks = cache.get_many([f"{key}:until" for key, _ in _subjects(identifier, address)])
+    subjects = _subjects(identifier, address, device)
+    locks = cache.get_many([f"{key}:until" for key, _ in subjects])
     remaining = [until - now for until in locks.values() if until and until > now]
     return Lockout(int(max(remaining)) + 1) if remaining else None
 
 
-def record_failure(identifier: str, address: str) -> Lockout | None:
+def record_failure(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
     """Count a failed attempt; returns the lockout it caused, if any."""
     window = settings.LOGIN_LOCKOUT_SECONDS
     lockout = None
-    for key, limit in _subjects(identifier, address):
+    for key, limit in _subjects(identifier, address, device):
         cache.add(key, 0, timeout=window)
         try:
             failures = cache.incr(key)
@@ -60,6 +116,36 @@ def record_failure(identifier: str, address: str) -> Lockout | None:
     return lockout
 
 
-def record_success(identifier: str) -> None:
-    key = _key("account", identifier)
+def record_success(identifier: str, device: Device | None = None) -> None:
+    """Forget the failures of the way this sign-in came: a known browser's success leaves
+    the unknown browsers' count alone (else each of them would give an attacker new
+    guesses)."""
+    if device is not None and device.knows(identifier):
+        key = _key("device", f"{device.browser}\0{identifier}")
+    else:
+        key = _key("account", identifier)
     cache.delete_many([key, f"{key}:until"])
+
+
+def remember_device(request: HttpRequest, response: HttpResponse, user) -> None:
+    """After a complete sign-in: this browser is known for the user's account from now on."""
+    device = device_of(request)
+    mine = [_account_digest(name) for name in (user.username, user.email) if name]
+    known = [account for account in (device.accounts if device else ()) if account not in mine]
+    value = signing.dumps(
+        {
+            "b": device.browser if device else secrets.token_urlsafe(16),
+            "a": (mine + known)[:DEVICE_ACCOUNTS],
+        },
+        salt=_DEVICE_SALT,
+        compress=True,
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=DEVICE_COOKIE_SECONDS,
+        path="/accounts/login/",  # sent only where it counts
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )

@@ -42,7 +42,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         identifier = form.cleaned_data["username"]
         address = client_address(request)
-        lockout = throttle.current_lockout(identifier, address)
+        device = throttle.device_of(request)
+        lockout = throttle.current_lockout(identifier, address, device)
         if lockout is None:
             user = authenticate(
                 request, username=identifier, password=form.cleaned_data["password"]
@@ -60,10 +61,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 }
                 return redirect("accounts:login_verify")
             if user is not None:
-                throttle.record_success(identifier)
-                _complete_login(request, user, form.cleaned_data["remember"])
-                return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
-            lockout = throttle.record_failure(identifier, address)
+                throttle.record_success(identifier, device)
+                return _complete_login(request, user, form.cleaned_data["remember"], next_url)
+            lockout = throttle.record_failure(identifier, address, device)
             LOGINS.labels("failure").inc()
             if lockout is None:
                 form.add_error(None, _("Username or password is not correct."))
@@ -81,13 +81,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _complete_login(request: HttpRequest, user, remember: bool, device=None) -> None:
+def _complete_login(
+    request: HttpRequest, user, remember: bool, next_url: str | None, otp_device=None
+) -> HttpResponse:
     login(request, user)
-    if device is not None:
-        otp_login(request, device)
+    if otp_device is not None:
+        otp_login(request, otp_device)
     if not remember:
         request.session.set_expiry(0)
     LOGINS.labels("success").inc()
+    response = redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
+    throttle.remember_device(request, response, user)
+    return response
 
 
 @sensitive_post_parameters("code")
@@ -104,19 +109,20 @@ def login_verify_view(request: HttpRequest) -> HttpResponse:
         return redirect("accounts:login")
     form = CodeForm(request.POST or None)
     address = client_address(request)
+    device = throttle.device_of(request)
     lockout = None
     if request.method == "POST" and form.is_valid():
-        lockout = throttle.current_lockout(pending["identifier"], address)
+        lockout = throttle.current_lockout(pending["identifier"], address, device)
         if lockout is None:
-            device = twofactor.verify(user, form.cleaned_data["code"])
-            if device is not None:
+            otp_device = twofactor.verify(user, form.cleaned_data["code"])
+            if otp_device is not None:
                 del request.session[_PENDING]
-                throttle.record_success(pending["identifier"])
+                throttle.record_success(pending["identifier"], device)
                 user.backend = pending["backend"]
-                _complete_login(request, user, pending["remember"], device)
-                next_url = pending["next"]
-                return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
-            lockout = throttle.record_failure(pending["identifier"], address)
+                return _complete_login(
+                    request, user, pending["remember"], pending["next"], otp_device
+                )
+            lockout = throttle.record_failure(pending["identifier"], address, device)
             LOGINS.labels("failure").inc()
             if lockout is None:
                 form.add_error("code", _("This code is not correct. Try the current one."))

@@ -1,7 +1,9 @@
 import pytest
 from django.contrib.auth.hashers import identify_hasher
-from django.test import override_settings
+from django.test import Client, override_settings
 
+from kreide.accounts import throttle
+from kreide.accounts.backends import UsernameOrEmailBackend
 from tests.conftest import PASSWORD
 
 
@@ -112,3 +114,96 @@ def test_open_redirect_refused(client, world):
 def test_login_page_in_both_languages(client, db, language, text):
     response = client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language)
     assert f"<h1>{text}</h1>" in response.content.decode()
+
+
+# --- device cookies: lockouts stop guessing without locking out the owner ---------------
+
+
+def _sign_in(client, username, password=PASSWORD, address="10.0.0.1"):
+    return client.post(
+        "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def _known_browser(user, address="10.0.0.1") -> Client:
+    """A browser the user signed in with before (and signed out of)."""
+    browser = Client()
+    assert _sign_in(browser, user.username, address=address).status_code == 302
+    assert throttle.DEVICE_COOKIE in browser.cookies
+    browser.post("/accounts/logout/")
+    return browser
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """How many times a password was actually checked (the guesses an attacker got)."""
+    checks = []
+    original = UsernameOrEmailBackend.authenticate
+
+    def counting(self, request, username=None, password=None, **kwargs):
+        checks.append(username)
+        return original(self, request, username=username, password=password, **kwargs)
+
+    monkeypatch.setattr(UsernameOrEmailBackend, "authenticate", counting)
+    return checks
+
+
+@override_settings(LOGIN_FAILURES_PER_ACCOUNT=5)
+def test_a_known_browser_stays_in_while_an_attacker_locks_the_account(world):
+    teacher = world.teacher_7a
+    own_browser = _known_browser(teacher)
+    attacker = Client()
+    answers = [_sign_in(attacker, teacher.username, f"rate{n}", "192.0.2.9") for n in range(6)]
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 2
+    # Unknown browsers are locked out, the right password included ...
+    assert _sign_in(Client(), teacher.username, address="192.0.2.10").status_code == 429
+    # ... the teacher's own browser is not, even from the attacker's address.
+    assert _sign_in(own_browser, teacher.username, address="192.0.2.9").status_code == 302
+
+
+@override_settings(LOGIN_FAILURES_PER_ADDRESS=30, LOGIN_FAILURES_PER_ACCOUNT=100)
+def test_failures_from_a_shared_address_do_not_lock_out_its_known_browsers(world):
+    school_address = "198.51.100.7"  # the whole school behind one public address
+    classmate_browser = _known_browser(world.classmate_7a, school_address)
+    prankster = Client()
+    for number in range(30):
+        _sign_in(prankster, f"niemand{number}", "x", school_address)
+    assert _sign_in(prankster, "niemand99", "x", school_address).status_code == 429
+    assert _sign_in(Client(), world.student_7a.username, address=school_address).status_code == 429
+    answer = _sign_in(classmate_browser, world.classmate_7a.username, address=school_address)
+    assert answer.status_code == 302
+
+
+@override_settings(LOGIN_FAILURES_PER_ACCOUNT=5)
+def test_an_attacker_gets_no_more_guesses_than_without_device_cookies(world, password_checks):
+    teacher = world.teacher_7a
+    teacher_browser = _known_browser(teacher)
+    own_browser = _known_browser(world.student_7b)  # the attacker's own account ...
+    forged = Client()
+    forged.cookies[throttle.DEVICE_COOKIE] = own_browser.cookies[throttle.DEVICE_COOKIE].value[:-2]
+    password_checks.clear()
+    for client in (Client(), own_browser, forged):  # ... gives no extra guesses at another
+        for number in range(20):
+            _sign_in(client, teacher.username, f"rate{number}", f"192.0.2.{number}")
+    assert len(password_checks) == 5
+    # A known browser has guesses of its own, no more than an unknown one; then it is
+    # locked out too (a stolen cookie is worth five guesses, not unlimited ones).
+    password_checks.clear()
+    answers = [_sign_in(teacher_browser, teacher.username, f"x{n}").status_code for n in range(8)]
+    assert answers == [200] * 4 + [429] * 4
+    assert len(password_checks) == 5
+    assert _sign_in(teacher_browser, teacher.username).status_code == 429
+
+
+def test_the_device_cookie_is_signed_keyed_and_sent_only_to_the_sign_in(world):
+    browser = _known_browser(world.student_7a)
+    cookie = browser.cookies[throttle.DEVICE_COOKIE]
+    assert cookie["path"] == "/accounts/login/" and cookie["httponly"]
+    assert world.student_7a.username not in cookie.value
+    with override_settings(LOGIN_FAILURES_PER_ACCOUNT=2):
+        for _ in range(2):  # locked for unknown browsers
+            _sign_in(Client(), world.student_7a.username, "falsch")
+        # Known for another account, not this one: treated as unknown.
+        other = _known_browser(world.classmate_7a)
+        assert _sign_in(other, world.student_7a.username).status_code == 429
+        assert _sign_in(browser, world.student_7a.username).status_code == 302
