@@ -38,6 +38,8 @@ ALLOWED_HOSTS = env_list("KREIDE_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("KREIDE_CSRF_TRUSTED_ORIGINS", [])
 # Behind a TLS-terminating front server the operator sets this to true.
 HTTPS = env_bool("KREIDE_HTTPS", False)
+# Where people reach Kreide (e.g. https://kreide.schule.example): printed on sign-in slips.
+PUBLIC_URL = env_str("KREIDE_PUBLIC_URL", "").rstrip("/")
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True

@@ -14,7 +14,9 @@ import secrets
 from dataclasses import asdict, dataclass
 from itertools import groupby
 from pathlib import Path
+from urllib.parse import urlencode
 
+import segno
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.filebased import FileBasedCache
@@ -118,6 +120,38 @@ def _fonts() -> tuple[str, str]:
     return "Helvetica", "Helvetica-Bold"
 
 
+def sign_in_link(site_url: str, username: str) -> str:
+    """The sign-in page with the username filled in (what a slip's QR code opens)."""
+    return f"{site_url.rstrip('/')}/accounts/login/?{urlencode({'username': username})}"
+
+
+def _fit(text: str, font: str, size: float, width: float) -> str:
+    while text and pdfmetrics.stringWidth(text, font, size) > width:
+        text = text[:-1]
+    return text
+
+
+def _shrunk(text: str, font: str, size: float, smallest: float, width: float) -> float:
+    """The font size, from `size` down to `smallest`, at which `text` fits `width`."""
+    while size > smallest and pdfmetrics.stringWidth(text, font, size) > width:
+        size -= 0.5
+    return size
+
+
+def _draw_qr(canvas: Canvas, data: str, x: float, top: float, size: float) -> None:
+    """A QR code as vector squares: sharp on any printer, no image files."""
+    code = segno.make(data, error="m")
+    matrix = code.matrix
+    module = size / len(matrix)
+    canvas.saveState()
+    canvas.setFillGray(0)
+    for row, line in enumerate(matrix):
+        for column, dark in enumerate(line):
+            if dark:
+                canvas.rect(x + column * module, top - (row + 1) * module, module, module, 0, 1)
+    canvas.restoreState()
+
+
 # Ten slips per A4 page (2 × 5), each class starting on a new page so slips can be handed
 # out class by class; dashed cut lines between slips.
 _COLUMNS, _ROWS = 2, 5
@@ -125,8 +159,15 @@ _MARGIN = 10 * mm
 
 
 def render_pdf(
-    credentials: list[Credential], school_name: str, school_address: str, *, compress: bool = True
+    credentials: list[Credential],
+    school_name: str,
+    school_address: str,
+    *,
+    site_url: str = "",
+    compress: bool = True,
 ) -> bytes:
+    """The slips; with `site_url` each carries Kreide's address and a QR code that opens
+    the sign-in page with the username filled in."""
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1 if compress else 0)
     canvas.setTitle(_("Sign-in details"))
@@ -149,24 +190,37 @@ def render_pdf(
             canvas.line(_MARGIN, y, page_width - _MARGIN, y)
         canvas.restoreState()
 
+    qr_size = 17 * mm
+    site_url = site_url.rstrip("/")
+
     def slip(credential: Credential, x: float, top: float) -> None:
         pad = 5 * mm
         left, y = x + pad, top - pad - 3 * mm
+        # The header runs beside the QR code in the top right corner.
+        header = slip_width - 2 * pad - (qr_size + 2 * mm if site_url else 0)
+        if site_url:
+            _draw_qr(
+                canvas,
+                sign_in_link(site_url, credential.username),
+                x + slip_width - pad - qr_size,
+                top - pad,
+                qr_size,
+            )
         canvas.setFont(bold, 9)
-        canvas.drawString(left, y, school_name[:60])
+        canvas.drawString(left, y, _fit(school_name, bold, 9, header))
         canvas.setFont(regular, 7.5)
         for line in address:
             y -= 3.4 * mm
-            canvas.drawString(left, y, line[:70])
+            canvas.drawString(left, y, _fit(line, regular, 7.5, header))
         y -= 6 * mm
+        if site_url:  # the name line (with the class on the right) starts below the code
+            y = min(y, top - pad - qr_size - 5 * mm)
         class_label = _("Class %(name)s") % {"name": credential.group} if credential.group else ""
         canvas.setFont(regular, 9)
         canvas.drawRightString(x + slip_width - pad, y, class_label)
         room = slip_width - 2 * pad - pdfmetrics.stringWidth(class_label, regular, 9) - 3 * mm
-        size = 11.0
-        while size > 6 and pdfmetrics.stringWidth(credential.name, bold, size) > room:
-            size -= 0.5  # long double names shrink rather than run into the class
-        canvas.setFont(bold, size)
+        # Long double names shrink rather than run into the class.
+        canvas.setFont(bold, _shrunk(credential.name, bold, 11, 6, room))
         canvas.drawString(left, y, credential.name)
         # Courier: fixed width and unambiguous glyphs for what pupils must type.
         for label, value in (
@@ -176,11 +230,21 @@ def render_pdf(
             y -= 6.5 * mm
             canvas.setFont(regular, 9)
             canvas.drawString(left, y, f"{label}:")
-            canvas.setFont("Courier-Bold", 12)
+            # A long username shrinks rather than run off the slip.
+            room = slip_width - 2 * pad - 28 * mm
+            canvas.setFont("Courier-Bold", _shrunk(value, "Courier-Bold", 12, 7, room))
             canvas.drawString(left + 28 * mm, y, value)
         y -= 7 * mm
         canvas.setFont(regular, 8)
         canvas.drawString(left, y, _("Please choose your own password when you first sign in."))
+        if site_url:  # in Courier, like the username: typed exactly as printed
+            y -= 4.5 * mm
+            label = _("Sign in at")
+            canvas.drawString(left, y, label)
+            start = left + pdfmetrics.stringWidth(label, regular, 8) + 1.5 * mm
+            room = x + slip_width - pad - start
+            canvas.setFont("Courier-Bold", _shrunk(site_url, "Courier-Bold", 9, 6, room))
+            canvas.drawString(start, y, site_url)
 
     ordered = sorted_for_print(credentials)
     first_page = True

@@ -6,6 +6,7 @@ id is a 404) and leave every write, permission check and audit entry to services
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -288,7 +289,12 @@ def credentials_page(request: HttpRequest, token: str) -> HttpResponse:
 def credentials_pdf(request: HttpRequest, token: str) -> HttpResponse:
     entry = _stored(request, token)
     school = request.user.school
-    pdf = credentials.render_pdf(entry["credentials"], school.name, school.address)
+    pdf = credentials.render_pdf(
+        entry["credentials"],
+        school.name,
+        school.address,
+        site_url=settings.PUBLIC_URL or request.build_absolute_uri("/"),
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = 'attachment; filename="zugangsdaten.pdf"'
     return response

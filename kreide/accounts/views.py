@@ -37,7 +37,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next")
     if request.user.is_authenticated:
         return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
-    form = LoginForm(request.POST or None)
+    # A sign-in slip's QR code opens this page with the username filled in.
+    prefilled = request.GET.get("username", "")[:254]
+    form = LoginForm(request.POST or None, initial={"username": prefilled})
+    if prefilled:  # the password is what is left to type
+        form.fields["username"].widget.attrs.pop("autofocus", None)
+        form.fields["password"].widget.attrs["autofocus"] = True
     lockout = None
     if request.method == "POST" and form.is_valid():
         identifier = form.cleaned_data["username"]

@@ -47,3 +47,52 @@ def test_cache_holds_no_readable_password():
     sealed = _cache().get(_key(token))
     assert b"pass-7a-0" not in sealed and b"7a.user0" not in sealed
     assert _cache().get(f"credentials:{token}") is None
+
+
+def test_slips_carry_the_address_and_a_code_that_opens_the_sign_in_page(monkeypatch):
+    from kreide.accounts import credentials
+
+    encoded = []
+    make = credentials.segno.make
+
+    def recording(data, **kwargs):
+        encoded.append(data)
+        return make(data, **kwargs)
+
+    monkeypatch.setattr(credentials.segno, "make", recording)
+    slips = _slips(2, "7a")
+    pdf = render_pdf(
+        slips,
+        "Gymnasium Nord",
+        "Nordweg 1",
+        site_url="https://kreide.nord.example/",
+        compress=False,
+    )
+    assert pdf.count(b"(https://kreide.nord.example)") == 2
+    assert encoded == [
+        "https://kreide.nord.example/accounts/login/?username=7a.user0",
+        "https://kreide.nord.example/accounts/login/?username=7a.user1",
+    ]
+    # Without an address (a command-line import without --url) the slips still print.
+    encoded.clear()
+    assert render_pdf(slips, "Gymnasium Nord", "Nordweg 1").startswith(b"%PDF")
+    assert encoded == []
+
+
+def test_the_code_opens_the_sign_in_page_with_the_username_filled_in(client, db):
+    page = client.get("/accounts/login/?username=7a.user0").content.decode()
+    assert 'value="7a.user0"' in page
+    password = page.split('name="password"')[1].split(">")[0]
+    assert "autofocus" in password  # what is left to type
+
+
+def test_printed_slips_name_the_address_the_office_uses(world, client_for, settings):
+    from kreide.accounts import credentials
+
+    token = store(world.admin.pk, world.school.pk, _slips(1, "7a"), kind="reset")
+    settings.PUBLIC_URL = ""
+    pdf = client_for(world.admin).get(f"/accounts/credentials/{token}/slips.pdf").content
+    assert pdf.startswith(b"%PDF")
+    assert credentials.sign_in_link("http://testserver/", "x") == (
+        "http://testserver/accounts/login/?username=x"
+    )

@@ -1,7 +1,8 @@
-"""`kreide import-users FILE --school SLUG [--credentials OUT.pdf]`"""
+"""`kreide import-users FILE --school SLUG [--credentials OUT.pdf] [--url URL]`"""
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
@@ -20,6 +21,11 @@ class Command(BaseCommand):
             "--credentials",
             type=Path,
             help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
+        )
+        parser.add_argument(
+            "--url",
+            default=settings.PUBLIC_URL,
+            help="Kreide's address printed on the slips (default: KREIDE_PUBLIC_URL)",
         )
 
     def handle(self, *args, **options) -> None:
@@ -52,7 +58,13 @@ class Command(BaseCommand):
             default = f"credentials-{school.slug}-{timezone.now():%Y%m%d-%H%M%S}.pdf"
             target = Path(options["credentials"] or default)
             target.write_bytes(
-                credentials.render_pdf(result.credentials, school.name, school.address)
+                credentials.render_pdf(
+                    result.credentials, school.name, school.address, site_url=options["url"]
+                )
             )
             target.chmod(0o600)
             self.stdout.write(f"{len(result.credentials)} sign-in slips written to {target}.")
+            if not options["url"]:
+                self.stdout.write(
+                    "The slips name no web address: set KREIDE_PUBLIC_URL or pass --url."
+                )
