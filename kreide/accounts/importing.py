@@ -248,7 +248,9 @@ def _check_against_database(rows: list[ImportRow], school) -> list[RowError]:
                 RowError(
                     usernames[username.lower()].line,
                     "username",
-                    _("This username is taken by an account of another school."),
+                    # The school office's form says the same: nothing tells which school,
+                    # or whether any, holds it.
+                    _("This username is already taken."),
                 )
             )
     for username, email in (

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from kreide.accounts import importing, services
@@ -62,12 +63,35 @@ def test_bad_row_names_line_and_column_and_imports_nothing(world):
     assert not Group.objects.for_school(world.school).filter(name="8c").exists()
 
 
-def test_username_of_another_school_is_refused(world):
-    text = "username,first_name,last_name,role,classes\n"
-    text += f"{world.other_student.username},A,B,student,7a\n"
-    with pytest.raises(importing.ImportFileError) as caught:
-        importing.parse(text.encode(), world.school)
-    assert caught.value.errors[0].line == 2 and caught.value.errors[0].column == "username"
+def test_a_taken_username_does_not_tell_where_it_is_taken(world, make_user, client_for):
+    """The school office learns that a name is taken (usernames are unique in the whole
+    deployment), never that it belongs to another school, nor to whom."""
+    operator = make_user(None, username="betrieb")  # an account of no school
+    admin = client_for(world.admin)
+
+    def problems(username: str) -> list[str]:
+        text = f"username,first_name,last_name,role,classes\n{username},A,B,student,7a\n"
+        upload = SimpleUploadedFile("liste.csv", text.encode(), content_type="text/csv")
+        answer = admin.post("/accounts/admin/import/", {"file": upload})
+        assert answer.status_code == 200
+        return [str(problem) for problem in answer.context["problems"]]
+
+    of_another_school = problems(world.other_student.username)
+    assert of_another_school == problems(operator.username)
+    assert of_another_school == [
+        "Zeile 2, Spalte „username“: Dieser Benutzername ist bereits vergeben."
+    ]
+    form = admin.post(
+        "/accounts/admin/users/new/",
+        {
+            "first_name": "A",
+            "last_name": "B",
+            "username": world.other_student.username,
+            "role": "student",
+        },
+    )
+    assert "Dieser Benutzername ist bereits vergeben." in form.content.decode()
+    assert not User.objects.filter(school=world.school, last_name="B").exists()
 
 
 def test_missing_column_and_wrong_encoding(world):
