@@ -219,7 +219,11 @@ USE_TZ = True
 # --- Static and uploaded files --------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATICFILES_DIRS = [("vendor", BASE_DIR / "node_modules")]
+# Only the built files pages load: test tools in node_modules (axe-core) never reach /static/.
+STATICFILES_DIRS = [
+    (f"vendor/{package}/dist", BASE_DIR / "node_modules" / package / "dist")
+    for package in ("htmx.org", "tus-js-client")
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
@@ -13,6 +14,10 @@ from kreide.accounts.models import User
 from kreide.schools.models import Group, Membership, School
 
 PASSWORD = "correct-horse-7"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 360, "height": 640}
+# axe-core from npm (package.json): loaded into pages by the tests only, never served.
+AXE_SCRIPT = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
 _counter = itertools.count(1)
 
 
@@ -154,13 +159,66 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    """A fresh browser context (own cookies) whose relative URLs go to the live server."""
-    context = browser.new_context(base_url=live_server.url, locale="de-DE")
-    context.set_default_timeout(15_000)
-    opened = context.new_page()
-    yield opened
-    context.close()
+def open_page(browser, live_server):
+    """Opens pages in fresh browser contexts (own cookies) whose relative URLs go to the
+    live server: `open_page()` on a desktop, `open_page(PHONE)` on a 360×640 phone."""
+    contexts = []
+
+    def open_(viewport: dict = DESKTOP):
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale="de-DE",
+            viewport=viewport,
+            is_mobile=viewport is PHONE,
+            has_touch=viewport is PHONE,
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_page):
+    """A desktop page in a fresh browser context."""
+    return open_page()
+
+
+@pytest.fixture
+def phone_page(open_page):
+    """A 360×640 phone page in a fresh browser context."""
+    return open_page(PHONE)
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def axe():
+    """Checks the page with axe-core and fails on any critical or serious violation.
+
+    The script is evaluated through the DevTools protocol, which the page's strict CSP
+    does not govern; pages themselves never load it."""
+
+    def check(page) -> list[dict]:
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(_axe_source())
+        results = page.evaluate("() => window.axe.run(document, {resultTypes: ['violations']})")
+        grave = [v for v in results["violations"] if v["impact"] in ("critical", "serious")]
+        report = "\n".join(
+            f"{v['impact']} {v['id']} on {page.url}: {v['help']} "
+            + "; ".join(node["target"][0] for node in v["nodes"][:5])
+            for v in grave
+        )
+        assert not grave, report
+        return results["violations"]
+
+    return check
 
 
 @pytest.fixture

@@ -18,15 +18,24 @@ class NavItem:
     url_name: str
     order: int
     visible: Callable[[HttpRequest], bool] = lambda request: True
+    # A number shown beside the label (e.g. unread messages); it must cost no query on
+    # most requests (read it from the cache), since every page renders the navigation.
+    count: Callable[[HttpRequest], int] | None = None
 
 
 _items: list[NavItem] = []
 
 
-def register(label: str, url_name: str, order: int, visible=None) -> None:
+def register(
+    label: str,
+    url_name: str,
+    order: int,
+    visible: Callable[[HttpRequest], bool] | None = None,
+    count: Callable[[HttpRequest], int] | None = None,
+) -> None:
     if any(item.url_name == url_name for item in _items):
         return
-    _items.append(NavItem(label, url_name, order, visible or (lambda request: True)))
+    _items.append(NavItem(label, url_name, order, visible or (lambda request: True), count))
     _items.sort(key=lambda item: item.order)
     _labelled.cache_clear()
 
@@ -68,6 +77,7 @@ def items_for(request: HttpRequest) -> list[dict]:
                 "label": label,
                 "url": url,
                 "active": current.startswith(url) and (url != "/" or current == "/"),
+                "count": item.count(request) if item.count else 0,
             }
         )
     return entries

@@ -10,10 +10,15 @@ class MessengerConfig(AppConfig):
     def ready(self) -> None:
         from kreide.core import events, navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.messenger import dashboard, signals, uploads
+        from kreide.messenger import dashboard, services, signals, uploads
         from kreide.storage.uploads import register_purpose
 
-        navigation.register(_("Messages"), "messenger:index", order=30)
+        navigation.register(
+            _("Messages"),
+            "messenger:index",
+            order=30,
+            count=lambda request: services.unread_total(request.user),
+        )
         register(
             Section("messenger", _("Messages"), "messenger/section.html", 20, dashboard.unread)
         )

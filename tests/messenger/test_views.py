@@ -6,6 +6,9 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from kreide.messenger import services
@@ -317,3 +320,27 @@ def test_hostile_json_and_huge_ids_are_a_400_not_a_500(world, rooms, client_for)
     assert student.get(history, {"before": "9" * 30}).status_code == 400
     assert student.get(f"/messages/rooms/{2**63}/").status_code == 404
     assert Message.objects.for_school(world.school).count() == 1
+
+
+def test_unread_messages_are_counted_in_the_navigation(world, rooms, client_for):
+    student = client_for(world.student_7a)
+    nav = '<a href="/messages/">Nachrichten <span class="count">2<span class="visually-hidden"> neu'
+    assert "Nachrichten <span" not in student.get("/tasks/").content.decode()
+    teacher = client_for(world.teacher_7a)
+    _send(teacher, rooms.class_7a, "Guten Morgen!", "unread-key-01")
+    _send(teacher, rooms.class_7a, "Heute Mathe.", "unread-key-02")
+    # The count of the page before is kept for up to 30 seconds, then counted anew.
+    assert "Nachrichten <span" not in student.get("/tasks/").content.decode()
+    cache.delete(f"messenger:unread:{world.student_7a.pk}")
+    page = student.get("/tasks/").content.decode()
+    assert nav in page
+    assert 'Menü <span class="count">2<span class="visually-hidden"> neu' in page
+    # Counted once, then read from the cache: the next page costs no messenger query.
+    with CaptureQueriesContext(connection) as captured:
+        student.get("/tasks/")
+    assert not [q for q in captured.captured_queries if "messenger_" in q["sql"]]
+    # The author's own messages are not unread; reading the room clears the count at once.
+    assert "Nachrichten <span" not in teacher.get("/tasks/").content.decode()
+    latest = Message.objects.for_school(world.school).latest("pk").pk
+    _post_json(student, reverse("messenger:read", args=[rooms.class_7a.pk]), {"upto": latest})
+    assert "Nachrichten <span" not in student.get("/tasks/").content.decode()

@@ -89,7 +89,8 @@ def test_task_page_costs_the_same_for_every_student_of_a_class(
     counts = [
         _queries(client_for(student), url) for student in (students[0], students[15], students[-1])
     ]
-    assert max(counts) <= 8, counts
+    # At most 9: 8, and the navigation's unread messages, counted once per 30 seconds.
+    assert max(counts) <= 9, counts
     # The teacher's overview of 30 students and 10 submissions is bounded too.
     assert _queries(client_for(teacher), url) <= 10
 

@@ -89,11 +89,63 @@
     }
   }
 
+  // Phones fold the navigation behind a menu button (the header would take a third of the
+  // screen otherwise); on wider screens the button is hidden and the menu always shown.
+  function setUpMenu() {
+    const toggle = document.querySelector("[data-kreide-menu]");
+    const header = document.querySelector("[data-kreide-header]");
+    if (!toggle || !header) return;
+    toggle.addEventListener("click", function () {
+      const open = header.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && header.classList.contains("open")) {
+        header.classList.remove("open");
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    });
+  }
+
+  // Each table cell gets its column's heading as data-label: on a phone the rows become
+  // cards and the CSS shows the label before each value.
+  function labelCells(root) {
+    root.querySelectorAll("table").forEach(function (table) {
+      const headings = [];
+      table.querySelectorAll("thead th").forEach(function (th) {
+        for (let span = th.colSpan || 1; span > 0; span--) headings.push(th.textContent.trim());
+      });
+      if (!headings.length) return;
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        let column = 0;
+        Array.from(row.cells).forEach(function (cell) {
+          const label = headings[column];
+          if (label && cell.colSpan <= 1 && !cell.hasAttribute("data-label")) {
+            cell.setAttribute("data-label", label);
+          }
+          column += cell.colSpan || 1;
+        });
+      });
+    });
+  }
+
+  function ready() {
+    setUpMenu();
+    labelCells(document);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
+  else ready();
+  document.addEventListener("htmx:afterSwap", function (event) {
+    labelCells(event.detail.elt.parentElement || document);
+  });
+
   window.Kreide = Object.assign(window.Kreide || {}, {
     backoffDelay,
     csrfToken,
     retryAfterMs,
     retryDelay,
     fetchWithRetry,
+    labelCells,
   });
 })();
