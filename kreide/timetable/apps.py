@@ -22,3 +22,6 @@ class TimetableConfig(AppConfig):
                 views.dashboard_section,
             )
         )
+        register(
+            Section("dates", _("Dates"), "timetable/section_dates.html", 6, views.dates_section)
+        )

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.utils import timezone
 
 from kreide.accounts.models import User
 from kreide.schools.models import Group, Membership, School, Subject
-from kreide.timetable import plans
-from kreide.timetable.models import Lesson, Period, Room, Substitution, TeacherCode
+from kreide.timetable import calendars
+from kreide.timetable.models import Event, Lesson, Period, Room, Substitution, TeacherCode
 from kreide.timetable.services import DEFAULT_BELL_TIMES
 
 # Weekly periods per subject: grades 5–10 (30 a week), 11–13 (32 a week).
@@ -122,11 +122,53 @@ def seed(school: School, rng: random.Random) -> None:
             )
     Lesson.unscoped.bulk_create(lessons, batch_size=2000)
 
-    today = plans.school_day_on_or_after(timezone.localdate())
-    for day in (today, plans.next_school_day(today)):
+    Event.unscoped.bulk_create(_dates(school, lessons, rng))
+    free = calendars.free_days(school.pk)
+    today = calendars.school_day_on_or_after(timezone.localdate(), free)
+    for day in (today, calendars.next_school_day(today, free)):
         Substitution.unscoped.bulk_create(
             _changes(school, day, lessons, busy_teacher, room_objects, rng)
         )
+
+
+def _dates(school: School, lessons: list[Lesson], rng: random.Random) -> list[Event]:
+    """A parents' evening, a sports day and class tests in the lessons of the next weeks."""
+    today = timezone.localdate()
+
+    def at(day: date, hour: int, minute: int = 0):
+        return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+    monday = today - timedelta(days=today.weekday())
+    events = [
+        Event(school=school, audience=Event.Audience.SCHOOL, title="Elternsprechtag",
+              location="Aula", starts_at=at(monday + timedelta(days=10), 16),
+              ends_at=at(monday + timedelta(days=10), 19)),
+        Event(school=school, audience=Event.Audience.SCHOOL, title="Sporttag", all_day=True,
+              starts_at=at(monday + timedelta(days=18), 0),
+              ends_at=at(monday + timedelta(days=19), 0)),
+    ]  # fmt: skip
+    bell = {number: (starts, ends) for number, starts, ends in DEFAULT_BELL_TIMES}
+    written: set[int] = set()
+    for lesson in rng.sample(lessons, 60):
+        if lesson.group_id in written or lesson.subject is None:
+            continue
+        written.add(lesson.group_id)
+        week = rng.choice([0, 7, 14])
+        day = monday + timedelta(days=week + lesson.weekday - 1)
+        starts, ends = bell[lesson.period]
+        events.append(
+            Event(
+                school=school,
+                audience=Event.Audience.GROUP,
+                kind=Event.Kind.TEST,
+                group=lesson.group,
+                title=lesson.subject.name,
+                created_by_id=lesson.teacher_id,
+                starts_at=at(day, starts.hour, starts.minute),
+                ends_at=at(day, ends.hour, ends.minute),
+            )
+        )
+    return events
 
 
 def _changes(school, day: date, lessons, busy_teacher, rooms, rng) -> list[Substitution]:

@@ -1,6 +1,16 @@
 """What a school export carries from this app (see kreide/transfer/registry.py)."""
 
-from kreide.timetable.models import Lesson, Period, Room, ScreenLink, Substitution, TeacherCode
+from kreide.timetable.models import (
+    CalendarSettings,
+    Event,
+    FeedToken,
+    Lesson,
+    Period,
+    Room,
+    ScreenLink,
+    Substitution,
+    TeacherCode,
+)
 from kreide.transfer import registry
 
 registry.register(Period)
@@ -9,3 +19,6 @@ registry.register(TeacherCode)
 registry.register(Lesson)
 registry.register(Substitution)
 registry.register(ScreenLink, unique_across_schools=("token",))  # the hallway screens keep working
+registry.register(Event)
+registry.register(CalendarSettings)
+registry.register(FeedToken, unique_across_schools=("token",))  # subscriptions keep working

@@ -8,6 +8,7 @@ so a re-import is the single source of truth and can be compared row by row.
 from __future__ import annotations
 
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -175,3 +176,105 @@ class ScreenLink(SchoolScopedModel):
         constraints = [models.UniqueConstraint(fields=["school"], name="timetable_screen_unique")]
         verbose_name = _("info screen link")
         verbose_name_plural = _("info screen links")
+
+
+def _new_uid() -> str:
+    return f"{uuid.uuid4()}@kreide"
+
+
+class Event(SchoolScopedModel):
+    """A date in the calendar: for the school, a class or group, or one person.
+
+    `uid` is the iCalendar UID (feeds and CalDAV); `ical` keeps what a CalDAV client
+    stored, so its own properties (alarms, categories) come back unchanged.
+    """
+
+    class Audience(models.TextChoices):
+        SCHOOL = "school", _("whole school")
+        GROUP = "group", _("class or group")
+        PERSONAL = "personal", _("only me")
+
+    class Kind(models.TextChoices):
+        EVENT = "event", _("Event")
+        TEST = "test", _("Class test")
+        HOLIDAY = "holiday", _("School holiday")
+
+    audience = models.CharField(_("for"), max_length=16, choices=Audience.choices)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.EVENT)
+    group = models.ForeignKey(
+        "schools.Group",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("class or group"),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    location = models.CharField(_("place"), max_length=200, blank=True)
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    all_day = models.BooleanField(_("all day"), default=False)
+    uid = models.CharField(max_length=255, default=_new_uid)
+    ical = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(SchoolScopedModel.Meta):
+        ordering = ["starts_at", "pk"]
+        indexes = [
+            models.Index(fields=["school", "audience", "starts_at"]),
+            models.Index(fields=["group", "starts_at"]),
+            models.Index(fields=["owner", "starts_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "uid"], name="timetable_event_uid_unique"),
+            models.CheckConstraint(
+                name="timetable_event_audience",
+                condition=(
+                    models.Q(audience="school", group__isnull=True, owner__isnull=True)
+                    | models.Q(audience="group", group__isnull=False, owner__isnull=True)
+                    | models.Q(audience="personal", group__isnull=True, owner__isnull=False)
+                ),
+            ),
+        ]
+        verbose_name = _("event")
+        verbose_name_plural = _("calendar")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CalendarSettings(SchoolScopedModel):
+    """A school's calendar rules: how many class tests a class may write, and its state."""
+
+    tests_per_day = models.PositiveSmallIntegerField(_("class tests per day"), default=1)
+    tests_per_week = models.PositiveSmallIntegerField(_("class tests per week"), default=3)
+    state = models.CharField(
+        _("federal state (for public holidays)"), max_length=8, default="NI", blank=True
+    )
+
+    class Meta(SchoolScopedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["school"], name="timetable_calendarsettings_unique")
+        ]
+        verbose_name = _("calendar settings")
+        verbose_name_plural = _("calendar settings")
+
+
+class FeedToken(SchoolScopedModel):
+    """The secret of one person's calendar subscription (iCal); revoked by deleting it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True, default=_new_token)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SchoolScopedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["user"], name="timetable_feedtoken_unique")]
+        verbose_name = _("calendar subscription")
+        verbose_name_plural = _("calendar subscriptions")

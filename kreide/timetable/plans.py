@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, time
 from typing import Any
 
 from django.db.models import Q
@@ -305,15 +305,17 @@ def build_day(
     return Day(day, slots, len(changes))
 
 
-def next_school_day(day: date) -> date:
-    following = day + timedelta(days=1)
-    while following.isoweekday() > 5:
-        following += timedelta(days=1)
-    return following
+def targets_of(user, group_ids: list[int] | None = None) -> list[Target]:
+    """Whose timetable is a person's: a teacher's (or admin's) own lessons; a student's
+    classes and groups (`group_ids` when the caller has them, else one query)."""
+    from kreide.accounts.models import User
+    from kreide.schools import access
 
-
-def school_day_on_or_after(day: date) -> date:
-    return day if day.isoweekday() <= 5 else next_school_day(day)
+    if user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN):
+        return [(TEACHER, user.pk)]
+    if group_ids is None:
+        group_ids = list(access.group_ids(user, access.MEMBER).values_list("group_id", flat=True))
+    return [(GROUP, pk) for pk in group_ids]
 
 
 def days_of(school_id: int, targets: list[Target], days: list[date]) -> list[Day]:

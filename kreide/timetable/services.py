@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
 from kreide.core import audit, fragments
+from kreide.schools import access
 from kreide.schools.access import is_admin_of
 from kreide.schools.models import Group, Membership, School, Subject
 from kreide.timetable.importing import (
@@ -714,7 +715,7 @@ def can_view(user: User, kind: str, school_id: int, member: bool = False) -> boo
     """Teachers and admins see every class, teacher and room of their school; students
     only the classes and groups they are a `member` of. Another school's objects never
     get this far (a 404 from the scoped look-up)."""
-    if not user.is_authenticated or user.school_id != school_id:
+    if not access.participates(user) or user.school_id != school_id:
         return False
     if user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN):
         return True

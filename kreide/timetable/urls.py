@@ -14,4 +14,10 @@ urlpatterns = [
     path("manage/", views.manage, name="manage"),
     path("manage/screen/", views.renew_screen, name="renew_screen"),
     path("screen/<str:token>/", views.screen, name="screen"),
+    path("calendar/", views.calendar, name="calendar"),
+    path("calendar/new/", views.new_event, name="new_event"),
+    path("calendar/<int:pk>/delete/", views.delete_event, name="delete_event"),
+    path("calendar/subscription/", views.subscription, name="subscription"),
+    path("calendar/settings/", views.calendar_settings, name="calendar_settings"),
+    path("calendar/feed/<str:token>.ics", views.feed, name="feed"),
 ]

@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
 from kreide.core import fragments
-from kreide.schools.access import is_admin_of, memberships_of
+from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
 from kreide.schools.models import Group, School
-from kreide.timetable import plans, services
-from kreide.timetable.models import Room
+from kreide.timetable import calendars, plans, services
+from kreide.timetable.forms import CalendarSettingsForm, EventForm, HolidayFileForm
+from kreide.timetable.models import Event, Room
 
 DAYS_AHEAD = 2  # today and the next school day
 
@@ -33,10 +34,7 @@ def _day(request: HttpRequest) -> date:
 
 def my_targets(request: HttpRequest) -> list[plans.Target]:
     """Whose timetable is mine: a teacher's own lessons; a student's classes and groups."""
-    user = request.user
-    if user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN):
-        return [(plans.TEACHER, user.pk)]
-    return [(plans.GROUP, m.group_id) for m in memberships_of(request) if m.is_member]
+    return plans.targets_of(request.user, request_group_ids(request, MEMBER))
 
 
 def _week(day: date) -> list[date]:
@@ -48,10 +46,11 @@ def _week(day: date) -> list[date]:
 def my_day(request: HttpRequest) -> HttpResponse:
     """The phone's first page: one day, with its changes, and the way to the next."""
     user = request.user
-    day = plans.school_day_on_or_after(_day(request))
+    free = calendars.free_days(user.school_id)
+    day = calendars.school_day_on_or_after(_day(request), free)
     days = plans.days_of(user.school_id, my_targets(request), [day])
     previous = day - timedelta(days=1)
-    while previous.isoweekday() > 5:
+    while not calendars.is_school_day(previous, free) and previous > day - timedelta(days=60):
         previous -= timedelta(days=1)
     return render(
         request,
@@ -60,9 +59,11 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "days": days,
             "title": _("My timetable"),
             "previous": previous,
-            "next": plans.next_school_day(day),
+            "next": calendars.next_school_day(day, free),
+            "free_day": free.get(_day(request)),
             "week_url": "timetable:my_week",
             "browse": user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN),
+            "manage": is_admin_of(user, user.school_id),
         },
     )
 
@@ -129,9 +130,14 @@ def browse(request: HttpRequest) -> HttpResponse:
     return render(request, "timetable/browse.html", context)
 
 
-def _plan_days(school_id: int, today: date) -> list[tuple[date, list[dict]]]:
-    first = plans.school_day_on_or_after(today)
-    days = [first, plans.next_school_day(first)]
+def next_two_school_days(school_id: int) -> list[date]:
+    free = calendars.free_days(school_id)
+    first = calendars.school_day_on_or_after(timezone.localdate(), free)
+    return [first, calendars.next_school_day(first, free)]
+
+
+def _plan_days(school_id: int) -> list[tuple[date, list[dict]]]:
+    days = next_two_school_days(school_id)
     return [(day, plans.school_substitutions(school_id, day)) for day in days]
 
 
@@ -144,7 +150,7 @@ def school_plan(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "timetable/school_plan.html",
-        {"plan_days": _plan_days(school_id, timezone.localdate()), "show_teachers": True},
+        {"plan_days": _plan_days(school_id), "show_teachers": True},
     )
 
 
@@ -162,7 +168,7 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
             "timetable/screen.html",
             {
                 "school": school,
-                "plan_days": _plan_days(school_id, today),
+                "plan_days": _plan_days(school_id),
                 "now": timezone.localtime(),
             },
         )
@@ -230,8 +236,7 @@ def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     targets = my_targets(request)
     if not targets:
         return None
-    first = plans.school_day_on_or_after(timezone.localdate())
-    days = [first, plans.next_school_day(first)]
+    days = next_two_school_days(user.school_id)
     found = plans.substitutions(user.school_id, targets, days)
     changes = []
     for day in days:
@@ -240,3 +245,169 @@ def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
             rows.extend(row for row in found[(target, day)] if row not in rows)
         changes.append((day, [plans.change_entry(row) for row in rows]))
     return {"days": changes}
+
+
+# -------------------------------------------------------------------------------- calendar
+
+AGENDA_DAYS = 42
+
+
+@login_required
+def calendar(request: HttpRequest) -> HttpResponse:
+    """My dates for the next six weeks (or from `?day=`), with school-free days."""
+    user = request.user
+    if user.school_id is None:
+        raise Http404
+    start = _day(request)
+    end = start + timedelta(days=AGENDA_DAYS - 1)
+    groups = request_group_ids(request)
+    items = calendars.events_for(user, groups, start, end)
+    free = calendars.free_days(user.school_id)
+    by_day: dict[date, list] = {}
+    for item in items:
+        by_day.setdefault(max(item.first_day, start), []).append(item)
+    for day, name in free.items():
+        if start <= day <= end and day.isoweekday() <= 5:
+            by_day.setdefault(day, []).insert(0, name)
+    token = calendars.feed_token(user)
+    writable = set(calendars.writable_groups(user).values_list("pk", flat=True))
+    return render(
+        request,
+        "timetable/calendar.html",
+        {
+            "agenda": sorted(by_day.items()),
+            "previous": start - timedelta(days=AGENDA_DAYS),
+            "next": end + timedelta(days=1),
+            "feed_url": request.build_absolute_uri(reverse("timetable:feed", args=[token.token]))
+            if token
+            else "",
+            "editable": {item.pk for item in items if calendars.can_edit(user, item, writable)},
+        },
+    )
+
+
+@login_required
+def new_event(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.school_id is None:
+        raise Http404
+    form = EventForm(request.POST or None, user=user, initial={"day": _day(request)})
+    warnings: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        starts_at, ends_at, all_day = form.times()
+        try:
+            calendars.create_event(
+                user,
+                title=data["title"],
+                starts_at=starts_at,
+                ends_at=ends_at,
+                all_day=all_day,
+                audience=data["audience"],
+                group=data.get("group"),
+                kind=Event.Kind.TEST if data.get("is_test") else Event.Kind.EVENT,
+                location=data["location"],
+                description=data["description"],
+                confirmed=data["confirm"],
+            )
+        except calendars.TestLimitExceeded as error:
+            warnings = error.messages
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The date has been saved."))
+            return redirect(f"{reverse('timetable:calendar')}?day={data['day']:%Y-%m-%d}")
+    return render(request, "timetable/event_form.html", {"form": form, "warnings": warnings})
+
+
+@require_POST
+@login_required
+def delete_event(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(Event.objects.for_school(request.user.school_id), pk=pk)
+    if event.audience == Event.Audience.PERSONAL and event.owner_id != request.user.pk:
+        raise Http404  # someone else's personal date does not exist for others
+    calendars.delete_event(request.user, event)
+    messages.success(request, _("The date has been removed."))
+    return redirect("timetable:calendar")
+
+
+@require_POST
+@login_required
+def subscription(request: HttpRequest) -> HttpResponse:
+    """Create or renew (`renew`) or revoke (`revoke`) my calendar subscription address."""
+    if request.user.school_id is None:
+        raise Http404
+    if request.POST.get("action") == "revoke":
+        calendars.revoke_feed(request.user)
+        messages.success(request, _("The subscription address no longer works."))
+    else:
+        calendars.renew_feed(request.user)
+        messages.success(request, _("Your new subscription address is below."))
+    return redirect(f"{reverse('timetable:calendar')}#subscription")
+
+
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The iCal subscription (no sign-in: calendar apps cannot; the secret is the key)."""
+    user = calendars.user_for_feed(token)
+    if user is None:
+        raise Http404
+    response = HttpResponse(calendars.build_feed(user), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="kreide.ics"'
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+def calendar_settings(request: HttpRequest) -> HttpResponse:
+    """School admins: the class test limits, the state, the school holidays."""
+    user = request.user
+    if not is_admin_of(user, user.school):
+        raise PermissionDenied
+    rules = calendars.settings_for(user.school_id)
+    settings_form = CalendarSettingsForm(
+        request.POST if "save_settings" in request.POST else None,
+        initial={
+            "tests_per_day": rules.tests_per_day,
+            "tests_per_week": rules.tests_per_week,
+            "state": rules.state,
+        },
+    )
+    holiday_form = HolidayFileForm(
+        request.POST if "import_holidays" in request.POST else None,
+        request.FILES if "import_holidays" in request.POST else None,
+    )
+    if settings_form.is_bound and settings_form.is_valid():
+        calendars.save_settings(user, **settings_form.cleaned_data)
+        messages.success(request, _("The calendar settings have been saved."))
+        return redirect("timetable:calendar_settings")
+    if holiday_form.is_bound and holiday_form.is_valid():
+        upload = holiday_form.cleaned_data["file"]
+        try:
+            added, updated = calendars.import_holidays(
+                user, user.school, upload.read(calendars.MAX_ICS_BYTES + 1)
+            )
+        except ValidationError as error:
+            holiday_form.add_error("file", error)
+        else:
+            messages.success(
+                request,
+                _("%(added)d school holidays added, %(updated)d updated.")
+                % {"added": added, "updated": updated},
+            )
+            return redirect("timetable:calendar_settings")
+    return render(
+        request,
+        "timetable/calendar_settings.html",
+        {"settings_form": settings_form, "holiday_form": holiday_form},
+    )
+
+
+def dates_section(request: HttpRequest) -> dict[str, Any] | None:
+    """The dashboard's "Dates": the next 14 days, class tests first to catch the eye."""
+    user = request.user
+    if user.school_id is None:
+        return None
+    today = timezone.localdate()
+    groups = request_group_ids(request)
+    items = calendars.events_for(user, groups, today, today + timedelta(days=13))
+    return {"items": items[:8], "more": len(items) > 8}

@@ -9,19 +9,21 @@ import pytest
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.timetable import importing, plans, services
+from kreide.timetable import calendars, importing, services
 
 UNTIS = Path(__file__).parent / "untis"
 
 
-def school_days() -> tuple:
-    first = plans.school_day_on_or_after(timezone.localdate())
-    return first, plans.next_school_day(first)
+def school_days(school) -> tuple:
+    """The next two school days (today if it is one), as the dashboard shows them."""
+    free = calendars.free_days(school.pk)
+    first = calendars.school_day_on_or_after(timezone.localdate(), free)
+    return first, calendars.next_school_day(first, free)
 
 
-def untis_files(encoding: str = "utf-8", **replace: str) -> dict[str, bytes]:
+def untis_files(school, encoding: str = "utf-8", **replace: str) -> dict[str, bytes]:
     """The fixture export; GPU014's {day} and {next} become the next two school days."""
-    day, following = school_days()
+    day, following = school_days(school)
     files = {}
     for path in sorted(UNTIS.iterdir()):
         text = path.read_text("utf-8").replace("{day}", f"{day:%Y%m%d}")
@@ -33,7 +35,7 @@ def untis_files(encoding: str = "utf-8", **replace: str) -> dict[str, bytes]:
 
 
 def run_import(school, files=None, **options) -> services.ImportReport:
-    parsed = importing.parse_untis(files if files is not None else untis_files())
+    parsed = importing.parse_untis(files if files is not None else untis_files(school))
     return services.import_timetable(school, parsed, **options)
 
 

@@ -25,7 +25,7 @@ def test_untis_export_becomes_the_week_and_the_days_changes(tt):
     assert Subject.objects.for_school(school).get(short_name="Sp").name == "Sport"
     assert Room.objects.for_school(school).get(code="TH1").name == "Turnhalle Süd"
 
-    day, following = school_days()
+    day, following = school_days(tt.school)
     changes = Substitution.objects.for_school(school)
     cancelled = changes.get(kind=Substitution.Kind.CANCELLED)
     assert (cancelled.day, cancelled.period, cancelled.group) == (day, 1, tt.class_7a)
@@ -51,12 +51,12 @@ def test_the_same_export_again_changes_nothing(tt):
 
 
 def test_ansi_export_reads_the_same(tt):
-    report = run_import(tt.school, untis_files(encoding="cp1252"))
+    report = run_import(tt.school, untis_files(tt.school, encoding="cp1252"))
     assert not report.changed
 
 
 def test_a_new_export_shows_what_changed_and_whom_it_affects(tt):
-    files = untis_files(**{'"Sp";"TH1";1;2;': '"Sp";"AULA";1;2;'})
+    files = untis_files(tt.school, **{'"Sp";"TH1";1;2;': '"Sp";"AULA";1;2;'})
     report = run_import(tt.school, files, apply=False)
     assert [str(change) for change in report.lessons_added] == ["Mo 2. 7b Sp Schäfer AULA"]
     assert [str(change) for change in report.lessons_removed] == ["Mo 2. 7b Sp Schäfer TH1"]
@@ -72,7 +72,7 @@ def test_a_new_export_shows_what_changed_and_whom_it_affects(tt):
 
 
 def test_a_substitution_dropped_from_the_export_disappears(tt):
-    files = untis_files()
+    files = untis_files(tt.school)
     files["GPU014.TXT"] = b"\n".join(
         line for line in files["GPU014.TXT"].splitlines() if not line.startswith(b"101;")
     )
@@ -88,7 +88,7 @@ def test_a_substitution_dropped_from_the_export_disappears(tt):
 
 
 def test_unknown_classes_and_teachers_are_reported_by_line_and_nothing_is_applied(tt):
-    files = untis_files(**{'"7b";"MÜL";"Ma";"R102";5;1;': '"9z";"XYZ";"Ma";"R102";5;1;'})
+    files = untis_files(tt.school, **{'"7b";"MÜL";"Ma";"R102";5;1;': '"9z";"XYZ";"Ma";"R102";5;1;'})
     files["GPU014.TXT"] += (
         b'\n107;20260907;1;;;"";"QQQ";"Ma";"";"";"";"";"";"";"7a";"";"";0;"";"";0\n'
     )
@@ -111,7 +111,7 @@ def test_another_schools_classes_are_unknown(tt):
 def test_kreide_csv_format(world, make_user):
     make_user(world.school, "teacher", username="kraus", last_name="Kraus")
     lessons = "Tag;Stunde;Klasse;Fach;Lehrer;Raum\nMo;3-4;7a;Ma;kraus;R7\nDi;1;7b;De;;R8\n"
-    day, _following = school_days()
+    day, _following = school_days(world.school)
     changes = (
         "date;period;class;kind;subject;teacher;room;note\n"
         f"{day:%d.%m.%Y};3;7a;Raumänderung;Ma;kraus;R9;Physikraum\n"
@@ -139,7 +139,7 @@ def test_csv_errors_name_the_line(world):
 
 
 def test_command_imports_a_folder_and_dry_run_changes_nothing(tt, tmp_path):
-    for name, data in untis_files(**{'"R102";2;1;': '"R103";2;1;'}).items():
+    for name, data in untis_files(tt.school, **{'"R102";2;1;': '"R103";2;1;'}).items():
         (tmp_path / name).write_bytes(data)
     out = StringIO()
     call_command("import_timetable", str(tmp_path), school="nord", dry_run=True, stdout=out)

@@ -44,7 +44,7 @@ def test_dashboard_section_costs_no_query_once_cached(tt, rf):
 
 
 def test_my_day_shows_the_lessons_with_the_changes(tt, client_for):
-    day, _following = school_days()
+    day, _following = school_days(tt.school)
     response = client_for(tt.student_7a).get(f"/timetable/?day={day:%Y-%m-%d}")
     page = response.content.decode()
     assert response.status_code == 200
