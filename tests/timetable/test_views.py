@@ -154,3 +154,11 @@ def test_double_bookings_are_shown(tt, client_for):
     services.import_timetable(tt.school, parsed)
     page = client_for(tt.admin).get("/timetable/manage/").content.decode()
     assert "Raum R1" in page and "7a, 7b" in page
+
+
+def test_a_deactivated_class_grants_nothing(tt, client_for):
+    tt.class_7a.is_active = False
+    tt.class_7a.save()
+    client = client_for(tt.student_7a)
+    assert client.get(reverse("timetable:group", args=[tt.class_7a.pk])).status_code == 403
+    assert "Aufgaben im Kreide-Ordner" not in client.get("/").content.decode()
