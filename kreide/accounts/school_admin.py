@@ -13,14 +13,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kreide.accounts import credentials, importing, services, twofactor
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
 from kreide.accounts.models import User
+from kreide.accounts.permissions import can_reprint_slips, can_reset_password
+from kreide.core.confirm import confirm_page
+from kreide.core.http import is_safe_next
 from kreide.core.models import AuditEntry
 from kreide.core.paging import page_of
 from kreide.schools import access
@@ -199,29 +203,78 @@ def user_reset_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:user_edit", pk=user.pk)
 
 
-@require_POST
 @login_required
 def password_reset(request: HttpRequest, pk: int) -> HttpResponse:
-    """Admins for everyone of their school, teachers for students they teach (else 403)."""
+    """Admins for everyone of their school, teachers for students they teach (else 403);
+    asked once more first: the current password stops working at once."""
     if request.user.school_id is None:
         raise Http404
     user = _school_user(request, pk)
+    if request.method != "POST":
+        if not can_reset_password(request.user, user):
+            raise PermissionDenied
+        return confirm_page(
+            request,
+            question=_("Reset the password of %(name)s?") % {"name": _full_name(user)},
+            consequence=_(
+                "The current password of %(username)s stops working at once. You get a slip "
+                "with a new initial password to hand over; a new password of their own is "
+                "chosen at the next sign-in."
+            )
+            % {"username": user.username},
+            confirm_label=_("Reset password"),
+            cancel_url=_back(request),
+        )
     password = services.reset_password(request.user, user)
     return redirect("accounts:credentials", token=_slips_for(request, user, password))
 
 
-@require_POST
 @login_required
 def reprint_slips(request: HttpRequest, pk: int) -> HttpResponse:
-    """New slips for the students of a group who have not signed in yet (teachers, admins)."""
+    """New slips for the students of a group who have not signed in yet (teachers, admins),
+    after showing whose slips are replaced."""
     if request.user.school_id is None:
         raise Http404
     group = get_object_or_404(Group.objects.for_school(request.user.school), pk=pk)
+    if request.method != "POST":
+        if not can_reprint_slips(request.user, group):
+            raise PermissionDenied
+        waiting = list(services.awaiting_first_sign_in(group))
+        if not waiting:
+            messages.info(
+                request, _("Everyone in %(group)s has signed in already.") % {"group": group}
+            )
+            return redirect(_back(request))
+        return confirm_page(
+            request,
+            question=_("New slips for %(group)s?") % {"group": group},
+            consequence=ngettext(
+                "This student has not signed in yet and gets a new initial password; "
+                "the old slip stops working.",
+                "These %(count)d students have not signed in yet and get new initial "
+                "passwords; their old slips stop working.",
+                len(waiting),
+            )
+            % {"count": len(waiting)},
+            confirm_label=_("Print new slips"),
+            cancel_url=_back(request),
+            affected=[_full_name(student) for student in waiting],
+        )
     slips = services.reprint_initial_passwords(request.user, group)
     token = credentials.store(
         request.user.pk, request.user.school_id, slips, kind="reprint", group=group.name
     )
     return redirect("accounts:credentials", token=token)
+
+
+def _full_name(user: User) -> str:
+    return f"{user.first_name} {user.last_name}".strip() or user.username
+
+
+def _back(request: HttpRequest) -> str:
+    """Where "Cancel" leads: the page the button was on (this site only), else "My classes"."""
+    referer = request.headers.get("Referer", "")
+    return referer if is_safe_next(request, referer) else reverse("accounts:my_classes")
 
 
 @school_admin_required

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
 from kreide.accounts.credentials import Credential, slip_group
@@ -114,20 +115,28 @@ def reset_password(actor: User, user: User) -> str:
     return password
 
 
-def reprint_initial_passwords(actor: User, group: Group) -> list[Credential]:
-    """Slips lost before the first sign-in: new initial passwords for the group's students
-    who still have theirs (accounts already in use are left alone)."""
-    if not can_reprint_slips(actor, group):
-        raise PermissionDenied
-    students = list(
-        User.objects.for_school(group.school_id).filter(
+def awaiting_first_sign_in(group: Group) -> QuerySet[User]:
+    """The group's students who still have their initial password (whose slips a reprint
+    replaces), by name."""
+    return (
+        User.objects.for_school(group.school_id)
+        .filter(
             memberships__group=group,
             memberships__role=Membership.Role.MEMBER,
             role=User.Role.STUDENT,
             is_active=True,
             must_change_password=True,
         )
+        .order_by("last_name", "first_name")
     )
+
+
+def reprint_initial_passwords(actor: User, group: Group) -> list[Credential]:
+    """Slips lost before the first sign-in: new initial passwords for the group's students
+    who still have theirs (accounts already in use are left alone)."""
+    if not can_reprint_slips(actor, group):
+        raise PermissionDenied
+    students = list(awaiting_first_sign_in(group))
     passwords = [generate_initial_password() for _ in students]
     # Hashed before the transaction, like an import: no write lock held meanwhile.
     for student, encoded in zip(students, hash_passwords(passwords), strict=True):

@@ -294,3 +294,40 @@ def test_class_teacher_reprints_slips_for_students_not_signed_in(client_for, wor
     assert world.student_7a.check_password(items[0].password)
     world.classmate_7a.refresh_from_db()
     assert world.classmate_7a.check_password(PASSWORD)  # already in use: untouched
+
+
+def test_password_reset_asks_first_and_says_whom_it_hits(client_for, world):
+    teacher = client_for(world.teacher_7a)
+    url = f"/accounts/users/{world.student_7a.pk}/reset-password/"
+    classes = teacher.get("/accounts/my-classes/").content.decode()
+    assert f'href="{url}"' in classes and "<form" not in classes.split("<main")[1]
+    asked = teacher.get(url, HTTP_REFERER="http://testserver/accounts/my-classes/")
+    page = asked.content.decode()
+    assert asked.status_code == 200
+    assert world.student_7a.first_name in page and world.student_7a.username in page
+    assert "funktioniert sofort nicht mehr" in page
+    assert 'href="http://testserver/accounts/my-classes/"' in page  # cancel goes back
+    world.student_7a.refresh_from_db()
+    assert world.student_7a.check_password(PASSWORD)  # nothing happened yet
+    assert client_for(world.teacher_7b).get(url).status_code == 403
+    assert teacher.post(url).status_code == 302
+    world.student_7a.refresh_from_db()
+    assert not world.student_7a.check_password(PASSWORD)
+
+
+def test_new_slips_for_a_class_list_whose_slips_are_replaced(client_for, world):
+    world.student_7a.must_change_password = True
+    world.student_7a.save()
+    url = f"/accounts/groups/{world.class_7a.pk}/reprint-slips/"
+    teacher = client_for(world.teacher_7a)
+    page = teacher.get(url).content.decode()
+    assert "Neue Zettel für 7a?" in page
+    assert f"{world.student_7a.first_name} {world.student_7a.last_name}" in page
+    assert world.classmate_7a.last_name not in page  # already signed in: untouched
+    world.student_7a.refresh_from_db()
+    assert world.student_7a.check_password(PASSWORD)
+    assert client_for(world.teacher_7b).get(url).status_code == 403
+    # Nobody left to sign in for the first time: nothing to confirm.
+    world.student_7a.must_change_password = False
+    world.student_7a.save()
+    assert teacher.get(url).status_code == 302
