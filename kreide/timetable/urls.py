@@ -12,6 +12,7 @@ urlpatterns = [
     path("room/<int:pk>/", views.target_week, {"kind": plans.ROOM}, name="room"),
     path("substitutions/", views.school_plan, name="school_plan"),
     path("manage/", views.manage, name="manage"),
+    path("manage/import/", views.upload, name="upload"),
     path("manage/screen/", views.renew_screen, name="renew_screen"),
     path("screen/<str:token>/", views.screen, name="screen"),
     path("calendar/", views.calendar, name="calendar"),

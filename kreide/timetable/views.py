@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import secrets
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,11 +20,9 @@ from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
 from kreide.schools.models import Group, School
-from kreide.timetable import calendars, plans, services
+from kreide.timetable import calendars, importing, plans, services
 from kreide.timetable.forms import CalendarSettingsForm, EventForm, HolidayFileForm
 from kreide.timetable.models import Event, Room
-
-DAYS_AHEAD = 2  # today and the next school day
 
 
 def _day(request: HttpRequest) -> date:
@@ -411,3 +411,69 @@ def dates_section(request: HttpRequest) -> dict[str, Any] | None:
     groups = request_group_ids(request)
     items = calendars.events_for(user, groups, today, today + timedelta(days=13))
     return {"items": items[:8], "more": len(items) > 8}
+
+
+# --------------------------------------------------------------------------- office upload
+
+UPLOAD_LIMIT = 5 * 1024 * 1024  # a whole school's Untis export is well under 1 MB
+PREVIEW_SECONDS = 15 * 60
+
+
+def _preview_key(user: User, key: str) -> str:
+    return f"timetable:upload:{user.pk}:{key}"
+
+
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    """The school office's import: upload the export, see what would change, apply it.
+
+    The uploaded files wait in the cache (15 minutes, for this admin only) between the
+    preview and "apply", so nothing is applied that the admin has not seen — unless they
+    ticked "apply at once"."""
+    user = request.user
+    if not is_admin_of(user, user.school):
+        raise PermissionDenied
+    errors: list[str] = []
+    report = preview = None
+    if request.method == "POST":
+        pending = request.POST.get("pending", "")
+        if pending:
+            stored = cache.get(_preview_key(user, pending))
+            if stored is None:
+                errors.append(_("The preview has expired. Please upload the files again."))
+            else:
+                files, format = stored
+        else:
+            uploads = request.FILES.getlist("files")
+            format = (
+                request.POST.get("format")
+                if request.POST.get("format") in ("untis", "csv")
+                else "untis"
+            )
+            if not uploads:
+                errors.append(_("Choose the exported files."))
+            elif sum(upload.size for upload in uploads) > UPLOAD_LIMIT:
+                errors.append(_("The files are larger than 5 MB together."))
+            elif any(not upload.name.lower().endswith((".txt", ".csv")) for upload in uploads):
+                errors.append(_("Only .TXT (Untis) and .CSV files can be imported."))
+            else:
+                files = {upload.name: upload.read() for upload in uploads}
+        if not errors:
+            apply = bool(pending) or request.POST.get("apply") == "on"
+            try:
+                report = services.import_timetable(
+                    user.school, importing.parse(files, format), apply=apply, actor=user
+                )
+            except importing.TimetableImportError as error:
+                errors.extend(str(problem) for problem in error.problems)
+            else:
+                if pending:
+                    cache.delete(_preview_key(user, pending))
+                if not apply and report.changed:
+                    preview = secrets.token_urlsafe(16)
+                    cache.set(_preview_key(user, preview), (files, format), PREVIEW_SECONDS)
+    return render(
+        request,
+        "timetable/upload.html",
+        {"errors": errors, "report": report, "preview": preview},
+    )
