@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "kreide.schedule",
     "kreide.timetable",
     "kreide.transfer",
+    "kreide.mail",
 ]
 
 MIDDLEWARE = [
@@ -254,9 +255,29 @@ DEFAULT_FROM_EMAIL = env_str("KREIDE_EMAIL_FROM", "kreide@localhost")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
-    else "django.core.mail.backends.filebased.EmailBackend"
+    # Through Kreide's own Postfix when it runs, else into the outbox folder.
+    else "kreide.mail.backends.LocalServerBackend"
 )
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- School e-mail (Postfix + Dovecot with Kreide as directory; docs/mail.md) -----------
+# "auto": `kreide serve` runs Postfix and Dovecot when they are installed; "off": never.
+MAIL = env_str("KREIDE_MAIL", "auto")
+MAIL_DIR = Path(env_str("KREIDE_MAIL_DIR", str(DATA_DIR / "mail"))).resolve()
+MAIL_HOST = env_str("KREIDE_MAIL_HOST", "127.0.0.1")
+# Every mail port is this base plus a fixed offset (docs/mail.md): IMAP base+43,
+# submission base+87, inbound SMTP base+25, Kreide's own mails base+26.
+MAIL_PORT_BASE = env_int("KREIDE_MAIL_PORT_BASE", 10000)
+# A school without its own mail domain gets <school slug>.<this>.
+MAIL_DOMAIN_SUFFIX = env_str("KREIDE_MAIL_DOMAIN_SUFFIX", "kreide.test")
+MAIL_HOSTNAME = env_str("KREIDE_MAIL_HOSTNAME", "mail.kreide.test")
+MAIL_RELAY_HOST = env_str("KREIDE_MAIL_RELAY_HOST", "")
+MAIL_QUOTA_MB = env_int("KREIDE_MAIL_QUOTA_MB", 1024)
+MAIL_MESSAGE_MAX_BYTES = env_int("KREIDE_MAIL_MESSAGE_MAX_BYTES", 25 * 1024 * 1024)
+# Recipients per hour an account may write to (students; staff get ten times as many).
+MAIL_RECIPIENTS_PER_HOUR = env_int("KREIDE_MAIL_RECIPIENTS_PER_HOUR", 100)
+# How long Dovecot remembers a successful login (salted hash, never the password).
+MAIL_AUTH_CACHE_SECONDS = env_int("KREIDE_MAIL_AUTH_CACHE_SECONDS", 300)
 
 # --- Real time (messenger WebSockets, served by the separate ASGI process) ---------------
 # Behind nginx: KREIDE_REALTIME_URL=/ws/messenger/ (same origin, routed to the ASGI process).

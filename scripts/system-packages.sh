@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Kreide needs, only those missing.
 #   scripts/system-packages.sh run    what `make run` needs (gettext for translations)
-#   scripts/system-packages.sh test   plus what the tests drive: chromium, janus, litmus, nginx
+#   scripts/system-packages.sh test   plus what the tests drive: chromium, janus, litmus, nginx,
+#                                      postfix and dovecot
 set -euo pipefail
 want=(gettext)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx libnginx-mod-http-brotli-static iproute2 util-linux)
   want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
+  want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket)  # school e-mail
 fi
 missing=()
 for package in "${want[@]}"; do

@@ -85,6 +85,12 @@ def check_video() -> str | None:
 
 
 def check_mail() -> str | None:
+    """The school e-mail's servers when Kreide runs them, else how Kreide's own mails leave."""
+    from kreide.mail import health
+
+    problem = health.problem()
+    if problem != "not configured":
+        return problem
     if not settings.EMAIL_HOST:
         return NOT_CONFIGURED  # mail only goes to files in DATA_DIR: nothing is sent
     with socket.create_connection((settings.EMAIL_HOST, settings.EMAIL_PORT), timeout=3):

@@ -125,6 +125,15 @@ class Command(BaseCommand):
         # (it restarts Janus itself, so a Janus crash never stops the pages).
         if os.environ.get("KREIDE_JANUS") == "auto" and Path("/usr/bin/janus").exists():
             commands.append([str(bin_dir / "kreide"), "janus-start"])
+        # School e-mail: KREIDE_MAIL=auto runs Postfix and Dovecot with Kreide as their
+        # directory, supervised by `kreide mail-start` (its crash never stops the pages).
+        from kreide.mail import process as mail_process
+
+        mail_missing = mail_process.missing()
+        if settings.MAIL == "auto" and not mail_missing:
+            commands.append([str(bin_dir / "kreide"), "mail-start"])
+        elif settings.MAIL == "auto":
+            self.stdout.write(f"E-mail is not set up here: {mail_missing}.")
         processes = [
             subprocess.Popen(command, env=env, cwd=settings.BASE_DIR) for command in commands
         ]

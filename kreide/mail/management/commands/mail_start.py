@@ -1,0 +1,70 @@
+"""`kreide mail-start`: run the school e-mail, supervised.
+
+Starts Kreide's mail service (the directory and policy Postfix and Dovecot ask, in this
+process, not in the web workers), writes the servers' configuration and runs Dovecot and
+Postfix. A server that exits is started again after a backoff with jitter; the command
+itself only ends on SIGTERM/Ctrl+C, so `kreide serve` never stops the pages for mail.
+"""
+
+import logging
+import random
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from kreide.mail import lookup, process
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Run Postfix and Dovecot with Kreide as their directory, supervised."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--check-every", type=float, default=5.0)
+
+    def handle(self, *args, **options):
+        reason = process.missing()
+        if reason:
+            raise CommandError(f"{reason}: e-mail stays off, everything else works.")
+        self.stopping = False
+
+        def stop(*_):
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        mail = process.layout()
+        service = lookup.start(mail.host, mail.ports.socketmap, mail.ports.policy, mail.ports.auth)
+        process.write_config(mail)
+        servers = process.MailServers(mail)
+        failures = {"Dovecot": 0, "Postfix": 0}
+        self.stdout.write(
+            f"E-mail runs: IMAP {mail.host}:{mail.ports.imap}, submission "
+            f"{mail.ports.submission}, inbound SMTP {mail.ports.smtp}."
+        )
+        try:
+            while not self.stopping:
+                for name, running, start in (
+                    ("Dovecot", servers.dovecot, servers.start_dovecot),
+                    ("Postfix", servers.postfix, servers.start_postfix),
+                ):
+                    if running is not None and running.poll() is None:
+                        continue
+                    try:
+                        start()
+                        failures[name] = 0
+                    except (RuntimeError, OSError) as error:
+                        failures[name] += 1
+                        logger.error(f"{name} did not start", extra={"error": str(error)})
+                        self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
+                self.wait(options["check_every"])
+        finally:
+            servers.stop()
+            service.stop()
+
+    def wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.2)

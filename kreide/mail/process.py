@@ -1,0 +1,317 @@
+"""Run Postfix and Dovecot for Kreide: write their configuration and start them.
+
+Used by `kreide mail-config` (configuration only), `kreide mail-start` (for `make run`)
+and the test fixtures, so all run the servers the same way: their own directories under
+the mail directory, unprivileged loopback ports (a base plus fixed offsets), never the
+system's /etc/postfix instance. Processes are stopped by their PID, never by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+from django.conf import settings
+
+from kreide.mail import services
+
+DOVECOT = "/usr/sbin/dovecot"
+DOVEADM = "/usr/bin/doveadm"
+POSTFIX = "/usr/sbin/postfix"
+AUTH_LUA = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so"
+TEMPLATES = Path(settings.BASE_DIR) / "scripts" / "mail" / "templates"
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port is the base plus a fixed offset (documented in docs/mail.md)."""
+
+    base: int
+
+    @property
+    def lmtp(self) -> int:
+        return self.base + 24
+
+    @property
+    def smtp(self) -> int:
+        return self.base + 25
+
+    @property
+    def system(self) -> int:
+        return self.base + 26
+
+    @property
+    def socketmap(self) -> int:
+        return self.base + 30
+
+    @property
+    def policy(self) -> int:
+        return self.base + 31
+
+    @property
+    def auth(self) -> int:
+        return self.base + 32
+
+    @property
+    def sasl(self) -> int:
+        return self.base + 33
+
+    @property
+    def imap(self) -> int:
+        return self.base + 43
+
+    @property
+    def submission(self) -> int:
+        return self.base + 87
+
+
+def missing() -> str:
+    """Why mail cannot run here ("" when it can)."""
+    absent = [path for path in (DOVECOT, POSTFIX, AUTH_LUA) if not Path(path).exists()]
+    if absent:
+        return (
+            "Postfix and Dovecot are not installed (apt-get install postfix dovecot-imapd "
+            "dovecot-lmtpd dovecot-auth-lua lua-socket)"
+        )
+    if os.geteuid() != 0:
+        return "Postfix's master process must be started as root"
+    return ""
+
+
+@dataclass
+class MailLayout:
+    root: Path
+    host: str
+    ports: Ports
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "config"
+
+    @property
+    def postfix_dir(self) -> Path:
+        return self.root / "config" / "postfix"
+
+    @property
+    def mailboxes(self) -> Path:
+        return self.root / "mailboxes"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def dovecot_conf(self) -> Path:
+        return self.config_dir / "dovecot.conf"
+
+
+def layout(
+    root: Path | None = None, host: str | None = None, base: int | None = None
+) -> MailLayout:
+    return MailLayout(
+        Path(root or settings.MAIL_DIR),
+        host or settings.MAIL_HOST,
+        Ports(base or settings.MAIL_PORT_BASE),
+    )
+
+
+def _render(template: str, target: Path, values: dict, mode: int = 0o644) -> None:
+    target.write_text(Template((TEMPLATES / template).read_text()).substitute(values))
+    target.chmod(mode)
+
+
+def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> None:
+    """Write Dovecot's and Postfix's configuration for this Kreide into mail.root."""
+    for directory in (
+        mail.config_dir,
+        mail.postfix_dir,
+        mail.log_dir,
+        mail.root / "run",
+        mail.root / "postfix-queue",
+        mail.root / "postfix-data",
+    ):
+        directory.mkdir(parents=True, exist_ok=True)
+    # Dovecot's login processes run as unprivileged users: they must reach the run dir.
+    for directory in (mail.root, mail.root / "run", mail.config_dir):
+        directory.chmod(0o755)
+    internal = pwd.getpwnam("dovecot") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    login = pwd.getpwnam("dovenull") if os.geteuid() == 0 else internal
+    mail.mailboxes.mkdir(parents=True, exist_ok=True)
+    os.chown(mail.mailboxes, internal.pw_uid, internal.pw_gid)
+    relay = settings.MAIL_RELAY_HOST
+    values = {
+        "host": mail.host,
+        "instance": hashlib.sha256(str(mail.root).encode()).hexdigest()[:8],
+        "run_dir": mail.root / "run",
+        "log_dir": mail.log_dir,
+        "config_dir": mail.config_dir,
+        "mail_root": mail.mailboxes,
+        "internal_user": internal.pw_name,
+        "internal_group": internal.pw_name,
+        "login_user": login.pw_name,
+        "mail_uid": internal.pw_uid,
+        "mail_gid": internal.pw_gid,
+        "auth_failure_delay": auth_failure_delay,
+        "auth_cache_ttl": f"{settings.MAIL_AUTH_CACHE_SECONDS} secs",
+        "quota_mb": settings.MAIL_QUOTA_MB,
+        "postmaster_domain": settings.MAIL_HOSTNAME,
+        "hostname": settings.MAIL_HOSTNAME,
+        "queue_dir": mail.root / "postfix-queue",
+        "data_dir": mail.root / "postfix-data",
+        "imap_port": mail.ports.imap,
+        "lmtp_port": mail.ports.lmtp,
+        "sasl_port": mail.ports.sasl,
+        "auth_port": mail.ports.auth,
+        "lookup_port": mail.ports.socketmap,
+        "policy_port": mail.ports.policy,
+        "smtp_port": mail.ports.smtp,
+        "submission_port": mail.ports.submission,
+        "system_port": mail.ports.system,
+        "relay_host": relay,
+        # Without a relay host nothing leaves the machine (tests, a school without one).
+        "default_transport": "smtp" if relay else "error:5.7.1 no relay host is configured",
+        "outbound_comment": "KREIDE_MAIL_RELAY_HOST",
+        "message_size_limit": settings.MAIL_MESSAGE_MAX_BYTES,
+        "milters": "",
+    }
+    _render("dovecot.conf", mail.dovecot_conf, values)
+    _render("kreide-auth.lua", mail.config_dir / "kreide-auth.lua", values)
+    _render("main.cf", mail.postfix_dir / "main.cf", values)
+    _render("master.cf", mail.postfix_dir / "master.cf", values)
+    digest = base64.b64encode(hashlib.sha256(services.master_secret().encode()).digest()).decode()
+    master_users = mail.config_dir / "dovecot-master-users"
+    master_users.write_text(f"{services.MASTER_USER}:{{SHA256}}{digest}\n")
+    master_users.chmod(0o640)
+    os.chown(master_users, 0 if os.geteuid() == 0 else -1, internal.pw_gid)
+
+
+def answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Does a mail server greet on this port? (IMAP "* OK", SMTP "220")"""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            greeting = conn.recv(64)
+    except OSError:
+        return False
+    return greeting.startswith((b"* OK", b"220"))
+
+
+@dataclass
+class MailServers:
+    mail: MailLayout
+    dovecot: subprocess.Popen | None = None
+    postfix: subprocess.Popen | None = None
+    log_files: list = field(default_factory=list)
+
+    def start_dovecot(self, ready_timeout: float = 15.0) -> None:
+        log = open(self.mail.log_dir / "dovecot.out", "ab")  # noqa: SIM115 (kept open)
+        self.log_files.append(log)
+        self.dovecot = subprocess.Popen(
+            [DOVECOT, "-c", str(self.mail.dovecot_conf), "-F"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait(self.dovecot, self.mail.ports.imap, "Dovecot", ready_timeout)
+
+    def start_postfix(self, ready_timeout: float = 30.0) -> None:
+        log = open(self.mail.log_dir / "postfix.out", "ab")  # noqa: SIM115 (kept open)
+        self.log_files.append(log)
+        config = str(self.mail.postfix_dir)
+        # Creates the queue directories with the owners Postfix expects.
+        subprocess.run(
+            [POSTFIX, "-c", config, "set-permissions"], stdout=log, stderr=log, check=False
+        )
+        subprocess.run([POSTFIX, "-c", config, "check"], stdout=log, stderr=log, check=False)
+        self.postfix = subprocess.Popen(
+            [POSTFIX, "-c", config, "start-fg"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait(self.postfix, self.mail.ports.submission, "Postfix", ready_timeout)
+
+    def _wait(self, process: subprocess.Popen, port: int, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not answers(self.mail.host, port):
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}; see {self.mail.log_dir}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer in time; see {self.mail.log_dir}")
+            time.sleep(0.1)
+
+    def stop_dovecot(self) -> None:
+        _stop(self.dovecot)
+
+    def stop_postfix(self) -> None:
+        """`postfix stop` finds this instance's master by the PID file in its queue."""
+        if self.postfix is None or self.postfix.poll() is not None:
+            return
+        subprocess.run(
+            [POSTFIX, "-c", str(self.mail.postfix_dir), "stop"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        _stop(self.postfix)
+
+    def stop(self) -> None:
+        self.stop_postfix()
+        self.stop_dovecot()
+        for log in self.log_files:
+            log.close()
+        self.log_files.clear()
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start(mail: MailLayout, **config) -> MailServers:
+    """Write the configuration, start Dovecot, then Postfix; bounded waits for each."""
+    reason = missing()
+    if reason:
+        raise FileNotFoundError(reason)
+    write_config(mail, **config)
+    servers = MailServers(mail)
+    try:
+        servers.start_dovecot()
+        servers.start_postfix()
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+def flush_auth_cache(mail: MailLayout, logins: list[str]) -> None:
+    """Forget Dovecot's remembered logins of an account (deactivated, password changed)."""
+    if mail.dovecot_conf.exists() and Path(DOVEADM).exists():
+        subprocess.run(
+            [DOVEADM, "-c", str(mail.dovecot_conf), "auth", "cache", "flush", *logins],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+
+
+def remove(mail: MailLayout) -> None:
+    shutil.rmtree(mail.root, ignore_errors=True)
