@@ -243,6 +243,40 @@ STORAGE_DIR = Path(env_str("KREIDE_STORAGE_DIR", str(DATA_DIR / "blobs")))
 # "nginx" (X-Accel-Redirect), "apache" (X-Sendfile) or "" (Python serves the file).
 DOWNLOAD_OFFLOAD = env_str("KREIDE_DOWNLOAD_OFFLOAD", "")
 MAX_UPLOAD_BYTES = env_int("KREIDE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+# Unfinished uploads hold disk space for their declared length from the moment they start:
+# per account at most this many, together at most this many bytes.
+UPLOAD_UNFINISHED_MAX = env_int("KREIDE_UPLOAD_UNFINISHED_MAX", 20)
+UPLOAD_UNFINISHED_BYTES = env_int("KREIDE_UPLOAD_UNFINISHED_BYTES", 2 * MAX_UPLOAD_BYTES)
+# File types nobody at school needs to upload and that harm when opened by mistake; refused
+# at every way in (uploads, WebDAV, renaming, moving, copying).
+UPLOAD_BLOCKED_EXTENSIONS = frozenset(
+    extension.lower().lstrip(".")
+    for extension in env_list(
+        "KREIDE_UPLOAD_BLOCKED_EXTENSIONS",
+        [
+            "exe",
+            "com",
+            "bat",
+            "cmd",
+            "scr",
+            "msi",
+            "msp",
+            "pif",
+            "vbs",
+            "vbe",
+            "jse",
+            "wsf",
+            "ps1",
+            "lnk",
+            "reg",
+            "dll",
+            "cpl",
+            "hta",
+            "jar",
+            "apk",
+        ],
+    )
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Mail -----------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from wsgidav.util import etree
 from kreide.files import services
 from kreide.files.models import DavLock, DeadProperty, Node, Space
 from kreide.files.services import Actor, Level
-from kreide.storage.blobstore import open_blob, store_path
+from kreide.storage import collector
+from kreide.storage.blobstore import StorageFull, full_disk_refused, open_blob, store_path
 from kreide.storage.filenames import safe_filename
 
 # The school of the request being served: lock tokens and paths are per school.
@@ -47,6 +48,12 @@ _LOCK_PROPERTIES = ("{DAV:}lockdiscovery", "{DAV:}supportedlock")
 
 
 def _fail_from(error: Exception) -> DAVError:
+    if isinstance(error, StorageFull):
+        return DAVError(
+            HTTP_INSUFFICIENT_STORAGE,
+            error.message,
+            add_headers=[("Retry-After", str(error.retry_after))],
+        )
     if isinstance(error, PermissionDenied):
         return DAVError(HTTP_FORBIDDEN)
     if isinstance(error, services.QuotaExceeded):
@@ -66,7 +73,8 @@ class _Call:
         return None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        if error is not None and isinstance(error, (PermissionDenied, services.FileError)):
+        refusals = (PermissionDenied, services.FileError, StorageFull)
+        if error is not None and isinstance(error, refusals):
             raise _fail_from(error) from error
         return False
 
@@ -208,7 +216,7 @@ class _NodeResource:
 
 class _CappedFile:
     """The PUT body on its way to disk; a chunked body (no length announced) is cut off at
-    the upload limit instead of filling the disk."""
+    the upload limit instead of filling the disk, and a full disk answers 507."""
 
     def __init__(self, handle: int, limit: int) -> None:
         self.file, self.size, self.limit = os.fdopen(handle, "wb"), 0, limit
@@ -217,10 +225,12 @@ class _CappedFile:
         self.size += len(data)
         if self.size > self.limit:
             raise DAVError(HTTP_REQUEST_ENTITY_TOO_LARGE)
-        self.file.write(data)
+        with _Call(), full_disk_refused():
+            self.file.write(data)
 
     def close(self) -> None:
-        self.file.close()
+        with _Call(), full_disk_refused():
+            self.file.close()
 
 
 class FileResource(_NodeResource, DAVNonCollection):
@@ -228,6 +238,9 @@ class FileResource(_NodeResource, DAVNonCollection):
         super().__init__(path, environ)
         self.node, self.provider = node, provider
         self._upload: tuple[int, str] | None = None
+        # Made empty by this PUT (WsgiDAV creates the resource before the body arrives):
+        # removed again if the content is refused, so no 0-byte file stays behind.
+        self.created = False
 
     def get_content_length(self) -> int:
         return self.node.size
@@ -251,20 +264,36 @@ class FileResource(_NodeResource, DAVNonCollection):
         self._check(Level.WRITE)
         _refuse_over_quota(self.environ, self.node.space, self.node.size)
         staging = Path(settings.STORAGE_DIR) / "staging"
-        staging.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=staging)
+        with _Call(), full_disk_refused():
+            staging.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=staging)
         self._upload = (handle, name)
         return _CappedFile(handle, settings.MAX_UPLOAD_BYTES)
 
     def end_write(self, *, with_errors: bool) -> None:
-        _handle, temporary = self._upload
-        self._upload = None
-        if with_errors:
-            Path(temporary).unlink(missing_ok=True)
+        """Store the received body as the file's content; on any refusal (permission,
+        quota, full disk) the file stays as it was and a file this PUT created is gone."""
+        upload, self._upload = self._upload, None
+        if with_errors or upload is None:  # refused in begin_write: nothing was received
+            if upload is not None:
+                Path(upload[1]).unlink(missing_ok=True)
+            self._forget_created()
             return
-        blob = store_path(Path(temporary))
-        with _Call():
-            self.node = services.replace_content(_actor(self.environ), self.node, blob)
+        blob = None
+        try:
+            with _Call():
+                blob = store_path(Path(upload[1]))
+                self.node = services.replace_content(_actor(self.environ), self.node, blob)
+        except DAVError:
+            Path(upload[1]).unlink(missing_ok=True)
+            if blob is not None:
+                collector.release(blob)
+            self._forget_created()
+            raise
+
+    def _forget_created(self) -> None:
+        if self.created:
+            Node.objects.for_school(self.node.school_id).filter(pk=self.node.pk).delete()
 
 
 class FolderResource(_NodeResource, DAVCollection):
@@ -309,7 +338,9 @@ class FolderResource(_NodeResource, DAVCollection):
                 services.empty_blob(),
                 clash="error",
             )
-        return self.provider.wrap(util.join_uri(self.path, name), node, self.environ)
+        resource = self.provider.wrap(util.join_uri(self.path, name), node, self.environ)
+        resource.created = True
+        return resource
 
     def create_collection(self, name: str) -> FolderResource:
         with _Call():

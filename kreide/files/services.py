@@ -20,9 +20,11 @@ from kreide.core import events, fragments
 from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
 from kreide.schools import access
 from kreide.schools.models import Group
-from kreide.storage.blobstore import store_bytes
+from kreide.storage import collector
+from kreide.storage.blobstore import store_bytes, store_file
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Blob
+from kreide.storage.uploads import file_type_refusal
 
 TRASH_DAYS = 30
 
@@ -44,6 +46,10 @@ class InvalidName(FileError):
 
 
 class QuotaExceeded(FileError):
+    pass
+
+
+class BlockedType(FileError):
     pass
 
 
@@ -295,7 +301,7 @@ def check_quota(space: Space, extra: int) -> None:
         )
 
 
-def _lock_space(space_id: int) -> None:
+def lock_space(space_id: int) -> None:
     """Hold the space's row until commit. Names and quota in a space are claimed one
     transaction at a time: two uploads of "Bericht.pdf" at once become "Bericht.pdf" and
     "Bericht (2).pdf" instead of a unique-constraint error, and files arriving at once
@@ -303,11 +309,11 @@ def _lock_space(space_id: int) -> None:
     Space.unscoped.select_for_update().only("pk").get(pk=space_id)
 
 
-def _reserve(space: Space, extra: int) -> None:
+def reserve(space: Space, extra: int) -> None:
     """check_quota within the caller's transaction, counted after every other file that
     is arriving in the space at this moment."""
     if extra > 0:
-        _lock_space(space.pk)
+        lock_space(space.pk)
     check_quota(space, extra)
 
 
@@ -331,6 +337,15 @@ def check_name(name: str) -> str:
 
 def clean_name(name: str) -> str:
     return safe_filename(name)
+
+
+def _allowed_type(node_is_folder: bool, name: str) -> str:
+    """`name`, unless a file would get a type nobody may store (KREIDE_UPLOAD_BLOCKED_EXTENSIONS):
+    every way a file gets its name (upload, WebDAV, rename, move, copy) passes here."""
+    refusal = None if node_is_folder else file_type_refusal(name)
+    if refusal:
+        raise BlockedType(refusal)
+    return name
 
 
 _NUMBERED = re.compile(r"^(.*) \((\d+)\)$")
@@ -367,7 +382,7 @@ def children(parent: Node) -> list[Node]:
 
 
 def _claim_name(parent: Node, name: str, clash: str, replacing: Node | None = None) -> str:
-    _lock_space(parent.space_id)
+    lock_space(parent.space_id)
     existing = child(parent, name)
     if existing is None or existing == replacing:
         return name
@@ -402,14 +417,36 @@ def add_file(actor: Actor, parent: Node, name: str, blob: Blob, clash: str = "re
     """Put `blob` into `parent` as `name`; clash: "rename", "error" or "replace"."""
     actor.require(parent, Level.WRITE)
     _require_folder(parent)
+    _allowed_type(False, name)
     existing = child(parent, name)
     if existing is not None and clash == "replace" and not existing.is_folder:
         return replace_content(actor, existing, blob)
-    _reserve(parent.space, blob.size)
+    reserve(parent.space, blob.size)
     name = _claim_name(parent, name, "rename" if clash == "replace" else clash)
     node = insert_node(parent, name, blob=blob, size=blob.size, created_by=actor.user)
     events.publish("files.added", node_id=node.pk, school_id=node.school_id)
     return node
+
+
+def add_uploaded_files(actor: Actor, parent: Node, files: list) -> list[Node]:
+    """The form upload (without JavaScript): names, types and quota of all files are checked
+    before any content is stored; content a refusal leaves unused is freed at once.
+    A full disk raises kreide.storage.blobstore.StorageFull with nothing of that file kept."""
+    actor.require(parent, Level.WRITE)
+    _require_folder(parent)
+    if not files:
+        raise FileError(_("Please choose a file."))
+    names = [_allowed_type(False, clean_name(uploaded.name)) for uploaded in files]
+    check_quota(parent.space, sum(uploaded.size for uploaded in files))
+    added = []
+    for uploaded, name in zip(files, names, strict=True):
+        blob = store_file(uploaded)
+        try:
+            added.append(add_file(actor, parent, name, blob))
+        except (FileError, PermissionDenied):
+            collector.release(blob)
+            raise
+    return added
 
 
 def empty_blob() -> Blob:
@@ -421,7 +458,7 @@ def replace_content(actor: Actor, node: Node, blob: Blob) -> Node:
     actor.require(node, Level.WRITE)
     if node.is_folder:
         raise FileError(_("A folder has no content of its own."))
-    _reserve(node.space, blob.size - node.size)
+    reserve(node.space, blob.size - node.size)
     node.blob, node.size = blob, blob.size
     node.save(update_fields=["blob", "size", "modified_at"])
     return node
@@ -438,7 +475,7 @@ def ensure_folders(actor: Actor, parent: Node, relative_dirs: Iterable[str]) -> 
         name = clean_name(part)
         existing = child(parent, name)
         if existing is None:
-            _lock_space(parent.space_id)
+            lock_space(parent.space_id)
             existing = child(parent, name)
         if existing is not None and existing.is_folder:
             parent = existing
@@ -460,6 +497,7 @@ def rename(actor: Actor, node: Node, name: str, clash: str = "error") -> Node:
     if node.is_root:
         raise FileError(_("This folder cannot be renamed."))
     actor.require(node, Level.WRITE)  # a writable share may rename what it shares
+    _allowed_type(node.is_folder, name)
     name = _claim_name(node.parent, name, clash, replacing=node)
     node.name = name
     node.save(update_fields=["name", "modified_at"])
@@ -481,8 +519,9 @@ def move(
     _require_folder(target)
     if target.path.startswith(node.path):
         raise FileError(_("A folder cannot be moved into itself."))
+    _allowed_type(node.is_folder, name or node.name)
     if target.space_id != node.space_id:
-        _reserve(target.space, _subtree_size(node))
+        reserve(target.space, _subtree_size(node))
     name = _claim_name(target, name or node.name, clash, replacing=node)
     old_path, new_path = node.path, f"{target.path}{node.pk}/"
     _subtree(node).update(
@@ -515,7 +554,8 @@ def copy(
     _require_folder(target)
     if node.is_folder and recursive and target.path.startswith(node.path):
         raise FileError(_("A folder cannot be copied into itself."))
-    _reserve(target.space, _subtree_size(node) if recursive else node.size)
+    _allowed_type(node.is_folder, name or node.name)
+    reserve(target.space, _subtree_size(node) if recursive else node.size)
     name = _claim_name(target, name or node.name, clash)
     top = insert_node(
         target,

@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from kreide.files import services
-from kreide.files.models import Node
+from kreide.files.models import Node, Space
 from kreide.files.services import Actor, FileError, Level
-from kreide.storage.models import Blob
+from kreide.storage.models import Blob, Upload
 from kreide.storage.uploads import UploadPurpose, UploadRefused
 
 
@@ -43,13 +43,30 @@ def _directories(metadata: dict[str, str]) -> list[str]:
     return parts[:-1][:20]
 
 
+def _unfinished_into(space: Space) -> int:
+    """Declared bytes of the uploads into `space` (by anyone) that have not arrived yet."""
+    unfinished = Upload.objects.for_school(space.school_id).filter(
+        purpose=FileUpload.name, completed_at=None
+    )
+    by_folder: dict[int, int] = {}
+    for folder, length in unfinished.values_list("metadata__folder", "length"):
+        if str(folder).isdigit():  # SQLite hands the JSON string "12" back as 12
+            by_folder[int(folder)] = by_folder.get(int(folder), 0) + length
+    inside = Node.objects.for_school(space.school_id).filter(space=space, pk__in=list(by_folder))
+    return sum(by_folder[pk] for pk in inside.values_list("pk", flat=True))
+
+
 class FileUpload(UploadPurpose):
     name = "file"
 
     def authorize(self, user, metadata: dict[str, str], size: int) -> None:
+        """The file's declared size counts against the folder's quota from now on, beside
+        every other upload into the same space still under way (the space stays locked
+        until the tus server has recorded this upload)."""
         folder = _folder(Actor(user), metadata)
+        services.lock_space(folder.space_id)
         try:
-            services.check_quota(folder.space, size)
+            services.check_quota(folder.space, size + _unfinished_into(folder.space))
         except FileError as error:
             raise UploadRefused(error.message, status=413) from error
 

@@ -33,7 +33,7 @@ from kreide.files.webdav import app_password_hash
 from kreide.files.zipstream import zip_chunks
 from kreide.schools import access
 from kreide.schools.models import Group
-from kreide.storage.blobstore import store_file
+from kreide.storage.blobstore import StorageFull, full_disk_refused
 from kreide.storage.downloads import blob_response, content_disposition
 
 # Shown in the browser: images and PDFs only. SVG can carry script, so it is downloaded.
@@ -212,16 +212,21 @@ def upload(request: HttpRequest, pk: int) -> HttpResponse:
     """Plain form upload (without JavaScript); the page uses resumable uploads instead."""
     actor = _actor(request)
     node = _node(actor, pk, Level.WRITE)
-    files = request.FILES.getlist("files")
-
-    def store() -> None:
-        if not files:
-            raise FileError(_("Please choose a file."))
-        services.check_quota(node.space, sum(f.size for f in files))
-        for uploaded in files:
-            services.add_file(actor, node, services.clean_name(uploaded.name), store_file(uploaded))
-
-    return _run(request, node, store, _("Uploaded."))
+    try:
+        with full_disk_refused():  # Django writes large files to a temporary file first
+            files = request.FILES.getlist("files")
+        return _run(
+            request, node, lambda: services.add_uploaded_files(actor, node, files), _("Uploaded.")
+        )
+    except StorageFull as full:
+        response = render(
+            request,
+            "core/error.html",
+            {"heading": _("Storage full"), "explanation": full.message},
+            status=507,
+        )
+        response["Retry-After"] = str(full.retry_after)
+        return response
 
 
 @login_required

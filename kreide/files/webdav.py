@@ -183,8 +183,24 @@ def _refuse_put(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+def _escapes_root(path: str) -> bool:
+    """Whether ".." segments lead above /dav/ (WsgiDAV would answer an empty 400)."""
+    depth = 0
+    for part in path.split("/"):
+        depth += -1 if part == ".." else part not in ("", ".")
+        if depth < 0:
+            return True
+    return False
+
+
 @csrf_exempt
 def dav(request: HttpRequest, path: str = "") -> HttpResponse:
+    if _escapes_root(path):
+        return HttpResponse(
+            _("This path leads outside your WebDAV folders."),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     user = authenticate_basic(request)
     if user is None:
         return _challenge()

@@ -8,10 +8,15 @@ S3-compatible store can replace it.
 A file is put in place while its Blob row is locked and its `stored_at` renewed: the
 collector (kreide.storage.collector) removes content only under that same lock, so storing
 content again and collecting it never interleave.
+
+A full disk raises `StorageFull` (every way in answers 507 with its message and a
+Retry-After) after the half-written temporary file is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
 import tempfile
@@ -22,10 +27,37 @@ from typing import BinaryIO
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kreide.storage.models import Blob
 
 CHUNK = 1024 * 1024
+# A full disk needs an operator or the nightly clean-up before a retry can succeed.
+FULL_RETRY_AFTER = 300
+
+
+class StorageFull(Exception):
+    """The disk holding the store is full; nothing of the failed write was kept."""
+
+    retry_after = FULL_RETRY_AFTER
+
+    def __init__(self) -> None:
+        self.message = _(
+            "The server's storage is full right now. Nothing was saved; "
+            "please try again in a few minutes."
+        )
+        super().__init__(self.message)
+
+
+@contextlib.contextmanager
+def full_disk_refused() -> Iterator[None]:
+    """Turn "no space left on device" (or an exhausted disk quota) into StorageFull."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull from error
+        raise
 
 
 class LocalBlobBackend:
@@ -98,10 +130,11 @@ def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob
 def store_chunks(chunks: Iterable[bytes]) -> Blob:
     """Store content given as chunks; returns its Blob (existing or new)."""
     store = backend()
-    handle, temporary_path = store.temporary()
+    with full_disk_refused():
+        handle, temporary_path = store.temporary()
     digest, size = hashlib.sha256(), 0
     try:
-        with os.fdopen(handle, "wb") as out:
+        with full_disk_refused(), os.fdopen(handle, "wb") as out:
             for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
@@ -112,7 +145,8 @@ def store_chunks(chunks: Iterable[bytes]) -> Blob:
 
         def put_in_place(already_stored: bool) -> None:
             if not already_stored:
-                store.commit(temporary_path, sha256)
+                with full_disk_refused():  # a new directory needs a block too
+                    store.commit(temporary_path, sha256)
 
         return _adopt(sha256, size, put_in_place)
     finally:
@@ -147,7 +181,8 @@ def store_path(path: Path, expected_sha256: str | None = None) -> Blob:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            store.commit(str(path), sha256)
+            with full_disk_refused():  # a new directory needs a block too
+                store.commit(str(path), sha256)
 
     blob = _adopt(sha256, size, put_in_place)
     Path(path).unlink(missing_ok=True)  # the content was there already

@@ -127,6 +127,26 @@ def _collect_batch(pks: Iterable[int], cutoff: datetime) -> tuple[int, int]:
     return len(doomed), sum(size for _pk, _sha, size in doomed)
 
 
+def release(blob: Blob) -> bool:
+    """Free at once the content a refused write has just stored, if nothing refers to it.
+
+    Content stored again since (a newer `stored_at`: someone else is attaching the same
+    bytes right now) is left to the nightly collection, and so is everything while a
+    backup, an export or a collection holds the store's lock."""
+    try:
+        with _store_lock(fcntl.LOCK_EX | fcntl.LOCK_NB), transaction.atomic():
+            doomed = unreferenced(
+                Blob.objects.select_for_update().filter(pk=blob.pk, stored_at__lte=blob.stored_at)
+            ).first()
+            if doomed is None:
+                return False
+            doomed.delete()
+            backend().remove(doomed.sha256)
+            return True
+    except BlockingIOError:
+        return False
+
+
 def _adopt_orphan_files(cutoff: datetime) -> int:
     """Give files on disk without a row a row dated by their mtime (if older than cutoff)."""
     store = backend()

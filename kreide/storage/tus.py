@@ -12,6 +12,13 @@ GET /uploads/<id>/result.
 
 Concurrent PATCHes on one upload are serialised with a non-blocking file lock (423 for the
 loser, which tus clients retry); completion is made idempotent with a row lock.
+
+An unfinished upload holds disk space for its whole declared length from its creation: an
+account has at most UPLOAD_UNFINISHED_MAX of them, together at most UPLOAD_UNFINISHED_BYTES
+(429 with Retry-After beyond), and an upload that would not fit on the disk beside what
+the others still have to send is refused at once (507). A full disk mid-chunk answers 507
+with Retry-After and keeps none of the chunk; an upload its purpose refuses at completion
+is forgotten and its content freed at once.
 """
 
 from __future__ import annotations
@@ -23,21 +30,27 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count, F, Sum
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from kreide.storage.blobstore import store_path
+from kreide.storage import collector
+from kreide.storage.blobstore import StorageFull, full_disk_refused, store_path
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Upload
-from kreide.storage.uploads import SERVER_KEYS, UploadRefused, blocked_extension, get_purpose
+from kreide.storage.uploads import SERVER_KEYS, UploadRefused, file_type_refusal, get_purpose
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,checksum"
@@ -45,6 +58,11 @@ CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 STATUS_CHECKSUM_MISMATCH = 460
 READ_CHUNK = 256 * 1024
 MAX_METADATA_LENGTH = 4096
+# An account's own uploads finishing make room again soon.
+UNFINISHED_RETRY_AFTER = 30
+# Uploads untouched for this long no longer hold disk space for what they still have to
+# send (they are resumable until `kreide purge-uploads` removes them).
+DISK_RESERVATION = timedelta(days=1)
 
 
 class TusError(Exception):
@@ -152,6 +170,8 @@ def _handle(view):
             return tus_response(error.status, error.reason, **error.headers)
         except UploadRefused as refused:
             return tus_response(refused.status, refused.message)
+        except StorageFull as full:
+            return tus_response(507, full.message, Retry_After=str(full.retry_after))
 
     wrapped.__name__ = view.__name__
     wrapped.__doc__ = view.__doc__
@@ -184,24 +204,62 @@ def collection(request: HttpRequest) -> HttpResponse:
         raise TusError(400, _("Upload-Metadata must name a known purpose."))
     filename = safe_filename(metadata.get("filename", "") or metadata.get("name", ""))
     metadata["filename"] = filename
-    blocked = blocked_extension(filename)
-    if blocked:
-        raise TusError(
-            415, _("Files of this type (.%(extension)s) are not accepted.") % {"extension": blocked}
+    refusal = file_type_refusal(filename)
+    if refusal:
+        raise TusError(415, refusal)
+    with transaction.atomic():
+        _reserve(user, length)
+        purpose.authorize(user, metadata, length)
+        upload = Upload.objects.for_school(user.school_id).create(
+            school_id=user.school_id,
+            user=user,
+            purpose=purpose.name,
+            filename=filename,
+            filetype=metadata.get("filetype", "")[:255],
+            metadata=metadata,
+            length=length,
         )
-    purpose.authorize(user, metadata, length)
-    upload = Upload.objects.for_school(user.school_id).create(
-        school_id=user.school_id,
-        user=user,
-        purpose=purpose.name,
-        filename=filename,
-        filetype=metadata.get("filetype", "")[:255],
-        metadata=metadata,
-        length=length,
-    )
-    part_path(upload).touch()
+        with full_disk_refused():
+            part_path(upload).touch()
     location = request.build_absolute_uri(reverse("storage:upload", args=[upload.pk]))
     return tus_response(201, Location=location, Upload_Offset="0")
+
+
+def _reserve(user, length: int) -> None:
+    """Refuse an upload the account or the disk has no room for, counting every unfinished
+    upload at its declared length (call in a transaction: the account stays locked until
+    the new upload is recorded, so parallel creations are counted one after the other)."""
+    get_user_model()._base_manager.select_for_update().only("pk").get(pk=user.pk)
+    unfinished = Upload.objects.for_school(user.school_id).filter(user=user, completed_at=None)
+    mine = unfinished.aggregate(count=Count("pk"), total=Sum("length"))
+    if mine["count"] >= settings.UPLOAD_UNFINISHED_MAX:
+        raise TusError(
+            429,
+            _(
+                "You have %(count)s unfinished uploads. Please wait until they are done "
+                "(or cancel some) before starting another."
+            )
+            % {"count": mine["count"]},
+            Retry_After=str(UNFINISHED_RETRY_AFTER),
+        )
+    # One file alone is bounded by MAX_UPLOAD_BYTES; this bounds what is under way beside it.
+    if mine["total"] and mine["total"] + length > settings.UPLOAD_UNFINISHED_BYTES:
+        raise TusError(
+            429,
+            _(
+                "Your unfinished uploads already hold %(held)s; at most %(limit)s may be "
+                "under way at once. Please wait until they are done (or cancel some)."
+            )
+            % {
+                "held": filesizeformat(mine["total"]),
+                "limit": filesizeformat(settings.UPLOAD_UNFINISHED_BYTES),
+            },
+            Retry_After=str(UNFINISHED_RETRY_AFTER),
+        )
+    recent = Upload.unscoped.filter(blob=None, updated_at__gte=timezone.now() - DISK_RESERVATION)
+    promised = recent.aggregate(rest=Sum(F("length") - F("offset")))["rest"] or 0
+    if length > shutil.disk_usage(uploads_dir()).free - promised:
+        raise StorageFull
 
 
 def _get_upload(request: HttpRequest, upload_id) -> Upload:
@@ -288,20 +346,26 @@ def _append(request, upload: Upload, fd: int, checksum, declared: int | None) ->
     os.lseek(fd, upload.offset, os.SEEK_SET)
     digest = CHECKSUMS[checksum[0]]() if checksum else None
     written, interrupted = 0, False
-    while written < remaining:
-        try:
-            chunk = request.read(min(READ_CHUNK, remaining - written))
-        except OSError:  # the client went away mid-chunk: keep what arrived
-            interrupted = True
-            break
-        if not chunk:
-            break
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(fd, view) :]
-        if digest:
-            digest.update(chunk)
-        written += len(chunk)
+    try:
+        with full_disk_refused():
+            while written < remaining:
+                try:
+                    chunk = request.read(min(READ_CHUNK, remaining - written))
+                except OSError:  # the client went away mid-chunk: keep what arrived
+                    interrupted = True
+                    break
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if digest:
+                    digest.update(chunk)
+                written += len(chunk)
+            os.fsync(fd)
+    except StorageFull:
+        os.ftruncate(fd, upload.offset)  # none of the chunk: its blocks go back at once
+        raise
     if declared is not None and written < declared:
         interrupted = True
     if digest and (interrupted or digest.digest() != checksum[1]):
@@ -313,7 +377,6 @@ def _append(request, upload: Upload, fd: int, checksum, declared: int | None) ->
             _("Checksum mismatch: the chunk was refused."),
             Upload_Offset=str(upload.offset),
         )
-    os.fsync(fd)
     upload.offset += written
     upload.save(update_fields=["offset", "updated_at"])
 
@@ -325,19 +388,30 @@ def complete(upload: Upload) -> dict:
     purpose = get_purpose(upload.purpose)
     if purpose is None:
         raise TusError(409, _("This kind of upload is no longer accepted."))
-    with transaction.atomic():
-        locked = (
-            Upload.unscoped.select_for_update(of=("self",)).select_related("blob").get(pk=upload.pk)
-        )
-        if locked.completed_at is None:
-            metadata = {
-                **locked.metadata,
-                "upload_id": str(locked.pk),
-                "started_at": locked.created_at.isoformat(),
-            }
-            locked.result = purpose.complete(locked.user, locked.blob, locked.filename, metadata)
-            locked.completed_at = timezone.now()
-            locked.save(update_fields=["result", "completed_at", "updated_at"])
+    try:
+        with transaction.atomic():
+            locked = (
+                Upload.unscoped.select_for_update(of=("self",))
+                .select_related("blob")
+                .get(pk=upload.pk)
+            )
+            if locked.completed_at is None:
+                metadata = {
+                    **locked.metadata,
+                    "upload_id": str(locked.pk),
+                    "started_at": locked.created_at.isoformat(),
+                }
+                locked.result = purpose.complete(
+                    locked.user, locked.blob, locked.filename, metadata
+                )
+                locked.completed_at = timezone.now()
+                locked.save(update_fields=["result", "completed_at", "updated_at"])
+    except UploadRefused:
+        # Refused at the end (the task closed meanwhile, the folder filled up): nothing
+        # will ever take this content, so it stops holding quota and disk at once.
+        Upload.unscoped.filter(pk=upload.pk, completed_at=None).delete()
+        collector.release(locked.blob)
+        raise
     upload.result, upload.completed_at = locked.result, locked.completed_at
     return upload.result
 

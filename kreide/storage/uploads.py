@@ -13,40 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from kreide.env import env_list
-from kreide.storage.models import Blob
+from django.conf import settings
+from django.utils.translation import gettext as _
 
-# File types nobody at school needs to upload and that harm when opened by mistake;
-# operators set their own list (comma-separated extensions, empty to allow everything).
-BLOCKED_EXTENSIONS = frozenset(
-    extension.lower().lstrip(".")
-    for extension in env_list(
-        "KREIDE_UPLOAD_BLOCKED_EXTENSIONS",
-        [
-            "exe",
-            "com",
-            "bat",
-            "cmd",
-            "scr",
-            "msi",
-            "msp",
-            "pif",
-            "vbs",
-            "vbe",
-            "jse",
-            "wsf",
-            "ps1",
-            "lnk",
-            "reg",
-            "dll",
-            "cpl",
-            "hta",
-            "jar",
-            "apk",
-        ],
-    )
-    if extension.strip()
-)
+from kreide.storage.models import Blob
 
 
 class UploadRefused(Exception):
@@ -84,10 +54,15 @@ def register_purpose(purpose: UploadPurpose) -> None:
     _purposes[purpose.name] = purpose
 
 
-def blocked_extension(filename: str) -> str | None:
-    """The extension if uploads of this file type are refused, else None."""
+def file_type_refusal(filename: str) -> str | None:
+    """Why a file of this name may not be stored (a blocked type), else None.
+
+    The one check of KREIDE_UPLOAD_BLOCKED_EXTENSIONS: tus uploads, the form upload, WebDAV
+    and renaming, moving or copying in the web UI all come through here."""
     extension = filename.rpartition(".")[2].lower() if "." in filename else ""
-    return extension if extension in BLOCKED_EXTENSIONS else None
+    if extension not in settings.UPLOAD_BLOCKED_EXTENSIONS:
+        return None
+    return _("Files of this type (.%(extension)s) are not accepted.") % {"extension": extension}
 
 
 def get_purpose(name: str) -> UploadPurpose | None:

@@ -183,9 +183,7 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
         response, body = _get(f"http://127.0.0.1:{stack.env['KREIDE_PORT']}", "/metrics")
         assert response.status == 200 and b"kreide_" in body  # Kreide's own port still has it
 
-        query = "&".join(
-            f"k{n}=1" for n in range(1000)
-        )  # 6,889 characters, ~11,000 quoted into next=
+        query = "&".join(f"k{n}=1" for n in range(1000))  # 6,889 chars, ~11,000 in next=
         response, _ = _get(stack.url, f"/files/?{query}")
         assert response.status == 302
         assert response.getheader("Location").startswith("/accounts/login/?next=/files/")

@@ -105,7 +105,9 @@
   function reasonOf(error) {
     const response = error && error.originalResponse;
     const body = response && response.getBody && response.getBody();
-    if (body && response.getStatus() < 500 && body.length < 500) return body;
+    // Kreide's own refusals (and "storage full", 507) say what happened in the user's words.
+    const status = response && response.getStatus();
+    if (body && (status < 500 || status === 507) && body.length < 500) return body;
     return gettext("The upload failed. Please check your connection and try again.");
   }
 
