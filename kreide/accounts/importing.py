@@ -1,8 +1,9 @@
 """Reading and checking a user-import CSV file before anything is written.
 
 Columns: username, first_name, last_name, role, classes (";"-separated), optional password
-and email. UTF-8 with or without BOM, ";" or "," as delimiter. The whole file is checked
-first; any error names its line and column and nothing of the file is imported.
+and email. UTF-8 with or without BOM, or Windows-1252 (what German Excel saves as plain
+"CSV"); ";", "," or tab as delimiter; `read_format` says which it found. The whole file is
+checked first; any error names its line and column and nothing of the file is imported.
 """
 
 from __future__ import annotations
@@ -74,20 +75,54 @@ class ImportFileError(Exception):
     errors: list[RowError] = field(default_factory=list)
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportFileError(
-            [
-                RowError(
-                    line,
-                    "",
-                    _("The file is not UTF-8 encoded. Save it as “CSV UTF-8” and try again."),
-                )
-            ]
-        ) from None
+@dataclass(frozen=True)
+class FileFormat:
+    encoding: str  # "utf-8", "utf-8-sig" (with BOM) or "cp1252"
+    delimiter: str
+
+    def describe(self) -> str:
+        encoding = {
+            "utf-8": _("UTF-8"),
+            "utf-8-sig": _("UTF-8 with BOM"),
+            "cp1252": _("Windows-1252 (Excel's “CSV (delimited)”)"),
+        }[self.encoding]
+        delimiter = {";": _("semicolons"), ",": _("commas"), "\t": _("tabs")}[self.delimiter]
+        return _("Read as %(encoding)s, columns separated by %(delimiter)s.") % {
+            "encoding": encoding,
+            "delimiter": delimiter,
+        }
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8 (with or without BOM), else Windows-1252."""
+    # Pure ASCII is valid in both; a byte that is not UTF-8 means Excel's Windows-1252.
+    bom = data.startswith(b"\xef\xbb\xbf")
+    encodings = ("utf-8-sig",) if bom else ("utf-8", "cp1252")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as error:
+            failed = error
+    line = data[: failed.start].count(b"\n") + 1
+    raise ImportFileError(
+        [
+            RowError(
+                line,
+                "",
+                _(
+                    "The file is neither UTF-8 nor Windows-1252 encoded. Save it as "
+                    "“CSV UTF-8” and try again."
+                ),
+            )
+        ]
+    ) from None
+
+
+def read_format(data: bytes) -> FileFormat:
+    """How the file is encoded and delimited (ImportFileError when it cannot be read)."""
+    text, encoding = _decode(data)
+    header_line = text.splitlines()[0] if text.strip() else ""
+    return FileFormat(encoding, _delimiter(header_line))
 
 
 def _delimiter(header_line: str) -> str:
@@ -103,7 +138,7 @@ def _delimiter(header_line: str) -> str:
 
 def parse(data: bytes, school) -> list[ImportRow]:
     """Rows of a valid file, or ImportFileError with every problem (up to MAX_ERRORS)."""
-    text = _decode(data)
+    text, _encoding = _decode(data)
     if not text.strip():
         raise ImportFileError([RowError(1, "", _("The file is empty."))])
     header_line = text.splitlines()[0]

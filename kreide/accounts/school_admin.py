@@ -282,9 +282,12 @@ def import_view(request: HttpRequest) -> HttpResponse:
     school = request.user.school
     form = ImportForm(request.POST or None, request.FILES or None)
     problems: list[importing.RowError] = []
+    file_format = None
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data["file"].read()
         try:
-            rows = importing.parse(form.cleaned_data["file"].read(), school)
+            file_format = importing.read_format(data)
+            rows = importing.parse(data, school)
         except importing.ImportFileError as error:
             problems = error.errors
         else:
@@ -299,6 +302,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
                     "updated": len(result.updated),
                     "unchanged": result.unchanged,
                     "groups_created": [g.name for g in result.groups_created],
+                    "format": file_format.describe(),
                 },
             )
             return redirect("accounts:credentials", token=token)
@@ -308,6 +312,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "problems": problems,
+            "file_format": file_format,
             "columns": importing.REQUIRED_COLUMNS + importing.OPTIONAL_COLUMNS,
         },
     )

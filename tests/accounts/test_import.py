@@ -99,8 +99,9 @@ def test_missing_column_and_wrong_encoding(world):
         importing.parse(b"username;first_name;last_name;classes\nx;A;B;7a\n", world.school)
     assert str(caught.value.errors[0]) == "Zeile 1, Spalte „role“: Diese Spalte fehlt."
     with pytest.raises(importing.ImportFileError) as caught:
+        # 0x81 is neither UTF-8 here nor any Windows-1252 character.
         importing.parse(
-            "username;first_name;last_name;role;classes\nx;Jörg;B;student;7a\n".encode("latin-1"),
+            b"username;first_name;last_name;role;classes\nx;J\x81rg;B;student;7a\n",
             world.school,
         )
     assert caught.value.errors[0].line == 2 and "UTF-8" in str(caught.value.errors[0])
@@ -184,3 +185,38 @@ def test_an_import_racing_another_one_retries_instead_of_failing(world, monkeypa
     assert sorted(u.username for u in result.created) == ["bert.yilmaz", "clara.neu", "xaver.lehr"]
     assert "anna.becker" not in {c.username for c in result.credentials}
     assert User.objects.filter(username="anna.becker").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "said"),
+    [
+        (
+            "cp1252",
+            ";",
+            "Gelesen als Windows-1252 (Excels „CSV (Trennzeichen-getrennt)“), "
+            "Spalten getrennt durch Semikolons.",
+        ),
+        ("utf-8-sig", ",", "Gelesen als UTF-8 mit BOM, Spalten getrennt durch Kommas."),
+        ("utf-8", ";", "Gelesen als UTF-8, Spalten getrennt durch Semikolons."),
+    ],
+)
+def test_excel_files_in_every_encoding_are_read_and_the_format_is_named(
+    world, client_for, encoding, delimiter, said
+):
+    text = (
+        "username;first_name;last_name;role;classes\n"
+        "joerg.mueller;Jörg;Müller;Schüler;7a\n"
+        "aenne.weiss;Änne;Weiß;Lehrerin;7a\n"
+    ).replace(";", delimiter)
+    data = text.replace("\n", "\r\n").encode(encoding)  # Excel ends lines with CRLF
+    admin = client_for(world.admin)
+    response = admin.post(
+        "/accounts/admin/import/",
+        {"file": SimpleUploadedFile("Schüler.csv", data, content_type="text/csv")},
+    )
+    assert response.status_code == 302
+    page = admin.get(response["Location"]).content.decode()
+    assert said in page
+    joerg = User.objects.get(username="joerg.mueller")
+    assert (joerg.first_name, joerg.last_name) == ("Jörg", "Müller")
+    assert User.objects.get(username="aenne.weiss").last_name == "Weiß"

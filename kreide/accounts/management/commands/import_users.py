@@ -37,6 +37,7 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(str(error)) from error
         try:
+            file_format = importing.read_format(data)
             rows = importing.parse(data, school)
         except importing.ImportFileError as error:
             for problem in error.errors:
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                 None, school, rows, as_operator=True, progress=bar.update
             )
             bar.update(bar.total - bar.n)
+        self.stdout.write(file_format.describe())
         self.stdout.write(
             f"{len(result.created)} created, {len(result.updated)} updated, "
             f"{result.unchanged} unchanged, {len(result.groups_created)} new classes."
