@@ -12,13 +12,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 
+from kreide.accounts import events as account_events
 from kreide.accounts.credentials import Credential, slip_group
 from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
 from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
 from kreide.accounts.permissions import can_reprint_slips, can_reset_password
-from kreide.core import audit, db, events
+from kreide.core import audit, db
+from kreide.schools import events as school_events
 from kreide.schools import services as school_services
 from kreide.schools.access import require_admin
 from kreide.schools.models import Group, Membership
@@ -59,7 +61,6 @@ def create_user(
     user.full_clean()
     user.save()
     audit.record(school, actor, "account.created", user, role=role)
-    events.publish("accounts.user_created", user_id=user.pk)
     if groups:
         school_services.set_user_groups(actor, user, groups)
     return user, initial
@@ -80,7 +81,6 @@ def update_user(actor: User, user: User, groups: Iterable[Group] | None = None, 
     if diff:
         action = "account.role_changed" if "role" in diff else "account.updated"
         audit.record(user.school, actor, action, user, changes=diff)
-        events.publish("accounts.user_changed", user_id=user.pk, changes=list(diff))
     if groups is not None or "role" in diff:
         # A changed role changes the membership role too (teacher ↔ member).
         current = Group.objects.for_school(user.school_id).filter(memberships__user=user)
@@ -98,7 +98,7 @@ def set_active(actor: User, user: User, active: bool) -> User:
     audit.record(
         user.school, actor, "account.reactivated" if active else "account.deactivated", user
     )
-    events.publish("accounts.user_active_changed", user_id=user.pk, active=active)
+    account_events.user_active_changed.publish(user_id=user.pk, active=active)
     return user
 
 
@@ -254,7 +254,7 @@ def _write_import(
         audit.record_many(school, actor, "group.created", result.groups_created, via="import")
         for group in result.groups_created:
             groups_by_name[group.name.lower()] = group
-            events.publish("schools.group_created", school_id=school.pk, group_id=group.pk)
+            school_events.group_created.publish(school_id=school.pk, group_id=group.pk)
 
     for row in rows:
         if row.username.lower() in by_username:
@@ -311,13 +311,6 @@ def _write_import(
         User.objects.bulk_update(result.updated, sorted(changed_fields), batch_size=500)
 
     _sync_import_memberships(school, actor, rows, by_username, groups_by_name)
-    if result.created or result.updated:
-        events.publish(
-            "accounts.users_imported",
-            school_id=school.pk,
-            created=[u.pk for u in result.created],
-            updated=[u.pk for u in result.updated],
-        )
     return result
 
 

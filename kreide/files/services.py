@@ -16,7 +16,7 @@ from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kreide.core import events, fragments
+from kreide.core import fragments
 from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
 from kreide.schools import access
 from kreide.schools.models import Group
@@ -424,7 +424,6 @@ def add_file(actor: Actor, parent: Node, name: str, blob: Blob, clash: str = "re
     reserve(parent.space, blob.size)
     name = _claim_name(parent, name, "rename" if clash == "replace" else clash)
     node = insert_node(parent, name, blob=blob, size=blob.size, created_by=actor.user)
-    events.publish("files.added", node_id=node.pk, school_id=node.school_id)
     return node
 
 

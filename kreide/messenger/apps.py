@@ -8,9 +8,11 @@ class MessengerConfig(AppConfig):
     verbose_name = _("Messenger")
 
     def ready(self) -> None:
-        from kreide.core import events, navigation
+        from kreide.accounts import events as account_events
+        from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
         from kreide.messenger import dashboard, services, signals, uploads
+        from kreide.schools import events as school_events
         from kreide.storage.uploads import register_purpose
 
         navigation.register(
@@ -23,7 +25,11 @@ class MessengerConfig(AppConfig):
             Section("messenger", _("Messages"), "messenger/section.html", 20, dashboard.unread)
         )
         register_purpose(uploads.MessageAttachment())
-        events.subscribe("schools.membership_changed", signals.membership_changed)
-        for event in ("group_created", "group_changed", "group_active_changed"):
-            events.subscribe(f"schools.{event}", signals.group_changed)
-        events.subscribe("accounts.user_active_changed", signals.user_active_changed)
+        school_events.membership_changed.subscribe(signals.membership_changed)
+        for event in (
+            school_events.group_created,
+            school_events.group_changed,
+            school_events.group_active_changed,
+        ):
+            event.subscribe(signals.group_changed)
+        account_events.user_active_changed.subscribe(signals.user_active_changed)

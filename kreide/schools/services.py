@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.core import audit, events
+from kreide.core import audit
+from kreide.schools import events as school_events
 from kreide.schools.access import require_admin
 from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
@@ -52,7 +53,7 @@ def create_group(
     group.full_clean()
     group.save()
     audit.record(school, actor, "group.created", group, kind=kind)
-    events.publish("schools.group_created", school_id=school.pk, group_id=group.pk)
+    school_events.group_created.publish(school_id=school.pk, group_id=group.pk)
     return group
 
 
@@ -67,8 +68,8 @@ def update_group(actor: User, group: Group, **changes) -> Group:
     diff = {f: [str(before[f] or ""), str(v or "")] for f, v in changes.items() if before[f] != v}
     if diff:
         audit.record(group.school, actor, "group.updated", group, changes=diff)
-        events.publish(
-            "schools.group_changed", school_id=group.school_id, group_id=group.pk, changes=diff
+        school_events.group_changed.publish(
+            school_id=group.school_id, group_id=group.pk, changes=diff
         )
     return group
 
@@ -79,8 +80,8 @@ def set_group_active(actor: User, group: Group, active: bool) -> Group:
     group.is_active = active
     group.save(update_fields=["is_active"])
     audit.record(group.school, actor, "group.reactivated" if active else "group.deactivated", group)
-    events.publish(
-        "schools.group_active_changed", school_id=group.school_id, group_id=group.pk, active=active
+    school_events.group_active_changed.publish(
+        school_id=group.school_id, group_id=group.pk, active=active
     )
     return group
 
@@ -130,8 +131,7 @@ def apply_membership_changes(
             added=sorted(added[group_id]),
             removed=sorted(removed[group_id]),
         )
-        events.publish(
-            "schools.membership_changed",
+        school_events.membership_changed.publish(
             school_id=school_id,
             group_id=group_id,
             added=sorted(added[group_id]),

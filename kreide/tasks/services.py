@@ -20,7 +20,6 @@ from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
 from kreide.core import fragments
-from kreide.core.events import publish
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
@@ -291,7 +290,6 @@ def save_task(
         before_groups | {group.pk for group in groups},
         before_students | {student.pk for student in students},
     )
-    publish("tasks.created" if created else "tasks.updated", task_id=task.pk)
     return task
 
 
@@ -331,7 +329,6 @@ def delete_task(teacher: User, task: Task) -> None:
     groups, students = _assigned_to(task)
     task.delete()
     _bump_task(task_id, groups, students)
-    publish("tasks.deleted", task_id=task_id)
 
 
 # --- Students: submissions ------------------------------------------------------------
@@ -388,7 +385,6 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
     _touch(submission, timezone.now())
     submission.save()
     _drop_if_empty(submission)
-    publish("tasks.submitted", task_id=task.pk, student_id=student.pk)
     return submission if submission.pk else None
 
 
@@ -414,7 +410,6 @@ def add_file(
         upload_started_at=started_at,
         finished_after_due=started_at <= task.due_at < received,
     )
-    publish("tasks.submitted", task_id=task.pk, student_id=student.pk)
     return added
 
 
@@ -443,7 +438,6 @@ def hand_in_again(student: User, submission: Submission) -> None:
     submission.status = Submission.Status.SUBMITTED
     submission.changed_at = timezone.now()
     submission.save(update_fields=["status", "changed_at"])
-    publish("tasks.submitted", task_id=submission.task_id, student_id=student.pk)
 
 
 def mark_feedback_seen(submission: Submission | None) -> None:
@@ -477,5 +471,4 @@ def review(
     submission.reviewed_by = teacher
     submission.reviewed_at = timezone.now()
     submission.save()
-    publish("tasks.reviewed", task_id=submission.task_id, student_id=submission.student_id)
     return submission

@@ -8,8 +8,9 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
-        from kreide.core import banners, events, navigation
+        from kreide.core import banners, navigation
         from kreide.dashboard.registry import Section, register
+        from kreide.schools import events as school_events
         from kreide.video import hooks, services
 
         navigation.register(_("Video lessons"), "video:list", order=40, visible=hooks.nav_visible)
@@ -23,4 +24,4 @@ class VideoConfig(AppConfig):
             )
         )
         banners.register(hooks.video_banner)
-        events.subscribe("schools.group_changed", services.group_renamed)
+        school_events.group_changed.subscribe(services.group_renamed)

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from kreide.core import events
 from kreide.messenger import services
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.messenger.services import MessengerError, NotFound
+from kreide.schools import events as school_events
 from kreide.schools.models import Membership
 
 
@@ -43,8 +43,7 @@ def test_class_room_follows_the_roster(world, rooms, make_user):
 @pytest.mark.django_db(transaction=True)
 def test_roster_events_sync_the_rooms(world, rooms, make_user, make_group):
     newcomer = make_user(world.school, groups=(world.class_7b,))
-    events.publish(
-        "schools.membership_changed",
+    school_events.membership_changed.publish(
         school_id=world.school.pk,
         group_id=world.class_7b.pk,
         added=[newcomer.pk],
@@ -57,7 +56,7 @@ def test_roster_events_sync_the_rooms(world, rooms, make_user, make_group):
         .exists()
     )
     band = make_group(world.school, "Schulband", kind="workgroup", grade=None)
-    events.publish("schools.group_created", school_id=world.school.pk, group_id=band.pk)
+    school_events.group_created.publish(school_id=world.school.pk, group_id=band.pk)
     assert Room.objects.for_school(world.school).get(group=band).name == "Schulband"
 
 

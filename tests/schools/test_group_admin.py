@@ -3,8 +3,8 @@ import functools
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from kreide.core import events
 from kreide.core.models import AuditEntry
+from kreide.schools import events as school_events
 from kreide.schools import services
 from kreide.schools.models import Group, Membership
 
@@ -13,21 +13,21 @@ from kreide.schools.models import Group, Membership
 def published():
     """Events delivered after commit, as (name, payload)."""
     seen: list[tuple[str, dict]] = []
-    names = (
-        "schools.membership_changed",
-        "schools.group_created",
-        "schools.group_changed",
-        "schools.group_active_changed",
+    declared = (
+        school_events.membership_changed,
+        school_events.group_created,
+        school_events.group_changed,
+        school_events.group_active_changed,
     )
     handlers = {
-        name: functools.partial(lambda name, **payload: seen.append((name, payload)), name)
-        for name in names
+        event: functools.partial(lambda name, **payload: seen.append((name, payload)), event.name)
+        for event in declared
     }
-    for name, handler in handlers.items():
-        events.subscribe(name, handler)
+    for event, handler in handlers.items():
+        event.subscribe(handler)
     yield seen
-    for name, handler in handlers.items():
-        events._handlers[name].remove(handler)
+    for event, handler in handlers.items():
+        event.unsubscribe(handler)
 
 
 def test_admin_creates_group_and_manages_people(
