@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kreide.core.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A refusal a view lets through is answered in the user's language, never as a 500.
+    "kreide.core.errors.RefusalMiddleware",
 ]
 
 ROOT_URLCONF = "kreide.urls"

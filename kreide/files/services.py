@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.core import fragments
+from kreide.core.errors import Refusal
 from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
 from kreide.schools import access
 from kreide.schools.models import Group
@@ -29,24 +30,22 @@ from kreide.storage.uploads import file_type_refusal
 TRASH_DAYS = 30
 
 
-class FileError(ValueError):
-    """A request that cannot be carried out; `message` is shown to the user."""
+class FileError(Refusal):
+    """A request on files that cannot be carried out; `message` is shown to the user."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    code = "file_refused"
 
 
 class NameClash(FileError):
-    pass
+    status, code = 409, "name_clash"
 
 
 class InvalidName(FileError):
-    pass
+    code = "invalid_name"
 
 
 class QuotaExceeded(FileError):
-    pass
+    status, code = 413, "quota_exceeded"
 
 
 class BlockedType(FileError):

@@ -29,6 +29,7 @@ from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
+from kreide.core.errors import Refusal
 from kreide.env import env_int
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
@@ -47,13 +48,20 @@ RATE_LIMIT = env_int("KREIDE_MESSENGER_RATE_LIMIT", 20)
 RATE_WINDOW = env_int("KREIDE_MESSENGER_RATE_WINDOW", 30)
 
 
-class MessengerError(Exception):
+class MessengerError(Refusal):
     """A refused action; `message` is shown to the user, `code` tells clients what to do."""
 
+    _STATUS = {
+        "not_found": 404,
+        "rate_limited": 429,
+        "too_long": 400,
+        "empty": 400,
+        "bad_request": 400,
+        "bad_attachment": 400,
+    }
+
     def __init__(self, code: str, message: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code, status=self._STATUS.get(code, 403))
 
 
 class NotFound(MessengerError):

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kreide.accounts.models import User
 from kreide.core import jsonbody
+from kreide.core.errors import refusal_response
 from kreide.core.ids import parse_id
 from kreide.messenger import services
 from kreide.messenger.models import Attachment, Room, RoomMember
@@ -26,22 +27,6 @@ from kreide.messenger.services import MessengerError, NotFound
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.downloads import blob_response
-
-_STATUS = {
-    "not_found": 404,
-    "rate_limited": 429,
-    "too_long": 400,
-    "empty": 400,
-    "bad_request": 400,
-    "bad_attachment": 400,
-}
-
-
-def _error_response(error: MessengerError) -> JsonResponse:
-    return JsonResponse(
-        {"error": error.code, "message": str(error.message)},
-        status=_STATUS.get(error.code, 403),
-    )
 
 
 def school_member_required(view):
@@ -212,8 +197,9 @@ def _json_body(request: HttpRequest) -> dict:
     return request.POST.dict()
 
 
-def _bad_request() -> JsonResponse:
-    return _error_response(MessengerError("bad_request", _("The message could not be read.")))
+def _bad_request(request: HttpRequest) -> HttpResponse:
+    error = MessengerError("bad_request", _("The message could not be read."))
+    return refusal_response(request, error, json=True)
 
 
 @require_POST
@@ -230,9 +216,9 @@ def room_send(request: HttpRequest, pk: int) -> JsonResponse:
             parse_id(attachment) if attachment not in (None, "") else None,
         )
     except MessengerError as error:
-        return _error_response(error)
+        return refusal_response(request, error, json=True)
     except ValueError:  # also hostile JSON
-        return _bad_request()
+        return _bad_request(request)
     if sent.created:
         services.broadcast_on_commit(
             [services.room_group(pk)], {"type": "message", "message": sent.message}
@@ -246,7 +232,7 @@ def room_read(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         upto = parse_id(_json_body(request).get("upto", 0))
     except ValueError:
-        return _bad_request()
+        return _bad_request(request)
     return JsonResponse({"upto": services.mark_read(request.user, pk, upto)})
 
 
@@ -256,9 +242,9 @@ def message_edit(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         payload = services.edit_message(request.user, pk, str(_json_body(request).get("text", "")))
     except MessengerError as error:
-        return _error_response(error)
+        return refusal_response(request, error, json=True)
     except ValueError:
-        return _bad_request()
+        return _bad_request(request)
     return JsonResponse({"message": payload})
 
 
@@ -268,7 +254,7 @@ def message_delete(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         payload = services.delete_message(request.user, pk)
     except MessengerError as error:
-        return _error_response(error)
+        return refusal_response(request, error, json=True)
     return JsonResponse({"message": payload})
 
 

@@ -16,16 +16,17 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from kreide.core.errors import Refusal
 from kreide.storage.models import Blob
 
 
-class UploadRefused(Exception):
+class UploadRefused(Refusal):
     """Raised by a purpose to refuse an upload; `message` is shown to the user."""
 
-    def __init__(self, message: str, status: int = 403) -> None:
-        super().__init__(message)
-        self.message = str(message)
-        self.status = status
+    code = "upload_refused"
+
+    def __init__(self, message: Any, status: int = 403) -> None:
+        super().__init__(str(message), status=status)
 
 
 class UploadPurpose:

@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
 from kreide.core import jsonbody
+from kreide.core.errors import Refusal, refusal_response
 from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
@@ -52,8 +53,8 @@ def api(*methods: str) -> Callable:
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return JsonResponse({"detail": error.detail}, status=error.status)
-            except services.SubmissionRefused as refused:
-                return JsonResponse({"detail": str(refused)}, status=403)
+            except Refusal as refused:
+                return refusal_response(request, refused, json=True)
             except PermissionDenied:
                 return JsonResponse({"detail": _("Not found.")}, status=404)
 
@@ -161,7 +162,7 @@ def _save(request: HttpRequest, task: Task, data: dict[str, Any]) -> Task:
             form.cleaned_data["students"],
             data.get("attachments") or (),
         )
-    except services.SubmissionRefused:
+    except Refusal:
         raise
     except PermissionDenied as refused:
         raise ApiError(403, str(refused) or _("You may not do that.")) from refused

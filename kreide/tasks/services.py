@@ -20,14 +20,17 @@ from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
 from kreide.core import fragments
+from kreide.core.errors import Refusal
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
 
-class SubmissionRefused(PermissionDenied):
+class SubmissionRefused(Refusal, PermissionDenied):
     """A student may not change this submission now; the message says why."""
+
+    status, code = 403, "submission_refused"
 
 
 def render_markdown(text: str) -> str:

@@ -19,9 +19,11 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from kreide.accounts.models import User
 from kreide.core import fragments
+from kreide.core.errors import Refusal
 from kreide.env import env_int, env_list
 from kreide.schedule.services import start_time_for
 from kreide.schools import access
@@ -41,16 +43,32 @@ HEALTH_MAX_AGE = timedelta(seconds=env_int("KREIDE_VIDEO_HEALTH_SECONDS", 15))
 CHAT_PAGE = 50
 
 
-class VideoUnavailable(Exception):
+class VideoRefusal(Refusal):
+    """A refusal of the video module; subclasses carry their default message."""
+
+    default: str = ""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _(self.default))
+
+
+class VideoUnavailable(VideoRefusal):
     """No healthy media server can take this lesson now."""
 
+    status, code, retry_after = 503, "video_unavailable", 60
+    default = gettext_noop("Video is not available right now.")
 
-class LessonEnded(Exception):
-    pass
+
+class LessonEnded(VideoRefusal):
+    status, code = 410, "lesson_ended"
+    default = gettext_noop("The lesson has ended.")
 
 
-class ServerLost(Exception):
+class ServerLost(VideoRefusal):
     """The lesson's media server failed; a teacher can restart the lesson elsewhere."""
+
+    status, code, retry_after = 503, "server_lost", 30
+    default = gettext_noop("The media server of this lesson failed.")
 
 
 @dataclass(frozen=True)
@@ -545,9 +563,9 @@ def post_chat(user: User, lesson: VideoLesson, text: str) -> ChatMessage:
         raise PermissionDenied
     text = text.strip()
     if not text:
-        raise ValueError(_("The message is empty."))
+        raise VideoRefusal(_("The message is empty."))
     if len(text) > 1000:
-        raise ValueError(_("The message is too long (at most 1000 characters)."))
+        raise VideoRefusal(_("The message is too long (at most 1000 characters)."))
     return ChatMessage.objects.for_school(lesson.school_id).create(
         school_id=lesson.school_id, lesson=lesson, author=user, text=text
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from kreide.core.errors import Refusal, refusal_response
 from kreide.core.ids import parse_id
 from kreide.core.widgets import DateTimeInput
 from kreide.schools import access
@@ -46,11 +47,8 @@ def _lesson(request: HttpRequest, pk: int) -> VideoLesson:
     )
 
 
-def _json_error(message: str, status: int, retry_after: int | None = None) -> JsonResponse:
-    response = JsonResponse({"state": "error", "message": message}, status=status)
-    if retry_after:
-        response["Retry-After"] = str(retry_after)
-    return response
+def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    return refusal_response(request, Refusal(message, status=403, code="forbidden"), json=True)
 
 
 class LessonForm(forms.Form):
@@ -181,7 +179,7 @@ def join(request: HttpRequest, pk: int) -> HttpResponse:
         decision = services.admit(request.user, lesson)
     except PermissionDenied:
         raise Http404 from None
-    except (services.VideoUnavailable, services.ServerLost, services.LessonEnded):
+    except services.VideoRefusal:
         return redirect("video:detail", pk=pk)
     if decision.state == "admitted":
         return redirect("video:room", pk=pk)
@@ -198,13 +196,9 @@ def admit_api(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         decision = services.admit(request.user, lesson)
     except PermissionDenied:
-        return _json_error(_("You do not belong to this lesson."), 403)
-    except services.LessonEnded:
-        return _json_error(_("The lesson has ended."), 410)
-    except services.ServerLost:
-        return _json_error(_("The media server of this lesson failed."), 503, retry_after=30)
-    except services.VideoUnavailable:
-        return _json_error(_("Video is not available right now."), 503, retry_after=60)
+        return _forbidden(request, _("You do not belong to this lesson."))
+    except services.VideoRefusal as refused:
+        return refusal_response(request, refused, json=True)
     if decision.state == "admitted":
         return JsonResponse({"state": "admitted", "url": reverse("video:room", args=[pk])})
     response = JsonResponse(
@@ -280,9 +274,9 @@ def chat(request: HttpRequest, pk: int) -> JsonResponse:
     try:
         message = services.post_chat(request.user, lesson, request.POST.get("text", ""))
     except PermissionDenied:
-        return _json_error(_("You are not in this lesson."), 403)
-    except ValueError as error:
-        return _json_error(str(error), 400)
+        return _forbidden(request, _("You are not in this lesson."))
+    except services.VideoRefusal as refused:
+        return refusal_response(request, refused, json=True)
     return JsonResponse({"id": message.pk}, status=201)
 
 
