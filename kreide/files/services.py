@@ -49,7 +49,7 @@ class QuotaExceeded(FileError):
 
 
 class BlockedType(FileError):
-    pass
+    code = "blocked_type"
 
 
 class Level(IntEnum):

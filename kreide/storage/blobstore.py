@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kreide.core.errors import Refusal
 from kreide.storage.models import Blob
 
 CHUNK = 1024 * 1024
@@ -36,17 +37,18 @@ CHUNK = 1024 * 1024
 FULL_RETRY_AFTER = 300
 
 
-class StorageFull(Exception):
+class StorageFull(Refusal):
     """The disk holding the store is full; nothing of the failed write was kept."""
 
-    retry_after = FULL_RETRY_AFTER
+    status, code, retry_after = 507, "storage_full", FULL_RETRY_AFTER
 
     def __init__(self) -> None:
-        self.message = _(
-            "The server's storage is full right now. Nothing was saved; "
-            "please try again in a few minutes."
+        super().__init__(
+            _(
+                "The server's storage is full right now. Nothing was saved; "
+                "please try again in a few minutes."
+            )
         )
-        super().__init__(self.message)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from django.utils import translation
 from kreide.core.errors import Refusal, RefusalMiddleware, refusal_response
 from kreide.files.services import FileError, NameClash, QuotaExceeded
 from kreide.messenger.services import MessengerError, NotFound
+from kreide.storage.blobstore import StorageFull
 from kreide.storage.uploads import UploadRefused
 from kreide.tasks.services import SubmissionRefused
 from kreide.video.services import LessonEnded, ServerLost, VideoRefusal, VideoUnavailable
@@ -31,6 +32,7 @@ from kreide.video.services import LessonEnded, ServerLost, VideoRefusal, VideoUn
         (LessonEnded(), 410),
         (ServerLost(), 503),
         (VideoUnavailable(), 503),
+        (StorageFull(), 507),
     ],
 )
 def test_every_modules_refusal_is_one_family_with_its_status(refusal, status):
