@@ -115,6 +115,7 @@ class UserForm(forms.ModelForm):
     def __init__(self, school, *args, editor=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.school = school
+        self.current_groups: list[Group] = []
         for name in ("first_name", "last_name"):
             self.fields[name].required = True
         self.fields["username"].help_text = _("Letters, digits and . - _ @ + only.")
@@ -127,9 +128,13 @@ class UserForm(forms.ModelForm):
         if editor is not None and editor.pk == self.instance.pk:
             self.fields["role"].disabled = True  # the service refuses it anyway
         if self.instance.pk:
-            self.initial["groups"] = list(
-                Group.objects.for_school(school).filter(memberships__user=self.instance)
+            # Named above the list too: in a school's 50 classes the ticked one scrolls away.
+            self.current_groups = list(
+                Group.objects.for_school(school)
+                .filter(memberships__user=self.instance)
+                .order_by("kind", "grade", "name")
             )
+            self.initial["groups"] = self.current_groups
 
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import random
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4
@@ -86,7 +86,9 @@ def seed(school: School, rng: random.Random) -> None:
     tasks, task_groups = [], []
     for group in groups:
         for title, description, _lines in rng.sample(TASKS, 3):
-            due = now + timedelta(days=rng.randint(-5, 14), hours=rng.randint(0, 8))
+            # Due at a time a school would pick: 8:00 before class, or 18:00.
+            day = timezone.localdate() + timedelta(days=rng.randint(-5, 14))
+            due = timezone.make_aware(datetime.combine(day, time(rng.choice([8, 18]))))
             task = Task(
                 school=school,
                 title=title,
@@ -112,7 +114,8 @@ def seed(school: School, rng: random.Random) -> None:
         for task in tasks
     )
 
-    # Submissions for tasks already due or due soon, from about two thirds of a class.
+    # Submissions for tasks already due or due soon, from about two thirds of a class,
+    # handed in between the start and now (late only when after the due date).
     answer = store_bytes("Meine Lösung\n\n1. …\n2. …\n".encode())
     submissions, files = [], []
     for task, group in zip(tasks, task_groups, strict=True):
@@ -122,11 +125,17 @@ def seed(school: School, rng: random.Random) -> None:
             if rng.random() > 0.66:
                 continue
             handed_in = task.due_at - timedelta(hours=rng.randint(-6, 48))
+            if handed_in > now:
+                continue  # not yet: this student still has time
+            handed_in = max(handed_in, task.starts_at + timedelta(hours=1))
+            if handed_in > task.due_at and not task.accept_late:
+                continue  # the task took nothing after its due date
             submission = Submission(
                 school=school,
                 task=task,
                 student_id=student_id,
                 text="Siehe Datei im Anhang.",
+                submitted_at=handed_in,
                 changed_at=handed_in,
                 late=handed_in > task.due_at,
             )
@@ -137,9 +146,13 @@ def seed(school: School, rng: random.Random) -> None:
                 )
                 submission.grade = rng.choice(["1", "2", "2-", "3+", "3"])
                 submission.reviewed_by = task.created_by
-                submission.reviewed_at = now
+                submission.reviewed_at = min(now, max(handed_in, task.due_at) + timedelta(hours=20))
             submissions.append(submission)
     Submission.objects.for_school(school).bulk_create(submissions)
+    # bulk_create stamps submitted_at with now (auto_now_add): the real times go in after.
+    for submission in submissions:
+        submission.submitted_at = submission.changed_at
+    Submission.objects.for_school(school).bulk_update(submissions, ["submitted_at"], batch_size=500)
     for submission in submissions:
         files.append(
             SubmissionFile(

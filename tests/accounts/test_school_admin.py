@@ -331,3 +331,13 @@ def test_new_slips_for_a_class_list_whose_slips_are_replaced(client_for, world):
     world.student_7a.must_change_password = False
     world.student_7a.save()
     assert teacher.get(url).status_code == 302
+
+
+def test_account_page_names_the_class_above_the_long_list(client_for, world, make_group):
+    for number in range(40):  # a real school's classes: 7a is far down the list
+        make_group(world.school, f"5{number:02d}", grade=5)
+    page = client_for(world.admin).get(f"/accounts/admin/users/{world.student_7a.pk}/")
+    body = page.content.decode()
+    summary = body.split('class="current-groups"')[1].split("</p>")[0]
+    assert "<strong>7a</strong>" in summary and "7b" not in summary
+    assert body.index('class="current-groups"') < body.index('class="checklist-items"')

@@ -1,6 +1,9 @@
 """Template helpers of the task pages."""
 
+from decimal import Decimal
+
 from django import template
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -21,3 +24,11 @@ def state_badge(state: str) -> str:
     list shows one per row."""
     css, label = _BADGES.get(state, _OVERDUE)
     return format_html('<span class="{}">{}</span>', css, label)
+
+
+@register.filter
+def points(value: Decimal | None) -> str:
+    """8 rather than "8,00", 7,5 rather than "7,50": as many decimals as the teacher gave."""
+    if value is None:
+        return ""
+    return number_format(value.normalize(), use_l10n=True)
