@@ -16,8 +16,10 @@
   let session = null;
   let publisher = null;
   let privateId = null;
-  // Reconnect attempts survive the reload that rejoins, so the backoff keeps growing.
-  const attemptKey = `kreide-video-attempt-${room}`;
+  // Reconnect attempts survive the reload that rejoins, so the backoff keeps growing; kept
+  // per lesson, not per room (a room Janus lost is made again under a new number), and
+  // forgotten only once media flows.
+  const attemptKey = `kreide-video-attempt-${cfg.admitUrl}`;
   let attempt = Number(window.sessionStorage.getItem(attemptKey) || 0);
   let reconnectTimer = null;
   let videoAllowed = cfg.video === "1";
@@ -130,6 +132,7 @@
         } });
       },
       error: () => unsubscribe(feed),
+      webrtcState: (up) => { if (up) mediaFlows(); },
       onmessage: (msg, jsep) => {
         if (jsep) {
           entry.handle.createAnswer({
@@ -163,8 +166,6 @@
     const event = msg.videoroom;
     if (event === "joined") {
       privateId = msg.private_id;
-      attempt = 0;
-      window.sessionStorage.removeItem(attemptKey);
       setConnection(labels.connected, true);
       publish(publishTracks());
       onPublishers(msg.publishers);
@@ -199,7 +200,7 @@
           $("[data-local-video]").srcObject = on ? new MediaStream([track]) : null;
         },
         iceState: (state) => { if (state === "failed") reconnect(); },
-        webrtcState: (up) => { if (!up) reconnect(); },
+        webrtcState: (up) => { if (up) mediaFlows(); else reconnect(); },
         onremotetrack: () => {},
       }),
       error: reconnect,
@@ -211,6 +212,20 @@
   // still admitted, then rejoin through a fresh page.
   let reconnectFloorMs = 0; // from the last Retry-After: the server said when to come back
 
+  // A joined room is not enough (media may fail at once, again and again): the backoff
+  // starts over only when a peer connection is up.
+  function mediaFlows() {
+    attempt = 0;
+    window.sessionStorage.removeItem(attemptKey);
+  }
+
+  // Half fixed, half jitter: each pause is at least half its ceiling, so pauses grow for
+  // certain (1 s, 2 s, 4 s … 30 s) while a class still spreads out.
+  function reconnectDelay(count) {
+    const ceiling = Math.min(30000, 1000 * Math.pow(2, count));
+    return ceiling / 2 + Math.random() * ceiling / 2;
+  }
+
   function reconnect() {
     if (finished || reconnectTimer) return;
     setConnection(labels.reconnecting, false);
@@ -218,7 +233,7 @@
     try { if (session) session.destroy({ cleanupHandles: true, notifyDestroyed: false }); } catch (e) { /* gone */ }
     session = null;
     publisher = null;
-    const delay = Math.max(reconnectFloorMs, Kreide.backoffDelay(attempt++, 1000, 10000));
+    const delay = Math.max(reconnectFloorMs, reconnectDelay(attempt++));
     reconnectFloorMs = 0;
     reconnectTimer = window.setTimeout(async () => {
       reconnectTimer = null;
