@@ -154,12 +154,14 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
 
 @pytest.mark.django_db(transaction=True)
 def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queries(tmp_path, world):
-    """WebDAV takes files up to KREIDE_MAX_UPLOAD_BYTES through nginx (its default 1 MB, and
-    the 10 MB for everything else, refused them with 413); /metrics, which Kreide lets
+    """WebDAV and the form upload take files up to KREIDE_MAX_UPLOAD_BYTES through nginx (the
+    10 MB for everything else refused them with 413); /metrics, which Kreide lets
     127.0.0.1 read, is not reachable through nginx (every proxied request comes from
     there); a long query string gets its sign-in redirect, not 502 "too big header"."""
+    from kreide.files import services
     from kreide.files.models import Node
     from tests.conftest import PASSWORD
+    from tests.faults.conftest import signed_in
 
     student = world.student_7a
     with production_stack(
@@ -177,6 +179,21 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
         assert response.status == 201, body
         stored = Node.objects.for_school(student.school_id).get(name="Film.mp4")
         assert stored.blob.sha256 == hashlib.sha256(content).hexdigest()
+
+        # The form upload without JavaScript: one whole file as multipart.
+        session = signed_in(stack.url, student.username)
+        root = services.root_of(services.personal_space(student))
+        response = session.post(
+            f"{stack.url}/files/folder/{root.pk}/upload/",
+            data={"csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            files={"files": ("Vortrag.mp4", content[: 12 * 1024 * 1024])},
+            headers={"Referer": f"{stack.url}/files/"},
+            allow_redirects=False,
+            timeout=60,
+        )
+        assert response.status_code == 302, response.text[:300]
+        stored = Node.objects.for_school(student.school_id).get(name="Vortrag.mp4")
+        assert stored.blob.sha256 == hashlib.sha256(content[: 12 * 1024 * 1024]).hexdigest()
 
         response, _ = _get(stack.url, "/metrics")
         assert response.status == 404
