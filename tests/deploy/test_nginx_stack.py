@@ -157,7 +157,8 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
     """WebDAV and the form upload take files up to KREIDE_MAX_UPLOAD_BYTES through nginx (the
     10 MB for everything else refused them with 413); /metrics, which Kreide lets
     127.0.0.1 read, is not reachable through nginx (every proxied request comes from
-    there); a long query string gets its sign-in redirect, not 502 "too big header"."""
+    there); a long query string gets its sign-in redirect, not 502 "too big header"; a WebDAV
+    path above /dav/ is a 400 with a reason from the real server (was an empty 400)."""
     from kreide.files import services
     from kreide.files.models import Node
     from tests.conftest import PASSWORD
@@ -199,6 +200,13 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
         assert response.status == 404
         response, body = _get(f"http://127.0.0.1:{stack.env['KREIDE_PORT']}", "/metrics")
         assert response.status == 200 and b"kreide_" in body  # Kreide's own port still has it
+
+        # WebDAV paths above /dav/, straight to Kreide's port (nginx would resolve them).
+        direct = f"http://127.0.0.1:{stack.env['KREIDE_PORT']}"
+        for path in ("/dav/%2e%2e/etc/passwd", "/dav/../etc/passwd", "/dav/x/../../etc"):
+            response, body = _get(direct, path, method="PROPFIND")
+            assert response.status == 400
+            assert "außerhalb deiner WebDAV-Ordner" in body.decode()
 
         query = "&".join(f"k{n}=1" for n in range(1000))  # 6,889 chars, ~11,000 in next=
         response, _ = _get(stack.url, f"/files/?{query}")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from playwright.sync_api import expect
 
 from kreide.files import services
 from kreide.files.models import Node
@@ -368,3 +369,25 @@ def test_blocked_types_are_refused_at_every_way_in(world, student, client, clien
     # Types not on the operator's list pass again; folders are not files.
     assert services.rename(Actor(student), essay, "Aufsatz.exe").name == "Aufsatz.exe"
     assert services.rename(Actor(student), folder, "Deutsch.odt").name == "Deutsch.odt"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_upload_widget_says_the_storage_is_full(
+    small_disk, page, sign_in, make_user, school, tmp_path
+):
+    """The student sees why nothing happens (and that it will be tried again), not "check
+    your connection"."""
+    user = make_user(school)
+    root = services.root_of(services.personal_space(user))
+    chosen = tmp_path / "Referat.pdf"
+    chosen.write_bytes(os.urandom(600 * KB))
+    fill(small_disk, leave=100 * KB)
+
+    sign_in(page, user.username)
+    page.goto(f"/files/folder/{root.pk}/")
+    page.get_by_label("Dateien hochladen").set_input_files(chosen)
+
+    status = page.locator(".upload-status")
+    expect(status).to_contain_text(DISK_FULL, timeout=20_000)
+    assert not Upload.objects.for_school(school.pk).exists()

@@ -144,7 +144,13 @@
       endpoint: ENDPOINT,
       chunkSize: CHUNK_SIZE,
       retryDelays: retryDelays(),
-      onShouldRetry: shouldRetry,
+      onShouldRetry: (error, attempt, options) => {
+        const retry = shouldRetry(error, attempt, options);
+        // "Storage full" or "too many unfinished uploads": say so while waiting to retry.
+        const status = error && error.originalResponse && error.originalResponse.getStatus();
+        if (retry && (status === 429 || status === 507)) ui.status.textContent = reasonOf(error);
+        return retry;
+      },
       metadata: metadata,
       headers: { "X-CSRFToken": csrfToken() },
       removeFingerprintOnSuccess: true,
