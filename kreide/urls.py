@@ -19,6 +19,7 @@ urlpatterns = [
     path("files/", include("kreide.files.urls")),
     path("dav/", include("kreide.files.dav_urls")),
     path("messages/", include("kreide.messenger.urls")),
+    path("mail/", include("kreide.mail.urls")),
     path("video/", include("kreide.video.urls")),
     path("uploads/", include("kreide.storage.urls")),
     path("status", include("kreide.status.urls")),

@@ -11,7 +11,14 @@ class MailConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from kreide.accounts.models import User
-        from kreide.mail import services
+        from kreide.core import navigation
+        from kreide.dashboard.registry import Section, register
+        from kreide.mail import hooks, services
+
+        navigation.register(
+            _("Mail"), "mail:inbox", order=35, visible=hooks.nav_visible, count=hooks.nav_count
+        )
+        register(Section("mail", _("Mail"), "mail/section.html", 35, hooks.dashboard_section))
 
         # Dovecot remembers logins for minutes: a new password, a deactivation or a
         # forced change must take effect at once.

@@ -1,0 +1,21 @@
+"""What mail adds to every page: a nav item with the unread count, a dashboard section."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from kreide.mail import health, webmail
+
+
+def nav_visible(request: HttpRequest) -> bool:
+    return getattr(request.user, "school_id", None) is not None and health.configured()
+
+
+def nav_count(request: HttpRequest) -> int:
+    return webmail.unread_count(request.user)
+
+
+def dashboard_section(request: HttpRequest) -> dict | None:
+    if request.user.school_id is None or not health.configured():
+        return None
+    return {"unread": webmail.unread_count(request.user)}

@@ -1,0 +1,223 @@
+"""Webmail: thin views over kreide/mail/webmail.py. Every IMAP access is the signed-in
+account's own mailbox; when mail is down the pages say so and nothing else is affected."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from kreide.mail import services, webmail
+from kreide.mail.webmail import MailUnavailable, SendRefused
+from kreide.storage.downloads import content_disposition
+from kreide.storage.filenames import safe_filename
+
+MAX_UID = 2**32 - 1  # IMAP UIDs are 32-bit
+
+
+def mail_view(view):
+    """Signed in, in a school; mail down or not set up becomes a plain notice (503)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.school_id is None or kwargs.get("uid", 0) > MAX_UID:
+            raise Http404
+        try:
+            return view(request, *args, **kwargs)
+        except MailUnavailable:
+            return render(request, "mail/unavailable.html", status=503)
+
+    return wrapper
+
+
+def _folder(client, request: HttpRequest) -> str:
+    folder = request.GET.get("folder") or request.POST.get("folder") or "INBOX"
+    if folder not in webmail.folder_names(client):
+        raise Http404
+    return folder
+
+
+def _page_number(request: HttpRequest) -> int:
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isdigit() and len(raw) < 6 else 1
+
+
+@mail_view
+@require_GET
+def inbox(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:200]
+    with webmail.mailbox(request.user) as client:
+        folder = _folder(client, request)
+        folders = webmail.folders(client)
+        page = webmail.page(client, folder, _page_number(request), search)
+    inbox_folder = next((f for f in folders if f.name == "INBOX"), None)
+    if inbox_folder is not None:
+        webmail.remember_unread(request.user, inbox_folder.unread)
+    return render(
+        request,
+        "mail/inbox.html",
+        {
+            "folders": folders,
+            "folder": folder,
+            "page": page,
+            "search": search,
+            "address": services.address_of(request.user),
+        },
+    )
+
+
+@mail_view
+@require_GET
+def message(request: HttpRequest, uid: int) -> HttpResponse:
+    show_images = request.GET.get("images") == "1"
+    with webmail.mailbox(request.user) as client:
+        folder = _folder(client, request)
+        found = webmail.read(client, folder, uid, show_images)
+        folders = webmail.folders(client)
+    if found is None:
+        raise Http404
+    response = render(
+        request,
+        "mail/message.html",
+        {"message": found, "folder": folder, "folders": folders, "show_images": show_images},
+    )
+    if show_images:
+        # Asked for: this page alone may load the mail's remote images.
+        response._csp_update = {"img-src": ["https:", "http:"]}
+    return response
+
+
+@mail_view
+@require_GET
+def attachment(request: HttpRequest, uid: int, index: int) -> HttpResponse:
+    with webmail.mailbox(request.user) as client:
+        found = webmail.attachment(client, _folder(client, request), uid, index)
+    if found is None:
+        raise Http404
+    filename, _content_type, content = found
+    response = HttpResponse(content, content_type="application/octet-stream")
+    response["Content-Disposition"] = content_disposition(safe_filename(filename))
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@mail_view
+@require_POST
+def delete(request: HttpRequest, uid: int) -> HttpResponse:
+    with webmail.mailbox(request.user) as client:
+        folder = _folder(client, request)
+        webmail.delete(client, folder, uid)
+    messages.success(request, _("The mail was deleted."))
+    return redirect(f"{reverse('mail:inbox')}?{urlencode({'folder': folder})}")
+
+
+@mail_view
+@require_POST
+def move(request: HttpRequest, uid: int) -> HttpResponse:
+    with webmail.mailbox(request.user) as client:
+        folder = _folder(client, request)
+        target = request.POST.get("target", "")
+        if target not in webmail.folder_names(client):
+            raise Http404
+        webmail.move_to(client, folder, uid, target)
+    messages.success(request, _("The mail was moved."))
+    return redirect(f"{reverse('mail:inbox')}?{urlencode({'folder': folder})}")
+
+
+class ComposeForm(forms.Form):
+    to = forms.CharField(label=gettext_lazy("To"), max_length=5000)
+    cc = forms.CharField(label=gettext_lazy("Cc"), max_length=5000, required=False)
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=500, required=False)
+    body = forms.CharField(
+        label=gettext_lazy("Text"), widget=forms.Textarea, max_length=500_000, required=False
+    )
+    in_reply_to = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
+    references = forms.CharField(widget=forms.HiddenInput, required=False, max_length=5000)
+
+    def clean_to(self) -> list[str]:
+        recipients = webmail.parse_recipients(self.cleaned_data["to"])
+        if not recipients:
+            raise forms.ValidationError(_("Enter at least one address."))
+        return recipients
+
+    def clean_cc(self) -> list[str]:
+        return webmail.parse_recipients(self.cleaned_data["cc"])
+
+    def draft(self) -> webmail.Draft:
+        data = self.cleaned_data
+        return webmail.Draft(
+            data["to"],
+            data["cc"],
+            data["subject"],
+            data["body"],
+            data["in_reply_to"],
+            data["references"],
+        )
+
+
+def _prefill(request: HttpRequest) -> dict:
+    """Reply or forward: the original's addresses, subject and quoted text."""
+    uid = request.GET.get("reply") or request.GET.get("forward")
+    if not uid or not uid.isdigit():
+        return {"to": request.GET.get("to", "")[:500]}
+    with webmail.mailbox(request.user) as client:
+        original = webmail.read(client, _folder(client, request), int(uid))
+    if original is None:
+        raise Http404
+    quoted = "\n".join(f"> {line}" for line in original.text.splitlines())
+    if request.GET.get("reply"):
+        subject = (
+            original.subject
+            if original.subject.lower().startswith("re:")
+            else f"Re: {original.subject}"
+        )
+        return {
+            "to": original.sender,
+            "subject": subject,
+            "body": f"\n\n{original.sender}:\n{quoted}",
+            "in_reply_to": original.message_id,
+            "references": original.references,
+        }
+    return {"subject": f"Fwd: {original.subject}", "body": f"\n\n---\n{original.text}"}
+
+
+@mail_view
+def compose(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = ComposeForm(request.POST)
+        if form.is_valid():
+            try:
+                if "draft" in request.POST:
+                    webmail.save_draft(request.user, form.draft())
+                    messages.success(request, _("The draft was saved."))
+                else:
+                    webmail.send(request.user, form.draft())
+                    messages.success(request, _("The mail was sent."))
+                return redirect("mail:inbox")
+            except SendRefused as refused:
+                form.add_error(None, _("The mail was not sent: %(reason)s") % {"reason": refused})
+    else:
+        form = ComposeForm(initial=_prefill(request))
+    return render(
+        request, "mail/compose.html", {"form": form, "address": services.address_of(request.user)}
+    )
+
+
+@login_required
+@require_GET
+def directory(request: HttpRequest) -> HttpResponse:
+    """Recipient suggestions from the school's directory (an htmx fragment)."""
+    if request.user.school_id is None:
+        raise Http404
+    found = services.directory_search(request.user, request.GET.get("to", "").split(",")[-1][:100])
+    return render(request, "mail/_directory.html", {"found": found})

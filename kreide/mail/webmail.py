@@ -1,0 +1,351 @@
+"""The webmail's side of IMAP and SMTP: Kreide speaks to Dovecot and Postfix like any mail
+program, through IMAPClient and smtplib, signed in as the Dovecot master user for the
+signed-in account (so it reaches only that account's mailbox), and sends through the same
+submission port and sending policy as Thunderbird would.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.policy
+import email.utils
+import re
+import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, getaddresses, make_msgid, parsedate_to_datetime
+
+import nh3
+from django.conf import settings
+from django.core.cache import cache
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from kreide.accounts.models import User
+from kreide.mail import health, process, services
+
+PER_PAGE = 25
+UNREAD_CACHE_SECONDS = 60
+SPECIAL = {"INBOX": 0, "Drafts": 1, "Sent": 2, "Trash": 3, "Junk": 4}
+
+
+class MailUnavailable(Exception):
+    """Mail is not set up here, or Dovecot/Postfix do not answer."""
+
+
+class SendRefused(Exception):
+    """Postfix refused a recipient (policy, unknown address); the text says why."""
+
+
+@contextmanager
+def mailbox(user: User) -> Iterator[IMAPClient]:
+    """An IMAP connection to the user's own mailbox, closed afterwards."""
+    if not health.configured() or user.school_id is None:
+        raise MailUnavailable("not configured")
+    mail = process.layout()
+    try:
+        client = IMAPClient(mail.host, port=mail.ports.imap, ssl=False, timeout=5)
+        client.login(
+            f"{services.address_of(user)}*{services.MASTER_USER}", services.master_secret()
+        )
+    except (OSError, IMAPClientError) as error:
+        raise MailUnavailable(str(error)) from error
+    try:
+        yield client
+    except (OSError, IMAPClientError) as error:
+        raise MailUnavailable(str(error)) from error
+    finally:
+        with suppress(OSError, IMAPClientError):
+            client.logout()
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str
+    unread: int
+    total: int
+
+
+def folders(client: IMAPClient) -> list[Folder]:
+    found = []
+    for _flags, _delimiter, name in client.list_folders():
+        status = client.folder_status(name, [b"UNSEEN", b"MESSAGES"])
+        found.append(Folder(name, status[b"UNSEEN"], status[b"MESSAGES"]))
+    return sorted(found, key=lambda folder: (SPECIAL.get(folder.name, 9), folder.name.lower()))
+
+
+def folder_names(client: IMAPClient) -> set[str]:
+    return {name for _flags, _delimiter, name in client.list_folders()}
+
+
+@dataclass(frozen=True)
+class Summary:
+    uid: int
+    subject: str
+    sender: str
+    date: object
+    seen: bool
+    size: int
+
+
+@dataclass
+class Page:
+    messages: list[Summary]
+    number: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.number * PER_PAGE < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return str(email.header.make_header(email.header.decode_header(raw)))
+
+
+def _sender(envelope) -> str:
+    if not envelope.from_:
+        return ""
+    first = envelope.from_[0]
+    name = _text(first.name)
+    address = f"{_text(first.mailbox)}@{_text(first.host)}"
+    return name or address
+
+
+def page(client: IMAPClient, folder: str, number: int, search: str = "") -> Page:
+    """One page of a folder, newest first; `search` looks in headers and text."""
+    client.select_folder(folder, readonly=True)
+    criteria = ["TEXT", search] if search else ["ALL"]
+    uids = client.sort(["REVERSE", "ARRIVAL"], criteria, charset="UTF-8")
+    number = max(1, number)
+    chosen = uids[(number - 1) * PER_PAGE : number * PER_PAGE]
+    fetched = client.fetch(chosen, ["ENVELOPE", "FLAGS", "RFC822.SIZE"]) if chosen else {}
+    messages = [
+        Summary(
+            uid,
+            _text(fetched[uid][b"ENVELOPE"].subject),
+            _sender(fetched[uid][b"ENVELOPE"]),
+            fetched[uid][b"ENVELOPE"].date,
+            b"\\Seen" in fetched[uid][b"FLAGS"],
+            fetched[uid][b"RFC822.SIZE"],
+        )
+        for uid in chosen
+        if uid in fetched
+    ]
+    return Page(messages, number, len(uids))
+
+
+@dataclass
+class Attachment:
+    index: int
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass
+class Message:
+    uid: int
+    subject: str
+    sender: str
+    to: str
+    cc: str
+    date: object
+    message_id: str
+    references: str
+    text: str
+    html: str = ""
+    blocked_images: int = 0
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+_REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
+
+
+def sanitise_html(html: str, show_images: bool) -> tuple[str, int]:
+    """Mail HTML without scripts, styles, forms or event handlers (nh3, the Ammonia
+    sanitiser); remote images are removed unless the reader asked for them (they tell
+    the sender that and when the mail was read). Returns the HTML and the number blocked."""
+    blocked = 0
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        if tag == "img" and attribute == "src" and _REMOTE.match(value) and not show_images:
+            blocked += 1
+            return None
+        return value
+
+    cleaned = nh3.clean(
+        html,
+        attribute_filter=keep,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    return cleaned, blocked
+
+
+def _parse(uid: int, raw: bytes, show_images: bool) -> Message:
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    html, blocked = ("", 0)
+    if html_part is not None:
+        html, blocked = sanitise_html(html_part.get_content(), show_images)
+    attachments = [
+        Attachment(
+            index,
+            part.get_filename() or f"attachment-{index}",
+            part.get_content_type(),
+            len(part.get_payload(decode=True) or b""),
+        )
+        for index, part in enumerate(parsed.iter_attachments())
+    ]
+    return Message(
+        uid=uid,
+        subject=str(parsed.get("Subject", "")),
+        sender=str(parsed.get("From", "")),
+        to=str(parsed.get("To", "")),
+        cc=str(parsed.get("Cc", "")),
+        date=_date(parsed.get("Date")),
+        message_id=str(parsed.get("Message-ID", "")),
+        references=str(parsed.get("References", "")),
+        text=text_part.get_content() if text_part is not None else "",
+        html=html,
+        blocked_images=blocked,
+        attachments=attachments,
+    )
+
+
+def _date(value):
+    try:
+        return parsedate_to_datetime(str(value)) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def read(client: IMAPClient, folder: str, uid: int, show_images: bool = False) -> Message | None:
+    """A message, marked as read."""
+    client.select_folder(folder)
+    fetched = client.fetch([uid], ["BODY[]"])
+    if uid not in fetched:
+        return None
+    client.add_flags([uid], [b"\\Seen"])
+    return _parse(uid, fetched[uid][b"BODY[]"], show_images)
+
+
+def attachment(
+    client: IMAPClient, folder: str, uid: int, index: int
+) -> tuple[str, str, bytes] | None:
+    client.select_folder(folder, readonly=True)
+    fetched = client.fetch([uid], ["BODY.PEEK[]"])
+    if uid not in fetched:
+        return None
+    parsed = email.message_from_bytes(fetched[uid][b"BODY[]"], policy=email.policy.default)
+    for position, part in enumerate(parsed.iter_attachments()):
+        if position == index:
+            name = part.get_filename() or f"attachment-{index}"
+            return name, part.get_content_type(), part.get_payload(decode=True) or b""
+    return None
+
+
+def move_to(client: IMAPClient, folder: str, uid: int, target: str) -> None:
+    client.select_folder(folder)
+    client.move([uid], target)
+
+
+def delete(client: IMAPClient, folder: str, uid: int) -> None:
+    """Into the trash; from the trash, gone."""
+    if folder == "Trash":
+        client.select_folder(folder)
+        client.delete_messages([uid])
+        client.expunge([uid])
+    else:
+        move_to(client, folder, uid, "Trash")
+
+
+@dataclass
+class Draft:
+    to: list[str]
+    cc: list[str]
+    subject: str
+    body: str
+    in_reply_to: str = ""
+    references: str = ""
+
+
+def build(user: User, draft: Draft) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((user.get_full_name(), services.address_of(user)))
+    message["To"] = ", ".join(draft.to)
+    if draft.cc:
+        message["Cc"] = ", ".join(draft.cc)
+    message["Subject"] = draft.subject
+    message["Message-ID"] = make_msgid(domain=services.address_of(user).partition("@")[2])
+    message["Date"] = email.utils.formatdate(localtime=True)
+    if draft.in_reply_to:
+        message["In-Reply-To"] = draft.in_reply_to
+        message["References"] = f"{draft.references} {draft.in_reply_to}".strip()
+    message.set_content(draft.body)
+    return message
+
+
+def parse_recipients(value: str) -> list[str]:
+    return [address for _name, address in getaddresses([value]) if "@" in address]
+
+
+def send(user: User, draft: Draft) -> None:
+    """Through Postfix's submission port, as the user (same policy as any mail program);
+    a copy goes to Sent."""
+    message = build(user, draft)
+    mail = process.layout()
+    try:
+        with smtplib.SMTP(mail.host, mail.ports.submission, timeout=10) as smtp:
+            smtp.login(
+                f"{services.address_of(user)}*{services.MASTER_USER}", services.master_secret()
+            )
+            smtp.send_message(message, to_addrs=[*draft.to, *draft.cc])
+    except smtplib.SMTPRecipientsRefused as refused:
+        reasons = [text.decode("utf-8", "replace") for _code, text in refused.recipients.values()]
+        raise SendRefused("; ".join(reasons)) from refused
+    except (OSError, smtplib.SMTPException) as error:
+        raise MailUnavailable(str(error)) from error
+    with mailbox(user) as client:
+        client.append("Sent", message.as_bytes(), flags=[b"\\Seen"])
+
+
+def save_draft(user: User, draft: Draft) -> None:
+    with mailbox(user) as client:
+        client.append("Drafts", build(user, draft).as_bytes(), flags=[b"\\Draft", b"\\Seen"])
+
+
+def _unread_key(user: User) -> str:
+    return f"mail:unread:{user.pk}"
+
+
+def remember_unread(user: User, count: int) -> None:
+    cache.set(_unread_key(user), count, UNREAD_CACHE_SECONDS)
+
+
+def unread_count(user: User) -> int:
+    """Unread mails in the INBOX for the navigation and dashboard: from the cache; at most
+    once a minute per user an IMAP STATUS (and a down Dovecot costs a refused connect)."""
+    if user.school_id is None or settings.MAIL == "off":
+        return 0
+    count = cache.get(_unread_key(user))
+    if count is None:
+        try:
+            with mailbox(user) as client:
+                count = client.folder_status("INBOX", [b"UNSEEN"])[b"UNSEEN"]
+        except (TimeoutError, MailUnavailable):
+            count = 0
+        remember_unread(user, count)
+    return count

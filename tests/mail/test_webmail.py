@@ -1,0 +1,139 @@
+"""The webmail against real Dovecot and Postfix: reading, writing, replying, mail down."""
+
+from __future__ import annotations
+
+import smtplib
+import uuid
+from email.message import EmailMessage
+
+import pytest
+from django.urls import reverse
+
+from kreide.mail import health, webmail
+from kreide.mail.services import address_of
+from tests.mail.conftest import delivered, needs_servers
+
+pytestmark = [needs_servers, pytest.mark.django_db(transaction=True)]
+
+
+def deliver(mail, to_user, subject: str, html: str = "", attachment: bytes = b"") -> None:
+    """A mail from outside the school (to staff) or from a colleague, through Postfix."""
+    message = EmailMessage()
+    message["From"] = "Eltern <parent@example.org>"
+    message["To"] = address_of(to_user)
+    message["Subject"] = subject
+    message.set_content("Hallo als Text")
+    if html:
+        message.add_alternative(html, subtype="html")
+    if attachment:
+        message.add_attachment(
+            attachment, maintype="application", subtype="pdf", filename="Zeugnis.pdf"
+        )
+    with smtplib.SMTP(mail.mail.host, mail.mail.ports.smtp, timeout=10) as smtp:
+        smtp.send_message(message)
+    assert delivered(mail, to_user, subject)
+
+
+def test_inbox_lists_mail_and_counts_unread(mail, world, client_for):
+    title = f"Elternabend {uuid.uuid4().hex[:6]}"
+    deliver(mail, world.teacher_7a, title)
+    client = client_for(world.teacher_7a)
+    page = client.get(reverse("mail:inbox")).content.decode()
+    assert title in page
+    assert address_of(world.teacher_7a) in page
+    assert webmail.unread_count(world.teacher_7a) >= 1
+    dashboard = client.get(reverse("dashboard:home")).content.decode()
+    assert "ungelesen" in dashboard
+
+
+def test_reading_sanitises_html_and_blocks_remote_images(mail, world, client_for):
+    title = f"HTML {uuid.uuid4().hex[:6]}"
+    html = (
+        '<p onclick="steal()">Hallo <b>fett</b></p><script>alert(1)</script>'
+        '<img src="https://tracker.example/pixel.gif">'
+    )
+    deliver(mail, world.teacher_7a, title, html=html, attachment=b"%PDF-1.4 zeugnis")
+    client = client_for(world.teacher_7a)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        uid = webmail.page(imap, "INBOX", 1, title).messages[0].uid
+    response = client.get(reverse("mail:message", args=[uid]))
+    page = response.content.decode()
+    assert "<b>fett</b>" in page
+    assert "alert(1)" not in page and "onclick" not in page
+    assert "tracker.example" not in page
+    assert "blockiert" in page
+    assert "https:" not in response["Content-Security-Policy"].split("img-src")[1].split(";")[0]
+    shown = client.get(reverse("mail:message", args=[uid]), {"images": "1"})
+    assert "https://tracker.example/pixel.gif" in shown.content.decode()
+    download = client.get(reverse("mail:attachment", args=[uid, 0]))
+    assert download.content == b"%PDF-1.4 zeugnis"
+    assert "Zeugnis.pdf" in download["Content-Disposition"]
+
+
+def test_writing_and_replying(mail, world, client_for):
+    title = f"Frage {uuid.uuid4().hex[:6]}"
+    student = client_for(world.student_7a)
+    response = student.post(
+        reverse("mail:compose"),
+        {"to": address_of(world.teacher_7a), "subject": title, "body": "Wann ist die Arbeit?"},
+    )
+    assert response.status_code == 302
+    assert delivered(mail, world.teacher_7a, title)
+    with webmail.mailbox(world.student_7a) as imap:
+        assert webmail.page(imap, "Sent", 1, title).total == 1
+    teacher = client_for(world.teacher_7a)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        uid = webmail.page(imap, "INBOX", 1, title).messages[0].uid
+    form = teacher.get(reverse("mail:compose"), {"reply": uid, "folder": "INBOX"}).content.decode()
+    assert f"Re: {title}" in form
+    assert address_of(world.student_7a) in form
+    teacher.post(
+        reverse("mail:compose"),
+        {"to": address_of(world.student_7a), "subject": f"Re: {title}", "body": "Dienstag."},
+    )
+    assert delivered(mail, world.student_7a, f"Re: {title}")
+
+
+def test_the_policy_applies_to_the_webmail_too(mail, world, client_for):
+    response = client_for(world.student_7a).post(
+        reverse("mail:compose"),
+        {"to": "klasse-7a@nord.kreide.test", "subject": "Hallo alle", "body": "?"},
+    )
+    assert response.status_code == 200
+    assert "nicht gesendet" in response.content.decode()
+
+
+def test_directory_completes_recipients_of_the_own_school(mail, world, client_for):
+    world.teacher_7a.last_name = "Lehmann"
+    world.teacher_7a.save()
+    world.other_teacher.last_name = "Lehmig"
+    world.other_teacher.save()
+    page = client_for(world.student_7a).get(reverse("mail:directory"), {"to": "Leh"})
+    assert address_of(world.teacher_7a) in page.content.decode()
+    assert address_of(world.other_teacher) not in page.content.decode()
+
+
+def test_mail_down_is_a_plain_notice_and_the_rest_works(mail, world, client_for):
+    client = client_for(world.student_7a)
+    assert health.problem() is None
+    mail.stop_dovecot()
+    try:
+        assert health.problem() == "imap down"  # what /status shows
+        response = client.get(reverse("mail:inbox"))
+        assert response.status_code == 503
+        assert "nicht erreichbar" in response.content.decode()
+        assert client.get(reverse("dashboard:home")).status_code == 200
+        assert client.get(reverse("tasks:list")).status_code == 200
+    finally:
+        mail.start_dovecot()
+
+
+def test_deleting_moves_to_trash(mail, world, client_for):
+    title = f"Weg {uuid.uuid4().hex[:6]}"
+    deliver(mail, world.teacher_7a, title)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        uid = webmail.page(imap, "INBOX", 1, title).messages[0].uid
+    client_for(world.teacher_7a).post(reverse("mail:delete", args=[uid]), {"folder": "INBOX"})
+    with webmail.mailbox(world.teacher_7a) as imap:
+        assert webmail.page(imap, "INBOX", 1, title).total == 0
+        assert webmail.page(imap, "Trash", 1, title).total == 1
