@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from kreide.core import views as core_views
 from kreide.tasks import api as tasks_api
+from kreide.timetable import caldav_server
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -25,6 +26,8 @@ urlpatterns = [
     path("status", include("kreide.status.urls")),
     path("schedule/", include("kreide.schedule.urls")),
     path("timetable/", include("kreide.timetable.urls")),
+    path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
+    re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),
     path("transfer/", include("kreide.transfer.urls")),
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),

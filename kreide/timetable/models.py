@@ -198,6 +198,7 @@ class Event(SchoolScopedModel):
         EVENT = "event", _("Event")
         TEST = "test", _("Class test")
         HOLIDAY = "holiday", _("School holiday")
+        TASK = "task", _("To-do")  # a VTODO a calendar app stored in the personal calendar
 
     audience = models.CharField(_("for"), max_length=16, choices=Audience.choices)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.EVENT)
@@ -222,6 +223,8 @@ class Event(SchoolScopedModel):
     ends_at = models.DateTimeField(_("ends"))
     all_day = models.BooleanField(_("all day"), default=False)
     uid = models.CharField(max_length=255, default=_new_uid)
+    # The resource name a CalDAV client chose ("<uid>.ics" when Kreide made the event).
+    href = models.CharField(max_length=255, blank=True)
     ical = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
