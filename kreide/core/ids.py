@@ -2,12 +2,19 @@
 
 One place decides what an id may be: a non-negative integer that fits the database's
 64-bit keys. Anything else is refused here, so a hostile number becomes a 404 or a 400
-instead of an overflow inside the database driver (SQLite raises OverflowError past 2**63).
+instead of an overflow inside the database driver (SQLite raises OverflowError past 2**63);
+behind that, queries treat such a number as matching nothing (`bound_integer_lookups`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from django.core.exceptions import EmptyResultSet
+from django.db.models import ForeignObject, IntegerField
+from django.db.models.fields.related_lookups import RelatedExact, RelatedIn
+from django.db.models.lookups import In
+from django.utils.datastructures import OrderedSet
 
 MAX_ID = 2**63 - 1
 _MAX_DIGITS = len(str(MAX_ID))
@@ -48,3 +55,41 @@ def valid_ids(values: Iterable[object]) -> set[int]:
         except ValueError:
             continue
     return found
+
+
+def _fits(value: object) -> bool:
+    return not isinstance(value, int) or isinstance(value, bool) or -MAX_ID - 1 <= value <= MAX_ID
+
+
+class _WithinDatabaseIntegers:
+    """Lookup mixin: integers beyond 64 bits match no row instead of failing in the
+    database driver (SQLite's raises OverflowError). Django does so for `exact`, `lt` and
+    `gt` on integer columns; this adds `in` and the lookups through foreign keys, so an id
+    that slipped past parse_id (e.g. inside a form's list of choices) is simply not found."""
+
+    def process_rhs(self, compiler, connection):
+        if self.rhs_is_direct_value():
+            if isinstance(self.rhs, int) and not _fits(self.rhs):
+                raise EmptyResultSet
+            if isinstance(self.rhs, list | tuple | set | OrderedSet):
+                self.rhs = [value for value in self.rhs if _fits(value)]
+        return super().process_rhs(compiler, connection)
+
+
+class _BoundedIn(_WithinDatabaseIntegers, In):
+    pass
+
+
+class _BoundedRelatedIn(_WithinDatabaseIntegers, RelatedIn):
+    pass
+
+
+class _BoundedRelatedExact(_WithinDatabaseIntegers, RelatedExact):
+    pass
+
+
+def bound_integer_lookups() -> None:
+    """Install the lookups above (once, from CoreConfig.ready)."""
+    IntegerField.register_lookup(_BoundedIn)
+    ForeignObject.register_lookup(_BoundedRelatedIn)
+    ForeignObject.register_lookup(_BoundedRelatedExact)

@@ -79,3 +79,17 @@ def test_an_id_beyond_64_bits_in_a_url_is_a_404(client_for, world, number):
     client = client_for(world.student_7a)
     for url in (f"/messages/rooms/{number}/", f"/api/v1/tasks/{number}", f"/tasks/{number}/"):
         assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_queries_find_nothing_for_ids_beyond_64_bits(world):
+    from kreide.schools.models import Membership
+    from kreide.tasks.models import Task
+
+    huge = 2**64
+    memberships = Membership.objects.for_school(world.school)
+    assert list(memberships.filter(group_id=huge)) == []
+    assert list(memberships.filter(group_id__in=[huge, -huge])) == []
+    assert memberships.filter(group_id__in=[huge, world.class_7a.pk]).count() == 3
+    assert memberships.exclude(group_id=huge).count() == memberships.count()
+    assert list(Task.objects.for_school(world.school).filter(pk__in=[huge])) == []
