@@ -201,6 +201,8 @@ class Entry:
     old_teacher: str = ""
     old_room: str = ""
     period: int = 0
+    group_id: int | None = None
+    teacher_id: int | None = None  # who teaches it now
 
     @property
     def kind_label(self) -> str:
@@ -217,6 +219,14 @@ class Slot:
     starts_at: time | None
     ends_at: time | None
     entries: list[Entry] = field(default_factory=list)
+
+    @property
+    def minutes(self) -> int | None:
+        if self.starts_at is None or self.ends_at is None:
+            return None
+        return (self.ends_at.hour * 60 + self.ends_at.minute) - (
+            self.starts_at.hour * 60 + self.starts_at.minute
+        )
 
 
 @dataclass
@@ -244,6 +254,8 @@ def _changed(lesson: dict | None, change: dict) -> Entry:
             old_teacher=change["absent_teacher"],
             old_room=change["original_room"],
             period=change["period"],
+            group_id=change["group_id"],
+            teacher_id=change["teacher_id"],
         )
     subject = change["subject"] or lesson["subject"]
     teacher = change["teacher"] or ("" if change["absent_teacher"] else lesson["teacher"])
@@ -259,6 +271,9 @@ def _changed(lesson: dict | None, change: dict) -> Entry:
         old_teacher=lesson["teacher"] if teacher != lesson["teacher"] else "",
         old_room=lesson["room"] if room != lesson["room"] else "",
         period=change["period"],
+        group_id=lesson["group_id"],
+        teacher_id=change["teacher_id"]
+        or (None if change["absent_teacher_id"] else lesson["teacher_id"]),
     )
 
 
@@ -294,6 +309,8 @@ def build_day(
                     lesson["teacher"],
                     lesson["room"],
                     period=lesson["period"],
+                    group_id=lesson["group_id"],
+                    teacher_id=lesson["teacher_id"],
                 )
             )
     for change in unused:  # extra lessons, or lessons moved here

@@ -23,6 +23,7 @@ from kreide.schools.models import Group, School
 from kreide.timetable import calendars, importing, plans, services
 from kreide.timetable.forms import CalendarSettingsForm, EventForm, HolidayFileForm
 from kreide.timetable.models import Event, Room
+from kreide.video import services as video
 
 
 def _day(request: HttpRequest) -> date:
@@ -64,6 +65,8 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "week_url": "timetable:my_week",
             "browse": user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN),
             "manage": is_admin_of(user, user.school_id),
+            # A teacher starts a video lesson from a slot, where video exists at all.
+            "video": user.role != User.Role.STUDENT and video.cached_state() != "unconfigured",
         },
     )
 

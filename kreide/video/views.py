@@ -87,6 +87,22 @@ class LessonForm(forms.Form):
         return data
 
 
+def _from_slot(request: HttpRequest) -> dict:
+    """The form filled in from a timetable slot (`?group=&title=&starts_at=&minutes=`)."""
+    initial = {key: request.GET[key][:200] for key in ("group", "title") if key in request.GET}
+    if request.GET.get("minutes", "").isdigit():
+        initial["minutes"] = int(request.GET["minutes"])
+    try:
+        starts_at = datetime.fromisoformat(request.GET.get("starts_at", ""))
+    except ValueError:
+        return initial
+    starts_at = timezone.make_aware(starts_at) if timezone.is_naive(starts_at) else starts_at
+    initial["starts_at"] = starts_at
+    # A slot that has begun, or begins in a moment, starts right away.
+    initial["start_now"] = starts_at <= timezone.now() + timedelta(minutes=5)
+    return initial
+
+
 @login_required
 def lesson_list(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -100,7 +116,11 @@ def lesson_list(request: HttpRequest) -> HttpResponse:
         and (user.is_teacher or user.is_school_admin)
         and access.groups_for_teaching(user).exists()
     )
-    form = LessonForm(request.POST or None, user=user) if teaching else None
+    form = (
+        LessonForm(request.POST or None, user=user, initial=_from_slot(request))
+        if teaching
+        else None
+    )
     if request.method == "POST":
         if form is None:
             raise PermissionDenied

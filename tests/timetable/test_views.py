@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from kreide.timetable import services
 from kreide.timetable.models import Room
@@ -162,3 +163,24 @@ def test_a_deactivated_class_grants_nothing(tt, client_for):
     client = client_for(tt.student_7a)
     assert client.get(reverse("timetable:group", args=[tt.class_7a.pk])).status_code == 403
     assert "Aufgaben im Kreide-Ordner" not in client.get("/").content.decode()
+
+
+def test_teachers_slots_lead_to_a_prefilled_video_lesson(tt, client_for):
+    from kreide.video.models import MediaServer
+
+    MediaServer.objects.create(name="j", url="http://127.0.0.1:9/janus", public_url="", capacity=50)
+    _day, following = school_days(tt.school)
+    client = client_for(tt.mueller)
+    page = client.get(f"/timetable/?day={following:%Y-%m-%d}").content.decode()
+    link = (
+        f"/video/?group={tt.class_7a.pk}&amp;title=Ma%207a"
+        f"&amp;starts_at={following:%Y-%m-%d}T07:55&amp;minutes=45"
+    )
+    assert link in page
+    student_page = client_for(tt.student_7a).get(f"/timetable/?day={following:%Y-%m-%d}")
+    assert "tt-video" not in student_page.content.decode()
+
+    form = client.get(link.replace("&amp;", "&")).context["form"]
+    assert form.initial["group"] == str(tt.class_7a.pk) and form.initial["title"] == "Ma 7a"
+    assert timezone.localtime(form.initial["starts_at"]).strftime("%H:%M") == "07:55"
+    assert form.initial["minutes"] == 45 and form.initial["start_now"] is False
