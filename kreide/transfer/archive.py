@@ -4,6 +4,9 @@ A school archive is an uncompressed tar:
 
     data/<app>.<model>.jsonl   one JSON object per row, in dependency order of the parts
     blobs/<sha256>             every file the rows refer to, once
+    mail/index.jsonl           with school e-mail: one line per mail (account, folder,
+    mail/<sha256>              flags, date, SHA-256) and each mail's content once
+                               (kreide/mail/transfer.py)
     manifest.json              written last: format version, school, schema, per part its
                                row count, fields, size and SHA-256, per blob its size
 
@@ -47,6 +50,8 @@ class Manifest:
     raw: dict[str, Any]
     parts: tuple[Part, ...]
     blobs: tuple[tuple[str, int], ...]  # (sha256, size) in sha256 order
+    mail_index: Part | None = None
+    mail: tuple[tuple[str, int], ...] = ()  # (sha256, size) of every mail's content
 
     @property
     def school(self) -> dict[str, Any]:
@@ -67,6 +72,13 @@ def blob_path(sha256: str) -> str:
 
 def part_path(kind: str) -> str:
     return f"data/{kind}.jsonl"
+
+
+MAIL_INDEX = "mail/index.jsonl"
+
+
+def mail_path(sha256: str) -> str:
+    return f"mail/{sha256}"
 
 
 def _is_sha256(value: Any) -> bool:
@@ -115,7 +127,32 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ArchiveError("manifest.json: the first part must be exactly one school.")
     if not all(_is_sha256(sha) for sha, _ in blobs):
         raise ArchiveError("manifest.json lists a file whose name is not a SHA-256.")
-    return Manifest(raw=raw, parts=parts, blobs=blobs)
+    mail_index, mail = _parse_mail(raw.get("mail"))
+    return Manifest(raw=raw, parts=parts, blobs=blobs, mail_index=mail_index, mail=mail)
+
+
+def _parse_mail(raw: Any) -> tuple[Part | None, tuple[tuple[str, int], ...]]:
+    """The optional mail section: the index part and every mail's (sha256, size)."""
+    if raw is None:
+        return None, ()
+    try:
+        index = raw["index"]
+        part = Part(
+            kind="mail.index",
+            path=str(index["path"]),
+            count=int(index["count"]),
+            size=int(index["size"]),
+            sha256=str(index["sha256"]),
+            fields=tuple(str(f) for f in index["fields"]),
+        )
+        mail = tuple((str(m["sha256"]), int(m["size"])) for m in raw["messages"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ArchiveError(f"manifest.json: the mail section is malformed ({error!r}).") from error
+    if part.path != MAIL_INDEX or not _is_sha256(part.sha256):
+        raise ArchiveError("manifest.json: the mail index is malformed.")
+    if not all(_is_sha256(sha) for sha, _ in mail):
+        raise ArchiveError("manifest.json lists a mail whose name is not a SHA-256.")
+    return part, mail
 
 
 def open_tar(path: str) -> tarfile.TarFile:
@@ -190,9 +227,11 @@ def load_manifest(tar: tarfile.TarFile) -> tuple[Manifest, dict[str, tarfile.Tar
 def verify(tar: tarfile.TarFile, on_bytes: Callable[[int], None] = lambda n: None) -> Manifest:
     """Check the whole archive against its manifest before anything is written anywhere."""
     manifest, by_name = load_manifest(tar)
-    expected = {part.path: part for part in manifest.parts}
+    parts = (*manifest.parts, *([manifest.mail_index] if manifest.mail_index else []))
+    expected = {part.path: part for part in parts}
     blobs = {blob_path(sha): (sha, size) for sha, size in manifest.blobs}
-    if len(expected) != len(manifest.parts) or len(blobs) != len(manifest.blobs):
+    blobs.update({mail_path(sha): (sha, size) for sha, size in manifest.mail})
+    if len(expected) != len(parts) or len(blobs) != len(manifest.blobs) + len(manifest.mail):
         raise ArchiveError("manifest.json lists a part or a file twice.")
     listed = {MANIFEST, *expected, *blobs}
     missing = sorted(listed - set(by_name))

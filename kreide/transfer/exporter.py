@@ -185,6 +185,12 @@ def _write(
                 if reader.digest.hexdigest() != sha256 or source.read(1):
                     raise serialize.ExportError(f"File {sha256} in the blob store is damaged.")
             blob_list.append({"sha256": sha256, "size": size})
+    from kreide.mail.transfer import MailTransferError, export_mail
+
+    try:
+        mail = export_mail(tar, school, _add, now)
+    except MailTransferError as error:
+        raise serialize.ExportError(str(error)) from error
     raw = {
         "format": archive.FORMAT,
         "format_version": archive.FORMAT_VERSION,
@@ -199,6 +205,7 @@ def _write(
         "parts": parts,
         "blobs": blob_list,
         "blob_bytes": blob_total,
+        **({"mail": mail} if mail is not None else {}),
     }
     data = json.dumps(raw, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
     _add(tar, archive.MANIFEST, len(data), io.BytesIO(data), now)

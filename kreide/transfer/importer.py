@@ -43,6 +43,7 @@ class ImportResult:
     counts: dict[str, int]
     files: int
     replaced: bool
+    mails: int = 0
 
 
 def verify_file(path: str, *, progress: bool = False) -> archive.Manifest:
@@ -278,11 +279,16 @@ def _check_written(manifest: archive.Manifest, school_pk: int, using: str) -> No
 def import_archive(
     path: str, *, replace: bool = False, using: str = "default", progress: bool = False
 ) -> ImportResult:
+    from kreide.mail.transfer import MailTransferError, check_importable, import_mail
     from kreide.schools.models import School
 
     manifest = verify_file(path, progress=progress)
     with archive.open_tar(path) as tar:
         specs = _check_compatible(manifest, using)
+        try:
+            check_importable(manifest)
+        except MailTransferError as error:
+            raise ImportRefused(str(error)) from error
         slug = manifest.school["slug"]
         existing = School._base_manager.using(using).filter(slug=slug).first()
         if existing is not None and not replace:
@@ -315,10 +321,17 @@ def import_archive(
             # PostgreSQL cannot store (NUL characters, which SQLite accepts).
             detail = " ".join(str(error).split())
             raise ImportRefused(f"The database refused the data: {detail}.") from error
+        try:
+            mails = import_mail(reader, manifest, school_pk)
+        except MailTransferError as error:
+            raise ImportRefused(
+                f"The school was imported, its mail only in part: {error}"
+            ) from error
     return ImportResult(
         school_pk=school_pk,
         slug=slug,
         counts={part.kind: part.count for part in manifest.parts},
         files=len(manifest.blobs),
         replaced=replaced_pk is not None,
+        mails=mails,
     )

@@ -16,7 +16,7 @@ from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
 from tests.mail.conftest import delivered, imap_login, needs_servers, submit
 
-pytestmark = [needs_servers, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def subject() -> str:

@@ -13,7 +13,7 @@ from kreide.mail import health, webmail
 from kreide.mail.services import address_of
 from tests.mail.conftest import delivered, needs_servers
 
-pytestmark = [needs_servers, pytest.mark.django_db(transaction=True)]
+pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def deliver(mail, to_user, subject: str, html: str = "", attachment: bytes = b"") -> None:

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {result.slug}{' (replaced)' if result.replaced else ''}: "
-                f"{sum(result.counts.values())} rows, {result.files} files, verified."
+                f"{sum(result.counts.values())} rows, {result.files} files, "
+                f"{result.mails} mails, verified."
             )
         )

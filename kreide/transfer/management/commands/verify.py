@@ -20,6 +20,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"{options['archive']} is intact: school {manifest.school['slug']}, "
                 f"{sum(p.count for p in manifest.parts)} rows, {len(manifest.blobs)} files, "
+                f"{manifest.mail_index.count if manifest.mail_index else 0} mails, "
                 f"format {manifest.raw['format_version']}, "
                 f"exported {manifest.raw['exported']['at']}."
             )
