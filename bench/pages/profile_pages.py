@@ -14,7 +14,9 @@ on the machine) per request.
     .venv/bin/python bench/pages/profile_pages.py -n 200
     .venv/bin/python bench/pages/profile_pages.py --profile dashboard   # cProfile top 20
 
-Pages: login (the sign-in form, anonymous), dashboard, tasks, task, chats, chat. The
+Pages: login (the sign-in form, anonymous), dashboard, tasks, task, timetable (my day),
+substitutions (the school's plan), info screen (the hallway monitor, anonymous), chats,
+chat. The
 student is the demo school's sample student unless --user names another. Runs on one
 core in one process; the client and the server share it, but the client's share is
 small (django.test.Client builds a WSGI environ and calls the handler directly).
@@ -71,11 +73,26 @@ def pages_of(client: Client) -> dict[str, tuple[Client, str]]:
     ids = TASK_LINK.findall(client.get("/tasks/", **HOST).content.decode())
     if ids:
         pages["task"] = (client, f"/tasks/{ids[0]}/")
+    pages["timetable"] = (client, "/timetable/")
+    pages["substitutions"] = (client, "/timetable/substitutions/")
+    pages["info screen"] = (anonymous, _screen_path())
     pages["chats"] = (client, "/messages/")
     room = ROOM_LINK.search(client.get("/messages/", **HOST).content.decode())
     if room:
         pages["chat"] = (client, room.group(1))
     return pages
+
+
+def _screen_path() -> str:
+    """The demo school's hallway screen (the secret link an admin would hang up)."""
+    from django.urls import reverse
+
+    from kreide.schools.demo import DEMO_SLUG
+    from kreide.schools.models import School
+    from kreide.timetable.services import screen_link
+
+    token = screen_link(School.objects.get(slug=DEMO_SLUG)).token
+    return reverse("timetable:screen", args=[token])
 
 
 def fetch(client: Client, path: str) -> None:

@@ -1,11 +1,12 @@
 """A school's 8:00 wave, one Locust user per student (run by bench/wave/run.py).
 
-Each student signs in, opens the dashboard, the task list and a task, downloads its 1 MB
-worksheet, uploads a 1 MB submission through tus, opens the class chat and sends a
-message; then stays and reloads the dashboard and task list every 30-60 s, as a class
-does. A 503 is Kreide turning the request away: the student honours Retry-After plus
-jittered exponential backoff (like kreide.js) and gives up after five tries, which
-counts as an error.
+Each student signs in, opens the dashboard (with its substitution plan section), their
+timetable of the day and the school's substitution plan, the task list and a task,
+downloads its 1 MB worksheet, uploads a 1 MB submission through tus, opens the class chat
+and sends a message; then stays and reloads the dashboard, task list or timetable every
+30-60 s, as a class does. A 503 is Kreide turning the request away: the student honours
+Retry-After plus jittered exponential backoff (like kreide.js) and gives up after five
+tries, which counts as an error.
 
 Environment: WAVE_USERS (file with one username per line), WAVE_PASSWORD, WAVE_RAW
 (where every request is written as a JSON line for the report).
@@ -201,6 +202,8 @@ class Student(FastHttpUser):
         if not self.sign_in():
             return
         self.page("/", "dashboard")
+        self.page("/timetable/", "timetable")
+        self.page("/timetable/substitutions/", "substitution plan")
         tasks = self.page("/tasks/", "task list")
         task_ids = TASK_LINK.findall(tasks.text) if tasks is not None else []
         if task_ids:
@@ -242,4 +245,4 @@ class Student(FastHttpUser):
             return
         # Signed in and working: a look at the dashboard or the tasks now and then.
         gevent.sleep(random.uniform(30, 60))
-        self.page(random.choice(["/", "/tasks/"]), "reload")
+        self.page(random.choice(["/", "/tasks/", "/timetable/"]), "reload")

@@ -41,6 +41,8 @@ PAGE_REQUESTS = {
     "login form",
     "login",
     "dashboard",
+    "timetable",
+    "substitution plan",
     "task list",
     "task",
     "chat list",
@@ -457,7 +459,8 @@ reniced). Demo school: 1,200 students. "Server CPU" is Kreide's and nginx's proc
 one core); "machine load" is the 1-minute load average when the step began — the machine is
 shared, so other work competes for the same two cores.
 
-Each student: sign-in form, sign-in (argon2id), dashboard, task list, a task, its 1 MB
+Each student: sign-in form, sign-in (argon2id), dashboard, their timetable of the day, the
+school's substitution plan, task list, a task, its 1 MB
 worksheet (sent by nginx via X-Accel-Redirect), a 1 MB submission through tus, the chat list,
 the class chat, one message; then a reload every 30–60 s. Students arrive at a steady rate
 for {args.ramp} s, then {args.hold} s more. Latency percentiles are over admitted page requests;
