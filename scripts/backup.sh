@@ -11,6 +11,8 @@
 #   database.dump    pg_dump -Fc (PostgreSQL)   or   kreide.sqlite3 (SQLite .backup)
 #   blobs/           the content-addressed file store (hard links to the previous
 #                    backup's copies where unchanged: files never change under a hash)
+#   mail/            the school e-mail's mailboxes (KREIDE_MAIL_DIR/mailboxes, Maildir), if
+#                    Kreide runs mail here; unchanged mails are hard links as for blobs
 #   secret_key       the generated secret key, if the deployment uses one
 #   INFO, SHA256SUMS what was backed up, and a checksum of every file
 # The database is dumped before the files are copied, under the lock `kreide purge-blobs`
@@ -21,6 +23,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 data_dir="${KREIDE_DATA_DIR:-$here/var}"
 storage_dir="${KREIDE_STORAGE_DIR:-$data_dir/blobs}"
+mailboxes="${KREIDE_MAIL_DIR:-$data_dir/mail}/mailboxes"
 root="${1:-${KREIDE_BACKUP_DIR:-$data_dir/backups}}"
 stamp="$(date -u +%Y%m%dT%H%M%SZ)"
 target="$root/kreide-$stamp"
@@ -65,6 +68,18 @@ if [ -d "$storage_dir" ]; then
   rsync -a "${link[@]}" --exclude=/staging/ --exclude=/collect.lock "$storage_dir/" "$partial/blobs/" \
     || fail "copying the file store failed."
 fi
+if [ -d "$mailboxes" ]; then
+  # Maildir: a mail is a file that is only ever renamed (flags) or deleted, never changed.
+  # A mail renamed during the copy vanishes from rsync's list (exit 24); the second pass
+  # picks it up under its new name.
+  link=()
+  [ -n "$previous" ] && [ -d "$previous/mail" ] && link=(--link-dest="$previous/mail")
+  for pass in 1 2; do
+    status=0
+    rsync -a "${link[@]}" --exclude=tmp/ "$mailboxes/" "$partial/mail/" || status=$?
+    [ "$status" -eq 0 ] || [ "$status" -eq 24 ] || fail "copying the mailboxes failed."
+  done
+fi
 [ -f "$data_dir/secret_key" ] && cp -p "$data_dir/secret_key" "$partial/secret_key"
 
 cat > "$partial/INFO" <<INFO
@@ -72,6 +87,7 @@ kreide-backup 1
 created $stamp
 database $database
 files $(find "$partial/blobs" -type f | wc -l)
+mails $( [ -d "$partial/mail" ] && find "$partial/mail" -type f -path '*/cur/*' -o -type f -path '*/new/*' | wc -l || echo 0)
 INFO
 (cd "$partial" && find . -type f ! -name SHA256SUMS -print0 | sort -z \
   | xargs -0 -r sha256sum > SHA256SUMS)

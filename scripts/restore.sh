@@ -4,7 +4,8 @@
 #   scripts/restore.sh [--force] BACKUP_DIR
 #
 # Target from the environment, as for the running deployment: KREIDE_DATABASE_URL
-# (PostgreSQL) or the embedded SQLite database in KREIDE_DATA_DIR, and KREIDE_STORAGE_DIR.
+# (PostgreSQL) or the embedded SQLite database in KREIDE_DATA_DIR, KREIDE_STORAGE_DIR and
+# KREIDE_MAIL_DIR (the mailboxes).
 # Every checksum is verified before anything is written. A database that already holds
 # Kreide tables is only overwritten with --force. Stop the application servers first.
 set -euo pipefail
@@ -16,6 +17,7 @@ backup="$(cd "$1" && pwd)"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 data_dir="${KREIDE_DATA_DIR:-$here/var}"
 storage_dir="${KREIDE_STORAGE_DIR:-$data_dir/blobs}"
+mailboxes="${KREIDE_MAIL_DIR:-$data_dir/mail}/mailboxes"
 
 fail() { echo "restore: $*" >&2; exit 1; }
 [ -f "$backup/SHA256SUMS" ] || fail "$backup has no SHA256SUMS: not a complete backup."
@@ -51,6 +53,11 @@ fi
 mkdir -p "$storage_dir"
 # Additive: files are content-addressed, existing ones are identical by construction.
 [ -d "$backup/blobs" ] && rsync -a "$backup/blobs/" "$storage_dir/"
+if [ -d "$backup/mail" ]; then
+  # Additive like the blobs: mails deleted since the backup come back, newer ones stay.
+  mkdir -p "$mailboxes"
+  rsync -a "$backup/mail/" "$mailboxes/" || fail "restoring the mailboxes failed."
+fi
 if [ -f "$backup/secret_key" ] && { [ ! -f "$data_dir/secret_key" ] || [ "$force" -eq 1 ]; }; then
   install -m 600 "$backup/secret_key" "$data_dir/secret_key"
 fi
