@@ -225,7 +225,16 @@ def phase_upload(port: int, data: dict, megabytes: int, workdir: Path) -> dict:
             headers={"Cookie": f"sessionid={session}"},
         )
         result = json.loads(connection.getresponse().read())
-        return result.get("sha256") == hashlib.sha256(content).hexdigest(), elapsed
+        # Uploaded is a draft: the student hands it in, as the page's "Abgeben" does.
+        connection.request(
+            "POST",
+            f"/api/v1/tasks/{data['task']}/submission/hand-in",
+            headers=headers,
+        )
+        handed_in = connection.getresponse()
+        handed_in.read()
+        verified = result.get("sha256") == hashlib.sha256(content).hexdigest()
+        return verified and handed_in.status == 200, elapsed
 
     started = time.monotonic()
     with ThreadPoolExecutor(len(data["students"])) as pool:

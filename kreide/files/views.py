@@ -33,26 +33,19 @@ from kreide.files.webdav import app_password_hash
 from kreide.files.zipstream import zip_chunks
 from kreide.schools import access
 from kreide.schools.models import Group
+from kreide.storage import previews
 from kreide.storage.blobstore import StorageFull, full_disk_refused
 from kreide.storage.downloads import blob_response, content_disposition
 
-# Shown in the browser: images and PDFs only. SVG can carry script, so it is downloaded.
-PREVIEW_TYPES = {
-    ".png": "image",
-    ".jpg": "image",
-    ".jpeg": "image",
-    ".gif": "image",
-    ".webp": "image",
-    ".pdf": "pdf",
-}
 PUBLIC_LINK_MAX_DAYS = 90
 
 
 def preview_kind(node: Node) -> str | None:
+    """image or pdf: what the file viewer shows inline."""
     if node.is_folder:
         return None
-    _stem, dot, extension = node.name.lower().rpartition(".")
-    return PREVIEW_TYPES.get(f".{extension}") if dot else None
+    kind = previews.preview_kind(node.name)
+    return kind if kind in ("image", "pdf") else None
 
 
 def _actor(request: HttpRequest) -> Actor:

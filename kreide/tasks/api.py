@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -100,6 +100,9 @@ def _submission_json(task: Task, submission: Submission | None) -> dict[str, Any
         "text": submission.text,
         "late": submission.late,
         "submitted_at": submission.submitted_at.isoformat(),
+        "handed_in_at": submission.handed_in_at.isoformat() if submission.handed_in_at else None,
+        "receipt": submission.receipt or None,
+        "receipt_code": submission.receipt_code or None,
         "changed_at": submission.changed_at.isoformat(),
         "files": [_file_json(task, submitted) for submitted in submission.files.all()],
         "feedback": submission.feedback if submission.has_feedback else None,
@@ -177,7 +180,9 @@ def task_collection(request: HttpRequest) -> JsonResponse:
         task = _save(request, Task(), _body(request))
         return JsonResponse(_task_json(task, True, detail=True), status=201)
     if user.is_teacher:
-        tasks = services.managed_tasks(user).annotate(handed_in=Count("submissions"))
+        tasks = services.managed_tasks(user).annotate(
+            handed_in=Count("submissions", filter=Q(submissions__status__in=services.HANDED_IN))
+        )
         items = [{**_task_json(task, True), "handed_in": task.handed_in} for task in tasks]
     else:
         items = [_task_json(task, False) for task in services.student_task_list(user)]
@@ -225,7 +230,7 @@ def submission_collection(request: HttpRequest, pk: int) -> JsonResponse:
     submissions = {
         submission.student_id: submission
         for submission in Submission.objects.for_school(task.school_id)
-        .filter(task=task)
+        .filter(task=task, status__in=services.HANDED_IN)
         .prefetch_related(_files_prefetch(task))
     }
     return JsonResponse(
@@ -280,16 +285,34 @@ def my_submission(request: HttpRequest, pk: int) -> JsonResponse:
         if not form.is_valid():
             raise ApiError(400, form.errors.get_json_data())
         services.save_text(request.user, task, form.cleaned_data["text"])
-    mine = (
+    mine = _mine(request, task)
+    services.mark_feedback_seen(mine)
+    return JsonResponse(
+        {"state": services.state_of(task, mine), "submission": _submission_json(task, mine)}
+    )
+
+
+def _mine(request: HttpRequest, task: Task) -> Submission | None:
+    return (
         Submission.objects.for_school(task.school_id)
         .filter(task=task, student=request.user)
         .prefetch_related(_files_prefetch(task))
         .first()
     )
-    services.mark_feedback_seen(mine)
-    return JsonResponse(
-        {"state": services.state_of(task, mine), "submission": _submission_json(task, mine)}
-    )
+
+
+@api("POST")
+def my_submission_hand_in(request: HttpRequest, pk: int) -> JsonResponse:
+    task, _manages = _task(request, pk, manage=False)
+    services.hand_in(request.user, task)
+    return JsonResponse(_submission_json(task, _mine(request, task)))
+
+
+@api("POST")
+def my_submission_take_back(request: HttpRequest, pk: int) -> JsonResponse:
+    task, _manages = _task(request, pk, manage=False)
+    services.take_back(request.user, task)
+    return JsonResponse(_submission_json(task, _mine(request, task)))
 
 
 @api("DELETE")
@@ -320,5 +343,7 @@ urlpatterns = [
     path("<id:pk>/submissions", submission_collection, name="submissions"),
     path("<id:pk>/submissions/<id:submission_id>/review", submission_review, name="review"),
     path("<id:pk>/submission", my_submission, name="my-submission"),
+    path("<id:pk>/submission/hand-in", my_submission_hand_in, name="hand-in"),
+    path("<id:pk>/submission/take-back", my_submission_take_back, name="take-back"),
     path("<id:pk>/submission/files/<id:file_id>", my_submission_file, name="my-submission-file"),
 ]

@@ -27,7 +27,9 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
         upcoming = list(
             services.managed_tasks(user)
             .filter(due_at__gte=now - timedelta(days=1))
-            .annotate(handed_in=Count("submissions"))
+            .annotate(
+                handed_in=Count("submissions", filter=Q(submissions__status__in=services.HANDED_IN))
+            )
             .order_by("due_at")[:SHOWN]
         )
         # "New task" only for a teacher of an active class or group: else it leads nowhere.
@@ -52,7 +54,7 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
         .filter(Q(task_id__in=[task.pk for task in candidates]) | unseen, student=user)
         .annotate(task_title=F("task__title"))
     )
-    handed_in = {submission.task_id for submission in submissions}
+    handed_in = {s.task_id for s in submissions if s.is_handed_in}
     open_tasks = [task for task in candidates if task.pk not in handed_in]
     feedback = sorted(
         (

@@ -13,6 +13,7 @@ from reportlab.pdfgen import canvas
 from kreide.accounts.models import User
 from kreide.schools.models import Group, Membership, School
 from kreide.storage.blobstore import store_bytes
+from kreide.tasks import services
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 from kreide.tasks.services import render_markdown
 
@@ -136,8 +137,13 @@ def seed(school: School, rng: random.Random) -> None:
                 student_id=student_id,
                 text="Siehe Datei im Anhang.",
                 submitted_at=handed_in,
+                status=Submission.Status.SUBMITTED,
                 changed_at=handed_in,
+                handed_in_at=handed_in,
                 late=handed_in > task.due_at,
+            )
+            submission.receipt = services.receipt_of(
+                submission, [SubmissionFile(blob=answer, filename="Lösung.txt")]
             )
             if task.due_at < now and rng.random() < 0.4:
                 submission.status = Submission.Status.REVIEWED

@@ -98,3 +98,17 @@ class ReviewForm(forms.ModelForm):
         model = Submission
         fields = ["feedback", "points", "grade"]
         widgets = {"feedback": forms.Textarea(attrs={"rows": 6})}
+
+
+class CopyForm(forms.Form):
+    groups = forms.ModelMultipleChoiceField(
+        queryset=Group.unscoped.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label=_("Copy to"),
+    )
+
+    def __init__(self, *args, teacher: User, task: Task, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from kreide.tasks.services import copy_targets
+
+        self.fields["groups"].queryset = copy_targets(teacher, task)

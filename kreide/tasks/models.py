@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -91,7 +93,10 @@ class Attachment(SchoolScopedModel):
 
 
 class Submission(SchoolScopedModel):
+    # A student's files and text are a draft until they press "hand in"; then the
+    # submission is the teacher's to review, and the student gets a receipt.
     class Status(models.TextChoices):
+        DRAFT = "draft", _("not handed in yet")
         SUBMITTED = "submitted", _("submitted")
         RETURNED = "returned", _("returned for revision")
         REVIEWED = "reviewed", _("reviewed")
@@ -102,9 +107,12 @@ class Submission(SchoolScopedModel):
     )
     text = models.TextField(_("text"), blank=True)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.SUBMITTED
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
     )
     submitted_at = models.DateTimeField(_("submitted"), auto_now_add=True)
+    handed_in_at = models.DateTimeField(_("handed in"), null=True, blank=True)
+    # SHA-256 over what was handed in (files' hashes, text, time): the receipt.
+    receipt = models.CharField(_("receipt"), max_length=64, blank=True)
     changed_at = models.DateTimeField(_("last change"), default=timezone.now)
     late = models.BooleanField(_("late"), default=False)
     feedback = models.TextField(_("feedback"), blank=True)
@@ -127,6 +135,18 @@ class Submission(SchoolScopedModel):
 
     def __str__(self) -> str:
         return f"{self.task} – {self.student}"
+
+    @property
+    def is_handed_in(self) -> bool:
+        return self.status != self.Status.DRAFT
+
+    @property
+    def receipt_code(self) -> str:
+        """The receipt as a student can read it out: 8 characters of the hash in base 32."""
+        if not self.receipt:
+            return ""
+        code = base64.b32encode(bytes.fromhex(self.receipt)).decode()[:8]
+        return f"{code[:4]}-{code[4:]}"
 
     @property
     def has_feedback(self) -> bool:

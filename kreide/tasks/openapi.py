@@ -57,7 +57,7 @@ SCHEMAS: dict[str, Any] = {
             "url": {"type": "string"},
             "state": {
                 "type": "string",
-                "enum": ["open", "submitted", "returned", "reviewed", "overdue"],
+                "enum": ["open", "draft", "submitted", "returned", "reviewed", "overdue"],
             },
             "handed_in": {"type": "integer"},
         },
@@ -116,10 +116,16 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "student": {"type": "integer"},
-            "status": {"type": "string", "enum": ["submitted", "returned", "reviewed"]},
+            "status": {
+                "type": "string",
+                "enum": ["draft", "submitted", "returned", "reviewed"],
+            },
             "text": {"type": "string"},
             "late": {"type": "boolean"},
             "submitted_at": {"type": "string", "format": "date-time"},
+            "handed_in_at": {"type": ["string", "null"], "format": "date-time"},
+            "receipt": {"type": ["string", "null"], "description": "SHA-256 of the hand-in"},
+            "receipt_code": {"type": ["string", "null"], "description": "e.g. ABCD-EFGH"},
             "changed_at": {"type": "string", "format": "date-time"},
             "files": {"type": "array", "items": _ref("File")},
             "feedback": {"type": ["string", "null"]},
@@ -256,6 +262,22 @@ PATHS: dict[str, Any] = {
                 },
             },
             "responses": {"200": _json({"type": "object"}), **ERRORS},
+        },
+    },
+    "/api/v1/tasks/{task_id}/submission/hand-in": {
+        "parameters": [TASK_ID],
+        "post": {
+            "summary": "Hand the draft in (students): files and text as the task expects; "
+            "the answer carries the receipt (SHA-256) and its short code",
+            "responses": {"200": _json(_ref("Submission")), **ERRORS},
+        },
+    },
+    "/api/v1/tasks/{task_id}/submission/take-back": {
+        "parameters": [TASK_ID],
+        "post": {
+            "summary": "Turn a handed-in submission not yet reviewed back into a draft "
+            "(until the due date)",
+            "responses": {"200": _json(_ref("Submission")), **ERRORS},
         },
     },
     "/api/v1/tasks/{task_id}/submission/files/{file_id}": {

@@ -6,6 +6,7 @@ checks live here and nowhere else.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
@@ -14,7 +15,7 @@ import markdown
 import nh3
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -232,7 +233,10 @@ def student_task_list(user: User, member_groups: Iterable[int] | None = None) ->
 
 
 def state_of(task: Task, submission: Submission | None, now: datetime | None = None) -> str:
-    """open, submitted, returned, reviewed or overdue: what the student sees."""
+    """open, draft, submitted, returned, reviewed or overdue: what the student sees."""
+    if submission is not None and submission.status == Submission.Status.DRAFT:
+        closed = task.is_past_due(now) and not task.accept_late
+        return "overdue" if closed else "draft"
     if submission is not None:
         if submission.status == Submission.Status.REVIEWED:
             return "reviewed"
@@ -255,6 +259,51 @@ def assignees(task: Task) -> list[User]:
         .filter(query, is_active=True, role=User.Role.STUDENT)
         .order_by("last_name", "first_name", "pk")
     )
+
+
+HANDED_IN = [Submission.Status.SUBMITTED, Submission.Status.RETURNED, Submission.Status.REVIEWED]
+
+
+def _assigned_ids(tasks: list[Task]) -> dict[int, set[int]]:
+    """For each task, the ids of the active students it is for: two queries for any number
+    of tasks (students by name, then the members of every group of the tasks)."""
+    if not tasks:
+        return {}
+    school_id = tasks[0].school_id
+    by_name: dict[int, set[int]] = {}
+    for task_id, user_id in Task.students.through.objects.filter(
+        task__in=tasks, user__is_active=True
+    ).values_list("task_id", "user_id"):
+        by_name.setdefault(task_id, set()).add(user_id)
+    members = access.members_by_group(
+        school_id, {group.pk for task in tasks for group in task.groups.all()}
+    )
+    return {
+        task.pk: by_name.get(task.pk)
+        or set().union(*(members.get(group.pk, set()) for group in task.groups.all()))
+        for task in tasks
+    }
+
+
+def teacher_task_list(teacher: User) -> list[Task]:
+    """The teacher's tasks, newest due first, each with `.assigned` (students), `.handed_in`
+    and `.to_review` (handed in, not yet reviewed): four queries for any number of tasks."""
+    handed_in = Q(submissions__status__in=HANDED_IN)
+    tasks = list(
+        managed_tasks(teacher)
+        .annotate(
+            handed_in=Count("submissions", filter=handed_in),
+            to_review=Count(
+                "submissions", filter=Q(submissions__status=Submission.Status.SUBMITTED)
+            ),
+        )
+        .prefetch_related("groups")
+        .order_by("-due_at")
+    )
+    assigned = _assigned_ids(tasks)
+    for task in tasks:
+        task.assigned = len(assigned[task.pk])
+    return tasks
 
 
 # --- Teachers: tasks ------------------------------------------------------------------
@@ -355,6 +404,8 @@ def submission_refusal(
     no query, for pages that already checked the assignment."""
     if submission is not None and submission.status == Submission.Status.REVIEWED:
         return _("Your submission has been reviewed and can no longer be changed.")
+    if submission is not None and submission.status == Submission.Status.SUBMITTED:
+        return _("You have handed this in. Take it back to change it.")
     returned = submission is not None and submission.status == Submission.Status.RETURNED
     if task.is_past_due(at) and not task.accept_late and not returned:
         return _("The due date has passed; this task accepts no late submissions.")
@@ -366,14 +417,15 @@ def my_submission(student: User, task: Task, lock: bool = False) -> Submission |
     return (query.select_for_update() if lock else query).first()
 
 
-def _touch(submission: Submission, at: datetime) -> None:
-    submission.changed_at = timezone.now()
-    if submission.task.is_past_due(at) and submission.status == Submission.Status.SUBMITTED:
-        submission.late = True
+def _new_draft(task: Task, student: User) -> Submission:
+    return Submission(
+        school_id=task.school_id, task=task, student=student, status=Submission.Status.DRAFT
+    )
 
 
 @transaction.atomic
 def save_text(student: User, task: Task, text: str) -> Submission | None:
+    """Save the student's text in their draft (nothing is handed in yet)."""
     if not task.accepts_text:
         raise SubmissionRefused(_("This task expects no text."))
     submission = my_submission(student, task, lock=True)
@@ -382,10 +434,10 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
     if submission is None:
         if not text:
             return None
-        submission = Submission(school_id=task.school_id, task=task, student=student)
+        submission = _new_draft(task, student)
     submission.task = task
     submission.text = text
-    _touch(submission, timezone.now())
+    submission.changed_at = timezone.now()
     submission.save()
     _drop_if_empty(submission)
     return submission if submission.pk else None
@@ -395,25 +447,24 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
 def add_file(
     student: User, task: Task, blob: Blob, filename: str, started_at: datetime
 ) -> SubmissionFile:
-    """Add an uploaded file; it counts at the time its upload started."""
+    """Add an uploaded file to the draft; it counts at the time its upload started."""
     if not task.accepts_files:
         raise SubmissionRefused(_("This task expects no files."))
     submission = my_submission(student, task, lock=True)
     check_can_submit(student, task, submission, at=started_at)
     if submission is None:
-        submission = Submission(school_id=task.school_id, task=task, student=student)
+        submission = _new_draft(task, student)
     submission.task = task
-    _touch(submission, started_at)
+    submission.changed_at = timezone.now()
     submission.save()
     received = timezone.now()
-    added = SubmissionFile.objects.for_school(task.school_id).create(
+    return SubmissionFile.objects.for_school(task.school_id).create(
         submission=submission,
         blob=blob,
         filename=filename,
         upload_started_at=started_at,
         finished_after_due=started_at <= task.due_at < received,
     )
-    return added
 
 
 @transaction.atomic
@@ -429,18 +480,99 @@ def remove_file(student: User, submitted: SubmissionFile) -> None:
 
 
 def _drop_if_empty(submission: Submission) -> None:
-    """A submission without text and files is no submission: the student has not handed in."""
-    if not submission.text and not submission.files.exists() and not submission.has_feedback:
+    """A draft without text and files is no draft: there is nothing to hand in."""
+    if (
+        submission.status == Submission.Status.DRAFT
+        and not submission.text
+        and not submission.files.exists()
+    ):
         submission.delete()
 
 
+# An upload begun before the due date may finish after it; handing it in within this
+# time after it arrived still counts as on time.
+HAND_IN_GRACE = timezone.timedelta(minutes=15)
+
+
+def _counts_at(task: Task, files: list[SubmissionFile], now: datetime) -> datetime:
+    """The time a hand-in now counts at: now, or the start of an upload that began before
+    the due date and arrived after it, if handed in within HAND_IN_GRACE of its arrival."""
+    if not task.is_past_due(now):
+        return now
+    running = [f for f in files if f.finished_after_due and now <= f.created_at + HAND_IN_GRACE]
+    return max((f.upload_started_at for f in running), default=now)
+
+
+def missing_content(task: Task, text: str, file_count: int) -> str:
+    """What the task expects that the draft lacks ("" if complete)."""
+    if task.accepts_files and not file_count:
+        return _("Add at least one file before handing in.")
+    if task.accepts_text and not text:
+        return _("Write your text before handing in.")
+    return ""
+
+
+def receipt_of(submission: Submission, files: list[SubmissionFile]) -> str:
+    """SHA-256 over what was handed in: task, student, time, text and each file's hash."""
+    digest = hashlib.sha256()
+    parts = [
+        f"task:{submission.task_id}",
+        f"student:{submission.student_id}",
+        f"at:{submission.handed_in_at.isoformat()}",
+        f"text:{hashlib.sha256(submission.text.encode()).hexdigest()}",
+        *(f"file:{f.blob.sha256}:{f.filename}" for f in files),
+    ]
+    for part in parts:
+        digest.update(part.encode() + b"\n")
+    return digest.hexdigest()
+
+
 @transaction.atomic
-def hand_in_again(student: User, submission: Submission) -> None:
-    if submission.student_id != student.pk or submission.status != Submission.Status.RETURNED:
-        raise PermissionDenied
+def hand_in(student: User, task: Task) -> Submission:
+    """Hand the draft (or a submission returned for revision) in: from now on the teacher
+    sees it, and the student gets a receipt."""
+    submission = my_submission(student, task, lock=True)
+    if submission is None or submission.status not in (
+        Submission.Status.DRAFT,
+        Submission.Status.RETURNED,
+    ):
+        raise SubmissionRefused(_("There is nothing to hand in."))
+    submission.task = task
+    files = list(submission.files.select_related("blob"))
+    now = timezone.now()
+    at = _counts_at(task, files, now)
+    check_can_submit(student, task, submission, at=at)
+    missing = missing_content(task, submission.text, len(files))
+    if missing:
+        raise SubmissionRefused(missing)
+    if submission.status == Submission.Status.DRAFT:
+        submission.late = task.is_past_due(at)
     submission.status = Submission.Status.SUBMITTED
+    submission.handed_in_at = now
+    submission.changed_at = now
+    submission.receipt = receipt_of(submission, files)
+    submission.save()
+    return submission
+
+
+@transaction.atomic
+def take_back(student: User, task: Task) -> Submission:
+    """Turn a handed-in submission not yet reviewed back into a draft, while the task
+    still takes submissions."""
+    submission = my_submission(student, task, lock=True)
+    if submission is None or submission.status != Submission.Status.SUBMITTED:
+        raise SubmissionRefused(_("There is no handed-in submission to take back."))
+    if task.is_past_due() and not task.accept_late:
+        raise SubmissionRefused(
+            _("The due date has passed; this task accepts no late submissions.")
+        )
+    submission.status = Submission.Status.DRAFT
+    submission.handed_in_at = None
+    submission.receipt = ""
+    submission.late = False
     submission.changed_at = timezone.now()
-    submission.save(update_fields=["status", "changed_at"])
+    submission.save()
+    return submission
 
 
 def mark_feedback_seen(submission: Submission | None) -> None:
@@ -449,6 +581,65 @@ def mark_feedback_seen(submission: Submission | None) -> None:
         Submission.objects.for_school(submission.school_id).filter(pk=submission.pk).update(
             feedback_seen_at=submission.feedback_seen_at
         )
+
+
+def not_handed_in(task: Task) -> list[User]:
+    """The task's students without a handed-in submission (two queries)."""
+    handed_in = set(
+        Submission.objects.for_school(task.school_id)
+        .filter(task=task)
+        .exclude(status=Submission.Status.DRAFT)
+        .values_list("student_id", flat=True)
+    )
+    return [student for student in assignees(task) if student.pk not in handed_in]
+
+
+def remind_missing(teacher: User, task: Task, task_url: str) -> int:
+    """A direct message in the messenger to each student who has not handed in yet;
+    one reminder per task and day. Returns how many were sent."""
+    from kreide.messenger.services import send_direct_notices
+
+    if not can_manage(teacher, task):
+        raise PermissionDenied
+    due = timezone.localtime(task.due_at)
+    text = _("Reminder: please hand in “%(title)s” by %(due)s: %(url)s") % {
+        "title": task.title,
+        "due": due.strftime("%d.%m.%Y %H:%M"),
+        "url": task_url,
+    }
+    key = f"remind-{task.pk}-{timezone.localdate():%Y%m%d}"
+    return send_direct_notices(teacher, not_handed_in(task), text, key)
+
+
+def copy_targets(teacher: User, task: Task) -> QuerySet[Group]:
+    """The classes and groups the teacher could copy a task to: those they teach that the
+    task is not for yet."""
+    return (
+        access.taught_groups(teacher)
+        .exclude(pk__in=task.groups.values("pk"))
+        .order_by("grade", "name")
+    )
+
+
+@transaction.atomic
+def copy_task(teacher: User, task: Task, groups: Iterable[Group]) -> Task:
+    """A new task with the same content and worksheets for other classes (for everyone in
+    them: students picked by name stay with the original)."""
+    if not can_manage(teacher, task):
+        raise PermissionDenied
+    copy = Task(
+        title=task.title,
+        description=task.description,
+        starts_at=task.starts_at,
+        due_at=task.due_at,
+        accept_late=task.accept_late,
+        expects=task.expects,
+        max_file_mb=task.max_file_mb,
+    )
+    copy = save_task(teacher, copy, groups, [])
+    for attachment in task_attachments(task):
+        add_attachment(teacher, copy, attachment.blob, attachment.filename)
+    return copy
 
 
 # --- Teachers: review -----------------------------------------------------------------
@@ -463,7 +654,7 @@ def review(
     grade: str = "",
     return_for_revision: bool = False,
 ) -> Submission:
-    if not can_manage(teacher, submission.task):
+    if not can_manage(teacher, submission.task) or not submission.is_handed_in:
         raise PermissionDenied
     submission.feedback = feedback.strip()
     submission.points = points

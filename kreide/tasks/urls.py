@@ -23,8 +23,12 @@ urlpatterns = [
     path("<id:pk>/submission/", views.my_submission_partial, name="my-submission"),
     path("<id:pk>/submission/text/", views.submit_text, name="submit-text"),
     path("<id:pk>/submission/hand-in/", views.hand_in, name="hand-in"),
+    path("<id:pk>/submission/take-back/", views.take_back, name="take-back"),
     path("<id:pk>/files/<id:file_id>/download", views.submission_file, name="submission-file"),
     path("<id:pk>/files/<id:file_id>/delete/", views.file_delete, name="file-delete"),
+    path("<id:pk>/files/<id:file_id>/preview", views.submission_preview, name="submission-preview"),
     path("<id:pk>/submissions/<id:submission_id>/", views.submission_detail, name="submission"),
     path("<id:pk>/submissions.zip", views.submissions_zip, name="zip"),
+    path("<id:pk>/remind/", views.remind, name="remind"),
+    path("<id:pk>/copy/", views.copy, name="copy"),
 ]

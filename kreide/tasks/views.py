@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from kreide.schools import access
 from kreide.status.admission import heavy
+from kreide.storage import previews
 from kreide.storage.downloads import blob_response, content_disposition
 from kreide.storage.filenames import safe_filename
 from kreide.storage.zipstream import stream_zip
 from kreide.tasks import services
-from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
+from kreide.tasks.forms import CopyForm, ReviewForm, TaskForm, TextForm
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
 
@@ -52,12 +57,7 @@ def _attachments(task: Task) -> list[Attachment]:
 def task_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_teacher:
-        tasks = list(
-            services.managed_tasks(user)
-            .annotate(handed_in=Count("submissions"))
-            .prefetch_related("groups")
-            .order_by("-due_at")
-        )
+        tasks = services.teacher_task_list(user)
         can_create = access.taught_groups(user).exists()
         return render(
             request, "tasks/list_teacher.html", {"tasks": tasks, "can_create": can_create}
@@ -161,11 +161,18 @@ def _my_submission(student, task: Task) -> Submission | None:
 
 def _student_context(task: Task, submission: Submission | None) -> dict:
     # The task came through get_task_for(): it is assigned and visible to this student.
+    files = list(submission.files.all()) if submission else []
     return {
         "task": task,
         "submission": submission,
         "refusal": services.submission_refusal(task, submission),
         "state": services.state_of(task, submission),
+        "missing": services.missing_content(task, submission.text, len(files))
+        if submission
+        else "",
+        "can_take_back": submission is not None
+        and submission.status == Submission.Status.SUBMITTED
+        and not (task.is_past_due() and not task.accept_late),
     }
 
 
@@ -177,6 +184,8 @@ def _overview(request: HttpRequest, task: Task) -> HttpResponse:
         .annotate(file_count=Count("files"))
     }
     rows = [(student, submissions.get(student.pk)) for student in services.assignees(task)]
+    handed_in = [s for s in submissions.values() if s.is_handed_in]
+    waiting = [s for _student, s in rows if s and s.status == Submission.Status.SUBMITTED]
     return render(
         request,
         "tasks/detail_teacher.html",
@@ -184,10 +193,57 @@ def _overview(request: HttpRequest, task: Task) -> HttpResponse:
             "task": task,
             "rows": rows,
             "attachments": _attachments(task),
-            "handed_in": len(submissions),
+            "handed_in": len(handed_in),
+            "to_review": len(waiting),
+            "first_to_review": waiting[0].pk if waiting else None,
+            "missing": len(rows) - len(handed_in),
             "groups": list(task.groups.all()),
+            "copy_form": CopyForm(teacher=request.user, task=task),
         },
     )
+
+
+@login_required
+@require_POST
+def remind(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    sent = services.remind_missing(
+        request.user, task, request.build_absolute_uri(reverse("tasks:detail", args=[task.pk]))
+    )
+    if sent:
+        messages.success(
+            request,
+            ngettext(
+                "A reminder went to %(count)d student as a direct message.",
+                "A reminder went to %(count)d students as direct messages.",
+                sent,
+            )
+            % {"count": sent},
+        )
+    else:
+        messages.info(request, _("Nobody needed a reminder (or they got one today)."))
+    return redirect("tasks:detail", task.pk)
+
+
+@login_required
+@require_POST
+def copy(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=True)
+    form = CopyForm(request.POST, teacher=request.user, task=task)
+    if not form.is_valid():
+        messages.error(request, _("Choose at least one class or group to copy the task to."))
+        return redirect("tasks:detail", task.pk)
+    try:
+        services.copy_task(request.user, task, form.cleaned_data["groups"])
+    except PermissionDenied as refused:
+        messages.error(request, str(refused) or _("You may not do that."))
+    else:
+        messages.success(
+            request,
+            _("The task has been copied to %(groups)s.")
+            % {"groups": ", ".join(group.name for group in form.cleaned_data["groups"])},
+        )
+    return redirect("tasks:list")
 
 
 @login_required
@@ -245,7 +301,7 @@ def submit_text(request: HttpRequest, pk: int) -> HttpResponse:
         except PermissionDenied as refused:
             messages.error(request, str(refused))
         else:
-            messages.success(request, _("Your text has been saved."))
+            messages.success(request, _("Your text has been saved. It is not handed in yet."))
     else:
         messages.error(request, _("The text is too long."))
     return redirect("tasks:detail", task.pk)
@@ -279,26 +335,82 @@ def file_delete(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
 @require_POST
 def hand_in(request: HttpRequest, pk: int) -> HttpResponse:
     task, _manages = _task(request, pk, manage=False)
-    submission = get_object_or_404(
-        Submission.objects.for_school(task.school_id), task=task, student=request.user
-    )
-    services.hand_in_again(request.user, submission)
-    messages.success(request, _("Your revised submission has been handed in."))
+    try:
+        services.hand_in(request.user, task)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused) or _("You may not do that."))
+    else:
+        messages.success(request, _("Handed in. Your receipt is below."))
     return redirect("tasks:detail", task.pk)
+
+
+@login_required
+@require_POST
+def take_back(request: HttpRequest, pk: int) -> HttpResponse:
+    task, _manages = _task(request, pk, manage=False)
+    try:
+        services.take_back(request.user, task)
+    except PermissionDenied as refused:
+        messages.error(request, str(refused) or _("You may not do that."))
+    else:
+        messages.success(request, _("Taken back: change it and hand it in again."))
+    return redirect("tasks:detail", task.pk)
+
+
+def _submitted_file(request: HttpRequest, task: Task, manages: bool, file_id: int):
+    """A file of a submission: any handed-in one for the task's teachers, else one's own."""
+    if not manages:
+        return _own_file(request, task, file_id)
+    return get_object_or_404(
+        SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
+        pk=file_id,
+        submission__task=task,
+        submission__status__in=services.HANDED_IN,
+    )
 
 
 @login_required
 def submission_file(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
     task, manages = _task(request, pk)
-    if manages:
-        submitted = get_object_or_404(
-            SubmissionFile.objects.for_school(task.school_id).select_related("blob"),
-            pk=file_id,
-            submission__task=task,
-        )
-    else:
-        submitted = _own_file(request, task, file_id)
+    submitted = _submitted_file(request, task, manages, file_id)
     return blob_response(submitted.blob, submitted.filename)
+
+
+@xframe_options_sameorigin
+@csp_replace({"frame-ancestors": ["'self'"]})
+@login_required
+def submission_preview(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
+    """An image or PDF inline, for the marking page's <img> or <iframe> (same origin only)."""
+    task, manages = _task(request, pk)
+    submitted = _submitted_file(request, task, manages, file_id)
+    if previews.preview_kind(submitted.filename) not in ("image", "pdf"):
+        raise Http404
+    return blob_response(submitted.blob, submitted.filename, inline=True)
+
+
+def _with_previews(files: list[SubmissionFile]) -> list[SubmissionFile]:
+    for submitted in files:
+        submitted.preview = previews.preview_kind(submitted.filename)
+        if submitted.preview == "text":
+            submitted.text, submitted.cut = previews.text_preview(submitted.blob)
+    return files
+
+
+def _neighbours(task: Task, submission: Submission) -> tuple[int | None, int | None, int | None]:
+    """The previous and next handed-in submission in the list's order (by name), and the
+    next one still to review after this one (else the first before it): one query."""
+    order = list(
+        Submission.objects.for_school(task.school_id)
+        .filter(task=task, status__in=services.HANDED_IN)
+        .order_by("student__last_name", "student__first_name", "student_id")
+        .values_list("pk", "status")
+    )
+    ids = [pk for pk, _status in order]
+    at = ids.index(submission.pk)
+    previous = ids[at - 1] if at > 0 else None
+    following = ids[at + 1] if at + 1 < len(ids) else None
+    waiting = [pk for pk, status in order[at + 1 :] + order[:at] if status == "submitted"]
+    return previous, following, waiting[0] if waiting else None
 
 
 @login_required
@@ -315,8 +427,10 @@ def submission_detail(request: HttpRequest, pk: int, submission_id: int) -> Http
         ),
         pk=submission_id,
         task=task,
+        status__in=services.HANDED_IN,
     )
     submission.task = task
+    previous, following, to_review = _neighbours(task, submission)
     form = ReviewForm(
         request.POST or None,
         instance=submission,
@@ -332,9 +446,21 @@ def submission_detail(request: HttpRequest, pk: int, submission_id: int) -> Http
             form.cleaned_data["return_for_revision"],
         )
         messages.success(request, _("Your feedback has been saved."))
+        if "next" in request.POST and to_review:
+            return redirect("tasks:submission", task.pk, to_review)
         return redirect("tasks:detail", task.pk)
     return render(
-        request, "tasks/submission.html", {"task": task, "submission": submission, "form": form}
+        request,
+        "tasks/submission.html",
+        {
+            "task": task,
+            "submission": submission,
+            "files": _with_previews(list(submission.files.all())),
+            "form": form,
+            "previous": previous,
+            "following": following,
+            "to_review": to_review,
+        },
     )
 
 
@@ -344,7 +470,7 @@ def submissions_zip(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     task, _manages = _task(request, pk, manage=True)
     submissions = list(
         Submission.objects.for_school(task.school_id)
-        .filter(task=task)
+        .filter(task=task, status__in=services.HANDED_IN)
         .select_related("student")
         .prefetch_related(
             Prefetch(

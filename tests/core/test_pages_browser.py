@@ -13,6 +13,7 @@ from django.utils import timezone
 from kreide.accounts.models import User
 from kreide.messenger import services as messenger
 from kreide.messenger.models import Message
+from kreide.storage.blobstore import store_bytes
 from kreide.tasks import services as tasks
 from kreide.tasks.models import Task
 from tests.conftest import DESKTOP, PHONE
@@ -41,7 +42,9 @@ def school_day(world):
         [world.class_7a],
         [],
     )
-    submission = tasks.save_text(world.student_7a, task, "Der Vater reitet durch die Nacht.")
+    tasks.save_text(world.student_7a, task, "Der Vater reitet durch die Nacht.")
+    tasks.add_file(world.student_7a, task, store_bytes(b"Notizen"), "Notizen.txt", timezone.now())
+    submission = tasks.hand_in(world.student_7a, task)
     return {"room": rooms, "task": task, "submission": submission}
 
 

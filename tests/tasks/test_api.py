@@ -1,6 +1,7 @@
 """The JSON API: same rules as the pages; the OpenAPI document describes it."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -52,10 +53,17 @@ def test_teacher_creates_edits_and_reviews_student_submits(world, client_for):
         reverse("api:my-submission", args=[task_id]),
         {"text": "to achieve – erreichen"},
     )
-    assert saved.status_code == 200 and saved.json()["state"] == "submitted"
+    assert saved.status_code == 200 and saved.json()["state"] == "draft"
     tus_upload(
         student, b"Vokabeln", purpose="task-submission", task=str(task_id), filename="Vokabeln.txt"
     )
+    # A draft is the student's: the teacher's overview shows nobody has handed in.
+    overview = teacher.get(reverse("api:submissions", args=[task_id])).json()["students"]
+    assert all(row["submission"] is None for row in overview)
+    handed_in = student.post(reverse("api:hand-in", args=[task_id]))
+    assert handed_in.status_code == 200 and handed_in.json()["status"] == "submitted"
+    assert len(handed_in.json()["receipt"]) == 64
+    assert re.fullmatch(r"[A-Z2-7]{4}-[A-Z2-7]{4}", handed_in.json()["receipt_code"])
     mine = student.get(reverse("api:task", args=[task_id])).json()["submission"]
     assert mine["text"] == "to achieve – erreichen"
     assert [f["filename"] for f in mine["files"]] == ["Vokabeln.txt"]
@@ -113,6 +121,8 @@ def test_openapi_document_lists_every_route(client):
         "/api/v1/tasks/",
         "/api/v1/tasks/{task_id}",
         "/api/v1/tasks/{task_id}/submission",
+        "/api/v1/tasks/{task_id}/submission/hand-in",
+        "/api/v1/tasks/{task_id}/submission/take-back",
         "/api/v1/tasks/{task_id}/submissions",
         "/api/v1/tasks/{task_id}/submissions/{submission_id}/review",
         "/uploads/",

@@ -50,11 +50,19 @@ def test_task_round_trip(page, browser, live_server, sign_in, world, tmp_path):
     student.locator(".upload-item.done").wait_for()
     assert progress.get_attribute("value") == "100"
     assert student.locator(".upload-item.done .upload-status").inner_text() == "Hochgeladen"
-    receipt = student.locator("table.receipt")
-    receipt.get_by_text("Lösung.pdf").wait_for()
+    # Uploaded is not yet handed in: the student sees what will be, and hands it in.
+    draft = student.locator(".submission-files")
+    draft.get_by_role("link", name="Lösung.pdf").wait_for()
+    assert student.get_by_text("Das wird abgegeben").is_visible()
+    student.get_by_role("button", name="Abgeben", exact=True).click()
+    student.get_by_text("Abgegeben. Deine Quittung steht unten.").wait_for()
     submission = Submission.objects.for_school(world.school).get()
+    assert student.locator(".receipt-code").inner_text() == submission.receipt_code
     sha256 = submission.files.get().blob.sha256
-    assert receipt.get_by_text(sha256).is_visible()
+    assert not student.get_by_text(sha256).is_visible()  # folded away, one click off
+    student.get_by_text("Vollständige Prüfsumme (SHA-256)").click()
+    assert student.get_by_text(sha256).is_visible()
+    assert student.get_by_text(submission.receipt).is_visible()
 
     # The teacher sees the submission and returns feedback.
     page.goto(f"/tasks/{submission.task_id}/")
@@ -91,7 +99,7 @@ def test_upload_survives_a_dropped_connection(page, sign_in, world, make_task, t
     page.goto(f"/tasks/{task.pk}/")
     page.locator("#solution-files").set_input_files(str(solution))
     page.locator(".upload-item.done").wait_for()
-    page.locator("table.receipt").get_by_text("Erlkönig.txt").wait_for()
+    page.locator(".submission-files").get_by_role("link", name="Erlkönig.txt").wait_for()
     assert dropped, "the first chunk was cut off"
     submitted = task.submissions.get().files.get()
     assert submitted.blob.size == solution.stat().st_size

@@ -140,7 +140,9 @@ def test_a_submission_is_seen_at_once_on_list_and_dashboard(world, make_task, cl
     client = client_for(world.student_7a)
     assert "Vokabeln Unit 4" in _dashboard(client) and "offen" in _list(client)
     services.save_text(world.student_7a, task, "Meine Lösung")
-    assert "abgegeben" in _list(client)
+    assert "noch nicht abgegeben" in _list(client)
+    services.hand_in(world.student_7a, task)
+    assert "abgegeben" in _list(client) and "noch nicht abgegeben" not in _list(client)
     assert "Vokabeln Unit 4" not in _dashboard(client)
 
 

@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kreide.tasks import services
-from kreide.tasks.models import Submission
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +14,7 @@ def test_dashboard_shows_due_soon_new_tasks_and_new_feedback(world, make_task, c
     make_task(title="Kartenarbeit Alpen", due_at=timezone.now() + timedelta(days=10))
     reviewed = make_task(title="Vokabeln Unit 4", expects="text")
     services.save_text(world.student_7a, reviewed, "fertig")
-    submission = Submission.objects.for_school(world.school).get(task=reviewed)
+    submission = services.hand_in(world.student_7a, reviewed)
     services.review(world.teacher_7a, submission, "Prima!")
     client = client_for(world.student_7a)
     page = client.get(reverse("dashboard:home")).content.decode()

@@ -30,7 +30,8 @@ def scene(world, task, client_for):
             filename="Loesung.txt",
         )["Kreide-Upload-Result"]
     )
-    submission = task.submissions.get()
+    services.save_text(world.student_7a, task, "Rechenweg")
+    submission = services.hand_in(world.student_7a, task)
     return task, attachment, submission, result["id"]
 
 
@@ -56,6 +57,9 @@ def _urls(task, attachment, submission, file_id):
         reverse("tasks:attachment-delete", args=[pk, attachment.pk]),
         reverse("tasks:submit-text", args=[pk]),
         reverse("tasks:hand-in", args=[pk]),
+        reverse("tasks:take-back", args=[pk]),
+        reverse("tasks:remind", args=[pk]),
+        reverse("tasks:copy", args=[pk]),
         reverse("tasks:file-delete", args=[pk, file_id]),
         reverse("tasks:submission", args=[pk, submission.pk]),
         reverse("api:review", args=[pk, submission.pk]),

@@ -28,6 +28,10 @@ def _submit(client, task, data=b"Meine Loesung", filename="Lösung.pdf"):
     )
 
 
+def _hand_in(client, task):
+    return client.post(reverse("tasks:hand-in", args=[task.pk]), follow=True).content.decode()
+
+
 def test_student_submits_a_file_and_sees_the_receipt(world, client_for, task):
     client = client_for(world.student_7a)
     response = _submit(client, task, b"%PDF-1.4 Bruchrechnung")
@@ -35,8 +39,22 @@ def test_student_submits_a_file_and_sees_the_receipt(world, client_for, task):
     result = json.loads(response["Kreide-Upload-Result"])
     assert result["sha256"] == hashlib.sha256(b"%PDF-1.4 Bruchrechnung").hexdigest()
     assert result["late"] is False
+    # Uploaded is not handed in: the student sees what will be handed in, and the button.
     page = client.get(reverse("tasks:detail", args=[task.pk])).content.decode()
-    assert "Lösung.pdf" in page and result["sha256"] in page and "Quittung" in page
+    assert "Das wird abgegeben" in page and "Lösung.pdf" in page and ">Abgeben</button>" in page
+    assert "noch nicht abgegeben" in page and "Quittung" not in page
+    teacher = client_for(world.teacher_7a)
+    assert "0 von 2 abgegeben" in teacher.get(reverse("tasks:list")).content.decode()
+    page = _hand_in(client, task)
+    submission = Submission.objects.for_school(world.school).get(task=task)
+    assert submission.status == Submission.Status.SUBMITTED and len(submission.receipt) == 64
+    assert "Abgegeben. Deine Quittung steht unten." in page
+    assert f'<strong class="receipt-code">{submission.receipt_code}</strong>' in page
+    # The full hash and each file's SHA-256 stay available, folded away.
+    assert submission.receipt in page and result["sha256"] in page
+    assert ">Abgeben</button>" not in page and "Zurückholen und ändern" in page
+    listed = teacher.get(reverse("tasks:list")).content.decode()
+    assert "1 von 2 abgegeben" in listed and "1 zu bewerten" in listed
     download = client.get(result["url"])
     assert b"".join(download.streaming_content) == b"%PDF-1.4 Bruchrechnung"
     assert "Lösung.pdf".encode() not in download["Content-Disposition"].encode("latin-1")
@@ -76,7 +94,9 @@ def test_no_submission_after_the_due_date_unless_late_accepted(world, client_for
     assert refused.status_code == 403
     assert "Abgabetermin" in refused.content.decode()
     late_ok = make_task(starts_at=past - timedelta(days=1), due_at=past, accept_late=True)
-    assert _submit(client_for(world.student_7a), late_ok).status_code == 204
+    student = client_for(world.student_7a)
+    assert _submit(student, late_ok).status_code == 204
+    _hand_in(student, late_ok)
     submission = Submission.objects.for_school(world.school).get(task=late_ok)
     assert submission.late
 
@@ -101,6 +121,7 @@ def test_upload_started_before_the_due_date_counts_on_time(world, client_for, ma
         **TUS,
     )
     assert finished.status_code == 204, finished.content
+    _hand_in(client, task)  # right after the upload arrived: still on time
     submitted = SubmissionFile.objects.for_school(world.school).get()
     assert submitted.finished_after_due and not submitted.submission.late
     overview = client_for(world.teacher_7a).get(
@@ -127,6 +148,8 @@ def test_review_return_for_revision_and_feedback_seen(world, client_for, task):
     submission = Submission.objects.for_school(world.school).get(task=task)
     teacher = client_for(world.teacher_7a)
     url = reverse("tasks:submission", args=[task.pk, submission.pk])
+    assert teacher.get(url).status_code == 404  # a draft is not the teacher's yet
+    _hand_in(student, task)
     teacher.post(
         url,
         {

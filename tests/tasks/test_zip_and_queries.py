@@ -31,6 +31,7 @@ def test_zip_is_streamed_with_safe_unique_names(world, task, make_user, client_f
     ]:
         for name, data in files:
             services.add_file(student, task, store_bytes(data), name, now)
+        services.hand_in(student, task)
     response = client_for(world.teacher_7a).get(reverse("tasks:zip", args=[task.pk]))
     assert response.streaming and response["Content-Type"] == "application/zip"
     chunks = list(response.streaming_content)

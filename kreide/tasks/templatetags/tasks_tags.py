@@ -11,6 +11,7 @@ register = template.Library()
 
 _BADGES = {
     "open": ("badge", _("open")),
+    "draft": ("badge warn", _("not handed in yet")),
     "submitted": ("badge ok", _("submitted")),
     "returned": ("badge warn", _("returned for revision")),
     "reviewed": ("badge ok", _("reviewed")),
