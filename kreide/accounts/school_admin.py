@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -23,6 +23,7 @@ from kreide.accounts import credentials, importing, services, twofactor
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
 from kreide.accounts.models import User
 from kreide.accounts.permissions import can_reprint_slips, can_reset_password
+from kreide.core import audit
 from kreide.core.confirm import confirm_page
 from kreide.core.http import is_safe_next
 from kreide.core.models import AuditEntry
@@ -31,35 +32,11 @@ from kreide.schools import access
 from kreide.schools.access import school_admin_required
 from kreide.schools.models import Group, Membership
 
-# What the school office reads in the audit log; other modules' actions show their code.
-ACTION_LABELS = {
-    "account.created": gettext_lazy("Account created"),
-    "account.imported": gettext_lazy("Account imported"),
-    "account.updated": gettext_lazy("Account changed"),
-    "account.role_changed": gettext_lazy("Role changed"),
-    "account.deactivated": gettext_lazy("Account deactivated"),
-    "account.reactivated": gettext_lazy("Account reactivated"),
-    "account.password_reset": gettext_lazy("Password was reset"),
-    "account.2fa_enabled": gettext_lazy("Two-factor sign-in turned on"),
-    "account.2fa_disabled": gettext_lazy("Two-factor sign-in turned off"),
-    "account.2fa_reset": gettext_lazy("Two-factor sign-in turned off by an admin"),
-    "account.2fa_backup_codes": gettext_lazy("New backup codes"),
-    "group.created": gettext_lazy("Class or group created"),
-    "group.updated": gettext_lazy("Class or group changed"),
-    "group.deactivated": gettext_lazy("Class or group deactivated"),
-    "group.reactivated": gettext_lazy("Class or group reactivated"),
-    "membership.changed": gettext_lazy("Members changed"),
-    "news.posted": gettext_lazy("School news posted"),
-    "news.deleted": gettext_lazy("School news deleted"),
-    "incident.opened": gettext_lazy("Disruption notice shown"),
-    "incident.closed": gettext_lazy("Disruption notice resolved"),
-}
-
 
 def _labelled(entries) -> list[AuditEntry]:
     entries = list(entries)
     for entry in entries:
-        entry.label = ACTION_LABELS.get(entry.action, entry.action)
+        entry.label = audit.label(entry.action)
     return entries
 
 
@@ -364,7 +341,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.for_school(school)
     actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
     form = AuditFilterForm(
-        [(action, ACTION_LABELS.get(action, action)) for action in actions], request.GET or None
+        [(action, audit.label(action)) for action in actions], request.GET or None
     )
     if form.is_valid() and form.cleaned_data["action"]:
         entries = entries.filter(action=form.cleaned_data["action"])

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy
 
 from kreide.accounts import events as account_events
 from kreide.accounts.credentials import Credential, slip_group
@@ -24,6 +25,22 @@ from kreide.schools import events as school_events
 from kreide.schools import services as school_services
 from kreide.schools.access import require_admin
 from kreide.schools.models import Group, Membership
+
+audit.declare(
+    {
+        "account.created": gettext_lazy("Account created"),
+        "account.imported": gettext_lazy("Account imported"),
+        "account.updated": gettext_lazy("Account changed"),
+        "account.role_changed": gettext_lazy("Role changed"),
+        "account.deactivated": gettext_lazy("Account deactivated"),
+        "account.reactivated": gettext_lazy("Account reactivated"),
+        "account.password_reset": gettext_lazy("Password was reset"),
+        "account.2fa_enabled": gettext_lazy("Two-factor sign-in turned on"),
+        "account.2fa_disabled": gettext_lazy("Two-factor sign-in turned off"),
+        "account.2fa_reset": gettext_lazy("Two-factor sign-in turned off by an admin"),
+        "account.2fa_backup_codes": gettext_lazy("New backup codes"),
+    }
+)
 
 IMPORT_ATTEMPTS = 3
 

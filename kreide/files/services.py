@@ -3,7 +3,9 @@ come through here, so the permission checks and name rules are the same everywhe
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
@@ -15,10 +17,20 @@ from django.db.models import F, Q, Sum, Value
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from kreide.core import fragments
+from kreide.core import audit, fragments
 from kreide.core.errors import Refusal
-from kreide.files.models import MIB, FileSettings, GroupWriter, Node, Share, Space
+from kreide.files.models import (
+    MIB,
+    AppPassword,
+    FileSettings,
+    GroupWriter,
+    Node,
+    PublicLink,
+    Share,
+    Space,
+)
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage import collector
@@ -28,6 +40,19 @@ from kreide.storage.models import Blob
 from kreide.storage.uploads import file_type_refusal
 
 TRASH_DAYS = 30
+
+audit.declare(
+    {
+        "files.shared": gettext_lazy("Shared with a person or group"),
+        "files.unshared": gettext_lazy("Sharing ended"),
+        "files.link_created": gettext_lazy("Public internet link created"),
+        "files.link_revoked": gettext_lazy("Public internet link revoked"),
+        "files.writers_changed": gettext_lazy("Write permission in a class folder changed"),
+        "files.quota_changed": gettext_lazy("Storage quota changed"),
+        "files.app_password_created": gettext_lazy("App password created"),
+        "files.app_password_revoked": gettext_lazy("App password revoked"),
+    }
+)
 
 
 class FileError(Refusal):
@@ -241,7 +266,163 @@ def share(actor: Actor, node: Node, *, user=None, group=None, can_write: bool = 
     if shared.group_id:
         scopes.append(share_scope(group_id=shared.group_id))
     fragments.bump_on_commit(*scopes)
+    audit.record(
+        node.school_id,
+        actor.user,
+        "files.shared",
+        node,
+        user=shared.user_id,
+        group=shared.group_id,
+        can_write=can_write,
+    )
     return shared
+
+
+@transaction.atomic
+def unshare(actor: Actor, entry: Share) -> None:
+    if actor.space_level(entry.node.space) < Level.WRITE:
+        raise PermissionDenied
+    entry.delete()
+    audit.record(
+        entry.school_id,
+        actor.user,
+        "files.unshared",
+        entry.node,
+        user=entry.user_id,
+        group=entry.group_id,
+    )
+
+
+# --- Public links, group writers, quotas, app passwords --------------------------------
+
+PUBLIC_LINK_MAX_DAYS = 90
+
+
+@transaction.atomic
+def create_link(actor: Actor, node: Node, days: int) -> PublicLink:
+    """A link anyone on the internet can open for `days` days: only from the owner's side,
+    only where the school allows it."""
+    if actor.space_level(node.space) < Level.WRITE:
+        raise PermissionDenied
+    if not actor.user.school.public_links_allowed:
+        raise FileError(_("Your school has switched public links off."))
+    if not 1 <= days <= PUBLIC_LINK_MAX_DAYS:
+        raise FileError(
+            _("A link can be valid for 1 to %(days)s days.") % {"days": PUBLIC_LINK_MAX_DAYS}
+        )
+    link = PublicLink.objects.for_school(node.school_id).create(
+        node=node,
+        token=secrets.token_urlsafe(24),
+        expires_at=timezone.now() + timedelta(days=days),
+        created_by=actor.user,
+    )
+    audit.record(node.school_id, actor.user, "files.link_created", node, days=days)
+    return link
+
+
+@transaction.atomic
+def revoke_link(actor: Actor, link: PublicLink) -> None:
+    if actor.space_level(link.node.space) < Level.WRITE:
+        raise PermissionDenied
+    link.delete()
+    audit.record(link.school_id, actor.user, "files.link_revoked", link.node)
+
+
+@transaction.atomic
+def set_writers(actor: Actor, group: Group, user_ids: Iterable[int]) -> None:
+    """Which members of `group` may write its folder (the group's teachers decide)."""
+    if actor.roles.get(group.pk) != access.TEACHER:
+        raise PermissionDenied
+    members = {row["user_id"] for row in access.member_ids(group.school_id, [group])}
+    chosen = set(user_ids) & members
+    writers = GroupWriter.objects.for_school(group.school_id).filter(group=group)
+    before = set(writers.values_list("user_id", flat=True))
+    writers.exclude(user_id__in=chosen).delete()
+    GroupWriter.unscoped.bulk_create(
+        GroupWriter(school_id=group.school_id, group=group, user_id=uid, granted_by=actor.user)
+        for uid in sorted(chosen - before)
+    )
+    if chosen != before:
+        audit.record(
+            group.school_id,
+            actor.user,
+            "files.writers_changed",
+            group,
+            added=sorted(chosen - before),
+            removed=sorted(before - chosen),
+        )
+
+
+def _require_admin(actor: Actor) -> None:
+    if not access.is_admin_of(actor.user, actor.school_id):
+        raise PermissionDenied
+
+
+@transaction.atomic
+def set_default_quotas(actor: Actor, user_quota_mb: int, group_quota_mb: int) -> FileSettings:
+    _require_admin(actor)
+    found = FileSettings.objects.for_school(actor.school_id).first()
+    settings = found or FileSettings(school_id=actor.school_id)
+    before = [settings.user_quota_mb, settings.group_quota_mb]
+    settings.user_quota_mb, settings.group_quota_mb = user_quota_mb, group_quota_mb
+    settings.save()
+    if before != [user_quota_mb, group_quota_mb] or found is None:
+        audit.record(
+            actor.school_id,
+            actor.user,
+            "files.quota_changed",
+            user_quota_mb=[before[0], user_quota_mb],
+            group_quota_mb=[before[1], group_quota_mb],
+        )
+    return settings
+
+
+@transaction.atomic
+def set_space_quota(actor: Actor, space: Space, quota_mb: int | None) -> None:
+    """A quota of its own for one person's or group's folder (None: the school's default)."""
+    _require_admin(actor)
+    if space.school_id != actor.school_id:
+        raise PermissionDenied
+    before = space.quota_mb
+    space.quota_mb = quota_mb
+    space.save(update_fields=["quota_mb"])
+    audit.record(
+        space.school_id,
+        actor.user,
+        "files.quota_changed",
+        space.user or space.group,
+        quota_mb=[before, quota_mb],
+    )
+
+
+def app_password_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_app_password(actor: Actor, name: str) -> str:
+    """A new app password for WebDAV (and mail) clients; the secret is shown once."""
+    if not access.participates(actor.user):
+        raise PermissionDenied
+    secret = "-".join(secrets.token_hex(3) for _ in range(5))
+    entry = AppPassword.objects.for_school(actor.school_id).create(
+        user=actor.user, name=name, secret_sha256=app_password_hash(secret)
+    )
+    audit.record(
+        actor.school_id, actor.user, "files.app_password_created", actor.user, name=entry.name
+    )
+    return secret
+
+
+@transaction.atomic
+def revoke_app_password(actor: Actor, pk: int) -> None:
+    entry = AppPassword.objects.for_school(actor.school_id).filter(pk=pk, user=actor.user).first()
+    if entry is None:
+        return
+    entry.delete()
+    audit.record(
+        actor.school_id, actor.user, "files.app_password_revoked", actor.user, name=entry.name
+    )
 
 
 def _share_candidates(user, group_ids: list[int]) -> list[int]:

@@ -5,7 +5,6 @@ a 404), ask `Actor` what the user may do, and call a service."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from csp.decorators import csp_replace
@@ -13,7 +12,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,15 +27,12 @@ from kreide.files import services
 from kreide.files.dav import is_locked
 from kreide.files.models import AppPassword, FileSettings, GroupWriter, Node, PublicLink, Share
 from kreide.files.services import Actor, FileError, Level
-from kreide.files.webdav import app_password_hash
 from kreide.files.zipstream import zip_chunks
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage import previews
 from kreide.storage.blobstore import StorageFull, full_disk_refused
 from kreide.storage.downloads import blob_response, content_disposition
-
-PUBLIC_LINK_MAX_DAYS = 90
 
 
 def preview_kind(node: Node) -> str | None:
@@ -176,15 +171,18 @@ def _unlocked(node: Node) -> None:
         )
 
 
-def _run(request: HttpRequest, node: Node, action, success: str) -> HttpResponse:
-    """Run a service call; its refusal becomes a message on the folder page."""
+def _run(
+    request: HttpRequest, node: Node, action, success: str, back: HttpResponse | None = None
+) -> HttpResponse:
+    """Run a service call; its refusal becomes a message on the page it returns to (the
+    folder's unless `back` is given)."""
     try:
         action()
     except FileError as error:
         messages.error(request, error.message)
     else:
         messages.success(request, success)
-    return _back(node)
+    return back or _back(node)
 
 
 @login_required
@@ -397,7 +395,7 @@ class LinkForm(forms.Form):
     days = forms.IntegerField(
         label=gettext_lazy("Valid for (days)"),
         min_value=1,
-        max_value=PUBLIC_LINK_MAX_DAYS,
+        max_value=services.PUBLIC_LINK_MAX_DAYS,
         initial=7,
     )
 
@@ -450,7 +448,7 @@ def unshare(request: HttpRequest, pk: int) -> HttpResponse:
     if entry is None:
         raise Http404
     _shareable(actor, entry.node_id)
-    entry.delete()
+    services.unshare(actor, entry)
     messages.success(request, _("No longer shared."))
     return redirect("files:share", entry.node_id)
 
@@ -461,23 +459,14 @@ def create_link(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     node = _shareable(actor, pk)
     form = LinkForm(request.POST)
-    if not request.user.school.public_links_allowed:
-        messages.error(request, _("Your school has switched public links off."))
-    elif not form.is_valid():
-        messages.error(
-            request,
-            _("A link can be valid for 1 to %(days)s days.") % {"days": PUBLIC_LINK_MAX_DAYS},
-        )
-    else:
-        PublicLink.objects.for_school(actor.school_id).create(
-            school_id=actor.school_id,
-            node=node,
-            token=secrets.token_urlsafe(24),
-            expires_at=timezone.now() + timedelta(days=form.cleaned_data["days"]),
-            created_by=request.user,
-        )
-        messages.success(request, _("Public link created."))
-    return redirect("files:share", node.pk)
+    days = form.cleaned_data["days"] if form.is_valid() else 0
+    return _run(
+        request,
+        node,
+        lambda: services.create_link(actor, node, days),
+        _("Public link created."),
+        back=redirect("files:share", node.pk),
+    )
 
 
 @login_required
@@ -488,7 +477,7 @@ def revoke_link(request: HttpRequest, pk: int) -> HttpResponse:
     if link is None:
         raise Http404
     _shareable(actor, link.node_id)
-    link.delete()
+    services.revoke_link(actor, link)
     messages.success(request, _("The link no longer works."))
     return redirect("files:share", link.node_id)
 
@@ -551,19 +540,7 @@ def writers(request: HttpRequest, group_id: int) -> HttpResponse:
         .order_by("last_name", "first_name")
     )
     if request.method == "POST":
-        chosen = valid_ids(request.POST.getlist("writer"))
-        member_ids = {m.pk for m in members}
-        with transaction.atomic():
-            GroupWriter.objects.for_school(actor.school_id).filter(group=group).exclude(
-                user_id__in=chosen
-            ).delete()
-            for user_id in chosen & member_ids:
-                GroupWriter.objects.for_school(actor.school_id).get_or_create(
-                    school_id=actor.school_id,
-                    group=group,
-                    user_id=user_id,
-                    defaults={"granted_by": request.user},
-                )
+        services.set_writers(actor, group, valid_ids(request.POST.getlist("writer")))
         messages.success(request, _("Saved."))
         return redirect("files:writers", group.pk)
     current = set(
@@ -600,7 +577,9 @@ def quotas(request: HttpRequest) -> HttpResponse:
         _set_override(request, school)
         return redirect("files:quotas")
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.set_default_quotas(
+            _actor(request), form.cleaned_data["user_quota_mb"], form.cleaned_data["group_quota_mb"]
+        )
         messages.success(request, _("Saved."))
         return redirect("files:quotas")
     groups = list(Group.objects.for_school(school).filter(is_active=True))
@@ -639,8 +618,7 @@ def _set_override(request: HttpRequest, school) -> None:
     if not space:
         messages.error(request, _("There is nobody with this user name at your school."))
         return
-    space.quota_mb = quota
-    space.save(update_fields=["quota_mb"])
+    services.set_space_quota(_actor(request), space, quota)
     messages.success(request, _("Saved."))
 
 
@@ -651,13 +629,7 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = NameForm(request.POST)
         if form.is_valid():
-            created = "-".join(secrets.token_hex(3) for _ in range(5))
-            AppPassword.objects.for_school(actor.school_id).create(
-                school_id=actor.school_id,
-                user=request.user,
-                name=form.cleaned_data["name"],
-                secret_sha256=app_password_hash(created),
-            )
+            created = services.create_app_password(actor, form.cleaned_data["name"])
     else:
         form = NameForm()
     entries = AppPassword.objects.for_school(actor.school_id).filter(user=request.user)
@@ -677,6 +649,6 @@ def app_passwords(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_app_password(request: HttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
-    AppPassword.objects.for_school(actor.school_id).filter(pk=pk, user=request.user).delete()
+    services.revoke_app_password(actor, pk)
     messages.success(request, _("The app password no longer works."))
     return redirect("files:app_passwords")

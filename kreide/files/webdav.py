@@ -35,7 +35,7 @@ from kreide.accounts.models import User
 from kreide.core.http import client_address
 from kreide.files.dav import DatabaseLockStorage, KreideProvider, current_school
 from kreide.files.models import AppPassword
-from kreide.files.services import Actor
+from kreide.files.services import Actor, app_password_hash
 
 CREDENTIAL_CACHE_SECONDS = 60
 REALM = "Kreide"
@@ -67,10 +67,6 @@ def dav_app() -> WsgiDAVApp:
             "verbose": 1,
         }
     )
-
-
-def app_password_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:

@@ -29,6 +29,7 @@ from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
+from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.env import env_int
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
@@ -36,6 +37,15 @@ from kreide.schools import access
 from kreide.schools.models import Group, Membership
 
 logger = logging.getLogger(__name__)
+
+audit.declare(
+    {
+        "messenger.message_removed": _("Message removed by a moderator"),
+        "messenger.muted": _("Muted in a room"),
+        "messenger.unmuted": _("No longer muted in a room"),
+        "messenger.read_only": _("Room switched to announcements only or back"),
+    }
+)
 
 MAX_MESSAGE_LENGTH = 4000
 PAGE_SIZE = 50
@@ -495,11 +505,15 @@ def edit_message(user: User, message_id: int, text: str) -> dict[str, Any]:
     return payload
 
 
+@transaction.atomic
 def delete_message(user: User, message_id: int) -> dict[str, Any]:
-    """Authors delete their own messages, moderators any message in their room."""
+    """Authors delete their own messages, moderators any message in their room (audited)."""
     message, member = _own_or_moderated(user, message_id)
     if message.author_id != user.pk:
         _require_moderator(member)
+        audit.record(
+            user.school_id, user, "messenger.message_removed", message.author, room=member.room_id
+        )
     message.deleted_at, message.deleted_by = timezone.now(), user
     message.changed_at = message.deleted_at
     message.save(update_fields=["deleted_at", "deleted_by", "changed_at"])
@@ -524,6 +538,7 @@ def mark_read(user: User, room_id: int, upto: int) -> int:
     return upto
 
 
+@transaction.atomic
 def set_muted(moderator: User, room_id: int, user_id: int, muted: bool) -> RoomMember:
     _require_moderator(member_of(moderator, room_id))
     target = (
@@ -538,15 +553,19 @@ def set_muted(moderator: User, room_id: int, user_id: int, muted: bool) -> RoomM
         raise MessengerError("forbidden", _("Moderators cannot be muted."))
     target.muted = muted
     target.save(update_fields=["muted"])
+    action = "messenger.muted" if muted else "messenger.unmuted"
+    audit.record(moderator.school_id, moderator, action, target.user, room=room_id)
     return target
 
 
+@transaction.atomic
 def set_read_only(moderator: User, room_id: int, read_only: bool) -> Room:
     member = member_of(moderator, room_id)
     _require_moderator(member)
     room = member.room
     room.read_only = read_only
     room.save(update_fields=["read_only"])
+    audit.record(moderator.school_id, moderator, "messenger.read_only", room, read_only=read_only)
     broadcast_on_commit(
         [room_group(room.pk)], {"type": "room", "room": room.pk, "read_only": read_only}
     )

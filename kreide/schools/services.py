@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from kreide.accounts.models import User
 from kreide.core import audit
@@ -26,6 +27,19 @@ from kreide.schools.access import require_admin
 from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
 _LEADING_GRADE = re.compile(r"^\s*(\d{1,2})")
+
+
+audit.declare(
+    {
+        "group.created": gettext_lazy("Class or group created"),
+        "group.updated": gettext_lazy("Class or group changed"),
+        "group.deactivated": gettext_lazy("Class or group deactivated"),
+        "group.reactivated": gettext_lazy("Class or group reactivated"),
+        "membership.changed": gettext_lazy("Members changed"),
+        "news.posted": gettext_lazy("School news posted"),
+        "news.deleted": gettext_lazy("School news deleted"),
+    }
+)
 
 
 def grade_from_name(name: str) -> int | None:

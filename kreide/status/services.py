@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from kreide.accounts.models import User
 from kreide.core import audit
@@ -28,6 +29,14 @@ INCIDENTS_KEY = "status:incidents"
 HEALTH_KEY = "status:health"
 RECENTLY_CLOSED = 5
 FILE_FALLBACK_SECONDS = 10
+
+
+audit.declare(
+    {
+        "incident.opened": gettext_lazy("Disruption notice shown"),
+        "incident.closed": gettext_lazy("Disruption notice resolved"),
+    }
+)
 
 
 def snapshot_file() -> Path:

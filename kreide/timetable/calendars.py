@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from icalendar import Calendar
 from icalendar import Event as ICalEvent
 
@@ -29,6 +30,14 @@ from kreide.schools.models import Group
 from kreide.timetable.models import CalendarSettings, Event, FeedToken
 
 CACHE_SECONDS = 6 * 3600
+
+audit.declare(
+    {
+        "calendar.event_created": gettext_lazy("Calendar entry created"),
+        "calendar.event_deleted": gettext_lazy("Calendar entry deleted"),
+        "calendar.holidays_imported": gettext_lazy("Holidays imported"),
+    }
+)
 MAX_ICS_BYTES = 2 * 1024 * 1024
 
 

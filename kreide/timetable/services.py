@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kreide.accounts.models import User
 from kreide.core import audit, fragments
@@ -119,6 +120,14 @@ def natural_order(name: str) -> tuple:
     """'5a' before '10a'."""
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
+
+audit.declare(
+    {
+        "timetable.imported": gettext_lazy("Timetable imported"),
+        "timetable.bell_times": gettext_lazy("Bell times changed"),
+        "timetable.screen_link_renewed": gettext_lazy("Link of the substitution screen renewed"),
+    }
+)
 
 WEEKDAY_SHORT = ["", "Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"]
 

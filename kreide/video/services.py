@@ -19,10 +19,10 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from kreide.accounts.models import User
-from kreide.core import fragments
+from kreide.core import audit, fragments
 from kreide.core.errors import Refusal
 from kreide.env import env_int, env_list
 from kreide.schedule.services import start_time_for
@@ -41,6 +41,15 @@ ADMIT_PACE_SECONDS = env_int("KREIDE_VIDEO_ADMIT_PACE_SECONDS", 5)
 HEALTH_KEY = "video:health"
 HEALTH_MAX_AGE = timedelta(seconds=env_int("KREIDE_VIDEO_HEALTH_SECONDS", 15))
 CHAT_PAGE = 50
+
+audit.declare(
+    {
+        "video.lesson_ended": gettext_lazy("Video lesson ended"),
+        "video.lesson_restarted": gettext_lazy("Video lesson moved to another media server"),
+        "video.participant_removed": gettext_lazy("Removed from a video lesson"),
+        "video.muted_all": gettext_lazy("Everyone muted in a video lesson"),
+    }
+)
 
 
 class VideoRefusal(Refusal):
@@ -311,6 +320,7 @@ def end_lesson(actor: User, lesson: VideoLesson) -> None:
         lesson.admissions.filter(
             state__in=[Admission.State.ADMITTED, Admission.State.WAITING]
         ).update(state=Admission.State.LEFT)
+        audit.record(lesson.school_id, actor, "video.lesson_ended", lesson)
     lesson.refresh_from_db()
 
 
@@ -327,6 +337,7 @@ def restart_lesson(actor: User, lesson: VideoLesson) -> VideoLesson:
         lesson.admissions.filter(state=Admission.State.ADMITTED).update(
             state=Admission.State.LEFT, server=None, token=""
         )
+        audit.record(lesson.school_id, actor, "video.lesson_restarted", lesson, lost_server=lost)
     lesson.refresh_from_db()
     return open_room(lesson, exclude_server=lost)
 
@@ -594,7 +605,11 @@ def call_on(actor: User, lesson: VideoLesson, participant_id: int, allowed: bool
 
 def remove_participant(actor: User, lesson: VideoLesson, participant_id: int) -> None:
     admission = _participant(actor, lesson, participant_id)
-    Admission.unscoped.filter(pk=admission.pk).update(state=Admission.State.REMOVED)
+    with transaction.atomic():
+        Admission.unscoped.filter(pk=admission.pk).update(state=Admission.State.REMOVED)
+        audit.record(
+            lesson.school_id, actor, "video.participant_removed", lesson, user=admission.user_id
+        )
     if lesson.server_id and lesson.room_id:
         try:
             if admission.token:
@@ -618,9 +633,11 @@ def remove_participant(actor: User, lesson: VideoLesson, participant_id: int) ->
 def mute_all(actor: User, lesson: VideoLesson) -> None:
     if not can_manage(actor, lesson):
         raise PermissionDenied
-    VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
-        mute_all_seq=F("mute_all_seq") + 1
-    )
+    with transaction.atomic():
+        VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
+            mute_all_seq=F("mute_all_seq") + 1
+        )
+        audit.record(lesson.school_id, actor, "video.muted_all", lesson)
     lesson_changed(lesson)
 
 

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from kreide.core.models import AuditEntry
 from kreide.messenger import services
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.messenger.services import MessengerError, NotFound
@@ -141,6 +142,14 @@ def test_moderation_mute_read_only_and_delete(world, rooms):
     assert edited["text"] == "Danke schön" and edited["edited"]
     removed = services.delete_message(world.teacher_7a, own.message["id"])
     assert removed["deleted"] and removed["text"] == "" and removed["html"] == ""
+    # Moderation is audited (refused attempts and authors' own deletions are not).
+    audited = AuditEntry.objects.for_school(world.school).order_by("pk")
+    assert [(e.action, e.actor_id, e.target_id) for e in audited] == [
+        ("messenger.muted", world.teacher_7a.pk, str(world.student_7a.pk)),
+        ("messenger.read_only", world.teacher_7a.pk, str(rooms.class_7a.pk)),
+        ("messenger.read_only", world.teacher_7a.pk, str(rooms.class_7a.pk)),
+        ("messenger.message_removed", world.teacher_7a.pk, str(world.classmate_7a.pk)),
+    ]
 
 
 def test_unread_counts_read_state_and_bounded_queries(world, rooms):

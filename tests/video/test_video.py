@@ -282,6 +282,21 @@ def test_a_deactivated_class_grants_nothing(world, deactivate, client_for):
         scheduled(world)
 
 
+def test_lesson_control_is_audited(world):
+    from kreide.core.models import AuditEntry
+
+    lesson = scheduled(world)
+    services.mute_all(world.teacher_7a, lesson)
+    with pytest.raises(PermissionDenied):
+        services.end_lesson(world.student_7a, lesson)
+    services.end_lesson(world.teacher_7a, lesson)
+    audited = AuditEntry.objects.for_school(world.school).order_by("pk")
+    assert [(e.action, e.actor_id, e.target_label) for e in audited] == [
+        ("video.muted_all", world.teacher_7a.pk, "Mathe"),
+        ("video.lesson_ended", world.teacher_7a.pk, "Mathe"),
+    ]
+
+
 def test_who_manages_and_who_joins(world):
     lesson = scheduled(world)
     assert services.can_manage(world.admin, lesson)
