@@ -15,6 +15,24 @@ class StudentChoice(forms.ModelMultipleChoiceField):
         return f"{obj.last_name}, {obj.first_name}"
 
 
+class PickerGroup(str):
+    """A class's name as the picker's group heading, with the class's id beside it."""
+
+    pk: int
+
+    def __new__(cls, pk: int, name: str) -> PickerGroup:
+        group = super().__new__(cls, name)
+        group.pk = pk
+        return group
+
+
+class StudentPicker(forms.CheckboxSelectMultiple):
+    """Students grouped by class, with a search and chips (tasks/js/student_picker.js)
+    instead of one long list to Ctrl-click in."""
+
+    template_name = "tasks/widgets/student_picker.html"
+
+
 class TaskForm(forms.ModelForm):
     groups = forms.ModelMultipleChoiceField(
         queryset=Group.unscoped.none(),
@@ -23,7 +41,7 @@ class TaskForm(forms.ModelForm):
     )
     students = StudentChoice(
         queryset=User.objects.none(),
-        widget=forms.SelectMultiple(attrs={"size": 8}),
+        widget=StudentPicker,
         required=False,
         label=_("Only these students (optional)"),
         help_text=_("Leave empty to assign the task to everyone in the chosen groups."),
@@ -57,7 +75,25 @@ class TaskForm(forms.ModelForm):
             .filter(pk__in=access.member_ids(teacher.school_id, groups), is_active=True)
             .order_by("last_name", "first_name")
         )
+        self.fields["students"].widget.choices = self._students_by_group(teacher, groups)
         self.fields["max_file_mb"].widget.attrs.update(min=1, max=200)
+
+    def _students_by_group(self, teacher: User, groups) -> list:
+        """The students as choices grouped by class (three queries)."""
+        names = {
+            student.pk: f"{student.last_name}, {student.first_name}"
+            for student in self.fields["students"].queryset
+        }
+        groups = list(groups)
+        members = access.members_by_group(teacher.school_id, [group.pk for group in groups])
+        choices = []
+        for group in groups:
+            ids = sorted(
+                (pk for pk in members.get(group.pk, ()) if pk in names), key=names.__getitem__
+            )
+            if ids:
+                choices.append((PickerGroup(group.pk, group.name), [(pk, names[pk]) for pk in ids]))
+        return choices
 
     def clean_max_file_mb(self) -> int:
         value = self.cleaned_data["max_file_mb"]

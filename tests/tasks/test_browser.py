@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from kreide.tasks.models import Submission
+from kreide.tasks.models import Submission, Task
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,3 +104,34 @@ def test_upload_survives_a_dropped_connection(page, sign_in, world, make_task, t
     submitted = task.submissions.get().files.get()
     assert submitted.blob.size == solution.stat().st_size
     assert submitted.blob.sha256 == hashlib.sha256(solution.read_bytes()).hexdigest()
+
+
+def test_teacher_picks_students_by_search_and_chips_on_a_phone(
+    phone_page, sign_in, axe, world, make_user
+):
+    page = phone_page
+    for n in range(30):
+        make_user(world.school, groups=(world.class_7a,), last_name=f"Klasse{n:02d}")
+    amsel = make_user(world.school, groups=(world.class_7a,), last_name="Amsel", first_name="Ida")
+    drossel = make_user(world.school, groups=(world.class_7a,), last_name="Drossel")
+    sign_in(page, world.teacher_7a.username)
+    page.goto("/tasks/new/")
+    page.get_by_label("Titel").fill("Referat Vögel")
+    page.get_by_label("7a").check()
+    due = timezone.localtime() + timedelta(days=2)
+    page.get_by_label("Fällig").fill(due.strftime("%Y-%m-%dT%H:%M"))
+    search = page.get_by_label("Nach Namen suchen")
+    search.fill("amse")
+    page.get_by_label("Amsel, Ida").check()
+    search.fill("drossel")
+    page.get_by_label(f"Drossel, {drossel.first_name}").check()
+    chips = page.locator("[data-picker-chips] button")
+    assert chips.count() == 2
+    axe(page)
+    page.get_by_role("button", name=f"Drossel, {drossel.first_name} (entfernen)").click()
+    assert chips.count() == 1
+    assert not page.get_by_label(f"Drossel, {drossel.first_name}").is_checked()
+    page.get_by_role("button", name="Aufgabe speichern").click()
+    page.get_by_text("Die Aufgabe wurde gespeichert.").wait_for()
+    task = Task.objects.for_school(world.school).get()
+    assert list(task.students.all()) == [amsel]

@@ -219,3 +219,23 @@ def test_a_draft_past_the_due_date_is_overdue_but_kept(world, make_task, client_
     assert Submission.objects.for_school(world.school).get(task=task).files.count() == 1
     page = client_for(world.student_7a).get(reverse("tasks:list")).content.decode()
     assert "überfällig" in page
+
+
+def test_new_task_form_groups_students_by_class(world, make_group, make_user, client_for):
+    course = make_group(world.school, "Chor", kind="course", grade=None)
+    Membership = world.class_7a.memberships.model
+    Membership.unscoped.create(
+        school=world.school, group=course, user=world.teacher_7a, role="teacher"
+    )
+    singer = make_user(world.school, groups=(course,), last_name="Amsel")
+    page = client_for(world.teacher_7a).get(reverse("tasks:create")).content.decode()
+    picker = page.split("data-student-picker", 1)[1].split("</fieldset>", 1)[0]
+    assert f'data-group="{world.class_7a.pk}"' in picker and f'data-group="{course.pk}"' in picker
+    sections = {
+        part.split('"', 1)[0]: part.split("</details>", 1)[0]
+        for part in picker.split('data-group="')[1:]
+    }
+    class_part, course_part = sections[str(world.class_7a.pk)], sections[str(course.pk)]
+    assert world.student_7a.last_name in class_part and singer.last_name in course_part
+    assert singer.last_name not in class_part and world.student_7b.last_name not in picker
+    assert "<select" not in picker
