@@ -314,6 +314,8 @@ MAIL_MESSAGE_MAX_BYTES = env_int("KREIDE_MAIL_MESSAGE_MAX_BYTES", 25 * 1024 * 10
 MAIL_RECIPIENTS_PER_HOUR = env_int("KREIDE_MAIL_RECIPIENTS_PER_HOUR", 100)
 # How long Dovecot remembers a successful login (salted hash, never the password).
 MAIL_AUTH_CACHE_SECONDS = env_int("KREIDE_MAIL_AUTH_CACHE_SECONDS", 300)
+# DKIM: the selector of the signing key (DNS: <selector>._domainkey.<school domain>).
+MAIL_DKIM_SELECTOR = env_str("KREIDE_MAIL_DKIM_SELECTOR", "kreide")
 
 # --- Real time (messenger WebSockets, served by the separate ASGI process) ---------------
 # Behind nginx: KREIDE_REALTIME_URL=/ws/messenger/ (same origin, routed to the ASGI process).

@@ -8,7 +8,7 @@ want=(gettext)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx libnginx-mod-http-brotli-static iproute2 util-linux)
   want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
-  want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket)  # school e-mail
+  want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket opendkim opendkim-tools)  # school e-mail
 fi
 missing=()
 for package in "${want[@]}"; do

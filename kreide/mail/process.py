@@ -28,6 +28,8 @@ from kreide.mail import services
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
 POSTFIX = "/usr/sbin/postfix"
+OPENDKIM = "/usr/sbin/opendkim"
+OPENDKIM_GENKEY = "/usr/sbin/opendkim-genkey"
 AUTH_LUA = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so"
 TEMPLATES = Path(settings.BASE_DIR) / "scripts" / "mail" / "templates"
 
@@ -65,6 +67,10 @@ class Ports:
     @property
     def sasl(self) -> int:
         return self.base + 33
+
+    @property
+    def dkim(self) -> int:
+        return self.base + 34
 
     @property
     def imap(self) -> int:
@@ -113,6 +119,19 @@ class MailLayout:
     @property
     def dovecot_conf(self) -> Path:
         return self.config_dir / "dovecot.conf"
+
+    @property
+    def dkim_key(self) -> Path:
+        return self.config_dir / "dkim" / f"{settings.MAIL_DKIM_SELECTOR}.private"
+
+    @property
+    def dkim_record(self) -> Path:
+        """The TXT record to publish at <selector>._domainkey.<school domain>."""
+        return self.config_dir / "dkim" / f"{settings.MAIL_DKIM_SELECTOR}.txt"
+
+
+def dkim_available() -> bool:
+    return Path(OPENDKIM).exists() and Path(OPENDKIM_GENKEY).exists()
 
 
 def layout(
@@ -182,17 +201,72 @@ def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> Non
         "default_transport": "smtp" if relay else "error:5.7.1 no relay host is configured",
         "outbound_comment": "KREIDE_MAIL_RELAY_HOST",
         "message_size_limit": settings.MAIL_MESSAGE_MAX_BYTES,
-        "milters": "",
+        "milters": f"inet:{mail.host}:{mail.ports.dkim}" if dkim_available() else "",
+        "dkim_port": mail.ports.dkim,
+        "dkim_user": "opendkim" if os.geteuid() == 0 else internal.pw_name,
     }
     _render("dovecot.conf", mail.dovecot_conf, values)
     _render("kreide-auth.lua", mail.config_dir / "kreide-auth.lua", values)
     _render("main.cf", mail.postfix_dir / "main.cf", values)
     _render("master.cf", mail.postfix_dir / "master.cf", values)
+    if dkim_available():
+        _write_dkim(mail, values)
     digest = base64.b64encode(hashlib.sha256(services.master_secret().encode()).digest()).decode()
     master_users = mail.config_dir / "dovecot-master-users"
     master_users.write_text(f"{services.MASTER_USER}:{{SHA256}}{digest}\n")
     master_users.chmod(0o640)
     os.chown(master_users, 0 if os.geteuid() == 0 else -1, internal.pw_gid)
+
+
+def _write_dkim(mail: MailLayout, values: dict) -> None:
+    """OpenDKIM's configuration, and the signing key on first use (kept afterwards: its
+    public half is in the schools' DNS)."""
+    selector = settings.MAIL_DKIM_SELECTOR
+    key_dir = mail.dkim_key.parent
+    key_dir.mkdir(exist_ok=True)
+    if not mail.dkim_key.exists():
+        subprocess.run(
+            [OPENDKIM_GENKEY, "-b", "2048", "-D", str(key_dir), "-s", selector, "-d", "school"],
+            check=True,
+            capture_output=True,
+        )
+    owner = pwd.getpwnam(values["dkim_user"])
+    for path in (key_dir, mail.dkim_key):
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+    mail.dkim_key.chmod(0o600)
+    write_dkim_domains(mail)
+    _render(
+        "opendkim.conf",
+        mail.config_dir / "opendkim.conf",
+        {
+            **values,
+            "dkim_selector": selector,
+            "dkim_key": mail.dkim_key,
+            "require_safe_keys": "no" if _world_writable_above(mail.root) else "yes",
+        },
+    )
+
+
+def _world_writable_above(path: Path) -> bool:
+    return any(parent.stat().st_mode & 0o002 for parent in path.resolve().parents)
+
+
+def write_dkim_domains(mail: MailLayout) -> bool:
+    """The school domains OpenDKIM signs for, from Kreide's schools; True if changed."""
+    target = mail.config_dir / "dkim-domains"
+    wanted = "".join(f"{domain}\n" for domain in services.all_domains())
+    if target.exists() and target.read_text() == wanted:
+        return False
+    target.write_text(wanted or "invalid.\n")  # OpenDKIM wants a non-empty set
+    return True
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def answers(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -211,6 +285,7 @@ class MailServers:
     mail: MailLayout
     dovecot: subprocess.Popen | None = None
     postfix: subprocess.Popen | None = None
+    opendkim: subprocess.Popen | None = None
     log_files: list = field(default_factory=list)
 
     def start_dovecot(self, ready_timeout: float = 15.0) -> None:
@@ -223,6 +298,33 @@ class MailServers:
             start_new_session=True,
         )
         self._wait(self.dovecot, self.mail.ports.imap, "Dovecot", ready_timeout)
+
+    def start_opendkim(self) -> None:
+        """The signing milter; Postfix passes mail unsigned while it is not there."""
+        if not (self.mail.config_dir / "opendkim.conf").exists():
+            return
+        log = open(self.mail.log_dir / "opendkim.out", "ab")  # noqa: SIM115 (kept open)
+        self.log_files.append(log)
+        self.opendkim = subprocess.Popen(
+            [OPENDKIM, "-f", "-x", str(self.mail.config_dir / "opendkim.conf")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while not _listening(self.mail.host, self.mail.ports.dkim):
+            if self.opendkim.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"OpenDKIM did not start; see {self.mail.log_dir}")
+            time.sleep(0.05)
+
+    def refresh_dkim(self) -> None:
+        """A new school or domain: rewrite the signing domains and restart OpenDKIM (a
+        second; meanwhile Postfix passes mail unsigned rather than holding it)."""
+        if not dkim_available() or not write_dkim_domains(self.mail):
+            return
+        if self.opendkim is not None and self.opendkim.poll() is None:
+            _stop(self.opendkim)
+            self.start_opendkim()
 
     def start_postfix(self, ready_timeout: float = 30.0) -> None:
         log = open(self.mail.log_dir / "postfix.out", "ab")  # noqa: SIM115 (kept open)
@@ -270,6 +372,7 @@ class MailServers:
     def stop(self) -> None:
         self.stop_postfix()
         self.stop_dovecot()
+        _stop(self.opendkim)
         for log in self.log_files:
             log.close()
         self.log_files.clear()
@@ -294,6 +397,7 @@ def start(mail: MailLayout, **config) -> MailServers:
     write_config(mail, **config)
     servers = MailServers(mail)
     try:
+        servers.start_opendkim()
         servers.start_dovecot()
         servers.start_postfix()
     except BaseException:

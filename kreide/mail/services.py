@@ -56,6 +56,15 @@ def address_of(user: User, domain: str | None = None) -> str:
     return f"{user.username.lower()}@{domain or school_domain(user.school)}"
 
 
+def all_domains() -> list[str]:
+    """Every school's mail domain (for DKIM signing)."""
+    policies = {policy.school_id: policy for policy in MailPolicy.unscoped.exclude(domain="")}
+    return sorted(
+        school_domain(school, policies.get(school.pk) or MailPolicy(school=school))
+        for school in School.objects.all()
+    )
+
+
 def school_for_domain(domain: str) -> School | None:
     domain = domain.strip().lower()
     policy = MailPolicy.unscoped.filter(domain=domain).select_related("school").first()

@@ -65,7 +65,8 @@ def _mail_session(django_db_setup, django_db_blocker):
     mail = process.layout(root / "mail", base=free_base())
     kreide_side = KreideSide(mail)
     kreide_side.start()
-    servers = process.start(mail, auth_failure_delay="0")
+    with django_db_blocker.unblock():  # the DKIM domains are read from the schools
+        servers = process.start(mail, auth_failure_delay="0")
     servers.kreide_side = kreide_side
     yield servers
     servers.stop()

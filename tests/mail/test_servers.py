@@ -155,3 +155,18 @@ def test_logins_go_on_while_kreide_is_down(mail, world, make_user):
         imap_login(mail, address_of(newcomer))  # never signed in: nothing remembered
     with pytest.raises(imaplib.IMAP4.error):
         imap_login(mail, address_of(world.student_7a), "wrong-password")
+
+
+def test_mail_leaving_postfix_is_dkim_signed_for_the_school_domain(mail, world):
+    mail.refresh_dkim()  # as `kreide mail-start` does when schools change
+    title = subject()
+    submit(mail, world.teacher_7a, [address_of(world.student_7a)], title)
+    assert delivered(mail, world.student_7a, title)
+    client = imap_login(mail, address_of(world.student_7a))
+    client.select("INBOX", readonly=True)
+    _status, found = client.search(None, "SUBJECT", f'"{title}"')
+    _status, data = client.fetch(found[0].split()[-1], "(BODY.PEEK[HEADER])")
+    client.logout()
+    headers = data[0][1].decode()
+    assert "DKIM-Signature:" in headers
+    assert "d=nord.kreide.test" in headers and "s=kreide" in headers

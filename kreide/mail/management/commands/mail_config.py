@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from kreide.mail import process
@@ -28,3 +29,9 @@ class Command(BaseCommand):
             f"{ports.smtp}, Kreide's own mails {ports.system}; Kreide answers Postfix on "
             f"{ports.socketmap} (socketmap) and {ports.policy} (policy), Dovecot on {ports.auth}."
         )
+        if mail.dkim_record.exists():
+            self.stdout.write(
+                "DKIM: publish this TXT record as "
+                f"{settings.MAIL_DKIM_SELECTOR}._domainkey.<school domain> (docs/mail-dns.md):\n"
+                + mail.dkim_record.read_text()
+            )

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         service = lookup.start(mail.host, mail.ports.socketmap, mail.ports.policy, mail.ports.auth)
         process.write_config(mail)
         servers = process.MailServers(mail)
-        failures = {"Dovecot": 0, "Postfix": 0}
+        failures = {"OpenDKIM": 0, "Dovecot": 0, "Postfix": 0}
         self.stdout.write(
             f"E-mail runs: IMAP {mail.host}:{mail.ports.imap}, submission "
             f"{mail.ports.submission}, inbound SMTP {mail.ports.smtp}."
@@ -47,6 +47,7 @@ class Command(BaseCommand):
         try:
             while not self.stopping:
                 for name, running, start in (
+                    ("OpenDKIM", servers.opendkim, servers.start_opendkim),
                     ("Dovecot", servers.dovecot, servers.start_dovecot),
                     ("Postfix", servers.postfix, servers.start_postfix),
                 ):
@@ -59,6 +60,7 @@ class Command(BaseCommand):
                         failures[name] += 1
                         logger.error(f"{name} did not start", extra={"error": str(error)})
                         self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
+                servers.refresh_dkim()
                 self.wait(options["check_every"])
         finally:
             servers.stop()
