@@ -4,6 +4,7 @@ from kreide.timetable.models import (
     CalendarSettings,
     Event,
     FeedToken,
+    ImportKey,
     Lesson,
     Period,
     Room,
@@ -22,3 +23,4 @@ registry.register(ScreenLink, unique_across_schools=("token",))  # the hallway s
 registry.register(Event)
 registry.register(CalendarSettings)
 registry.register(FeedToken, unique_across_schools=("token",))  # subscriptions keep working
+registry.register(ImportKey, unique_across_schools=("secret_sha256",))  # the push keeps working

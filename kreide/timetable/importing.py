@@ -414,6 +414,20 @@ def parse_csv(files: dict[str, bytes]) -> ParsedExport:
     return parsed
 
 
+UPLOAD_LIMIT = 5 * 1024 * 1024  # a whole school's Untis export is well under 1 MB
+
+
+def upload_problem(uploads: list) -> str | None:
+    """Why uploaded files (with `.name` and `.size`) cannot be an export, or None."""
+    if not uploads:
+        return _("Choose the exported files.")
+    if sum(upload.size for upload in uploads) > UPLOAD_LIMIT:
+        return _("The files are larger than 5 MB together.")
+    if any(not upload.name.lower().endswith((".txt", ".csv")) for upload in uploads):
+        return _("Only .TXT (Untis) and .CSV files can be imported.")
+    return None
+
+
 def parse(files: dict[str, bytes], format: str) -> ParsedExport:
     if format == "untis":
         return parse_untis(files)

@@ -281,3 +281,22 @@ class FeedToken(SchoolScopedModel):
         constraints = [models.UniqueConstraint(fields=["user"], name="timetable_feedtoken_unique")]
         verbose_name = _("calendar subscription")
         verbose_name_plural = _("calendar subscriptions")
+
+
+class ImportKey(SchoolScopedModel):
+    """The secret an export job sends with each pushed Untis or CSV export (as a Bearer
+    token). Only its SHA-256 is stored; the admin sees the secret once, when made."""
+
+    secret_sha256 = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(SchoolScopedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["school"], name="timetable_importkey_unique")
+        ]
+        verbose_name = _("import key")
+        verbose_name_plural = _("import keys")

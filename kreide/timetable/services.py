@@ -8,7 +8,9 @@ difference is applied. Importing the same export twice changes nothing the secon
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -16,6 +18,7 @@ from datetime import date, time
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,7 +34,15 @@ from kreide.timetable.importing import (
     SubstitutionRow,
     TimetableImportError,
 )
-from kreide.timetable.models import Lesson, Period, Room, ScreenLink, Substitution, TeacherCode
+from kreide.timetable.models import (
+    ImportKey,
+    Lesson,
+    Period,
+    Room,
+    ScreenLink,
+    Substitution,
+    TeacherCode,
+)
 
 
 def timetable_scope(school_id: int) -> str:
@@ -126,6 +137,8 @@ audit.declare(
         "timetable.imported": gettext_lazy("Timetable imported"),
         "timetable.bell_times": gettext_lazy("Bell times changed"),
         "timetable.screen_link_renewed": gettext_lazy("Link of the substitution screen renewed"),
+        "timetable.import_key_renewed": gettext_lazy("Timetable import key renewed"),
+        "timetable.import_key_revoked": gettext_lazy("Timetable import key turned off"),
     }
 )
 
@@ -729,3 +742,45 @@ def can_view(user: User, kind: str, school_id: int, member: bool = False) -> boo
     if user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN):
         return True
     return kind == "group" and member
+
+
+# ------------------------------------------------------------------------- pushed imports
+
+
+def _key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def renew_import_key(actor: User) -> str:
+    """A new secret for the school's export job; the previous one stops working. The
+    secret is returned once and stored only as its hash."""
+    if not is_admin_of(actor, actor.school):
+        raise PermissionDenied
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        ImportKey.objects.for_school(actor.school).delete()
+        ImportKey.objects.for_school(actor.school).create(
+            secret_sha256=_key_hash(secret), created_by=actor
+        )
+        audit.record(actor.school, actor, "timetable.import_key_renewed")
+    return secret
+
+
+def revoke_import_key(actor: User) -> None:
+    if not is_admin_of(actor, actor.school):
+        raise PermissionDenied
+    with transaction.atomic():
+        ImportKey.objects.for_school(actor.school).delete()
+        audit.record(actor.school, actor, "timetable.import_key_revoked")
+
+
+def school_for_import_key(secret: str) -> School | None:
+    if not secret or len(secret) > 100:
+        return None
+    key = (
+        ImportKey.unscoped.filter(secret_sha256=_key_hash(secret)).select_related("school").first()
+    )
+    if key is None:
+        return None
+    ImportKey.unscoped.filter(pk=key.pk).update(last_used_at=timezone.now())
+    return key.school

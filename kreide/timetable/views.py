@@ -22,7 +22,7 @@ from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_g
 from kreide.schools.models import Group, School
 from kreide.timetable import calendars, importing, plans, services
 from kreide.timetable.forms import CalendarSettingsForm, EventForm, HolidayFileForm
-from kreide.timetable.models import Event, Room
+from kreide.timetable.models import Event, ImportKey, Room
 from kreide.video import services as video
 
 
@@ -190,7 +190,7 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 def manage(request: HttpRequest) -> HttpResponse:
-    """School admins: bell times, double bookings, the info screen link."""
+    """School admins: bell times, double bookings, the info screen link, the import key."""
     user = request.user
     if not is_admin_of(user, user.school):
         raise PermissionDenied
@@ -199,7 +199,15 @@ def manage(request: HttpRequest) -> HttpResponse:
         for number, (starts, ends) in plans.periods(user.school_id).items()
     )
     errors: list[str] = []
-    if request.method == "POST":
+    new_key = ""
+    if request.method == "POST" and "import_key" in request.POST:
+        if request.POST["import_key"] == "revoke":
+            services.revoke_import_key(user)
+            messages.success(request, _("The import key no longer works."))
+            return redirect("timetable:manage")
+        # Shown once, on this answer only: Kreide keeps just its hash.
+        new_key = services.renew_import_key(user)
+    elif request.method == "POST":
         text = request.POST.get("bell_times", "")[:4000]
         try:
             services.set_bell_times(user, services.parse_bell_times(text))
@@ -219,6 +227,9 @@ def manage(request: HttpRequest) -> HttpResponse:
             "screen_url": request.build_absolute_uri(
                 reverse("timetable:screen", args=[link.token])
             ),
+            "new_key": new_key,
+            "has_key": ImportKey.objects.for_school(user.school).exists(),
+            "push_url": request.build_absolute_uri(reverse("timetable_push")),
         },
     )
 
@@ -418,7 +429,6 @@ def dates_section(request: HttpRequest) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- office upload
 
-UPLOAD_LIMIT = 5 * 1024 * 1024  # a whole school's Untis export is well under 1 MB
 PREVIEW_SECONDS = 15 * 60
 
 
@@ -448,17 +458,11 @@ def upload(request: HttpRequest) -> HttpResponse:
                 files, format = stored
         else:
             uploads = request.FILES.getlist("files")
-            format = (
-                request.POST.get("format")
-                if request.POST.get("format") in ("untis", "csv")
-                else "untis"
-            )
-            if not uploads:
-                errors.append(_("Choose the exported files."))
-            elif sum(upload.size for upload in uploads) > UPLOAD_LIMIT:
-                errors.append(_("The files are larger than 5 MB together."))
-            elif any(not upload.name.lower().endswith((".txt", ".csv")) for upload in uploads):
-                errors.append(_("Only .TXT (Untis) and .CSV files can be imported."))
+            format = request.POST.get("format")
+            format = format if format in ("untis", "csv") else "untis"
+            problem = importing.upload_problem(uploads)
+            if problem:
+                errors.append(problem)
             else:
                 files = {upload.name: upload.read() for upload in uploads}
         if not errors:
