@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: turns requests away without a database query.
-    "kreide.status.admission.AdmissionMiddleware",
+    "kreide.core.admission.AdmissionMiddleware",
     "kreide.core.middleware.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -381,3 +381,65 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+# Addresses of the front proxies whose X-Forwarded-For is believed (nginx on this host).
+TRUSTED_PROXIES = frozenset(env_list("KREIDE_TRUSTED_PROXIES", []))
+# Off serves every fragment from the database (for measuring what the cache saves).
+FRAGMENT_CACHE_ENABLED = env_bool("KREIDE_FRAGMENT_CACHE", True)
+
+# --- kreide serve ------------------------------------------------------------------------
+SERVE_HOST = env_str("KREIDE_HOST", "127.0.0.1")
+SERVE_PORT = env_int("KREIDE_PORT", 8000)
+SERVE_WORKERS = env_int("KREIDE_WORKERS", 2)
+# Threads per worker; 0: as many as admission control lets run at once.
+SERVE_THREADS = env_int("KREIDE_THREADS", 0)
+# "auto": `kreide serve` starts a local Janus when /usr/bin/janus exists.
+JANUS = env_str("KREIDE_JANUS", "")
+
+# --- Admission control and the front server (docs/performance.md sizes them) -------------
+# Off gives the naive configuration the benchmark compares against.
+ADMISSION_ENABLED = env_bool("KREIDE_ADMISSION", True)
+# Requests running at once per worker process: enough to overlap database and cache
+# waits, few enough that a saturated CPU does not stretch every request.
+ADMISSION_IN_FLIGHT = env_int("KREIDE_ADMISSION_IN_FLIGHT", 4)
+ADMISSION_QUEUE = env_int("KREIDE_ADMISSION_QUEUE", 8)
+# Longest wait in the queue before the request is turned away.
+ADMISSION_QUEUE_TIMEOUT_MS = env_int("KREIDE_ADMISSION_QUEUE_TIMEOUT_MS", 1000)
+# Password checks (about 30 ms of CPU each here) running at once per worker, and their
+# queue. Measured in the 8:00 wave at 6 students/s on one core: with 1, sign-ins queued
+# behind each other (p95 320 ms, pages p95 174 ms); with 2, p95 230 ms and pages 137 ms,
+# other pages 3-5 ms slower; 3 gained nothing more (bench/results/2026-11-25).
+ADMISSION_LOGIN_IN_FLIGHT = env_int("KREIDE_ADMISSION_LOGIN_IN_FLIGHT", 2)
+ADMISSION_LOGIN_QUEUE = env_int("KREIDE_ADMISSION_LOGIN_QUEUE", 16)
+ADMISSION_HEAVY_IN_FLIGHT = env_int("KREIDE_ADMISSION_HEAVY_IN_FLIGHT", 1)
+ADMISSION_HEAVY_QUEUE = env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2)
+# Base of the Retry-After answer in seconds; each answer adds up to as much again.
+ADMISSION_RETRY_AFTER = env_int("KREIDE_ADMISSION_RETRY_AFTER", 2)
+# What nginx lets into Kreide at once, over all workers (`kreide nginx-config`), and the
+# part of it for requests without a session (sign-in form and sign-ins); beyond, nginx
+# answers 503 itself. 0: derived from the workers and the limits above.
+FRONT_LIMIT = env_int("KREIDE_FRONT_LIMIT", 0)
+FRONT_NEWCOMERS = env_int("KREIDE_FRONT_NEWCOMERS", 0)
+# Where nginx writes a line per refusal, for /status (nginx's master process opens it, so
+# nginx's worker user needs no rights there).
+FRONT_REFUSAL_LOG = Path(env_str("KREIDE_FRONT_REFUSAL_LOG") or DATA_DIR / "front-refusals.log")
+# URL prefixes of heavy work, besides views marked with kreide.core.admission.heavy.
+ADMISSION_HEAVY_PATHS = env_list("KREIDE_ADMISSION_HEAVY_PATHS", [])
+# Never queued: cheap, cache-only answers an operator needs most under load.
+ADMISSION_EXEMPT_PATHS = ["/status", "/healthz", "/readyz", "/metrics", "/static/"]
+ADMISSION_LOGIN_PATH = "/accounts/login/"
+
+# --- Messenger and video -----------------------------------------------------------------
+# New messages per user and window (seconds): a flood limit, not a quota.
+MESSENGER_RATE_LIMIT = env_int("KREIDE_MESSENGER_RATE_LIMIT", 20)
+MESSENGER_RATE_WINDOW = env_int("KREIDE_MESSENGER_RATE_WINDOW", 30)
+MESSENGER_MAX_ATTACHMENT_BYTES = env_int("KREIDE_MESSENGER_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024)
+# Media servers: "API_URL|BROWSER_URL|CAPACITY[|ADMIN_KEY]", comma-separated.
+JANUS_URLS = env_list("KREIDE_JANUS_URLS", [])
+# An admission nobody has heard of for this long no longer counts as load (closed tab,
+# crashed laptop); the lesson page sends a heartbeat every ~20 s.
+VIDEO_STALE_SECONDS = env_int("KREIDE_VIDEO_STALE_SECONDS", 90)
+# Spacing of assigned join times in the waiting room, per position.
+VIDEO_ADMIT_PACE_SECONDS = env_int("KREIDE_VIDEO_ADMIT_PACE_SECONDS", 5)
+VIDEO_HEALTH_SECONDS = env_int("KREIDE_VIDEO_HEALTH_SECONDS", 15)
+# The share of the healthy servers' capacity one join window may fill.
+VIDEO_JOIN_WINDOW_PERCENT = env_int("KREIDE_VIDEO_JOIN_WINDOW_PERCENT", 50)

@@ -30,7 +30,6 @@ urlpatterns = [
     path("timetable/", include("kreide.timetable.urls")),
     path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
     re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),
-    path("transfer/", include("kreide.transfer.urls")),
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),
 ]

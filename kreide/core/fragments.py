@@ -21,10 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from kreide.env import env_bool
-
 T = TypeVar("T")
-_ENABLED = env_bool("KREIDE_FRAGMENT_CACHE", True)
 _MISSING = object()
 
 
@@ -54,7 +51,7 @@ def bump_on_commit(*scopes: str) -> None:
 
 def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: int = 300) -> T:
     """The value of `compute()`, cached until one of `scopes` is bumped or `timeout` passes."""
-    if not getattr(settings, "FRAGMENT_CACHE_ENABLED", _ENABLED):
+    if not settings.FRAGMENT_CACHE_ENABLED:
         return compute()
     scopes = list(scopes)
     keys = [_version_key(scope) for scope in scopes]
@@ -81,7 +78,7 @@ def cached_many(
     """Several fragments at once: `scopes_of` maps each name to its scopes; `compute(names)`
     returns the values of the names not cached (all of them in one go, e.g. one query for
     many groups). Two cache round trips when everything is cached (versions, values)."""
-    if not getattr(settings, "FRAGMENT_CACHE_ENABLED", _ENABLED):
+    if not settings.FRAGMENT_CACHE_ENABLED:
         return compute(list(scopes_of)) if scopes_of else {}
     scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
     keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}

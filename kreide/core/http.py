@@ -3,15 +3,11 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from kreide.env import env_list
-
-_TRUSTED_PROXIES = set(env_list("KREIDE_TRUSTED_PROXIES", []))
-
 
 def client_address(request: HttpRequest) -> str:
     """The client's address; X-Forwarded-For counts only when it comes from our own proxy."""
     remote = request.META.get("REMOTE_ADDR", "")
-    if remote in _TRUSTED_PROXIES:
+    if remote in settings.TRUSTED_PROXIES:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
             return forwarded.split(",")[-1].strip()

@@ -18,6 +18,7 @@ from typing import Any
 import nh3
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
@@ -31,7 +32,6 @@ from django.utils.translation import gettext_lazy as _
 from kreide.accounts.models import User
 from kreide.core import audit
 from kreide.core.errors import Refusal
-from kreide.env import env_int
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
@@ -54,8 +54,6 @@ CHANGE_OVERLAP = timedelta(seconds=60)
 SEARCH_LIMIT = 50
 _CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Flood limit per user, shared by HTTP and WebSocket sends.
-RATE_LIMIT = env_int("KREIDE_MESSENGER_RATE_LIMIT", 20)
-RATE_WINDOW = env_int("KREIDE_MESSENGER_RATE_WINDOW", 30)
 
 
 class MessengerError(Refusal):
@@ -388,9 +386,9 @@ def _require_moderator(member: RoomMember) -> None:
 
 
 def _check_rate(user: User) -> None:
-    """At most RATE_LIMIT new messages per RATE_WINDOW seconds per user, counted in the
-    cache so every process shares the count."""
-    limit, window = RATE_LIMIT, RATE_WINDOW
+    """At most MESSENGER_RATE_LIMIT new messages per MESSENGER_RATE_WINDOW seconds per user,
+    counted in the cache so every process shares the count."""
+    limit, window = settings.MESSENGER_RATE_LIMIT, settings.MESSENGER_RATE_WINDOW
     key = f"messenger:rate:{user.pk}"
     cache.add(key, 0, timeout=window)
     try:

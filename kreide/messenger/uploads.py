@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from kreide.env import env_int
 from kreide.messenger import services
 from kreide.messenger.models import Attachment
 from kreide.storage.uploads import UploadPurpose, UploadRefused
-
-MAX_ATTACHMENT_BYTES = env_int("KREIDE_MESSENGER_MAX_ATTACHMENT_BYTES", 25 * 1024 * 1024)
 
 
 def _room_id(metadata: dict[str, str]) -> int:
@@ -33,10 +31,10 @@ class MessageAttachment(UploadPurpose):
             raise UploadRefused(
                 str(error.message), status=404 if error.code == "not_found" else 403
             ) from error
-        if size > MAX_ATTACHMENT_BYTES:
+        if size > settings.MESSENGER_MAX_ATTACHMENT_BYTES:
             raise UploadRefused(
                 _("Attachments may be at most %(size)d MB.")
-                % {"size": MAX_ATTACHMENT_BYTES // (1024 * 1024)},
+                % {"size": settings.MESSENGER_MAX_ATTACHMENT_BYTES // (1024 * 1024)},
                 status=413,
             )
 

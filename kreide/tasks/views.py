@@ -16,8 +16,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from kreide.core.admission import heavy
 from kreide.schools import access
-from kreide.status.admission import heavy
 from kreide.storage import previews
 from kreide.storage.downloads import blob_response, content_disposition
 from kreide.storage.filenames import safe_filename

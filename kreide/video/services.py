@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -24,7 +25,6 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from kreide.accounts.models import User
 from kreide.core import audit, fragments
 from kreide.core.errors import Refusal
-from kreide.env import env_int, env_list
 from kreide.schedule.services import start_time_for
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
@@ -33,14 +33,14 @@ from kreide.video.models import Admission, ChatMessage, MediaServer, VideoLesson
 
 logger = logging.getLogger(__name__)
 
-# An admission nobody has heard of for this long no longer counts as load (closed tab,
-# crashed laptop); the lesson page sends a heartbeat every ~20 s.
-STALE_AFTER = timedelta(seconds=env_int("KREIDE_VIDEO_STALE_SECONDS", 90))
-# Spacing of assigned join times in the waiting room, per position.
-ADMIT_PACE_SECONDS = env_int("KREIDE_VIDEO_ADMIT_PACE_SECONDS", 5)
 HEALTH_KEY = "video:health"
-HEALTH_MAX_AGE = timedelta(seconds=env_int("KREIDE_VIDEO_HEALTH_SECONDS", 15))
 CHAT_PAGE = 50
+
+
+def _stale_after() -> timedelta:
+    """An admission not heard of for this long no longer counts as load."""
+    return timedelta(seconds=settings.VIDEO_STALE_SECONDS)
+
 
 audit.declare(
     {
@@ -228,7 +228,7 @@ def server_loads() -> dict[int, int]:
     """Participants each server carries now: its admitted, recently seen admissions."""
     rows = (
         Admission.unscoped.filter(
-            state=Admission.State.ADMITTED, last_seen__gte=timezone.now() - STALE_AFTER
+            state=Admission.State.ADMITTED, last_seen__gte=timezone.now() - _stale_after()
         )
         .values("server_id")
         .annotate(n=Count("pk"))
@@ -388,7 +388,7 @@ def join_opens_for(lesson: VideoLesson, day_starts: time | None) -> datetime:
 
 def _decide(admission: Admission, server: MediaServer, managing: bool, now: datetime) -> Decision:
     """Admit or queue, with the server row locked by the caller."""
-    fresh_since = now - STALE_AFTER
+    fresh_since = now - _stale_after()
     if (
         admission.state == Admission.State.ADMITTED
         and admission.last_seen >= fresh_since
@@ -439,7 +439,9 @@ def _decide(admission: Admission, server: MediaServer, managing: bool, now: date
         admission.save()
         return Decision("admitted", admission)
     admission.state = Admission.State.WAITING
-    admission.join_at = now + timedelta(seconds=min(300, ADMIT_PACE_SECONDS * (ahead - free + 1)))
+    admission.join_at = now + timedelta(
+        seconds=min(300, settings.VIDEO_ADMIT_PACE_SECONDS * (ahead - free + 1))
+    )
     admission.save()
     return Decision("waiting", admission, ahead + 1, admission.join_at)
 
@@ -502,7 +504,7 @@ def current_admission(user: User, lesson: VideoLesson) -> Admission | None:
         user=user,
         state=Admission.State.ADMITTED,
         server_id=lesson.server_id,
-        last_seen__gte=timezone.now() - STALE_AFTER,
+        last_seen__gte=timezone.now() - _stale_after(),
     ).first()
 
 
@@ -522,7 +524,9 @@ def lesson_state(user: User, lesson: VideoLesson, after_chat: int) -> dict:
     if me is not None and me.state == Admission.State.ADMITTED:
         Admission.unscoped.filter(pk=me.pk).update(last_seen=now)
     people = (
-        lesson.admissions.filter(state=Admission.State.ADMITTED, last_seen__gte=now - STALE_AFTER)
+        lesson.admissions.filter(
+            state=Admission.State.ADMITTED, last_seen__gte=now - _stale_after()
+        )
         .select_related("user")
         .order_by("user__last_name", "user__first_name")
     )
@@ -690,7 +694,7 @@ def group_sizes(school_id: int, group_ids: list[int]) -> dict[int, int]:
 
 def join_rate_capacity() -> int:
     """Participants the healthy servers take per join window: a share of their capacity."""
-    share = env_int("KREIDE_VIDEO_JOIN_WINDOW_PERCENT", 50)
+    share = settings.VIDEO_JOIN_WINDOW_PERCENT
     total = sum(
         MediaServer.objects.filter(enabled=True, healthy=True).values_list("capacity", flat=True)
     )
@@ -740,7 +744,7 @@ def set_join_window(actor: User, lesson: VideoLesson, opens_at: datetime) -> Non
 
 def sync_configured_servers() -> None:
     """Register the servers from KREIDE_JANUS_URLS: "API_URL|BROWSER_URL|CAPACITY|ADMIN_KEY"."""
-    for entry in env_list("KREIDE_JANUS_URLS", []):
+    for entry in settings.JANUS_URLS:
         parts = [part.strip() for part in entry.split("|")]
         if len(parts) < 3 or not parts[2].isdigit():
             logger.error(
@@ -800,9 +804,11 @@ def cached_state() -> str | None:
 
 
 def fresh_state() -> str:
-    """The state, re-checked when older than HEALTH_MAX_AGE (one checker at a time)."""
+    """The state, re-checked when older than VIDEO_HEALTH_SECONDS (one checker at a time)."""
     entry = cache.get(HEALTH_KEY)
-    if entry and timezone.now() - entry["checked"] < HEALTH_MAX_AGE:
+    if entry and timezone.now() - entry["checked"] < timedelta(
+        seconds=settings.VIDEO_HEALTH_SECONDS
+    ):
         return entry["state"]
     if cache.add("video:health-lock", 1, timeout=10):
         try:

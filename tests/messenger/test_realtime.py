@@ -313,4 +313,4 @@ def test_flooding_is_refused_with_a_clear_message(asgi_server, cookies, world, r
     assert codes == ["ok"] * 8 + ["rate_limited"] * 2
     assert last["message"].startswith("Du sendest zu viele Nachrichten")
     assert Message.objects.for_school(world.school).count() == 8
-    assert services.RATE_LIMIT >= 8
+    assert settings.MESSENGER_RATE_LIMIT >= 8

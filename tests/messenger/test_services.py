@@ -96,7 +96,7 @@ def test_a_retried_send_is_stored_once(world, rooms):
     assert Message.objects.for_school(world.school).count() == 1
 
 
-def test_refusals(world, rooms, monkeypatch):
+def test_refusals(world, rooms, settings):
     with pytest.raises(NotFound):
         _send(world.student_7b, rooms.class_7a)
     with pytest.raises(NotFound):
@@ -110,7 +110,7 @@ def test_refusals(world, rooms, monkeypatch):
     assert error.value.code == "empty"
     with pytest.raises(MessengerError):
         services.send_message(world.student_7a, rooms.class_7a.pk, "Hallo", "kurz")
-    monkeypatch.setattr(services, "RATE_LIMIT", 3)
+    settings.MESSENGER_RATE_LIMIT = 3
     for number in range(3):
         _send(world.student_7a, rooms.class_7a, text=f"Nachricht {number}")
     with pytest.raises(MessengerError) as error:

@@ -251,12 +251,9 @@ def test_attachments_across_classes_and_schools(world, rooms, client_for, _blobs
     assert reuse.status_code == 400
 
 
-def test_oversized_attachment_is_refused_before_upload(
-    world, rooms, client_for, _blobs, monkeypatch
-):
-    from kreide.messenger import uploads
+def test_oversized_attachment_is_refused_before_upload(world, rooms, client_for, _blobs, settings):
 
-    monkeypatch.setattr(uploads, "MAX_ATTACHMENT_BYTES", 10)
+    settings.MESSENGER_MAX_ATTACHMENT_BYTES = 10
     refused = _upload(client_for(world.student_7a), rooms.class_7a, data=b"x" * 11)
     assert refused.status_code == 413
 

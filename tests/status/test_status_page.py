@@ -105,13 +105,13 @@ def test_banner_falls_back_to_the_snapshot_file(client, db):
     assert "Wartung heute Abend" in client.get("/accounts/login/").content.decode()
 
 
-def test_video_check_asks_the_registered_media_servers(db, monkeypatch):
+def test_video_check_asks_the_registered_media_servers(db, monkeypatch, settings):
     import socket
 
     from kreide.video import services as video
     from kreide.video.models import MediaServer
 
-    monkeypatch.delenv("KREIDE_JANUS_URLS", raising=False)
+    settings.JANUS_URLS = []
     assert health.check_video() == "not configured"
     assert video.cached_state() == "unconfigured"
     with socket.socket() as probe:  # a loopback port nobody listens on

@@ -357,12 +357,12 @@ def test_admins_see_no_join_buttons_for_lessons_they_do_not_attend(world, client
     assert "Erdkunde" in client_for(world.admin).get("/video/").content.decode()
 
 
-def test_media_servers_come_from_the_environment(db, monkeypatch):
-    monkeypatch.setenv(
-        "KREIDE_JANUS_URLS",
-        "http://10.0.0.5:8088/janus|wss://video.example/ws|300|key1, http://10.0.0.6:8088/janus|"
-        "wss://video2.example/ws|200, http://10.0.0.7/janus|ws://x|many",
-    )
+def test_media_servers_come_from_the_configuration(db, settings):
+    settings.JANUS_URLS = [
+        "http://10.0.0.5:8088/janus|wss://video.example/ws|300|key1",
+        "http://10.0.0.6:8088/janus|wss://video2.example/ws|200",
+        "http://10.0.0.7/janus|ws://x|many",
+    ]
     services.sync_configured_servers()
     servers = dict(MediaServer.objects.values_list("url", "capacity"))
     assert servers == {"http://10.0.0.5:8088/janus": 300, "http://10.0.0.6:8088/janus": 200}

@@ -64,36 +64,35 @@ class Command(BaseCommand):
     help = "Serve Kreide: WSGI workers for pages, an ASGI process for real-time connections."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("KREIDE_HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("KREIDE_PORT", 8000)))
+        parser.add_argument("--host", default=settings.SERVE_HOST)
+        parser.add_argument("--port", type=int, default=settings.SERVE_PORT)
         parser.add_argument(
             "--realtime-port",
             type=int,
-            default=int(os.environ.get("KREIDE_REALTIME_PORT", 8001)),
+            default=settings.REALTIME_PORT,
             help="Port of the ASGI process (WebSockets).",
         )
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("KREIDE_WORKERS", 2)),
+            default=settings.SERVE_WORKERS,
             help="WSGI worker processes (default: 2, one per core here).",
         )
         parser.add_argument(
             "--threads",
             type=int,
-            default=int(os.environ.get("KREIDE_THREADS", 0)),
+            default=settings.SERVE_THREADS,
             help="Threads per WSGI worker (default: enough for admission control's "
             "requests in flight and queues, so a refusal never waits for a thread).",
         )
 
     def handle(self, *args, **options):
-        from kreide.status.admission import Limits
-        from kreide.status.conf import value
+        from kreide.core.admission import Limits
 
         bin_dir = Path(sys.executable).parent
         if not options["threads"]:
             options["threads"] = (
-                Limits.from_settings().threads_needed() if value("ADMISSION_ENABLED") else 4
+                Limits.from_settings().threads_needed() if settings.ADMISSION_ENABLED else 4
             )
         raise_file_limit()
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
@@ -123,7 +122,7 @@ class Command(BaseCommand):
         ]
         # Optional video: KREIDE_JANUS=auto runs a local Janus and its health monitor
         # (it restarts Janus itself, so a Janus crash never stops the pages).
-        if os.environ.get("KREIDE_JANUS") == "auto" and Path("/usr/bin/janus").exists():
+        if settings.JANUS == "auto" and Path("/usr/bin/janus").exists():
             commands.append([str(bin_dir / "kreide"), "janus-start"])
         # School e-mail: KREIDE_MAIL=auto runs Postfix and Dovecot with Kreide as their
         # directory, supervised by `kreide mail-start` (its crash never stops the pages).

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from string import Template
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from kreide.status.admission import RETRY_AFTER_MARK, WAITING_CSP, render_waiting_page
-from kreide.status.conf import front_refusal_log, value
+from kreide.core.admission import RETRY_AFTER_MARK, WAITING_CSP, render_waiting_page
 
 # A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
 # Kreide itself enforces MAX_UPLOAD_BYTES per file.
@@ -32,9 +30,9 @@ def front_limits(workers: int) -> tuple[int, int]:
     168 ms at 9/s; the price is a longer wait on the sign-in page (12 % of requests told
     to come back instead of 13 %, but nearly all of them sign-in forms).
     """
-    in_flight = value("ADMISSION_IN_FLIGHT")
-    total = value("FRONT_LIMIT") or workers * (in_flight + in_flight // 2)
-    newcomers = value("FRONT_NEWCOMERS") or max(1, workers * in_flight // 2)
+    in_flight = settings.ADMISSION_IN_FLIGHT
+    total = settings.FRONT_LIMIT or workers * (in_flight + in_flight // 2)
+    newcomers = settings.FRONT_NEWCOMERS or max(1, workers * in_flight // 2)
     return total, min(newcomers, total)
 
 
@@ -54,11 +52,11 @@ def waiting_pages() -> dict[str, str]:
 
 
 def _busy_config(workers: int) -> dict[str, str]:
-    if not value("ADMISSION_ENABLED"):
+    if not settings.ADMISSION_ENABLED:
         # The naive configuration: nginx lets everything through.
         return {"front_limits": "", "busy_locations": "", "retry_after_map": "default 1;"}
     total, newcomers = front_limits(workers)
-    base = value("ADMISSION_RETRY_AFTER")
+    base = settings.ADMISSION_RETRY_AFTER
     return {
         "front_limits": (
             f"limit_conn kreide_front {total};\n"
@@ -107,7 +105,7 @@ def render(
         static_root=Path(settings.STATIC_ROOT).resolve(),
         storage_dir=Path(settings.STORAGE_DIR).resolve(),
         session_cookie=settings.SESSION_COOKIE_NAME,
-        refusal_log=front_refusal_log().resolve(),
+        refusal_log=Path(settings.FRONT_REFUSAL_LOG).resolve(),
         default_language=settings.LANGUAGE_CODE,
         waiting_csp=WAITING_CSP,
         **_busy_config(workers),
@@ -121,8 +119,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--listen", default="80")
         parser.add_argument("--server-name", default="_")
-        port = os.environ.get("KREIDE_PORT", "8000")
-        realtime = os.environ.get("KREIDE_REALTIME_PORT", "8001")
+        port = str(settings.SERVE_PORT)
+        realtime = str(settings.REALTIME_PORT)
         parser.add_argument("--wsgi", default=f"127.0.0.1:{port}")
         parser.add_argument("--asgi", default=f"127.0.0.1:{realtime}")
         parser.add_argument(
@@ -133,7 +131,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=int(os.environ.get("KREIDE_WORKERS", 2)),
+            default=settings.SERVE_WORKERS,
             help="WSGI worker processes of `kreide serve` (sizes what nginx lets through)",
         )
 

@@ -3,11 +3,11 @@
 import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from kreide.status import health, load
-from kreide.status.conf import front_refusal_log
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Sample once and exit.")
 
     def handle(self, *args, once: bool = False, **options):
-        refusals = load.FrontRefusals(front_refusal_log())
+        refusals = load.FrontRefusals(settings.FRONT_REFUSAL_LOG)
         while True:
             close_old_connections()  # a restarted database must not stay "down" here
             try:

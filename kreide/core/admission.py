@@ -30,7 +30,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_urlconf, resolve
 
 from kreide.status import load
-from kreide.status.conf import value
 
 # Priorities: lower is better.
 SIGNED_IN, ANONYMOUS, LOGIN, HEAVY = 0, 1, 2, 3
@@ -56,14 +55,14 @@ class Limits:
     @classmethod
     def from_settings(cls) -> Limits:
         return cls(
-            in_flight=value("ADMISSION_IN_FLIGHT"),
-            queue=value("ADMISSION_QUEUE"),
-            queue_timeout=value("ADMISSION_QUEUE_TIMEOUT_MS") / 1000,
-            login_in_flight=value("ADMISSION_LOGIN_IN_FLIGHT"),
-            login_queue=value("ADMISSION_LOGIN_QUEUE"),
-            heavy_in_flight=value("ADMISSION_HEAVY_IN_FLIGHT"),
-            heavy_queue=value("ADMISSION_HEAVY_QUEUE"),
-            retry_after=value("ADMISSION_RETRY_AFTER"),
+            in_flight=settings.ADMISSION_IN_FLIGHT,
+            queue=settings.ADMISSION_QUEUE,
+            queue_timeout=settings.ADMISSION_QUEUE_TIMEOUT_MS / 1000,
+            login_in_flight=settings.ADMISSION_LOGIN_IN_FLIGHT,
+            login_queue=settings.ADMISSION_LOGIN_QUEUE,
+            heavy_in_flight=settings.ADMISSION_HEAVY_IN_FLIGHT,
+            heavy_queue=settings.ADMISSION_HEAVY_QUEUE,
+            retry_after=settings.ADMISSION_RETRY_AFTER,
         )
 
     def threads_needed(self) -> int:
@@ -146,7 +145,7 @@ class Gate:
 
 
 def _heavy_path(path: str) -> bool:
-    if any(path.startswith(prefix) for prefix in value("ADMISSION_HEAVY_PATHS")):
+    if any(path.startswith(prefix) for prefix in settings.ADMISSION_HEAVY_PATHS):
         return True
     urlconf = get_urlconf() or settings.ROOT_URLCONF
     if len(path) > _LONGEST_REMEMBERED_PATH:  # resolved, but not kept in memory
@@ -171,9 +170,9 @@ def _heavy_view(urlconf: str, path: str) -> bool:
 def classify(request: HttpRequest) -> int | None:
     """The request's priority, or None when it bypasses admission (status, health, static)."""
     path = request.path_info
-    if any(path.startswith(prefix) for prefix in value("ADMISSION_EXEMPT_PATHS")):
+    if any(path.startswith(prefix) for prefix in settings.ADMISSION_EXEMPT_PATHS):
         return None
-    if request.method == "POST" and path == value("ADMISSION_LOGIN_PATH"):
+    if request.method == "POST" and path == settings.ADMISSION_LOGIN_PATH:
         return LOGIN
     if _heavy_path(path):
         return HEAVY
@@ -185,7 +184,7 @@ def classify(request: HttpRequest) -> int | None:
 class AdmissionMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.enabled = value("ADMISSION_ENABLED")
+        self.enabled = settings.ADMISSION_ENABLED
         limits = self.limits = Limits.from_settings()
         self.main = Gate(limits.in_flight, limits.queue)
         self.side = {
