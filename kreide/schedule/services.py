@@ -98,3 +98,23 @@ def delete_window(actor: User, window_id: int) -> None:
         raise PermissionDenied
     StartWindow.objects.for_school(actor.school).get(pk=window_id).delete()
     transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
+
+
+def windows_from_timetable(actor: User, day: date) -> int:
+    """Each class starts `day` with its first lesson in the timetable (cancelled periods
+    left out), instead of start times entered by hand: one window per class, replacing
+    the classes' windows of that day (grade windows stay, a class window wins anyway).
+    Returns the number of classes."""
+    from kreide.timetable.plans import first_lessons
+
+    if not is_admin_of(actor, actor.school):
+        raise PermissionDenied
+    starts = first_lessons(actor.school_id, day)
+    with transaction.atomic():
+        StartWindow.objects.for_school(actor.school).filter(day=day, group__isnull=False).delete()
+        StartWindow.unscoped.bulk_create(
+            StartWindow(school=actor.school, day=day, starts_at=starts_at, group_id=group_id)
+            for group_id, starts_at in starts.items()
+        )
+    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
+    return len(starts)

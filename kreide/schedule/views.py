@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -68,4 +69,25 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("This start time no longer exists."))
     else:
         messages.success(request, _("The start time has been removed."))
+    return redirect("schedule:manage")
+
+
+@require_POST
+@login_required
+def from_timetable(request: HttpRequest) -> HttpResponse:
+    """Take the day's start times from the timetable (first lesson of each class)."""
+    try:
+        day = date.fromisoformat(request.POST.get("day", ""))
+    except ValueError:
+        messages.error(request, _("Choose the day."))
+        return redirect("schedule:manage")
+    count = services.windows_from_timetable(request.user, day)
+    if count:
+        messages.success(
+            request,
+            _("%(count)d classes start with their first lesson of the timetable.")
+            % {"count": count},
+        )
+    else:
+        messages.warning(request, _("The timetable has no lessons on this day."))
     return redirect("schedule:manage")

@@ -349,3 +349,24 @@ def days_of(school_id: int, targets: list[Target], days: list[date]) -> list[Day
             day_changes.extend(c for c in changes[(target, day)] if c not in day_changes)
         result.append(build_day(day, day_lessons, day_changes, bell))
     return result
+
+
+def first_lessons(school_id: int, day: date) -> dict[int, time]:
+    """When each class's lessons begin on `day`: its first period not cancelled that day
+    (classes without lessons that day are left out). Two queries, whatever the size."""
+    bell = periods(school_id)
+    weekday_lessons = (
+        Lesson.objects.for_school(school_id)
+        .filter(weekday=day.isoweekday())
+        .values_list("group_id", "period")
+    )
+    cancelled = set(
+        Substitution.objects.for_school(school_id)
+        .filter(day=day, kind=Substitution.Kind.CANCELLED)
+        .values_list("group_id", "period")
+    )
+    first: dict[int, int] = {}
+    for group_id, period in weekday_lessons:
+        if (group_id, period) not in cancelled and period in bell:
+            first[group_id] = min(period, first.get(group_id, period))
+    return {group_id: bell[period][0] for group_id, period in first.items()}

@@ -184,3 +184,28 @@ def test_teachers_slots_lead_to_a_prefilled_video_lesson(tt, client_for):
     assert form.initial["group"] == str(tt.class_7a.pk) and form.initial["title"] == "Ma 7a"
     assert timezone.localtime(form.initial["starts_at"]).strftime("%H:%M") == "07:55"
     assert form.initial["minutes"] == 45 and form.initial["start_now"] is False
+
+
+def test_staggered_start_taken_from_the_timetable(tt, client_for):
+    from datetime import time
+
+    from kreide.schedule.models import StartWindow
+    from kreide.schedule.services import start_time_for
+
+    day, _following = school_days(tt.school)
+    response = client_for(tt.admin).post("/schedule/from-timetable/", {"day": day.isoformat()})
+    assert response.status_code == 302
+    # 7a's first period is cancelled that day: it starts with its next lesson.
+    first_7a = time(8, 45) if day.isoweekday() == 1 else time(9, 50)
+    assert start_time_for(tt.student_7a, day) == first_7a
+    assert start_time_for(tt.student_7b, day) == time(7, 55)  # a room change, not cancelled
+    assert StartWindow.objects.for_school(tt.school).filter(day=day).count() == 2
+    # Again: the classes' windows of that day are replaced, not doubled.
+    client_for(tt.admin).post("/schedule/from-timetable/", {"day": day.isoformat()})
+    assert StartWindow.objects.for_school(tt.school).filter(day=day).count() == 2
+    assert (
+        client_for(tt.teacher_7a)
+        .post("/schedule/from-timetable/", {"day": day.isoformat()})
+        .status_code
+        == 403
+    )
