@@ -249,6 +249,9 @@ MAX_UPLOAD_BYTES = env_int("KREIDE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 # per account at most this many, together at most this many bytes.
 UPLOAD_UNFINISHED_MAX = env_int("KREIDE_UPLOAD_UNFINISHED_MAX", 20)
 UPLOAD_UNFINISHED_BYTES = env_int("KREIDE_UPLOAD_UNFINISHED_BYTES", 2 * MAX_UPLOAD_BYTES)
+# Free space uploads leave on the store's disk: a database, logs or sessions sharing it
+# keep working when uploads are refused as "storage full".
+STORAGE_RESERVE_BYTES = env_int("KREIDE_STORAGE_RESERVE_BYTES", 100 * 1024 * 1024)
 # File types nobody at school needs to upload and that harm when opened by mistake; refused
 # at every way in (uploads, WebDAV, renaming, moving, copying).
 UPLOAD_BLOCKED_EXTENSIONS = frozenset(

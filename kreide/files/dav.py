@@ -38,7 +38,13 @@ from kreide.files import services
 from kreide.files.models import DavLock, DeadProperty, Node, Space
 from kreide.files.services import Actor, Level
 from kreide.storage import collector
-from kreide.storage.blobstore import StorageFull, full_disk_refused, open_blob, store_path
+from kreide.storage.blobstore import (
+    StorageFull,
+    check_room,
+    full_disk_refused,
+    open_blob,
+    store_path,
+)
 from kreide.storage.filenames import safe_filename
 
 # The school of the request being served: lock tokens and paths are per school.
@@ -265,6 +271,7 @@ class FileResource(_NodeResource, DAVNonCollection):
         _refuse_over_quota(self.environ, self.node.space, self.node.size)
         staging = Path(settings.STORAGE_DIR) / "staging"
         with _Call(), full_disk_refused():
+            check_room(util.get_content_length(self.environ))  # 0 for a chunked body
             staging.mkdir(parents=True, exist_ok=True)
             handle, name = tempfile.mkstemp(dir=staging)
         self._upload = (handle, name)

@@ -34,7 +34,7 @@ from kreide.files.models import (
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage import collector
-from kreide.storage.blobstore import store_bytes, store_file
+from kreide.storage.blobstore import check_room, store_bytes, store_file
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Blob
 from kreide.storage.uploads import file_type_refusal
@@ -617,6 +617,7 @@ def add_uploaded_files(actor: Actor, parent: Node, files: list) -> list[Node]:
         raise FileError(_("Please choose a file."))
     names = [_allowed_type(False, clean_name(uploaded.name)) for uploaded in files]
     check_quota(parent.space, sum(uploaded.size for uploaded in files))
+    check_room(sum(uploaded.size for uploaded in files))
     added = []
     for uploaded, name in zip(files, names, strict=True):
         blob = store_file(uploaded)

@@ -10,7 +10,8 @@ collector (kreide.storage.collector) removes content only under that same lock, 
 content again and collecting it never interleave.
 
 A full disk raises `StorageFull` (every way in answers 507 with its message and a
-Retry-After) after the half-written temporary file is gone.
+Retry-After) after the half-written temporary file is gone; `check_room` raises it before a
+write whose size is known would leave less than STORAGE_RESERVE_BYTES free.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,6 +51,15 @@ class StorageFull(Refusal):
                 "please try again in a few minutes."
             )
         )
+
+
+def check_room(size: int, promised: int = 0) -> None:
+    """StorageFull unless `size` more bytes (beside `promised` ones that others are still
+    sending) leave STORAGE_RESERVE_BYTES free on the store's disk."""
+    root = Path(settings.STORAGE_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    if size + promised + settings.STORAGE_RESERVE_BYTES > shutil.disk_usage(root).free:
+        raise StorageFull
 
 
 @contextlib.contextmanager

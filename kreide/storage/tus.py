@@ -30,7 +30,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +46,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from kreide.storage import collector
-from kreide.storage.blobstore import StorageFull, full_disk_refused, store_path
+from kreide.storage.blobstore import StorageFull, check_room, full_disk_refused, store_path
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Upload
 from kreide.storage.uploads import SERVER_KEYS, UploadRefused, file_type_refusal, get_purpose
@@ -257,9 +256,7 @@ def _reserve(user, length: int) -> None:
             Retry_After=str(UNFINISHED_RETRY_AFTER),
         )
     recent = Upload.unscoped.filter(blob=None, updated_at__gte=timezone.now() - DISK_RESERVATION)
-    promised = recent.aggregate(rest=Sum(F("length") - F("offset")))["rest"] or 0
-    if length > shutil.disk_usage(uploads_dir()).free - promised:
-        raise StorageFull
+    check_room(length, recent.aggregate(rest=Sum(F("length") - F("offset")))["rest"] or 0)
 
 
 def _get_upload(request: HttpRequest, upload_id) -> Upload:

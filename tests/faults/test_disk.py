@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ from playwright.sync_api import expect
 from kreide.files import services
 from kreide.files.models import Node
 from kreide.files.services import Actor
-from kreide.storage.blobstore import blob_path, store_bytes
+from kreide.storage.blobstore import StorageFull, blob_path, store_bytes
 from kreide.storage.models import Blob, Upload
 from tests.conftest import PASSWORD
 
@@ -50,6 +51,7 @@ def small_disk(tmp_path, settings):
     if mounted.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     settings.STORAGE_DIR = mount
+    settings.STORAGE_RESERVE_BYTES = 256 * KB
     try:
         yield mount
     finally:
@@ -262,16 +264,43 @@ def test_webdav_put_on_a_full_disk_is_507_and_changes_nothing(small_disk, studen
     )
     fill(small_disk, leave=100 * KB)
     content = os.urandom(600 * KB)
+    # With a Content-Length the PUT is refused before a byte is written; a chunked body
+    # (Finder; Granian de-chunks it) runs into the full disk while it is written.
+    chunked = {
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_LENGTH": "",
+        "SERVER_SOFTWARE": "Granian",
+    }
 
     for name in ("Neu.txt", "Alt.txt"):  # a new file, and new content for an existing one
-        response = _dav(client, "PUT", f"{student.username}/{name}", student, content)
-        assert response.status_code == 507
-        assert DISK_FULL in response.content.decode()
-        assert int(response["Retry-After"]) > 0
-    assert staging_files(small_disk) == []
+        for headers in ({}, {**chunked, "wsgi.input": io.BytesIO(content)}):
+            response = _dav(
+                client, "PUT", f"{student.username}/{name}", student, content, **headers
+            )
+            assert response.status_code == 507
+            assert DISK_FULL in response.content.decode()
+            assert int(response["Retry-After"]) > 0
+            assert staging_files(small_disk) == []
     names = Node.objects.for_school(student.school_id).filter(is_folder=False)
     assert list(names.values_list("name", flat=True)) == ["Alt.txt"]  # no 0-byte "Neu.txt"
     assert intact(earlier, earlier_content)
+
+
+def test_the_blob_store_refuses_a_full_disk_and_keeps_no_half_written_file(small_disk):
+    """What the form upload and every other writer of content go through."""
+    fill(small_disk, leave=100 * KB)
+    with pytest.raises(StorageFull):
+        store_bytes(os.urandom(600 * KB))
+    assert staging_files(small_disk) == []
+    assert not Blob.objects.exists()
+
+
+def test_uploads_leave_the_reserve_free(small_disk, student, world, client_for, settings):
+    """A database or logs on the same disk keep room: uploads stop short of the reserve."""
+    settings.STORAGE_RESERVE_BYTES = 1024 * KB
+    response = tus_create(client_for(student), 1200 * KB, world.student_root)  # 2 MiB free
+    assert response.status_code == 507 and DISK_FULL in response.content.decode()
+    assert tus_create(client_for(student), 600 * KB, world.student_root).status_code == 201
 
 
 def test_form_upload_on_a_full_disk_is_507_and_keeps_nothing(
