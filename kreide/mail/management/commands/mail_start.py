@@ -13,7 +13,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kreide.mail import lookup, process
+from kreide.mail import demo_mail, lookup, process, webmail
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         process.write_config(mail)
         servers = process.MailServers(mail)
         failures = {"OpenDKIM": 0, "Dovecot": 0, "Postfix": 0}
+        demo_sent = False
         self.stdout.write(
             f"E-mail runs: IMAP {mail.host}:{mail.ports.imap}, submission "
             f"{mail.ports.submission}, inbound SMTP {mail.ports.smtp}."
@@ -61,10 +62,21 @@ class Command(BaseCommand):
                         logger.error(f"{name} did not start", extra={"error": str(error)})
                         self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
                 servers.refresh_dkim()
+                if not demo_sent and servers.postfix is not None and servers.postfix.poll() is None:
+                    demo_sent = self.send_demo_mail(mail)
                 self.wait(options["check_every"])
         finally:
             servers.stop()
             service.stop()
+
+    def send_demo_mail(self, mail) -> bool:
+        """The demo school's mails, once; a failure is logged and tried again later."""
+        try:
+            demo_mail.deliver_once(mail)
+        except (webmail.MailUnavailable, webmail.SendRefused) as error:
+            logger.error("demo mail not sent", extra={"error": str(error)})
+            return False
+        return True
 
     def wait(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
