@@ -8,6 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
+        from kreide.accounts import health
+        from kreide.core import health as core_health
+
+        core_health.register("login", _("Sign-in"), health.check, order=10)
         from kreide.core import navigation
 
         navigation.register(

@@ -8,6 +8,10 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self) -> None:
+        from kreide.core import health as core_health
+        from kreide.files import health
+
+        core_health.register("files", _("Files"), health.check, order=30)
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
         from kreide.files import dashboard

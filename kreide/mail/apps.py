@@ -8,6 +8,10 @@ class MailConfig(AppConfig):
     verbose_name = _("E-mail")
 
     def ready(self) -> None:
+        from kreide.core import health as core_health
+        from kreide.mail import health
+
+        core_health.register("mail", _("Mail"), health.check, order=60)
         from django.db.models.signals import post_save
 
         from kreide.accounts.models import User

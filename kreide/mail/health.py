@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 from django.conf import settings
 
+from kreide.core import health
 from kreide.mail import process
 
 
@@ -23,3 +26,14 @@ def problem() -> str | None:
         if not process.answers(mail.host, port, timeout=2)
     ]
     return f"{' and '.join(down)} down" if down else None
+
+
+def check() -> str | None:
+    """The school e-mail's servers when Kreide runs them, else how Kreide's own mails leave."""
+    found = problem()
+    if found != health.NOT_CONFIGURED:
+        return found
+    if not settings.EMAIL_HOST:
+        return health.NOT_CONFIGURED  # mail only goes to files in DATA_DIR: nothing is sent
+    with socket.create_connection((settings.EMAIL_HOST, settings.EMAIL_PORT), timeout=3):
+        return None

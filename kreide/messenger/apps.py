@@ -8,6 +8,10 @@ class MessengerConfig(AppConfig):
     verbose_name = _("Messenger")
 
     def ready(self) -> None:
+        from kreide.core import health as core_health
+        from kreide.messenger import health
+
+        core_health.register("messenger", _("Messenger"), health.check, order=40)
         from kreide.accounts import events as account_events
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register

@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
+from kreide.core import health as core_health
 from kreide.status import health, load, services
 
 PLOT_MINUTES = 180
@@ -20,29 +21,21 @@ PLOT_WIDTH, PLOT_HEIGHT = 720, 140
 
 
 def _modules(snapshot_health: dict[str, Any] | None) -> list[dict[str, Any]]:
-    names = {
-        "login": _("Sign-in"),
-        "tasks": _("Tasks"),
-        "files": _("Files"),
-        "messenger": _("Messenger"),
-        "video": _("Video"),
-        "mail": _("Mail"),
-    }
     fresh = snapshot_health is not None and (
         time.time() - snapshot_health["at"] < health.STALE_SECONDS
     )
     rows = []
-    for key in health.MODULES:
-        found = (snapshot_health or {}).get("modules", {}).get(key) if fresh else None
+    for check in core_health.registered():
+        found = (snapshot_health or {}).get("modules", {}).get(check.key) if fresh else None
         if found is None:
             state, label = "unknown", _("unknown")
-        elif found["problem"] == health.NOT_CONFIGURED:
+        elif found["problem"] == core_health.NOT_CONFIGURED:
             continue  # not part of this deployment: "working" would claim too much
         elif not found["ok"]:
             state, label = "down", _("disrupted")
         else:
             state, label = "ok", _("working")
-        rows.append({"name": names[key], "state": state, "label": label})
+        rows.append({"name": str(check.label), "state": state, "label": label})
     return rows
 
 

@@ -8,6 +8,10 @@ class TasksConfig(AppConfig):
     verbose_name = _("Tasks")
 
     def ready(self) -> None:
+        from kreide.core import health as core_health
+        from kreide.tasks import health
+
+        core_health.register("tasks", _("Tasks"), health.check, order=20)
         from kreide.core.navigation import register as register_nav
         from kreide.dashboard.registry import Section
         from kreide.dashboard.registry import register as register_section

@@ -8,6 +8,10 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
+        from kreide.core import health as core_health
+        from kreide.video import health
+
+        core_health.register("video", _("Video"), health.check, order=50)
         from kreide.core import banners, navigation
         from kreide.dashboard.registry import Section, register
         from kreide.schools import events as school_events

@@ -3,6 +3,7 @@ import time
 import pytest
 from django.core.management import call_command
 
+from kreide.core import health as core_health
 from kreide.status import health, load, services
 from kreide.status.models import Incident
 
@@ -50,7 +51,9 @@ def test_status_page_renders_without_database(client, db, django_assert_num_quer
 
 def test_configured_mail_is_checked_and_shown(client, db, settings, monkeypatch):
     settings.EMAIL_HOST = "127.0.0.1"
-    monkeypatch.setattr(health.socket, "create_connection", _refused)
+    from kreide.mail import health as mail_health
+
+    monkeypatch.setattr(mail_health.socket, "create_connection", _refused)
     health.sample()
     page = client.get("/status").content.decode()
     assert '<li class="status-down"><span class="status-name">E-Mail</span>' in page
@@ -84,7 +87,9 @@ def test_failing_check_shows_the_module_disrupted(client, db, monkeypatch):
     def broken() -> None:
         raise ConnectionRefusedError
 
-    monkeypatch.setitem(health.CHECKS, "mail", broken)
+    monkeypatch.setitem(
+        core_health._checks, "mail", core_health.Check("mail", "Mail", broken, order=60)
+    )
     result = health.sample()
     assert result["modules"]["mail"] == {
         "ok": False,
@@ -108,11 +113,12 @@ def test_banner_falls_back_to_the_snapshot_file(client, db):
 def test_video_check_asks_the_registered_media_servers(db, monkeypatch, settings):
     import socket
 
+    from kreide.video import health as video_health
     from kreide.video import services as video
     from kreide.video.models import MediaServer
 
     settings.JANUS_URLS = []
-    assert health.check_video() == "not configured"
+    assert video_health.check() == "not configured"
     assert video.cached_state() == "unconfigured"
     with socket.socket() as probe:  # a loopback port nobody listens on
         probe.bind(("127.0.0.1", 0))
@@ -120,7 +126,7 @@ def test_video_check_asks_the_registered_media_servers(db, monkeypatch, settings
     MediaServer.objects.create(
         name="janus-1", url=f"http://127.0.0.1:{port}/janus", public_url="ws://x", healthy=True
     )
-    assert health.check_video() == "media servers down"
+    assert video_health.check() == "media servers down"
     assert video.cached_state() == "down"
 
 
@@ -147,3 +153,24 @@ def test_refusals_nginx_logged_count_as_shed_once(db, tmp_path):
     assert refusals.collect() == 0
     missing = load.FrontRefusals(tmp_path / "absent.log")
     assert missing.collect() == 0
+
+
+def test_each_module_registers_its_own_check_and_status_imports_none():
+    from pathlib import Path
+
+    assert [check.key for check in core_health.registered()] == [
+        "login",
+        "tasks",
+        "files",
+        "messenger",
+        "video",
+        "mail",
+    ]
+    status = Path(core_health.__file__).parents[1] / "status"
+    for path in status.rglob("*.py"):
+        text = path.read_text()
+        for module in ("video", "tasks", "files", "messenger", "mail"):
+            assert f"from kreide.{module}" not in text and f"import kreide.{module}" not in text, (
+                path,
+                module,
+            )
