@@ -104,6 +104,21 @@ def test_main_pages_are_accessible_and_fit_a_phone(
     sign_in(page, user.username)
     page.wait_for_url("**/")
     problems = []
+    if viewport is PHONE:
+        # The navigation is one tap away, across the whole width, and closes again.
+        menu = page.get_by_role("button", name="Menü")
+        menu.click()
+        box = page.locator("nav.main-nav").bounding_box()
+        assert box["x"] < 24 and box["width"] > 300, box
+        assert (
+            page.locator("nav.main-nav")
+            .get_by_role("link", name="Aufgaben", exact=True)
+            .is_visible()
+        )
+        axe(page)
+        page.keyboard.press("Escape")
+        assert menu.get_attribute("aria-expanded") == "false"
+        assert not page.locator("nav.main-nav").is_visible()
     for url in urls:
         response = page.goto(url)
         assert response.status == 200, url
