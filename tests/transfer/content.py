@@ -1,12 +1,13 @@
 """A school's content in every exported module, built directly (no module's demo needed):
 two-factor devices, an audit entry, a task with attachment, submissions with files and
 feedback, a file tree with a folder moved into a newer one, a direct room with read state
-and an attachment, a video lesson with attendance and chat."""
+and an attachment, a video lesson with attendance and chat, a timetable with a
+substitution, calendar dates and the school's timetable keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -22,6 +23,18 @@ from kreide.messenger.models import Message, Room, RoomMember
 from kreide.schools.models import Group, School
 from kreide.storage.blobstore import store_bytes
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
+from kreide.timetable.models import (
+    CalendarSettings,
+    Event,
+    FeedToken,
+    ImportKey,
+    Lesson,
+    Period,
+    ScreenLink,
+    Substitution,
+    TeacherCode,
+)
+from kreide.timetable.models import Room as TimetableRoom
 from kreide.video.models import Admission, ChatMessage, VideoLesson
 
 # Not valid UTF-8, a NUL byte, and an umlaut in the text parts: files are bytes, not text.
@@ -101,6 +114,8 @@ def add_content(
     )
     AppPassword.unscoped.create(school=school, user=owner, name="Laptop", secret_sha256="ab" * 32)
 
+    _add_timetable(school, teacher, students[0], group, now)
+
     low, high = sorted([teacher, students[1]], key=lambda user: user.pk)
     room = Room.unscoped.create(
         school=school, kind=Room.Kind.DIRECT, direct_key=f"{low.pk}-{high.pk}", created_by=teacher
@@ -151,3 +166,49 @@ def add_content(
     )
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
+
+
+def _add_timetable(school: School, teacher: User, student: User, group: Group, now) -> None:
+    starts, ends = time(7, 55), time(8, 40)
+    Period.unscoped.create(school=school, number=1, starts_at=starts, ends_at=ends)
+    room = TimetableRoom.unscoped.create(school=school, code="R101", name="Raum für Brüche")
+    other = TimetableRoom.unscoped.create(school=school, code="AULA")
+    TeacherCode.unscoped.create(school=school, code="MÜL", user=teacher)
+    Lesson.unscoped.create(
+        school=school, weekday=1, period=1, group=group, teacher=teacher, room=room, number="7"
+    )
+    Substitution.unscoped.create(
+        school=school,
+        day=now.date(),
+        period=1,
+        group=group,
+        kind=Substitution.Kind.ROOM_CHANGE,
+        teacher=teacher,
+        room=other,
+        original_room=room,
+        note="Aula wegen Wasserschaden",
+    )
+    ScreenLink.unscoped.create(school=school, token="s" * 32)
+    Event.unscoped.create(
+        school=school,
+        audience=Event.Audience.GROUP,
+        kind=Event.Kind.TEST,
+        group=group,
+        created_by=teacher,
+        title="Klassenarbeit Brüche",
+        starts_at=now,
+        ends_at=now + timedelta(minutes=45),
+    )
+    Event.unscoped.create(
+        school=school,
+        audience=Event.Audience.PERSONAL,
+        owner=student,
+        title="Zahnarzt",
+        starts_at=now,
+        ends_at=now + timedelta(hours=1),
+        href="zahnarzt.ics",
+        ical="BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+    )
+    CalendarSettings.unscoped.create(school=school, tests_per_day=2, state="BY")
+    FeedToken.unscoped.create(school=school, user=student, token="f" * 32)
+    ImportKey.unscoped.create(school=school, secret_sha256="cd" * 32, created_by=teacher)
