@@ -1,0 +1,73 @@
+"""`kreide mail-start` as `kreide serve` runs it: its own process with Kreide's mail
+service, Dovecot and Postfix; a crashed Dovecot is started again, no web worker needed."""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from kreide.mail import process
+from kreide.mail.services import address_of
+from tests.conftest import PASSWORD
+from tests.mail.conftest import free_base, needs_servers
+from tests.transfer.conftest import pg_url
+
+pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def wait_until(check, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_mail_start_supervises_the_servers(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("the command runs in its own process: it needs the PostgreSQL test database")
+    root = Path(tempfile.mkdtemp(prefix="kreide-mail-start-"))
+    root.chmod(0o755)
+    mail = process.layout(root / "mail", base=free_base())
+    env = {
+        **os.environ,
+        "KREIDE_DATABASE_URL": pg_url(connection.settings_dict["NAME"]),
+        "KREIDE_MAIL_DIR": str(mail.root),
+        "KREIDE_MAIL_PORT_BASE": str(mail.ports.base),
+    }
+    command = subprocess.Popen(
+        [sys.executable, "-m", "kreide.cli", "mail-start", "--check-every", "0.5"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: process.answers(mail.host, mail.ports.submission))
+        client = imaplib.IMAP4(mail.host, mail.ports.imap, timeout=10)
+        client.login(address_of(world.student_7a), PASSWORD)
+        client.logout()
+
+        master = int((mail.root / "run" / "dovecot" / "master.pid").read_text())
+        os.kill(master, signal.SIGKILL)
+        assert wait_until(lambda: not process.answers(mail.host, mail.ports.imap), 10)
+        assert wait_until(lambda: process.answers(mail.host, mail.ports.imap))
+        client = imaplib.IMAP4(mail.host, mail.ports.imap, timeout=10)
+        client.login(address_of(world.classmate_7a), PASSWORD)
+        client.logout()
+    finally:
+        command.send_signal(signal.SIGTERM)
+        command.wait(timeout=60)
+    assert not process.answers(mail.host, mail.ports.imap)
+    assert not process.answers(mail.host, mail.ports.submission)
+    process.remove(mail)
+    root.rmdir()
