@@ -214,6 +214,7 @@ OTP_TOTP_ISSUER = "Kreide"
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]
+FORMAT_MODULE_PATH = ["kreide.core.formats"]
 LOCALE_PATHS = [BASE_DIR / "kreide" / "locale"]
 TIME_ZONE = env_str("KREIDE_TIME_ZONE", "Europe/Berlin")
 USE_I18N = True

@@ -25,7 +25,8 @@ def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     manage = is_admin_of(user, user.school)
     if starts_at is None and not manage:
         return None
-    return {"starts_at": starts_at, "manage": manage}
+    # Students are addressed with "du", staff with "Sie" (docs/development.md).
+    return {"starts_at": starts_at, "manage": manage, "student": user.is_student}
 
 
 @login_required

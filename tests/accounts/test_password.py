@@ -67,7 +67,7 @@ def test_an_initial_password_opens_no_other_way_in_until_changed(client_for, wor
     student.must_change_password = True
     student.save(update_fields=["must_change_password"])
     client = client_for(student)
-    refused = "Bitte ändere zuerst im Browser dein Anfangspasswort."
+    refused = "Bitte zuerst im Browser das Startpasswort ändern."
     assert client.get("/tasks/")["Location"] == "/accounts/password/"
     api = client.get("/api/v1/tasks/")
     assert api.status_code == 403 and api.json() == {"detail": refused}

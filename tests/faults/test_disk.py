@@ -192,7 +192,7 @@ def test_unfinished_uploads_are_capped_per_account(world, student, client_for, s
 
     response = tus_create(client, 600 * KB, world.student_root)  # 1,200 KB under way
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
-    assert "Deine unfertigen Uploads belegen schon 600,0\xa0KB" in response.content.decode()
+    assert "Die unfertigen Uploads belegen schon 600,0\xa0KB" in response.content.decode()
     tus_upload_url(client, 300 * KB, world.student_root)
     response = tus_create(client, 1, world.student_root)  # a third one
     assert response.status_code == 429 and "2 unfertige Uploads" in response.content.decode()
@@ -323,7 +323,7 @@ def test_form_upload_on_a_full_disk_is_507_and_keeps_nothing(
 def test_webdav_paths_above_the_root_are_400_with_a_reason(student, client, path, method):
     response = _dav(client, method, path.format(user=student.username), student, b"x")
     assert response.status_code == 400
-    assert "außerhalb deiner WebDAV-Ordner" in response.content.decode()
+    assert "aus den eigenen WebDAV-Ordnern hinaus" in response.content.decode()
 
 
 def test_webdav_put_refused_onto_an_existing_file_changes_nothing(world, student, client):

@@ -222,7 +222,7 @@ def test_initial_password_opens_nothing_until_changed(files, client):
     files.student_7a.save()
     response = dav(client, "PROPFIND", "", files.student_7a, HTTP_DEPTH="0")
     assert response.status_code == 403
-    assert "Anfangspasswort" in response.content.decode()
+    assert "Startpasswort" in response.content.decode()
 
 
 def test_chunked_put_needs_a_dechunking_server(files, client):

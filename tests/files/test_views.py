@@ -158,7 +158,7 @@ def test_share_with_person_and_group(files, client_for):
     assert "Tagebuch.txt" in dashboard
     # A user of another school is not found; nothing is shared.
     response = owner.post(url, {"username": files.other_student.username})
-    assert "An deiner Schule gibt es niemanden" in response.content.decode()
+    assert "An dieser Schule gibt es niemanden" in response.content.decode()
     assert Share.unscoped.count() == 1
     # Read-only shares do not allow changes; the reader cannot share further.
     assert (

@@ -311,6 +311,6 @@ def test_flooding_is_refused_with_a_clear_message(asgi_server, cookies, world, r
 
     codes, last = _run(scenario())
     assert codes == ["ok"] * 8 + ["rate_limited"] * 2
-    assert last["message"].startswith("Du sendest zu viele Nachrichten")
+    assert last["message"].startswith("Zu viele Nachrichten auf einmal")
     assert Message.objects.for_school(world.school).count() == 8
     assert settings.MESSENGER_RATE_LIMIT >= 8

@@ -116,7 +116,7 @@ def test_refusals(world, rooms, settings):
     with pytest.raises(MessengerError) as error:
         _send(world.student_7a, rooms.class_7a, text="eine zu viel")
     assert error.value.code == "rate_limited"
-    assert str(error.value.message).startswith("Du sendest zu viele Nachrichten")
+    assert str(error.value.message).startswith("Zu viele Nachrichten auf einmal")
     assert Message.objects.for_school(world.school).count() == 3
 
 

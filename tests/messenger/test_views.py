@@ -136,11 +136,11 @@ def test_moderation_page(world, rooms, client_for):
     assert refused.status_code == 403
     assert (
         refused.json()["message"]
-        == "Eine Moderatorin oder ein Moderator hat dich in diesem Raum stummgeschaltet."
+        == "In diesem Raum ist das Schreiben durch die Moderation gesperrt."
     )
     teacher.post(url, {"read_only": "1"})
     page = client_for(world.classmate_7a).get(reverse("messenger:room", args=[rooms.class_7a.pk]))
-    assert "Nur Moderatoren dürfen in diesem Raum schreiben." in page.content.decode()
+    assert "Nur die Moderation darf in diesem Raum schreiben." in page.content.decode()
     assert 'class="chat-compose"' not in page.content.decode()
 
 
@@ -163,7 +163,7 @@ def test_direct_messages_over_http(world, client_for):
     refused = student.post(
         reverse("messenger:direct_open", args=[world.classmate_7a.pk]), follow=True
     )
-    assert "Deine Schule erlaubt diese direkte Unterhaltung nicht." in refused.content.decode()
+    assert "Die Schule erlaubt diese direkte Unterhaltung nicht." in refused.content.decode()
 
 
 def test_teacher_creates_room_student_cannot(world, client_for):

@@ -53,9 +53,11 @@ def test_admin_page_sets_window_and_student_sees_it_on_the_dashboard(
         )
     assert saved.status_code == 302
     assert (
-        "Ihre Klasse beginnt heute um 08:05."
+        "Deine Klasse beginnt heute um 08:05."
         in client_for(world.student_7a).get("/").content.decode()
     )
+    teacher = client_for(world.teacher_7a).get("/").content.decode()
+    assert "Ihre erste Klasse beginnt heute um 08:05." in teacher  # staff: "Sie"
     assert "08:05" not in client_for(world.student_7b).get("/").content.decode()
     assert client_for(world.teacher_7a).get("/schedule/").status_code == 403
     window = StartWindow.objects.for_school(world.school).get()
@@ -63,4 +65,4 @@ def test_admin_page_sets_window_and_student_sees_it_on_the_dashboard(
     assert StartWindow.objects.for_school(world.school).exists()
     with django_capture_on_commit_callbacks(execute=True):
         admin.post(f"/schedule/{window.pk}/delete/")
-    assert "Ihre Klasse beginnt" not in client_for(world.student_7a).get("/").content.decode()
+    assert "Klasse beginnt" not in client_for(world.student_7a).get("/").content.decode()

@@ -71,7 +71,7 @@ def test_task_round_trip(page, browser, live_server, sign_in, world, tmp_path):
     page.get_by_label("Rückmeldung").fill("Sehr gut gelöst, weiter so!")
     page.get_by_label("Note").fill("1-")
     page.get_by_role("button", name="Rückmeldung speichern").click()
-    page.get_by_text("Deine Rückmeldung wurde gespeichert.").wait_for()
+    page.get_by_text("Ihre Rückmeldung wurde gespeichert.").wait_for()
 
     # The student sees it.
     student.reload()

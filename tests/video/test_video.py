@@ -110,7 +110,7 @@ def test_before_the_window_opens_students_wait_for_their_time(world, client_for)
     assert body["state"] == "waiting" and body["position"] is None
     assert 500 < int(response["Retry-After"]) <= 600
     waiting = client_for(world.student_7a).get(f"/video/{lesson.pk}/waiting/")
-    assert "Zugewiesene Beitrittszeit" in waiting.content.decode()
+    assert "Deine Startzeit" in waiting.content.decode()
 
 
 def test_join_windows_are_proposed_in_class_order_within_capacity(world, make_group, make_user):

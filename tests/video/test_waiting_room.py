@@ -37,7 +37,7 @@ def test_waiting_room_lets_the_student_in_when_the_window_opens(world, media_ser
     VideoLesson.objects.for_school(world.school).filter(pk=lesson.pk).update(join_opens_at=opens)
     page.get_by_role("button", name="Beitreten").click()
     page.wait_for_url(f"**/video/{lesson.pk}/waiting/")
-    assert page.get_by_text("Zugewiesene Beitrittszeit").is_visible()
+    assert page.get_by_text("Deine Startzeit").is_visible()
     assert timezone.localtime(opens).strftime("%H:%M:%S") in page.content()
     # No reload, no click: the page asks again at the assigned time (plus jitter).
     page.wait_for_url(f"**/video/{lesson.pk}/room/", timeout=30_000)

@@ -1,0 +1,1 @@
+"""Date formats per language (settings.FORMAT_MODULE_PATH); German keeps Django's own."""
