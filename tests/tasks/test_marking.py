@@ -72,7 +72,7 @@ def test_overview_shows_drafts_apart_and_starts_reviewing_at_the_first_waiting(
     text = page.content.decode()
     assert "3 von 6 abgegeben, 2 zu bewerten" in text
     assert "nicht abgegeben (arbeitet an einem Entwurf)" in text
-    assert "3 Schüler:innen erinnern, die noch nicht abgegeben haben" in text
+    assert "3 Schülerinnen und Schüler erinnern, die noch nicht abgegeben haben" in text
     first_waiting = reverse("tasks:submission", args=[task.pk, handed[1].pk])
     assert f'href="{first_waiting}">Bewerten beginnen' in text
     draft = Submission.objects.for_school(world.school).get(student=students[3])
@@ -131,7 +131,7 @@ def test_remind_sends_one_direct_message_to_each_who_has_not_handed_in(world, cr
     teacher = client_for(world.teacher_7a)
     url = reverse("tasks:remind", args=[task.pk])
     page = teacher.post(url, follow=True).content.decode()
-    assert "3 Schüler:innen wurden per Direktnachricht erinnert." in page
+    assert "3 Schülerinnen und Schüler wurden per Direktnachricht erinnert." in page
     reminded = Message.objects.for_school(world.school).filter(author=world.teacher_7a)
     assert reminded.count() == 3
     rooms = Room.objects.for_school(world.school).filter(kind=Room.Kind.DIRECT)
