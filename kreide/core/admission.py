@@ -29,7 +29,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_urlconf, resolve
 
-from kreide.status import load
+from kreide.core import load
 
 # Priorities: lower is better.
 SIGNED_IN, ANONYMOUS, LOGIN, HEAVY = 0, 1, 2, 3
@@ -266,7 +266,7 @@ def waiting_response(request: HttpRequest, retry_after: int) -> HttpResponse:
         response["Content-Language"] = language
     response["Retry-After"] = str(retry_after)
     response["Cache-Control"] = "no-store"
-    # Counted in kreide.status.load; an error log line per refusal would flood the log
+    # Counted in kreide.core.load; an error log line per refusal would flood the log
     # exactly when the server is busiest.
     response._has_been_logged = True
     # Answered before the CSP middleware runs: the same strict policy, set here.

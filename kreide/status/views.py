@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from kreide.core import health as core_health
-from kreide.status import health, load, services
+from kreide.core import load
+from kreide.status import health, services
 
 PLOT_MINUTES = 180
 PLOT_WIDTH, PLOT_HEIGHT = 720, 140

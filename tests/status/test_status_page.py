@@ -4,7 +4,8 @@ import pytest
 from django.core.management import call_command
 
 from kreide.core import health as core_health
-from kreide.status import health, load, services
+from kreide.core import load
+from kreide.status import health, services
 from kreide.status.models import Incident
 
 

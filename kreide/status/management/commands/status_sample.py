@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from kreide.status import health, load
+from kreide.core import load
+from kreide.status import health
 
 logger = logging.getLogger(__name__)
 
