@@ -15,6 +15,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
+from kreide.core.admission import heavy
 from kreide.timetable import importing, services
 
 
@@ -35,6 +36,7 @@ def _report(report: services.ImportReport) -> dict:
     }
 
 
+@heavy  # an import: admitted last and few at once under load
 @csrf_exempt
 def push(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":

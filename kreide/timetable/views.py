@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
 from kreide.core import fragments
+from kreide.core.admission import heavy
 from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
 from kreide.schools.models import Group, School
 from kreide.timetable import calendars, importing, plans, services
@@ -436,6 +437,7 @@ def _preview_key(user: User, key: str) -> str:
     return f"timetable:upload:{user.pk}:{key}"
 
 
+@heavy  # a whole school's import: admitted last and few at once under load
 @login_required
 def upload(request: HttpRequest) -> HttpResponse:
     """The school office's import: upload the export, see what would change, apply it.
