@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from kreide.mail import services, webmail
@@ -137,7 +137,9 @@ def move(request: HttpRequest, uid: int) -> HttpResponse:
 class ComposeForm(forms.Form):
     to = forms.CharField(label=gettext_lazy("To"), max_length=5000)
     cc = forms.CharField(label=gettext_lazy("Cc"), max_length=5000, required=False)
-    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=500, required=False)
+    subject = forms.CharField(
+        label=pgettext_lazy("mail", "Subject"), max_length=500, required=False
+    )
     body = forms.CharField(
         label=gettext_lazy("Text"), widget=forms.Textarea, max_length=500_000, required=False
     )
