@@ -86,6 +86,12 @@ def _back(node: Node) -> HttpResponse:
     return redirect("files:folder", node.pk if node.is_folder else node.parent_id)
 
 
+def _shown_in(node: Node) -> Node:
+    """The folder whose page lists `node`; a space's root (which cannot be renamed,
+    moved or deleted: the service says so) is its own."""
+    return node.parent or node
+
+
 def _move_targets(actor: Actor) -> list[tuple[int, str]]:
     """Folders the user may write to, labelled with their path (bounded)."""
     writable = [s for s in services.spaces_for(actor) if actor.space_level(s) == Level.WRITE]
@@ -230,7 +236,7 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
         _unlocked(node)
         services.rename(actor, node, _name_from(request))
 
-    return _run(request, node.parent, change, _("Renamed."))
+    return _run(request, _shown_in(node), change, _("Renamed."))
 
 
 def _target(actor: Actor, request: HttpRequest) -> Node:
@@ -251,7 +257,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         _unlocked(node)
         services.move(actor, node, target, clash="rename")
 
-    return _run(request, node.parent, change, _("Moved."))
+    return _run(request, _shown_in(node), change, _("Moved."))
 
 
 @login_required
@@ -279,7 +285,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 
     return _run(
         request,
-        node.parent,
+        _shown_in(node),
         change,
         _("Moved to the trash. You can restore it there for %(days)s days.")
         % {"days": services.TRASH_DAYS},

@@ -83,6 +83,21 @@ def test_move_into_itself_shows_clear_message(files, client_for):
     assert "Ein Ordner kann nicht in sich selbst verschoben werden." in response.content.decode()
 
 
+def test_renaming_moving_or_deleting_a_root_folder_is_a_message_not_a_500(files, client_for):
+    client = client_for(files.student_7a)
+    root = files.student_root.pk
+    for name, data in (
+        ("files:delete", {}),
+        ("files:rename", {"name": "X"}),
+        ("files:move", {"target": root}),
+    ):
+        response = client.post(reverse(name, args=[root]), data, follow=True)
+        assert response.status_code == 200, name
+        assert response.redirect_chain[0][0] == reverse("files:folder", args=[root])
+    files.student_root.refresh_from_db()
+    assert files.student_root.deleted_at is None
+
+
 def test_cannot_move_into_another_users_folder(files, client_for):
     other_root = services.root_of(services.personal_space(files.classmate_7a))
     response = client_for(files.student_7a).post(
