@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "kreide.timetable",
     "kreide.transfer",
     "kreide.mail",
+    "kreide.api",
 ]
 
 MIDDLEWARE = [

@@ -3,7 +3,6 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from kreide.core import views as core_views
-from kreide.tasks import api as tasks_api
 from kreide.timetable import api as timetable_api
 from kreide.timetable import caldav_server
 
@@ -16,8 +15,7 @@ urlpatterns = [
     path("i18n/catalog.js", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("kreide.accounts.urls")),
     path("tasks/", include("kreide.tasks.urls")),
-    path("api/v1/tasks/", include("kreide.tasks.api")),
-    path("api/v1/openapi.json", tasks_api.openapi, name="openapi"),
+    path("api/", include("kreide.api.urls")),
     path("api/v1/timetable/import", timetable_api.push, name="timetable_push"),
     path("files/", include("kreide.files.urls")),
     path("dav/", include("kreide.files.dav_urls")),

@@ -10,8 +10,6 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from kreide.accounts import health
         from kreide.core import health as core_health
-
-        core_health.register("login", _("Sign-in"), health.check, order=10)
         from kreide.core import navigation
 
         navigation.register(
@@ -26,3 +24,4 @@ class AccountsConfig(AppConfig):
             order=90,
             visible=lambda request: request.user.is_school_admin,
         )
+        core_health.register("login", _("Sign-in"), health.check, order=10)

@@ -9,12 +9,9 @@ class FilesConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.core import health as core_health
-        from kreide.files import health
-
-        core_health.register("files", _("Files"), health.check, order=30)
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.files import dashboard
+        from kreide.files import dashboard, health
         from kreide.files.uploads import FileUpload
         from kreide.storage.uploads import register_purpose
 
@@ -34,3 +31,4 @@ class FilesConfig(AppConfig):
             )
         )
         register_purpose(FileUpload())
+        core_health.register("files", _("Files"), health.check, order=30)

@@ -8,16 +8,14 @@ class MailConfig(AppConfig):
     verbose_name = _("E-mail")
 
     def ready(self) -> None:
-        from kreide.core import health as core_health
-        from kreide.mail import health
-
-        core_health.register("mail", _("Mail"), health.check, order=60)
         from django.db.models.signals import post_save
 
         from kreide.accounts.models import User
+        from kreide.api import registry as api_registry
+        from kreide.core import health as core_health
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.mail import hooks, services
+        from kreide.mail import health, hooks, services
 
         navigation.register(
             _("Mail"), "mail:inbox", order=35, visible=hooks.nav_visible, count=hooks.nav_count
@@ -27,3 +25,5 @@ class MailConfig(AppConfig):
         # Dovecot remembers logins for minutes: a new password, a deactivation or a
         # forced change must take effect at once.
         post_save.connect(services.login_changed, sender=User, dispatch_uid="mail-login")
+        core_health.register("mail", _("Mail"), health.check, order=60)
+        api_registry.register_me(hooks.me_part)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from kreide.mail import health, webmail
+from kreide.mail import health, services, webmail
 
 
 def nav_visible(request: HttpRequest) -> bool:
@@ -19,3 +19,10 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     if request.user.school_id is None or not health.configured():
         return None
     return {"unread": webmail.unread_count(request.user)}
+
+
+def me_part(user) -> dict:
+    """`GET /api/v1/me`: the account's mail address, where Kreide runs the school e-mail."""
+    if user.school_id is None or not health.configured():
+        return {}
+    return {"mail": services.address_of(user)}

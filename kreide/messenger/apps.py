@@ -8,14 +8,11 @@ class MessengerConfig(AppConfig):
     verbose_name = _("Messenger")
 
     def ready(self) -> None:
-        from kreide.core import health as core_health
-        from kreide.messenger import health
-
-        core_health.register("messenger", _("Messenger"), health.check, order=40)
         from kreide.accounts import events as account_events
+        from kreide.core import health as core_health
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.messenger import dashboard, services, signals, uploads
+        from kreide.messenger import dashboard, health, services, signals, uploads
         from kreide.schools import events as school_events
         from kreide.storage.uploads import register_purpose
 
@@ -37,3 +34,4 @@ class MessengerConfig(AppConfig):
         ):
             event.subscribe(signals.group_changed)
         account_events.user_active_changed.subscribe(signals.user_active_changed)
+        core_health.register("messenger", _("Messenger"), health.check, order=40)

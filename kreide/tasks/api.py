@@ -1,14 +1,13 @@
 """JSON API under /api/v1/tasks/ with the same permission checks as the pages.
 
-Authentication is the browser session (CSRF token in `X-CSRFToken` for writes). Files are
+Authentication and errors are the API's (kreide.api.auth): a personal token or the
+browser session. Files are
 uploaded with tus at /uploads/ (purposes `task-attachment`, `task-submission`) and
 downloaded from the `url` each file carries. /api/v1/openapi.json describes it all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -17,50 +16,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
+from kreide.api.auth import ApiError, api
 from kreide.core import jsonbody
-from kreide.core.errors import Refusal, refusal_response
+from kreide.core.errors import Refusal
 from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.forms import ReviewForm, TaskForm, TextForm
 from kreide.tasks.models import Submission, SubmissionFile, Task
 
 app_name = "api"
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, detail: Any) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
-
-
-def api(*methods: str) -> Callable:
-    """Session-authenticated JSON endpoint: 401 when signed out, 404 for what the user may
-    not see, 403 with a reason for what they may see but not do."""
-
-    def decorate(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-            if request.method not in methods:
-                return JsonResponse(
-                    {"detail": _("Method not allowed.")},
-                    status=405,
-                    headers={"Allow": ", ".join(methods)},
-                )
-            user = request.user
-            if not (user.is_authenticated and user.is_active and user.school_id):
-                return JsonResponse({"detail": _("Please sign in.")}, status=401)
-            try:
-                return view(request, *args, **kwargs)
-            except ApiError as error:
-                return JsonResponse({"detail": error.detail}, status=error.status)
-            except Refusal as refused:
-                return refusal_response(request, refused, json=True)
-            except PermissionDenied:
-                return JsonResponse({"detail": _("Not found.")}, status=404)
-
-        return wrapped
-
-    return decorate
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
@@ -329,12 +293,6 @@ def my_submission_file(request: HttpRequest, pk: int, file_id: int) -> JsonRespo
     submitted.submission.task = task
     services.remove_file(request.user, submitted)
     return HttpResponse(status=204)
-
-
-def openapi(request: HttpRequest) -> JsonResponse:
-    from kreide.tasks.openapi import document
-
-    return JsonResponse(document())
 
 
 urlpatterns = [

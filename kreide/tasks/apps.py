@@ -8,15 +8,13 @@ class TasksConfig(AppConfig):
     verbose_name = _("Tasks")
 
     def ready(self) -> None:
+        from kreide.api import registry as api_registry
         from kreide.core import health as core_health
-        from kreide.tasks import health
-
-        core_health.register("tasks", _("Tasks"), health.check, order=20)
         from kreide.core.navigation import register as register_nav
         from kreide.dashboard.registry import Section
         from kreide.dashboard.registry import register as register_section
         from kreide.storage.uploads import register_purpose
-        from kreide.tasks import dashboard, uploads
+        from kreide.tasks import dashboard, health, openapi, uploads
 
         register_nav(_("Tasks"), "tasks:list", order=10)
         register_section(
@@ -24,3 +22,6 @@ class TasksConfig(AppConfig):
         )
         register_purpose(uploads.SubmissionPurpose())
         register_purpose(uploads.AttachmentPurpose())
+        core_health.register("tasks", _("Tasks"), health.check, order=20)
+        api_registry.register_routes("tasks/", "kreide.tasks.api")
+        api_registry.register_document(paths=openapi.PATHS, schemas=openapi.SCHEMAS)

@@ -1,17 +1,9 @@
-"""The OpenAPI 3 document served at /api/v1/openapi.json, written by hand.
-
-Other modules add their paths with `register_paths({...})` from their AppConfig.ready().
-"""
+"""The tasks' part of the OpenAPI document at /api/v1/openapi.json, written by hand and
+registered with kreide.api.registry in TasksConfig.ready()."""
 
 from __future__ import annotations
 
 from typing import Any
-
-_extra_paths: dict[str, Any] = {}
-
-
-def register_paths(paths: dict[str, Any]) -> None:
-    _extra_paths.update(paths)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -29,21 +21,8 @@ ERRORS = {
     "404": _json(_ref("Error"), "Not found, or not visible to this user"),
 }
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-UPLOAD_ID = {
-    "name": "upload_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
-TUS_HEADER = {
-    "name": "Tus-Resumable",
-    "in": "header",
-    "required": True,
-    "schema": {"type": "string", "enum": ["1.0.0"]},
-}
 
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "properties": {"detail": {}}},
     "Task": {
         "type": "object",
         "properties": {
@@ -290,67 +269,4 @@ PATHS: dict[str, Any] = {
             "responses": {"204": {"description": "Removed"}, **ERRORS},
         },
     },
-    "/uploads/": {
-        "options": {"summary": "tus capabilities", "responses": {"204": {"description": "OK"}}},
-        "post": {
-            "summary": "tus creation: Upload-Length and Upload-Metadata (filename, "
-            "filetype, purpose = task-attachment | task-submission | …, task)",
-            "parameters": [TUS_HEADER],
-            "responses": {
-                "201": {"description": "Created; Location header"},
-                "400": {"description": "Malformed request"},
-                "403": {"description": "Not allowed (reason in body)"},
-                "413": {"description": "File too large"},
-                "415": {"description": "File type not allowed"},
-            },
-        },
-    },
-    "/uploads/{upload_id}": {
-        "parameters": [UPLOAD_ID, TUS_HEADER],
-        "head": {
-            "summary": "Upload-Offset of an upload",
-            "responses": {"200": {"description": "OK"}, "404": {"description": "Unknown"}},
-        },
-        "patch": {
-            "summary": "Append bytes (application/offset+octet-stream; optional "
-            "Upload-Checksum); the last one answers Kreide-Upload-Result",
-            "responses": {
-                "204": {"description": "Stored"},
-                "409": {"description": "Offset mismatch"},
-                "460": {"description": "Checksum mismatch"},
-            },
-        },
-        "delete": {
-            "summary": "Abandon an upload",
-            "responses": {"204": {"description": "Removed"}},
-        },
-    },
-    "/uploads/{upload_id}/result": {
-        "parameters": [UPLOAD_ID],
-        "get": {
-            "summary": "The purpose's result once complete",
-            "responses": {
-                "200": _json({"type": "object"}),
-                "409": {"description": "Not complete yet"},
-            },
-        },
-    },
 }
-
-
-def document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Kreide API",
-            "version": "1",
-            "description": "Session authentication; send the CSRF token as X-CSRFToken "
-            "with every write.",
-        },
-        "paths": {**PATHS, **_extra_paths},
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": "sessionid"}},
-        },
-        "security": [{"session": []}],
-    }

@@ -8,14 +8,11 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
-        from kreide.core import health as core_health
-        from kreide.video import health
-
-        core_health.register("video", _("Video"), health.check, order=50)
         from kreide.core import banners, navigation
+        from kreide.core import health as core_health
         from kreide.dashboard.registry import Section, register
         from kreide.schools import events as school_events
-        from kreide.video import hooks, services
+        from kreide.video import health, hooks, services
 
         navigation.register(_("Video lessons"), "video:list", order=40, visible=hooks.nav_visible)
         register(
@@ -29,3 +26,4 @@ class VideoConfig(AppConfig):
         )
         banners.register(hooks.video_banner)
         school_events.group_changed.subscribe(services.group_renamed)
+        core_health.register("video", _("Video"), health.check, order=50)

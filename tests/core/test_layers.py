@@ -16,16 +16,17 @@ LAYERS = [
     {"env"},
     {"settings"},
     {"core"},
-    {"storage", "schools", "accounts"},
+    {"storage", "schools", "accounts", "api"},
     {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable"},
     {"dashboard", "status", "transfer", "urls", "asgi", "wsgi", "cli"},
 ]
-# Hooks lower layers register into (dashboard sections, export coverage).
-REGISTRIES = {"kreide.dashboard.registry", "kreide.transfer.registry"}
+# Hooks lower layers register into (dashboard sections, export coverage, API routes).
+REGISTRIES = {"kreide.dashboard.registry", "kreide.transfer.registry", "kreide.api.registry"}
 # Within a layer only these; schools and accounts share their models (User <-> School).
 SIDEWAYS = {
     ("accounts", "schools"): "accounts build on groups, memberships and the access layer",
     ("schools", "accounts.models"): "the User model, which points at School",
+    ("api", "schools"): "API calls are allowed by the access layer",
     ("tasks", "messenger"): "a reminder goes out as a direct message",
     ("mail", "files"): "mail clients sign in with the same app passwords as WebDAV",
     ("timetable", "files"): "CalDAV clients sign in like WebDAV clients",
