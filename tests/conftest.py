@@ -177,8 +177,14 @@ def open_page(browser, live_server):
         return context.new_page()
 
     yield open_
+    # Whatever page a browser test ends on is checked with axe-core too.
+    grave = []
     for context in contexts:
+        for opened in context.pages:
+            if opened.url.startswith(live_server.url):
+                grave += grave_violations(opened)
         context.close()
+    assert not grave, "\n".join(grave)
 
 
 @pytest.fixture
@@ -198,25 +204,29 @@ def _axe_source() -> str:
     return AXE_SCRIPT.read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def axe():
-    """Checks the page with axe-core and fails on any critical or serious violation.
+def grave_violations(page) -> list[str]:
+    """axe-core's critical and serious findings on the page, one line each.
 
     The script is evaluated through the DevTools protocol, which the page's strict CSP
     does not govern; pages themselves never load it."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(_axe_source())
+    results = page.evaluate("() => window.axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['impact']} {v['id']} on {page.url}: {v['help']} "
+        + "; ".join(str(node["target"]) for node in v["nodes"][:5])
+        for v in results["violations"]
+        if v["impact"] in ("critical", "serious")
+    ]
 
-    def check(page) -> list[dict]:
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.evaluate(_axe_source())
-        results = page.evaluate("() => window.axe.run(document, {resultTypes: ['violations']})")
-        grave = [v for v in results["violations"] if v["impact"] in ("critical", "serious")]
-        report = "\n".join(
-            f"{v['impact']} {v['id']} on {page.url}: {v['help']} "
-            + "; ".join(node["target"][0] for node in v["nodes"][:5])
-            for v in grave
-        )
-        assert not grave, report
-        return results["violations"]
+
+@pytest.fixture
+def axe():
+    """`axe(page)` fails the test on any critical or serious accessibility violation."""
+
+    def check(page) -> None:
+        grave = grave_violations(page)
+        assert not grave, "\n".join(grave)
 
     return check
 

@@ -10,11 +10,6 @@ from kreide.schools.models import Group
 from kreide.tasks.models import Submission, Task
 
 
-class StudentChoice(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: User) -> str:
-        return f"{obj.last_name}, {obj.first_name}"
-
-
 class PickerGroup(str):
     """A class's name as the picker's group heading, with the class's id beside it."""
 
@@ -39,7 +34,7 @@ class TaskForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         label=_("Classes and groups"),
     )
-    students = StudentChoice(
+    students = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(),
         widget=StudentPicker,
         required=False,

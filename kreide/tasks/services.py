@@ -555,17 +555,23 @@ def hand_in(student: User, task: Task) -> Submission:
     return submission
 
 
+def take_back_refusal(task: Task, submission: Submission | None) -> str:
+    """Why the student may not take their submission back now ("" if they may)."""
+    if submission is None or submission.status != Submission.Status.SUBMITTED:
+        return _("There is no handed-in submission to take back.")
+    if task.is_past_due() and not task.accept_late:
+        return _("The due date has passed; this task accepts no late submissions.")
+    return ""
+
+
 @transaction.atomic
 def take_back(student: User, task: Task) -> Submission:
     """Turn a handed-in submission not yet reviewed back into a draft, while the task
     still takes submissions."""
     submission = my_submission(student, task, lock=True)
-    if submission is None or submission.status != Submission.Status.SUBMITTED:
-        raise SubmissionRefused(_("There is no handed-in submission to take back."))
-    if task.is_past_due() and not task.accept_late:
-        raise SubmissionRefused(
-            _("The due date has passed; this task accepts no late submissions.")
-        )
+    refusal = take_back_refusal(task, submission)
+    if refusal:
+        raise SubmissionRefused(refusal)
     submission.status = Submission.Status.DRAFT
     submission.handed_in_at = None
     submission.receipt = ""

@@ -170,9 +170,7 @@ def _student_context(task: Task, submission: Submission | None) -> dict:
         "missing": services.missing_content(task, submission.text, len(files))
         if submission
         else "",
-        "can_take_back": submission is not None
-        and submission.status == Submission.Status.SUBMITTED
-        and not (task.is_past_due() and not task.accept_late),
+        "can_take_back": not services.take_back_refusal(task, submission),
     }
 
 
