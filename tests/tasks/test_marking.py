@@ -239,3 +239,28 @@ def test_new_task_form_groups_students_by_class(world, make_group, make_user, cl
     assert world.student_7a.last_name in class_part and singer.last_name in course_part
     assert singer.last_name not in class_part and world.student_7b.last_name not in picker
     assert "<select" not in picker
+
+
+def test_marking_page_costs_the_same_for_few_or_many_files_and_students(
+    world, make_task, make_user, client_for
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    task = make_task()
+    few = _hand_in(world.student_7a, task)
+    teacher = client_for(world.teacher_7a)
+
+    def queries(submission) -> int:
+        url = reverse("tasks:submission", args=[task.pk, submission.pk])
+        with CaptureQueriesContext(connection) as captured:
+            assert teacher.get(url).status_code == 200
+        return len(captured)
+
+    queries(few)  # the navigation's unread count, then cached for 30 seconds
+    before = queries(few)
+    others = [make_user(world.school, groups=(world.class_7a,)) for _ in range(10)]
+    for student in others:
+        _hand_in(student, task)
+    many = _hand_in(world.classmate_7a, task, [(f"Seite {n}.png", PNG) for n in range(12)])
+    assert queries(many) == before <= 12, before
