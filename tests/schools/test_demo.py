@@ -39,7 +39,9 @@ def test_a_teacher_without_classes_is_offered_nothing_that_leads_nowhere(
     world, make_user, client_for
 ):
     newcomer = client_for(make_user(world.school, User.Role.TEACHER))
-    assert "Neue Aufgabe" not in newcomer.get("/").content.decode()
+    home = newcomer.get("/").content.decode()
+    assert "Neue Aufgabe" not in home
+    assert "Sie unterrichten noch keine Klasse oder Gruppe" in home
     assert "Neue Aufgabe" not in newcomer.get("/tasks/").content.decode()
     lessons = newcomer.get("/video/").content.decode()
     assert "Neue Videostunde" not in lessons and "Gestaffelte" not in lessons
