@@ -54,3 +54,22 @@ def test_500_is_styled():
     response = Client(raise_request_exception=False).get("/explode")
     body = _assert_kreide_page(response, 500, "Etwas ist schiefgelaufen")
     assert "nicht verloren" in body
+
+
+def test_too_many_and_unavailable_in_a_browser_are_kreide_pages(world):
+    """429 and 503 outside nginx (a refusal no view turned into JSON) come in the layout,
+    in German, with Retry-After and a way back."""
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from kreide.core.errors import Refusal, refusal_response
+
+    request = RequestFactory().get("/messages/", HTTP_ACCEPT="text/html")
+    request.user = world.student_7a
+    for status in (429, 503):
+        with translation.override("de"):
+            response = refusal_response(
+                request, Refusal("Bitte kurz warten.", status=status, retry_after=30)
+            )
+        body = _assert_kreide_page(response, status, "Das geht nicht")
+        assert "Bitte kurz warten." in body and response["Retry-After"] == "30"
