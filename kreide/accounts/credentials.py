@@ -18,9 +18,7 @@ from urllib.parse import urlencode
 
 import segno
 from django.conf import settings
-from django.core.cache import BaseCache, caches
-from django.core.cache.backends.filebased import FileBasedCache
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import caches
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -28,6 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from kreide.core.cache import with_counters
 from kreide.schools.models import Group
 
 CACHE_SECONDS = 15 * 60
@@ -45,18 +44,6 @@ class Credential:
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-
-def _cache() -> BaseCache:
-    default = caches["default"]
-    if isinstance(default, LocMemCache):
-        # Embedded default: worker processes share no memory, but they share the data
-        # directory, so the result page and the PDF work whichever worker answers.
-        return FileBasedCache(
-            str(settings.DATA_DIR / "credentials"),
-            {"TIMEOUT": CACHE_SECONDS, "OPTIONS": {"MAX_ENTRIES": 500}},
-        )
-    return default
 
 
 def _key(token: str) -> str:
@@ -80,13 +67,17 @@ def store(owner_id: int, school_id: int, credentials: list[Credential], **extra)
         "credentials": [asdict(c) for c in credentials],
         **extra,
     }
-    _cache().set(_key(token), _cipher(token, json.dumps(entry).encode()), timeout=CACHE_SECONDS)
+    sealed = _cipher(token, json.dumps(entry).encode())
+    # While Redis is away the passwords wait in this machine's file cache instead.
+    with_counters(lambda cache: cache.set(_key(token), sealed, timeout=CACHE_SECONDS))
     return token
 
 
 def load(token: str, owner_id: int) -> dict | None:
     """The stored entry with `credentials` as Credential objects, or None (expired/foreign)."""
-    sealed = _cache().get(_key(token))
+    sealed = with_counters(lambda cache: cache.get(_key(token)))
+    if sealed is None and settings.REDIS_URL:  # stored while Redis was away
+        sealed = caches["local"].get(_key(token))
     if sealed is None:
         return None
     entry = json.loads(_cipher(token, sealed))

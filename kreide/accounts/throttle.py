@@ -11,7 +11,8 @@ no more guesses than before, but can no longer lock a teacher out of the browser
 always use, nor a whole school behind its one public address.
 
 Counters live in the cache (Redis in production), so every worker sees the same counts
-and a locked-out storm costs no database query and no password hash.
+and a locked-out storm costs no database query and no password hash. While Redis is away
+they count in the machine's file cache (`with_counters`): never "no limit".
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 from django.http import HttpRequest, HttpResponse
 from django.utils.crypto import salted_hmac
+
+from kreide.core.cache import with_counters
 
 DEVICE_COOKIE = "kreide_device"
 DEVICE_COOKIE_SECONDS = 365 * 24 * 3600
@@ -92,14 +95,22 @@ def _subjects(identifier: str, address: str, device: Device | None) -> list[tupl
 
 def current_lockout(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
     now = time.time()
-    subjects = _subjects(identifier, address, device)
-    locks = cache.get_many([f"{key}:until" for key, _ in subjects])
-    remaining = [until - now for until in locks.values() if until and until > now]
+    keys = [f"{key}:until" for key, _ in _subjects(identifier, address, device)]
+    locks = list(with_counters(lambda cache: cache.get_many(keys)).values())
+    if settings.REDIS_URL:  # a lockout made while Redis was away still holds
+        locks += caches["local"].get_many(keys).values()
+    remaining = [until - now for until in locks if until and until > now]
     return Lockout(int(max(remaining)) + 1) if remaining else None
 
 
 def record_failure(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
     """Count a failed attempt; returns the lockout it caused, if any."""
+    return with_counters(lambda cache: _count_failure(cache, identifier, address, device))
+
+
+def _count_failure(
+    cache: BaseCache, identifier: str, address: str, device: Device | None
+) -> Lockout | None:
     window = settings.LOGIN_LOCKOUT_SECONDS
     lockout = None
     for key, limit in _subjects(identifier, address, device):
@@ -124,7 +135,7 @@ def record_success(identifier: str, device: Device | None = None) -> None:
         key = _key("device", f"{device.browser}\0{identifier}")
     else:
         key = _key("account", identifier)
-    cache.delete_many([key, f"{key}:until"])
+    with_counters(lambda cache: cache.delete_many([key, f"{key}:until"]))
 
 
 def remember_device(request: HttpRequest, response: HttpResponse, user) -> None:

@@ -3,7 +3,8 @@
     health.register("tasks", _("Tasks"), check, order=20)
 
 A check returns None when the module works, NOT_CONFIGURED when this deployment does not
-use it, else a short reason; an exception is an answer too. The sampler
+use it, else a short reason; an exception is an answer too. A check that `degrades` is of
+a part whose failure slows Kreide down but stops nothing (the cache): shown as degraded. The sampler
 (`kreide status-sample`) runs them, never a page; `/status` shows them in `order`.
 """
 
@@ -26,13 +27,16 @@ class Check:
     label: Any  # lazily translated
     run: Callable[[], str | None]
     order: int
+    degrades: bool = False
 
 
 _checks: dict[str, Check] = {}
 
 
-def register(key: str, label: Any, run: Callable[[], str | None], order: int) -> None:
-    _checks[key] = Check(key, label, run, order)
+def register(
+    key: str, label: Any, run: Callable[[], str | None], order: int, degrades: bool = False
+) -> None:
+    _checks[key] = Check(key, label, run, order, degrades)
 
 
 def registered() -> list[Check]:

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
+from kreide.core.cache import shared_cache_problem
 from kreide.core.metrics import render_latest
 
 
@@ -18,7 +19,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Ready to serve: database reachable and every migration applied."""
+    """Ready to serve: database reachable and every migration applied (200, else 503).
+
+    The cache is reported but does not decide: without Redis this node still serves every
+    page from the database (status "degraded"), and since Redis is shared, a 503 would make
+    the load balancer take every node out at once."""
     checks: dict[str, str] = {}
     try:
         connection = connections[DEFAULT_DB_ALIAS]
@@ -31,9 +36,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception as error:  # any failure means "not ready", with the reason
         checks["database"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values()) and "migrations" in checks
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    problem = shared_cache_problem()
+    checks["cache"] = "ok" if problem is None else f"unavailable: {problem}"
+    state = ("ok" if problem is None else "degraded") if ready else "unavailable"
+    return JsonResponse({"status": state, "checks": checks}, status=200 if ready else 503)
 
 
 @never_cache

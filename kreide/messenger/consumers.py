@@ -14,16 +14,24 @@ or deleted message), "sync" (a catch-up batch, with "more"), "room" (settings ch
 "pong". Anything else closes the connection with code 4400 and a reason; a socket without
 a signed-in user is closed with 4401, one whose initial password must be changed first
 with 4403.
+
+While Redis (the channel layer) is away or after it restarted, sockets are closed with
+4503: live delivery is broken or has missed messages, so the client reconnects with
+backoff (polling meanwhile) and catches up. A message stored before that is acknowledged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -44,6 +52,44 @@ CLOSE_PASSWORD_CHANGE = 4403
 CLOSE_MALFORMED = 4400
 CLOSE_TOO_LARGE = 4413
 CLOSE_FLOODING = 4429
+CLOSE_UNAVAILABLE = 4503
+# How often the real-time process asks Redis whether it is still the same server.
+WATCH_SECONDS = 2.0
+# What a lost or frozen Redis raises in the channel layer.
+LAYER_FAILURES = (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+
+logger = logging.getLogger(__name__)
+_sockets: weakref.WeakSet = weakref.WeakSet()
+_watcher: asyncio.Task | None = None
+
+
+async def _watch_redis() -> None:
+    """Closes every socket of this process with 4503 when Redis stops answering or is
+    replaced (a new run_id: its subscriptions and whatever was published meanwhile are
+    gone), so that clients reconnect and catch up instead of waiting for nothing."""
+    client = redis.asyncio.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=settings.REDIS_TIMEOUT,
+        socket_connect_timeout=settings.REDIS_TIMEOUT,
+    )
+    known = None
+    while True:
+        try:
+            server = (await client.info("server"))["run_id"]
+        except LAYER_FAILURES:
+            server = None
+        if server != known and known is not None:
+            logger.warning("redis lost or replaced: closing %d sockets", len(_sockets))
+            for consumer in list(_sockets):
+                await consumer.close(code=CLOSE_UNAVAILABLE, reason="live updates interrupted")
+        known = server
+        await asyncio.sleep(WATCH_SECONDS)
+
+
+def _watch() -> None:
+    global _watcher
+    if settings.REDIS_URL and (_watcher is None or _watcher.done()):
+        _watcher = asyncio.get_running_loop().create_task(_watch_redis())
 
 
 class Malformed(ValueError):
@@ -68,6 +114,20 @@ def _str(frame: dict, name: str) -> str:
 
 
 class MessengerConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_FAILURES:
+            if hasattr(self, "channel_name"):  # failed later, with the socket open: a bug
+                raise
+            # Redis was away before the socket opened (its channel could not be made):
+            # answer the handshake and say so, rather than an HTTP 500.
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            await send(
+                {"type": "websocket.close", "code": CLOSE_UNAVAILABLE, "reason": "unavailable"}
+            )
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.user = None
@@ -82,15 +142,24 @@ class MessengerConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.language = self._language()
         self.tokens, self.refilled = FRAME_BURST, time.monotonic()
-        await self.channel_layer.group_add(services.user_group(user.pk), self.channel_name)
-        await self._subscribe()
+        _watch()
+        try:
+            await self.channel_layer.group_add(services.user_group(user.pk), self.channel_name)
+            await self._subscribe()
+        except LAYER_FAILURES:
+            logger.warning("channel layer unavailable: socket refused with 4503")
+            await self.close(code=CLOSE_UNAVAILABLE, reason="live updates unavailable")
+            return
+        _sockets.add(self)
 
     async def disconnect(self, code: int) -> None:
+        _sockets.discard(self)
         if self.user is None:
             return
-        await self.channel_layer.group_discard(services.user_group(self.user.pk), self.channel_name)
-        for room_id in self.rooms:
-            await self.channel_layer.group_discard(services.room_group(room_id), self.channel_name)
+        groups = [services.user_group(self.user.pk), *map(services.room_group, self.rooms)]
+        with contextlib.suppress(*LAYER_FAILURES):  # a lost Redis forgot them already
+            for group in groups:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     def _language(self) -> str:
         cookie = self.scope.get("cookies", {}).get(settings.LANGUAGE_COOKIE_NAME, "")
@@ -179,13 +248,19 @@ class MessengerConsumer(AsyncWebsocketConsumer):
             _str(frame, "key"),
             None if attachment is None else _id(frame, "attachment"),
         )
+        delivered = True
         if sent.created:  # committed: everyone in the room hears of it, even if this
             # connection drops before its ack goes out
-            await self.channel_layer.group_send(
-                services.room_group(sent.message["room"]),
-                services.channel_event({"type": "message", "message": sent.message}),
-            )
+            try:
+                await self.channel_layer.group_send(
+                    services.room_group(sent.message["room"]),
+                    services.channel_event({"type": "message", "message": sent.message}),
+                )
+            except LAYER_FAILURES:  # stored all the same: the others catch up
+                delivered = False
         await self._send({"type": "ack", "key": frame["key"], "message": sent.message})
+        if not delivered:
+            await self.close(code=CLOSE_UNAVAILABLE, reason="live updates interrupted")
 
     async def on_sync(self, frame: dict) -> None:
         room_id, after = _id(frame, "room"), _id(frame, "after", 0)

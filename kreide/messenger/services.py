@@ -19,7 +19,7 @@ import nh3
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import BaseCache, cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -31,6 +31,8 @@ from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
 from kreide.core import audit
+from kreide.core.cache import breaker as redis_breaker
+from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
@@ -94,6 +96,9 @@ def channel_event(event: dict) -> dict:
 
 
 def _send_now(groups: list[str], event: dict) -> None:
+    if redis_breaker.is_open:  # Redis failed a moment ago: sockets catch up when it is back
+        logger.warning("messenger broadcast skipped: redis away", extra={"groups": groups[:10]})
+        return
     layer = get_channel_layer()
     message = channel_event(event)
 
@@ -387,16 +392,20 @@ def _require_moderator(member: RoomMember) -> None:
 
 def _check_rate(user: User) -> None:
     """At most MESSENGER_RATE_LIMIT new messages per MESSENGER_RATE_WINDOW seconds per user,
-    counted in the cache so every process shares the count."""
+    counted in the cache so every process shares the count (this machine's while Redis is
+    away)."""
     limit, window = settings.MESSENGER_RATE_LIMIT, settings.MESSENGER_RATE_WINDOW
     key = f"messenger:rate:{user.pk}"
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window)
-        count = 1
-    if count > limit:
+
+    def count(cache: BaseCache) -> int:
+        cache.add(key, 0, timeout=window)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window)
+            return 1
+
+    if with_counters(count) > limit:
         raise MessengerError(
             "rate_limited",
             _("You are sending too many messages. Please wait a moment and try again."),

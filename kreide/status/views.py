@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from kreide.core import health as core_health
@@ -18,6 +19,12 @@ from kreide.core import load
 from kreide.status import health, services
 
 PLOT_MINUTES = 180
+CHILD_NAMES = {
+    "pages": gettext_lazy("Page server"),
+    "realtime": gettext_lazy("Real-time server (messenger)"),
+    "status-sample": gettext_lazy("Health checks of the modules"),
+    "janus": gettext_lazy("Video server"),
+}
 PLOT_WIDTH, PLOT_HEIGHT = 720, 140
 
 
@@ -32,6 +39,8 @@ def _modules(snapshot_health: dict[str, Any] | None) -> list[dict[str, Any]]:
             state, label = "unknown", _("unknown")
         elif found["problem"] == core_health.NOT_CONFIGURED:
             continue  # not part of this deployment: "working" would claim too much
+        elif not found["ok"] and check.degrades:
+            state, label = "degraded", _("degraded (slower, everything still works)")
         elif not found["ok"]:
             state, label = "down", _("disrupted")
         else:
@@ -106,6 +115,13 @@ def _status_page() -> HttpResponse:
         "open_incidents": [item for item in incidents if item["ended"] is None],
         "closed_incidents": [item for item in incidents if item["ended"] is not None],
         "load": _load(),
+        "restarts": [
+            {
+                "name": CHILD_NAMES.get(event["child"], event["child"]),
+                "at": datetime.fromtimestamp(event["at"], tz=UTC),
+            }
+            for event in reversed(services.recent_restarts())
+        ],
         "checked_at": (
             datetime.fromtimestamp(snapshot["health"]["at"], tz=UTC) if snapshot["health"] else None
         ),

@@ -41,12 +41,14 @@ def test_stored_credentials_are_only_for_their_owner():
 
 
 def test_cache_holds_no_readable_password():
-    from kreide.accounts.credentials import _cache, _key
+    from django.core.cache import cache
+
+    from kreide.accounts.credentials import _key
 
     token = store(7, 1, _slips(1, "7a"), kind="reset")
-    sealed = _cache().get(_key(token))
+    sealed = cache.get(_key(token))
     assert b"pass-7a-0" not in sealed and b"7a.user0" not in sealed
-    assert _cache().get(f"credentials:{token}") is None
+    assert cache.get(f"credentials:{token}") is None
 
 
 def test_slips_carry_the_address_and_a_code_that_opens_the_sign_in_page(monkeypatch):

@@ -10,7 +10,7 @@ def test_healthz_and_readyz(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     body = json.loads(ready.content)
-    assert body["checks"] == {"database": "ok", "migrations": "ok"}
+    assert body["checks"] == {"database": "ok", "migrations": "ok", "cache": "ok"}
 
 
 @pytest.mark.django_db

@@ -3,10 +3,14 @@
 - Granian in WSGI mode with several worker processes for pages, uploads and the API
   (measured here about 9x the requests/s of Django under ASGI);
 - a separate ASGI process (uvicorn) for long-lived connections (messenger, live updates),
-  so an overload of one never stops the other.
-Both are supervised: when one exits, the other is stopped and the command fails.
+  so an overload of one never stops the other;
+- the status sampler (and Janus with KREIDE_JANUS=auto).
+All are supervised: a child that exits is started again after a backoff (1 s, doubling up
+to 60 s; back to 1 s once it ran for a minute) while the others go on serving; each
+restart is logged and shown on /status. Ctrl+C or SIGTERM stops them all.
 """
 
+import logging
 import os
 import resource
 import shutil
@@ -19,6 +23,13 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from kreide.status.services import record_restart
+
+logger = logging.getLogger("kreide.serve")
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 60.0
+# A child that ran this long before it exited starts again after the first backoff.
+STABLE_SECONDS = 60.0
 
 
 def realtime_command(bin_dir: Path, host: str, port: int) -> list[str]:
@@ -97,8 +108,8 @@ class Command(BaseCommand):
         raise_file_limit()
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        commands = [
-            [
+        commands = {
+            "pages": [
                 str(bin_dir / "granian"),
                 "--interface",
                 "wsgi",
@@ -116,51 +127,98 @@ class Command(BaseCommand):
                 "--no-log",
                 "kreide.wsgi:application",
             ],
-            realtime_command(bin_dir, options["host"], options["realtime_port"]),
+            "realtime": realtime_command(bin_dir, options["host"], options["realtime_port"]),
             # Health of each module for /status, every 30 s.
-            [str(bin_dir / "kreide"), "status-sample"],
-        ]
+            "status-sample": [str(bin_dir / "kreide"), "status-sample"],
+        }
         # Optional video: KREIDE_JANUS=auto runs a local Janus and its health monitor
         # (it restarts Janus itself, so a Janus crash never stops the pages).
         if settings.JANUS == "auto" and Path("/usr/bin/janus").exists():
-            commands.append([str(bin_dir / "kreide"), "janus-start"])
+            commands["janus"] = [str(bin_dir / "kreide"), "janus-start"]
         # School e-mail: KREIDE_MAIL=auto runs Postfix and Dovecot with Kreide as their
         # directory, supervised by `kreide mail-start` (its crash never stops the pages).
         from kreide.mail import process as mail_process
 
         mail_missing = mail_process.missing()
         if settings.MAIL == "auto" and not mail_missing:
-            commands.append([str(bin_dir / "kreide"), "mail-start"])
+            commands["mail"] = [str(bin_dir / "kreide"), "mail-start"]
         elif settings.MAIL == "auto":
             self.stdout.write(f"E-mail is not set up here: {mail_missing}.")
-        processes = [
-            subprocess.Popen(command, env=env, cwd=settings.BASE_DIR) for command in commands
-        ]
+        children = {
+            name: Child(name, command, env, settings.BASE_DIR) for name, command in commands.items()
+        }
         self.stdout.write(
             f"Kreide serves pages at http://{options['host']}:{options['port']}/ "
             f"({options['workers']} workers) and real-time connections on port "
             f"{options['realtime_port']}. Stop with Ctrl+C."
         )
 
+        stopping = False
+
         def stop(*_):
-            for process in processes:
-                if process.poll() is None:
-                    process.terminate()
+            nonlocal stopping
+            stopping = True
 
         signal.signal(signal.SIGTERM, stop)
         try:
-            while all(process.poll() is None for process in processes):
+            while not stopping:
+                for child in children.values():
+                    child.supervise()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
         finally:
-            stop()
-            for process in processes:
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            for child in children.values():
+                child.terminate()
+            for child in children.values():
+                child.wait()
             shutil.rmtree(metrics_dir, ignore_errors=True)
-        failed = [p.returncode for p in processes if p.returncode not in (0, -signal.SIGTERM)]
-        if failed:
-            sys.exit(1)
+
+
+class Child:
+    """One supervised child process: started again with backoff whenever it exits."""
+
+    def __init__(self, name: str, command: list[str], env: dict, cwd: Path) -> None:
+        self.name, self.command, self.env, self.cwd = name, command, env, cwd
+        self.backoff = FIRST_BACKOFF
+        self.restart_at: float | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def supervise(self) -> None:
+        """Called twice a second: notices an exit, starts the child again when it is time."""
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+            return
+        code = self.process.poll()
+        if code is None:
+            return
+        if now - self.started >= STABLE_SECONDS:
+            self.backoff = FIRST_BACKOFF
+        logger.error(
+            "child exited, starting it again",
+            extra={"child": self.name, "code": code, "restart_in_s": self.backoff},
+        )
+        try:
+            record_restart(self.name, code)
+        except Exception:  # a full disk must not stop the supervision
+            logger.exception("restart not recorded for /status")
+        self.restart_at = now + self.backoff
+        self.backoff = min(MAX_BACKOFF, self.backoff * 2)
+
+    def terminate(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+
+    def wait(self) -> None:
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

@@ -386,6 +386,9 @@
         caughtUp(frame);
         if (frame.more) socket.send(syncFrame());
         break;
+      case "hello": // the server could subscribe this socket: live updates work
+        socketAttempt = 0;
+        break;
       case "room":
         if (frame.room === roomId && form && !isModerator) {
           form.hidden = frame.read_only;
@@ -433,7 +436,6 @@
       opened = true;
       everConnected = true;
       socketOpen = true;
-      socketAttempt = 0;
       stopPolling();
       setStatus("");
       ws.send(syncFrame());
@@ -459,6 +461,9 @@
         startPolling();
         return;
       }
+      // 4503: live updates are interrupted on the server (Redis away): reconnect with
+      // backoff like after any drop; attempts count on until a "hello", so polling
+      // takes over meanwhile.
       down(opened);
     });
   }
