@@ -28,3 +28,17 @@ def test_strict_csp_on_pages(client):
     assert "default-src 'self'" in policy
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "frame-ancestors 'none'" in policy
+
+
+@pytest.mark.django_db
+def test_readyz_stays_ready_but_says_degraded_without_redis(client, monkeypatch):
+    from kreide.core import views
+
+    monkeypatch.setattr(views, "shared_cache_problem", lambda: "ConnectionError")
+    ready = client.get("/readyz")
+    # Pages are still served from the database: the balancer keeps this node.
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "migrations": "ok", "cache": "unavailable: ConnectionError"},
+    }

@@ -1,0 +1,105 @@
+"""The cache as a help, never a single point of failure: the circuit breaker, the fast
+failing Redis connection and the counters' fallback to the machine's file cache."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from django.core.cache import caches
+
+from kreide.core import cache as kreide_cache
+from kreide.core.cache import BreakerConnection, CircuitBreaker, with_counters
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(kreide_cache.time, "monotonic", clock)
+    return clock
+
+
+def test_breaker_opens_on_failure_and_lets_one_probe_through_later(clock):
+    breaker = CircuitBreaker(5)
+    assert breaker.allow()
+    breaker.failed()
+    assert breaker.is_open and breaker.trips == 1
+    assert not breaker.allow()
+    clock.now += 5
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()  # everyone else waits for its answer
+    breaker.succeeded()
+    assert not breaker.is_open and breaker.allow()
+
+
+def test_a_probe_that_fails_keeps_it_open_without_counting_a_new_trip(clock):
+    breaker = CircuitBreaker(5)
+    breaker.failed()
+    clock.now += 5
+    assert breaker.allow()
+    breaker.failed()
+    assert breaker.trips == 1 and not breaker.allow()
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_redis_is_not_asked_again_while_the_breaker_is_open(monkeypatch):
+    breaker = CircuitBreaker(60)
+    monkeypatch.setattr(kreide_cache, "breaker", breaker)
+    attempts = []
+    original = BreakerConnection._connect
+
+    def counting(self):
+        attempts.append(1)
+        return original(self)
+
+    monkeypatch.setattr(BreakerConnection, "_connect", counting)
+    pool = redis.ConnectionPool(
+        connection_class=BreakerConnection, host="127.0.0.1", port=_unused_port()
+    )
+    client = redis.Redis(connection_pool=pool)
+    for _ in range(5):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            client.get("key")
+    assert len(attempts) == 1 and breaker.is_open
+
+
+def test_counters_go_to_the_local_cache_while_redis_is_away(settings, monkeypatch):
+    breaker = CircuitBreaker(60)
+    monkeypatch.setattr(kreide_cache, "breaker", breaker)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    caches["local"].delete("counted")
+    breaker.failed()
+
+    def count(cache) -> int:
+        cache.add("counted", 0)
+        return cache.incr("counted")
+
+    assert [with_counters(count) for _ in range(3)] == [1, 2, 3]
+    assert caches["local"].get("counted") == 3
+    caches["local"].delete("counted")
+
+
+def test_file_cache_counts_exactly_across_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kreide.core.cache import FileCache
+
+    shared = FileCache(str(tmp_path), {})
+    shared.add("n", 0)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: shared.incr("n"), range(200)))
+    assert shared.get("n") == 200
