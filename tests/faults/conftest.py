@@ -4,7 +4,9 @@
   a test stops, starts again, freezes (SIGSTOP) and thaws;
 - `kreide_serve`: starts `kreide serve` (Granian workers, the real-time process, the status
   sampler) on free ports against the PostgreSQL test database, a data directory of its own
-  and, if given, that Redis; its children can be listed and killed;
+  and, if given, that Redis; its children can be listed and killed. With `embedded=True`
+  it runs as the embedded default instead (SQLite in its data directory, no Redis), after
+  `prepare(env)` (e.g. `kreide migrate` and accounts made with `kreide shell`);
 - `signed_in(base_url, username)`: a `requests.Session` signed in through the real form.
 
 Tests here drive several processes: mark them `slow` and `django_db(transaction=True)`, so
@@ -13,6 +15,8 @@ what the test writes is committed and visible to the servers.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -22,9 +26,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -33,6 +38,7 @@ from django.conf import settings
 from tests.conftest import PASSWORD
 
 START_SECONDS = 60
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -51,6 +57,13 @@ def wait_for(condition: Callable[[], object], seconds: float, what: str) -> obje
         if time.monotonic() > deadline:
             pytest.fail(f"{what} did not happen within {seconds} s")
         time.sleep(0.1)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T], seconds: float = 60) -> T:
+    """Runs a coroutine to its end in a thread of its own (once Playwright's browser
+    fixture ran, this thread has an event loop already)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coroutine, seconds)).result()
 
 
 def database_url() -> str:
@@ -191,7 +204,12 @@ def kreide_serve(tmp_path) -> Iterator[Callable[..., Serve]]:
     variables); waits until pages and the real-time port answer; stops it afterwards."""
     started: list[Serve] = []
 
-    def start(redis: RedisServer | None = None, **variables: str) -> Serve:
+    def start(
+        redis: RedisServer | None = None,
+        embedded: bool = False,
+        prepare: Callable[[dict[str, str]], None] | None = None,
+        **variables: str,
+    ) -> Serve:
         data_dir = tmp_path / f"serve-{len(started)}"
         data_dir.mkdir()
         port, realtime_port = free_port(), free_port()
@@ -200,13 +218,11 @@ def kreide_serve(tmp_path) -> Iterator[Callable[..., Serve]]:
             for key, value in os.environ.items()
             if key not in ("KREIDE_REDIS_URL", "KREIDE_DATABASE_URL")
         }
-        env.update(
-            KREIDE_DATABASE_URL=database_url(),
-            KREIDE_DB_CONN_MAX_AGE="0",
-            KREIDE_DATA_DIR=str(data_dir),
-            KREIDE_WORKERS="2",
-            **variables,
-        )
+        env.update(KREIDE_DATA_DIR=str(data_dir), KREIDE_WORKERS="2", **variables)
+        if not embedded:
+            env.update(KREIDE_DATABASE_URL=database_url(), KREIDE_DB_CONN_MAX_AGE="0")
+        if prepare is not None:
+            prepare(env)
         if redis is not None:
             env["KREIDE_REDIS_URL"] = redis.url
             env["KREIDE_CACHE_PREFIX"] = f"faults{port}"
@@ -245,6 +261,21 @@ def _healthy(url: str) -> bool:
         return requests.get(f"{url}/healthz", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def kreide(env: dict[str, str], *arguments: str, stdin: str | None = None) -> str:
+    """Runs a `kreide` command with `env` (as an operator would); returns its output."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kreide"), *arguments],
+        env=env,
+        cwd=settings.BASE_DIR,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def signed_in(base_url: str, username: str, password: str = PASSWORD) -> requests.Session:

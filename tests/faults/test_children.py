@@ -9,7 +9,7 @@ import signal
 import pytest
 import requests
 
-from tests.faults.conftest import signed_in, wait_for
+from tests.faults.conftest import run_async, signed_in, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 10
@@ -41,7 +41,7 @@ def _realtime_answers(serve) -> bool:
         return False
 
     try:
-        return asyncio.run(handshake())
+        return run_async(handshake())
     except (OSError, TimeoutError, ConnectionClosed):
         return False
 

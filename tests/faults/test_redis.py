@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from kreide.files import services as files
 from kreide.messenger import services as messenger
-from tests.faults.conftest import csrf_headers, signed_in, wait_for
+from tests.faults.conftest import csrf_headers, run_async, signed_in, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 TIMEOUT = 10
@@ -220,7 +220,7 @@ def test_messenger_sockets_report_a_lost_redis_and_recover(scene, world, redis_s
             new_socket_code = await _frames_until_closed(ws)
         return open_socket_code, new_socket_code, acked
 
-    open_code, new_code, acked = asyncio.run(scenario())
+    open_code, new_code, acked = run_async(scenario())
     assert open_code == 4503
     assert new_code == 4503
     alice.acknowledged += acked
@@ -240,7 +240,7 @@ def test_messenger_sockets_report_a_lost_redis_and_recover(scene, world, redis_s
 
     def recovered() -> list[int] | None:
         try:
-            return asyncio.run(after_recovery())
+            return run_async(after_recovery())
         except (ConnectionClosed, OSError, TimeoutError):
             return None
 
