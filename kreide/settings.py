@@ -163,8 +163,6 @@ LOCAL_CACHE = {
     "OPTIONS": {"MAX_ENTRIES": 50_000},
 }
 if REDIS_URL:
-    from kreide.core.cache import BreakerConnection
-
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -174,7 +172,7 @@ if REDIS_URL:
                 "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
                 "SOCKET_TIMEOUT": REDIS_TIMEOUT,
                 "IGNORE_EXCEPTIONS": True,
-                "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
+                "CONNECTION_POOL_CLASS": "kreide.core.cache.BreakerConnectionPool",
             },
         },
         "local": LOCAL_CACHE,

@@ -97,10 +97,7 @@ def main() -> None:
 
 def redis_rows(port: int, rounds: int) -> None:
     """A Redis cache with the production options, then the same Redis frozen."""
-    from django.core.cache.backends.base import InvalidCacheBackendError  # noqa: F401
     from django_redis.cache import RedisCache
-
-    from kreide.core.cache import BreakerConnection
 
     cache = RedisCache(
         f"redis://127.0.0.1:{port}/0",
@@ -109,7 +106,7 @@ def redis_rows(port: int, rounds: int) -> None:
                 "SOCKET_CONNECT_TIMEOUT": 0.5,
                 "SOCKET_TIMEOUT": 0.5,
                 "IGNORE_EXCEPTIONS": True,
-                "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
+                "CONNECTION_POOL_CLASS": "kreide.core.cache.BreakerConnectionPool",
             }
         },
     )

@@ -80,7 +80,7 @@ breaker = CircuitBreaker(BREAK_SECONDS)
 
 class BreakerConnection(redis.connection.Connection):
     """A redis-py connection that fails fast while the breaker is open and trips it on
-    every connection error or timeout (given to django-redis as the pool's connection)."""
+    every connection error or timeout (django-redis makes them through BreakerConnectionPool)."""
 
     _connecting = False
 
@@ -115,6 +115,13 @@ class BreakerConnection(redis.connection.Connection):
             raise
         breaker.succeeded()
         return response
+
+
+class BreakerConnectionPool(redis.ConnectionPool):
+    """The pool django-redis makes (CONNECTION_POOL_CLASS), of breaker connections."""
+
+    def __init__(self, connection_class=BreakerConnection, **kwargs) -> None:
+        super().__init__(connection_class=connection_class, **kwargs)
 
 
 def shared_cache_problem() -> str | None:

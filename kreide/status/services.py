@@ -29,8 +29,6 @@ INCIDENTS_KEY = "status:incidents"
 HEALTH_KEY = "status:health"
 RECENTLY_CLOSED = 5
 FILE_FALLBACK_SECONDS = 10
-RESTARTS_KEPT = 50
-RESTARTS_SHOWN_SECONDS = 24 * 60 * 60
 
 
 audit.declare(
@@ -127,33 +125,6 @@ def write_snapshot(**parts: Any) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(current))
     temporary.replace(path)  # atomic: readers never see half a file
-
-
-def restarts_file() -> Path:
-    return Path(settings.DATA_DIR) / "restarts.json"
-
-
-def record_restart(child: str, code: int) -> None:
-    """`kreide serve` noted that a child exited and will start it again (it alone writes)."""
-    path = restarts_file()
-    try:
-        events = json.loads(path.read_text())
-    except (OSError, ValueError):
-        events = []
-    events = [*events, {"child": child, "code": code, "at": timezone.now().timestamp()}]
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(events[-RESTARTS_KEPT:]))
-    temporary.replace(path)
-
-
-def recent_restarts() -> list[dict[str, Any]]:
-    """Restarts of `kreide serve`'s children within the last RESTARTS_SHOWN_SECONDS."""
-    try:
-        events = json.loads(restarts_file().read_text())
-    except (OSError, ValueError):
-        return []
-    since = timezone.now().timestamp() - RESTARTS_SHOWN_SECONDS
-    return [event for event in events if event["at"] >= since]
 
 
 def read_snapshot() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from kreide.core import health as core_health
-from kreide.core import load
+from kreide.core import load, restarts
 from kreide.status import health, services
 
 PLOT_MINUTES = 180
@@ -120,7 +120,7 @@ def _status_page() -> HttpResponse:
                 "name": CHILD_NAMES.get(event["child"], event["child"]),
                 "at": datetime.fromtimestamp(event["at"], tz=UTC),
             }
-            for event in reversed(services.recent_restarts())
+            for event in reversed(restarts.recent())
         ],
         "checked_at": (
             datetime.fromtimestamp(snapshot["health"]["at"], tz=UTC) if snapshot["health"] else None

@@ -3,8 +3,8 @@ import time
 import pytest
 from django.core.management import call_command
 
+from kreide.core import cache, load
 from kreide.core import health as core_health
-from kreide.core import load
 from kreide.status import health, services
 from kreide.status.models import Incident
 
@@ -82,13 +82,13 @@ def test_status_page_has_an_icon_and_english(client, db):
 
 def test_status_page_says_unknown_without_a_sample(client, db):
     page = client.get("/status").content.decode()
-    assert page.count('class="status-unknown"') == len(health.MODULES)
+    assert page.count('class="status-unknown"') == len(core_health.registered())
     assert "Noch nicht geprüft." in page
 
 
 def test_unreachable_redis_shows_the_cache_degraded(client, db, settings, monkeypatch):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    monkeypatch.setattr(health, "shared_cache_problem", lambda: "ConnectionError")
+    monkeypatch.setattr(cache, "shared_cache_problem", lambda: "ConnectionError")
     health.sample()
     page = client.get("/status").content.decode()
     assert (
@@ -181,6 +181,7 @@ def test_each_module_registers_its_own_check_and_status_imports_none():
         "messenger",
         "video",
         "mail",
+        "cache",
     ]
     status = Path(core_health.__file__).parents[1] / "status"
     for path in status.rglob("*.py"):

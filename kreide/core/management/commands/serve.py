@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kreide.status.services import record_restart
+from kreide.core import restarts
 
 logger = logging.getLogger("kreide.serve")
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 60.0
@@ -206,7 +206,7 @@ class Child:
             extra={"child": self.name, "code": code, "restart_in_s": self.backoff},
         )
         try:
-            record_restart(self.name, code)
+            restarts.record(self.name, code)
         except Exception:  # a full disk must not stop the supervision
             logger.exception("restart not recorded for /status")
         self.restart_at = now + self.backoff
