@@ -181,7 +181,7 @@ def main() -> None:
 
         def open_webmail(student) -> None:
             if getattr(local, "client", None) is None:
-                local.client = Client()
+                local.client = Client(HTTP_HOST="127.0.0.1")
             local.client.force_login(student)
             response = local.client.get("/mail/")
             if response.status_code != 200:

@@ -170,3 +170,16 @@ def test_mail_leaving_postfix_is_dkim_signed_for_the_school_domain(mail, world):
     headers = data[0][1].decode()
     assert "DKIM-Signature:" in headers
     assert "d=nord.kreide.test" in headers and "s=kreide" in headers
+
+
+def test_kreides_own_mails_go_out_through_the_same_postfix(mail, world):
+    from django.core.mail import EmailMessage as DjangoMessage
+
+    from kreide.mail.backends import LocalServerBackend
+
+    title = subject()
+    message = DjangoMessage(
+        title, "Ihr Passwort-Link", "kreide@localhost", [address_of(world.admin)]
+    )
+    assert LocalServerBackend().send_messages([message]) == 1
+    assert delivered(mail, world.admin, title)

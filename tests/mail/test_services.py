@@ -130,3 +130,14 @@ def test_mail_config_writes_both_servers_configuration(tmp_path):
     assert "socketmap:inet:127.0.0.1:31030:alias" in main_cf
     assert "check_policy_service { inet:127.0.0.1:31031" in main_cf
     assert "PORT = 31032" in (tmp_path / "mail/config/kreide-auth.lua").read_text()
+
+
+def test_kreides_own_mails_wait_in_the_outbox_without_mail_servers(settings, tmp_path):
+    from django.core.mail import EmailMessage
+
+    from kreide.mail.backends import LocalServerBackend
+
+    settings.EMAIL_FILE_PATH = tmp_path / "outbox"
+    message = EmailMessage("Passwort", "Link", "kreide@localhost", ["someone@example.org"])
+    assert LocalServerBackend().send_messages([message]) == 1
+    assert "Passwort" in next((tmp_path / "outbox").iterdir()).read_text()
