@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -40,8 +40,13 @@ MASTER_USER = "webmail"
 
 
 def policy_for(school: School) -> MailPolicy:
-    policy = MailPolicy.objects.for_school(school).first()
-    return policy or MailPolicy(school=school)
+    """The school's mail policy (defaults without a row), kept on the school object for
+    the rest of one lookup."""
+    policy = getattr(school, "_kreide_mail_policy", None)
+    if policy is None:
+        policy = MailPolicy.objects.for_school(school).first() or MailPolicy(school=school)
+        school._kreide_mail_policy = policy
+    return policy
 
 
 def school_domain(school: School, policy: MailPolicy | None = None) -> str:
@@ -66,18 +71,18 @@ def all_domains() -> list[str]:
 
 
 def school_for_domain(domain: str) -> School | None:
+    """The school whose mail domain this is (one query): its own domain, or the default
+    <slug>.<suffix> of a school without one."""
     domain = domain.strip().lower()
-    policy = MailPolicy.unscoped.filter(domain=domain).select_related("school").first()
-    if policy is not None:
-        return policy.school
+    if not domain:
+        return None
     suffix = f".{settings.MAIL_DOMAIN_SUFFIX.lower()}"
-    if not domain.endswith(suffix):
-        return None
-    school = School.objects.filter(slug=domain.removesuffix(suffix)).first()
-    # A school with its own domain no longer answers under the default one.
-    if school is None or MailPolicy.unscoped.filter(school=school).exclude(domain="").exists():
-        return None
-    return school
+    own = MailPolicy.unscoped.filter(school=OuterRef("pk"), domain=domain)
+    custom = MailPolicy.unscoped.filter(school=OuterRef("pk")).exclude(domain="")
+    match = Exists(own)
+    if domain.endswith(suffix):
+        match |= Q(slug=domain.removesuffix(suffix)) & ~Exists(custom)
+    return School.objects.filter(match).first()
 
 
 def split_address(address: str) -> tuple[str, str]:
