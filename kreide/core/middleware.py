@@ -11,6 +11,8 @@ from csp.middleware import CheckableLazyObject
 from csp.utils import build_policy
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext as _
 
 from kreide.core.metrics import LATENCY, REQUESTS
 
@@ -42,6 +44,29 @@ class RequestLogMiddleware:
                 },
             )
         return response
+
+
+class UnreadableFormMiddleware:
+    """A form body that cannot be parsed (multipart without a boundary, a broken header)
+    is a 400 before the CSRF check, the views or Django's own error pages read it: inside
+    a view Django makes such an error a 400 itself, inside its 404 page a 500."""
+
+    _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.content_type in self._FORMS:
+            try:
+                request.POST  # noqa: B018 - parsed once here, kept for everyone after
+            except MultiPartParserError:
+                return HttpResponse(
+                    _("The form could not be read. Please reload the page and send it again."),
+                    status=400,
+                    content_type="text/plain; charset=utf-8",
+                )
+        return self.get_response(request)
 
 
 _PER_RESPONSE_POLICY = (
