@@ -198,7 +198,10 @@ def main() -> None:
         f"# School e-mail with Kreide as the auth source\n\n- machine: {os.cpu_count()} cores, "
         f"Python {sys.version.split()[0]}, Dovecot 2.3, Postfix 3.7, PostgreSQL, Redis"
     )
-    print(f"- {args.clients} concurrent clients; demo school, {len(students)} students\n")
+    print(
+        f"- {args.clients} concurrent clients; demo school, {len(students)} students; load "
+        f"average at the end {os.getloadavg()[0]:.1f} (the machine is shared)\n"
+    )
     print("| phase | done | errors | per second | p50 ms | p95 ms |\n|---|---|---|---|---|---|")
     for phase in (uncached, cached, sent, wave):
         print(

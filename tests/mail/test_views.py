@@ -53,3 +53,14 @@ def test_directory_offers_lists_only_to_those_who_may_write_to_them(world, clien
     assert "klasse-7a@nord.kreide.test" in teacher.content.decode()
     office = client_for(world.student_7a).get(reverse("mail:directory"), {"to": "sekre"})
     assert "sekretariat@nord.kreide.test" in office.content.decode()
+
+
+def test_api_me_names_the_address_where_mail_runs(world, client_for, settings, tmp_path):
+    client = client_for(world.student_7a)
+    assert "mail" not in client.get("/api/v1/me").json()
+    settings.MAIL_DIR = tmp_path  # as written by `kreide mail-config`
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "dovecot.conf").touch()
+    assert (
+        client.get("/api/v1/me").json()["mail"] == f"{world.student_7a.username}@nord.kreide.test"
+    )
