@@ -183,3 +183,13 @@ def test_kreides_own_mails_go_out_through_the_same_postfix(mail, world):
     )
     assert LocalServerBackend().send_messages([message]) == 1
     assert delivered(mail, world.admin, title)
+
+
+def test_a_hijacked_student_account_cannot_send_spam(mail, world, settings):
+    settings.MAIL_RECIPIENTS_PER_HOUR = 2
+    submit(mail, world.student_7a, [address_of(world.classmate_7a)], subject())
+    submit(mail, world.student_7a, [address_of(world.student_7b)], subject())
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        submit(mail, world.student_7a, [address_of(world.teacher_7a)], subject())
+    code, text = refused.value.recipients[address_of(world.teacher_7a)]
+    assert code == 450 and b"Too many recipients" in text

@@ -137,3 +137,15 @@ def test_deleting_moves_to_trash(mail, world, client_for):
     with webmail.mailbox(world.teacher_7a) as imap:
         assert webmail.page(imap, "INBOX", 1, title).total == 0
         assert webmail.page(imap, "Trash", 1, title).total == 1
+
+
+def test_a_draft_is_kept_in_drafts(mail, world, client_for):
+    title = f"Entwurf {uuid.uuid4().hex[:6]}"
+    response = client_for(world.student_7a).post(
+        reverse("mail:compose"),
+        {"to": address_of(world.teacher_7a), "subject": title, "body": "halb fertig", "draft": "1"},
+    )
+    assert response.status_code == 302
+    with webmail.mailbox(world.student_7a) as imap:
+        assert webmail.page(imap, "Drafts", 1, title).total == 1
+    assert not delivered(mail, world.teacher_7a, title, wait=0)
