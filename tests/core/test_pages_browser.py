@@ -62,6 +62,11 @@ def _pages(world, day) -> dict[str, tuple[User, list[str]]]:
                 f"/messages/rooms/{room.pk}/",
                 "/video/",
                 "/accounts/password/",
+                "/timetable/",
+                "/timetable/week/",
+                "/timetable/substitutions/",
+                "/timetable/calendar/",
+                "/timetable/calendar/new/",
             ],
         ),
         "teacher": (
@@ -76,6 +81,9 @@ def _pages(world, day) -> dict[str, tuple[User, list[str]]]:
                 "/files/",
                 "/accounts/my-classes/",
                 "/video/",
+                "/timetable/",
+                f"/timetable/class/{world.class_7b.pk}/",
+                "/timetable/browse/",
             ],
         ),
         "admin": (
@@ -89,6 +97,9 @@ def _pages(world, day) -> dict[str, tuple[User, list[str]]]:
                 "/accounts/admin/audit/",
                 "/files/",
                 "/status",
+                "/timetable/manage/",
+                "/timetable/manage/import/",
+                "/timetable/calendar/settings/",
             ],
         ),
     }
