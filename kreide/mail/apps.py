@@ -15,11 +15,13 @@ class MailConfig(AppConfig):
         from kreide.core import health as core_health
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.mail import health, hooks, services
+        from kreide.mail import health, hooks, services, uploads
+        from kreide.storage.uploads import register_purpose
 
         navigation.register(
             _("Mail"), "mail:inbox", order=35, visible=hooks.nav_visible, count=hooks.nav_count
         )
+        register_purpose(uploads.MailAttachment())
         register(Section("mail", _("Mail"), "mail/section.html", 35, hooks.dashboard_section))
 
         # Dovecot remembers logins for minutes: a new password, a deactivation or a

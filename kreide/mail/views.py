@@ -155,7 +155,7 @@ class ComposeForm(forms.Form):
     def clean_cc(self) -> list[str]:
         return webmail.parse_recipients(self.cleaned_data["cc"])
 
-    def draft(self) -> webmail.Draft:
+    def draft(self, user, upload_ids: list[str]) -> webmail.Draft:
         data = self.cleaned_data
         return webmail.Draft(
             data["to"],
@@ -164,6 +164,7 @@ class ComposeForm(forms.Form):
             data["body"],
             data["in_reply_to"],
             data["references"],
+            webmail.finished_uploads(user, upload_ids),
         )
 
 
@@ -197,13 +198,14 @@ def _prefill(request: HttpRequest) -> dict:
 def compose(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ComposeForm(request.POST)
+        attachments = request.POST.getlist("attachments")
         if form.is_valid():
             try:
                 if "draft" in request.POST:
-                    webmail.save_draft(request.user, form.draft())
+                    webmail.save_draft(request.user, form.draft(request.user, attachments))
                     messages.success(request, _("The draft was saved."))
                 else:
-                    webmail.send(request.user, form.draft())
+                    webmail.send(request.user, form.draft(request.user, attachments))
                     messages.success(request, _("The mail was sent."))
                 return redirect("mail:inbox")
             except SendRefused as refused:

@@ -11,6 +11,7 @@ import email.policy
 import email.utils
 import re
 import smtplib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from imapclient.exceptions import IMAPClientError
 
 from kreide.accounts.models import User
 from kreide.mail import health, process, services
+from kreide.storage.blobstore import open_blob
+from kreide.storage.models import Upload
 
 PER_PAGE = 25
 UNREAD_CACHE_SECONDS = 60
@@ -280,6 +283,23 @@ class Draft:
     body: str
     in_reply_to: str = ""
     references: str = ""
+    attachments: list[Upload] = field(default_factory=list)
+
+
+def finished_uploads(user: User, upload_ids: list[str]) -> list[Upload]:
+    """The user's own finished mail-attachment uploads among these ids."""
+    ids = [value for value in upload_ids if value][:50]
+    valid = []
+    for value in ids:
+        try:
+            valid.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    return list(
+        Upload.objects.for_school(user.school_id)
+        .filter(pk__in=valid, user=user, purpose="mail-attachment", blob__isnull=False)
+        .select_related("blob")
+    )
 
 
 def build(user: User, draft: Draft) -> EmailMessage:
@@ -295,6 +315,15 @@ def build(user: User, draft: Draft) -> EmailMessage:
         message["In-Reply-To"] = draft.in_reply_to
         message["References"] = f"{draft.references} {draft.in_reply_to}".strip()
     message.set_content(draft.body)
+    for upload in draft.attachments:
+        maintype, _slash, subtype = (upload.filetype or "application/octet-stream").partition("/")
+        with open_blob(upload.blob) as content:
+            message.add_attachment(
+                content.read(),
+                maintype=maintype if subtype else "application",
+                subtype=subtype or "octet-stream",
+                filename=upload.filename,
+            )
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import smtplib
 import uuid
 from email.message import EmailMessage
@@ -149,3 +150,36 @@ def test_a_draft_is_kept_in_drafts(mail, world, client_for):
     with webmail.mailbox(world.student_7a) as imap:
         assert webmail.page(imap, "Drafts", 1, title).total == 1
     assert not delivered(mail, world.teacher_7a, title, wait=0)
+
+
+def test_attachments_come_through_the_tus_uploads(mail, world, client_for):
+    from tests.tasks.conftest import tus_upload
+
+    title = f"Mit Anhang {uuid.uuid4().hex[:6]}"
+    student = client_for(world.student_7a)
+    finished = tus_upload(
+        student,
+        b"%PDF-1.4 referat",
+        purpose="mail-attachment",
+        filename="Referat.pdf",
+        filetype="application/pdf",
+    )
+    upload_id = json.loads(finished["Kreide-Upload-Result"])["upload"]
+    stranger_upload = tus_upload(
+        client_for(world.classmate_7a), b"fremd", purpose="mail-attachment", filename="x.txt"
+    )
+    stranger_id = json.loads(stranger_upload["Kreide-Upload-Result"])["upload"]
+    student.post(
+        reverse("mail:compose"),
+        {
+            "to": address_of(world.teacher_7a),
+            "subject": title,
+            "body": "Im Anhang.",
+            "attachments": [upload_id, stranger_id],  # another's upload is ignored
+        },
+    )
+    assert delivered(mail, world.teacher_7a, title)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        uid = webmail.page(imap, "INBOX", 1, title).messages[0].uid
+        message = webmail.read(imap, "INBOX", uid)
+    assert [(a.filename, a.size) for a in message.attachments] == [("Referat.pdf", 16)]
