@@ -26,12 +26,17 @@ from kreide.timetable.forms import CalendarSettingsForm, EventForm, HolidayFileF
 from kreide.timetable.models import Event, ImportKey, Room
 from kreide.video import services as video
 
+MAX_DAYS_AWAY = 3660  # about ten years either way; further is a typo or a probe
+
 
 def _day(request: HttpRequest) -> date:
+    """`?day=YYYY-MM-DD`, or today when missing, malformed or absurdly far away."""
+    today = timezone.localdate()
     try:
-        return date.fromisoformat(request.GET.get("day", ""))
+        day = date.fromisoformat(request.GET.get("day", ""))
     except ValueError:
-        return timezone.localdate()
+        return today
+    return day if abs((day - today).days) <= MAX_DAYS_AWAY else today
 
 
 def my_targets(request: HttpRequest) -> list[plans.Target]:

@@ -209,3 +209,11 @@ def test_staggered_start_taken_from_the_timetable(tt, client_for):
         .status_code
         == 403
     )
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2026-13-01", "gestern"])
+def test_odd_days_in_the_address_show_today(tt, client_for, day):
+    teacher = client_for(tt.teacher_7a)
+    for url in ("/timetable/", "/timetable/week/", "/timetable/calendar/"):
+        assert teacher.get(f"{url}?day={day}").status_code == 200, url
+    assert teacher.get(f"/timetable/class/{tt.class_7a.pk}/?day={day}").status_code == 200
