@@ -161,7 +161,18 @@ def with_counters(operation: Callable[[BaseCache], T]) -> T:
 
 class FileCache(FileBasedCache):
     """Django's file cache, with `add` and `incr` made atomic across the worker processes
-    by a lock file (the base class reads, then writes)."""
+    by a lock file (the base class reads, then writes), and the entry count checked at
+    most every CULL_SECONDS per process instead of on every write (it lists the whole
+    directory: 10 ms of a 12 ms write with 3,000 entries, bench/cache)."""
+
+    CULL_SECONDS = 30.0
+    _culled = 0.0
+
+    def _cull(self) -> None:
+        now = time.monotonic()
+        if now - self._culled >= self.CULL_SECONDS:
+            self._culled = now
+            super()._cull()
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

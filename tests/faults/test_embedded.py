@@ -30,17 +30,19 @@ def _prepare(env: dict[str, str]) -> None:
     kreide(env, "shell", stdin=MAKE_ACCOUNTS)
 
 
-@pytest.fixture
-def embedded(kreide_serve):
-    return kreide_serve(embedded=True, prepare=_prepare)
-
-
 def _form_token(session: requests.Session, url: str) -> str:
     form = session.get(url, timeout=TIMEOUT)
     return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
 
 
-def test_a_signed_out_session_is_signed_out_in_every_worker(embedded):
+def test_sessions_and_lockouts_are_shared_by_the_workers(kreide_serve, settings):
+    # One server for both (migrating SQLite and starting `kreide serve` is the slow part).
+    embedded = kreide_serve(embedded=True, prepare=_prepare)
+    _signed_out_session_is_signed_out_in_every_worker(embedded)
+    _lockouts_count_across_workers(embedded, settings.LOGIN_FAILURES_PER_ACCOUNT)
+
+
+def _signed_out_session_is_signed_out_in_every_worker(embedded) -> None:
     session = signed_in(embedded.url, "anna")
     stolen = dict(session.cookies)
     assert (
@@ -61,9 +63,8 @@ def test_a_signed_out_session_is_signed_out_in_every_worker(embedded):
     assert [answer.status_code for answer in answers] == [302] * REPLAYS
 
 
-def test_lockouts_count_across_workers(embedded, settings):
+def _lockouts_count_across_workers(embedded, limit: int) -> None:
     url = f"{embedded.url}/accounts/login/"
-    limit = settings.LOGIN_FAILURES_PER_ACCOUNT
     codes = []
     for _ in range(limit + 1):
         attempt = requests.Session()  # a new browser each time, as a guessing script
