@@ -205,6 +205,7 @@ SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # "stay signed in": 30 days per device
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "kreide.core.errors.csrf_failure"
 
 # --- Authentication -------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
