@@ -124,11 +124,19 @@ def groups_for_teaching(user) -> QuerySet[Group]:
     return taught_groups(user)
 
 
+def _group_id_list(groups) -> list[int]:
+    """`groups` (Groups, ids or a queryset) as a list of ids. A queryset is read here, once:
+    nested as a subquery of a subquery, PostgreSQL's planner may pick nested loops over
+    whole tables (a demo school's task form took minutes with fresh statistics)."""
+    if isinstance(groups, QuerySet):
+        return list(groups.values_list("pk", flat=True))
+    return [getattr(group, "pk", group) for group in groups]
+
+
 def member_ids(school, groups, role: str = MEMBER) -> QuerySet:
     """The ids of the users with `role` in the active ones of `groups` (Groups, ids or a
     queryset) of `school`, usable as a subquery."""
-    if not isinstance(groups, QuerySet):
-        groups = [getattr(group, "pk", group) for group in groups]
+    groups = _group_id_list(groups)
     return (
         Membership.objects.for_school(school)
         .filter(group_id__in=groups, group__is_active=True, role=role)
@@ -139,8 +147,7 @@ def member_ids(school, groups, role: str = MEMBER) -> QuerySet:
 def roster(school, groups) -> list[tuple[int, str]]:
     """(user id, role) of the active accounts in the active ones of `groups` of `school`:
     who a room or a list built from these groups is for."""
-    if not isinstance(groups, QuerySet):
-        groups = [getattr(group, "pk", group) for group in groups]
+    groups = _group_id_list(groups)
     return list(
         Membership.objects.for_school(school)
         .filter(group_id__in=groups, group__is_active=True, user__is_active=True)
