@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from kreide.accounts import credentials, importing, services, twofactor
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
@@ -158,10 +157,23 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@require_POST
 @school_admin_required
 def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
+    """Reactivating is one click; deactivating is asked once more (GET), then posted."""
     user = _school_user(request, pk)
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            question=_("Deactivate %(name)s?") % {"name": _full_name(user)},
+            consequence=_(
+                "%(username)s can no longer sign in. Files, hand-ins and messages stay; "
+                "the account can be reactivated at any time."
+            )
+            % {"username": user.username},
+            confirm_label=_("Deactivate account"),
+            cancel_url=reverse("accounts:user_edit", args=[user.pk]),
+            fields={"active": "0"},
+        )
     active = request.POST.get("active") == "1"
     services.set_active(request.user, user, active)
     if active:
@@ -171,10 +183,21 @@ def user_set_active(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("accounts:user_edit", pk=user.pk)
 
 
-@require_POST
 @school_admin_required
 def user_reset_two_factor(request: HttpRequest, pk: int) -> HttpResponse:
     user = _school_user(request, pk)
+    if request.method != "POST":
+        return confirm_page(
+            request,
+            question=_("Turn off two-factor sign-in of %(name)s?") % {"name": _full_name(user)},
+            consequence=_(
+                "Signing in as %(username)s then needs only the password. Do this only when "
+                "both the phone and the backup codes are lost."
+            )
+            % {"username": user.username},
+            confirm_label=_("Turn off two-factor sign-in"),
+            cancel_url=reverse("accounts:user_edit", args=[user.pk]),
+        )
     twofactor.reset_by_admin(request.user, user)
     messages.success(request, _("Two-factor sign-in of %(name)s is off.") % {"name": user})
     return redirect("accounts:user_edit", pk=user.pk)

@@ -16,8 +16,10 @@ def confirm_page(
     confirm_label: str,
     cancel_url: str,
     affected: Iterable[str] = (),
+    fields: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """The GET answer of a destructive action's URL; the form posts back to the same URL."""
+    """The GET answer of a destructive action's URL; the form posts back to the same URL
+    (with `fields` as hidden inputs)."""
     return render(
         request,
         "core/confirm.html",
@@ -27,5 +29,6 @@ def confirm_page(
             "confirm_label": confirm_label,
             "cancel_url": cancel_url,
             "affected": list(affected),
+            "fields": fields or {},
         },
     )

@@ -341,3 +341,21 @@ def test_account_page_names_the_class_above_the_long_list(client_for, world, mak
     summary = body.split('class="current-groups"')[1].split("</p>")[0]
     assert "<strong>7a</strong>" in summary and "7b" not in summary
     assert body.index('class="current-groups"') < body.index('class="checklist-items"')
+
+
+def test_deactivating_and_turning_off_two_factor_ask_first(client_for, world):
+    admin = client_for(world.admin)
+    url = f"/accounts/admin/users/{world.teacher_7a.pk}/active/"
+    edit = admin.get(f"/accounts/admin/users/{world.teacher_7a.pk}/").content.decode()
+    assert f'href="{url}"' in edit
+    page = admin.get(url).content.decode()
+    assert "deaktivieren?" in page and world.teacher_7a.username in page
+    assert 'name="active" value="0"' in page
+    world.teacher_7a.refresh_from_db()
+    assert world.teacher_7a.is_active  # only asked
+    admin.post(url, {"active": "0"})
+    world.teacher_7a.refresh_from_db()
+    assert not world.teacher_7a.is_active
+    two_factor = f"/accounts/admin/users/{world.teacher_7a.pk}/two-factor/"
+    assert "Handy und Backup-Codes" in admin.get(two_factor).content.decode()
+    assert client_for(world.teacher_7b).get(two_factor).status_code == 403
