@@ -8,18 +8,27 @@ cache round trip; stale entries are never served, they simply expire.
     items = fragments.cached("news", [f"school:{school.pk}:news"], load_news, timeout=60)
     fragments.bump(f"school:{school.pk}:news")
 
+Which rows feed which scopes is declared once per model, by the app that owns the scopes:
+
+    fragments.feeds(VideoLesson, lambda lesson: [f"group:{lesson.group_id}:video"])
+
+and every save, delete or queryset `update()` of such a row bumps them after commit,
+whoever writes it: a service, the operator's admin at /operator/, a script.
+
 KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
 """
 
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
 
 T = TypeVar("T")
 _MISSING = object()
@@ -47,6 +56,45 @@ def bump_on_commit(*scopes: str) -> None:
         return
     bump(*scopes)
     transaction.on_commit(lambda: bump(*scopes))
+
+
+_feeds: dict[type[models.Model], list[Callable[[Any], Iterable[str]]]] = defaultdict(list)
+
+
+def feeds(model: type[models.Model], scopes: Callable[[Any], Iterable[str]]) -> None:
+    """Declare that each row of `model` feeds the cached `scopes(row)`."""
+    _feeds[model].append(scopes)
+    for signal in (post_save, post_delete):
+        signal.connect(_row_changed, sender=model, dispatch_uid=f"fragments-{model._meta.label}")
+
+
+def is_fed_by(model: type[models.Model]) -> bool:
+    return model in _feeds
+
+
+def rows_changed(rows: Iterable[models.Model]) -> None:
+    """Bump every scope the rows feed (after commit)."""
+    scopes = {scope for row in rows for feed in _feeds.get(type(row), ()) for scope in feed(row)}
+    bump_on_commit(*sorted(scopes))
+
+
+def _row_changed(sender: type[models.Model], instance: models.Model, **_kwargs: Any) -> None:
+    rows_changed([instance])
+
+
+class FeedingQuerySet(models.QuerySet):
+    """`update()` bumps the scopes its rows fed before and feed after (signals do not fire
+    for it)."""
+
+    def update(self, **kwargs: Any) -> int:
+        if not is_fed_by(self.model):
+            return super().update(**kwargs)
+        base = self.model._base_manager.using(self.db)
+        keys = list(self.values_list("pk", flat=True))
+        before = list(base.filter(pk__in=keys))
+        count = super().update(**kwargs)
+        rows_changed(before + list(base.filter(pk__in=keys)))
+        return count
 
 
 def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: int = 300) -> T:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
+from kreide.core.fragments import FeedingQuerySet
+
 if TYPE_CHECKING:
     from kreide.schools.models import School
 
@@ -20,7 +22,7 @@ class SchoolScopeError(RuntimeError):
     """A query on school data did not name the school it is for."""
 
 
-class SchoolScopedQuerySet(models.QuerySet):
+class SchoolScopedQuerySet(FeedingQuerySet):
     # The school this queryset was opened for; `create()` fills it in, so callers never
     # name the school twice, and a create for another school is refused.
     _school_id: int | None = None
@@ -68,7 +70,7 @@ class SchoolScopedModel(models.Model):
 
     # The first manager is Django's default (used for related objects, admin, serializers);
     # `objects` is the guarded entry point for application code.
-    unscoped = models.Manager()
+    unscoped = models.Manager.from_queryset(FeedingQuerySet)()
     objects = SchoolScopedManager()
 
     class Meta:

@@ -8,14 +8,13 @@ class SchoolsConfig(AppConfig):
     verbose_name = _("Schools, classes and groups")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
+        from kreide.core import fragments
         from kreide.dashboard.registry import Section, register
         from kreide.schools import dashboard
+        from kreide.schools.models import Announcement
 
         register(Section("news", _("School news"), "schools/section_news.html", 90, dashboard.news))
-        post_save.connect(dashboard.announcement_changed, sender="schools.Announcement")
-        post_delete.connect(dashboard.announcement_changed, sender="schools.Announcement")
+        fragments.feeds(Announcement, lambda news: [dashboard.news_scope(news.school_id)])
         register(
             Section(
                 "groups",

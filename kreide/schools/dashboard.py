@@ -1,6 +1,5 @@
 """The schools module's dashboard sections: school news and the user's classes and groups."""
 
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -29,11 +28,6 @@ def news(request: HttpRequest) -> dict:
 
 def news_scope(school_id: int) -> str:
     return f"school:{school_id}:news"
-
-
-def announcement_changed(instance: Announcement, **_) -> None:
-    # After commit: bumping earlier could let a reader cache the old list under the new version.
-    transaction.on_commit(lambda: fragments.bump(news_scope(instance.school_id)))
 
 
 def my_groups(request: HttpRequest) -> dict:

@@ -8,11 +8,12 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
-        from kreide.core import banners, navigation
+        from kreide.core import banners, fragments, navigation
         from kreide.core import health as core_health
         from kreide.dashboard.registry import Section, register
-        from kreide.schools import events as school_events
+        from kreide.schools.models import Group
         from kreide.video import health, hooks, services
+        from kreide.video.models import VideoLesson
 
         navigation.register(_("Video lessons"), "video:list", order=40, visible=hooks.nav_visible)
         register(
@@ -25,5 +26,6 @@ class VideoConfig(AppConfig):
             )
         )
         banners.register(hooks.video_banner)
-        school_events.group_changed.subscribe(services.group_renamed)
+        fragments.feeds(VideoLesson, services.lesson_scopes)
+        fragments.feeds(Group, lambda group: [services.group_lessons_scope(group.pk)])
         core_health.register("video", _("Video"), health.check, order=50)

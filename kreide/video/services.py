@@ -127,8 +127,9 @@ def lessons_for(user: User, *, joinable: bool = False):
 
 # --- Today's lessons, cached -----------------------------------------------------------
 # Every student's dashboard shows today's lessons of their groups. A group's lessons of a
-# day are one fragment, shared by the class; a teacher's own lessons another. Every write
-# to a lesson below calls lesson_changed(); a renamed group bumps its scope too.
+# day are one fragment, shared by the class; a teacher's own lessons another. Which rows
+# feed them is declared in VideoConfig.ready() (a lesson; its group, whose name it shows),
+# so every write bumps them, from here or from anywhere else.
 
 
 def group_lessons_scope(group_id: int) -> str:
@@ -139,15 +140,8 @@ def teacher_lessons_scope(user_id: int) -> str:
     return f"user:{user_id}:video"
 
 
-def lesson_changed(lesson: VideoLesson) -> None:
-    fragments.bump_on_commit(
-        group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)
-    )
-
-
-def group_renamed(group_id: int, **_payload) -> None:
-    """`schools.group_changed`: the cached lessons show the group's name."""
-    fragments.bump(group_lessons_scope(group_id))
+def lesson_scopes(lesson: VideoLesson) -> list[str]:
+    return [group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)]
 
 
 def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLesson]:
@@ -218,7 +212,6 @@ def create_lesson(
         join_opens_at=join_opens_at or starts_at,
         classroom_mode=classroom_mode,
     )
-    lesson_changed(lesson)
     if starts_at <= now:
         lesson = open_room(lesson)
     return lesson
@@ -294,7 +287,6 @@ def open_room(
             locked.server, locked.room_id, locked.room_secret = server, room, secret
             locked.status = VideoLesson.Status.LIVE
             locked.save(update_fields=["server", "room_id", "room_secret", "status"])
-            lesson_changed(locked)
             return locked
     mark_unhealthy(server, str(failure))  # outside the rolled-back transaction
     raise VideoUnavailable from failure
@@ -316,7 +308,6 @@ def end_lesson(actor: User, lesson: VideoLesson) -> None:
         VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
             status=VideoLesson.Status.ENDED, ended_at=timezone.now()
         )
-        lesson_changed(lesson)
         lesson.admissions.filter(
             state__in=[Admission.State.ADMITTED, Admission.State.WAITING]
         ).update(state=Admission.State.LEFT)
@@ -333,7 +324,6 @@ def restart_lesson(actor: User, lesson: VideoLesson) -> VideoLesson:
         VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
             server=None, room_id=None, room_secret="", status=VideoLesson.Status.SCHEDULED
         )
-        lesson_changed(lesson)
         lesson.admissions.filter(state=Admission.State.ADMITTED).update(
             state=Admission.State.LEFT, server=None, token=""
         )
@@ -642,7 +632,6 @@ def mute_all(actor: User, lesson: VideoLesson) -> None:
             mute_all_seq=F("mute_all_seq") + 1
         )
         audit.record(lesson.school_id, actor, "video.muted_all", lesson)
-    lesson_changed(lesson)
 
 
 # --- Staggered join windows -----------------------------------------------------------
@@ -736,7 +725,6 @@ def set_join_window(actor: User, lesson: VideoLesson, opens_at: datetime) -> Non
     VideoLesson.objects.for_school(lesson.school_id).filter(pk=lesson.pk).update(
         join_opens_at=opens_at
     )
-    lesson_changed(lesson)
 
 
 # --- Media server health --------------------------------------------------------------

@@ -61,3 +61,47 @@ def test_bump_on_commit_bumps_now_and_after_the_commit(django_capture_on_commit_
     callbacks[0]()
     fragments.cached("f", ["scope:f"], compute)
     assert len(calls) == 3  # and again after the commit
+
+
+def test_an_operators_edit_in_the_admin_shows_on_the_dashboard(
+    world, client_for, make_user, django_capture_on_commit_callbacks
+):
+    """Which rows feed which cached scopes is declared once: writes from /operator/ (which
+    call no service) and queryset updates invalidate too."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from kreide.schools.models import Group
+    from kreide.video import services as video
+    from kreide.video.models import VideoLesson
+
+    video.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Bio",
+        starts_at=timezone.now() + timedelta(minutes=1),
+        minutes=45,
+    )
+    student = client_for(world.student_7a)
+    assert "Bio · 7a" in " ".join(student.get("/").content.decode().split())  # cached now
+    operator = client_for(make_user(None, username="betrieb", is_staff=True, is_superuser=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = operator.post(
+            f"/operator/schools/group/{world.class_7a.pk}/change/",
+            {
+                "school": world.school.pk,
+                "name": "7x",
+                "kind": "class",
+                "grade": 7,
+                "is_active": "on",
+            },
+        )
+    assert changed.status_code == 302, changed.content
+    assert "Bio · 7x" in " ".join(student.get("/").content.decode().split())
+    with django_capture_on_commit_callbacks(execute=True):
+        VideoLesson.unscoped.filter(title="Bio").update(title="Chemie")
+    assert "Chemie · 7x" in " ".join(student.get("/").content.decode().split())
+    with django_capture_on_commit_callbacks(execute=True):
+        Group.unscoped.filter(pk=world.class_7a.pk).update(name="7y")
+    assert "Chemie · 7y" in " ".join(student.get("/").content.decode().split())
