@@ -113,7 +113,10 @@ def taught_groups(user) -> QuerySet[Group]:
     """The active groups a teacher teaches (for school admins: the same, by membership)."""
     if not (participates(user) and user.is_teacher):
         return Group.unscoped.none()
-    return Group.objects.for_school(user.school_id).filter(pk__in=group_ids(user, TEACHER))
+    # A join, not a subquery: nested subqueries over memberships can get a bad plan.
+    return Group.objects.for_school(user.school_id).filter(
+        is_active=True, memberships__user=user, memberships__role=TEACHER
+    )
 
 
 def groups_for_teaching(user) -> QuerySet[Group]:
