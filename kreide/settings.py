@@ -199,8 +199,9 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Sessions live in the database and are read through the cache: a returning student
-# costs no database query for the session at 8:00, and still gets in while Redis is away.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# costs no database query for the session at 8:00, and still gets in while Redis is away
+# (kreide/core/sessions.py: Django's cached_db, safe against a Redis returning old data).
+SESSION_ENGINE = "kreide.core.sessions"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30  # "stay signed in": 30 days per device
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

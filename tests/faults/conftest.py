@@ -218,7 +218,10 @@ def kreide_serve(tmp_path) -> Iterator[Callable[..., Serve]]:
             for key, value in os.environ.items()
             if key not in ("KREIDE_REDIS_URL", "KREIDE_DATABASE_URL")
         }
-        env.update(KREIDE_DATA_DIR=str(data_dir), KREIDE_WORKERS="2", **variables)
+        # No mail servers or Janus of its own (fixed ports; not what these tests break).
+        env.update(KREIDE_DATA_DIR=str(data_dir), KREIDE_WORKERS="2", KREIDE_MAIL="off")
+        env.pop("KREIDE_JANUS", None)
+        env.update(variables)
         if not embedded:
             env.update(KREIDE_DATABASE_URL=database_url(), KREIDE_DB_CONN_MAX_AGE="0")
         if prepare is not None:

@@ -63,6 +63,15 @@ class Student:
         assert answer.status_code == 201, (answer.status_code, answer.text[:300])
         self.acknowledged.append(answer.json()["message"]["id"])
 
+    def sign_out(self) -> None:
+        answer = self.session.post(
+            f"{self.base_url}/accounts/logout/",
+            headers=csrf_headers(self.session, self.base_url),
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+        assert answer.status_code == 302, answer.status_code
+
     def check_nothing_lost(self) -> None:
         for file_id, sha256 in self.uploads.items():
             download = self.page(f"/files/item/{file_id}/download")
@@ -165,6 +174,10 @@ def test_frozen_redis_is_skipped_and_thawed_redis_used_again(scene, world, redis
     alice = Student(serve.url, world.student_7a, room.pk)
     _signed_in_page_works(alice)
 
+    bob = Student(serve.url, world.classmate_7a, room.pk)
+    _signed_in_page_works(bob)  # his session is now in Redis, which keeps it while frozen
+    bobs_cookies = dict(bob.session.cookies)
+
     redis_server.freeze()
     try:
         # Every request answers (a frozen cache costs a short timeout at most, then the
@@ -175,12 +188,19 @@ def test_frozen_redis_is_skipped_and_thawed_redis_used_again(scene, world, redis
         alice.upload(tmp_path)
         status, body = _readiness(serve.url)
         assert status == 200 and body["checks"]["cache"].startswith("unavailable")
+        bob.sign_out()
     finally:
         redis_server.thaw()
 
     wait_for(lambda: _readiness(serve.url)[1]["checks"]["cache"] == "ok", 30, "cache recovery")
     _signed_in_page_works(alice)
     alice.check_nothing_lost()
+    # Redis thawed with Bob's old session in it: his signed-out cookie stays signed out.
+    replayed = [
+        requests.get(f"{serve.url}/", cookies=bobs_cookies, timeout=TIMEOUT, allow_redirects=False)
+        for _ in range(6)
+    ]
+    assert [answer.status_code for answer in replayed] == [302] * 6
 
 
 async def _frames_until_closed(ws) -> int:
