@@ -73,6 +73,9 @@ INSTALLED_APPS = [
     "kreide.transfer",
     "kreide.mail",
     "kreide.api",
+    # Before the toolkit, so its pages take Kreide's templates.
+    "kreide.oidc",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +236,35 @@ LOGIN_FAILURES_PER_ACCOUNT = env_int("KREIDE_LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_ADDRESS = env_int("KREIDE_LOGIN_FAILURES_PER_ADDRESS", 30)
 LOGIN_LOCKOUT_SECONDS = env_int("KREIDE_LOGIN_LOCKOUT_SECONDS", 15 * 60)
 OTP_TOTP_ISSUER = "Kreide"
+
+# --- Single sign-on: Kreide as OpenID Connect provider (docs/sso.md) ----------------------
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oidc.Client"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    # The signing keys live in the database (kreide.oidc.keys); the toolkit only needs to
+    # know that RS256 is offered.
+    "OIDC_RSA_PRIVATE_KEY": "kept in the database",
+    # Empty: the issuer is the address the site is reached at.
+    "OIDC_ISS_ENDPOINT": env_str("KREIDE_OIDC_ISSUER"),
+    "OAUTH2_VALIDATOR_CLASS": "kreide.oidc.claims.KreideValidator",
+    "SCOPES": {
+        "openid": "OpenID Connect",
+        "profile": "Name and user name",
+        "email": "E-mail address",
+        "school": "School",
+        "roles": "Role",
+        "groups": "Classes and groups",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("KREIDE_OIDC_TOKEN_SECONDS", 3600),
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("KREIDE_OIDC_TOKEN_SECONDS", 3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("KREIDE_OIDC_REFRESH_SECONDS", 30 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+}
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = "de"

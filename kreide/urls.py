@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 
 from kreide.core import views as core_views
+from kreide.oidc.urls import office_patterns, provider_patterns
 from kreide.timetable import api as timetable_api
 from kreide.timetable import caldav_server
 
@@ -28,6 +29,8 @@ urlpatterns = [
     path("timetable/", include("kreide.timetable.urls")),
     path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
     re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),
+    path("", include((provider_patterns, "oauth2_provider"))),
+    path("accounts/admin/sso/", include((office_patterns, "oidc"))),
     path("operator/", admin.site.urls),
     path("", include("kreide.dashboard.urls")),
 ]

@@ -2,13 +2,14 @@
 # Installs the Debian packages Kreide needs, only those missing.
 #   scripts/system-packages.sh run    what `make run` needs (gettext for translations)
 #   scripts/system-packages.sh test   plus what the tests drive: chromium, janus, litmus, nginx,
-#                                      postfix and dovecot
+#                                      postfix, dovecot and apache2 with mod_auth_openidc
 set -euo pipefail
 want=(gettext)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx libnginx-mod-http-brotli-static iproute2 util-linux)
   want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
   want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket opendkim opendkim-tools)  # school e-mail
+  want+=(apache2 libapache2-mod-auth-openidc)  # a real OpenID Connect relying party
 fi
 missing=()
 for package in "${want[@]}"; do

@@ -17,7 +17,7 @@ LAYERS = [
     {"settings"},
     {"core"},
     {"storage", "schools", "accounts", "api"},
-    {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable"},
+    {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable", "oidc"},
     {"dashboard", "status", "transfer", "urls", "asgi", "wsgi", "cli"},
 ]
 # Hooks lower layers register into (dashboard sections, export coverage, API routes).

@@ -1,0 +1,237 @@
+"""Kreide as OpenID Connect provider, driven through the protocol with Django's client."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from jwcrypto import jwk, jwt
+
+from kreide.core.models import AuditEntry
+from kreide.oidc import services
+from kreide.schools.models import Group, Membership
+from tests.oidc.conftest import REDIRECT, basic, query_of
+
+
+def verified_claims(client, token: str) -> dict:
+    """Check the id_token's signature against the published JWKS, as a relying party does."""
+    keys = jwk.JWKSet.from_json(client.get("/oidc/jwks/").content)
+    return json.loads(jwt.JWT(jwt=token, key=keys).claims)
+
+
+def sign_in_to(rp, user, client_for, authorize, exchange) -> dict:
+    response, verifier = authorize(client_for(user), rp)
+    assert response.status_code == 302, response.content
+    code = query_of(response["Location"])["code"]
+    tokens = exchange(rp, code, verifier)
+    assert tokens.status_code == 200, tokens.content
+    return tokens.json()
+
+
+def test_discovery_names_the_endpoints_and_scopes(client, db):
+    data = client.get("/.well-known/openid-configuration").json()
+    assert data["issuer"] == "http://testserver"
+    assert data["jwks_uri"] == "http://testserver/oidc/jwks/"
+    assert data["authorization_endpoint"] == "http://testserver/oidc/authorize/"
+    assert data["end_session_endpoint"] == "http://testserver/oidc/logout/"
+    assert "S256" in data["code_challenge_methods_supported"]
+    assert {"school", "roles", "groups"} <= set(data["scopes_supported"])
+    assert {"school", "classes", "groups", "email"} <= set(data["claims_supported"])
+    assert data["id_token_signing_alg_values_supported"][0] == "RS256"
+
+
+def test_code_flow_with_pkce_gives_signed_claims_of_school_and_classes(
+    world, rp, client, client_for, authorize, exchange, make_group
+):
+    club = make_group(world.school, "Chemie-AG", kind=Group.Kind.WORKGROUP, grade=None)
+    Membership.unscoped.create(school=world.school, group=club, user=world.student_7a)
+    response, verifier = authorize(client_for(world.student_7a), rp)
+    assert response.status_code == 302
+    assert response["Location"].startswith(REDIRECT)
+    assert query_of(response["Location"])["state"] == "state-1"
+
+    tokens = exchange(rp, query_of(response["Location"])["code"], verifier)
+    assert tokens.status_code == 200, tokens.content
+    body = tokens.json()
+    claims = verified_claims(client, body["id_token"])
+    assert claims["iss"] == "http://testserver"
+    assert claims["aud"] == rp.client_id
+    assert claims["sub"] == str(world.student_7a.pk)
+    assert claims["nonce"] == "nonce-1"
+    assert claims["school"] == "nord"
+    assert claims["roles"] == ["student"]
+    assert claims["classes"] == ["7a"]
+    assert sorted(claims["groups"]) == ["7a", "Chemie-AG"]
+
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert info.status_code == 200
+    assert info.json()["preferred_username"] == world.student_7a.username
+    assert info.json()["classes"] == ["7a"]
+
+
+def test_claims_follow_the_scopes_asked_for(world, rp, client, client_for, authorize, exchange):
+    response, verifier = authorize(client_for(world.teacher_7a), rp, scope="openid email")
+    body = exchange(rp, query_of(response["Location"])["code"], verifier).json()
+    claims = verified_claims(client, body["id_token"])
+    assert "email" in claims
+    assert not {"school", "groups", "classes", "roles", "name"} & set(claims)
+
+
+def test_a_replayed_code_is_refused(world, rp, client_for, authorize, exchange):
+    response, verifier = authorize(client_for(world.student_7a), rp)
+    code = query_of(response["Location"])["code"]
+    assert exchange(rp, code, verifier).status_code == 200
+    replay = exchange(rp, code, verifier)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+
+
+def test_a_wrong_code_verifier_is_refused(world, rp, client_for, authorize, exchange):
+    response, _ = authorize(client_for(world.student_7a), rp)
+    refused = exchange(rp, query_of(response["Location"])["code"], "x" * 50)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+
+
+def test_pkce_is_required(world, rp, client_for, authorize):
+    response, _ = authorize(client_for(world.student_7a), rp, pkce=False)
+    assert response.status_code == 302
+    assert query_of(response["Location"])["error"] == "invalid_request"
+    assert "code" not in query_of(response["Location"])
+
+
+def test_a_wrong_redirect_uri_is_never_redirected_to(world, rp, client_for, authorize):
+    response, _ = authorize(client_for(world.student_7a), rp, redirect_uri="https://evil.example/")
+    assert response.status_code == 400
+    assert "evil.example" not in response.get("Location", "")
+
+
+def test_a_client_of_another_school_signs_nobody_in(world, rp, client_for, authorize):
+    response, _ = authorize(client_for(world.other_student), rp)
+    assert response.status_code == 403
+    assert "Location" not in response
+    assert "Moodle" in response.content.decode()
+
+
+def test_without_a_session_the_sign_in_is_kreides_own_page(world, rp, client, authorize):
+    response, _ = authorize(client, rp)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/oidc/authorize/")
+
+
+def test_an_initial_password_must_be_changed_first(world, rp, client_for, authorize):
+    world.student_7a.must_change_password = True
+    world.student_7a.save()
+    response, _ = authorize(client_for(world.student_7a), rp)
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/password/"
+
+
+def test_refresh_tokens_give_new_access_tokens(world, rp, client, client_for, authorize, exchange):
+    body = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    refreshed = client.post(
+        "/oidc/token/",
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+    )
+    assert refreshed.status_code == 200, refreshed.content
+    assert refreshed.json()["access_token"] != body["access_token"]
+    again = client.post(
+        "/oidc/token/",
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+    )
+    assert again.status_code == 400
+
+
+def test_a_wrong_client_secret_is_refused(world, rp, client, client_for, authorize):
+    response, verifier = authorize(client_for(world.student_7a), rp)
+    refused = client.post(
+        "/oidc/token/",
+        {
+            "grant_type": "authorization_code",
+            "code": query_of(response["Location"])["code"],
+            "redirect_uri": REDIRECT,
+            "code_verifier": verifier,
+        },
+        HTTP_AUTHORIZATION=basic(rp.client_id, "wrong"),
+    )
+    assert refused.status_code == 401
+
+
+def test_rotated_keys_stay_published_and_new_tokens_use_the_new_one(
+    world, rp, client, client_for, authorize, exchange
+):
+    before = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    call_command("oidc_rotate_keys")
+    after = sign_in_to(rp, world.classmate_7a, client_for, authorize, exchange)
+    old_kid = jwt.JWT(jwt=before["id_token"]).token.jose_header["kid"]
+    new_kid = jwt.JWT(jwt=after["id_token"]).token.jose_header["kid"]
+    assert old_kid != new_kid
+    published = {key["kid"] for key in client.get("/oidc/jwks/").json()["keys"]}
+    assert published == {old_kid, new_kid}
+    assert verified_claims(client, before["id_token"])["sub"] == str(world.student_7a.pk)
+
+
+def test_registration_and_first_sign_in_are_audited_once(
+    world, rp, client_for, authorize, exchange
+):
+    sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    actions = list(
+        AuditEntry.unscoped.filter(school=world.school, target_id=str(rp.pk)).values_list(
+            "action", "actor"
+        )
+    )
+    assert sorted(actions) == [
+        ("oidc.client_added", world.admin.pk),
+        ("oidc.first_sign_in", world.student_7a.pk),
+    ]
+
+
+def test_rp_initiated_logout_ends_the_kreide_session(world, rp, client_for, authorize, exchange):
+    browser = client_for(world.student_7a)
+    response, verifier = authorize(browser, rp)
+    body = exchange(rp, query_of(response["Location"])["code"], verifier).json()
+    out = browser.get(
+        "/oidc/logout/", {"id_token_hint": body["id_token"], "client_id": rp.client_id}
+    )
+    assert out.status_code == 302
+    assert browser.get("/").status_code == 302
+
+
+def test_the_command_registers_a_client_and_prints_its_secret(world, capsys, client):
+    call_command(
+        "oidc_client",
+        "add",
+        "--school",
+        "nord",
+        "--name",
+        "Nextcloud",
+        "--redirect-uri",
+        "https://cloud.nord.example/apps/user_oidc/code",
+    )
+    printed = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    client_ = services.clients_of(world.school).get(name="Nextcloud")
+    assert client_.client_id == printed["client_id"]
+    assert client_.skip_authorization
+    assert client_.client_secret != printed["client_secret"]  # stored hashed only
+
+
+def test_a_bad_redirect_uri_is_refused_at_registration(world):
+    with pytest.raises(Exception, match="URI|URL"):
+        services.add_client(world.school, "Bad", ["javascript:alert(1)"])
+
+
+def test_the_school_office_lists_and_revokes_only_its_own_clients(world, rp, client_for):
+    theirs, _ = services.add_client(world.other_school, "Their Moodle", [REDIRECT])
+    office = client_for(world.admin)
+    page = office.get("/accounts/admin/sso/clients/").content.decode()
+    assert "Moodle" in page and rp.client_id in page
+    assert "Their Moodle" not in page
+    assert office.post(f"/accounts/admin/sso/clients/{theirs.pk}/revoke/").status_code == 302
+    assert services.clients_of(world.other_school).filter(pk=theirs.pk).exists()
+    office.post(f"/accounts/admin/sso/clients/{rp.pk}/revoke/")
+    assert not services.clients_of(world.school).exists()
+    assert AuditEntry.unscoped.filter(action="oidc.client_revoked", actor=world.admin).exists()
+    student = client_for(world.student_7a)
+    assert student.get("/accounts/admin/sso/clients/").status_code in (302, 403)
