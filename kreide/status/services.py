@@ -145,8 +145,8 @@ def read_snapshot() -> dict[str, Any]:
 def open_incidents_cached() -> list[dict[str, Any]]:
     items = cache.get(INCIDENTS_KEY)
     if items is None:
-        # Another process wrote the incidents (the embedded setup's cache is per process):
-        # take them from the snapshot file and keep them here briefly.
+        # Not in the cache (evicted, or Redis away): take them from the snapshot file and
+        # keep them here briefly.
         items = read_snapshot()["incidents"]
         cache.set(INCIDENTS_KEY, items, FILE_FALLBACK_SECONDS)
     return [item for item in items if item["ended_at"] is None]

@@ -103,3 +103,26 @@ def test_file_cache_counts_exactly_across_threads(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: shared.incr("n"), range(200)))
     assert shared.get("n") == 200
+
+
+@pytest.mark.django_db
+def test_a_session_ended_while_redis_was_away_is_not_revived_by_its_old_copy(settings, monkeypatch):
+    from django.core.cache import cache
+
+    from kreide.core.sessions import SessionStore
+
+    breaker = CircuitBreaker(60)
+    monkeypatch.setattr(kreide_cache, "breaker", breaker)
+    settings.REDIS_URL = settings.REDIS_URL or "redis://127.0.0.1:1/0"
+    store = SessionStore()
+    store["who"] = "anna"
+    store.create()
+    old_copy = cache.get(store.cache_key)
+
+    breaker.failed()  # Redis frozen: signing out reaches only the database
+    SessionStore(store.session_key).delete()
+    breaker.succeeded()
+    cache.set(store.cache_key, old_copy)  # Redis thaws with the old copy
+
+    assert SessionStore(store.session_key).load() == {}
+    assert cache.get(store.cache_key) is None
