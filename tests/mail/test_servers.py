@@ -193,3 +193,10 @@ def test_a_hijacked_student_account_cannot_send_spam(mail, world, settings):
         submit(mail, world.student_7a, [address_of(world.teacher_7a)], subject())
     code, text = refused.value.recipients[address_of(world.teacher_7a)]
     assert code == 450 and b"Too many recipients" in text
+
+
+def test_every_mailbox_has_the_configured_quota(mail, world, settings):
+    client = imap_login(mail, address_of(world.student_7a))
+    _status, (_roots, quotas) = client.getquotaroot("INBOX")
+    client.logout()
+    assert f"STORAGE 0 {settings.MAIL_QUOTA_MB * 1024}".encode() in quotas[0]
