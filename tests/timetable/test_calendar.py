@@ -230,3 +230,19 @@ def test_feeds_never_mix_people(tt, client):
     feed = client.get(reverse("timetable:feed", args=[token])).content.decode()
     assert "Zahnarzt" not in feed
     assert client.get(reverse("timetable:feed", args=["not-a-token"])).status_code == 404
+
+
+def test_operator_imports_holidays_from_the_command_line(world, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "ferien-ni.ics"
+    path.write_bytes(HOLIDAYS_ICS)
+    out = StringIO()
+    call_command("import_holidays", str(path), school="nord", stdout=out)
+    assert out.getvalue().strip() == "2 school holidays added, 0 updated."
+    assert date(2026, 10, 12) in calendars.free_days(world.school.pk)
+    (tmp_path / "kaputt.ics").write_bytes(b"kein Kalender")
+    with pytest.raises(CommandError):
+        call_command("import_holidays", str(tmp_path / "kaputt.ics"), school="nord")
