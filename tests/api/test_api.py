@@ -102,3 +102,12 @@ def test_one_openapi_document_with_every_apps_routes(client):
     for route in ("/api/v1/me", "/api/v1/tasks/", "/api/v1/tasks/{task_id}", "/uploads/"):
         assert route in document["paths"], route
     assert {"token", "session"} <= set(document["components"]["securitySchemes"])
+
+
+def test_a_token_opens_nothing_while_the_password_must_be_changed(world):
+    secret = services.create_token(world.teacher_7a, "Skript", "write")
+    world.teacher_7a.must_change_password = True  # reset by the school office
+    world.teacher_7a.save(update_fields=["must_change_password"])
+    # kreide.schools.access.participates: the token's owner may not act until then.
+    refused = Client().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert refused.status_code == 401
