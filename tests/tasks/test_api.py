@@ -110,6 +110,13 @@ def test_api_validation_and_authentication(world, client_for, client):
     assert foreign.status_code == 400
     broken = teacher.generic("POST", reverse("api:tasks"), "{nope", content_type="application/json")
     assert broken.status_code == 400 and "JSON" in broken.json()["detail"]
+    for hostile in ("[" * 100_000 + "]" * 100_000, '{"title": NaN}'):  # RecursionError before
+        refused = teacher.generic(
+            "POST", reverse("api:tasks"), hostile, content_type="application/json"
+        )
+        assert refused.status_code == 400 and "JSON" in refused.json()["detail"]
+    huge = _json(teacher, "POST", reverse("api:tasks"), {"title": "x", "groups": [2**64]})
+    assert huge.status_code == 400 and "groups" in huge.json()["detail"]
     assert _json(client_for(world.student_7a), "POST", reverse("api:tasks"), {}).status_code == 403
     assert client.get(reverse("api:tasks")).status_code == 401
 
