@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "kreide.status",
     "kreide.schedule",
     "kreide.timetable",
+    "kreide.parents",
     "kreide.transfer",
     "kreide.mail",
     "kreide.api",

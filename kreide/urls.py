@@ -27,6 +27,7 @@ urlpatterns = [
     path("status", include("kreide.status.urls")),
     path("schedule/", include("kreide.schedule.urls")),
     path("timetable/", include("kreide.timetable.urls")),
+    path("parents/", include("kreide.parents.urls")),
     path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
     re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),
     path("", include((provider_patterns, "oauth2_provider"))),

@@ -20,7 +20,8 @@ class User(AbstractUser):
         STUDENT = "student", _("student")
         TEACHER = "teacher", _("teacher")
         SCHOOL_ADMIN = "school_admin", _("school admin")
-        # Parents are planned; their accounts will link to students.
+        # A parent sees only the children linked to them (kreide.parents.ParentLink).
+        PARENT = "parent", _("parent")
 
     school = models.ForeignKey(
         "schools.School",
@@ -64,3 +65,7 @@ class User(AbstractUser):
     @property
     def is_school_admin(self) -> bool:
         return self.role == self.Role.SCHOOL_ADMIN
+
+    @property
+    def is_parent(self) -> bool:
+        return self.role == self.Role.PARENT

@@ -341,12 +341,17 @@ def can_message_directly(user: User, other: User) -> bool:
         return False
     if user.is_student and other.is_student:
         return user.school.student_direct_messages
+    if user.is_parent:
+        return access.parent_contact_ids(user).filter(pk=other.pk).exists()
+    if other.is_parent:  # staff write to parents; students do not
+        return user.is_teacher or user.is_school_admin
     return True
 
 
 def direct_candidates(user: User, query: str, limit: int = 20) -> list[User]:
     """People the user may start a direct conversation with, matching `query`. Students see
-    their school's staff and, where allowed, students who share a class or group."""
+    their school's staff and, where allowed, students who share a class or group; parents
+    the teachers of their children's classes and the school office."""
     query = query.strip()[:100]
     people = User.objects.for_school(user.school_id).filter(is_active=True).exclude(pk=user.pk)
     if query:
@@ -355,7 +360,9 @@ def direct_candidates(user: User, query: str, limit: int = 20) -> list[User]:
             | Q(last_name__icontains=query)
             | Q(username__iexact=query)
         )
-    if user.is_student:
+    if user.is_parent:
+        people = people.filter(pk__in=access.parent_contact_ids(user))
+    elif user.is_student:
         staff = Q(role__in=[User.Role.TEACHER, User.Role.SCHOOL_ADMIN])
         if user.school.student_direct_messages:
             classmates = Q(memberships__group_id__in=access.group_ids(user), role=User.Role.STUDENT)

@@ -7,9 +7,9 @@ everywhere:
   and has no initial password left to change. Nothing else is granted to anyone else.
 - A deactivated class or group grants nothing: it has no members and no teachers as far as
   permissions go (its content stays for the school's admins).
-- Account roles are `User.Role` (student, teacher, school admin), group roles
-  `Membership.Role` (member, teacher). A new role (parents) adds its value there and its
-  rule here, as a function next to the ones below.
+- Account roles are `User.Role` (student, teacher, school admin, parent), group roles
+  `Membership.Role` (member, teacher). A parent belongs to no group: they see their linked
+  children (`children_of`, `is_parent_of`) and nothing else of the school.
 
 Functions taking a user answer with one query at most; `memberships_of(request)` loads the
 signed-in user's groups once per request for pages that ask several questions.
@@ -23,10 +23,11 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from kreide.accounts.models import User
+from kreide.parents.models import ParentLink
 from kreide.schools.models import Group, Membership
 
 MEMBER = Membership.Role.MEMBER
@@ -186,6 +187,57 @@ def teaches(teacher, student) -> bool:
             group_id__in=group_ids(teacher, TEACHER),
         )
         .exists()
+    )
+
+
+# --- Parents ----------------------------------------------------------------------------
+
+
+def children_of(user) -> QuerySet[User]:
+    """The active student accounts linked to a parent (none for anyone else)."""
+    if not (participates(user) and user.role == User.Role.PARENT):
+        return User.objects.none()
+    return (
+        User.objects.for_school(user.school_id)
+        .filter(
+            pk__in=ParentLink.objects.for_school(user.school_id)
+            .filter(parent=user)
+            .values("child_id"),
+            role=User.Role.STUDENT,
+            is_active=True,
+        )
+        .order_by("first_name", "last_name", "pk")
+    )
+
+
+def is_parent_of(user, child) -> bool:
+    """`user` is a parent linked to `child` (a User or its id), both of the same school."""
+    child_id = getattr(child, "pk", child)
+    return children_of(user).filter(pk=child_id).exists()
+
+
+def parent_contact_ids(user) -> QuerySet:
+    """Whom a parent may write to: the teachers of their children's classes and the school
+    office (the messenger's policy for parents), usable as a subquery."""
+    if not (participates(user) and user.role == User.Role.PARENT):
+        return User.objects.none().values("pk")
+    classes = list(
+        Membership.objects.for_school(user.school_id)
+        .filter(
+            user__in=children_of(user),
+            role=MEMBER,
+            group__kind=Group.Kind.CLASS,
+            group__is_active=True,
+        )
+        .values_list("group_id", flat=True)
+    )
+    return (
+        User.objects.for_school(user.school_id)
+        .filter(
+            Q(role=User.Role.SCHOOL_ADMIN) | Q(pk__in=member_ids(user.school_id, classes, TEACHER)),
+            is_active=True,
+        )
+        .values("pk")
     )
 
 

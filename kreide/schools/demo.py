@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kreide.accounts.models import User
+from kreide.parents.models import ParentLink
 from kreide.schools.demo_names import FIRST_NAMES, LAST_NAMES, SUBJECTS
 from kreide.schools.models import Announcement, Group, Membership, School, Subject
 
@@ -37,6 +38,7 @@ class DemoLogins:
     teacher: str
     admin: str
     class_name: str
+    parent: str | None = None
     password: str = DEMO_PASSWORD
 
 
@@ -65,7 +67,7 @@ class _Names:
 
 def demo_logins(school: School | None = None) -> DemoLogins | None:
     """The accounts `make run` prints: a student, a teacher of that student's class (so the
-    teacher's pages are full of the student's work) and an admin."""
+    teacher's pages are full of the student's work), a parent of the student and an admin."""
     school = school or School.objects.filter(slug=DEMO_SLUG).first()
     if school is None:
         return None
@@ -92,6 +94,11 @@ def demo_logins(school: School | None = None) -> DemoLogins | None:
         .order_by("pk")
         .values_list("username", flat=True)[0],
         class_name=student["group__name"],
+        parent=ParentLink.objects.for_school(school)
+        .filter(child__username=student["user__username"])
+        .order_by("parent_id")
+        .values_list("parent__username", flat=True)
+        .first(),
     )
 
 

@@ -25,5 +25,6 @@ class Command(BaseCommand):
             f"\nSample logins (password for all: {logins.password}):\n"
             f"  student:      {logins.student} (class {logins.class_name})\n"
             f"  teacher:      {logins.teacher} (teaches class {logins.class_name})\n"
+            f"  parent:       {logins.parent} (parent of {logins.student} and a sibling)\n"
             f"  school admin: {logins.admin}\n"
         )
