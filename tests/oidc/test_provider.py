@@ -1,14 +1,18 @@
 """Kreide as OpenID Connect provider, driven through the protocol with Django's client."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from jwcrypto import jwk, jwt
+from oauth2_provider.models import AccessToken, Grant
 
 from kreide.core.models import AuditEntry
 from kreide.oidc import services
 from kreide.schools.models import Group, Membership
+from tests.conftest import PASSWORD
 from tests.oidc.conftest import REDIRECT, basic, query_of
 
 
@@ -235,3 +239,67 @@ def test_the_school_office_lists_and_revokes_only_its_own_clients(world, rp, cli
     assert AuditEntry.unscoped.filter(action="oidc.client_revoked", actor=world.admin).exists()
     student = client_for(world.student_7a)
     assert student.get("/accounts/admin/sso/clients/").status_code in (302, 403)
+
+
+def test_two_factor_sign_in_comes_before_the_code(world, rp, client, authorize):
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=world.teacher_7a, name="Kreide", confirmed=True)
+    to_sign_in, _ = authorize(client, rp)
+    next_url = query_of(to_sign_in["Location"])["next"]
+    password_step = client.post(
+        "/accounts/login/",
+        {"username": world.teacher_7a.username, "password": PASSWORD, "next": next_url},
+    )
+    assert password_step["Location"] == "/accounts/login/code/"
+    assert client.get(next_url)["Location"].startswith("/accounts/login/")  # no code yet
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    code_step = client.post("/accounts/login/code/", {"code": f"{code:06d}"})
+    assert code_step["Location"] == next_url
+    back = client.get(next_url)
+    assert back.status_code == 302 and "code" in query_of(back["Location"])
+
+
+def test_an_expired_code_is_refused(world, rp, client_for, authorize, exchange):
+    response, verifier = authorize(client_for(world.student_7a), rp)
+    code = query_of(response["Location"])["code"]
+    Grant.objects.filter(code=code).update(expires=timezone.now() - timedelta(seconds=1))
+    refused = exchange(rp, code, verifier)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
+
+
+def test_an_expired_access_token_is_refused_at_userinfo(
+    world, rp, client, client_for, authorize, exchange
+):
+    body = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    AccessToken.objects.filter(token=body["access_token"]).update(
+        expires=timezone.now() - timedelta(seconds=1)
+    )
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert info.status_code == 401
+
+
+def test_a_revoked_clients_tokens_stop_working(world, rp, client, client_for, authorize, exchange):
+    body = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    services.revoke_client(world.school, rp.pk, actor=world.admin)
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert info.status_code == 401
+    refreshed = client.post(
+        "/oidc/token/",
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+    )
+    assert refreshed.status_code == 401
+
+
+def test_the_client_list_costs_the_same_for_many_clients(
+    world, client_for, django_assert_max_num_queries
+):
+    for number in range(12):
+        services.add_client(world.school, f"Tool {number}", [f"{REDIRECT}{number}"])
+    office = client_for(world.admin)
+    with django_assert_max_num_queries(12):
+        page = office.get("/accounts/admin/sso/clients/")
+    assert page.content.decode().count("/revoke/") == 12
