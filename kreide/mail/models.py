@@ -15,7 +15,7 @@ class MailPolicy(SchoolScopedModel):
         _("mail domain"),
         max_length=200,
         blank=True,
-        help_text=_("Empty: <short name>.%(suffix)s.") % {"suffix": "KREIDE_MAIL_DOMAIN_SUFFIX"},
+        help_text=_("Empty: the school's short name followed by KREIDE_MAIL_DOMAIN_SUFFIX."),
     )
     students_external = models.BooleanField(
         _("students may exchange mail with addresses outside the school"), default=False
