@@ -61,6 +61,16 @@ class KreideValidator(OAuth2Validator):
     def get_discovery_claims(self, request) -> list[str]:
         return list(self.oidc_claim_scope)
 
+    # A deactivated account, or one that must change its password first, loses what the
+    # tools hold at once, not when their tokens expire.
+    def validate_bearer_token(self, token, scopes, request) -> bool:
+        valid = super().validate_bearer_token(token, scopes, request)
+        return valid and access.participates(request.user)
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        return valid and access.participates(request.user)
+
     def is_pkce_required(self, client_id, request) -> bool:
         return not Client.objects.filter(client_id=client_id, require_pkce=False).exists()
 

@@ -303,3 +303,22 @@ def test_the_client_list_costs_the_same_for_many_clients(
     with django_assert_max_num_queries(12):
         page = office.get("/accounts/admin/sso/clients/")
     assert page.content.decode().count("/revoke/") == 12
+
+
+@pytest.mark.parametrize("change", [{"is_active": False}, {"must_change_password": True}])
+def test_a_deactivated_or_reset_account_loses_its_tokens_at_once(
+    change, world, rp, client, client_for, authorize, exchange
+):
+    body = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    for field, value in change.items():
+        setattr(world.student_7a, field, value)
+    world.student_7a.save()
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert info.status_code == 401
+    refreshed = client.post(
+        "/oidc/token/",
+        {"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"
