@@ -13,7 +13,9 @@ behind pages and keep working while the web workers are stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import socketserver
 import threading
 from collections.abc import Callable
@@ -79,7 +81,12 @@ def _answering(function: Callable[..., str], *args) -> str | None:
 
 
 class _Handler(socketserver.StreamRequestHandler):
+    def setup(self) -> None:
+        super().setup()
+        self.server.open_conversations.add(self.request)
+
     def finish(self) -> None:
+        self.server.open_conversations.discard(self.request)
         super().finish()
         # One thread per connection: its database connection ends with it.
         connections.close_all()
@@ -133,9 +140,14 @@ class _AuthHandler(_Handler):
 
 class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
-    # Stopping waits for the open conversations, which close their database connections.
+    # Stopping ends the open conversations (Postfix keeps its socketmap connections open)
+    # and waits for their threads, which close their database connections.
     daemon_threads = False
     block_on_close = True
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.open_conversations: set[socket.socket] = set()
+        super().__init__(*args, **kwargs)
 
 
 @dataclass
@@ -145,6 +157,9 @@ class LookupService:
     def stop(self) -> None:
         for server in self.servers:
             server.shutdown()
+            for conversation in list(server.open_conversations):
+                with contextlib.suppress(OSError):
+                    conversation.shutdown(socket.SHUT_RDWR)
             server.server_close()
 
 
