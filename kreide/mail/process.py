@@ -357,10 +357,20 @@ class MailServers:
     def stop_dovecot(self) -> None:
         _stop(self.dovecot)
 
+    def postfix_running(self) -> bool:
+        """By Postfix's own PID file: `postfix start-fg` may hand over to its master."""
+        return (
+            subprocess.run(
+                [POSTFIX, "-c", str(self.mail.postfix_dir), "status"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            ).returncode
+            == 0
+        )
+
     def stop_postfix(self) -> None:
         """`postfix stop` finds this instance's master by the PID file in its queue."""
-        if self.postfix is None or self.postfix.poll() is not None:
-            return
         subprocess.run(
             [POSTFIX, "-c", str(self.mail.postfix_dir), "stop"],
             capture_output=True,

@@ -18,6 +18,10 @@ from kreide.mail import demo_mail, lookup, process, webmail
 logger = logging.getLogger(__name__)
 
 
+def _alive(process) -> bool:
+    return process is not None and process.poll() is None
+
+
 class Command(BaseCommand):
     help = "Run Postfix and Dovecot with Kreide as their directory, supervised."
 
@@ -48,11 +52,11 @@ class Command(BaseCommand):
         try:
             while not self.stopping:
                 for name, running, start in (
-                    ("OpenDKIM", servers.opendkim, servers.start_opendkim),
-                    ("Dovecot", servers.dovecot, servers.start_dovecot),
-                    ("Postfix", servers.postfix, servers.start_postfix),
+                    ("OpenDKIM", _alive(servers.opendkim), servers.start_opendkim),
+                    ("Dovecot", _alive(servers.dovecot), servers.start_dovecot),
+                    ("Postfix", servers.postfix_running(), servers.start_postfix),
                 ):
-                    if running is not None and running.poll() is None:
+                    if running:
                         continue
                     try:
                         start()
@@ -62,7 +66,7 @@ class Command(BaseCommand):
                         logger.error(f"{name} did not start", extra={"error": str(error)})
                         self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
                 servers.refresh_dkim()
-                if not demo_sent and servers.postfix is not None and servers.postfix.poll() is None:
+                if not demo_sent and servers.postfix_running():
                     demo_sent = self.send_demo_mail(mail)
                 self.wait(options["check_every"])
         finally:
