@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "kreide.schedule",
     "kreide.timetable",
     "kreide.parents",
+    "kreide.notifications",
     "kreide.transfer",
     "kreide.mail",
     "kreide.api",

@@ -24,8 +24,11 @@ from kreide.accounts.models import User
 from kreide.accounts.passwords import generate_initial_password
 from kreide.core import audit
 from kreide.core.errors import Refusal
+from kreide.parents import events
 from kreide.parents.models import AbsenceReport, ParentInvitation, ParentLink
 from kreide.schools import access
+from kreide.tasks.services import student_task_list
+from kreide.timetable import plans
 
 audit.declare(
     {
@@ -271,15 +274,11 @@ def child_of(parent: User, child_id: int) -> User:
 
 def child_tasks(child: User) -> list:
     """The child's tasks with due date and hand-in state; the caller shows no contents."""
-    from kreide.tasks.services import student_task_list
-
     return student_task_list(child)
 
 
 def child_days(child: User, days: list[date]) -> list:
     """The child's timetable with its substitutions for `days`."""
-    from kreide.timetable import plans
-
     return plans.days_of(child.school_id, plans.targets_of(child), days)
 
 
@@ -302,6 +301,7 @@ def report_absence(
         child=child, reported_by=parent, first_day=first_day, last_day=last_day, note=note[:2000]
     )
     audit.record(child.school_id, parent, "absence.reported", report)
+    events.absence_reported.publish(report_id=report.pk)
     return report
 
 
@@ -337,4 +337,5 @@ def acknowledge(user: User, report_id: int) -> AbsenceReport:
         report.acknowledged_at = timezone.now()
         report.save(update_fields=["acknowledged_by", "acknowledged_at"])
         audit.record(report.school_id, user, "absence.acknowledged", report)
+        events.absence_acknowledged.publish(report_id=report.pk)
     return report

@@ -25,6 +25,7 @@ from kreide.core.errors import Refusal
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
+from kreide.tasks import events as task_events
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 
 
@@ -342,6 +343,8 @@ def save_task(
         before_groups | {group.pk for group in groups},
         before_students | {student.pk for student in students},
     )
+    if created:
+        task_events.task_created.publish(task_id=task.pk)
     return task
 
 
@@ -671,4 +674,5 @@ def review(
     submission.reviewed_by = teacher
     submission.reviewed_at = timezone.now()
     submission.save()
+    task_events.feedback_given.publish(submission_id=submission.pk, returned=return_for_revision)
     return submission

@@ -17,8 +17,8 @@ LAYERS = [
     {"settings"},
     {"core"},
     {"storage", "schools", "accounts", "api"},
-    {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable", "oidc"},
-    {"dashboard", "status", "transfer", "urls", "asgi", "wsgi", "cli"},
+    {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable", "oidc", "parents"},
+    {"dashboard", "status", "transfer", "notifications", "urls", "asgi", "wsgi", "cli"},
 ]
 # Hooks lower layers register into (dashboard sections, export coverage, API routes).
 REGISTRIES = {"kreide.dashboard.registry", "kreide.transfer.registry", "kreide.api.registry"}
@@ -33,12 +33,16 @@ SIDEWAYS = {
     ("timetable", "video"): "the timetable links a lesson's video lesson",
     ("schedule", "timetable"): "the day starts with the first lesson of the timetable",
     ("video", "schedule"): "students join no earlier than their class's day starts",
+    ("parents", "tasks"): "a parent sees a child's tasks and their hand-in state",
+    ("parents", "timetable"): "a parent sees a child's timetable and substitutions",
 }
 # Upward on purpose: the process supervisor starts every server; URL modules mount views.
 UPWARD = {
     ("core.management.commands.serve", "mail"): "kreide serve runs the mail servers too",
     ("accounts.urls", "status"): "the school office's incident page lives in status",
     ("mail.transfer", "transfer.archive"): "mail adds its own part to a school's archive",
+    ("schools.access", "parents.models"): "parents are a role of the access layer",
+    ("schools.demo", "parents.models"): "the sample logins name a parent",
 }
 
 

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.schools import demo
+from kreide.schools import access, demo
 from kreide.schools.models import Membership
 from kreide.video import services as video
 
@@ -33,6 +33,18 @@ def test_sample_teacher_teaches_the_sample_students_class(client_for, capsys):
     lessons = as_teacher.get("/video/").content.decode()
     assert "Videosprechstunde" in lessons and logins.class_name in lessons
     assert "Videosprechstunde" in client_for(student).get("/video/").content.decode()
+
+    # The sample parent sees the student and a sibling in another class, and nobody else.
+    assert f"parent:       {logins.parent}" in printed
+    parent = people.get(username=logins.parent)
+    children = list(access.children_of(parent))
+    assert student in children and len(children) == 2
+    page = client_for(parent).get(f"/parents/child/{student.pk}/")
+    assert page.status_code == 200 and student.get_full_name() in page.content.decode()
+    assert (
+        people.filter(role=User.Role.PARENT).count()
+        == people.filter(role=User.Role.STUDENT).count()
+    )
 
 
 def test_a_teacher_without_classes_is_offered_nothing_that_leads_nowhere(

@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class NotificationsConfig(AppConfig):
+    name = "kreide.notifications"
+    label = "notifications"
+    verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        from kreide.core import navigation
+        from kreide.notifications import exports, services  # noqa: F401 - exports registers
+        from kreide.parents import events as parent_events
+        from kreide.tasks import events as task_events
+
+        navigation.register(
+            _("Notifications"),
+            "notifications:index",
+            order=90,
+            count=lambda request: services.unread_count(request.user),
+        )
+        task_events.task_created.subscribe(services.on_task_created)
+        task_events.feedback_given.subscribe(services.on_feedback_given)
+        parent_events.absence_reported.subscribe(services.on_absence_reported)
+        parent_events.absence_acknowledged.subscribe(services.on_absence_acknowledged)

@@ -1,0 +1,170 @@
+"""The notification centre: one list per person, fed by other modules' declared events.
+
+Handlers run after the causing transaction commits and write one row per recipient in
+batched inserts; the navigation's unread count is read from the cache and dropped for
+exactly the recipients when their notifications change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from kreide.accounts.models import User
+from kreide.notifications.models import Notification
+from kreide.parents.models import AbsenceReport
+from kreide.schools import access
+from kreide.schools.models import Group, Membership
+from kreide.tasks.models import Submission, Task
+from kreide.tasks.services import assignees
+
+BATCH = 1000
+UNREAD_SECONDS = 300
+LIST_LENGTH = 50
+
+
+def _unread_key(user_id: int) -> str:
+    return f"notifications:unread:{user_id}"
+
+
+def notify(school_id: int, user_ids: Iterable[int], kind: str, text: str, url: str = "") -> int:
+    """One notification each for `user_ids` (batched inserts); returns how many."""
+    user_ids = sorted(set(user_ids))
+    Notification.unscoped.bulk_create(
+        (
+            Notification(school_id=school_id, user_id=pk, kind=kind, text=text[:300], url=url)
+            for pk in user_ids
+        ),
+        batch_size=BATCH,
+    )
+    cache.delete_many([_unread_key(pk) for pk in user_ids])
+    return len(user_ids)
+
+
+def unread_count(user: User) -> int:
+    """For the bell on every page: one query, then from the cache until something changes."""
+    if not user.is_authenticated or user.school_id is None:
+        return 0
+    count = cache.get(_unread_key(user.pk))
+    if count is None:
+        count = (
+            Notification.objects.for_school(user.school_id)
+            .filter(user=user, read_at__isnull=True)
+            .count()
+        )
+        cache.set(_unread_key(user.pk), count, UNREAD_SECONDS)
+    return count
+
+
+def latest(user: User) -> QuerySet[Notification]:
+    return Notification.objects.for_school(user.school_id).filter(user=user)[:LIST_LENGTH]
+
+
+def mark_read(user: User, notification_id: int | None = None) -> Notification | None:
+    """Mark one of the user's notifications read (all when no id); another's is None."""
+    mine = Notification.objects.for_school(user.school_id).filter(user=user)
+    found = None
+    if notification_id is not None:
+        found = mine.filter(pk=notification_id).first()
+        if found is None:
+            return None
+        mine = mine.filter(pk=notification_id)
+    mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+    cache.delete(_unread_key(user.pk))
+    return found
+
+
+# --- Sources: other modules' events -----------------------------------------------------
+# The texts are stored in the school's language (German) since recipients read them later
+# in whatever language their browser asks for.
+
+
+def on_task_created(task_id: int, **_payload) -> None:
+    task = Task.unscoped.filter(pk=task_id).first()
+    if task is None:
+        return
+    with override("de"):
+        text = _("New task: %(title)s") % {"title": task.title}
+    notify(
+        task.school_id,
+        [student.pk for student in assignees(task)],
+        Notification.Kind.NEW_TASK,
+        text,
+        reverse("tasks:detail", args=[task.pk]),
+    )
+
+
+def on_feedback_given(submission_id: int, returned: bool = False, **_payload) -> None:
+    submission = Submission.unscoped.select_related("task").filter(pk=submission_id).first()
+    if submission is None:
+        return
+    with override("de"):
+        if returned:
+            text = _("Returned for revision: %(title)s") % {"title": submission.task.title}
+        else:
+            text = _("Feedback on %(title)s") % {"title": submission.task.title}
+    notify(
+        submission.school_id,
+        [submission.student_id],
+        Notification.Kind.FEEDBACK,
+        text,
+        reverse("tasks:detail", args=[submission.task_id]),
+    )
+
+
+def on_absence_reported(report_id: int, **_payload) -> None:
+    report = AbsenceReport.unscoped.select_related("child").filter(pk=report_id).first()
+    if report is None:
+        return
+    # The child's classes by membership: a child who never signed in still has a class.
+    classes = list(
+        Membership.objects.for_school(report.school_id)
+        .filter(user_id=report.child_id, role=access.MEMBER, group__kind=Group.Kind.CLASS)
+        .values_list("group_id", flat=True)
+    )
+    readers = set(
+        access.member_ids(report.school_id, classes, access.TEACHER).values_list(
+            "user_id", flat=True
+        )
+    )
+    readers |= set(
+        User.objects.for_school(report.school_id)
+        .filter(role=User.Role.SCHOOL_ADMIN, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    with override("de"):
+        text = _("Absence reported: %(name)s, %(first)s–%(last)s") % {
+            "name": report.child.get_full_name(),
+            "first": report.first_day.strftime("%d.%m."),
+            "last": report.last_day.strftime("%d.%m."),
+        }
+    notify(
+        report.school_id,
+        readers,
+        Notification.Kind.ABSENCE_REPORTED,
+        text,
+        reverse("parents:absences"),
+    )
+
+
+def on_absence_acknowledged(report_id: int, **_payload) -> None:
+    report = AbsenceReport.unscoped.select_related("child").filter(pk=report_id).first()
+    if report is None or report.reported_by_id is None:
+        return
+    with override("de"):
+        text = _("The school acknowledged the absence of %(name)s.") % {
+            "name": report.child.get_full_name()
+        }
+    notify(
+        report.school_id,
+        [report.reported_by_id],
+        Notification.Kind.ABSENCE_ACKNOWLEDGED,
+        text,
+        reverse("parents:child", args=[report.child_id]),
+    )
