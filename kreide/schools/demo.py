@@ -75,7 +75,7 @@ def demo_logins(school: School | None = None) -> DemoLogins | None:
     student = (
         classes.filter(role=Membership.Role.MEMBER, user__role=User.Role.STUDENT)
         .order_by("user_id")
-        .values("user__username", "group_id", "group__name")
+        .values("user_id", "user__username", "group_id", "group__name")
         .first()
     )
     if student is None:
@@ -94,8 +94,10 @@ def demo_logins(school: School | None = None) -> DemoLogins | None:
         .order_by("pk")
         .values_list("username", flat=True)[0],
         class_name=student["group__name"],
+        # By the child's id: joined on its username, PostgreSQL plans the freshly seeded
+        # tables (no statistics yet) as nested loops over every account.
         parent=ParentLink.objects.for_school(school)
-        .filter(child__username=student["user__username"])
+        .filter(child_id=student["user_id"])
         .order_by("parent_id")
         .values_list("parent__username", flat=True)
         .first(),
