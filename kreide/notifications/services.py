@@ -1,8 +1,9 @@
 """The notification centre: one list per person, fed by other modules' declared events.
 
 Handlers run after the causing transaction commits and write one row per recipient in
-batched inserts; the navigation's unread count is read from the cache and dropped for
-exactly the recipients when their notifications change.
+batched inserts. The navigation's unread count lives in the cache and costs pages no query:
+the writers set it (a new notification, marking read) and the list page renews it; a
+count the cache has lost reads as none until then.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ from kreide.tasks.models import Submission, Task
 from kreide.tasks.services import assignees
 
 BATCH = 1000
-UNREAD_SECONDS = 300
+UNREAD_SECONDS = 14 * 24 * 3600
 LIST_LENGTH = 50
 
 
@@ -43,27 +44,35 @@ def notify(school_id: int, user_ids: Iterable[int], kind: str, text: str, url: s
         ),
         batch_size=BATCH,
     )
-    cache.delete_many([_unread_key(pk) for pk in user_ids])
+    for start in range(0, len(user_ids), BATCH):
+        _store_counts(school_id, user_ids[start : start + BATCH])
     return len(user_ids)
 
 
+def _store_counts(school_id: int, user_ids: list[int]) -> None:
+    """Count the unread notifications of `user_ids` (one query) into the cache."""
+    counts = dict.fromkeys(user_ids, 0)
+    counts.update(
+        Notification.objects.for_school(school_id)
+        .filter(user_id__in=user_ids, read_at__isnull=True)
+        .values_list("user_id")
+        .annotate(unread=Count("pk"))
+        .values_list("user_id", "unread")
+    )
+    cache.set_many({_unread_key(pk): n for pk, n in counts.items()}, UNREAD_SECONDS)
+
+
 def unread_count(user: User) -> int:
-    """For the bell on every page: one query, then from the cache until something changes."""
+    """For the count beside the navigation entry on every page: from the cache, no query."""
     if not user.is_authenticated or user.school_id is None:
         return 0
-    count = cache.get(_unread_key(user.pk))
-    if count is None:
-        count = (
-            Notification.objects.for_school(user.school_id)
-            .filter(user=user, read_at__isnull=True)
-            .count()
-        )
-        cache.set(_unread_key(user.pk), count, UNREAD_SECONDS)
-    return count
+    return cache.get(_unread_key(user.pk), 0)
 
 
-def latest(user: User) -> QuerySet[Notification]:
-    return Notification.objects.for_school(user.school_id).filter(user=user)[:LIST_LENGTH]
+def latest(user: User) -> list[Notification]:
+    """The user's latest notifications; renews their count in the cache."""
+    _store_counts(user.school_id, [user.pk])
+    return list(Notification.objects.for_school(user.school_id).filter(user=user)[:LIST_LENGTH])
 
 
 def mark_read(user: User, notification_id: int | None = None) -> Notification | None:
@@ -76,7 +85,7 @@ def mark_read(user: User, notification_id: int | None = None) -> Notification | 
             return None
         mine = mine.filter(pk=notification_id)
     mine.filter(read_at__isnull=True).update(read_at=timezone.now())
-    cache.delete(_unread_key(user.pk))
+    _store_counts(user.school_id, [user.pk])
     return found
 
 

@@ -14,7 +14,7 @@ def test_parent_reports_absence_on_a_phone_and_the_teacher_acknowledges(
     phone_page.get_by_role("link", name="Krankmeldung", exact=True).click()
     phone_page.get_by_label("Erster Tag").fill("2026-03-02")
     phone_page.get_by_label("Letzter Tag").fill("2026-03-03")
-    phone_page.get_by_label("Bemerkung").fill("Fieber, Montag wieder da")
+    phone_page.get_by_label("Hinweis").fill("Fieber, Montag wieder da")
     axe(phone_page)
     phone_page.get_by_role("button", name="Krankmeldung", exact=True).click()
     phone_page.get_by_text("Noch nicht bestätigt").wait_for()
