@@ -94,11 +94,8 @@ def test_the_count_costs_no_query_and_follows_marking_read(
         assert services.unread_count(student) == 1
         assert services.unread_count(world.student_7b) == 0
     client = client_for(student)
-    cache.clear()  # a lost count reads as none until the list renews it
-    assert services.unread_count(student) == 0
     page = client.get(reverse("notifications:index")).content.decode()
     assert "Gedichtanalyse" in page
-    assert services.unread_count(student) == 1
     note = Notification.objects.for_school(world.school).get(user=student)
     # Someone else cannot open (or mark) it.
     stranger = client_for(world.classmate_7a)
@@ -109,3 +106,9 @@ def test_the_count_costs_no_query_and_follows_marking_read(
     assert services.unread_count(world.classmate_7a) == 1
     client_for(world.classmate_7a).post(reverse("notifications:read_all"))
     assert services.unread_count(world.classmate_7a) == 0
+    # A count the cache lost reads as none until the list page renews it.
+    _new_task(world)
+    cache.clear()
+    assert services.unread_count(student) == 0
+    client.get(reverse("notifications:index"))
+    assert services.unread_count(student) == 1
