@@ -206,7 +206,7 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
         for path in ("/dav/%2e%2e/etc/passwd", "/dav/../etc/passwd", "/dav/x/../../etc"):
             response, body = _get(direct, path, method="PROPFIND")
             assert response.status == 400
-            assert "außerhalb deiner WebDAV-Ordner" in body.decode()
+            assert "aus den eigenen WebDAV-Ordnern hinaus" in body.decode()
 
         query = "&".join(f"k{n}=1" for n in range(1000))  # 6,889 chars, ~11,000 in next=
         response, _ = _get(stack.url, f"/files/?{query}")
