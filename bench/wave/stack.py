@@ -116,6 +116,9 @@ def production_stack(
             "KREIDE_PORT": str(wsgi_port),
             "KREIDE_REALTIME_PORT": str(asgi_port),
             "KREIDE_WORKERS": str(workers),
+            # The stack measures and tests pages; mail servers of its own would take the
+            # machine's mail ports and outlive a stack stopped by PID.
+            "KREIDE_MAIL": "off",
             **(settings or {}),
         }
     )
