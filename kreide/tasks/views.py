@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -293,15 +295,28 @@ def my_submission_partial(request: HttpRequest, pk: int) -> HttpResponse:
 def submit_text(request: HttpRequest, pk: int) -> HttpResponse:
     task, _manages = _task(request, pk, manage=False)
     form = TextForm(request.POST)
-    if form.is_valid():
-        try:
-            services.save_text(request.user, task, form.cleaned_data["text"])
-        except PermissionDenied as refused:
-            messages.error(request, str(refused))
-        else:
-            messages.success(request, _("Your text has been saved. It is not handed in yet."))
-    else:
+    if not form.is_valid():
         messages.error(request, _("The text is too long."))
+        return redirect("tasks:detail", task.pk)
+    return _student_action(
+        request,
+        task,
+        lambda: services.save_text(request.user, task, form.cleaned_data["text"]),
+        _("Your text has been saved. It is not handed in yet."),
+    )
+
+
+def _student_action(
+    request: HttpRequest, task: Task, action: Callable[[], object], done: str
+) -> HttpResponse:
+    """Run a student's change to their own submission and go back to the task: a refusal
+    is read there as a message (never a blank one), success as `done`."""
+    try:
+        action()
+    except PermissionDenied as refused:
+        messages.error(request, str(refused) or _("You may not do that."))
+    else:
+        messages.success(request, done)
     return redirect("tasks:detail", task.pk)
 
 
@@ -320,39 +335,36 @@ def file_delete(request: HttpRequest, pk: int, file_id: int) -> HttpResponse:
     task, _manages = _task(request, pk, manage=False)
     submitted = _own_file(request, task, file_id)
     submitted.submission.task = task
-    try:
-        services.remove_file(request.user, submitted)
-    except PermissionDenied as refused:
-        messages.error(request, str(refused) or _("You may not do that."))
-    else:
-        messages.success(request, _("The file has been removed."))
-    return redirect("tasks:detail", task.pk)
+    return _student_action(
+        request,
+        task,
+        lambda: services.remove_file(request.user, submitted),
+        _("The file has been removed."),
+    )
 
 
 @login_required
 @require_POST
 def hand_in(request: HttpRequest, pk: int) -> HttpResponse:
     task, _manages = _task(request, pk, manage=False)
-    try:
-        services.hand_in(request.user, task)
-    except PermissionDenied as refused:
-        messages.error(request, str(refused) or _("You may not do that."))
-    else:
-        messages.success(request, _("Handed in. Your receipt is below."))
-    return redirect("tasks:detail", task.pk)
+    return _student_action(
+        request,
+        task,
+        lambda: services.hand_in(request.user, task),
+        _("Handed in. Your receipt is below."),
+    )
 
 
 @login_required
 @require_POST
 def take_back(request: HttpRequest, pk: int) -> HttpResponse:
     task, _manages = _task(request, pk, manage=False)
-    try:
-        services.take_back(request.user, task)
-    except PermissionDenied as refused:
-        messages.error(request, str(refused) or _("You may not do that."))
-    else:
-        messages.success(request, _("Taken back: change it and hand it in again."))
-    return redirect("tasks:detail", task.pk)
+    return _student_action(
+        request,
+        task,
+        lambda: services.take_back(request.user, task),
+        _("Taken back: change it and hand it in again."),
+    )
 
 
 def _submitted_file(request: HttpRequest, task: Task, manages: bool, file_id: int):

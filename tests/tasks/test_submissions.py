@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
@@ -264,3 +265,20 @@ def test_downloads_are_offloaded_to_nginx_in_production(world, client_for, task,
     )
     assert response.content == b""
     assert "filename*=UTF-8''%C3%9Cbung%201.pdf" in response["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    ("view", "service"),
+    [("submit-text", "save_text"), ("hand-in", "hand_in"), ("take-back", "take_back")],
+)
+def test_a_refusal_without_a_reason_still_reads_as_a_message(
+    world, client_for, task, monkeypatch, view, service
+):
+    def refuse(*args, **kwargs):
+        raise PermissionDenied
+
+    monkeypatch.setattr(services, service, refuse)
+    client = client_for(world.student_7a)
+    page = client.post(reverse(f"tasks:{view}", args=[task.pk]), {"text": "x"}, follow=True)
+    assert page.status_code == 200
+    assert "Das ist nicht erlaubt." in page.content.decode()
