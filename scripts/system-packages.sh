@@ -22,5 +22,6 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "Installing Debian packages: ${missing[*]}"
-apt-get update -q >/dev/null
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# Wait for another apt run (a second checkout installing at the same time) instead of failing.
+apt-get -o DPkg::Lock::Timeout=900 update -q >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
