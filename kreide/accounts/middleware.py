@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from kreide.accounts.gate import must_change_password_first, refusal_message
+from kreide.accounts.gate import change_password_url, must_change_password_first, refusal_message
 
 _ALWAYS_ALLOWED = ("/static/", "/i18n/", "/healthz", "/readyz", "/metrics", "/status")
 
@@ -30,7 +30,7 @@ class ActiveAccountMiddleware:
             allowed = (reverse("accounts:password_change"), reverse("accounts:logout"))
             if not request.path.startswith(allowed + _ALWAYS_ALLOWED):
                 if _is_page_visit(request):
-                    return redirect("accounts:password_change")
+                    return redirect(change_password_url(request))
                 if request.path.startswith("/api/"):
                     return JsonResponse({"detail": refusal_message()}, status=403)
                 return HttpResponse(

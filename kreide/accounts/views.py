@@ -154,16 +154,20 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def password_change_view(request: HttpRequest) -> HttpResponse:
     user = request.user
+    # Where the forced change interrupted the user (e.g. a tool's sign-in) they go on.
+    next_url = request.POST.get("next") or request.GET.get("next")
+    if not is_safe_next(request, next_url):
+        next_url = None
     form = NewPasswordForm(user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.change_own_password(user, form.cleaned_data["new_password1"])
         update_session_auth_hash(request, user)
         messages.success(request, _("Your password has been changed."))
-        return redirect("dashboard:home")
+        return redirect(next_url or "dashboard:home")
     return render(
         request,
         "accounts/password_change.html",
-        {"form": form, "forced": user.must_change_password},
+        {"form": form, "forced": user.must_change_password, "next": next_url},
     )
 
 

@@ -68,7 +68,7 @@ def test_an_initial_password_opens_no_other_way_in_until_changed(client_for, wor
     student.save(update_fields=["must_change_password"])
     client = client_for(student)
     refused = "Bitte zuerst im Browser das Startpasswort ändern."
-    assert client.get("/tasks/")["Location"] == "/accounts/password/"
+    assert client.get("/tasks/")["Location"] == "/accounts/password/?next=%2Ftasks%2F"
     api = client.get("/api/v1/tasks/")
     assert api.status_code == 403 and api.json() == {"detail": refused}
     posted = client.post("/api/v1/tasks/", "{}", content_type="application/json")

@@ -127,7 +127,57 @@ def test_an_initial_password_must_be_changed_first(world, rp, client_for, author
     world.student_7a.save()
     response, _ = authorize(client_for(world.student_7a), rp)
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/password/"
+    assert response["Location"].startswith("/accounts/password/?next=%2Foidc%2Fauthorize%2F")
+
+
+def test_after_the_forced_change_the_sign_in_into_the_tool_goes_on(
+    world, rp, client, authorize, exchange
+):
+    """Signed out, at the tool's authorization request: sign-in page, forced change of the
+    initial password, then back to the authorization request and on to the tool."""
+    world.student_7a.must_change_password = True
+    world.student_7a.save()
+    response, verifier = authorize(client, rp)
+    login_url = response["Location"]
+    signed_in = client.post(
+        login_url, {"username": world.student_7a.username, "password": PASSWORD}
+    )
+    assert signed_in["Location"].startswith("/oidc/authorize/")
+    gated = client.get(signed_in["Location"])
+    change_url = gated["Location"]
+    assert change_url.startswith("/accounts/password/?next=")
+    form = client.get(change_url)
+    assert 'name="next"' in form.content.decode()
+    changed = client.post(
+        "/accounts/password/",
+        {
+            "current_password": PASSWORD,
+            "new_password1": "Sonnenblume-42",
+            "new_password2": "Sonnenblume-42",
+            "next": form.context["next"],
+        },
+    )
+    assert changed.status_code == 302
+    assert changed["Location"] == signed_in["Location"]
+    back_at_tool = client.get(changed["Location"])
+    assert back_at_tool.status_code == 302
+    assert back_at_tool["Location"].startswith(REDIRECT)
+    code = query_of(back_at_tool["Location"])["code"]
+    assert exchange(rp, code, verifier).status_code == 200
+
+
+def test_the_password_change_never_sends_elsewhere(world, client_for):
+    client = client_for(world.student_7a)
+    response = client.post(
+        "/accounts/password/?next=https://evil.example/",
+        {
+            "current_password": PASSWORD,
+            "new_password1": "Sonnenblume-42",
+            "new_password2": "Sonnenblume-42",
+            "next": "https://evil.example/",
+        },
+    )
+    assert response["Location"] == "/"
 
 
 def test_refresh_tokens_give_new_access_tokens(world, rp, client, client_for, authorize, exchange):
