@@ -1,0 +1,470 @@
+"""CPU per unit of the 8:00 journey, measured from outside the server, as a ratio to argon2id.
+
+    .venv/bin/python bench/cpu/run.py                  # 7 rounds x 8 students, ~3 minutes
+    .venv/bin/python bench/cpu/run.py --rounds 3 -n 4  # a quick look
+    .venv/bin/python bench/cpu/run.py --reuse          # keep the database of the last run
+
+Starts the production stack (nginx + `kreide serve` with one Granian worker, PostgreSQL,
+Redis; bench/wave/stack.py) on the demo school, then runs rounds. In each round N students
+(one of each of N classes; the first student of each class warmed its caches) who have not
+been seen before make the journey unit by unit — every student signs in, then every student
+opens the dashboard, and so on — and N argon2id verifications at the project's parameters
+run in this process in between. Around each unit the CPU time of the
+`kreide serve` process tree, of this database's PostgreSQL backends and of nginx is read
+from /proc (`schedstat`: nanoseconds, not 10 ms ticks), so the client's own work does not
+count. On a shared machine whose speed varies, the ratio to the argon2id verifications of
+the same round is the figure to compare; the report gives median and range over the rounds.
+Redis is shared with other work on the machine and not counted.
+
+Writes bench/results/<date>/cpu.md (and cpu.json with every round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kreide.settings")
+
+from bench.wave.stack import ROOT, fresh_database, production_stack, psql  # noqa: E402
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
+TASK_LINK = re.compile(r'href="/tasks/(\d+)/"')
+ROOM_LINK = re.compile(r'href="(/messages/rooms/\d+/)"')
+UPLOAD_MARK = 'data-upload-purpose="task-submission"'
+PASSWORD = "kreide-demo"
+UPLOAD = os.urandom(100 * 1024)
+# Each active student with their class: "username group_id" per line.
+STUDENTS = """
+from kreide.schools.models import Group, Membership
+rows = Membership.unscoped.filter(
+    group__kind=Group.Kind.CLASS, role=Membership.Role.MEMBER, user__role="student",
+    user__is_active=True).order_by("group_id", "user__username")
+print("\\n".join(f"{u} {g}" for u, g in rows.values_list("user__username", "group_id")))
+"""
+# (key, label, part of the journey of issue #21)
+UNITS = (
+    ("sign-in", "sign-in (form + POST)", True),
+    ("dashboard", "dashboard `/`", True),
+    ("task-list", "task list `/tasks/`", True),
+    ("task", "task `/tasks/<id>/`", True),
+    ("chat-list", "chat list `/messages/`", False),
+    ("room", "messenger room `/messages/rooms/<id>/`", True),
+    ("files", "files `/files/`", True),
+    ("tus", "tus upload 100 KB (create + PATCH)", True),
+)
+PARTS = ("kreide", "postgres", "nginx")
+
+
+class Student:
+    """One browser: a keep-alive connection to nginx and its cookies."""
+
+    def __init__(self, port: int, username: str) -> None:
+        self.port, self.username = port, username
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+        self.csrf = ""
+        self.task_ids: list[str] = []
+        self.upload_task = ""
+        self.room = ""
+
+    def request(
+        self, method: str, path: str, body: bytes | str | None = None, **headers: str
+    ) -> tuple[int, http.client.HTTPMessage, str]:
+        headers = {key.replace("_", "-"): value for key, value in headers.items()}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        text = response.read().decode(errors="replace")
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";")[0].partition("=")
+            self.cookies[name.strip()] = value
+        found = CSRF_HEADER.search(text)
+        if found:
+            self.csrf = found.group(1)
+        return response.status, response.headers, text
+
+    def page(self, path: str) -> str:
+        status, _, text = self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"{self.username}: {path} answered {status}")
+        return text
+
+    def sign_in(self) -> None:
+        form = self.page("/accounts/login/")
+        body = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": CSRF_FIELD.search(form).group(1),
+                "username": self.username,
+                "password": PASSWORD,
+                "remember": "on",
+            }
+        )
+        status, _, _ = self.request(
+            "POST",
+            "/accounts/login/",
+            body,
+            Content_Type="application/x-www-form-urlencoded",
+            Referer=f"http://127.0.0.1:{self.port}/accounts/login/",
+        )
+        if status != 302:
+            raise RuntimeError(f"sign-in of {self.username} answered {status}")
+
+    def task_list(self) -> None:
+        self.task_ids = TASK_LINK.findall(self.page("/tasks/"))
+
+    def task(self) -> bool:
+        """The first task of the list."""
+        if not self.task_ids:
+            return False
+        self.page(f"/tasks/{self.task_ids[0]}/")
+        return True
+
+    def find_upload_task(self) -> None:
+        """Before the tus unit, not measured: the first of the student's tasks that takes
+        files (the demo school has tasks past their deadline)."""
+        self.upload_task = next(
+            (t for t in self.task_ids if UPLOAD_MARK in self.page(f"/tasks/{t}/")), ""
+        )
+
+    def chat_list(self) -> None:
+        found = ROOM_LINK.search(self.page("/messages/"))
+        self.room = found.group(1) if found else ""
+
+    def messenger_room(self) -> bool:
+        if self.room:
+            self.page(self.room)
+        return bool(self.room)
+
+    def upload(self) -> bool:
+        if not self.upload_task:
+            return False
+        metadata = ",".join(
+            f"{key} {base64.b64encode(value.encode()).decode()}"
+            for key, value in {
+                "purpose": "task-submission",
+                "task": self.upload_task,
+                "filename": f"loesung-{os.urandom(4).hex()}.pdf",
+                "filetype": "application/pdf",
+            }.items()
+        )
+        tus = {"Tus_Resumable": "1.0.0", "X_CSRFToken": self.csrf}
+        status, headers, text = self.request(
+            "POST",
+            "/uploads/",
+            b"",
+            **tus,
+            Upload_Length=str(len(UPLOAD)),
+            Upload_Metadata=metadata,
+        )
+        if status != 201:
+            raise RuntimeError(f"{self.username}: upload create answered {status}: {text[:200]}")
+        location = urllib.parse.urlsplit(headers["Location"]).path
+        status, _, text = self.request(
+            "PATCH",
+            location,
+            UPLOAD,
+            **tus,
+            Upload_Offset="0",
+            Content_Type="application/offset+octet-stream",
+        )
+        if status != 204:
+            raise RuntimeError(f"{self.username}: upload answered {status}: {text[:200]}")
+        return True
+
+
+# A unit's action returns False where the student had nothing to do (no open task).
+ACTIONS: dict[str, Callable[[Student], bool | None]] = {
+    "sign-in": Student.sign_in,
+    "dashboard": lambda s: s.page("/") and True,
+    "task-list": Student.task_list,
+    "task": Student.task,
+    "chat-list": Student.chat_list,
+    "room": Student.messenger_room,
+    "files": lambda s: s.page("/files/") and True,
+    "tus": Student.upload,
+}
+
+
+def _schedstat_ns(pid: int) -> int:
+    """CPU time of all threads of a process in nanoseconds (0 once it is gone)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
+class Meter:
+    """CPU nanoseconds of the server's processes, by part, read from /proc."""
+
+    def __init__(self, server_pid: int, nginx_pid: int, database: str) -> None:
+        self.server_pid, self.nginx_pid, self.database = server_pid, nginx_pid, database
+
+    def _tree(self, root: int) -> list[int]:
+        try:
+            parent = psutil.Process(root)
+            return [root, *(child.pid for child in parent.children(recursive=True))]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _backends(self) -> list[int]:
+        """This database's PostgreSQL backends ("postgres: 15/main: user db host idle")."""
+        pids = []
+        for process in psutil.process_iter(["name", "cmdline"]):
+            cmdline = " ".join(process.info["cmdline"] or [])
+            if cmdline.startswith("postgres:") and f" {self.database} " in cmdline:
+                pids.append(process.pid)
+        return pids
+
+    def read(self) -> dict[str, dict[int, int]]:
+        return {
+            "kreide": {pid: _schedstat_ns(pid) for pid in self._tree(self.server_pid)},
+            "postgres": {pid: _schedstat_ns(pid) for pid in self._backends()},
+            "nginx": {pid: _schedstat_ns(pid) for pid in self._tree(self.nginx_pid)},
+        }
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        """Seconds of CPU per part between two readings; a process started in between
+        counts from zero (a new backend's start is part of the work)."""
+        return {
+            part: sum(ns - before[part].get(pid, 0) for pid, ns in after[part].items()) / 1e9
+            for part in PARTS
+        }
+
+
+def argon2_hasher():
+    import django
+
+    django.setup()
+    from django.contrib.auth.hashers import get_hasher
+
+    hasher = get_hasher("default")  # the project's first hasher: what a sign-in verifies
+    return hasher, hasher.encode(PASSWORD, hasher.salt())
+
+
+@dataclass
+class Round:
+    argon2: float = 0.0  # CPU seconds of one verification (this process, thread time)
+    units: dict[str, dict[str, float]] = field(default_factory=dict)  # per op, by part
+    idle: dict[str, float] = field(default_factory=dict)  # per second of wall time
+    done: dict[str, int] = field(default_factory=dict)  # operations per unit
+
+
+def run_round(port: int, usernames: list[str], meter: Meter, hasher, encoded: str) -> Round:
+    result = Round()
+    students = [Student(port, name) for name in usernames]
+    # Idle: what the server's processes spend without requests (status sampler, timers).
+    before, started = meter.read(), time.perf_counter()
+    time.sleep(0.5)
+    spent = meter.spent(before, meter.read())
+    result.idle = {part: spent[part] / (time.perf_counter() - started) for part in PARTS}
+    for key, _, _ in UNITS:
+        if key == "task":  # argon2id in the middle of the round, like a sign-in
+            before_argon2 = time.thread_time()
+            for _ in students:
+                if not hasher.verify(PASSWORD, encoded):
+                    raise RuntimeError("argon2id verification failed")
+            result.argon2 = (time.thread_time() - before_argon2) / len(students)
+        if key == "tus":
+            for student in students:
+                student.find_upload_task()
+        action = ACTIONS[key]
+        before = meter.read()
+        done = sum(action(student) is not False for student in students)
+        spent = meter.spent(before, meter.read())
+        result.units[key] = {part: spent[part] / max(done, 1) for part in PARTS}
+        result.done[key] = done
+    for student in students:
+        student.connection.close()
+    return result
+
+
+def summarize(rounds: list[Round]) -> dict:
+    def stats(values: list[float]) -> dict[str, float]:
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    rows = {}
+    for key, label, in_journey in UNITS:
+        done = [r for r in rounds if r.done[key]] or rounds  # a round without an open task
+        totals = [sum(r.units[key].values()) for r in done]
+        rows[key] = {
+            "label": label,
+            "journey": in_journey,
+            "operations": sum(r.done[key] for r in rounds),
+            "total_ms": stats([t * 1000 for t in totals]),
+            "parts_ms": {
+                part: statistics.median(r.units[key][part] * 1000 for r in done) for part in PARTS
+            },
+            "ratio": stats([t / r.argon2 for t, r in zip(totals, done, strict=True)]),
+        }
+    # A round's journey: each unit's median where the round had none of it (no open task).
+    journeys = [
+        sum(
+            sum(r.units[key].values()) if r.done[key] else rows[key]["total_ms"]["median"] / 1000
+            for key, _, in_journey in UNITS
+            if in_journey
+        )
+        for r in rounds
+    ]
+    return {
+        "argon2_ms": stats([r.argon2 * 1000 for r in rounds]),
+        "units": rows,
+        "journey_ms": stats([j * 1000 for j in journeys]),
+        "journey_ratio": stats([j / r.argon2 for j, r in zip(journeys, rounds, strict=True)]),
+        # One core for 10 minutes divided by one journey's CPU.
+        "students_per_core": stats([600 / j for j in journeys]),
+        "idle_ms_per_s": {
+            part: statistics.median(r.idle[part] * 1000 for r in rounds) for part in PARTS
+        },
+    }
+
+
+def table(summary: dict) -> str:
+    def span(s: dict, digits: int = 1) -> str:
+        return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
+
+    lines = [
+        "| unit | operations | CPU ms: median (range) | Kreide / PostgreSQL / nginx ms "
+        "| × argon2id |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["units"].values():
+        parts = " / ".join(f"{row['parts_ms'][part]:.1f}" for part in PARTS)
+        label = row["label"] if row["journey"] else f"({row['label']}, not in the sum)"
+        lines.append(
+            f"| {label} | {row['operations']} | {span(row['total_ms'])} | {parts} "
+            f"| {span(row['ratio'], 2)} |"
+        )
+    lines.append(
+        f"| **journey** | | **{span(summary['journey_ms'])}** | | "
+        f"**{span(summary['journey_ratio'], 2)}** |"
+    )
+    lines.append(f"| one argon2id verification | | {span(summary['argon2_ms'])} | | 1 |")
+    return "\n".join(lines)
+
+
+def report(summary: dict, args: argparse.Namespace, load: tuple[float, float]) -> str:
+    students = summary["students_per_core"]
+    idle = ", ".join(f"{part} {summary['idle_ms_per_s'][part]:.2f}" for part in PARTS)
+    return f"""# CPU per unit of the 8:00 journey ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)
+
+`{" ".join(["bench/cpu/run.py", *sys.argv[1:]])}` at commit `{_commit()}`: {args.rounds}
+rounds, each with {args.n} students not seen before making the journey unit by unit and
+{args.n} argon2id verifications at the project's parameters in between. CPU of the
+`kreide serve` tree (one Granian worker), this database's PostgreSQL backends and nginx,
+read from /proc around each unit; Redis not counted. Per operation: median and range over
+the rounds; "× argon2id" divides by the verification measured in the same round.
+
+Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python
+{platform.python_version()}, load average {load[0]:.1f} at the start and {load[1]:.1f} at
+the end (shared machine: compare the ratios, not the milliseconds).
+
+{table(summary)}
+
+Journey = the units of issue #21 (sign-in, dashboard, task list, task, messenger room, files,
+tus upload). **{students["median"]:,.0f} students per core per 10-minute wave**
+(range {students["min"]:,.0f}–{students["max"]:,.0f}): 600 s of one core divided by one
+journey's CPU. Idle CPU of the processes, ms per second of wall time: {idle}.
+"""
+
+
+def _commit() -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("-n", type=int, default=8, help="students (and verifications) per round")
+    parser.add_argument("--database", default="kreide_bench_cpu")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+    parser.add_argument("--reuse", action="store_true", help="keep the last run's database")
+    parser.add_argument(
+        "--setting", action="append", default=[], help="KREIDE_X=value for the server"
+    )
+    parser.add_argument(
+        "--out", default=str(ROOT / "bench" / "results" / datetime.now(UTC).strftime("%Y-%m-%d"))
+    )
+    parser.add_argument("--name", default="cpu", help="file name of the report (without .md)")
+    args = parser.parse_args()
+    out, work = Path(args.out), ROOT / "var" / "bench-cpu"
+    database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    os.environ.update(KREIDE_DATABASE_URL=database_url, KREIDE_REDIS_URL=args.redis_url)
+    hasher, encoded = argon2_hasher()
+    setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),)
+    if not args.reuse:
+        fresh_database(args.database)
+        setup = (("migrate", "-v0"), ("seed-demo",))
+    settings = dict(item.split("=", 1) for item in args.setting)
+    load_before = os.getloadavg()[0]
+    with production_stack(
+        work, database_url, args.redis_url, workers=1, settings=settings, setup=setup
+    ) as stack:
+        if not args.reuse:
+            psql(args.database, "VACUUM ANALYZE")  # as autovacuum would have it at 8:00
+        classes: dict[str, list[str]] = {}
+        for line in stack.kreide("shell", "-v", "0", "-c", STUDENTS).splitlines():
+            username, group = line.split()
+            classes.setdefault(group, []).append(username)
+        # n classes, each round one student of each not seen before: at 8:00 the first
+        # students of a class have filled its caches, each student's own are still empty.
+        chosen = sorted(classes.values(), key=len, reverse=True)[: args.n]
+        if len(chosen) < args.n or len(chosen[-1]) <= args.rounds:
+            sys.exit(f"the demo school has no {args.n} classes of {args.rounds + 1} students")
+        port = int(urllib.parse.urlsplit(stack.url).port)
+        meter = Meter(stack.server_pid, stack.nginx_pid, args.database)
+        # Warm-up: the first student of each class (imports, templates, class caches).
+        run_round(port, [members[-1] for members in chosen], meter, hasher, encoded)
+        rounds = []
+        for number in range(args.rounds):
+            students = [members[number] for members in chosen]
+            rounds.append(run_round(port, students, meter, hasher, encoded))
+            print(
+                f"round {number + 1}: argon2id {rounds[-1].argon2 * 1000:.1f} ms, "
+                + ", ".join(
+                    f"{key} {sum(rounds[-1].units[key].values()) * 1000:.1f}" for key, _, _ in UNITS
+                ),
+                flush=True,
+            )
+    summary = summarize(rounds)
+    out.mkdir(parents=True, exist_ok=True)
+    text = report(summary, args, (load_before, os.getloadavg()[0]))
+    (out / f"{args.name}.md").write_text(text)
+    (out / f"{args.name}.json").write_text(
+        json.dumps(
+            {"summary": summary, "rounds": [r.__dict__ for r in rounds], "argv": sys.argv[1:]},
+            indent=1,
+        )
+    )
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
