@@ -5,6 +5,7 @@ channel layer, all under KREIDE_DATA_DIR. docs/configuration.md lists every vari
 """
 
 import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -127,14 +128,31 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("KREIDE_DATABASE_URL")
+
+
+def database_settings(url: str) -> dict:
+    """dj_database_url's settings, plus libpq's multi-host form
+    (postgres://kreide@db1:5432,db2:5432/kreide?target_session_attrs=read-write): libpq
+    tries the hosts in turn and keeps the one that takes writes, so after a replica is
+    promoted every new connection finds the new primary (docs/scale-out.md)."""
+    scheme, rest = url.split("://", 1)
+    authority, _slash, tail = rest.partition("/")
+    credentials, _at, hosts = authority.rpartition("@")
+    addresses = [
+        host.rpartition(":") if ":" in host else (host, "", "") for host in hosts.split(",")
+    ]
+    first = f"{scheme}://{credentials}{_at}{hosts.split(',')[0]}/{tail}"
+    parsed = dj_database_url.parse(
+        first, conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60), conn_health_checks=True
+    )
+    if len(addresses) > 1:
+        parsed["HOST"] = ",".join(host for host, _colon, _port in addresses)
+        parsed["PORT"] = ",".join(port or "5432" for _host, _colon, port in addresses)
+    return parsed
+
+
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
-    }
+    DATABASES = {"default": database_settings(DATABASE_URL)}
 else:
     DATABASES = {
         "default": {
@@ -449,6 +467,8 @@ FRAGMENT_CACHE_ENABLED = env_bool("KREIDE_FRAGMENT_CACHE", True)
 
 # --- kreide serve ------------------------------------------------------------------------
 SERVE_HOST = env_str("KREIDE_HOST", "127.0.0.1")
+# This node's name among several (logs, the status sampler's leader, database sessions).
+NODE_NAME = env_str("KREIDE_NODE_NAME") or socket.gethostname()
 SERVE_PORT = env_int("KREIDE_PORT", 8000)
 SERVE_WORKERS = env_int("KREIDE_WORKERS", 2)
 # Threads per worker; 0: as many as admission control lets run at once.

@@ -8,6 +8,7 @@ want=(gettext)
 if [ "${1:-run}" = "test" ]; then
   want+=(chromium janus libjs-janus-gateway libjs-webrtc-adapter litmus nginx libnginx-mod-http-brotli-static iproute2 util-linux)
   want+=(postgresql-client-15 sqlite3 rsync)  # scripts/backup.sh and its restore drill
+  want+=(haproxy postgresql-15)  # tests/deploy: several nodes behind HAProxy, a streaming replica
   want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket opendkim opendkim-tools)  # school e-mail
   want+=(apache2 libapache2-mod-auth-openidc)  # a real OpenID Connect relying party
 fi

@@ -1,6 +1,8 @@
 """The production process set on loopback: nginx in front of `kreide serve`, PostgreSQL and
 Redis behind. Used by the 8:00 wave benchmark, `bench/wave/serve-production.sh` and
-tests/deploy, so all three run exactly what docs/deployment.md describes.
+tests/deploy, so all three run exactly what docs/deployment.md describes. `scale_out`
+runs several such nodes behind HAProxy over one database, Redis and file store
+(docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,13 @@ class Stack:
             [str(BIN / "kreide"), *args], env=self.env, check=True, capture_output=True, text=True
         ).stdout
 
+    def kill(self) -> None:
+        """The node dies at once, as with a power cut: `kreide serve` with all its children
+        (its own process group) and its nginx, SIGKILL."""
+        for group in (self.server_pid, self.nginx_pid):
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
 
 def _wait_for(port: int, path: str, process: subprocess.Popen, what: str) -> None:
     for _ in range(300):  # bounded: 60 s
@@ -92,6 +101,7 @@ def production_stack(
     setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),),
     static_from: Path | None = None,
     nice: int = 0,
+    nginx_args: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
     """nginx + `kreide serve` on free loopback ports; both stopped by PID on exit.
 
@@ -152,6 +162,7 @@ def production_stack(
                 "off",
                 "--user",
                 pwd.getpwuid(os.getuid()).pw_name,  # workers may read the temporary files
+                *nginx_args,
             ],
             env=env,
             check=True,
@@ -163,7 +174,10 @@ def production_stack(
     if nice:
         pin = ["nice", "-n", str(nice), *pin]
     log = (work_dir / "server.log").open("ab")
-    server = subprocess.Popen([*pin, *kreide, "serve"], env=env, stdout=log, stderr=log)
+    # Own process groups, so `Stack.kill` takes each with all its children.
+    server = subprocess.Popen(
+        [*pin, *kreide, "serve"], env=env, stdout=log, stderr=log, start_new_session=True
+    )
     nginx = None
     try:
         _wait_for(wsgi_port, "/healthz", server, "kreide serve")
@@ -171,6 +185,7 @@ def production_stack(
             [*pin, "nginx", "-c", str(config), "-p", str(run_dir), "-g", "daemon off;"],
             stdout=log,
             stderr=log,
+            start_new_session=True,
         )
         _wait_for(port, "/healthz", nginx, "nginx")
         yield Stack(f"http://127.0.0.1:{port}", env, server.pid, nginx.pid)
@@ -179,3 +194,110 @@ def production_stack(
             _stop(nginx)
         _stop(server)
         log.close()
+
+
+@dataclass
+class Cluster:
+    """Several nodes behind HAProxy: `url` is HAProxy, `nodes[i].url` a node's own nginx."""
+
+    url: str
+    nodes: list[Stack]
+    haproxy_socket: Path
+
+    def haproxy(self, command: str) -> str:
+        """A command on HAProxy's admin socket (e.g. "show stat")."""
+        with socket.socket(socket.AF_UNIX) as admin:
+            admin.connect(str(self.haproxy_socket))
+            admin.sendall(command.encode() + b"\n")
+            answer = b""
+            while chunk := admin.recv(65536):
+                answer += chunk
+        return answer.decode()
+
+    def node_states(self) -> dict[str, str]:
+        """HAProxy's view of each node: "UP", "DOWN", "UP 1/2" (going down) ..."""
+        states = {}
+        for line in self.haproxy("show stat").splitlines():
+            fields = line.split(",")
+            if len(fields) > 17 and fields[0] == "kreide_nodes" and fields[1].startswith("node"):
+                states[fields[1]] = fields[17]
+        return states
+
+
+@contextmanager
+def scale_out(
+    work_dir: Path,
+    database_url: str,
+    redis_url: str,
+    *,
+    nodes: int = 2,
+    workers: int = 1,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
+    """`nodes` whole nodes (nginx + `kreide serve` each, data directories of their own) that
+    share the database, Redis (one cache prefix), the file store and the secret key, behind
+    HAProxy from `kreide haproxy-config`; everything stopped by PID on exit."""
+    import secrets
+    from contextlib import ExitStack
+
+    shared = {
+        "KREIDE_STORAGE_DIR": str(work_dir / "shared-store"),
+        "KREIDE_SECRET_KEY": secrets.token_urlsafe(50),
+        "KREIDE_CACHE_PREFIX": f"cluster{free_port()}",
+        **(settings or {}),
+    }
+    with ExitStack() as running:
+        stacks: list[Stack] = []
+        for number in range(nodes):
+            stacks.append(
+                running.enter_context(
+                    production_stack(
+                        work_dir / f"node{number + 1}",
+                        database_url,
+                        redis_url,
+                        workers=workers,
+                        settings={**shared, "KREIDE_NODE_NAME": f"node{number + 1}"},
+                        setup=(("migrate", "-v0"),) if number == 0 else (),
+                        static_from=None if number == 0 else work_dir / "node1" / "data" / "static",
+                        nginx_args=("--real-ip-from", "127.0.0.1"),
+                    )
+                )
+            )
+        run_dir = work_dir / "haproxy"
+        run_dir.mkdir(exist_ok=True)
+        port = free_port()
+        config = run_dir / "haproxy.cfg"
+        config.write_text(
+            stacks[0].kreide(
+                "haproxy-config",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--run-dir",
+                str(run_dir),
+                "--check-host",
+                "127.0.0.1",
+                "--maxconn",
+                "4000",  # within this machine's file descriptor limit
+                *(argument for stack in stacks for argument in ("--node", stack.url[7:])),
+            )
+        )
+        log = (work_dir / "haproxy.log").open("ab")
+        running.callback(log.close)
+        haproxy = subprocess.Popen(
+            ["haproxy", "-f", str(config), "-db"], stdout=log, stderr=log, start_new_session=True
+        )
+        running.callback(_stop, haproxy)
+        cluster = Cluster(f"http://127.0.0.1:{port}", stacks, run_dir / "haproxy.sock")
+        for _ in range(300):  # bounded: 60 s until every node passed its health checks
+            if haproxy.poll() is not None:
+                raise RuntimeError(f"haproxy exited with {haproxy.returncode}")
+            try:
+                states = cluster.node_states()
+            except OSError:
+                states = {}
+            if len(states) == nodes and all(state == "UP" for state in states.values()):
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"HAProxy never saw every node up: {states}")
+        yield cluster

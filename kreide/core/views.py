@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 
+from kreide.core import drain
 from kreide.core.cache import shared_cache_problem
 from kreide.core.metrics import render_latest
 
@@ -23,7 +24,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
     The cache is reported but does not decide: without Redis this node still serves every
     page from the database (status "degraded"), and since Redis is shared, a 503 would make
-    the load balancer take every node out at once."""
+    the load balancer take every node out at once. A draining node (`kreide drain`)
+    answers 503 before anything else, so the balancer stops sending it requests."""
+    if drain.draining():
+        return JsonResponse({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, str] = {}
     try:
         connection = connections[DEFAULT_DB_ALIAS]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -35,7 +36,8 @@ def run_checks() -> dict[str, Any]:
             "problem": problem or "",
             "ms": round((time.perf_counter() - started) * 1000, 1),
         }
-    return {"at": timezone.now().timestamp(), "modules": modules}
+    # Which node sampled: one per deployment (kreide.core.leader), shown for operators.
+    return {"at": timezone.now().timestamp(), "node": settings.NODE_NAME, "modules": modules}
 
 
 def sample() -> dict[str, Any]:

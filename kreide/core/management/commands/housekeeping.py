@@ -1,10 +1,13 @@
 """`kreide housekeeping`: the daily clean-up in the order it has to run (e.g. from
-deploy/systemd/kreide-housekeeping.timer at night)."""
+deploy/systemd/kreide-housekeeping.timer at night). With several nodes each may run the
+timer: the one that gets the deployment-wide lock cleans up, the others say so and stop."""
 
 from __future__ import annotations
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from kreide.core import leader
 
 
 class Command(BaseCommand):
@@ -14,8 +17,12 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        # Trash and old upload records hold the last references to content, so they go
-        # first; the collector then frees what they referred to.
-        call_command("purge_file_trash", stdout=self.stdout)
-        call_command("purge_uploads", stdout=self.stdout)
-        call_command("purge_blobs", "--no-progress", stdout=self.stdout)
+        with leader.exclusive("housekeeping") as leading:
+            if not leading:
+                self.stdout.write("Another node is running the housekeeping right now.")
+                return
+            # Trash and old upload records hold the last references to content, so they go
+            # first; the collector then frees what they referred to.
+            call_command("purge_file_trash", stdout=self.stdout)
+            call_command("purge_uploads", stdout=self.stdout)
+            call_command("purge_blobs", "--no-progress", stdout=self.stdout)

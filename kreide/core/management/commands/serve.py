@@ -24,7 +24,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from kreide.core import restarts
+from kreide.core import drain, restarts
 
 logger = logging.getLogger("kreide.serve")
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 60.0
@@ -106,6 +106,7 @@ class Command(BaseCommand):
                 Limits.from_settings().threads_needed() if settings.ADMISSION_ENABLED else 4
             )
         raise_file_limit()
+        drain.end()  # a node restarted after `kreide drain` takes requests again
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         commands = {

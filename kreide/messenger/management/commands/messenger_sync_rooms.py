@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kreide.core import leader
 from kreide.messenger import services
 from kreide.schools.models import School
 
@@ -18,6 +19,12 @@ class Command(BaseCommand):
             schools = schools.filter(slug=options["school"])
             if not schools.exists():
                 raise CommandError(f"No school with the short name {options['school']!r}.")
-        for school in schools:
-            count = services.sync_school_rooms(school.pk)
-            self.stdout.write(f"{school.slug}: {count} rooms in step with the roster.")
+        # Run from a timer on several nodes, one of them syncs; the sync is idempotent, this
+        # only saves the others the work and the lock waits.
+        with leader.exclusive("messenger-sync-rooms") as leading:
+            if not leading:
+                self.stdout.write("Another node is syncing the rooms right now.")
+                return
+            for school in schools:
+                count = services.sync_school_rooms(school.pk)
+                self.stdout.write(f"{school.slug}: {count} rooms in step with the roster.")

@@ -84,8 +84,10 @@ def render(
     worker_processes: str = "auto",
     user: str = "www-data",
     workers: int = 2,
+    real_ip_from: list[str] | None = None,
 ) -> str:
-    """deploy/nginx.conf with every value filled in."""
+    """deploy/nginx.conf with every value filled in; `real_ip_from` lists the load
+    balancers whose X-Forwarded-For names the client (several nodes behind HAProxy)."""
     template = Template((Path(settings.BASE_DIR) / "deploy" / "nginx.conf").read_text())
     brotli = BROTLI_MODULE.exists()
     return template.substitute(
@@ -108,6 +110,8 @@ def render(
         refusal_log=Path(settings.FRONT_REFUSAL_LOG).resolve(),
         default_language=settings.LANGUAGE_CODE,
         waiting_csp=WAITING_CSP,
+        real_ip="".join(f"    set_real_ip_from {address};\n" for address in real_ip_from or ())
+        + ("    real_ip_header X-Forwarded-For;" if real_ip_from else ""),
         **_busy_config(workers),
     )
 
@@ -134,6 +138,13 @@ class Command(BaseCommand):
             default=settings.SERVE_WORKERS,
             help="WSGI worker processes of `kreide serve` (sizes what nginx lets through)",
         )
+        parser.add_argument(
+            "--real-ip-from",
+            action="append",
+            default=[],
+            help="address of a load balancer in front (HAProxy): its X-Forwarded-For is the "
+            "client's address; once per balancer",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -146,6 +157,7 @@ class Command(BaseCommand):
                 access_log=options["access_log"],
                 user=options["user"],
                 workers=options["workers"],
+                real_ip_from=options["real_ip_from"],
             )
         except ValueError as error:  # the static manifest the waiting page links into
             raise CommandError(

@@ -1,0 +1,99 @@
+"""The parts of several-node operation that need no second node: draining, the database
+URL with several hosts, the HAProxy configuration and the one-of-each lock."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from kreide.core import drain, leader
+from kreide.settings import database_settings
+from kreide.status.management.commands import haproxy_config
+
+
+@pytest.mark.django_db
+def test_a_draining_node_says_so_on_readyz_and_serve_takes_it_back(client, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    assert client.get("/readyz").status_code == 200
+    call_command("drain", stdout=io.StringIO())
+    answer = client.get("/readyz")
+    assert answer.status_code == 503 and answer.json()["status"] == "draining"
+    assert client.get("/healthz").status_code == 200  # alive: requests under way finish
+    call_command("drain", "--end", stdout=io.StringIO())
+    assert client.get("/readyz").status_code == 200
+    drain.begin()
+    drain.end()
+    assert not drain.draining()
+
+
+def test_database_url_with_several_hosts_goes_to_libpq():
+    parsed = database_settings(
+        "postgres://kreide:geheim@db1.example:5432,db2.example:5433,db3.example/kreide"
+        "?target_session_attrs=read-write"
+    )
+    assert parsed["HOST"] == "db1.example,db2.example,db3.example"
+    assert parsed["PORT"] == "5432,5433,5432"
+    assert parsed["NAME"] == "kreide" and parsed["USER"] == "kreide"
+    assert parsed["PASSWORD"] == "geheim"
+    assert parsed["OPTIONS"] == {"target_session_attrs": "read-write"}
+    single = database_settings("postgres://kreide@127.0.0.1:5432/kreide")
+    assert (single["HOST"], single["PORT"]) == ("127.0.0.1", 5432)
+
+
+def test_haproxy_config_checks_readyz_and_keeps_websockets(tmp_path):
+    config = haproxy_config.render(
+        listen="127.0.0.1:8080",
+        nodes=["10.0.0.11:80", "10.0.0.12:80"],
+        run_dir=tmp_path,
+        check_host="schule.example",
+        maxconn=1000,
+    )
+    assert "server node1 10.0.0.11:80" in config and "server node2 10.0.0.12:80" in config
+    assert "uri /readyz" in config and "hdr Host schule.example" in config
+    assert "timeout tunnel 1h" in config
+    if shutil.which("haproxy"):  # HAProxy itself accepts it
+        (tmp_path / "haproxy.cfg").write_text(config)
+        checked = subprocess.run(
+            ["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stderr
+    with pytest.raises(ValueError):
+        haproxy_config.render(listen=":80", nodes=[], run_dir=tmp_path, check_host="x")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_of_each_job_runs_on_one_node_at_a_time():
+    first, second = leader.Leadership("test-job"), leader.Leadership("test-job")
+    try:
+        assert first.held()
+        if connection.vendor == "postgresql":
+            assert not second.held()  # another process, or node, asks: not its turn
+            with leader.exclusive("test-job") as leading:
+                assert not leading
+            first.release()  # the leader's process ends: its lock goes with its session
+            assert second.held()
+        else:  # the embedded default is one node: it always leads
+            assert second.held()
+    finally:
+        first.release()
+        second.release()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_housekeeping_leaves_the_work_to_the_node_running_it(capsys):
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite the one node always leads")
+    running = leader.Leadership("housekeeping")
+    try:
+        assert running.held()
+        call_command("housekeeping")
+        assert "Another node is running the housekeeping" in capsys.readouterr().out
+    finally:
+        running.release()
+    call_command("housekeeping")
+    assert "Another node" not in capsys.readouterr().out
