@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "kreide.schedule",
     "kreide.timetable",
     "kreide.parents",
+    "kreide.news",
     "kreide.notifications",
     "kreide.transfer",
     "kreide.mail",

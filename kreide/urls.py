@@ -28,6 +28,7 @@ urlpatterns = [
     path("schedule/", include("kreide.schedule.urls")),
     path("timetable/", include("kreide.timetable.urls")),
     path("parents/", include("kreide.parents.urls")),
+    path("news/", include("kreide.news.urls")),
     path("notifications/", include("kreide.notifications.urls")),
     path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
     re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),

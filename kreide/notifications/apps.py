@@ -9,6 +9,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.core import navigation
+        from kreide.news import events as news_events
         from kreide.notifications import exports, services  # noqa: F401 - exports registers
         from kreide.parents import events as parent_events
         from kreide.tasks import events as task_events
@@ -23,3 +24,5 @@ class NotificationsConfig(AppConfig):
         task_events.feedback_given.subscribe(services.on_feedback_given)
         parent_events.absence_reported.subscribe(services.on_absence_reported)
         parent_events.absence_acknowledged.subscribe(services.on_absence_acknowledged)
+        news_events.news_published.subscribe(services.on_news_published)
+        news_events.letter_reminder.subscribe(services.on_letter_reminder)

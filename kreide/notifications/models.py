@@ -15,6 +15,9 @@ class Notification(SchoolScopedModel):
         FEEDBACK = "feedback", _("feedback on a submission")
         ABSENCE_REPORTED = "absence_reported", _("absence reported")
         ABSENCE_ACKNOWLEDGED = "absence_acknowledged", _("absence acknowledged")
+        NEWS = "news", _("news")
+        LETTER = "letter", _("parent letter")
+        LETTER_REMINDER = "letter_reminder", _("reminder of a parent letter")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

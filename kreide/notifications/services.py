@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kreide.accounts.models import User
+from kreide.news import services as news
+from kreide.news.models import News
 from kreide.notifications.models import Notification
 from kreide.parents.models import AbsenceReport
 from kreide.schools import access
@@ -176,4 +178,37 @@ def on_absence_acknowledged(report_id: int, **_payload) -> None:
         Notification.Kind.ABSENCE_ACKNOWLEDGED,
         text,
         reverse("parents:child", args=[report.child_id]),
+    )
+
+
+def on_news_published(news_id: int, **_payload) -> None:
+    item = News.unscoped.filter(pk=news_id).first()
+    if item is None:
+        return
+    with override("de"):
+        if item.is_letter:
+            text = _("Parent letter, please confirm: %(title)s") % {"title": item.title}
+        else:
+            text = _("News: %(title)s") % {"title": item.title}
+    notify(
+        item.school_id,
+        news.reader_ids(item) - {item.author_id},
+        Notification.Kind.LETTER if item.is_letter else Notification.Kind.NEWS,
+        text,
+        reverse("news:detail", args=[item.pk]),
+    )
+
+
+def on_letter_reminder(news_id: int, parent_ids: list[int], **_payload) -> None:
+    item = News.unscoped.filter(pk=news_id).first()
+    if item is None:
+        return
+    with override("de"):
+        text = _("Reminder: please confirm the parent letter “%(title)s”.") % {"title": item.title}
+    notify(
+        item.school_id,
+        parent_ids,
+        Notification.Kind.LETTER_REMINDER,
+        text,
+        reverse("news:detail", args=[item.pk]),
     )

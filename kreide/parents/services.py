@@ -273,7 +273,8 @@ def child_of(parent: User, child_id: int) -> User:
 
 
 def child_tasks(child: User) -> list:
-    """The child's tasks with due date and hand-in state; the caller shows no contents."""
+    """The child's tasks with due date and hand-in state; the page shows their text only
+    where the school lets parents see it (School.parents_see_task_contents)."""
     return student_task_list(child)
 
 

@@ -66,6 +66,8 @@ def child(request: HttpRequest, pk: int) -> HttpResponse:
             "child": kid,
             "children": list(access.children_of(parent)),
             "tasks": services.child_tasks(kid),
+            # The school decides whether parents read the tasks' text (school office).
+            "task_contents": parent.school.parents_see_task_contents,
             "days": services.child_days(kid, [today, today + timedelta(days=1)]),
             "reports": services.reported_by_parent(parent).filter(child=kid)[:10],
             "form": AbsenceForm(),

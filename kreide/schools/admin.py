@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from kreide.schools.models import Announcement, Group, School, Subject
+from kreide.schools.models import Group, School, Subject
 
 
 class OperatorOnly(admin.ModelAdmin):
@@ -21,4 +21,3 @@ class GroupAdmin(OperatorOnly):
 
 
 admin.site.register(Subject, OperatorOnly)
-admin.site.register(Announcement, OperatorOnly)

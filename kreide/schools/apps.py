@@ -8,13 +8,9 @@ class SchoolsConfig(AppConfig):
     verbose_name = _("Schools, classes and groups")
 
     def ready(self) -> None:
-        from kreide.core import fragments
         from kreide.dashboard.registry import Section, register
         from kreide.schools import dashboard
-        from kreide.schools.models import Announcement
 
-        register(Section("news", _("School news"), "schools/section_news.html", 90, dashboard.news))
-        fragments.feeds(Announcement, lambda news: [dashboard.news_scope(news.school_id)])
         register(
             Section(
                 "groups",

@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
-from django.utils import timezone
 
 from kreide.accounts.models import User
 from kreide.parents.models import ParentLink
 from kreide.schools.demo_names import FIRST_NAMES, LAST_NAMES, SUBJECTS
-from kreide.schools.models import Announcement, Group, Membership, School, Subject
+from kreide.schools.models import Group, Membership, School, Subject
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "kreide-demo"  # noqa: S105 - the only default password in Kreide; `make run` prints it
@@ -227,28 +226,6 @@ def create_demo_school(progress: Callable[[str], None] = lambda step: None) -> S
                 Membership(school=school, group=group, user=student, role=Membership.Role.MEMBER)
             )
     Membership.unscoped.bulk_create(memberships, batch_size=2000)
-
-    now = timezone.now()
-    Announcement.unscoped.bulk_create(
-        [
-            Announcement(
-                school=school,
-                author=admins[0],
-                published_at=now,
-                title="Willkommen bei Kreide",
-                body="Aufgaben, Dateien, Nachrichten und Videostunden an einem Ort.",
-            ),
-            Announcement(
-                school=school,
-                author=admins[0],
-                published_at=now - timezone.timedelta(days=2),
-                title="Gestaffelter Unterrichtsbeginn",
-                body=(
-                    "Jahrgänge 5–6 starten um 7:50 Uhr, 7–8 um 8:00 Uhr, alle anderen um 8:10 Uhr."
-                ),
-            ),
-        ]
-    )
 
     for seed in _module_seeders():
         progress(seed.__module__.split(".")[1])

@@ -3,7 +3,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
-from kreide.schools.models import Announcement, Group, Subject
+from kreide.schools.models import Group, School, Subject
 
 
 class GroupFilterForm(forms.Form):
@@ -84,8 +84,13 @@ class AddMembersForm(forms.Form):
         return users
 
 
-class AnnouncementForm(forms.ModelForm):
+class SchoolSettingsForm(forms.ModelForm):
     class Meta:
-        model = Announcement
-        fields = ["title", "body"]
-        widgets = {"body": forms.Textarea(attrs={"rows": 5})}
+        model = School
+        fields = ["student_direct_messages", "public_links_allowed", "parents_see_task_contents"]
+        help_texts = {
+            "parents_see_task_contents": _(
+                "Off: parents see each task's title, due date and hand-in state only. On: "
+                "also the task's text."
+            ),
+        }

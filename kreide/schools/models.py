@@ -15,6 +15,9 @@ class School(models.Model):
         _("students may message each other directly"), default=True
     )
     public_links_allowed = models.BooleanField(_("public file links allowed"), default=True)
+    parents_see_task_contents = models.BooleanField(
+        _("parents see the contents of their children's tasks"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,22 +94,3 @@ class Membership(SchoolScopedModel):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.group}"
-
-
-class Announcement(SchoolScopedModel):
-    """School news shown on everyone's dashboard."""
-
-    title = models.CharField(_("title"), max_length=200)
-    body = models.TextField(_("text"), blank=True)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    published_at = models.DateTimeField(_("published"), db_index=True)
-
-    class Meta(SchoolScopedModel.Meta):
-        ordering = ["-published_at"]
-        verbose_name = _("announcement")
-        verbose_name_plural = _("school news")
-
-    def __str__(self) -> str:
-        return self.title

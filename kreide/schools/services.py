@@ -17,14 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from kreide.accounts.models import User
 from kreide.core import audit
 from kreide.schools import events as school_events
 from kreide.schools.access import require_admin
-from kreide.schools.models import Announcement, Group, Membership, School, Subject
+from kreide.schools.models import Group, Membership, School, Subject
 
 _LEADING_GRADE = re.compile(r"^\s*(\d{1,2})")
 
@@ -36,8 +35,7 @@ audit.declare(
         "group.deactivated": gettext_lazy("Class or group deactivated"),
         "group.reactivated": gettext_lazy("Class or group reactivated"),
         "membership.changed": gettext_lazy("Members changed"),
-        "news.posted": gettext_lazy("School news posted"),
-        "news.deleted": gettext_lazy("School news deleted"),
+        "school.settings_changed": gettext_lazy("School settings changed"),
     }
 )
 
@@ -199,29 +197,18 @@ def set_user_groups(actor: User, user: User, groups: Iterable[Group]) -> None:
     apply_membership_changes(user.school, actor, add=add, remove=stale)
 
 
-# --- School news ------------------------------------------------------------------------
-# The school office posts news for everyone at the school; the dashboard shows the latest
-# (kreide/schools/dashboard.py renews its cache when an announcement changes).
+# --- The school's settings --------------------------------------------------------------
 
 
 @transaction.atomic
-def post_announcement(actor: User, *, title: str, body: str = "") -> Announcement:
-    require_admin(actor, actor.school_id)
-    announcement = Announcement(
-        school_id=actor.school_id,
-        author=actor,
-        title=title.strip(),
-        body=body.strip(),
-        published_at=timezone.now(),
-    )
-    announcement.full_clean()
-    announcement.save()
-    audit.record(actor.school, actor, "news.posted", announcement)
-    return announcement
-
-
-@transaction.atomic
-def delete_announcement(actor: User, announcement: Announcement) -> None:
-    require_admin(actor, announcement.school_id)
-    audit.record(actor.school, actor, "news.deleted", announcement)
-    announcement.delete()
+def update_settings(actor: User, changes: dict[str, bool]) -> School:
+    """The school office changes its school's settings (the fields of SchoolSettingsForm)."""
+    school = School.objects.select_for_update().get(pk=actor.school_id)
+    require_admin(actor, school)
+    diff = {name: value for name, value in changes.items() if getattr(school, name) != value}
+    if diff:
+        for name, value in diff.items():
+            setattr(school, name, value)
+        school.save(update_fields=list(diff))
+        audit.record(school, actor, "school.settings_changed", school, changes=diff)
+    return school

@@ -7,17 +7,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.core.confirm import confirm_page
 from kreide.core.paging import page_of
 from kreide.schools import services
 from kreide.schools.access import school_admin_required
-from kreide.schools.forms import AddMembersForm, AnnouncementForm, GroupFilterForm, GroupForm
-from kreide.schools.models import Announcement, Group, Membership
+from kreide.schools.forms import AddMembersForm, GroupFilterForm, GroupForm, SchoolSettingsForm
+from kreide.schools.models import Group, Membership
 
 
 def _school_group(request: HttpRequest, pk: int) -> Group:
@@ -143,42 +141,12 @@ def group_set_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @school_admin_required
-def news(request: HttpRequest) -> HttpResponse:
-    """The school office's news: post one for everyone at the school, see the latest."""
-    form = AnnouncementForm(request.POST or None)
+def school_settings(request: HttpRequest) -> HttpResponse:
+    """The school's settings: what students, parents and public links may do."""
+    school = request.user.school
+    form = SchoolSettingsForm(request.POST or None, instance=school)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.post_announcement(request.user, **form.cleaned_data)
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            messages.success(request, _("The news is on everyone's overview page."))
-            return redirect("accounts:news")
-    announcements = (
-        Announcement.objects.for_school(request.user.school)
-        .select_related("author")
-        .order_by("-published_at")
-    )
-    page, query = page_of(request, announcements)
-    return render(
-        request,
-        "schools/admin/news.html",
-        {"form": form, "page": page, "query": query},
-    )
-
-
-@school_admin_required
-def news_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    announcement = get_object_or_404(Announcement.objects.for_school(request.user.school), pk=pk)
-    if request.method != "POST":
-        return confirm_page(
-            request,
-            question=_("Delete this news?"),
-            consequence=_("“%(title)s” disappears from everyone's overview page.")
-            % {"title": announcement.title},
-            confirm_label=_("Delete"),
-            cancel_url=reverse("accounts:news"),
-        )
-    services.delete_announcement(request.user, announcement)
-    messages.success(request, _("The news was deleted."))
-    return redirect("accounts:news")
+        services.update_settings(request.user, form.cleaned_data)
+        messages.success(request, _("The settings are saved."))
+        return redirect("accounts:settings")
+    return render(request, "schools/admin/settings.html", {"form": form})

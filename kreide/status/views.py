@@ -24,6 +24,7 @@ CHILD_NAMES = {
     "realtime": gettext_lazy("Real-time server (messenger)"),
     "status-sample": gettext_lazy("Health checks of the modules"),
     "janus": gettext_lazy("Video server"),
+    "news-announce": gettext_lazy("Scheduled news"),
 }
 PLOT_WIDTH, PLOT_HEIGHT = 720, 140
 

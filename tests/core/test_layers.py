@@ -17,7 +17,18 @@ LAYERS = [
     {"settings"},
     {"core"},
     {"storage", "schools", "accounts", "api"},
-    {"tasks", "files", "messenger", "video", "mail", "schedule", "timetable", "oidc", "parents"},
+    {
+        "tasks",
+        "files",
+        "messenger",
+        "video",
+        "mail",
+        "schedule",
+        "timetable",
+        "oidc",
+        "parents",
+        "news",
+    },
     {"dashboard", "status", "transfer", "notifications", "urls", "asgi", "wsgi", "cli"},
 ]
 # Hooks lower layers register into (dashboard sections, export coverage, API routes).
@@ -35,6 +46,7 @@ SIDEWAYS = {
     ("video", "schedule"): "students join no earlier than their class's day starts",
     ("parents", "tasks"): "a parent sees a child's tasks and their hand-in state",
     ("parents", "timetable"): "a parent sees a child's timetable and substitutions",
+    ("news", "parents"): "parent letters go to the parents linked to a class's students",
 }
 # Upward on purpose: the process supervisor starts every server; URL modules mount views.
 UPWARD = {

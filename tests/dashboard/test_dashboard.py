@@ -1,7 +1,7 @@
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from kreide.schools.models import Announcement
+from kreide.news.models import News
 
 
 def _dashboard_queries(client) -> int:
@@ -19,12 +19,8 @@ def test_dashboard_requires_login(client, db):
 def test_dashboard_shows_groups_and_only_own_school_news(client_for, world):
     from django.utils import timezone
 
-    Announcement.unscoped.create(
-        school=world.school, title="Nord-News", published_at=timezone.now()
-    )
-    Announcement.unscoped.create(
-        school=world.other_school, title="Süd-News", published_at=timezone.now()
-    )
+    News.unscoped.create(school=world.school, title="Nord-News", published_at=timezone.now())
+    News.unscoped.create(school=world.other_school, title="Süd-News", published_at=timezone.now())
     page = client_for(world.student_7a).get("/").content.decode()
     assert "Nord-News" in page and "Süd-News" not in page
     assert "7a" in page

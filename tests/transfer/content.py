@@ -2,7 +2,8 @@
 two-factor devices, an audit entry, a task with attachment, submissions with files and
 feedback, a file tree with a folder moved into a newer one, a direct room with read state
 and an attachment, a video lesson with attendance and chat, a timetable with a
-substitution, calendar dates and the school's timetable keys."""
+substitution, calendar dates and the school's timetable keys, a parent with a news letter
+and its receipt."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from kreide.files import services as files
 from kreide.files.models import AppPassword, Node, PublicLink
 from kreide.messenger.models import Attachment as MessageAttachment
 from kreide.messenger.models import Message, Room, RoomMember
+from kreide.news.models import News, NewsAttachment, Receipt
+from kreide.parents.models import ParentLink
 from kreide.schools.models import Group, School
 from kreide.storage.blobstore import store_bytes
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
@@ -164,8 +167,44 @@ def add_content(
     ChatMessage.unscoped.create(
         school=school, lesson=lesson, author=students[0], text="Ich habe eine Frage"
     )
+    _add_news(school, admin, teacher, students[0], group, now)
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
+
+
+def _add_news(school: School, admin: User, teacher: User, child: User, group: Group, now) -> None:
+    """A pinned, edited school news with an end, and a parent letter with a file, a reply
+    choice and one parent's receipt for a child."""
+    parent = User.objects.create(
+        school=school, username="eltern.transfer", role=User.Role.PARENT, last_name="Müller"
+    )
+    ParentLink.unscoped.create(school=school, parent=parent, child=child)
+    News.unscoped.create(
+        school=school,
+        author=admin,
+        title="Hitzefrei ☀",
+        body="Ab 11:30 Uhr\nkein Unterricht.",
+        published_at=now - timedelta(hours=2),
+        expires_at=now + timedelta(days=1),
+        edited_at=now - timedelta(hours=1),
+        announced_at=now - timedelta(hours=2),
+        pinned=True,
+    )
+    letter = News.unscoped.create(
+        school=school,
+        author=teacher,
+        title="Einverständnis Wandertag",
+        audience=News.Audience.PARENTS,
+        published_at=now,
+        announced_at=now,
+        needs_confirmation=True,
+        reply_choices="Ja\nNein",
+    )
+    letter.groups.add(group)
+    NewsAttachment.unscoped.create(
+        school=school, news=letter, blob=store_bytes(WORKSHEET), filename="einverständnis.pdf"
+    )
+    Receipt.unscoped.create(school=school, news=letter, child=child, parent=parent, choice="Ja")
 
 
 def _add_timetable(school: School, teacher: User, student: User, group: Group, now) -> None:

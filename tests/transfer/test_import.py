@@ -18,6 +18,7 @@ from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
 from kreide.files.models import AppPassword, Node
 from kreide.messenger.models import Message, Room, RoomMember
+from kreide.news.models import NewsAttachment, Receipt
 from kreide.schools.models import School
 from kreide.storage.blobstore import open_blob
 from kreide.storage.models import Blob, Upload
@@ -26,7 +27,7 @@ from kreide.transfer.exporter import export_school
 from kreide.transfer.importer import ImportRefused, import_archive
 from kreide.transfer.serialize import ExportError
 from tests.conftest import PASSWORD
-from tests.transfer.content import PHOTO
+from tests.transfer.content import PHOTO, WORKSHEET
 
 
 def _delete_school(slug: str) -> None:
@@ -67,6 +68,13 @@ def test_import_remaps_keys_and_keeps_meaning(world, content, archive_path):
     assert entry.target_id == str(student.pk)
     with open_blob(photo.blob) as stored:
         assert stored.read() == PHOTO
+    # A parent letter keeps its class, its receipt's child and parent, and its file.
+    receipt = Receipt.unscoped.select_related("news", "child", "parent").get(school=school)
+    assert receipt.child == student and receipt.parent.username == "eltern.transfer"
+    assert [g.name for g in receipt.news.groups.all()] == ["7a"]
+    assert receipt.news.groups.get().school_id == school.pk
+    with open_blob(NewsAttachment.unscoped.get(school=school).blob) as stored:
+        assert stored.read() == WORKSHEET
 
 
 def test_existing_school_is_refused_unless_replaced(world, content, archive_path):
@@ -78,7 +86,7 @@ def test_existing_school_is_refused_unless_replaced(world, content, archive_path
 
     school = School.objects.get(slug="nord")
     assert school.pk != world.school.pk
-    assert User.objects.for_school(school).count() == 6
+    assert User.objects.for_school(school).count() == 7  # the world's six and a parent
     assert School.objects.filter(pk=world.school.pk).count() == 0
     assert User.objects.for_school(world.other_school).count() == 3  # untouched
 

@@ -4,7 +4,7 @@ import contextlib
 
 import pytest
 
-from kreide.schools.models import Announcement
+from kreide.news.models import Receipt
 from kreide.transfer import registry
 from kreide.transfer.exporter import export_school
 from kreide.transfer.serialize import ExportError
@@ -30,13 +30,13 @@ def test_every_model_with_school_data_is_exported_or_declared_not_school_data():
 
 def test_a_model_left_out_is_named_with_the_file_to_register_it_in():
     before = set(registry.uncovered_models())
-    with _unregistered(Announcement):
+    with _unregistered(Receipt):
         problems = set(registry.uncovered_models()) - before
     assert len(problems) == 1
     problem = problems.pop()
-    assert "schools.Announcement holds school data" in problem
-    assert "kreide/schools/exports.py" in problem
-    assert "registry.register(Announcement)" in problem
+    assert "news.Receipt holds school data" in problem
+    assert "kreide/news/exports.py" in problem
+    assert "registry.register(Receipt)" in problem
 
 
 def test_excluded_models_say_why():
@@ -58,8 +58,8 @@ def test_a_broken_exports_module_refuses_exports_instead_of_losing_its_data(monk
 
 def test_export_refuses_while_a_model_with_school_data_is_not_covered(world, tmp_path):
     with (
-        _unregistered(Announcement),
-        pytest.raises(ExportError, match="schools.Announcement holds school data"),
+        _unregistered(Receipt),
+        pytest.raises(ExportError, match="news.Receipt holds school data"),
     ):
         export_school(world.school.slug, tmp_path / "nord.tar")
     assert list(tmp_path.iterdir()) == []

@@ -131,6 +131,8 @@ class Command(BaseCommand):
             "realtime": realtime_command(bin_dir, options["host"], options["realtime_port"]),
             # Health of each module for /status, every 30 s.
             "status-sample": [str(bin_dir / "kreide"), "status-sample"],
+            # Notifications for scheduled news when it is due, every minute.
+            "news-announce": [str(bin_dir / "kreide"), "news-announce"],
         }
         # Optional video: KREIDE_JANUS=auto runs a local Janus and its health monitor
         # (it restarts Janus itself, so a Janus crash never stops the pages).
