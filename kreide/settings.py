@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "kreide.api",
     # Before the toolkit, so its pages take Kreide's templates.
     "kreide.oidc",
+    "kreide.schoolyear",
     "oauth2_provider",
 ]
 

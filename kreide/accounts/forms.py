@@ -119,10 +119,12 @@ class UserForm(forms.ModelForm):
         for name in ("first_name", "last_name"):
             self.fields[name].required = True
         self.fields["username"].help_text = _("Letters, digits and . - _ @ + only.")
-        # Deactivated groups the user is still in stay listed, so saving keeps them.
+        # Deactivated groups the user is still in stay listed, so saving keeps them; the
+        # archives of past school years are no choice (the service keeps them).
         self.fields["groups"].queryset = (
             Group.objects.for_school(school)
             .filter(Q(is_active=True) | Q(memberships__user=self.instance.pk or 0))
+            .filter(archived_year="")
             .distinct()
         )
         if editor is not None and editor.pk == self.instance.pk:
@@ -131,7 +133,7 @@ class UserForm(forms.ModelForm):
             # Named above the list too: in a school's 50 classes the ticked one scrolls away.
             self.current_groups = list(
                 Group.objects.for_school(school)
-                .filter(memberships__user=self.instance)
+                .filter(memberships__user=self.instance, archived_year="")
                 .order_by("kind", "grade", "name")
             )
             self.initial["groups"] = self.current_groups

@@ -52,6 +52,9 @@ class ImportRow:
     classes: list[str]
     password: str = ""
     email: str = ""
+    # Set by the sync with the school administration software (kreide.schoolyear.sis), never
+    # read from the account CSV: the stable id stored on the account.
+    sis_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,7 @@ class FileFormat:
         }
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def decode(data: bytes) -> tuple[str, str]:
     """The text and its encoding: UTF-8 (with or without BOM), else Windows-1252."""
     # Pure ASCII is valid in both; a byte that is not UTF-8 means Excel's Windows-1252.
     bom = data.startswith(b"\xef\xbb\xbf")
@@ -120,7 +123,7 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 def read_format(data: bytes) -> FileFormat:
     """How the file is encoded and delimited (ImportFileError when it cannot be read)."""
-    text, encoding = _decode(data)
+    text, encoding = decode(data)
     header_line = text.splitlines()[0] if text.strip() else ""
     return FileFormat(encoding, _delimiter(header_line))
 
@@ -138,7 +141,7 @@ def _delimiter(header_line: str) -> str:
 
 def parse(data: bytes, school) -> list[ImportRow]:
     """Rows of a valid file, or ImportFileError with every problem (up to MAX_ERRORS)."""
-    text, _encoding = _decode(data)
+    text, _encoding = decode(data)
     if not text.strip():
         raise ImportFileError([RowError(1, "", _("The file is empty."))])
     header_line = text.splitlines()[0]
@@ -199,7 +202,7 @@ def parse(data: bytes, school) -> list[ImportRow]:
                 reader.line_num, "", _("The CSV structure is broken: %(error)s") % {"error": error}
             )
         )
-    errors.extend(_check_against_database(rows, school))
+    errors.extend(check_against_database(rows, school))
     if errors:
         raise ImportFileError(errors[:MAX_ERRORS])
     if not rows:
@@ -268,7 +271,7 @@ def _check_row(
     ), []
 
 
-def _check_against_database(rows: list[ImportRow], school) -> list[RowError]:
+def check_against_database(rows: list[ImportRow], school) -> list[RowError]:
     """Usernames and e-mail addresses are unique across the deployment."""
     errors = []
     usernames = {row.username.lower(): row for row in rows}

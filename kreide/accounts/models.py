@@ -34,6 +34,11 @@ class User(AbstractUser):
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.STUDENT)
     must_change_password = models.BooleanField(_("must change password"), default=False)
+    # The stable id of this person in the school administration software (SchILD-NRW's
+    # "Interne ID-Nummer", the generic sync file's `id`): kreide.schoolyear.sis matches by it.
+    sis_id = models.CharField(
+        _("ID in the school administration software"), max_length=64, blank=True
+    )
     teaching_subjects = models.ManyToManyField(
         "schools.Subject", blank=True, related_name="teachers", verbose_name=_("subjects taught")
     )
@@ -45,7 +50,10 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(
                 fields=["email"], condition=~Q(email=""), name="user_email_unique"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["school", "sis_id"], condition=~Q(sis_id=""), name="user_sis_id_unique"
+            ),
         ]
         indexes = [models.Index(fields=["school", "role"])]
         verbose_name = _("user")

@@ -207,7 +207,8 @@ def import_users(
     stored) and must change it. Existing accounts of the school (same username) get names,
     role, e-mail and classes updated and keep their password. Memberships: every listed
     group is joined; other *classes* are left (a student changes class), courses and
-    working groups are kept. `as_operator` is for the command line (no school admin).
+    working groups are kept, and so are the archived classes of past years. Rows with a
+    `sis_id` store it on the account. `as_operator` is for the command line (no school admin).
     """
     if not as_operator:
         require_admin(actor, school)
@@ -287,6 +288,7 @@ def _write_import(
             last_name=row.last_name,
             role=row.role,
             email=row.email,
+            sis_id=row.sis_id,
             password=hashes[row.line],
             must_change_password=row.line in generated,
         )
@@ -314,6 +316,8 @@ def _write_import(
         wanted = {"first_name": row.first_name, "last_name": row.last_name, "role": row.role}
         if row.email:
             wanted["email"] = row.email
+        if row.sis_id:
+            wanted["sis_id"] = row.sis_id
         diff = {f: [getattr(user, f), v] for f, v in wanted.items() if getattr(user, f) != v}
         if not diff:
             result.unchanged += 1
@@ -351,8 +355,11 @@ def _sync_import_memberships(school, actor, rows, by_username, groups_by_name) -
         }
         kept = set()
         for membership in current.get(user.pk, []):
+            # Archived classes of past years stay: they record who may read them.
             if membership.role != role or (
-                membership.group_id not in wanted and membership.group.kind == Group.Kind.CLASS
+                membership.group_id not in wanted
+                and membership.group.kind == Group.Kind.CLASS
+                and not membership.group.archived_year
             ):
                 remove.append(membership)
             else:

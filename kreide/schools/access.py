@@ -7,6 +7,9 @@ everywhere:
   and has no initial password left to change. Nothing else is granted to anyone else.
 - A deactivated class or group grants nothing: it has no members and no teachers as far as
   permissions go (its content stays for the school's admins).
+- An archived class (`Group.archived_year`, left behind by the school-year rollover) is
+  inactive, so it grants nothing of the above; `archive_role` lets the people who were in
+  it, and the parents of its students, read it.
 - Account roles are `User.Role` (student, teacher, school admin, parent), group roles
   `Membership.Role` (member, teacher). A parent belongs to no group: they see their linked
   children (`children_of`, `is_parent_of`) and nothing else of the school.
@@ -247,6 +250,66 @@ def classes(user) -> list[tuple[int, int | None]]:
         _memberships(user)
         .filter(group__kind=Group.Kind.CLASS)
         .values_list("group_id", "group__grade")
+    )
+
+
+# --- Archives of past school years ------------------------------------------------------
+# The rollover (kreide.schoolyear) keeps last year's classes as archived, inactive groups
+# with their memberships: who was in them is who may read them, and nobody may write.
+
+PARENT = "parent"
+
+
+def _archive_people(user) -> list[int]:
+    """The people whose archived classes `user` may read: themselves, or a parent's
+    children (also those who have left the school since)."""
+    if user.role == User.Role.PARENT:
+        return list(
+            ParentLink.objects.for_school(user.school_id)
+            .filter(parent=user)
+            .values_list("child_id", flat=True)
+        )
+    return [user.pk]
+
+
+def archived_groups(user) -> QuerySet[Group]:
+    """The archived classes and groups the user was in (a parent: their children were in)."""
+    if not participates(user):
+        return Group.unscoped.none()
+    return (
+        Group.objects.for_school(user.school_id)
+        .exclude(archived_year="")
+        .filter(
+            pk__in=Membership.objects.for_school(user.school_id)
+            .filter(user_id__in=_archive_people(user))
+            .values("group_id")
+        )
+    )
+
+
+def archive_role(user, group: Group) -> str | None:
+    """MEMBER or TEACHER if the user was in the archived `group`, PARENT if one of their
+    children was, else None (also for groups that are not archived)."""
+    if not (participates(user) and group.archived_year and group.school_id == user.school_id):
+        return None
+    roles = set(
+        Membership.objects.for_school(user.school_id)
+        .filter(group=group, user_id__in=_archive_people(user))
+        .values_list("role", flat=True)
+    )
+    if not roles:
+        return None
+    if user.role == User.Role.PARENT:
+        return PARENT
+    return TEACHER if TEACHER in roles else MEMBER
+
+
+def archived_children(user, group: Group) -> list[int]:
+    """The ids of a parent's children who were members of the archived `group`."""
+    return list(
+        Membership.objects.for_school(group.school_id)
+        .filter(group=group, role=MEMBER, user_id__in=_archive_people(user))
+        .values_list("user_id", flat=True)
     )
 
 

@@ -60,6 +60,9 @@ class Group(SchoolScopedModel):
         Subject, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("subject")
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Set by the school-year rollover (kreide.schoolyear): the class of that year, kept as a
+    # read-only archive for the people who were in it. Archived groups are never active.
+    archived_year = models.CharField(_("archive of the school year"), max_length=9, blank=True)
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="school_groups"
     )

@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
@@ -89,6 +90,8 @@ def update_group(actor: User, group: Group, **changes) -> Group:
 @transaction.atomic
 def set_group_active(actor: User, group: Group, active: bool) -> Group:
     require_admin(actor, group.school_id)
+    if active and group.archived_year:
+        raise PermissionDenied  # a past year's archive stays read-only
     group.is_active = active
     group.save(update_fields=["is_active"])
     audit.record(group.school, actor, "group.reactivated" if active else "group.deactivated", group)
@@ -186,8 +189,11 @@ def set_user_groups(actor: User, user: User, groups: Iterable[Group]) -> None:
     """Make `groups` exactly the user's classes and groups (role follows the user's role)."""
     require_admin(actor, user.school_id)
     wanted = {group.pk: group for group in groups if group.school_id == user.school_id}
+    # Archived classes of past years are not among the choices and stay as they are.
     current = list(
-        Membership.objects.for_school(user.school_id).filter(user=user).select_related("group")
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user, group__archived_year="")
+        .select_related("group")
     )
     role = membership_role_for(user)
     # A membership with the wrong role (the user's role changed) is replaced.

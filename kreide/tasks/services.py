@@ -45,7 +45,7 @@ def render_markdown(text: str) -> str:
 
 def managed_tasks(user: User) -> QuerySet[Task]:
     """Tasks a teacher may edit and review: those of an active class they teach, or their
-    own."""
+    own — never one of a past school year's archived class (read-only there)."""
     if not (access.participates(user) and user.is_teacher):
         return Task.unscoped.none()
     ids = (
@@ -53,7 +53,20 @@ def managed_tasks(user: User) -> QuerySet[Task]:
         .filter(Q(groups__in=access.group_ids(user, access.TEACHER)) | Q(created_by=user))
         .values("pk")
     )
-    return Task.objects.for_school(user.school_id).filter(pk__in=ids)
+    return (
+        Task.objects.for_school(user.school_id)
+        .filter(pk__in=ids)
+        .exclude(pk__in=_archived_task_ids(user.school_id))
+    )
+
+
+def _archived_task_ids(school_id: int) -> QuerySet:
+    """Tasks of an archived class (kreide.schoolyear's rollover), as a subquery."""
+    return (
+        Task.groups.through.objects.filter(group__school_id=school_id)
+        .exclude(group__archived_year="")
+        .values("task_id")
+    )
 
 
 def student_tasks(user: User, now: datetime | None = None) -> QuerySet[Task]:
@@ -67,8 +80,10 @@ def student_tasks(user: User, now: datetime | None = None) -> QuerySet[Task]:
         .filter(Q(groups__in=mine, students__isnull=True) | Q(pk__in=selected))
         .values("pk")
     )
-    return Task.objects.for_school(user.school_id).filter(
-        pk__in=ids, starts_at__lte=now or timezone.now()
+    return (
+        Task.objects.for_school(user.school_id)
+        .filter(pk__in=ids, starts_at__lte=now or timezone.now())
+        .exclude(pk__in=_archived_task_ids(user.school_id))
     )
 
 

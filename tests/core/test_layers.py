@@ -29,7 +29,17 @@ LAYERS = [
         "parents",
         "news",
     },
-    {"dashboard", "status", "transfer", "notifications", "urls", "asgi", "wsgi", "cli"},
+    {
+        "dashboard",
+        "status",
+        "transfer",
+        "notifications",
+        "schoolyear",
+        "urls",
+        "asgi",
+        "wsgi",
+        "cli",
+    },
 ]
 # Hooks lower layers register into (dashboard sections, export coverage, API routes).
 REGISTRIES = {"kreide.dashboard.registry", "kreide.transfer.registry", "kreide.api.registry"}

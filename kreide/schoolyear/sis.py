@@ -1,0 +1,392 @@
+"""Sync with the school administration software (Schulverwaltungssoftware, "SIS").
+
+Two formats, both described in docs/school-year.md:
+
+- Kreide's generic CSV: columns `id`, `last_name`, `first_name`, `class`, optional
+  `role` (student or teacher) and `email`; `id` is the stable id the school's software
+  gives the person.
+- SchILD-NRW's text export ("Datenaustausch › Export in Text-/Excel-Dateien", data kind
+  Schüler, `;` separated): columns `Interne ID-Nummer`, `Nachname`, `Vorname`, `Klasse`,
+  optional `Status` and `E-Mail (Schule)`.
+
+People are matched by that stable id (`User.sis_id`), never by name. `diff_for` shows what
+an import would change: new people, changed names or e-mail, a moved class, people who
+left (gone from the export, or with a status that means they left). `apply` writes it
+through the account import (`kreide.accounts.services.import_users`, the same code as the
+office's CSV import: accounts, classes, memberships, passwords, audit) and deactivates
+who left — never deletes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from kreide.accounts import events as account_events
+from kreide.accounts import importing
+from kreide.accounts import services as account_services
+from kreide.accounts.importing import ImportRow, RowError
+from kreide.accounts.models import User
+from kreide.core import audit
+from kreide.schools.access import require_admin
+from kreide.schools.demo import ascii_username
+from kreide.schools.models import Group, Membership, School
+
+audit.declare({"sis.synced": gettext_lazy("Synced with the school administration software")})
+
+MAX_ROWS = importing.MAX_ROWS
+GENERIC = "generic"
+SCHILD = "schild"
+FORMATS = {GENERIC: "Kreide CSV", SCHILD: "SchILD-NRW"}
+
+# column name → field, per format (names compared in lower case)
+_COLUMNS = {
+    GENERIC: {
+        "id": "sis_id",
+        "last_name": "last_name",
+        "first_name": "first_name",
+        "class": "class_name",
+        "role": "role",
+        "email": "email",
+    },
+    SCHILD: {
+        "interne id-nummer": "sis_id",
+        "nachname": "last_name",
+        "vorname": "first_name",
+        "klasse": "class_name",
+        "status": "status",
+        "e-mail (schule)": "email",
+    },
+}
+_REQUIRED = ("sis_id", "last_name", "first_name", "class_name")
+# SchILD-NRW's student states: 0 new, 1 waiting list, 2 active, 3 on leave, 6 external,
+# 8 graduated, 9 left. Who is not active (or on leave) has no account in Kreide.
+_SCHILD_ACTIVE = {"2", "3", "aktiv", "beurlaubt"}
+_ROLES = {
+    "": User.Role.STUDENT,
+    "student": User.Role.STUDENT,
+    "schüler": User.Role.STUDENT,
+    "teacher": User.Role.TEACHER,
+    "lehrer": User.Role.TEACHER,
+    "lehrkraft": User.Role.TEACHER,
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int
+    sis_id: str
+    first_name: str
+    last_name: str
+    class_name: str
+    role: str
+    email: str
+    active: bool
+
+
+@dataclass
+class Change:
+    user: User
+    record: Record
+    changes: dict[str, list[str]]
+
+
+@dataclass
+class SyncDiff:
+    format: str
+    new: list[Record] = field(default_factory=list)
+    changed: list[Change] = field(default_factory=list)
+    moved: list[Change] = field(default_factory=list)
+    left: list[User] = field(default_factory=list)
+    unchanged: int = 0
+    records: list[Record] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.new or self.changed or self.moved or self.left)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "new": len(self.new),
+            "changed": len(self.changed),
+            "moved": len(self.moved),
+            "left": len(self.left),
+            "unchanged": self.unchanged,
+        }
+
+
+def _format_of(header: list[str]) -> str | None:
+    names = set(header)
+    for name, columns in _COLUMNS.items():
+        if {c for c, f in columns.items() if f in _REQUIRED} <= names:
+            return name
+    return None
+
+
+def parse(data: bytes) -> tuple[str, list[Record]]:
+    """The format and the records of an export; ImportFileError naming line and column of
+    every problem (nothing is changed by a file with problems)."""
+    text, _encoding = importing.decode(data)
+    if not text.strip():
+        raise importing.ImportFileError([RowError(1, "", _("The file is empty."))])
+    first = text.splitlines()[0]
+    delimiter = max((";", ",", "\t", "|"), key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [name.strip().lower() for name in next(reader)]
+    kind = _format_of(header)
+    if kind is None:
+        raise importing.ImportFileError(
+            [
+                RowError(
+                    1,
+                    "",
+                    _(
+                        "Unknown export: expected the columns id, last_name, first_name, "
+                        "class (Kreide CSV) or Interne ID-Nummer, Nachname, Vorname, Klasse "
+                        "(SchILD-NRW)."
+                    ),
+                )
+            ]
+        )
+    fields = [_COLUMNS[kind].get(name) for name in header]
+    records: list[Record] = []
+    errors: list[RowError] = []
+    seen: dict[str, int] = {}
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            if len(records) >= MAX_ROWS:
+                errors.append(
+                    RowError(line, "", _("At most %(count)d rows per file.") % {"count": MAX_ROWS})
+                )
+                break
+            row = {f: v.strip() for f, v in zip(fields, values, strict=False) if f}
+            record, problems = _record(line, kind, row, seen, header, fields)
+            errors += problems
+            if record is not None:
+                records.append(record)
+            if len(errors) >= importing.MAX_ERRORS:
+                break
+    except csv.Error as error:
+        errors.append(
+            RowError(
+                reader.line_num, "", _("The CSV structure is broken: %(error)s") % {"error": error}
+            )
+        )
+    if errors:
+        raise importing.ImportFileError(errors[: importing.MAX_ERRORS])
+    if not records:
+        raise importing.ImportFileError([RowError(2, "", _("The file contains no people."))])
+    return kind, records
+
+
+def _record(line, kind, row, seen, header, fields) -> tuple[Record | None, list[RowError]]:
+    column = {f: name for name, f in zip(header, fields, strict=True) if f}
+    errors = []
+    for name in _REQUIRED:
+        if not row.get(name) and not (name == "class_name" and kind == SCHILD):
+            errors.append(RowError(line, column[name], _("This value is missing.")))
+    sis_id = row.get("sis_id", "")
+    if len(sis_id) > 64:
+        errors.append(RowError(line, column["sis_id"], _("At most 64 characters.")))
+    elif sis_id in seen:
+        errors.append(
+            RowError(
+                line, column["sis_id"], _("Already used in line %(line)d.") % {"line": seen[sis_id]}
+            )
+        )
+    seen.setdefault(sis_id, line)
+    for name in ("first_name", "last_name", "class_name"):
+        if len(row.get(name, "")) > (100 if name == "class_name" else 150):
+            errors.append(RowError(line, column[name], _("This value is too long.")))
+    role = _ROLES.get(row.get("role", "").lower())
+    if role is None:
+        errors.append(
+            RowError(line, column["role"], _("Unknown role “%(role)s”.") % {"role": row["role"]})
+        )
+    email = row.get("email", "")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(RowError(line, column["email"], _("This is not a valid e-mail address.")))
+    active = kind != SCHILD or row.get("status", "2").lower() in _SCHILD_ACTIVE
+    if active and not row.get("class_name"):
+        errors.append(RowError(line, column["class_name"], _("This value is missing.")))
+    if errors:
+        return None, errors
+    return Record(
+        line,
+        sis_id,
+        row["first_name"],
+        row["last_name"],
+        row.get("class_name", ""),
+        role,
+        email,
+        active,
+    ), []
+
+
+# --------------------------------------------------------------------------- the diff
+
+
+def _current_classes(school: School, user_ids) -> dict[int, list[str]]:
+    """Each account's active classes of this year by name (archives of past years aside)."""
+    found: dict[int, list[str]] = {}
+    for user_id, name in (
+        Membership.objects.for_school(school)
+        .filter(
+            user_id__in=user_ids,
+            group__kind=Group.Kind.CLASS,
+            group__is_active=True,
+            group__archived_year="",
+        )
+        .order_by("group__name")
+        .values_list("user_id", "group__name")
+    ):
+        found.setdefault(user_id, []).append(name)
+    return found
+
+
+def diff_for(school: School, kind: str, records: list[Record]) -> SyncDiff:
+    """What applying these records would change (3 queries, nothing written)."""
+    diff = SyncDiff(kind, records=records)
+    accounts = {user.sis_id: user for user in User.objects.for_school(school).exclude(sis_id="")}
+    classes = _current_classes(school, [user.pk for user in accounts.values()])
+    listed = set()
+    for record in records:
+        user = accounts.get(record.sis_id)
+        if not record.active:
+            continue  # in the export but left: handled below like an absent one
+        listed.add(record.sis_id)
+        if user is None:
+            diff.new.append(record)
+            continue
+        changes = {
+            name: [getattr(user, name), getattr(record, name)]
+            for name in ("first_name", "last_name", "role")
+            if getattr(user, name) != getattr(record, name)
+        }
+        if record.email and record.email != user.email:
+            changes["email"] = [user.email, record.email]
+        if not user.is_active:
+            changes["is_active"] = ["no", "yes"]
+        before = classes.get(user.pk, [])
+        moved = [name.lower() for name in before] != [record.class_name.lower()]
+        if changes:
+            diff.changed.append(Change(user, record, changes))
+        if moved:
+            diff.moved.append(
+                Change(user, record, {"class": [", ".join(before), record.class_name]})
+            )
+        if not changes and not moved:
+            diff.unchanged += 1
+    diff.left = sorted(
+        (u for sis_id, u in accounts.items() if sis_id not in listed and u.is_active),
+        key=lambda u: (u.last_name, u.first_name, u.pk),
+    )
+    return diff
+
+
+# --------------------------------------------------------------------------- applying
+
+
+@dataclass
+class SyncResult:
+    diff: SyncDiff
+    imported: account_services.ImportResult
+    deactivated: list[User]
+
+
+def _username_base(record: Record) -> str:
+    # The demo school's rule (ä → ae, accents dropped), as school offices expect it.
+    return ascii_username(record.first_name.split()[0], record.last_name)[:140].strip(".") or "user"
+
+
+def _new_usernames(records: list[Record]) -> dict[str, str]:
+    """sis id → a free username ("vorname.nachname", then with a number) for new people."""
+    bases = {record.sis_id: _username_base(record) for record in records}
+    taken = (
+        {
+            name.lower()
+            for name in User.objects.filter(
+                username__iregex=r"^("
+                + "|".join(re.escape(b) for b in set(bases.values()))
+                + r")[0-9]*$"
+            ).values_list("username", flat=True)
+        }
+        if bases
+        else set()
+    )
+    found = {}
+    for sis_id, base in bases.items():
+        candidate, number = base, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base}{number}"
+        UnicodeUsernameValidator()(candidate)
+        taken.add(candidate)
+        found[sis_id] = candidate
+    return found
+
+
+def apply(
+    actor: User | None, school: School, diff: SyncDiff, *, as_operator: bool = False
+) -> SyncResult:
+    """Write the diff: new and changed people and their classes through the account import,
+    then deactivate who left. ImportFileError if an e-mail address belongs to another
+    account (nothing is written then)."""
+    if not as_operator:
+        require_admin(actor, school)
+    usernames = _new_usernames(diff.new)
+    existing = {change.record.sis_id: change.user.username for change in diff.changed + diff.moved}
+    touched = {record.sis_id for record in diff.new} | set(existing)
+    rows = [
+        ImportRow(
+            record.line,
+            existing.get(record.sis_id) or usernames[record.sis_id],
+            record.first_name,
+            record.last_name,
+            record.role,
+            [record.class_name],
+            email=record.email,
+            sis_id=record.sis_id,
+        )
+        for record in diff.records
+        if record.active and record.sis_id in touched
+    ]
+    problems = importing.check_against_database(rows, school)
+    if problems:
+        raise importing.ImportFileError(problems)
+    imported = (
+        account_services.import_users(actor, school, rows, as_operator=True)
+        if rows
+        else account_services.ImportResult()
+    )
+    back = [change.user for change in diff.changed if "is_active" in change.changes]
+    with transaction.atomic():
+        _set_active(school, actor, back, True)
+        _set_active(school, actor, diff.left, False)
+        audit.record(school, actor, "sis.synced", format=diff.format, **diff.summary())
+    return SyncResult(diff, imported, diff.left)
+
+
+def _set_active(school: School, actor: User | None, users: list[User], active: bool) -> None:
+    if not users:
+        return
+    User.objects.for_school(school).filter(pk__in=[u.pk for u in users]).update(is_active=active)
+    action = "account.reactivated" if active else "account.deactivated"
+    audit.record_many(school, actor, action, users, via="sis-sync")
+    for user in users:
+        account_events.user_active_changed.publish(user_id=user.pk, active=active)

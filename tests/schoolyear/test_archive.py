@@ -1,0 +1,67 @@
+"""Last year's class: read-only, and only for the people who were in it."""
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
+
+from kreide.messenger import services as messenger
+from kreide.schools import services as school_services
+from kreide.tasks import services as tasks
+
+pytestmark = pytest.mark.django_db
+
+
+def test_former_members_read_the_archive(rolled, client_for):
+    url = reverse("schoolyear:archive", args=[rolled.class_7a.pk])
+    student = client_for(rolled.student_7a).get(url).content.decode()
+    assert "Archiv 2025/26" in student and "Bruchrechnung" in student
+    assert "MEINE-ANTWORT" in student and "KLASSENCHAT" in student and "AUFGABENTEXT" in student
+    teacher = client_for(rolled.teacher_7a).get(url).content.decode()
+    assert "MEINE-ANTWORT" in teacher and "KLASSENCHAT" in teacher
+    # A parent sees the tasks and their child's state, not the contents or the room.
+    parent = client_for(rolled.parent).get(url).content.decode()
+    assert "Bruchrechnung" in parent and "abgegeben" in parent
+    assert "MEINE-ANTWORT" not in parent and "KLASSENCHAT" not in parent
+    listing = client_for(rolled.student_7a).get(reverse("schoolyear:archives")).content.decode()
+    assert "7a (2025/26)" in listing
+
+
+@pytest.mark.parametrize(
+    "who", ["student_7b", "teacher_7b", "admin", "other_student", "other_admin", "teacher_10a"]
+)
+def test_nobody_else_reads_it(rolled, client_for, who):
+    client = client_for(getattr(rolled, who))
+    assert client.get(reverse("schoolyear:archive", args=[rolled.class_7a.pk])).status_code == 403
+    assert "7a (2025/26)" not in client.get(reverse("schoolyear:archives")).content.decode()
+
+
+def test_a_deactivated_former_member_reads_nothing(rolled, client_for):
+    # The leaver's account is deactivated: it cannot sign in, and a session it had is void.
+    response = client_for(rolled.leaver).get(
+        reverse("schoolyear:archive", args=[rolled.class_7a.pk])
+    )
+    assert response.status_code in (302, 403)
+
+
+def test_the_archive_is_read_only(rolled):
+    task = rolled.task
+    # No hand-in, no edits of the task, no messages in the old room.
+    with pytest.raises(tasks.SubmissionRefused):
+        tasks.check_can_submit(rolled.student_7a, task, None)
+    assert not tasks.can_manage(rolled.teacher_7a, task)
+    with pytest.raises(PermissionDenied):
+        tasks.get_task_for(rolled.teacher_7a, task.pk)
+    with pytest.raises(messenger.MessengerError):
+        messenger.send_message(rolled.student_7a, rolled.room.pk, "neu", "key-0000000002")
+    with pytest.raises(PermissionDenied):
+        school_services.set_group_active(rolled.admin, rolled.class_7a, True)
+
+
+def test_the_archive_page_costs_a_bounded_number_of_queries(
+    rolled, client_for, django_assert_max_num_queries
+):
+    client = client_for(rolled.student_7a)
+    url = reverse("schoolyear:archive", args=[rolled.class_7a.pk])
+    client.get(url)
+    with django_assert_max_num_queries(16):
+        assert client.get(url).status_code == 200

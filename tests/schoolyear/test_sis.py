@@ -1,0 +1,117 @@
+"""Sync with the school administration software: matched by the stable id, never by name."""
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from kreide.accounts import importing
+from kreide.accounts.models import User
+from kreide.core.models import AuditEntry
+from kreide.schools.models import Membership
+from kreide.schoolyear import sis
+
+pytestmark = pytest.mark.django_db
+SAMPLE = Path(__file__).parent / "schild-schueler.csv"
+
+
+def _classes(user) -> list[str]:
+    return sorted(
+        Membership.objects.for_school(user.school_id)
+        .filter(user=user, group__kind="class", group__is_active=True)
+        .values_list("group__name", flat=True)
+    )
+
+
+def test_schild_sample_imports_then_a_reimport_shows_and_applies_the_difference(world):
+    kind, records = sis.parse(SAMPLE.read_bytes())
+    assert kind == sis.SCHILD and len(records) == 6
+    first = sis.diff_for(world.school, kind, records)
+    # Five active students are new; the one with status 9 (left) is not created.
+    assert first.summary() == {"new": 5, "changed": 0, "moved": 0, "left": 0, "unchanged": 0}
+    result = sis.apply(world.admin, world.school, first)
+    assert len(result.imported.created) == 5 and len(result.imported.credentials) == 5
+    jonas = User.objects.get(school=world.school, sis_id="4711")
+    assert (jonas.username, jonas.first_name, _classes(jonas)) == ("jonas.mueller", "Jonas", ["5a"])
+    assert sis.diff_for(world.school, kind, records).has_changes is False
+
+    # A year later: Jonas changed class, Mia changed her name, Lea left, Tim is new; a
+    # person with Lea's name but a new id is a new person, not Lea.
+    text = SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("4711;Müller;Jonas;5a", "4711;Müller;Jonas;5b")
+    text = text.replace("4712;Schmidt;Mia", "4712;Schmidt-Kaya;Mia")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("4713;"))
+    text += "\n4720;Yilmaz;Tim;6a;2;\n4721;Weber;Lea;6a;2;\n"
+    kind, records = sis.parse(text.encode("utf-8"))
+    diff = sis.diff_for(world.school, kind, records)
+    lea = User.objects.get(school=world.school, sis_id="4713")
+    assert [r.sis_id for r in diff.new] == ["4720", "4721"]
+    assert [(c.record.sis_id, c.changes) for c in diff.changed] == [
+        ("4712", {"last_name": ["Schmidt", "Schmidt-Kaya"]})
+    ]
+    assert [(c.record.sis_id, c.changes["class"]) for c in diff.moved] == [("4711", ["5a", "5b"])]
+    assert diff.left == [lea]
+    assert diff.unchanged == 2
+    sis.apply(world.admin, world.school, diff)
+    jonas.refresh_from_db()
+    lea.refresh_from_db()
+    assert _classes(jonas) == ["5b"]
+    assert User.objects.get(sis_id="4712").last_name == "Schmidt-Kaya"
+    assert lea.is_active is False  # deactivated, never deleted
+    new_lea = User.objects.get(school=world.school, sis_id="4721")
+    assert new_lea.pk != lea.pk and new_lea.username == "lea.weber2"
+    assert AuditEntry.objects.for_school(world.school).filter(action="sis.synced").count() == 2
+
+
+def test_generic_format_and_the_command_line(world):
+    data = (
+        b"id,last_name,first_name,class,role,email\n"
+        b"T-1,Berg,Anna,7a,teacher,anna.berg@schule.example\n"
+        b"S-1,Kurz,Ben,7a,student,\n"
+    )
+    path = Path(world.school.slug + "-sync.csv")
+    try:
+        path.write_bytes(data)
+        out = StringIO()
+        call_command("sis_sync", str(path), "--school", "nord", stdout=out)
+        assert "new: S-1 Ben Kurz (7a)" in out.getvalue()
+        assert not User.objects.filter(sis_id="S-1").exists()
+        call_command("sis_sync", str(path), "--school", "nord", "--apply", stdout=out)
+    finally:
+        path.unlink()
+    anna = User.objects.get(school=world.school, sis_id="T-1")
+    assert anna.role == User.Role.TEACHER
+    assert Membership.unscoped.get(user=anna, group=world.class_7a).role == "teacher"
+    # Everyone else of the school without a stable id is left alone.
+    assert User.objects.get(pk=world.student_7a.pk).is_active
+
+
+def test_bad_files_name_line_and_column(world):
+    with pytest.raises(importing.ImportFileError) as error:
+        sis.parse(b"Vorname;Nachname\nA;B\n")
+    assert "Interne ID-Nummer" in str(error.value.errors[0])
+    with pytest.raises(importing.ImportFileError) as error:
+        sis.parse(b"id;last_name;first_name;class;email\n1;A;B;5a;kaputt\n1;C;D;5a;\n")
+    lines = [(e.line, e.column) for e in error.value.errors]
+    assert lines == [(2, "email"), (3, "id")]
+
+
+def test_office_preview_then_apply(world, client_for):
+    from django.urls import reverse
+
+    client = client_for(world.admin)
+    url = reverse("schoolyear:sync")
+    with SAMPLE.open("rb") as upload:
+        page = client.post(url, {"file": upload})
+    text = page.content.decode()
+    assert page.status_code == 200 and "Jonas" in text and "name=\"pending\"" in text
+    assert not User.objects.filter(sis_id="4711").exists()
+    pending = page.context["pending"]
+    assert client_for(world.teacher_7a).post(url, {"pending": pending}).status_code == 403
+    # Another school's admin cannot apply this admin's preview.
+    theirs = client_for(world.other_admin).post(url, {"pending": pending})
+    assert theirs.status_code == 200 and not User.objects.filter(sis_id="4711").exists()
+    done = client.post(url, {"pending": pending})
+    assert done.status_code == 302
+    assert User.objects.filter(school=world.school, sis_id="4711").exists()
