@@ -8,7 +8,7 @@ and its receipt."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -24,6 +24,7 @@ from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news.models import News, NewsAttachment, Receipt
 from kreide.parents.models import ParentLink
 from kreide.schools.models import Group, School
+from kreide.schoolyear.models import ClassException, Leaver, RolloverRule, SchoolYear
 from kreide.storage.blobstore import store_bytes
 from kreide.tasks.models import Attachment, Submission, SubmissionFile, Task
 from kreide.timetable.models import (
@@ -168,6 +169,8 @@ def add_content(
         school=school, lesson=lesson, author=students[0], text="Ich habe eine Frage"
     )
     _add_news(school, admin, teacher, students[0], group, now)
+
+    _add_school_year(school, students, group)
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
 
@@ -205,6 +208,24 @@ def _add_news(school: School, admin: User, teacher: User, child: User, group: Gr
         school=school, news=letter, blob=store_bytes(WORKSHEET), filename="einverständnis.pdf"
     )
     Receipt.unscoped.create(school=school, news=letter, child=child, parent=parent, choice="Ja")
+
+
+def _add_school_year(school: School, students: list[User], group: Group) -> None:
+    """The school year with its rule, a class exception, a leaver, a stable id and an
+    archived class of the year before."""
+    # A past year (the demo school has its current one already) and the rule, made once.
+    SchoolYear.objects.for_school(school).create(
+        label="2024/25", starts_on=date(2024, 8, 1), ends_on=date(2025, 7, 31)
+    )
+    RolloverRule.objects.for_school(school).update_or_create(
+        school=school, defaults={"final_grade": 13, "teachers_follow": False}
+    )
+    ClassException.objects.for_school(school).create(group=group, action="move", target="8x")
+    Leaver.objects.for_school(school).create(user=students[-1])
+    User.objects.filter(pk=students[0].pk).update(sis_id="4711")
+    Group.unscoped.create(
+        school=school, name="6a (2024/25)", grade=6, is_active=False, archived_year="2024/25"
+    )
 
 
 def _add_timetable(school: School, teacher: User, student: User, group: Group, now) -> None:
