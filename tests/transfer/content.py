@@ -169,7 +169,6 @@ def add_content(
         school=school, lesson=lesson, author=students[0], text="Ich habe eine Frage"
     )
     _add_news(school, admin, teacher, students[0], group, now)
-
     _add_school_year(school, students, group)
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
