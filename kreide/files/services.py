@@ -93,6 +93,13 @@ class Actor:
         self._writer_groups: set[int] | None = None
         self._shared: list[tuple[str, int, bool]] | None = None
 
+    @classmethod
+    def of_request(cls, request) -> Actor:
+        """The signed-in user with the groups already loaded for this request."""
+        actor = cls(request.user)
+        actor._roles = {m.group_id: m.role for m in access.memberships_of(request)}
+        return actor
+
     @property
     def roles(self) -> dict[int, str]:
         if self._roles is None:
@@ -460,16 +467,55 @@ def space_label(space: Space) -> str:
 
 
 def quota_bytes(space: Space) -> int:
-    if space.quota_mb is not None:
-        return space.quota_mb * MIB
-    settings = FileSettings.objects.for_school(space.school_id).first() or FileSettings()
-    return (settings.user_quota_mb if space.user_id else settings.group_quota_mb) * MIB
+    return quotas_of([space])[space.pk]
+
+
+def quotas_of(spaces: list[Space]) -> dict[int, int]:
+    """{space id: quota in bytes}; the school's defaults read once (a query if needed)."""
+    defaults = None
+    quotas = {}
+    for space in spaces:
+        if space.quota_mb is not None:
+            quotas[space.pk] = space.quota_mb * MIB
+            continue
+        if defaults is None:
+            defaults = FileSettings.objects.for_school(space.school_id).first() or FileSettings()
+        quotas[space.pk] = (
+            defaults.user_quota_mb if space.user_id else defaults.group_quota_mb
+        ) * MIB
+    return quotas
 
 
 def usage_bytes(space: Space) -> int:
     """Bytes of all files in the space, the trash included (it still occupies storage)."""
     total = Node.objects.for_school(space.school_id).filter(space=space, is_folder=False)
     return total.aggregate(total=Sum("size"))["total"] or 0
+
+
+def usage_of(spaces: list[Space]) -> dict[int, int]:
+    """{space id: usage_bytes(space)} of spaces of one school in one query."""
+    if not spaces:
+        return {}
+    rows = (
+        Node.objects.for_school(spaces[0].school_id)
+        .filter(space__in=[space.pk for space in spaces], is_folder=False)
+        .values("space_id")
+        .annotate(total=Sum("size"))
+        .order_by()
+    )
+    used = {space.pk: 0 for space in spaces}
+    used.update((row["space_id"], row["total"] or 0) for row in rows)
+    return used
+
+
+def root_ids(spaces: list[Space]) -> dict[int, int]:
+    """{space id: id of its root folder} of spaces of one school in one query."""
+    if not spaces:
+        return {}
+    roots = Node.objects.for_school(spaces[0].school_id).filter(
+        space__in=[space.pk for space in spaces], parent=None
+    )
+    return dict(roots.values_list("space_id", "pk"))
 
 
 def check_quota(space: Space, extra: int) -> None:

@@ -46,7 +46,7 @@ def preview_kind(node: Node) -> str | None:
 def _actor(request: HttpRequest) -> Actor:
     if not request.user.school_id:
         raise Http404
-    return Actor(request.user)
+    return Actor.of_request(request)
 
 
 def _node(actor: Actor, pk: int, needed: Level = Level.READ) -> Node:
@@ -110,17 +110,24 @@ def _move_targets(actor: Actor) -> list[tuple[int, str]]:
 def home(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     spaces = services.spaces_for(actor)
+    # One query each for all spaces, not one per space.
+    roots, used = services.root_ids(spaces), services.usage_of(spaces)
+    quotas = services.quotas_of(spaces)
     rows = [
         {
             "space": s,
             "label": services.space_label(s),
-            "root": services.root_of(s),
-            "used": services.usage_bytes(s),
-            "quota": services.quota_bytes(s),
+            "root": roots[s.pk],
+            "used": used[s.pk],
+            "quota": quotas[s.pk],
         }
         for s in spaces
     ]
-    shares = services.shared_with_me(request.user, limit=50)
+    # The user's groups as loaded for this request: the ids of what is shared with them
+    # come from the fragment cache, and most students have none (no query).
+    shares = services.shared_with_me(
+        request.user, limit=50, group_ids=access.request_group_ids(request)
+    )
     return render(
         request,
         "files/home.html",
@@ -592,11 +599,12 @@ def quotas(request: HttpRequest) -> HttpResponse:
     spaces = {
         s.group_id: s for s in services.Space.objects.for_school(school).filter(group__in=groups)
     }
+    used = services.usage_of(list(spaces.values()))
     rows = [
         {
             "group": g,
             "space": spaces.get(g.pk),
-            "used": services.usage_bytes(spaces[g.pk]) if g.pk in spaces else 0,
+            "used": used[spaces[g.pk].pk] if g.pk in spaces else 0,
         }
         for g in groups
     ]

@@ -216,6 +216,22 @@ def test_quotas_are_set_by_the_school_admin_only(files, client_for):
     assert "Nicht genug Speicherplatz" in response.content.decode()
 
 
+def test_files_home_lists_each_space_with_usage_and_quota_in_bounded_queries(
+    files, client_for, django_assert_max_num_queries
+):
+    client_for(files.admin).post(reverse("files:quotas"), {"user_quota_mb": 3, "group_quota_mb": 7})
+    client = client_for(files.student_7a)
+    client.get(reverse("files:home"))  # the session and the caches as on every later visit
+    with django_assert_max_num_queries(9):
+        page = client.get(reverse("files:home")).content.decode()
+    own = reverse("files:folder", args=[files.student_root.pk])
+    shared = reverse("files:folder", args=[files.class_root.pk])
+    assert own in page and shared in page
+    # Tagebuch.txt (6 bytes) of 3 MB in the own folder, the worksheet (8 bytes) of 7 MB.
+    assert "6\xa0Bytes von 3,0\xa0MB" in page
+    assert "8\xa0Bytes von 7,0\xa0MB" in page
+
+
 def test_teacher_grants_write_to_a_student(files, client_for):
     url = reverse("files:writers", args=[files.class_7a.pk])
     assert client_for(files.student_7a).get(url).status_code == 404
