@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.sessions.backends import cached_db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS
 from django.core.cache import caches
+from django.utils.crypto import get_random_string
 
 from kreide.core import cache as kreide_cache
 
@@ -28,8 +30,29 @@ class SessionStore(cached_db.SessionStore):
         return super().load()
 
     def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            self.create()  # comes back here with a new key and must_create
+            return
         super().save(must_create)
         self._mark_if_away(self.session_key)
+
+    def cycle_key(self) -> None:
+        """A new key (on sign-in) without writing the session twice: Django inserts a row
+        with the old data here and updates it with the user at the end of the request;
+        this only forgets the key, so the response's save inserts the row once, complete."""
+        data = self._session
+        key = self.session_key
+        self._session_key = None
+        self._session_cache = data
+        self.modified = True
+        if key:
+            self.delete(key)
+
+    def _get_new_session_key(self) -> str:
+        """A random key without asking cache and database whether it exists: the row is
+        inserted with must_create, and an insert that collides raises CreateError, upon
+        which create() draws another key."""
+        return get_random_string(32, VALID_KEY_CHARS)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self.session_key

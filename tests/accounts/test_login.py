@@ -41,6 +41,38 @@ def test_stay_signed_in_controls_session_lifetime(client, world):
     assert client.session.get_expire_at_browser_close() is True
 
 
+def test_sign_in_writes_the_session_once(client, world, django_assert_max_num_queries):
+    client.get("/accounts/login/")
+    # user, two-factor check, last_login, the session's INSERT in BEGIN/COMMIT
+    with django_assert_max_num_queries(6) as queries:
+        response = client.post(
+            "/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD}
+        )
+    assert response.status_code == 302
+    writes = [q["sql"] for q in queries.captured_queries if "django_session" in q["sql"]]
+    assert len(writes) == 1 and writes[0].startswith("INSERT")
+    assert client.get("/").context["user"] == world.student_7a
+
+
+def test_sign_in_replaces_an_earlier_session_key_and_keeps_its_data(client, world):
+    from django.contrib.sessions.models import Session
+
+    session = client.session  # a visitor's session from before, e.g. the page language
+    session["before"] = "kept"
+    session.save()
+    old_key = session.session_key
+    client.cookies["sessionid"] = old_key
+    response = client.post(
+        "/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD}
+    )
+    new_key = response.cookies["sessionid"].value
+    assert new_key != old_key and len(new_key) == 32
+    assert not Session.objects.filter(session_key=old_key).exists()  # no session fixation
+    stored = Session.objects.get(session_key=new_key).get_decoded()
+    assert stored["_auth_user_id"] == str(world.student_7a.pk) and stored["before"] == "kept"
+    assert client.get("/").context["user"] == world.student_7a
+
+
 def test_wrong_password_gives_clear_message(client, world):
     response = client.post(
         "/accounts/login/", {"username": world.student_7a.username, "password": "falsch"}
