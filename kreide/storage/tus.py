@@ -319,7 +319,9 @@ def _patch(request: HttpRequest, upload: Upload) -> HttpResponse:
         _adopt_if_complete(upload, fd)
     headers = {"Upload_Offset": str(upload.offset)}
     if upload.blob_id is not None:
-        headers["Kreide_Upload_Result"] = json.dumps(complete(upload), ensure_ascii=True)
+        headers["Kreide_Upload_Result"] = json.dumps(
+            complete(upload, request.user), ensure_ascii=True
+        )
     return tus_response(204, **headers)
 
 
@@ -378,8 +380,9 @@ def _append(request, upload: Upload, fd: int, checksum, declared: int | None) ->
     upload.save(update_fields=["offset", "updated_at"])
 
 
-def complete(upload: Upload) -> dict:
-    """Hand an adopted upload to its purpose, exactly once; returns the purpose's result."""
+def complete(upload: Upload, user) -> dict:
+    """Hand an adopted upload to its purpose, exactly once; returns the purpose's result.
+    `user` is the upload's owner, signed in (no query for `upload.user`)."""
     if upload.completed_at is not None:
         return upload.result
     purpose = get_purpose(upload.purpose)
@@ -398,9 +401,7 @@ def complete(upload: Upload) -> dict:
                     "upload_id": str(locked.pk),
                     "started_at": locked.created_at.isoformat(),
                 }
-                locked.result = purpose.complete(
-                    locked.user, locked.blob, locked.filename, metadata
-                )
+                locked.result = purpose.complete(user, locked.blob, locked.filename, metadata)
                 locked.completed_at = timezone.now()
                 locked.save(update_fields=["result", "completed_at", "updated_at"])
     except UploadRefused:
@@ -437,7 +438,7 @@ def result(request: HttpRequest, upload_id) -> HttpResponse:
         return JsonResponse(
             {"complete": False, "offset": upload.offset, "length": upload.length}, status=409
         )
-    return JsonResponse(complete(upload))
+    return JsonResponse(complete(upload, request.user))
 
 
 def _megabytes(size: int) -> str:

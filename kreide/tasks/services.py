@@ -405,10 +405,17 @@ def delete_task(teacher: User, task: Task) -> None:
 
 
 def check_can_submit(
-    student: User, task: Task, submission: Submission | None, at: datetime | None = None
+    student: User,
+    task: Task,
+    submission: Submission | None,
+    at: datetime | None = None,
+    *,
+    assigned: bool = False,
 ) -> None:
-    """Raise SubmissionRefused unless the student may change their submission at `at`."""
-    if not student_tasks(student).filter(pk=task.pk).exists():
+    """Raise SubmissionRefused unless the student may change their submission at `at`.
+    `assigned`: the caller had the task from get_task_for() as the student's (not managed),
+    i.e. from student_tasks() already; the same query is not asked twice."""
+    if not assigned and not student_tasks(student).filter(pk=task.pk).exists():
         raise SubmissionRefused(_("This task is not assigned to you."))
     refusal = submission_refusal(task, submission, at)
     if refusal:
@@ -463,13 +470,20 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
 
 @transaction.atomic
 def add_file(
-    student: User, task: Task, blob: Blob, filename: str, started_at: datetime
+    student: User,
+    task: Task,
+    blob: Blob,
+    filename: str,
+    started_at: datetime,
+    *,
+    assigned: bool = False,
 ) -> SubmissionFile:
-    """Add an uploaded file to the draft; it counts at the time its upload started."""
+    """Add an uploaded file to the draft; it counts at the time its upload started
+    (`assigned` as for check_can_submit)."""
     if not task.accepts_files:
         raise SubmissionRefused(_("This task expects no files."))
     submission = my_submission(student, task, lock=True)
-    check_can_submit(student, task, submission, at=started_at)
+    check_can_submit(student, task, submission, at=started_at, assigned=assigned)
     if submission is None:
         submission = _new_draft(task, student)
     submission.task = task

@@ -16,26 +16,27 @@ from kreide.tasks import services
 from kreide.tasks.models import Task
 
 
-def _task(user, metadata: dict[str, str], required: bool = True) -> Task | None:
+def _task_for(user, metadata: dict[str, str], required: bool = True) -> tuple[Task | None, bool]:
+    """The task the upload names, if the user may see it, and whether they manage it."""
     raw = metadata.get("task", "")
     if not raw:
         if required:
             raise UploadRefused(_("The upload does not say which task it is for."), status=400)
-        return None
+        return None, False
     if not raw.isdigit():
         raise UploadRefused(_("The upload does not say which task it is for."), status=400)
     try:
-        task, managed = services.get_task_for(user, int(raw))
+        return services.get_task_for(user, int(raw))
     except PermissionDenied as exc:
         raise UploadRefused(_("You cannot upload files to this task.")) from exc
-    return task
 
 
 class SubmissionPurpose(UploadPurpose):
     name = "task-submission"
 
     def authorize(self, user, metadata: dict[str, str], size: int) -> None:
-        task = _task(user, metadata)
+        # A task the user sees and does not manage is one of theirs (student_tasks()).
+        task, managed = _task_for(user, metadata)
         if not task.accepts_files:
             raise UploadRefused(_("This task expects no files."))
         if size > task.max_file_bytes:
@@ -45,17 +46,24 @@ class SubmissionPurpose(UploadPurpose):
                 status=413,
             )
         try:
-            services.check_can_submit(user, task, services.my_submission(user, task))
+            services.check_can_submit(
+                user, task, services.my_submission(user, task), assigned=not managed
+            )
         except PermissionDenied as refused:
             raise UploadRefused(
                 str(refused) or _("You cannot upload files to this task.")
             ) from refused
 
     def complete(self, user, blob: Blob, filename: str, metadata: dict[str, str]) -> dict[str, Any]:
-        task = _task(user, metadata)
+        task, managed = _task_for(user, metadata)
         try:
             added = services.add_file(
-                user, task, blob, filename, datetime.fromisoformat(metadata["started_at"])
+                user,
+                task,
+                blob,
+                filename,
+                datetime.fromisoformat(metadata["started_at"]),
+                assigned=not managed,
             )
         except PermissionDenied as refused:
             raise UploadRefused(
@@ -79,14 +87,14 @@ class AttachmentPurpose(UploadPurpose):
     name = "task-attachment"
 
     def authorize(self, user, metadata: dict[str, str], size: int) -> None:
-        task = _task(user, metadata, required=False)
+        task = _task_for(user, metadata, required=False)[0]
         if not access.taught_groups(user).exists() or (
             task is not None and not services.can_manage(user, task)
         ):
             raise UploadRefused(_("Only teachers of the class can add worksheets."))
 
     def complete(self, user, blob: Blob, filename: str, metadata: dict[str, str]) -> dict[str, Any]:
-        task = _task(user, metadata, required=False)
+        task = _task_for(user, metadata, required=False)[0]
         result = {
             "upload": metadata["upload_id"],
             "filename": filename,
