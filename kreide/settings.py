@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kreide.news",
     "kreide.notifications",
     "kreide.transfer",
+    "kreide.privacy",
     "kreide.mail",
     "kreide.api",
     # Before the toolkit, so its pages take Kreide's templates.
@@ -327,6 +328,10 @@ MAX_UPLOAD_BYTES = env_int("KREIDE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 # per account at most this many, together at most this many bytes.
 UPLOAD_UNFINISHED_MAX = env_int("KREIDE_UPLOAD_UNFINISHED_MAX", 20)
 UPLOAD_UNFINISHED_BYTES = env_int("KREIDE_UPLOAD_UNFINISHED_BYTES", 2 * MAX_UPLOAD_BYTES)
+# People's copies of their data (kreide.privacy): where they are built and for how many
+# days a finished copy can be downloaded before the nightly housekeeping deletes it.
+PRIVACY_EXPORT_DIR = Path(env_str("KREIDE_PRIVACY_EXPORT_DIR", str(DATA_DIR / "privacy")))
+PRIVACY_EXPORT_DAYS = env_int("KREIDE_PRIVACY_EXPORT_DAYS", 7)
 # Free space uploads leave on the store's disk: a database, logs or sessions sharing it
 # keep working when uploads are refused as "storage full".
 STORAGE_RESERVE_BYTES = env_int("KREIDE_STORAGE_RESERVE_BYTES", 100 * 1024 * 1024)

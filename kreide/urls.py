@@ -30,6 +30,7 @@ urlpatterns = [
     path("parents/", include("kreide.parents.urls")),
     path("news/", include("kreide.news.urls")),
     path("notifications/", include("kreide.notifications.urls")),
+    path("privacy/", include("kreide.privacy.urls")),
     path("", include("kreide.schoolyear.urls")),
     path(".well-known/caldav", caldav_server.well_known, name="well_known_caldav"),
     re_path(r"^caldav/(?P<path>.*)$", caldav_server.caldav, name="caldav"),

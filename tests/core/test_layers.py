@@ -35,6 +35,7 @@ LAYERS = [
         "transfer",
         "notifications",
         "schoolyear",
+        "privacy",
         "urls",
         "asgi",
         "wsgi",
@@ -57,6 +58,8 @@ SIDEWAYS = {
     ("parents", "tasks"): "a parent sees a child's tasks and their hand-in state",
     ("parents", "timetable"): "a parent sees a child's timetable and substitutions",
     ("news", "parents"): "parent letters go to the parents linked to a class's students",
+    ("privacy", "transfer.codec"): "a person's copy writes values as the school export does",
+    ("privacy", "notifications.models"): "old notifications expire by a retention rule",
 }
 # Upward on purpose: the process supervisor starts every server; URL modules mount views.
 UPWARD = {

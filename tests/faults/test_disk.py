@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,7 +26,7 @@ from kreide.files.models import Node
 from kreide.files.services import Actor
 from kreide.storage.blobstore import StorageFull, blob_path, store_bytes
 from kreide.storage.models import Blob, Upload
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, tmpfs
 
 pytestmark = pytest.mark.django_db
 
@@ -39,23 +38,10 @@ DISK_FULL = "Der Speicher des Servers ist gerade voll"
 @pytest.fixture
 def small_disk(tmp_path, settings):
     """STORAGE_DIR on a 2 MiB tmpfs of its own."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs for the file store needs root")
-    mount = tmp_path / "store"
-    mount.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-    )
-    if mounted.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    settings.STORAGE_DIR = mount
-    settings.STORAGE_RESERVE_BYTES = 256 * KB
-    try:
+    with tmpfs(tmp_path / "store", "2m") as mount:
+        settings.STORAGE_DIR = mount
+        settings.STORAGE_RESERVE_BYTES = 256 * KB
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(disk: Path, leave: int) -> Path:

@@ -12,8 +12,9 @@ from kreide.core import leader
 
 class Command(BaseCommand):
     help = (
-        "Delete trash older than 30 days and uploads nobody finished in 7 days, then free "
-        "the disk space of content nothing refers to any more."
+        "Delete what the schools' retention rules say has expired, trash older than 30 "
+        "days, uploads nobody finished in 7 days and access exports past their days, then "
+        "free the disk space of content nothing refers to any more."
     )
 
     def handle(self, *args, **options) -> None:
@@ -21,8 +22,10 @@ class Command(BaseCommand):
             if not leading:
                 self.stdout.write("Another node is running the housekeeping right now.")
                 return
-            # Trash and old upload records hold the last references to content, so they go
-            # first; the collector then frees what they referred to.
+            # Expired data, trash and old upload records hold the last references to
+            # content, so they go first; the collector then frees what they referred to.
+            call_command("retention", stdout=self.stdout)
+            call_command("purge_access_exports", stdout=self.stdout)
             call_command("purge_file_trash", stdout=self.stdout)
             call_command("purge_uploads", stdout=self.stdout)
             call_command("purge_blobs", "--no-progress", stdout=self.stdout)

@@ -1,0 +1,191 @@
+"""Retention rules delete exactly what expired, free the files nothing else refers to, and
+count the same in a dry run; deactivated accounts go after their period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from kreide.accounts import services as accounts
+from kreide.accounts.models import User
+from kreide.core import audit
+from kreide.core.models import AuditEntry
+from kreide.files import services as files
+from kreide.files.models import Node
+from kreide.messenger import services as messenger
+from kreide.messenger.models import Message
+from kreide.notifications.models import Notification
+from kreide.privacy import retention, services
+from kreide.privacy.models import Deactivation, RetentionRun
+from kreide.storage import blobstore
+from kreide.storage.models import Blob
+from kreide.tasks.models import Submission, SubmissionFile, Task
+from tests.privacy.conftest import age, review
+
+pytestmark = pytest.mark.django_db
+
+
+def _counts(run: RetentionRun) -> dict[str, int]:
+    return {kind: count for kind, count in run.counts.items() if count}
+
+
+def test_only_expired_submissions_go_and_their_unshared_files_are_freed(world, hand_in):
+    old = hand_in(world.student_7a, b"old essay")
+    shared = hand_in(world.classmate_7a, b"same bytes", task=old.task)
+    recent = hand_in(world.student_7a, b"recent essay")
+    recent_shared = hand_in(world.classmate_7a, b"same bytes", task=recent.task)
+    Task.unscoped.filter(pk=old.task_id).update(due_at=timezone.now() - timedelta(days=366))
+    old_blob = SubmissionFile.unscoped.get(submission=old).blob
+    shared_blob = SubmissionFile.unscoped.get(submission=shared).blob
+    assert shared_blob == SubmissionFile.unscoped.get(submission=recent_shared).blob
+
+    run = retention.run(world.school)
+
+    assert _counts(run) == {"submissions": 2}
+    assert set(Submission.unscoped.values_list("pk", flat=True)) == {recent.pk, recent_shared.pk}
+    assert Task.unscoped.filter(pk=old.task_id).exists()  # tasks have their own, longer rule
+    assert not Blob.objects.filter(pk=old_blob.pk).exists()
+    assert not blobstore.blob_path(old_blob).exists()
+    # Still referred to by the recent submission: kept.
+    assert blobstore.blob_path(shared_blob).exists()
+
+
+def test_the_dry_run_counts_what_the_real_run_deletes(world, hand_in, room):
+    hand_in(world.student_7a, b"one")
+    task_old = hand_in(world.classmate_7a, b"two").task
+    Task.unscoped.filter(pk=task_old.pk).update(due_at=timezone.now() - timedelta(days=800))
+    for number in range(3):
+        messenger.send_message(world.student_7a, room.pk, f"Hallo {number}", f"retention-{number}")
+    age(Message.unscoped.filter(body__in=["Hallo 0", "Hallo 1"]), "created_at", 400)
+    Notification.objects.for_school(world.school).create(user=world.student_7a, text="alt")
+    age(Notification.unscoped.all(), "created_at", 91)
+    audit.record(world.school, world.admin, "account.updated", world.student_7a)
+    age(AuditEntry.unscoped.filter(school=world.school), "created_at", 366)
+    old_entries = AuditEntry.unscoped.filter(school=world.school).count()
+    before = {model: model._base_manager.count() for model in (Message, Task, Submission)}
+
+    dry = retention.run(world.school, dry_run=True)
+
+    assert {model: model._base_manager.count() for model in before} == before
+    real = retention.run(world.school)
+    assert dry.counts == real.counts
+    assert _counts(real) == {
+        "submissions": 1,  # of the old task: its own rule comes first
+        "tasks": 1,
+        "messages": 2,
+        "notifications": 1,
+        "audit_log": old_entries,
+    }
+    assert list(Message.unscoped.values_list("body", flat=True)) == ["Hallo 2"]
+    # Another dry run finds nothing left to delete.
+    assert not _counts(retention.run(world.school, dry_run=True))
+
+
+def test_a_schools_own_period_replaces_the_default_and_empty_keeps_everything(world, room):
+    messenger.send_message(world.student_7a, room.pk, "Hallo", "retention-1")
+    age(Message.unscoped.all(), "created_at", 40)
+    services.set_period(world.admin, world.school, "messages", 30)
+    assert retention.periods(world.school)["messages"] == 30
+    assert retention.run(world.school, dry_run=True).counts["messages"] == 1
+    services.set_period(world.admin, world.school, "messages", None)
+    assert retention.run(world.school).counts["messages"] == 0
+    assert Message.unscoped.count() == 1
+    changes = AuditEntry.unscoped.filter(action="privacy.rule_changed")
+    assert [entry.details["days"] for entry in changes.order_by("pk")] == [[365, 30], [30, None]]
+
+
+def test_the_rules_of_one_school_leave_another_school_alone(world, hand_in):
+    hand_in(world.student_7a, b"nord")
+    Task.unscoped.update(due_at=timezone.now() - timedelta(days=800))
+    run = retention.run(world.other_school)
+    assert not _counts(run)
+    assert Task.unscoped.count() == 1
+
+
+def test_a_deactivated_account_loses_its_files_then_everything(
+    world, hand_in, room, django_capture_on_commit_callbacks
+):
+    student = world.student_7a
+    actor = files.Actor(student)
+    root = files.root_of(files.personal_space(student))
+    own_blob = blobstore.store_bytes(b"private notes")
+    files.add_file(actor, root, "notizen.txt", own_blob)
+    submission = review(world.teacher_7a, hand_in(student, b"essay"))
+    messenger.send_message(student, room.pk, "Tschüss", "goodbye-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts.set_active(world.admin, student, False)
+    since = Deactivation.objects.get(user=student).since
+    now = since + timedelta(days=91)
+
+    run = retention.run(world.school, now=now)
+
+    assert run.counts["leaver_files"] >= 1 and run.counts["deactivated_accounts"] == 0
+    assert not Node.unscoped.filter(name="notizen.txt").exists()
+    assert not Blob.objects.filter(pk=own_blob.pk).exists()
+    assert Submission.unscoped.filter(pk=submission.pk).exists()  # not a file of theirs
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = retention.run(world.school, now=since + timedelta(days=366))
+
+    assert run.counts["deactivated_accounts"] == 1
+    assert not User.objects.filter(pk=student.pk).exists()
+    erased = AuditEntry.unscoped.get(action="privacy.person_erased")
+    assert erased.details["account"] == student.pk and erased.actor is None
+    assert not Submission.unscoped.filter(pk=submission.pk).exists()
+    assert not Message.unscoped.filter(body="Tschüss").exists()
+    assert User.objects.filter(pk=world.classmate_7a.pk).exists()
+
+
+def test_reactivating_stops_the_clock_and_accounts_deactivated_in_bulk_are_found(
+    world, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts.set_active(world.admin, world.student_7a, False)
+    assert Deactivation.objects.filter(user=world.student_7a).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts.set_active(world.admin, world.student_7a, True)
+    assert not Deactivation.objects.filter(user=world.student_7a).exists()
+    User.objects.filter(pk=world.classmate_7a.pk).update(is_active=False)  # no event
+    later = timezone.now() + timedelta(days=10)
+    retention.run(world.school, now=later)
+    assert Deactivation.objects.get(user=world.classmate_7a).since == later
+    assert (
+        retention.run(world.school, now=later + timedelta(days=364)).counts["deactivated_accounts"]
+        == 0
+    )
+    assert (
+        retention.run(world.school, now=later + timedelta(days=366)).counts["deactivated_accounts"]
+        == 1
+    )
+
+
+def test_a_teachers_feedback_follows_the_submission_not_the_teacher(
+    world, hand_in, django_capture_on_commit_callbacks
+):
+    submission = review(world.teacher_7a, hand_in(world.student_7a, b"essay"), "Prima")
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts.set_active(world.admin, world.teacher_7a, False)
+    since = Deactivation.objects.get(user=world.teacher_7a).since
+    retention.run(world.school, now=since + timedelta(days=366))
+    assert not User.objects.filter(pk=world.teacher_7a.pk).exists()
+    submission.refresh_from_db()
+    assert (submission.feedback, submission.reviewed_by_id) == ("Prima", None)
+
+
+def test_the_command_counts_per_rule_and_a_dry_run_deletes_nothing(world, room, capsys):
+    messenger.send_message(world.student_7a, room.pk, "Hallo", "retention-1")
+    age(Message.unscoped.all(), "created_at", 400)
+    call_command("retention", "--school", "nord", "--dry-run")
+    out = capsys.readouterr().out
+    assert "nord: retention would delete:" in out and "  messages: 1" in out
+    assert Message.unscoped.count() == 1
+    call_command("housekeeping")
+    out = capsys.readouterr().out
+    assert "nord: retention deleted:" in out and "  messages: 1" in out
+    assert Message.unscoped.count() == 0
+    assert RetentionRun.objects.for_school(world.school).filter(dry_run=False).exists()
+    with pytest.raises(CommandError, match="no school"):
+        call_command("retention", "--school", "nirgends")
