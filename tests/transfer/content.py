@@ -3,7 +3,7 @@ two-factor devices, an audit entry, a task with attachment, submissions with fil
 feedback, a file tree with a folder moved into a newer one, a direct room with read state
 and an attachment, a video lesson with attendance and chat, a timetable with a
 substitution, calendar dates and the school's timetable keys, a parent with a news letter
-and its receipt."""
+and its receipt, retention rules and a deactivated account's clock."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from kreide.messenger.models import Attachment as MessageAttachment
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news.models import News, NewsAttachment, Receipt
 from kreide.parents.models import ParentLink
+from kreide.privacy.models import Deactivation, RetentionRule, RetentionRun
 from kreide.schools.models import Group, School
 from kreide.schoolyear.models import ClassException, Leaver, RolloverRule, SchoolYear
 from kreide.storage.blobstore import store_bytes
@@ -170,6 +171,7 @@ def add_content(
     )
     _add_news(school, admin, teacher, students[0], group, now)
     _add_school_year(school, students, group)
+    _add_privacy(school, students, now)
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
 
@@ -225,6 +227,14 @@ def _add_school_year(school: School, students: list[User], group: Group) -> None
     Group.unscoped.create(
         school=school, name="6a (2024/25)", grade=6, is_active=False, archived_year="2024/25"
     )
+
+
+def _add_privacy(school: School, students: list[User], now) -> None:
+    """A school's own retention period, last night's counts and a deactivated account's
+    retention clock."""
+    RetentionRule.objects.for_school(school).create(kind="messages", days=180)
+    RetentionRun.objects.for_school(school).create(started_at=now, counts={"messages": 3})
+    Deactivation.objects.create(user=students[-1], since=now - timedelta(days=3))
 
 
 def _add_timetable(school: School, teacher: User, student: User, group: Group, now) -> None:
