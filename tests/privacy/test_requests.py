@@ -335,3 +335,23 @@ def test_the_pages_cost_a_bounded_number_of_queries(
         assert admin.get(reverse("privacy:person", args=[world.student_7a.pk])).status_code == 200
     with django_assert_max_num_queries(20):
         assert student.get(reverse("privacy:mine")).status_code == 200
+
+
+def test_a_copy_abandoned_by_a_stopped_worker_is_built_again(world, rich):
+    """The worker is a child of kreide serve; killed mid-copy, its copy is taken up again
+    by the next worker once the heartbeat is old, never twice at once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    export = services.request_copy(world.student_7a, world.student_7a)
+    AccessExport.objects.for_school(world.school).filter(pk=export.pk).update(
+        state=AccessExport.State.RUNNING, heartbeat_at=timezone.now()
+    )
+    assert services.process_next() is None  # alive: left alone
+    AccessExport.objects.for_school(world.school).filter(pk=export.pk).update(
+        heartbeat_at=timezone.now() - services.STALE - timedelta(seconds=1)
+    )
+    rebuilt = services.process_next()
+    assert rebuilt.pk == export.pk and rebuilt.state == AccessExport.State.READY
+    assert access.path_of(rebuilt).exists()

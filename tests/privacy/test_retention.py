@@ -189,3 +189,21 @@ def test_the_command_counts_per_rule_and_a_dry_run_deletes_nothing(world, room, 
     assert RetentionRun.objects.for_school(world.school).filter(dry_run=False).exists()
     with pytest.raises(CommandError, match="no school"):
         call_command("retention", "--school", "nirgends")
+
+
+def test_the_office_changes_a_period_and_bad_input_changes_nothing(world, client_for):
+    from django.urls import reverse
+
+    admin = client_for(world.admin)
+    url = reverse("privacy:overview")
+    response = admin.post(url, {"kind": "messages", "days": "30"}, follow=True)
+    assert "Die Löschfrist wurde gespeichert." in response.content.decode()
+    assert retention.periods(world.school)["messages"] == 30
+    for bad in ({"kind": "messages", "days": "-3"}, {"kind": "nonsense", "days": "5"}):
+        page = admin.post(url, bad).content.decode()
+        assert "Bitte eine Zahl von Tagen" in page
+    assert retention.periods(world.school)["messages"] == 30
+    assert retention.periods(world.other_school)["messages"] == 365
+    admin.post(reverse("privacy:office_dry_run"))
+    page = admin.get(url).content.decode()
+    assert "Letzte Probezählung" in page
