@@ -239,3 +239,28 @@ def test_the_device_cookie_is_signed_keyed_and_sent_only_to_the_sign_in(world):
         other = _known_browser(world.classmate_7a)
         assert _sign_in(other, world.student_7a.username).status_code == 429
         assert _sign_in(browser, world.student_7a.username).status_code == 302
+
+
+def test_the_signed_in_user_comes_with_its_school_in_one_query_as_the_orm_has_it(
+    world, django_assert_num_queries
+):
+    from kreide.accounts.models import User
+
+    backend = UsernameOrEmailBackend()
+    with django_assert_num_queries(1):
+        user = backend.get_user(world.student_7a.pk)
+        assert user.school.name == world.school.name
+    expected = User.objects.select_related("school").get(pk=world.student_7a.pk)
+    for model, found, wanted in (
+        (User, user, expected),
+        (type(user.school), user.school, expected.school),
+    ):
+        assert all(
+            getattr(found, field.attname) == getattr(wanted, field.attname)
+            for field in model._meta.concrete_fields
+        )
+    assert not user._state.adding and user._state.db == "default"
+    assert backend.get_user(10**9) is None
+    world.student_7a.is_active = False
+    world.student_7a.save()
+    assert backend.get_user(world.student_7a.pk) is None
