@@ -15,8 +15,8 @@ on the machine) per request.
     .venv/bin/python bench/pages/profile_pages.py --profile dashboard   # cProfile top 20
 
 Pages: login (the sign-in form, anonymous), dashboard, tasks, task, timetable (my day),
-substitutions (the school's plan), info screen (the hallway monitor, anonymous), chats,
-chat. The
+substitutions (the school's plan), info screen (the hallway monitor, anonymous), files,
+chats, chat. The
 student is the demo school's sample student unless --user names another. Runs on one
 core in one process; the client and the server share it, but the client's share is
 small (django.test.Client builds a WSGI environ and calls the handler directly).
@@ -76,6 +76,7 @@ def pages_of(client: Client) -> dict[str, tuple[Client, str]]:
     pages["timetable"] = (client, "/timetable/")
     pages["substitutions"] = (client, "/timetable/substitutions/")
     pages["info screen"] = (anonymous, _screen_path())
+    pages["files"] = (client, "/files/")
     pages["chats"] = (client, "/messages/")
     room = ROOM_LINK.search(client.get("/messages/", **HOST).content.decode())
     if room:

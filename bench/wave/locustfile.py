@@ -2,8 +2,8 @@
 
 Each student signs in, opens the dashboard (with its substitution plan section), their
 timetable of the day and the school's substitution plan, the task list and a task,
-downloads its 1 MB worksheet, uploads a 1 MB submission through tus, opens the class chat
-and sends a message; then stays and reloads the dashboard, task list or timetable every
+downloads its 1 MB worksheet, uploads a 1 MB submission through tus, opens their files,
+the class chat and sends a message; then stays and reloads the dashboard, task list or timetable every
 30-60 s, as a class does. A 503 is Kreide turning the request away: the student honours
 Retry-After plus jittered exponential backoff (like kreide.js) and gives up after five
 tries, which counts as an error.
@@ -215,6 +215,7 @@ class Student(FastHttpUser):
             # Only where the page offers it: some tasks take no files or are closed.
             if detail is not None and 'data-upload-purpose="task-submission"' in detail.text:
                 self.upload(task_id)
+        self.page("/files/", "files")
         chats = self.page("/messages/", "chat list")
         room = ROOM_LINK.search(chats.text) if chats is not None else None
         if room:

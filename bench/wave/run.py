@@ -45,6 +45,7 @@ PAGE_REQUESTS = {
     "substitution plan",
     "task list",
     "task",
+    "files",
     "chat list",
     "class chat",
     "send message",
