@@ -3,10 +3,10 @@
 Each student signs in, opens the dashboard (with its substitution plan section), their
 timetable of the day and the school's substitution plan, the task list and a task,
 downloads its 1 MB worksheet, uploads a 1 MB submission through tus, opens their files,
-the class chat and sends a message; then stays and reloads the dashboard, task list or timetable every
-30-60 s, as a class does. A 503 is Kreide turning the request away: the student honours
-Retry-After plus jittered exponential backoff (like kreide.js) and gives up after five
-tries, which counts as an error.
+the class chat and sends a message; then stays and reloads the dashboard, task list or
+timetable every 30-60 s, as a class does. A 503 is Kreide turning the request away: the
+student honours Retry-After plus jittered exponential backoff (like kreide.js) and gives
+up after five tries, which counts as an error.
 
 Environment: WAVE_USERS (file with one username per line), WAVE_PASSWORD, WAVE_RAW
 (where every request is written as a JSON line for the report).
