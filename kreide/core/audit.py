@@ -31,10 +31,16 @@ def declared() -> dict[str, Any]:
 
 
 def record(
-    school: Any, actor: Any | None, action: str, target: models.Model | None = None, **details: Any
+    school: Any,
+    actor: Any | None,
+    action: str,
+    target: models.Model | None = None,
+    *,
+    using: str = "default",
+    **details: Any,
 ) -> AuditEntry:
     """Write one audit entry inside the caller's transaction; `school` is a School or its id."""
-    return AuditEntry.unscoped.create(
+    return AuditEntry.unscoped.db_manager(using).create(
         school_id=getattr(school, "pk", school),
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from kreide.storage.blobstore import backend
 from kreide.storage.collector import content_kept
-from kreide.transfer import archive, serialize
+from kreide.transfer import archive, history, serialize
 from kreide.transfer.registry import RegistryError, ordered_specs, uncovered_models
 
 
@@ -115,16 +115,27 @@ def export_school(
         with (
             content_kept(),  # no file of the snapshot is collected before it is read
             snapshot(using),
-            tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar,
+            open(temporary, "wb") as raw,
         ):
-            school = School._base_manager.using(using).filter(slug=slug).first()
-            if school is None:
-                raise serialize.ExportError(f"There is no school with the short name {slug!r}.")
-            manifest = _write(tar, school, using, progress, now)
+            written = history.HashingWriter(raw)
+            with tarfile.open(fileobj=written, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                school = School._base_manager.using(using).filter(slug=slug).first()
+                if school is None:
+                    raise serialize.ExportError(f"There is no school with the short name {slug!r}.")
+                manifest = _write(tar, school, using, progress, now)
         os.replace(temporary, out)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+    history.record_export(
+        school,
+        out,
+        written.digest.hexdigest(),
+        written.size,
+        rows=sum(part.count for part in manifest.parts),
+        files=len(manifest.blobs),
+        using=using,
+    )
     return manifest
 
 

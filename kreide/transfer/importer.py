@@ -24,7 +24,7 @@ from django.db.models.functions import Lower
 from tqdm import tqdm
 
 from kreide.storage.blobstore import CHUNK, backend, store_chunks
-from kreide.transfer import archive, codec
+from kreide.transfer import archive, codec, history
 from kreide.transfer.exporter import reexport_digests
 from kreide.transfer.registry import ExportSpec, spec_for
 
@@ -283,6 +283,7 @@ def import_archive(
     from kreide.schools.models import School
 
     manifest = verify_file(path, progress=progress)
+    sha256, size = history.file_digest(path)
     with archive.open_tar(path) as tar:
         specs = _check_compatible(manifest, using)
         try:
@@ -316,6 +317,15 @@ def import_archive(
                         writer.part(part, bar)
                 school_pk = writer.new_pk("schools.school", 1)
                 _check_written(manifest, school_pk, using)
+                history.record_import(
+                    School._base_manager.using(using).get(pk=school_pk),
+                    path,
+                    sha256,
+                    size,
+                    exported=manifest.raw.get("exported", {}),
+                    replaced=replaced_pk is not None,
+                    using=using,
+                )
         except (IntegrityError, DataError) as error:
             # E.g. a value unique in the whole deployment that exists here already, or text
             # PostgreSQL cannot store (NUL characters, which SQLite accepts).

@@ -6,6 +6,7 @@
     registry.register(Node, keys={"path": registry.Keys("files.node", enclosed=True)})
     registry.register(VideoLesson, omit={"server": "the target has its own media servers"})
     registry.not_school_data(UploadSession, "half-finished uploads are ephemeral")
+    registry.leave_behind(AuditEntry, Q(action__startswith="transfer."), "the move itself")
 
 The registry derives everything else from the models: how a row reaches its school (the
 `school` field, or a chain of foreign keys to registered models), which fields point at
@@ -76,10 +77,12 @@ class ExportSpec:
     keys: dict[str, Keys] = field(default_factory=dict)  # text fields listing keys
     watermarks: dict[str, str] = field(default_factory=dict)  # "up to this key" -> kind
     keep_pk: bool = False  # pk is not an auto field (UUID, or a one-to-one to the school)
+    left_behind: models.Q | None = None  # rows of the school that stay in this deployment
 
 
 _registrations: dict[type[models.Model], _Registration] = {}
 _excluded: dict[type[models.Model], str] = {}
+_left_behind: dict[type[models.Model], list[tuple[models.Q, str]]] = {}
 _broken: dict[str, str] = {}  # exports modules that failed to load -> error
 
 
@@ -126,6 +129,20 @@ def not_school_data(model: type[models.Model], reason: str) -> None:
 
 def excluded() -> dict[type[models.Model], str]:
     return dict(_excluded)
+
+
+def leave_behind(model: type[models.Model], rows: models.Q, reason: str) -> None:
+    """Declare that these rows of an exported model stay behind, and why: they describe
+    this deployment's dealings with the school, not the school (kreide/transfer/history.py).
+    The export, the import's read-back and the file list all skip them alike."""
+    if not reason.strip():
+        raise RegistryError(f"leave_behind({model._meta.label}) needs a reason.")
+    _left_behind.setdefault(model, []).append((rows, reason))
+    ordered_specs.cache_clear()
+
+
+def left_behind() -> dict[type[models.Model], list[str]]:
+    return {model: [reason for _, reason in rules] for model, rules in _left_behind.items()}
 
 
 def autodiscover() -> None:
@@ -222,6 +239,8 @@ def _build_spec(
         watermarks=registration.watermarks,
         keep_pk=keep_pk,
     )
+    for rows, _ in _left_behind.get(model, ()):
+        spec.left_behind = rows if spec.left_behind is None else spec.left_behind | rows
     blob_fields = []
     for f in spec.fields:
         if isinstance(f, models.FileField):

@@ -56,7 +56,8 @@ class KeyMap:
 
 
 def school_rows(spec: ExportSpec, school_pk: int, using: str) -> models.QuerySet:
-    return spec.model._base_manager.using(using).filter(**{spec.school_path: school_pk})
+    rows = spec.model._base_manager.using(using).filter(**{spec.school_path: school_pk})
+    return rows if spec.left_behind is None else rows.exclude(spec.left_behind)
 
 
 def build_maps(school_pk: int, using: str) -> dict[str, KeyMap]:
