@@ -11,16 +11,23 @@ cache round trip; stale entries are never served, they simply expire.
 Which rows feed which scopes is declared once per model, by the app that owns the scopes:
 
     fragments.feeds(VideoLesson, lambda lesson: [f"group:{lesson.group_id}:video"])
+    fragments.feeds(Task.groups.through, lambda row: [f"group:{row.group_id}:tasks"])
 
 and every save, delete or queryset `update()` of such a row bumps them after commit,
-whoever writes it: a service, the operator's admin at /operator/, a script.
+whoever writes it: a service, the operator's admin at /operator/, a script. For a
+many-to-many table, `add()`/`set()`/`remove()`/`clear()` do too; a row deleted with the
+row it belongs to sends nothing, so that row's own scopes must cover it (a task names its
+groups' lists). `bulk_create()` sends no signals: who uses it calls `rows_changed(created)`.
+A queryset `delete()` bumps each scope once, however many rows it removes.
 
 KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -28,7 +35,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_save, pre_delete
 
 T = TypeVar("T")
 _MISSING = object()
@@ -58,28 +65,85 @@ def bump_on_commit(*scopes: str) -> None:
     transaction.on_commit(lambda: bump(*scopes))
 
 
-_feeds: dict[type[models.Model], list[Callable[[Any], Iterable[str]]]] = defaultdict(list)
+_Feed = Callable[[Any], Iterable[str]]
+_feeds: dict[type[models.Model], list[_Feed]] = defaultdict(list)
 
 
-def feeds(model: type[models.Model], scopes: Callable[[Any], Iterable[str]]) -> None:
-    """Declare that each row of `model` feeds the cached `scopes(row)`."""
+def feeds(model: type[models.Model], scopes: _Feed) -> None:
+    """Declare that each row of `model` feeds the cached `scopes(row)`. For a deleted row
+    `scopes` is asked just before the delete, while its relations still exist."""
     _feeds[model].append(scopes)
-    for signal in (post_save, post_delete):
-        signal.connect(_row_changed, sender=model, dispatch_uid=f"fragments-{model._meta.label}")
+    uid = f"fragments-{model._meta.label}"
+    if model._meta.auto_created:  # a many-to-many table: Django reports only m2m_changed
+        m2m_changed.connect(_pairs_changed, sender=model, dispatch_uid=uid)
+        return
+    post_save.connect(_row_saved, sender=model, dispatch_uid=uid)
+    pre_delete.connect(_row_deleting, sender=model, dispatch_uid=uid)
 
 
 def is_fed_by(model: type[models.Model]) -> bool:
     return model in _feeds
 
 
+def _scopes(rows: Iterable[models.Model]) -> set[str]:
+    return {scope for row in rows for feed in _feeds.get(type(row), ()) for scope in feed(row)}
+
+
 def rows_changed(rows: Iterable[models.Model]) -> None:
     """Bump every scope the rows feed (after commit)."""
-    scopes = {scope for row in rows for feed in _feeds.get(type(row), ()) for scope in feed(row)}
+    _deletion.origin = None
+    bump_on_commit(*sorted(_scopes(rows)))
+
+
+class _Deletion(threading.local):
+    """The scopes the delete() under way has bumped. Django sends pre_delete for every row
+    first, all with the same `origin` (the queryset or instance deleted), then deletes:
+    each scope is bumped once, however many rows go. Any other write or a cached read ends
+    the memo."""
+
+    def __init__(self) -> None:
+        self.origin: weakref.ReferenceType | None = None
+        self.bumped: set[str] = set()
+
+
+_deletion = _Deletion()
+
+
+def _row_saved(sender: type[models.Model], instance: models.Model, **_kwargs: Any) -> None:
+    rows_changed([instance])
+
+
+def _row_deleting(
+    sender: type[models.Model], instance: models.Model, origin: Any = None, **_kwargs: Any
+) -> None:
+    if origin is None:
+        rows_changed([instance])
+        return
+    if _deletion.origin is None or _deletion.origin() is not origin:
+        _deletion.origin, _deletion.bumped = weakref.ref(origin), set()
+    scopes = _scopes([instance]) - _deletion.bumped
+    _deletion.bumped |= scopes
     bump_on_commit(*sorted(scopes))
 
 
-def _row_changed(sender: type[models.Model], instance: models.Model, **_kwargs: Any) -> None:
-    rows_changed([instance])
+def _pairs_changed(
+    sender: type[models.Model],
+    instance: models.Model,
+    action: str,
+    reverse: bool,
+    pk_set: set | None,
+    **_kwargs: Any,
+) -> None:
+    """add(), set(), remove() and clear() on a fed many-to-many table, as the rows they
+    insert or delete. (Its rows written directly, `through.objects`, send no signal.)"""
+    # The table's two keys in order (from, to); a reverse call starts from the "to" side.
+    keys = [f for f in sender._meta.concrete_fields if f.is_relation]
+    own = next(f for f in (keys[::-1] if reverse else keys) if f.related_model is type(instance))
+    other = next(f for f in keys if f is not own)
+    if action in ("post_add", "post_remove") and pk_set:
+        rows_changed(sender(**{own.attname: instance.pk, other.attname: pk}) for pk in pk_set)
+    elif action == "pre_clear":
+        rows_changed(sender._base_manager.filter(**{own.attname: instance.pk}))
 
 
 class FeedingQuerySet(models.QuerySet):
@@ -101,6 +165,7 @@ def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: 
     """The value of `compute()`, cached until one of `scopes` is bumped or `timeout` passes."""
     if not settings.FRAGMENT_CACHE_ENABLED:
         return compute()
+    _deletion.origin = None
     scopes = list(scopes)
     keys = [_version_key(scope) for scope in scopes]
     versions = cache.get_many(keys)
@@ -128,6 +193,7 @@ def cached_many(
     many groups). Two cache round trips when everything is cached (versions, values)."""
     if not settings.FRAGMENT_CACHE_ENABLED:
         return compute(list(scopes_of)) if scopes_of else {}
+    _deletion.origin = None
     scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
     keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}
     versions = cache.get_many(list(keys)) if keys else {}

@@ -8,10 +8,11 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self) -> None:
+        from kreide.core import fragments, navigation
         from kreide.core import health as core_health
-        from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.files import dashboard, health
+        from kreide.files import dashboard, health, services
+        from kreide.files.models import Share
         from kreide.files.uploads import FileUpload
         from kreide.storage.uploads import register_purpose
 
@@ -31,4 +32,5 @@ class FilesConfig(AppConfig):
             )
         )
         register_purpose(FileUpload())
+        fragments.feeds(Share, services.share_scopes)
         core_health.register("files", _("Files"), health.check, order=30)

@@ -254,6 +254,11 @@ def share_scope(user_id: int | None = None, group_id: int | None = None) -> str:
     return f"user:{user_id}:shares" if user_id else f"group:{group_id}:shares"
 
 
+def share_scopes(entry: Share) -> list[str]:
+    """A share feeds the cached share ids of its person or group (apps.py declares it)."""
+    return [share_scope(user_id=entry.user_id, group_id=entry.group_id)]
+
+
 @transaction.atomic
 def share(actor: Actor, node: Node, *, user=None, group=None, can_write: bool = False) -> Share:
     """Share `node` with a person or a group of the school (again: the permission changes).
@@ -267,12 +272,6 @@ def share(actor: Actor, node: Node, *, user=None, group=None, can_write: bool = 
         group=group,
         defaults={"can_write": can_write, "created_by": actor.user},
     )
-    # The cached share ids of that person or group are renewed. (Removed shares need
-    # nothing: the ids are only a pre-filter of the real query.)
-    scopes = [share_scope(user_id=shared.user_id)] if shared.user_id else []
-    if shared.group_id:
-        scopes.append(share_scope(group_id=shared.group_id))
-    fragments.bump_on_commit(*scopes)
     audit.record(
         node.school_id,
         actor.user,
@@ -435,7 +434,7 @@ def revoke_app_password(actor: Actor, pk: int) -> None:
 def _share_candidates(user, group_ids: list[int]) -> list[int]:
     """Ids of every share with the user or one of their groups (whoever made it, whatever
     became of the node): a superset of what shared_with_me() shows, cached per user and
-    per group until share() bumps them."""
+    per group until a share with them is written (`share_scopes`)."""
     names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
     names.update(
         (f"shares:{user.school_id}:group:{group_id}", (None, group_id)) for group_id in group_ids

@@ -8,8 +8,10 @@ class ScheduleConfig(AppConfig):
     verbose_name = _("Staggered start")
 
     def ready(self) -> None:
+        from kreide.core import fragments
         from kreide.dashboard.registry import Section, register
-        from kreide.schedule import views
+        from kreide.schedule import services, views
+        from kreide.schedule.models import StartWindow
 
         register(
             Section(
@@ -20,3 +22,4 @@ class ScheduleConfig(AppConfig):
                 views.dashboard_section,
             )
         )
+        fragments.feeds(StartWindow, services.window_scopes)

@@ -3,7 +3,7 @@
 `start_time_for(user, day)` is what other modules ask (the dashboard, the video module
 before opening a lesson's room). A window for a class wins over one for its grade; a user
 in several classes (a teacher) gets the earliest start. The school's windows of a day are
-cached and renewed whenever an admin changes them.
+cached and renewed whenever a window is written (declared in apps.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ from kreide.schools.models import Group
 
 def _scope(school_id: int) -> str:
     return f"school:{school_id}:schedule"
+
+
+def window_scopes(window: StartWindow) -> list[str]:
+    """A start window feeds its school's cached windows (declared in apps.py)."""
+    return [_scope(window.school_id)]
 
 
 def windows_on(school_id: int, day: date) -> list[StartWindow]:
@@ -89,7 +94,6 @@ def add_window(
         grade_to=grade_to,
         group=group,
     )
-    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
     return window
 
 
@@ -97,7 +101,6 @@ def delete_window(actor: User, window_id: int) -> None:
     if not is_admin_of(actor, actor.school):
         raise PermissionDenied
     StartWindow.objects.for_school(actor.school).get(pk=window_id).delete()
-    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
 
 
 def windows_from_timetable(actor: User, day: date) -> int:
@@ -112,9 +115,9 @@ def windows_from_timetable(actor: User, day: date) -> int:
     starts = first_lessons(actor.school_id, day)
     with transaction.atomic():
         StartWindow.objects.for_school(actor.school).filter(day=day, group__isnull=False).delete()
-        StartWindow.unscoped.bulk_create(
+        created = StartWindow.unscoped.bulk_create(
             StartWindow(school=actor.school, day=day, starts_at=starts_at, group_id=group_id)
             for group_id, starts_at in starts.items()
         )
-    transaction.on_commit(lambda: fragments.bump(_scope(actor.school_id)))
+        fragments.rows_changed(created)  # bulk_create sends no signals
     return len(starts)

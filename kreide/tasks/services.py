@@ -120,8 +120,9 @@ def get_task_for(
 # A student's tasks are those of their groups (tasks for everyone in the group) plus the
 # ones assigned to them by name: `student_tasks()` as one query. The pages every student
 # opens at 8:00 read the same thing from the fragment cache instead: one entry per group,
-# shared by the whole class, and one per student for tasks assigned by name. save_task()
-# and delete_task() bump the scopes of every group and student a task was or is for.
+# shared by the whole class, and one per student for tasks assigned by name. Which rows
+# feed which of these is declared in apps.py (kreide.core.fragments.feeds): any write of a
+# task, its assignment or its worksheets renews them, through a service or not.
 
 
 def group_tasks_scope(group_id: int) -> str:
@@ -134,6 +135,27 @@ def student_tasks_scope(user_id: int) -> str:
 
 def task_attachments_scope(task_id: int) -> str:
     return f"task:{task_id}:attachments"
+
+
+def _groups_scopes(task_id: int) -> list[str]:
+    groups = Task.groups.through.objects.filter(task_id=task_id).values_list("group_id", flat=True)
+    return [group_tasks_scope(group_id) for group_id in groups]
+
+
+def task_scopes(task: Task) -> list[str]:
+    """A task is in the lists of the groups and students it is for."""
+    if task.pk is None:
+        return []
+    students = Task.students.through.objects.filter(task_id=task.pk).values_list(
+        "user_id", flat=True
+    )
+    return _groups_scopes(task.pk) + [student_tasks_scope(user_id) for user_id in students]
+
+
+def named_student_scopes(row) -> list[str]:
+    """A Task.students row: the student's list, and the groups' lists, which leave out
+    tasks for named students."""
+    return [student_tasks_scope(row.user_id), *_groups_scopes(row.task_id)]
 
 
 def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], missing):
@@ -208,24 +230,6 @@ def task_attachments(task: Task) -> list[Attachment]:
 
     return fragments.cached(
         f"tasks:attachments:{task.pk}", [task_attachments_scope(task.pk)], load, timeout=600
-    )
-
-
-def _bump_task(task_id: int, group_ids: Iterable[int], student_ids: Iterable[int]) -> None:
-    fragments.bump_on_commit(
-        *sorted({group_tasks_scope(pk) for pk in group_ids}),
-        *sorted({student_tasks_scope(pk) for pk in student_ids}),
-        task_attachments_scope(task_id),
-    )
-
-
-def _assigned_to(task: Task) -> tuple[set[int], set[int]]:
-    """The ids of the groups and students a saved task is for now."""
-    if task.pk is None:
-        return set(), set()
-    return (
-        set(task.groups.values_list("pk", flat=True)),
-        set(task.students.values_list("pk", flat=True)),
     )
 
 
@@ -344,7 +348,6 @@ def save_task(
     if any(student.pk not in member_ids for student in students):
         raise PermissionDenied(_("Selected students must belong to the chosen groups."))
     created = task.pk is None
-    before_groups, before_students = _assigned_to(task)
     task.school_id = teacher.school_id
     if created:
         task.created_by = teacher
@@ -353,11 +356,6 @@ def save_task(
     task.groups.set(groups)
     task.students.set(students)
     attach_uploads(teacher, task, upload_ids)
-    _bump_task(
-        task.pk,
-        before_groups | {group.pk for group in groups},
-        before_students | {student.pk for student in students},
-    )
     if created:
         task_events.task_created.publish(task_id=task.pk)
     return task
@@ -380,7 +378,6 @@ def add_attachment(teacher: User, task: Task, blob: Blob, filename: str) -> Atta
     attachment, _created = Attachment.objects.for_school(task.school_id).get_or_create(
         school_id=task.school_id, task=task, blob=blob, filename=filename
     )
-    fragments.bump_on_commit(task_attachments_scope(task.pk))
     return attachment
 
 
@@ -388,17 +385,13 @@ def remove_attachment(teacher: User, attachment: Attachment) -> None:
     if not can_manage(teacher, attachment.task):
         raise PermissionDenied
     attachment.delete()
-    fragments.bump_on_commit(task_attachments_scope(attachment.task_id))
 
 
 @transaction.atomic
 def delete_task(teacher: User, task: Task) -> None:
     if not can_manage(teacher, task):
         raise PermissionDenied
-    task_id = task.pk
-    groups, students = _assigned_to(task)
     task.delete()
-    _bump_task(task_id, groups, students)
 
 
 # --- Students: submissions ------------------------------------------------------------

@@ -8,9 +8,18 @@ class TimetableConfig(AppConfig):
     verbose_name = _("Timetable")
 
     def ready(self) -> None:
-        from kreide.core import navigation
+        from kreide.core import fragments, navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.timetable import views
+        from kreide.schools.models import Group, School, Subject
+        from kreide.timetable import calendars, services, views
+        from kreide.timetable.models import (
+            CalendarSettings,
+            Event,
+            Lesson,
+            Period,
+            Room,
+            Substitution,
+        )
 
         navigation.register(_("Timetable"), "timetable:my_day", order=5)
         register(
@@ -25,3 +34,12 @@ class TimetableConfig(AppConfig):
         register(
             Section("dates", _("Dates"), "timetable/section_dates.html", 6, views.dates_section)
         )
+        # What the cached week, substitution plan and calendar show (plans.py, calendars.py).
+        for model in (Lesson, Period):
+            fragments.feeds(model, lambda row: [services.timetable_scope(row.school_id)])
+        fragments.feeds(Substitution, lambda row: [services.substitutions_scope(row.school_id)])
+        for model in (Room, Subject, Group):
+            fragments.feeds(model, services.plan_scopes)
+        for model in (Event, CalendarSettings, Group):
+            fragments.feeds(model, calendars.calendar_scopes)
+        fragments.feeds(School, lambda school: [services.screen_scope(school.pk)])

@@ -45,6 +45,12 @@ def calendar_scope(school_id: int) -> str:
     return f"school:{school_id}:calendar"
 
 
+def calendar_scopes(row) -> list[str]:
+    """Events, the school's calendar settings and group names feed its cached calendar
+    (declared in apps.py)."""
+    return [calendar_scope(row.school_id)]
+
+
 def settings_for(school_id: int) -> CalendarSettings:
     found = CalendarSettings.objects.for_school(school_id).first()
     return found or CalendarSettings(school_id=school_id)
@@ -322,7 +328,6 @@ def create_event(
         event.save()
         if audience != Event.Audience.PERSONAL:
             audit.record(actor.school, actor, "calendar.event_created", event, kind=kind)
-    fragments.bump_on_commit(calendar_scope(actor.school_id))
     return event
 
 
@@ -335,7 +340,6 @@ def update_event(actor: User, event: Event, **fields) -> Event:
     if event.ends_at < event.starts_at:
         raise ValidationError(_("The end must not be before the start."))
     event.save()
-    fragments.bump_on_commit(calendar_scope(event.school_id))
     return event
 
 
@@ -346,7 +350,6 @@ def delete_event(actor: User, event: Event) -> None:
         if event.audience != Event.Audience.PERSONAL:
             audit.record(event.school_id, actor, "calendar.event_deleted", event)
         event.delete()
-    fragments.bump_on_commit(calendar_scope(event.school_id))
 
 
 def save_settings(actor: User, *, tests_per_day: int, tests_per_week: int, state: str) -> None:
@@ -356,7 +359,6 @@ def save_settings(actor: User, *, tests_per_day: int, tests_per_week: int, state
         school=actor.school,
         defaults={"tests_per_day": tests_per_day, "tests_per_week": tests_per_week, "state": state},
     )
-    fragments.bump_on_commit(calendar_scope(actor.school_id))
 
 
 # ------------------------------------------------------------------------ holiday import
@@ -413,7 +415,6 @@ def import_holidays(actor: User | None, school, data: bytes) -> tuple[int, int]:
                 updated += 1
         if added or updated:
             audit.record(school, actor, "calendar.holidays_imported", added=added, updated=updated)
-    fragments.bump_on_commit(calendar_scope(getattr(school, "pk", school)))
     return added, updated
 
 

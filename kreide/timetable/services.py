@@ -53,6 +53,16 @@ def substitutions_scope(school_id: int) -> str:
     return f"school:{school_id}:substitutions"
 
 
+def screen_scope(school_id: int) -> str:
+    """The info screen's own part: the school's name (School rows feed it, apps.py)."""
+    return f"school:{school_id}:screen"
+
+
+def plan_scopes(row) -> list[str]:
+    """Rooms, subjects and group names appear in both the week and the substitutions."""
+    return [timetable_scope(row.school_id), substitutions_scope(row.school_id)]
+
+
 # ---------------------------------------------------------------------------- the report
 
 
@@ -537,7 +547,7 @@ def _apply(plan: _Plan, actor: User | None) -> None:
         for code, user in resolver.new_codes.items()
     )
     Lesson.objects.for_school(school).filter(pk__in=plan.lessons_remove).delete()
-    Lesson.unscoped.bulk_create(
+    lessons = Lesson.unscoped.bulk_create(
         (
             Lesson(
                 school=school,
@@ -554,7 +564,7 @@ def _apply(plan: _Plan, actor: User | None) -> None:
         batch_size=1000,
     )
     Substitution.objects.for_school(school).filter(pk__in=plan.substitutions_remove).delete()
-    Substitution.unscoped.bulk_create(
+    substitutions = Substitution.unscoped.bulk_create(
         (
             Substitution(
                 school=school,
@@ -595,12 +605,7 @@ def _apply(plan: _Plan, actor: User | None) -> None:
         substitutions_added=len(report.substitutions_added),
         substitutions_removed=len(report.substitutions_removed),
     )
-    scopes = []
-    if report.lessons_added or report.lessons_removed or report.new_rooms or report.new_subjects:
-        scopes.append(timetable_scope(school.pk))
-    if report.substitutions_added or report.substitutions_removed:
-        scopes.append(substitutions_scope(school.pk))
-    fragments.bump_on_commit(*scopes)
+    fragments.rows_changed([*lessons, *substitutions])  # bulk_create sends no signals
 
 
 # ---------------------------------------------------------------------------- bell times
@@ -648,12 +653,12 @@ def set_bell_times(actor: User, periods: list[tuple[int, time, time]]) -> None:
     school = actor.school
     with transaction.atomic():
         Period.objects.for_school(school).delete()
-        Period.unscoped.bulk_create(
+        created = Period.unscoped.bulk_create(
             Period(school=school, number=number, starts_at=starts, ends_at=ends)
             for number, starts, ends in periods
         )
+        fragments.rows_changed(created)  # bulk_create sends no signals
         audit.record(school, actor, "timetable.bell_times", periods=len(periods))
-    fragments.bump_on_commit(timetable_scope(school.pk), substitutions_scope(school.pk))
 
 
 def conflicts(school: School) -> list[dict]:

@@ -184,7 +184,11 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
 
     html = fragments.cached(
         f"timetable:screen:{school_id}:{today.isoformat()}",
-        [services.substitutions_scope(school_id), f"school:{school_id}:screen"],
+        [
+            services.substitutions_scope(school_id),
+            calendars.calendar_scope(school_id),  # which days are school days
+            services.screen_scope(school_id),
+        ],
         page,
         timeout=600,
     )

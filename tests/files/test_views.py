@@ -291,6 +291,16 @@ def test_a_new_share_shows_on_the_dashboard_at_once(files, client_for):
     assert "Brief.txt" in reader.get(reverse("dashboard:home")).content.decode()
 
 
+def test_a_share_written_without_the_service_shows_at_once(files, client_for):
+    """Share rows feed the cached share ids (declared in apps.py), whoever writes them."""
+    reader = client_for(files.student_7b)
+    assert "Tagebuch.txt" not in reader.get(reverse("dashboard:home")).content.decode()
+    Share.objects.for_school(files.school).create(
+        school=files.school, node=files.private_file, group=files.class_7b
+    )
+    assert "Tagebuch.txt" in reader.get(reverse("dashboard:home")).content.decode()
+
+
 def test_purge_command(files, capsys):
     from django.core.management import call_command
 

@@ -66,3 +66,17 @@ def test_admin_page_sets_window_and_student_sees_it_on_the_dashboard(
     with django_capture_on_commit_callbacks(execute=True):
         admin.post(f"/schedule/{window.pk}/delete/")
     assert "Klasse beginnt" not in client_for(world.student_7a).get("/").content.decode()
+
+
+def test_windows_written_without_the_service_renew_the_cached_day(world):
+    """StartWindow rows feed the school's cached windows (declared in apps.py)."""
+    services.add_window(world.admin, DAY, time(8, 0), grade_from=7, grade_to=8)
+    assert services.start_time_for(world.student_7a, DAY) == time(8, 0)  # cached now
+    StartWindow.objects.for_school(world.school).update(starts_at=time(9, 0))
+    assert services.start_time_for(world.student_7a, DAY) == time(9, 0)
+    StartWindow.objects.for_school(world.school).create(
+        day=DAY, starts_at=time(7, 30), group=world.class_7a
+    )
+    assert services.start_time_for(world.student_7a, DAY) == time(7, 30)
+    StartWindow.objects.for_school(world.school).delete()
+    assert services.start_time_for(world.student_7a, DAY) is None

@@ -135,6 +135,35 @@ def test_worksheets_added_and_removed_show_at_once(world, task, client_for):
     assert "Blatt 1.pdf" not in client.get(url).content.decode()
 
 
+def test_writes_without_the_service_renew_the_lists_too(world, make_task, make_user, client_for):
+    """Which rows feed the lists is declared (apps.py): the operator's admin, a script or a
+    queryset update renew exactly the lists they change."""
+    task = make_task(title="Ohne Dienst")
+    first, second = client_for(world.student_7a), client_for(world.student_7b)
+    assert "Ohne Dienst" in _list(first) and "Ohne Dienst" not in _list(second)
+
+    Task.objects.for_school(world.school).filter(pk=task.pk).update(title="Per Update")
+    assert "Per Update" in _list(first)
+
+    classmate = client_for(make_user(world.school, groups=(world.class_7b,)))
+    world.class_7b.tasks.add(task)  # the reverse side of the many-to-many table
+    assert "Per Update" in _list(second) and "Per Update" in _list(classmate)
+    task.groups.remove(world.class_7a)
+    assert "Per Update" not in _list(first) and "Per Update" in _list(second)
+
+    task.students.add(world.student_7b)  # now only for that student: the class list drops it
+    assert "Per Update" in _list(second) and "Per Update" not in _list(classmate)
+
+    url = reverse("tasks:detail", args=[task.pk])
+    Attachment.objects.for_school(world.school).create(
+        task=task, blob=store_bytes(b"blatt"), filename="Direkt.pdf"
+    )
+    assert "Direkt.pdf" in second.get(url).content.decode()
+
+    Task.objects.for_school(world.school).filter(pk=task.pk).delete()
+    assert "Per Update" not in _list(second)
+
+
 def test_a_submission_is_seen_at_once_on_list_and_dashboard(world, make_task, client_for):
     task = make_task(title="Vokabeln Unit 4", expects="text")
     client = client_for(world.student_7a)

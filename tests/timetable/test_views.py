@@ -217,3 +217,56 @@ def test_odd_days_in_the_address_show_today(tt, client_for, day):
     for url in ("/timetable/", "/timetable/week/", "/timetable/calendar/"):
         assert teacher.get(f"{url}?day={day}").status_code == 200, url
     assert teacher.get(f"/timetable/class/{tt.class_7a.pk}/?day={day}").status_code == 200
+
+
+def test_writes_without_a_service_renew_the_cached_pages(tt, client, client_for):
+    """Which rows feed the cached week, plan, calendar and info screen is declared
+    (apps.py): the operator's admin, a script or a queryset write renews them at once."""
+    from datetime import datetime, time
+
+    from kreide.schools.models import Group
+    from kreide.timetable.models import Event, Lesson, Substitution
+
+    student = client_for(tt.student_7a)
+    week = reverse("timetable:group", args=[tt.class_7a.pk])
+    screen = reverse("timetable:screen", args=[services.screen_link(tt.school).token])
+    assert "R101" in student.get(week).content.decode()
+    assert "AULA" in client.get(screen).content.decode()
+
+    Room.objects.for_school(tt.school).filter(code="R101").update(code="R999")
+    assert "R999" in student.get(week).content.decode()
+    tt.class_7a.name = "7z"
+    tt.class_7a.save()
+    assert "7z" in student.get(week).content.decode()
+    Group.objects.for_school(tt.school).filter(pk=tt.class_7a.pk).update(name="7a")
+    Lesson.objects.for_school(tt.school).filter(group=tt.class_7a).delete()
+    assert "R999" not in student.get(week).content.decode()
+
+    Substitution.objects.for_school(tt.school).filter(room__code="AULA").delete()
+    assert "AULA" not in client.get(screen).content.decode()
+    tt.school.name = "Schule am Hafen"
+    tt.school.save()
+    assert "Schule am Hafen" in client.get(screen).content.decode()
+
+    day, _following = school_days(tt.school)
+    calendar = f"/timetable/calendar/?day={day:%Y-%m-%d}"
+    assert "Wandertag" not in student.get(calendar).content.decode()
+    Event.objects.for_school(tt.school).create(
+        title="Wandertag",
+        starts_at=timezone.make_aware(datetime.combine(day, time(8))),
+        ends_at=timezone.make_aware(datetime.combine(day, time(13))),
+        audience=Event.Audience.SCHOOL,
+    )
+    assert "Wandertag" in student.get(calendar).content.decode()
+
+
+def test_a_queryset_delete_bumps_each_scope_once(tt, monkeypatch):
+    from kreide.core import fragments
+    from kreide.timetable.models import Lesson
+
+    bumped = []
+    monkeypatch.setattr(fragments, "bump", lambda *scopes: bumped.extend(scopes))
+    lessons = Lesson.objects.for_school(tt.school)
+    assert lessons.count() > 3
+    lessons.delete()
+    assert bumped == [services.timetable_scope(tt.school.pk)]
