@@ -41,23 +41,25 @@ def _csrf_failed(request: HttpRequest) -> bool:
     )
 
 
-def _authenticate(request: HttpRequest) -> JsonResponse | None:
-    """Sets request.user from the token, if any; a JSON refusal when the request may not go on."""
+def authenticate(request: HttpRequest, signed_out: str | None = None) -> ApiError | None:
+    """Sets request.user from the token, if any; the refusal when the request may not go on.
+
+    Also the tus upload server's sign-in (kreide.storage.tus), so a script uploads with its
+    token under the same purpose checks and limits as a browser; `signed_out` is the
+    message for a browser whose session ended."""
     kind, _space, secret = request.headers.get("Authorization", "").partition(" ")
     if kind.lower() == "bearer":
         token = services.authenticate(secret.strip())
         if token is None:
-            return JsonResponse(
-                {"detail": _("This API token is not valid (any more).")}, status=401
-            )
+            return ApiError(401, _("This API token is not valid (any more)."))
         if request.method not in SAFE_METHODS and token.scope != ApiToken.Scope.WRITE:
-            return JsonResponse({"detail": _("This API token may only read.")}, status=403)
+            return ApiError(403, _("This API token may only read."))
         request.user = token.user
         return None
     if not access.participates(request.user):
-        return JsonResponse({"detail": _("Please sign in.")}, status=401)
+        return ApiError(401, signed_out or _("Please sign in."))
     if request.method not in SAFE_METHODS and _csrf_failed(request):
-        return JsonResponse({"detail": _("The CSRF token is missing or wrong.")}, status=403)
+        return ApiError(403, _("The CSRF token is missing or wrong."))
     return None
 
 
@@ -74,9 +76,9 @@ def api(*methods: str) -> Callable:
                     status=405,
                     headers={"Allow": ", ".join(methods)},
                 )
-            refused = _authenticate(request)
+            refused = authenticate(request)
             if refused is not None:
-                return refused
+                return JsonResponse({"detail": refused.detail}, status=refused.status)
             try:
                 return view(request, *args, **kwargs)
             except ApiError as error:

@@ -176,7 +176,8 @@ def classify(request: HttpRequest) -> int | None:
         return LOGIN
     if _heavy_path(path):
         return HEAVY
-    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+    # As nginx's front limit: a script's API token counts like a browser's session.
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or "Authorization" in request.headers:
         return SIGNED_IN
     return ANONYMOUS
 

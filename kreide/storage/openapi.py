@@ -27,6 +27,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": {"description": "Created; Location header"},
                 "400": {"description": "Malformed request"},
+                "401": {"description": "Signed out, or the API token is not valid"},
                 "403": {"description": "Not allowed (reason in body)"},
                 "413": {"description": "File too large"},
                 "415": {"description": "File type not allowed"},

@@ -44,7 +44,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 
+from kreide.api.auth import authenticate
 from kreide.storage import collector
 from kreide.storage.blobstore import StorageFull, check_room, full_disk_refused, store_path
 from kreide.storage.filenames import safe_filename
@@ -125,13 +127,6 @@ def _non_negative_int(value: str | None, name: str) -> int:
     return int(value)
 
 
-def _user_or_error(request: HttpRequest):
-    user = request.user
-    if not user.is_authenticated or not user.is_active or user.school_id is None:
-        raise TusError(403, _("Please sign in again to upload files."))
-    return user
-
-
 def _method(request: HttpRequest) -> str:
     # Some proxies only pass GET and POST; tus clients then send the real method here.
     override = request.headers.get("X-HTTP-Method-Override", "").upper()
@@ -155,13 +150,24 @@ def _options() -> HttpResponse:
     )
 
 
-def _handle(view):
-    """Turn TusError into a tus response; answer OPTIONS; check the protocol version."""
+def _sign_in(request: HttpRequest) -> None:
+    """A script signs in with a personal API token (a write token for writes), a browser
+    with its session and CSRF token: the API's one rule (kreide.api.auth)."""
+    refused = authenticate(request, signed_out=_("Please sign in again to upload files."))
+    if refused is not None:
+        raise TusError(refused.status, str(refused.detail))
 
+
+def _handle(view):
+    """Turn TusError into a tus response; answer OPTIONS; sign in; check the protocol
+    version."""
+
+    @csrf_exempt  # checked in _sign_in, for sessions only: a token is no ambient credential
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "OPTIONS":
             return _options()
         try:
+            _sign_in(request)
             if request.method != "GET":
                 _check_version(request)
             return view(request, *args, **kwargs)
@@ -182,7 +188,7 @@ def collection(request: HttpRequest) -> HttpResponse:
     """POST /uploads/: create an upload (tus creation extension)."""
     if request.method != "POST":
         raise TusError(405, _("Use POST to create an upload."), Allow="POST, OPTIONS")
-    user = _user_or_error(request)
+    user = request.user
     if "Upload-Defer-Length" in request.headers:
         raise TusError(400, _("The file size must be known when the upload starts."))
     length = _non_negative_int(request.headers.get("Upload-Length"), "Upload-Length")
@@ -260,7 +266,7 @@ def _reserve(user, length: int) -> None:
 
 
 def _get_upload(request: HttpRequest, upload_id) -> Upload:
-    user = _user_or_error(request)
+    user = request.user
     upload = Upload.objects.for_school(user.school_id).filter(pk=upload_id, user=user).first()
     if upload is None:
         raise TusError(404, _("This upload does not exist (any more)."))

@@ -156,3 +156,13 @@ def test_heavy_work_is_known_by_its_view_every_time(settings):
         assert classify(factory.get("/tasks/12/")) == ANONYMOUS
         assert classify(factory.get("/transfer/")) == HEAVY
         assert classify(factory.get("/tasks/12/" + "x" * 300)) == ANONYMOUS
+
+
+def test_a_script_with_an_api_token_queues_like_a_signed_in_browser():
+    """As nginx's front limit counts them: an Authorization header is a signed-in client
+    (it is checked later, by the view; so is a session cookie)."""
+    factory = RequestFactory()
+    assert classify(factory.patch("/uploads/x")) == ANONYMOUS
+    assert classify(factory.patch("/uploads/x", HTTP_AUTHORIZATION="Bearer kreide_x")) == (
+        SIGNED_IN
+    )

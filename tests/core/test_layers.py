@@ -49,6 +49,7 @@ SIDEWAYS = {
     ("accounts", "schools"): "accounts build on groups, memberships and the access layer",
     ("schools", "accounts.models"): "the User model, which points at School",
     ("api", "schools"): "API calls are allowed by the access layer",
+    ("storage", "api.auth"): "scripts upload with their API token, as the API signs them in",
     ("tasks", "messenger"): "a reminder goes out as a direct message",
     ("mail", "files"): "mail clients sign in with the same app passwords as WebDAV",
     ("timetable", "files"): "CalDAV clients sign in like WebDAV clients",
