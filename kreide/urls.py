@@ -4,7 +4,6 @@ from django.views.i18n import JavaScriptCatalog
 
 from kreide.core import views as core_views
 from kreide.oidc.urls import office_patterns, provider_patterns
-from kreide.timetable import api as timetable_api
 from kreide.timetable import caldav_server
 
 urlpatterns = [
@@ -17,7 +16,6 @@ urlpatterns = [
     path("accounts/", include("kreide.accounts.urls")),
     path("tasks/", include("kreide.tasks.urls")),
     path("api/", include("kreide.api.urls")),
-    path("api/v1/timetable/import", timetable_api.push, name="timetable_push"),
     path("files/", include("kreide.files.urls")),
     path("dav/", include("kreide.files.dav_urls")),
     path("messages/", include("kreide.messenger.urls")),

@@ -71,6 +71,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "token": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+                **registry.document_security,
             },
         },
         "security": [{"token": []}, {"session": []}],

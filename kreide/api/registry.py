@@ -14,6 +14,7 @@ from typing import Any
 routes: list[tuple[str, str]] = []
 document_paths: dict[str, Any] = {}
 document_schemas: dict[str, Any] = {}
+document_security: dict[str, Any] = {}
 me_parts: list[Callable[[Any], dict[str, Any]]] = []
 
 
@@ -24,10 +25,15 @@ def register_routes(prefix: str, urlconf: str) -> None:
 
 
 def register_document(
-    paths: dict[str, Any] | None = None, schemas: dict[str, Any] | None = None
+    paths: dict[str, Any] | None = None,
+    schemas: dict[str, Any] | None = None,
+    security_schemes: dict[str, Any] | None = None,
 ) -> None:
+    """`security_schemes`: a route's own way of signing in (the timetable's import key),
+    named by its operations' `security`."""
     document_paths.update(paths or {})
     document_schemas.update(schemas or {})
+    document_security.update(security_schemes or {})
 
 
 def register_me(part: Callable[[Any], dict[str, Any]]) -> None:

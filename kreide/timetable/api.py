@@ -1,7 +1,9 @@
 """POST /api/v1/timetable/import: an export job pushes the school's Untis or CSV export.
 
-Authenticated by the school's import key (`Authorization: Bearer <key>`, made by a school
-admin on /timetable/manage/), not by a session, so CSRF does not apply. Query parameters:
+Registered with the API (apps.py: its route and its part of the OpenAPI document), but
+authenticated by the school's import key (`Authorization: Bearer <key>`, made by a school
+admin on /timetable/manage/) rather than a person's token or session: the export job acts
+for the school, not for anyone, so CSRF does not apply. Query parameters:
 `format` (untis, csv), `dry_run=1` (answer the diff, change nothing), `from`/`to` (the
 days the substitution file covers). The answer is the diff as JSON; problems are a 400
 listing every line.
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.http import HttpRequest, JsonResponse
+from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -84,3 +87,44 @@ def push(request: HttpRequest) -> JsonResponse:
             status=400,
         )
     return JsonResponse(_report(report))
+
+
+urlpatterns = [path("import", push, name="timetable_push")]
+
+PATHS = {
+    "/api/v1/timetable/import": {
+        "post": {
+            "summary": "Push the school's timetable export (Untis GPU files or Kreide's CSV) "
+            "as multipart files; answers the diff",
+            "security": [{"importKey": []}],
+            "parameters": [
+                {
+                    "name": "format",
+                    "in": "query",
+                    "schema": {"type": "string", "enum": ["untis", "csv"], "default": "untis"},
+                },
+                {"name": "dry_run", "in": "query", "schema": {"type": "string", "enum": ["1"]}},
+                {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+            ],
+            "requestBody": {
+                "content": {"multipart/form-data": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The diff (applied unless dry_run)",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": {"description": "Problems by file and line; nothing imported"},
+                "401": {"description": "No valid import key"},
+            },
+        }
+    }
+}
+SECURITY_SCHEMES = {
+    "importKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The school's timetable import key (made on /timetable/manage/)",
+    }
+}

@@ -8,10 +8,11 @@ class TimetableConfig(AppConfig):
     verbose_name = _("Timetable")
 
     def ready(self) -> None:
+        from kreide.api import registry as api_registry
         from kreide.core import fragments, navigation
         from kreide.dashboard.registry import Section, register
         from kreide.schools.models import Group, School, Subject
-        from kreide.timetable import calendars, services, views
+        from kreide.timetable import api, calendars, services, views
         from kreide.timetable.models import (
             CalendarSettings,
             Event,
@@ -43,3 +44,5 @@ class TimetableConfig(AppConfig):
         for model in (Event, CalendarSettings, Group):
             fragments.feeds(model, calendars.calendar_scopes)
         fragments.feeds(School, lambda school: [services.screen_scope(school.pk)])
+        api_registry.register_routes("timetable/", "kreide.timetable.api")
+        api_registry.register_document(paths=api.PATHS, security_schemes=api.SECURITY_SCHEMES)

@@ -71,3 +71,21 @@ def test_only_admins_make_import_keys(tt, client_for):
         == 403
     )
     assert not ImportKey.objects.for_school(tt.school).exists()
+
+
+def test_the_push_is_a_registered_api_route_with_its_own_security(tt, client):
+    from django.test import RequestFactory
+    from django.urls import reverse
+
+    from kreide.api import services as tokens
+    from kreide.core.admission import HEAVY, classify
+
+    assert reverse("timetable_push") == URL
+    document = client.get("/api/v1/openapi.json").json()
+    operation = document["paths"][URL]["post"]
+    assert operation["security"] == [{"importKey": []}]
+    assert document["components"]["securitySchemes"]["importKey"]["scheme"] == "bearer"
+    # A person's API token is not the school's import key.
+    secret = tokens.create_token(tt.admin, "Skript", "write")
+    assert _push(client, secret, _files(tt.school)).status_code == 401
+    assert classify(RequestFactory().post(URL)) == HEAVY
