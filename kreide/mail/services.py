@@ -29,6 +29,7 @@ from kreide.accounts.models import User
 from kreide.files.models import AppPassword
 from kreide.files.webdav import app_password_hash
 from kreide.mail.models import MailPolicy
+from kreide.schools import access
 from kreide.schools.models import Group, School
 
 ALL_TEACHERS = "lehrkraefte"
@@ -115,9 +116,11 @@ class MailList:
         return self.local_part != SCHOOL_OFFICE
 
     def members(self):
+        """The active accounts the list reaches; a group's list is its roster as the access
+        layer tells it (a deactivated group has nobody), teachers and members alike."""
         users = User.objects.for_school(self.school).filter(is_active=True)
         if self.group is not None:
-            return users.filter(memberships__group=self.group).distinct()
+            return users.filter(pk__in=access.member_ids(self.school, [self.group], role=None))
         if self.local_part == ALL_TEACHERS:
             return users.filter(role=User.Role.TEACHER)
         return users.filter(role=User.Role.SCHOOL_ADMIN)

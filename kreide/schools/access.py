@@ -140,15 +140,16 @@ def _group_id_list(groups) -> list[int]:
     return [getattr(group, "pk", group) for group in groups]
 
 
-def member_ids(school, groups, role: str = MEMBER) -> QuerySet:
-    """The ids of the users with `role` in the active ones of `groups` (Groups, ids or a
-    queryset) of `school`, usable as a subquery."""
+def member_ids(school, groups, role: str | None = MEMBER) -> QuerySet:
+    """The ids of the users with `role` (any role: None) in the active ones of `groups`
+    (Groups, ids or a queryset) of `school`, usable as a subquery."""
     groups = _group_id_list(groups)
-    return (
-        Membership.objects.for_school(school)
-        .filter(group_id__in=groups, group__is_active=True, role=role)
-        .values("user_id")
+    memberships = Membership.objects.for_school(school).filter(
+        group_id__in=groups, group__is_active=True
     )
+    if role is not None:
+        memberships = memberships.filter(role=role)
+    return memberships.values("user_id")
 
 
 def roster(school, groups) -> list[tuple[int, str]]:

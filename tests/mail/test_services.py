@@ -47,6 +47,22 @@ def test_lists_follow_the_roster(world, make_user, make_group):
     assert resolve("klasse-7a@sued.kreide.test").school == world.other_school
 
 
+def test_lists_follow_the_access_layers_rules(world, make_user, deactivate):
+    """A list's members are the group's roster as the access layer has it: a parent is no
+    member, a deactivated account or class reaches nobody, even through a list resolved
+    before the class was deactivated."""
+    from kreide.parents.models import ParentLink
+
+    parent = make_user(world.school, "parent")
+    ParentLink.objects.for_school(world.school).create(parent=parent, child=world.student_7a)
+    class_list = resolve("klasse-7a@nord.kreide.test")
+    recipients = services.list_recipients(class_list)
+    assert address_of(world.teacher_7a) in recipients and address_of(parent) not in recipients
+    deactivate(world.class_7a)
+    assert services.list_recipients(class_list) == []
+    assert resolve("klasse-7a@nord.kreide.test") is None
+
+
 def test_a_list_wins_over_an_account_named_like_it(world, make_user):
     make_user(world.school, username="sekretariat")
     assert isinstance(resolve("sekretariat@nord.kreide.test"), MailList)
