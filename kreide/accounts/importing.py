@@ -39,6 +39,9 @@ ROLE_NAMES = {
     "school_admin": User.Role.SCHOOL_ADMIN,
     "admin": User.Role.SCHOOL_ADMIN,
     "schuladmin": User.Role.SCHOOL_ADMIN,
+    "parent": User.Role.PARENT,
+    "elternteil": User.Role.PARENT,
+    "eltern": User.Role.PARENT,
 }
 
 
@@ -241,10 +244,15 @@ def _check_row(
     if role is None:
         fail(
             "role",
-            _("Unknown role “%(role)s”. Use student, teacher or school_admin.")
+            _("Unknown role “%(role)s”. Use student, teacher, school_admin or parent.")
             % {"role": values["role"]},
         )
     classes = [name.strip() for name in values["classes"].split(";") if name.strip()]
+    if role == User.Role.PARENT and classes:
+        fail(
+            "classes",
+            _("A parent is in no class: link parents to their children under Parents."),
+        )
     for name in classes:
         if len(name) > 100:
             fail("classes", _("The class name “%(name)s…” is too long.") % {"name": name[:20]})

@@ -58,9 +58,23 @@ def test_bad_row_names_line_and_column_and_imports_nothing(world):
         importing.parse(bad.encode(), world.school)
     messages = [str(error) for error in caught.value.errors]
     assert "Zeile 6, Spalte „role“: Unbekannte Rolle „Hausmeister“." in messages[0]
+    assert "school_admin oder parent" in messages[0]
     assert messages[1] == "Zeile 7, Spalte „username“: Schon in Zeile 2 verwendet."
     assert not User.objects.filter(username="anna.becker").exists()
     assert not Group.objects.for_school(world.school).filter(name="8c").exists()
+
+
+def test_parents_are_imported_without_classes(world):
+    text = "username;first_name;last_name;role;classes\nmutter.b;Maria;Becker;Elternteil;\n"
+    result = _import(world, text)
+    parent = User.objects.get(username="mutter.b")
+    assert parent in result.created and parent.role == User.Role.PARENT
+    assert _memberships(parent) == set()
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(
+            b"username;first_name;last_name;role;classes\nv.b;V;B;parent;7a\n", world.school
+        )
+    assert "Spalte „classes“: Eltern sind in keiner Klasse" in str(caught.value.errors[0])
 
 
 def test_a_taken_username_does_not_tell_where_it_is_taken(world, make_user, client_for):
