@@ -6,6 +6,7 @@ where the status page reads it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,18 +20,24 @@ from kreide.status import services
 SAMPLE_SECONDS = 30
 # Older than this, the status page says "unknown" instead of trusting the last sample.
 STALE_SECONDS = 3 * SAMPLE_SECONDS
+# While a module is down, this often its check alone is asked whether it is back.
+RECHECK_SECONDS = 2
+
+
+def _problem(check: core_health.Check) -> str | None:
+    try:
+        # A savepoint per check: one failing query must not fail the checks after it.
+        with transaction.atomic():
+            return check.run()
+    except Exception as error:  # a failing check is the answer, not a crash
+        return type(error).__name__
 
 
 def run_checks() -> dict[str, Any]:
     modules = {}
     for check in core_health.registered():
         started = time.perf_counter()
-        try:
-            # A savepoint per check: one failing query must not fail the checks after it.
-            with transaction.atomic():
-                problem = check.run()
-        except Exception as error:  # a failing check is the answer, not a crash
-            problem = type(error).__name__
+        problem = _problem(check)
         modules[check.key] = {
             "ok": problem is None or problem == core_health.NOT_CONFIGURED,
             "problem": problem or "",
@@ -47,3 +54,28 @@ def sample() -> dict[str, Any]:
     services.write_snapshot(health=health)
     services.publish_incidents()
     return health
+
+
+def wait_for_next_round(
+    last: dict[str, Any] | None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Wait SAMPLE_SECONDS for the next round, but end the wait as soon as a module that
+    was down in the `last` sample answers again (True then: sample now): when Redis comes
+    back, /status says so within seconds instead of showing the outage for half a minute."""
+    modules = (last or {}).get("modules", {})
+    down = [
+        check
+        for check in core_health.registered()
+        if not modules.get(check.key, {}).get("ok", True)
+    ]
+    deadline = clock() + SAMPLE_SECONDS
+    while (remaining := deadline - clock()) > 0:
+        if not down:
+            sleep(remaining)
+            break
+        sleep(min(RECHECK_SECONDS, remaining))
+        if any(_problem(check) in (None, core_health.NOT_CONFIGURED) for check in down):
+            return True
+    return False

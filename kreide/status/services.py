@@ -127,18 +127,27 @@ def write_snapshot(**parts: Any) -> None:
     temporary.replace(path)  # atomic: readers never see half a file
 
 
+def _sampled_at(snapshot: dict[str, Any]) -> float:
+    return (snapshot.get("health") or {}).get("at", 0)
+
+
 def read_snapshot() -> dict[str, Any]:
-    """Incidents and health from the cache, else from the last snapshot file."""
+    """Incidents and health from the cache or the snapshot file, whichever the sampler
+    wrote last: a Redis back from an outage still holds what it had before it went away,
+    while the file went on with every round."""
     found = cache.get_many([INCIDENTS_KEY, HEALTH_KEY])
-    if INCIDENTS_KEY in found and HEALTH_KEY in found:
-        return {"incidents": found[INCIDENTS_KEY], "health": found[HEALTH_KEY]}
     try:
         stored = json.loads(snapshot_file().read_text())
     except (OSError, ValueError):
         stored = {}
+    cached = {"incidents": found.get(INCIDENTS_KEY), "health": found.get(HEALTH_KEY)}
+    first, other = (
+        (stored, cached) if _sampled_at(stored) > _sampled_at(cached) else (cached, stored)
+    )
+    incidents = first.get("incidents")
     return {
-        "incidents": found.get(INCIDENTS_KEY, stored.get("incidents", [])),
-        "health": found.get(HEALTH_KEY, stored.get("health")),
+        "incidents": incidents if incidents is not None else other.get("incidents") or [],
+        "health": first.get("health") or other.get("health"),
     }
 
 

@@ -191,3 +191,75 @@ def test_each_module_registers_its_own_check_and_status_imports_none():
                 path,
                 module,
             )
+
+
+def _cache_check(answers: list):
+    """The cache's check, answering from `answers` (Redis down, then back) and counting."""
+    asked = []
+
+    def run():
+        asked.append(1)
+        return answers.pop(0) if answers else None
+
+    return core_health.Check("cache", "Cache", run, order=70, degrades=True), asked
+
+
+class _Clock:
+    """Time that passes only when the sampler sleeps: no test waits for real."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 1000.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_sampler_samples_again_as_soon_as_redis_answers(client, db, monkeypatch):
+    check, asked = _cache_check(["ConnectionError", "ConnectionError", "ConnectionError"])
+    monkeypatch.setitem(core_health._checks, "cache", check)
+    down = health.sample()
+    assert down["modules"]["cache"]["ok"] is False
+    page = client.get("/status").content.decode()
+    assert '<li class="status-degraded"><span class="status-name">Cache' in page
+
+    clock = _Clock()
+    health.wait_for_next_round(down, sleep=clock.sleep, clock=clock)
+    # Asked every RECHECK_SECONDS: still down twice, back the third time.
+    assert clock.slept == [health.RECHECK_SECONDS] * 3 and len(asked) == 4
+    assert sum(clock.slept) < health.SAMPLE_SECONDS
+    health.sample()
+    page = client.get("/status").content.decode()
+    assert '<li class="status-ok"><span class="status-name">Cache' in page
+
+
+def test_the_sampler_waits_the_full_round_when_all_is_well_or_nothing_comes_back(db, monkeypatch):
+    check, asked = _cache_check([])
+    monkeypatch.setitem(core_health._checks, "cache", check)
+    clock = _Clock()
+    health.wait_for_next_round(health.sample(), sleep=clock.sleep, clock=clock)
+    assert clock.slept == [health.SAMPLE_SECONDS] and len(asked) == 1  # no extra checks
+    check, asked = _cache_check(["ConnectionError"] * 100)
+    monkeypatch.setitem(core_health._checks, "cache", check)
+    clock = _Clock()
+    health.wait_for_next_round(health.sample(), sleep=clock.sleep, clock=clock)
+    assert sum(clock.slept) == health.SAMPLE_SECONDS
+
+
+def test_a_cache_back_from_an_outage_does_not_show_its_old_sample(client, db, monkeypatch):
+    """While Redis was away the sampler went on in the file only; Redis comes back with
+    the sample from before the outage. The newer one is shown."""
+    from django.core.cache import cache as django_cache
+
+    before = {"at": time.time() - 120, "modules": {"cache": {"ok": True, "problem": ""}}}
+    during = {"at": time.time() - 5, "modules": {"cache": {"ok": False, "problem": "down"}}}
+    services.publish_incidents()
+    django_cache.set(services.HEALTH_KEY, before, None)
+    services.write_snapshot(health=during)
+    assert services.read_snapshot()["health"] == during
+    after = {"at": time.time(), "modules": {"cache": {"ok": True, "problem": ""}}}
+    django_cache.set(services.HEALTH_KEY, after, None)
+    assert services.read_snapshot()["health"] == after

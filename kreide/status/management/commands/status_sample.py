@@ -1,4 +1,5 @@
-"""`kreide status-sample`: check each module's health every 30 s for the status page.
+"""`kreide status-sample`: check each module's health every 30 s for the status page, and at
+once when a module that was down answers again.
 
 Every node's `kreide serve` runs one, but only the deployment's leader samples (a
 PostgreSQL advisory lock, kreide.core.leader); the others count their own front door's
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         refusals = load.FrontRefusals(settings.FRONT_REFUSAL_LOG)
         leadership = leader.Leadership("status-sample")
         next_round = 0.0
+        result = None
         while True:
             close_old_connections()  # a restarted database must not stay "down" here
             leading_before = leadership.leading
@@ -55,4 +57,7 @@ class Command(BaseCommand):
                 logger.exception("status sample not published")
             if due:
                 next_round = time.monotonic() + health.SAMPLE_SECONDS
-            time.sleep(health.SAMPLE_SECONDS if leading and not once else FOLLOWER_SECONDS)
+            if not leading:
+                time.sleep(FOLLOWER_SECONDS)
+            elif health.wait_for_next_round(result):  # a module that was down is back
+                next_round = 0.0
