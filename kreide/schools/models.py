@@ -15,6 +15,9 @@ class School(models.Model):
         _("students may message each other directly"), default=True
     )
     public_links_allowed = models.BooleanField(_("public file links allowed"), default=True)
+    # Set by the first school-year rollover (kreide.schoolyear): the navigation shows the
+    # archive of past years only then, without a query on every page.
+    has_archives = models.BooleanField(default=False, editable=False)
     parents_see_task_contents = models.BooleanField(
         _("parents see the contents of their children's tasks"), default=False
     )

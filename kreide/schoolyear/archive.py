@@ -27,18 +27,21 @@ from kreide.schoolyear.services import archive_scope
 from kreide.tasks.models import Submission, Task
 
 MESSAGES_SHOWN = 200
+CACHE_SECONDS = 24 * 3600
 
 
 def has_archives(request: HttpRequest) -> bool:
-    """For the navigation: from the cache, renewed by each rollover of the school."""
+    """For the navigation: no query at a school that never rolled over (the school comes
+    with the signed-in user), then one per person a day, from the cache; a rollover
+    renews it."""
     user = request.user
-    if not access.participates(user):
+    if not (access.participates(user) and user.school.has_archives):
         return False
     return fragments.cached(
         f"schoolyear:has-archives:{user.pk}",
         [archive_scope(user.school_id)],
         lambda: access.archived_groups(user).exists(),
-        3600,
+        CACHE_SECONDS,
     )
 
 

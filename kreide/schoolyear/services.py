@@ -135,7 +135,7 @@ def set_exception(actor: User, group: Group, action: str, target: str = "") -> N
         ClassException.objects.for_school(group.school_id).create(
             group=group, action=action, target=target.strip()
         )
-    audit.record(group.school_id, actor, "schoolyear.exception", group, action=action, to=target)
+    audit.record(group.school_id, actor, "schoolyear.exception", group, rule=action, to=target)
 
 
 @transaction.atomic
@@ -485,6 +485,7 @@ def _apply(actor: User | None, school: School, plan: Plan, progress) -> None:
         students=plan.students_moving(),
         deactivated=len(gone),
     )
+    School.objects.filter(pk=school.pk).update(has_archives=True)
     fragments.bump_on_commit(archive_scope(school.pk))
     progress(1)
 

@@ -24,6 +24,10 @@ def test_former_members_read_the_archive(rolled, client_for):
     assert "MEINE-ANTWORT" not in parent and "KLASSENCHAT" not in parent
     listing = client_for(rolled.student_7a).get(reverse("schoolyear:archives")).content.decode()
     assert "7a (2025/26)" in listing
+    # The navigation offers the archive to former members only.
+    archive_link = f'href="{reverse("schoolyear:archives")}"'
+    assert archive_link in client_for(rolled.student_7a).get("/").content.decode()
+    assert archive_link not in client_for(rolled.admin).get("/").content.decode()
 
 
 @pytest.mark.parametrize(
@@ -33,6 +37,38 @@ def test_nobody_else_reads_it(rolled, client_for, who):
     client = client_for(getattr(rolled, who))
     assert client.get(reverse("schoolyear:archive", args=[rolled.class_7a.pk])).status_code == 403
     assert "7a (2025/26)" not in client.get(reverse("schoolyear:archives")).content.decode()
+
+
+def test_class_folder_files_download_for_former_members_only(
+    rolled, client_for, settings, tmp_path
+):
+    settings.STORAGE_DIR = tmp_path / "blobs"
+    from kreide.files.models import Node, Space
+    from kreide.storage.blobstore import store_bytes
+
+    space = Space.unscoped.create(school=rolled.school, group=rolled.class_7a)
+    root = Node.unscoped.create(school=rolled.school, space=space, name="", is_folder=True)
+    node = Node.unscoped.create(
+        school=rolled.school,
+        space=space,
+        parent=root,
+        name="Arbeitsblatt.pdf",
+        blob=store_bytes(b"%PDF Arbeitsblatt"),
+        size=17,
+    )
+    url = reverse("schoolyear:archive_file", args=[rolled.class_7a.pk, node.pk])
+    page = client_for(rolled.student_7a).get(
+        reverse("schoolyear:archive", args=[rolled.class_7a.pk])
+    )
+    assert "Arbeitsblatt.pdf" in page.content.decode()
+    response = client_for(rolled.student_7a).get(url)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"%PDF Arbeitsblatt"
+    for who in (rolled.parent, rolled.student_7b, rolled.other_student):
+        assert client_for(who).get(url).status_code == 403
+    # A file of another class is not reachable through this class's archive.
+    other = reverse("schoolyear:archive_file", args=[rolled.class_7b.pk, node.pk])
+    assert client_for(rolled.student_7b).get(other).status_code == 403
 
 
 def test_a_deactivated_former_member_reads_nothing(rolled, client_for):
