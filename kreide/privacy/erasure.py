@@ -5,14 +5,14 @@ The user row is deleted; the database deletes what the person owns (CASCADE) and
 references in what others need (SET_NULL: a teacher's feedback stays on the submission,
 a file the person put into a class folder stays there). Before that, the references
 Kreide keeps as text are emptied too: audit entries about the person keep their action
-and time but lose the name and details, the Django admin's log loses the name. After the
+and time but lose the name and details, the Django admin's log loses the name, other
+people's notifications naming the person are deleted. After the
 commit the mailbox goes (through kreide.mail) and the stored files nothing refers to any
 more are freed at once.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -25,12 +25,11 @@ from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
 from kreide.mail import mailboxes
 from kreide.mail import services as mail_services
+from kreide.notifications.models import Notification
 from kreide.privacy import access, personal
 from kreide.privacy.models import AccessExport
 from kreide.storage import collector
 from kreide.storage.models import Blob
-
-logger = logging.getLogger("kreide.privacy")
 
 
 @dataclass
@@ -67,8 +66,24 @@ def preview(user: User) -> Preview:
         count = sum(len(batch) for batch in batches)
         if count:
             result.emptied[f"{_verbose(f.model)} ({f.verbose_name})"] += count
+    naming = _notifications_naming(user).count()
+    if naming:
+        result.deleted[_verbose(Notification)] += naming
     result.mails = mailboxes.count(user)
     return result
+
+
+def _notifications_naming(user: User) -> models.QuerySet:
+    """Other people's notifications that name the person in their text ("Absence
+    reported: <name>"): pointers only, so they go with the person."""
+    name = user.get_full_name().strip()
+    if not name or user.school_id is None:
+        return Notification.unscoped.none()
+    return (
+        Notification.objects.for_school(user.school_id)
+        .filter(text__contains=name)
+        .exclude(user=user)
+    )
 
 
 def _blob_candidates(user: User) -> set[int]:
@@ -111,6 +126,7 @@ def erase(user: User, *, release_blobs: bool = True) -> Preview:
     # A school's connected tool outlives the admin who registered it.
     personal.catalogue()["oidc.Client"].model._base_manager.filter(user=user).update(user=None)
     _scrub_text_references(user)
+    _notifications_naming(user).delete()
     user.delete()
 
     def after_commit() -> None:

@@ -10,7 +10,6 @@ Who may do what (docs/privacy.md):
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,8 +25,6 @@ from kreide.core.errors import Refusal
 from kreide.privacy import access, erasure, retention
 from kreide.privacy.models import AccessExport, RetentionRule
 from kreide.schools.access import is_admin_of, participates, require_admin
-
-logger = logging.getLogger("kreide.privacy")
 
 audit.declare(
     {

@@ -25,6 +25,7 @@ CHILD_NAMES = {
     "status-sample": gettext_lazy("Health checks of the modules"),
     "janus": gettext_lazy("Video server"),
     "news-announce": gettext_lazy("Scheduled news"),
+    "access-exports": gettext_lazy("Copies of personal data"),
 }
 PLOT_WIDTH, PLOT_HEIGHT = 720, 140
 

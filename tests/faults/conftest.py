@@ -167,7 +167,8 @@ class Serve:
         return f"ws://127.0.0.1:{self.realtime_port}"
 
     def children(self) -> dict[str, int]:
-        """The direct children of `kreide serve` by role: granian, realtime, sampler."""
+        """The direct children of `kreide serve` by role: granian, realtime, sampler,
+        exports (the worker building people's copies of their data)."""
         found = {}
         for pid in _child_pids(self.process.pid):
             try:
@@ -180,6 +181,8 @@ class Serve:
                 found["realtime"] = pid
             elif "status-sample" in command:
                 found["sampler"] = pid
+            elif "access-exports" in command:
+                found["exports"] = pid
             elif "janus-start" in command:
                 found["janus"] = pid
         return found

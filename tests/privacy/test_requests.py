@@ -249,6 +249,8 @@ def test_erasure_leaves_no_row_referring_to_the_person(
     copy_path = access.path_of(AccessExport.objects.for_school(world.school).get())
     blobs = set(Blob.objects.values_list("sha256", flat=True))
     name = student.get_full_name()
+    for text in (f"Abwesenheit gemeldet: {name}, 1.–2.3.", "Neue Aufgabe: Brüche"):
+        Notification.objects.for_school(world.school).create(user=world.teacher_7a, text=text)
     admin = client_for(world.admin)
 
     preview = admin.get(reverse("privacy:erase", args=[student.pk])).content.decode()
@@ -276,6 +278,12 @@ def test_erasure_leaves_no_row_referring_to_the_person(
     assert about.exists() and not about.exclude(target_label="").exists()
     assert not AuditEntry.unscoped.filter(target_label__contains=name).exists()
     assert not Submission.unscoped.filter(student_id=student.pk).exists()
+    # The teacher's notification naming the student went; the other one stays.
+    assert list(
+        Notification.objects.for_school(world.school)
+        .filter(user=world.teacher_7a)
+        .values_list("text", flat=True)
+    ) == ["Neue Aufgabe: Brüche"]
 
 
 def test_erasure_needs_the_confirmation(world, client_for):
