@@ -168,19 +168,21 @@ def rollover(request: HttpRequest) -> HttpResponse:
             )
             return redirect("schoolyear:school_year")
     plan = services.plan_rollover(school)
-    users = {
-        user.pk: user
-        for user in User.objects.for_school(school).filter(
-            pk__in=[uid for uid, _reason in plan.deactivated]
-        )
-    }
+
+    def names(ids: list[int]) -> list[str]:
+        return [plan.names.get(uid, str(uid)) for uid in ids]
+
     return render(
         request,
         "schoolyear/rollover.html",
         {
             "plan": plan,
             "problem": problem,
-            "deactivated": [(users.get(uid), reason) for uid, reason in plan.deactivated],
+            "moves": [
+                (move, names(move.students), names(move.teachers), names(move.leaving))
+                for move in plan.moves
+            ],
+            "deactivated": [(plan.names.get(uid, uid), why) for uid, why in plan.deactivated],
             "archived": plan.archived_counts,
         },
     )

@@ -71,6 +71,13 @@ def test_class_folder_files_download_for_former_members_only(
     assert client_for(rolled.student_7b).get(other).status_code == 403
 
 
+def test_a_class_deactivated_by_the_office_is_no_archive(year, client_for, deactivate):
+    deactivate(year.class_7a)
+    url = reverse("schoolyear:archive", args=[year.class_7a.pk])
+    for who in (year.student_7a, year.teacher_7a, year.parent):
+        assert client_for(who).get(url).status_code == 403
+
+
 def test_a_deactivated_former_member_reads_nothing(rolled, client_for):
     # The leaver's account is deactivated: it cannot sign in, and a session it had is void.
     response = client_for(rolled.leaver).get(

@@ -65,6 +65,10 @@ def test_the_office_sets_the_year_an_exception_and_leavers(year, client_for):
     }
     preview = client.get(reverse("schoolyear:rollover")).content.decode()
     assert "verlässt die Schule" in preview
+    # Whom it affects, by name: 7a's students leave, 7b's move into 8a with their teacher.
+    assert year.student_7a.get_full_name() in preview
+    assert year.student_7b.get_full_name() in preview
+    assert year.teacher_7b.get_full_name() in preview
 
 
 def _more_classes(year, make_group, make_user, count: int) -> None:

@@ -34,7 +34,9 @@ def test_office_dry_run_shows_the_preview_then_rolls_over(
     moves = page.locator("#rollover-moves")
     assert moves.get_by_role("row").filter(has_text="7a").filter(has_text="8a").is_visible()
     assert moves.get_by_role("row").filter(has_text="10a").filter(has_text="Abschluss").is_visible()
-    assert page.get_by_text("Greta Abschluss").is_visible()
+    assert page.get_by_role("listitem").filter(has_text="Greta Abschluss").is_visible()
+    moves.get_by_role("row").filter(has_text="10a").locator("summary").click()
+    assert moves.get_by_text("Greta Abschluss").is_visible()
     assert page.get_by_text("Noch ist nichts geändert").is_visible()
     axe(page)
     # The dry run changed nothing; the confirmation runs exactly that plan.
