@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kreide.core.scoping import SchoolScopedModel
+
 
 class KreideUserManager(UserManager):
     """Sign-in looks users up across schools by username; everything else names the school."""
@@ -77,3 +79,75 @@ class User(AbstractUser):
     @property
     def is_parent(self) -> bool:
         return self.role == self.Role.PARENT
+
+
+class UpstreamProvider(SchoolScopedModel):
+    """Another OpenID Connect provider the school's people may sign in through (the state's
+    school identity service, or another Kreide). Accounts are matched only by `claim`
+    against their `ExternalIdentity`; the client secret is stored enciphered
+    (kreide.accounts.upstream)."""
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("Shown on the sign-in button."))
+    issuer = models.URLField(
+        _("issuer"),
+        max_length=400,
+        help_text=_(
+            "The provider's address; Kreide reads /.well-known/openid-configuration there."
+        ),
+    )
+    client_id = models.CharField(_("client ID"), max_length=255)
+    secret_sealed = models.TextField(blank=True, editable=False)
+    scopes = models.CharField(_("scopes"), max_length=300, default="openid profile email")
+    claim = models.CharField(
+        _("claim to match accounts by"),
+        max_length=100,
+        default="sub",
+        help_text=_("A stable claim, e.g. sub or the school's own ID for the person."),
+    )
+    create_accounts = models.BooleanField(_("unmatched sign-ins create accounts"), default=False)
+    new_account_role = models.CharField(
+        _("role of created accounts"),
+        max_length=20,
+        choices=[
+            (User.Role.STUDENT, User.Role.STUDENT.label),
+            (User.Role.TEACHER, User.Role.TEACHER.label),
+        ],
+        default=User.Role.STUDENT,
+    )
+    enabled = models.BooleanField(_("shown on the sign-in page"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(SchoolScopedModel.Meta):
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "name"], name="upstream_name_unique")
+        ]
+        verbose_name = _("sign-in provider")
+        verbose_name_plural = _("sign-in providers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalIdentity(SchoolScopedModel):
+    """An account's value of its provider's matching claim: the only way an upstream
+    sign-in finds an account."""
+
+    provider = models.ForeignKey(
+        UpstreamProvider, on_delete=models.CASCADE, related_name="identities"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    value = models.CharField(_("external ID"), max_length=255)
+    first_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(SchoolScopedModel.Meta):
+        ordering = ["provider", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "value"], name="identity_value_unique"),
+            models.UniqueConstraint(fields=["provider", "user"], name="identity_user_unique"),
+        ]
+        verbose_name = _("external identity")
+        verbose_name_plural = _("external identities")
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.value}"

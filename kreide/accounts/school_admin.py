@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
-from kreide.accounts import credentials, importing, services, twofactor
+from kreide.accounts import credentials, importing, services, twofactor, upstream_office
 from kreide.accounts.forms import AuditFilterForm, ImportForm, UserFilterForm, UserForm
 from kreide.accounts.models import User
 from kreide.accounts.permissions import can_reprint_slips, can_reset_password
@@ -153,6 +153,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "account": user,
             "history": history,
             "two_factor": twofactor.is_enabled(user),
+            "external_ids": upstream_office.identities_of(user),
         },
     )
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kreide.accounts import school_admin, views
+from kreide.accounts import school_admin, upstream_office, views
 from kreide.schools import views as school_views
 from kreide.status import school_office as status_office
 
@@ -8,6 +8,8 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/code/", views.login_verify_view, name="login_verify"),
+    path("login/provider/<id:pk>/", views.upstream_start, name="upstream_start"),
+    path("login/provider/return/", views.upstream_callback, name="upstream_callback"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change_view, name="password_change"),
     path("two-factor/", views.two_factor_view, name="two_factor"),
@@ -25,6 +27,15 @@ urlpatterns = [
         "admin/users/<id:pk>/two-factor/",
         school_admin.user_reset_two_factor,
         name="user_reset_two_factor",
+    ),
+    path("admin/users/<id:pk>/external-id/", upstream_office.external_id, name="user_external_id"),
+    path("admin/sign-in-providers/", upstream_office.provider_list, name="providers"),
+    path("admin/sign-in-providers/new/", upstream_office.provider_edit, name="provider_new"),
+    path("admin/sign-in-providers/<id:pk>/", upstream_office.provider_edit, name="provider_edit"),
+    path(
+        "admin/sign-in-providers/<id:pk>/remove/",
+        upstream_office.provider_remove,
+        name="provider_remove",
     ),
     path("admin/import/", school_admin.import_view, name="import"),
     path("admin/audit/", school_admin.audit_log, name="audit"),

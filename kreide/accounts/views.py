@@ -1,5 +1,6 @@
 import time
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
@@ -10,12 +11,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 
-from kreide.accounts import services, throttle, twofactor
+from kreide.accounts import services, throttle, twofactor, upstream
 from kreide.accounts.forms import CodeForm, ConfirmPasswordForm, LoginForm, NewPasswordForm
 from kreide.accounts.models import User
+from kreide.core.errors import Refusal
 from kreide.core.http import client_address, is_safe_next
 from kreide.core.metrics import LOGINS
 
@@ -53,21 +55,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
             user = authenticate(
                 request, username=identifier, password=form.cleaned_data["password"]
             )
-            if user is not None and twofactor.is_enabled(user):
-                # Not signed in yet: the code comes first. Failure counts stay until then,
-                # so re-entering the password does not reset the guesses at the code.
-                request.session[_PENDING] = {
-                    "user_id": user.pk,
-                    "backend": user.backend,
-                    "identifier": identifier,
-                    "remember": form.cleaned_data["remember"],
-                    "next": next_url or "",
-                    "until": time.time() + _PENDING_SECONDS,
-                }
-                return redirect("accounts:login_verify")
             if user is not None:
-                throttle.record_success(identifier, device)
-                return _complete_login(request, user, form.cleaned_data["remember"], next_url)
+                # With two-factor the code comes first. Failure counts stay until then,
+                # so re-entering the password does not reset the guesses at the code.
+                return _sign_in_or_ask_code(
+                    request, user, identifier, form.cleaned_data["remember"], next_url
+                )
             lockout = throttle.record_failure(identifier, address, device)
             LOGINS.labels("failure").inc()
             if lockout is None:
@@ -75,15 +68,95 @@ def login_view(request: HttpRequest) -> HttpResponse:
         if lockout is not None:
             LOGINS.labels("locked").inc()
             form.add_error(None, _lockout_message(lockout))
-    response = render(
-        request,
-        "accounts/login.html",
-        {"form": form, "next": next_url},
-        status=429 if lockout else 200,
-    )
+    response = _login_page(request, form, next_url, status=429 if lockout else 200)
     if lockout:
         response["Retry-After"] = str(lockout.seconds_left)
     return response
+
+
+def _login_page(
+    request: HttpRequest,
+    form: LoginForm,
+    next_url: str | None,
+    *,
+    status: int = 200,
+    refusal: Refusal | None = None,
+) -> HttpResponse:
+    """The sign-in form with a button per upstream provider (one school's with ?school=),
+    and why a sign-in through a provider was refused."""
+    school = (request.GET.get("school") or request.POST.get("school") or "")[:60]
+    providers = upstream.buttons(school)
+    context = {
+        "form": form,
+        "next": next_url,
+        "school": school,
+        "providers": providers,
+        "several_schools": len({provider.school_id for provider in providers}) > 1,
+        "refusal": refusal.message if refusal else None,
+    }
+    return render(
+        request, "accounts/login.html", context, status=refusal.status if refusal else status
+    )
+
+
+def _sign_in_or_ask_code(
+    request: HttpRequest, user, identifier: str, remember: bool, next_url: str | None
+) -> HttpResponse:
+    """After the first factor (password or a provider): the code for accounts with
+    two-factor, otherwise the session. Failure counts stay until the code is right."""
+    if twofactor.is_enabled(user):
+        request.session[_PENDING] = {
+            "user_id": user.pk,
+            "backend": user.backend,
+            "identifier": identifier,
+            "remember": remember,
+            "next": next_url or "",
+            "until": time.time() + _PENDING_SECONDS,
+        }
+        return redirect("accounts:login_verify")
+    throttle.record_success(identifier, throttle.device_of(request))
+    return _complete_login(request, user, remember, next_url)
+
+
+@require_POST
+def upstream_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """A sign-in button: off to the school's provider."""
+    provider = upstream.shown_provider(pk)
+    if provider is None:
+        messages.error(request, _("This sign-in provider does not exist (any more)."))
+        return redirect("accounts:login")
+    next_url = request.POST.get("next") or ""
+    try:
+        return upstream.start(
+            request, provider, next_url if is_safe_next(request, next_url) else ""
+        )
+    except Refusal as refusal:
+        return _login_page(request, LoginForm(), next_url, refusal=refusal)
+
+
+@never_cache
+@require_GET
+def upstream_callback(request: HttpRequest) -> HttpResponse:
+    """The provider sent the browser back. Refusals show on the sign-in page."""
+    try:
+        arrival = upstream.finish(request)
+    except Refusal as refusal:
+        return _login_page(request, LoginForm(), None, refusal=refusal)
+    user = arrival.user
+    # The same lockout as the password: an account locked for unknown browsers stays
+    # locked for them whichever way they come.
+    device = throttle.device_of(request)
+    lockout = throttle.current_lockout(user.username, client_address(request), device)
+    if lockout is not None:
+        LOGINS.labels("locked").inc()
+        response = _login_page(
+            request, LoginForm(), None, refusal=Refusal(_lockout_message(lockout), status=429)
+        )
+        response["Retry-After"] = str(lockout.seconds_left)
+        return response
+    user.backend = settings.AUTHENTICATION_BACKENDS[0]
+    next_url = arrival.next_url if is_safe_next(request, arrival.next_url) else None
+    return _sign_in_or_ask_code(request, user, user.username, False, next_url)
 
 
 def _complete_login(

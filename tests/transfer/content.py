@@ -1,9 +1,10 @@
 """A school's content in every exported module, built directly (no module's demo needed):
-two-factor devices, an audit entry, a task with attachment, submissions with files and
-feedback, a file tree with a folder moved into a newer one, a direct room with read state
-and an attachment, a video lesson with attendance and chat, a timetable with a
-substitution, calendar dates and the school's timetable keys, a parent with a news letter
-and its receipt, retention rules and a deactivated account's clock."""
+two-factor devices, an audit entry, a sign-in provider with an external ID, a task with
+attachment, submissions with files and feedback, a file tree with a folder moved into a
+newer one, a direct room with read state and an attachment, a video lesson with
+attendance and chat, a timetable with a substitution, calendar dates and the school's
+timetable keys, a parent with a news letter and its receipt, retention rules and a
+deactivated account's clock."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kreide.accounts.models import User
+from kreide.accounts import upstream
+from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
 from kreide.core.audit import record
 from kreide.files import services as files
 from kreide.files.models import AppPassword, Node, PublicLink
@@ -68,6 +70,17 @@ def add_content(
     StaticToken.objects.create(device=backup, token="a1b2c3d4")
     entry_target = students[0]
     record(school, admin, "accounts.reset_password", target=entry_target, reason="vergessen")
+    provider = UpstreamProvider.unscoped.create(
+        school=school,
+        name="Landes-Login",
+        issuer="https://login.land.example",
+        client_id="kreide-nord",
+        secret_sealed=upstream.seal("geheim"),
+        claim="schoolPersonId",
+    )
+    ExternalIdentity.unscoped.create(
+        school=school, provider=provider, user=students[0], value="P-4711"
+    )
 
     task = Task.unscoped.create(
         school=school,

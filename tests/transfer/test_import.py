@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kreide.accounts.models import User
+from kreide.accounts.models import UpstreamProvider, User
 from kreide.core.models import AuditEntry
 from kreide.files.models import AppPassword, Node
 from kreide.messenger.models import Message, Room, RoomMember
@@ -75,6 +75,14 @@ def test_import_remaps_keys_and_keeps_meaning(world, content, archive_path):
     assert receipt.news.groups.get().school_id == school.pk
     with open_blob(NewsAttachment.unscoped.get(school=school).blob) as stored:
         assert stored.read() == WORKSHEET
+    # The provider and the external ID arrive; the client secret stays behind.
+    provider = UpstreamProvider.objects.for_school(school).get()
+    assert (provider.issuer, provider.claim, provider.secret_sealed) == (
+        "https://login.land.example",
+        "schoolPersonId",
+        "",
+    )
+    assert provider.identities.get().user == student
 
 
 def test_existing_school_is_refused_unless_replaced(world, content, archive_path):
