@@ -111,6 +111,7 @@ CATALOGUE: tuple[Personal, ...] = (
     Personal("api.ApiToken", ("user",), "security", withheld=SECRET),
     Personal("oidc.Client", ("user",), "sso", withheld=("client_secret",)),
     Personal("oidc.ClientSignIn", ("user",), "sso"),
+    Personal("accounts.ExternalIdentity", ("user",), "sso"),
     Personal("oauth2_provider.Grant", ("user",), "sso", withheld=("code", "code_challenge")),
     Personal("oauth2_provider.AccessToken", ("user",), "sso", withheld=TOKEN),
     Personal("oauth2_provider.RefreshToken", ("user",), "sso", withheld=TOKEN),
