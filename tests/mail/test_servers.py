@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import imaplib
+import re
 import smtplib
 import uuid
 
+import dkim
 import pytest
 
 from kreide.accounts.models import User
@@ -157,7 +159,15 @@ def test_logins_go_on_while_kreide_is_down(mail, world, make_user):
         imap_login(mail, address_of(world.student_7a), "wrong-password")
 
 
-def test_mail_leaving_postfix_is_dkim_signed_for_the_school_domain(mail, world):
+def published_dkim_record(mail) -> bytes:
+    """The TXT record as DNS would serve it from the zone line Kreide writes (and
+    `kreide mail-config` prints): the quoted strings of the record, joined."""
+    return "".join(re.findall(r'"([^"]*)"', mail.mail.dkim_record.read_text())).encode()
+
+
+def test_mail_leaving_postfix_is_dkim_signed_for_the_school_domain(mail, world, settings):
+    """The signature OpenDKIM adds verifies against the published key (looked up as a
+    receiver would, at <selector>._domainkey.<school domain>); a changed body does not."""
     mail.refresh_dkim()  # as `kreide mail-start` does when schools change
     title = subject()
     submit(mail, world.teacher_7a, [address_of(world.student_7a)], title)
@@ -165,11 +175,29 @@ def test_mail_leaving_postfix_is_dkim_signed_for_the_school_domain(mail, world):
     client = imap_login(mail, address_of(world.student_7a))
     client.select("INBOX", readonly=True)
     _status, found = client.search(None, "SUBJECT", f'"{title}"')
-    _status, data = client.fetch(found[0].split()[-1], "(BODY.PEEK[HEADER])")
+    _status, data = client.fetch(found[0].split()[-1], "(BODY.PEEK[])")
     client.logout()
-    headers = data[0][1].decode()
-    assert "DKIM-Signature:" in headers
-    assert "d=nord.kreide.test" in headers and "s=kreide" in headers
+    message = data[0][1]
+    headers, _blank, body = message.partition(b"\r\n\r\n")
+    assert b"DKIM-Signature:" in headers
+    assert b"d=nord.kreide.test" in headers and b"s=kreide" in headers
+
+    record = published_dkim_record(mail)
+    assert record.startswith(b"v=DKIM1;") and b"p=MII" in record
+    published = f"{settings.MAIL_DKIM_SELECTOR}._domainkey.nord.kreide.test."
+    asked = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        asked.append(name.decode())
+        return record if name.decode() == published else None
+
+    assert dkim.verify(message, dnsfunc=dns)
+    assert asked == [published]
+    tampered = headers + b"\r\n\r\n" + body.replace(b"Hallo!", b"Hallo?")
+    assert tampered != message
+    assert not dkim.verify(tampered, dnsfunc=dns)
+    forged_subject = message.replace(title.encode(), b"Test forged")
+    assert not dkim.verify(forged_subject, dnsfunc=dns)
 
 
 def test_kreides_own_mails_go_out_through_the_same_postfix(mail, world):
