@@ -34,7 +34,8 @@ from kreide.notifications.models import Notification
 from kreide.parents.models import AbsenceReport
 from kreide.privacy import erasure
 from kreide.privacy.models import Deactivation, RetentionRule, RetentionRun
-from kreide.schools.models import School
+from kreide.schools.models import Group, School
+from kreide.schoolyear.models import SchoolYear
 from kreide.storage import collector
 from kreide.storage.models import Blob
 from kreide.tasks.models import Attachment as TaskAttachment
@@ -124,6 +125,20 @@ def _leaver_files(school: School, cutoff: datetime) -> Found:
     return Found((nodes,), (nodes.filter(blob__isnull=False).values("blob"),))
 
 
+def _archived_classes(school: School, cutoff: datetime) -> Found:
+    """Last years' classes kept read-only by the rollover (`Group.archived_year`), once
+    their school year ended before the cutoff: with their room, folder and rosters."""
+    ended = SchoolYear.objects.for_school(school).filter(ends_on__lt=cutoff.date())
+    groups = (
+        Group.objects.for_school(school)
+        .filter(is_active=False, archived_year__in=ended.values("label"))
+        .exclude(archived_year="")
+    )
+    files = Node.objects.for_school(school).filter(space__group__in=groups, blob__isnull=False)
+    attachments = MessageAttachment.objects.for_school(school).filter(room__group__in=groups)
+    return Found((groups,), (files.values("blob"), attachments.values("blob")))
+
+
 def _erase_accounts(school: School, cutoff: datetime, dry_run: bool) -> int:
     accounts = list(_deactivated(school, cutoff).order_by("pk"))
     if not dry_run:
@@ -203,6 +218,13 @@ RULES: tuple[Rule, ...] = (
         365,
         _("Project default: long enough to investigate an incident of the school year."),
         find=_audit_log,
+    ),
+    Rule(
+        "archived_classes",
+        _("Archived classes of past school years with their room, folder and roster"),
+        730,
+        _("Project default: two years after that school year; VO-DV I NRW § 9 allows 5 years."),
+        find=_archived_classes,
     ),
     Rule(
         "mail",

@@ -61,6 +61,7 @@ SIDEWAYS = {
     ("news", "parents"): "parent letters go to the parents linked to a class's students",
     ("privacy", "transfer.codec"): "a person's copy writes values as the school export does",
     ("privacy", "notifications.models"): "old notifications expire by a retention rule",
+    ("privacy", "schoolyear.models"): "archived classes expire after their school year",
 }
 # Upward on purpose: the process supervisor starts every server; URL modules mount views.
 UPWARD = {

@@ -207,3 +207,32 @@ def test_the_office_changes_a_period_and_bad_input_changes_nothing(world, client
     admin.post(reverse("privacy:office_dry_run"))
     page = admin.get(url).content.decode()
     assert "Letzte Probezählung" in page
+
+
+def test_archived_classes_go_two_years_after_their_school_year(world, make_group, make_user):
+    from kreide.schools.models import Group
+    from kreide.schoolyear.models import SchoolYear
+
+    today = timezone.localdate()
+    for label, ends in (("2021/22", today - timedelta(days=800)), ("2024/25", today)):
+        SchoolYear.objects.for_school(world.school).create(
+            label=label, starts_on=ends - timedelta(days=300), ends_on=ends
+        )
+    old = make_group(world.school, "6a (2021/22)")
+    recent = make_group(world.school, "6b (2024/25)")
+    actor = files.Actor(make_user(world.school, User.Role.TEACHER, groups=(old,)))
+    folder = files.root_of(files.group_space(old))
+    blob = blobstore.store_bytes(b"class photo")
+    files.add_file(actor, folder, "klassenfoto.jpg", blob)
+    # What the rollover leaves of last year's classes.
+    Group.unscoped.filter(pk=old.pk).update(is_active=False, archived_year="2021/22")
+    Group.unscoped.filter(pk=recent.pk).update(is_active=False, archived_year="2024/25")
+
+    run = retention.run(world.school)
+
+    assert run.counts["archived_classes"] == 1
+    assert set(Group.unscoped.filter(school=world.school).values_list("name", flat=True)) == {
+        "7a", "7b", "6b (2024/25)",
+    }  # fmt: skip
+    assert not Node.unscoped.filter(name="klassenfoto.jpg").exists()
+    assert not Blob.objects.filter(pk=blob.pk).exists()
