@@ -167,7 +167,7 @@ class Serve:
         return f"ws://127.0.0.1:{self.realtime_port}"
 
     def children(self) -> dict[str, int]:
-        """The direct children of `kreide serve` by role: granian, realtime, sampler,
+        """The direct children of `kreide serve` by role: granian, realtime, sampler, news,
         exports (the worker building people's copies of their data)."""
         found = {}
         for pid in _child_pids(self.process.pid):
@@ -183,6 +183,8 @@ class Serve:
                 found["sampler"] = pid
             elif "access-exports" in command:
                 found["exports"] = pid
+            elif "news-announce" in command:
+                found["news"] = pid
             elif "janus-start" in command:
                 found["janus"] = pid
         return found

@@ -18,6 +18,7 @@ SHOWN_AS = {
     "realtime": "Echtzeit-Server (Messenger)",
     "sampler": "Statusprüfungen",
     "exports": "Kopien personenbezogener Daten",
+    "news": "Geplante Nachrichten",
     "granian": "Seitenserver",
 }
 
@@ -51,12 +52,12 @@ def _realtime_answers(serve) -> bool:
 def test_each_killed_child_is_started_again_and_pages_keep_working(
     world, redis_server, kreide_serve
 ):
-    # One server for all four kills: starting `kreide serve` is the slow part.
+    # One server for all the kills: starting `kreide serve` is the slow part.
     serve = kreide_serve(redis=redis_server)
     student = signed_in(serve.url, world.student_7a.username)
     for child in SHOWN_AS:
         before = serve.children()
-        assert set(before) >= {"granian", "realtime", "sampler", "exports"}
+        assert set(before) >= {"granian", "realtime", "sampler", "exports", "news"}
 
         os.kill(before[child], signal.SIGKILL)
 

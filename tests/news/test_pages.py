@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from kreide.core.models import AuditEntry
+from kreide.news import services
 from kreide.news.models import News, NewsAttachment, Receipt
 from tests.tasks.conftest import tus_upload
 
@@ -153,3 +154,48 @@ def test_list_and_dashboard_queries_do_not_grow_with_the_news(
         page = student.get("/").content.decode()
     assert "Alle 0" in page and "Angeheftet" in page
     assert not [q for q in dashboard.captured_queries if "news_news" in q["sql"]]  # cached
+
+
+def test_operators_post_school_news_from_operator(family, make_user, client_for):
+    operator = make_user(None, username="betrieb", is_staff=True, is_superuser=True)
+    client = client_for(operator)
+    assert client.get("/operator/news/news/add/").status_code == 200
+    response = client.post(
+        "/operator/news/news/add/",
+        {
+            "school": family.school.pk,
+            "title": "Störung behoben",
+            "body": "Alles läuft wieder.",
+            "audience": "school",
+            "published_at_0": "2026-01-05",
+            "published_at_1": "08:00:00",
+            "reply_choices": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert "Störung behoben" in client_for(family.student_7a).get("/").content.decode()
+    assert services.announce_due() == 1  # what `kreide news-announce` does every minute
+    assert News.objects.for_school(family.school).get().announced_at is not None
+
+
+def test_detail_page_queries_do_not_grow_with_files_or_children(
+    family, letter, client_for, make_user, django_assert_max_num_queries
+):
+    from kreide.accounts.models import User
+    from kreide.parents.models import ParentLink
+    from kreide.storage.blobstore import store_bytes
+
+    url = reverse("news:detail", args=[letter.pk])
+    parent = client_for(family.parent)
+    parent.get(url)
+    with django_assert_max_num_queries(15) as few:
+        assert parent.get(url).status_code == 200
+    for number in range(4):
+        services.add_attachment(
+            family.teacher_7a, letter, store_bytes(f"Datei {number}".encode()), f"{number}.pdf"
+        )
+        child = make_user(family.school, User.Role.STUDENT, groups=(family.class_7a,))
+        ParentLink.unscoped.create(school=family.school, parent=family.parent, child=child)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = parent.get(url).content.decode()
+    assert page.count("Zur Kenntnis genommen für") == 5

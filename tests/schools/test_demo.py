@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from kreide.accounts.models import User
+from kreide.news.models import News
 from kreide.schools import access, demo
 from kreide.schools.models import Membership
 from kreide.video import services as video
@@ -45,6 +46,15 @@ def test_sample_teacher_teaches_the_sample_students_class(client_for, capsys):
         people.filter(role=User.Role.PARENT).count()
         == people.filter(role=User.Role.STUDENT).count()
     )
+    # The class teacher's parent letter waits for the sample parent; most others confirmed.
+    overview = client_for(parent).get("/").content.decode()
+    assert "Wandertag am Freitag" in overview and "Willkommen bei Kreide" in overview
+    letter = News.objects.for_school(school).get(title="Wandertag am Freitag")
+    assert "Zur Kenntnis genommen für" in (
+        client_for(parent).get(f"/news/{letter.pk}/").content.decode()
+    )
+    receipts = as_teacher.get(f"/news/{letter.pk}/receipts/").content.decode()
+    assert "bestätigt" in receipts and "Nicht bestätigt" in receipts
 
 
 def test_a_teacher_without_classes_is_offered_nothing_that_leads_nowhere(
