@@ -2,10 +2,10 @@
 
 The status sampler, the scheduled news announcer, the nightly housekeeping and the room
 syncs run on every node's `kreide serve` or timer, but only the node holding the job's
-PostgreSQL advisory lock does the work. The lock belongs to a database connection of its own: when its process dies or
-loses the database, PostgreSQL releases it and the next node that asks takes over. No
-home-made cluster: the database every node already needs decides. On SQLite (the embedded
-single-server default) the one node always leads.
+PostgreSQL advisory lock does the work. The lock belongs to a database connection of its
+own: when its process dies or loses the database, PostgreSQL releases it and the next node
+that asks takes over. No home-made cluster: the database every node already needs decides.
+On SQLite (the embedded single-server default) the one node always leads.
 """
 
 from __future__ import annotations

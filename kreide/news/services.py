@@ -287,8 +287,7 @@ class Reader:
         return False
 
     def audience_filter(self) -> Q:
-        if self.admin:
-            return Q()
+        """For anyone but the school office (who reads everything)."""
         found = Q(audience=Audience.SCHOOL)
         if self.staff:
             found |= Q(audience=Audience.STAFF)
@@ -304,15 +303,17 @@ def _with_groups(group_ids: Iterable[int]) -> QuerySet:
 
 
 def visible(user: User, *, now: datetime | None = None) -> QuerySet[News]:
-    """The news `user` may read now, pinned first then newest (authors: their own too)."""
+    """The news `user` may read now, pinned first then newest. Authors see their own also
+    scheduled or expired, and the school office all of the school's (it manages them)."""
     if not access.participates(user):
         return News.unscoped.none()
+    news = News.objects.for_school(user.school_id)
+    reader = Reader.of(user)
+    if reader.admin:
+        return news
     now = now or timezone.now()
     current = Q(published_at__lte=now) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    reader = Reader.of(user)
-    return News.objects.for_school(user.school_id).filter(
-        (current & reader.audience_filter()) | Q(author=user)
-    )
+    return news.filter((current & reader.audience_filter()) | Q(author=user))
 
 
 def readable(user: User, pk: int) -> News:

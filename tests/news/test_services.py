@@ -96,6 +96,11 @@ def test_scheduled_news_appears_when_due_and_expired_news_goes(family, post):
     assert list(
         services.visible(family.student_7a, now=in_three_hours).values_list("title", flat=True)
     ) == ["Später"]
+    # The school office sees a teacher's scheduled news too; nobody else does.
+    post(family.teacher_7a, "Für 7a später", "groups", [family.class_7a], published_at=later())
+    assert "Für 7a später" in _titles(family.admin)
+    assert "Für 7a später" not in _titles(family.student_7a)
+    assert "Für 7a später" in _titles(family.teacher_7a)
     with pytest.raises(NewsRefusal):
         post(family.admin, "Verkehrt", published_at=later(3), expires_at=later(1))
 
