@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import segno
 from django.conf import settings
 from django.core.cache import caches
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -258,3 +259,13 @@ def render_pdf(
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()
+
+
+def write_slips(credentials: list[Credential], school, target: Path | None, site_url: str) -> Path:
+    """The commands' sign-in slips as a PDF only the operator can read; generated passwords
+    exist nowhere else, so without a target they still go to a file rather than being lost."""
+    default = f"credentials-{school.slug}-{timezone.now():%Y%m%d-%H%M%S}.pdf"
+    path = Path(target or default)
+    path.write_bytes(render_pdf(credentials, school.name, school.address, site_url=site_url))
+    path.chmod(0o600)
+    return path

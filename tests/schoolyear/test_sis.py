@@ -77,9 +77,22 @@ def test_generic_format_and_the_command_line(world):
         call_command("sis_sync", str(path), "--school", "nord", stdout=out)
         assert "new: S-1 Ben Kurz (7a)" in out.getvalue()
         assert not User.objects.filter(sis_id="S-1").exists()
-        call_command("sis_sync", str(path), "--school", "nord", "--apply", stdout=out)
+        slips = path.with_suffix(".pdf")
+        call_command(
+            "sis_sync",
+            str(path),
+            "--school",
+            "nord",
+            "--apply",
+            "--credentials",
+            str(slips),
+            stdout=out,
+        )
+        assert "2 sign-in slips written" in out.getvalue()
+        assert slips.read_bytes().startswith(b"%PDF") and slips.stat().st_mode & 0o077 == 0
     finally:
         path.unlink()
+        path.with_suffix(".pdf").unlink(missing_ok=True)
     anna = User.objects.get(school=world.school, sis_id="T-1")
     assert anna.role == User.Role.TEACHER
     assert Membership.unscoped.get(user=anna, group=world.class_7a).role == "teacher"

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 from tqdm import tqdm
 
 from kreide.accounts import credentials, importing, services
@@ -55,16 +54,9 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged, {len(result.groups_created)} new classes."
         )
         if result.credentials:
-            # Generated passwords exist nowhere else: without --credentials they still go
-            # to a file rather than being lost.
-            default = f"credentials-{school.slug}-{timezone.now():%Y%m%d-%H%M%S}.pdf"
-            target = Path(options["credentials"] or default)
-            target.write_bytes(
-                credentials.render_pdf(
-                    result.credentials, school.name, school.address, site_url=options["url"]
-                )
+            target = credentials.write_slips(
+                result.credentials, school, options["credentials"], options["url"]
             )
-            target.chmod(0o600)
             self.stdout.write(f"{len(result.credentials)} sign-in slips written to {target}.")
             if not options["url"]:
                 self.stdout.write(

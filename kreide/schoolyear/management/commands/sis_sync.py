@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kreide.accounts import importing
+from kreide.accounts import credentials, importing
 from kreide.schools.models import School
 from kreide.schoolyear import sis
 
@@ -19,6 +20,16 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--school", required=True, help="the school's short name (slug)")
         parser.add_argument("--apply", action="store_true", help="apply the difference")
+        parser.add_argument(
+            "--credentials",
+            type=Path,
+            help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
+        )
+        parser.add_argument(
+            "--url",
+            default=settings.PUBLIC_URL,
+            help="Kreide's address printed on the slips (default: KREIDE_PUBLIC_URL)",
+        )
 
     def handle(self, *args, **options) -> None:
         school = School.objects.filter(slug=options["school"]).first()
@@ -61,7 +72,9 @@ class Command(BaseCommand):
             f"{len(result.imported.updated)} updated, {len(result.deactivated)} deactivated."
         )
         if result.imported.credentials:
+            target = credentials.write_slips(
+                result.imported.credentials, school, options["credentials"], options["url"]
+            )
             self.stdout.write(
-                "New accounts have initial passwords: print their slips in the school office "
-                "(Classes and groups › reprint slips)."
+                f"{len(result.imported.credentials)} sign-in slips written to {target}."
             )
