@@ -162,7 +162,8 @@ class ImportForm(forms.Form):
         label=_("CSV file"),
         help_text=_(
             "Columns: username, first_name, last_name, role, classes (separated by ;), "
-            "optionally password and email. UTF-8, separated by ; or ,."
+            "optionally password, email and external_id (the ID at the school's sign-in "
+            "provider). UTF-8, separated by ; or ,."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )

@@ -19,10 +19,10 @@ from django.core.validators import validate_email
 from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
-from kreide.accounts.models import User
+from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
 
 REQUIRED_COLUMNS = ("username", "first_name", "last_name", "role", "classes")
-OPTIONAL_COLUMNS = ("password", "email")
+OPTIONAL_COLUMNS = ("password", "email", "external_id")
 MAX_ROWS = 5000
 MAX_ERRORS = 50
 
@@ -58,6 +58,8 @@ class ImportRow:
     # Set by the sync with the school administration software (kreide.schoolyear.sis), never
     # read from the account CSV: the stable id stored on the account.
     sis_id: str = ""
+    # The account's ID at the school's one sign-in provider (kreide.accounts.upstream).
+    external_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,10 +274,21 @@ def _check_row(
         if key in seen_emails:
             fail("email", _("Already used in line %(line)d.") % {"line": seen_emails[key]})
         seen_emails.setdefault(key, line)
+    external_id = values.get("external_id", "")
+    if len(external_id) > 255:
+        fail("external_id", _("At most 255 characters."))
     if errors:
         return None, errors
     return ImportRow(
-        line, username, values["first_name"], values["last_name"], role, classes, password, email
+        line,
+        username,
+        values["first_name"],
+        values["last_name"],
+        role,
+        classes,
+        password,
+        email,
+        external_id=external_id,
     ), []
 
 
@@ -308,5 +321,48 @@ def check_against_database(rows: list[ImportRow], school) -> list[RowError]:
         if row.username.lower() != username.lower():
             errors.append(
                 RowError(row.line, "email", _("This e-mail address belongs to another account."))
+            )
+    return errors + _check_external_ids(rows, school)
+
+
+def _check_external_ids(rows: list[ImportRow], school) -> list[RowError]:
+    """External IDs name accounts at the school's only sign-in provider, once each."""
+    linked = [row for row in rows if row.external_id]
+    if not linked:
+        return []
+    providers = list(UpstreamProvider.objects.for_school(school)[:2])
+    if len(providers) != 1:
+        return [
+            RowError(
+                linked[0].line,
+                "external_id",
+                _("External IDs need exactly one sign-in provider (the school has %(count)d).")
+                % {"count": len(providers)},
+            )
+        ]
+    errors, seen = [], {}
+    for row in linked:
+        if row.external_id in seen:
+            errors.append(
+                RowError(
+                    row.line,
+                    "external_id",
+                    _("Already used in line %(line)d.") % {"line": seen[row.external_id]},
+                )
+            )
+        seen.setdefault(row.external_id, row.line)
+    for value, username in (
+        ExternalIdentity.objects.for_school(school)
+        .filter(provider=providers[0], value__in=list(seen))
+        .values_list("value", "user__username")
+    ):
+        row = next(r for r in linked if r.external_id == value)
+        if row.username.lower() != username.lower():
+            errors.append(
+                RowError(
+                    row.line,
+                    "external_id",
+                    _("This external ID belongs to another account."),
+                )
             )
     return errors

@@ -17,7 +17,7 @@ from kreide.accounts import events as account_events
 from kreide.accounts.credentials import Credential, slip_group
 from kreide.accounts.hashing import hash_passwords
 from kreide.accounts.importing import ImportRow
-from kreide.accounts.models import User
+from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
 from kreide.accounts.passwords import generate_initial_password
 from kreide.accounts.permissions import can_reprint_slips, can_reset_password
 from kreide.core import audit, db
@@ -331,8 +331,45 @@ def _write_import(
     if result.updated:
         User.objects.bulk_update(result.updated, sorted(changed_fields), batch_size=500)
 
+    _link_imported(school, actor, rows, by_username)
     _sync_import_memberships(school, actor, rows, by_username, groups_by_name)
     return result
+
+
+def _link_imported(school, actor, rows, by_username) -> None:
+    """External IDs of the file, at the school's one sign-in provider (checked by
+    importing.check_against_database): new links and changed values."""
+    linked = [row for row in rows if row.external_id]
+    if not linked:
+        return
+    provider = UpstreamProvider.objects.for_school(school).get()
+    users = [by_username[row.username.lower()] for row in linked]
+    current = {
+        identity.user_id: identity
+        for identity in ExternalIdentity.objects.for_school(school).filter(
+            provider=provider, user__in=users
+        )
+    }
+    new, changed = [], []
+    for row, user in zip(linked, users, strict=True):
+        identity = current.get(user.pk)
+        if identity is None:
+            new.append(
+                ExternalIdentity(school=school, provider=provider, user=user, value=row.external_id)
+            )
+        elif identity.value != row.external_id:
+            identity.value, identity.first_sign_in_at = row.external_id, None
+            changed.append(identity)
+    ExternalIdentity.unscoped.bulk_create(new, batch_size=500)
+    ExternalIdentity.unscoped.bulk_update(changed, ["value", "first_sign_in_at"], batch_size=500)
+    audit.record_many(
+        school,
+        actor,
+        "account.external_id_set",
+        [identity.user for identity in new + changed],
+        provider=provider.name,
+        via="import",
+    )
 
 
 def _sync_import_memberships(school, actor, rows, by_username, groups_by_name) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kreide.accounts import upstream
+from kreide.accounts import importing, services, upstream
 from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
 from kreide.core.models import AuditEntry
 
@@ -184,3 +184,54 @@ def test_the_provider_pages_cost_a_bounded_number_of_queries(
 def test_a_secret_of_another_deployment_reads_as_none(provider, settings):
     settings.SECRET_KEY = "another-deployment-" + "x" * 40
     assert upstream.reveal(provider) == ""
+
+
+LINKED_CSV = (
+    "username;first_name;last_name;role;classes;external_id\n"
+    "anna.becker;Anna;Becker;student;7a;P-1\n"
+    "{existing};Lea;Alt;student;7a;P-2\n"
+    "carl.ohne;Carl;Ohne;student;7a;\n"
+)
+
+
+def _import_linked(world, text: str):
+    rows = importing.parse(text.encode(), world.school)
+    return services.import_users(world.admin, world.school, rows)
+
+
+def test_the_csv_import_carries_external_ids(world, provider):
+    _import_linked(world, LINKED_CSV.format(existing=world.student_7a.username))
+    links = dict(
+        ExternalIdentity.objects.for_school(world.school).values_list("user__username", "value")
+    )
+    assert links == {"anna.becker": "P-1", world.student_7a.username: "P-2"}
+    assert (
+        AuditEntry.objects.for_school(world.school).filter(action="account.external_id_set").count()
+        == 2
+    )
+    # Imported again with a changed value: changed, nothing doubled.
+    _import_linked(
+        world, LINKED_CSV.replace("P-2", "P-3").format(existing=world.student_7a.username)
+    )
+    assert (
+        ExternalIdentity.objects.for_school(world.school).get(user=world.student_7a).value == "P-3"
+    )
+    assert ExternalIdentity.objects.for_school(world.school).count() == 2
+
+
+def test_the_csv_import_refuses_doubled_or_taken_ids_and_imports_nothing(world, provider):
+    upstream.set_external_id(world.admin, world.classmate_7a, provider, "P-2")
+    doubled = LINKED_CSV.replace("P-1", "P-2").format(existing=world.student_7a.username)
+    with pytest.raises(importing.ImportFileError) as refused:
+        importing.parse(doubled.encode(), world.school)
+    messages = {(e.line, e.column, str(e.message)) for e in refused.value.errors}
+    assert (3, "external_id", "Schon in Zeile 2 verwendet.") in messages
+    assert (2, "external_id", "Diese externe Kennung gehört zu einem anderen Konto.") in messages
+    assert not User.objects.filter(username="anna.becker").exists()
+
+
+def test_external_ids_in_the_csv_need_exactly_one_provider(world):
+    with pytest.raises(importing.ImportFileError) as refused:
+        importing.parse(LINKED_CSV.format(existing="x.y").encode(), world.school)
+    assert [(e.line, e.column) for e in refused.value.errors] == [(2, "external_id")]
+    assert "genau einen Anmeldedienst (die Schule hat 0)" in str(refused.value.errors[0].message)
