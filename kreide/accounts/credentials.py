@@ -261,6 +261,20 @@ def render_pdf(
     return buffer.getvalue()
 
 
+def add_slip_arguments(parser) -> None:
+    """The commands' options for the sign-in slips of new accounts (see write_slips)."""
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
+    )
+    parser.add_argument(
+        "--url",
+        default=settings.PUBLIC_URL,
+        help="Kreide's address printed on the slips (default: KREIDE_PUBLIC_URL)",
+    )
+
+
 def write_slips(credentials: list[Credential], school, target: Path | None, site_url: str) -> Path:
     """The commands' sign-in slips as a PDF only the operator can read; generated passwords
     exist nowhere else, so without a target they still go to a file rather than being lost."""

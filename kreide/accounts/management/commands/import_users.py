@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -16,16 +15,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
         parser.add_argument("--school", required=True, help="the school's short name (slug)")
-        parser.add_argument(
-            "--credentials",
-            type=Path,
-            help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
-        )
-        parser.add_argument(
-            "--url",
-            default=settings.PUBLIC_URL,
-            help="Kreide's address printed on the slips (default: KREIDE_PUBLIC_URL)",
-        )
+        credentials.add_slip_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         school = School.objects.filter(slug=options["school"]).first()

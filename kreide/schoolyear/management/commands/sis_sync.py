@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kreide.accounts import credentials, importing
@@ -20,16 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("file", type=Path)
         parser.add_argument("--school", required=True, help="the school's short name (slug)")
         parser.add_argument("--apply", action="store_true", help="apply the difference")
-        parser.add_argument(
-            "--credentials",
-            type=Path,
-            help="PDF for the sign-in slips of new accounts (default: credentials-SLUG-TIME.pdf)",
-        )
-        parser.add_argument(
-            "--url",
-            default=settings.PUBLIC_URL,
-            help="Kreide's address printed on the slips (default: KREIDE_PUBLIC_URL)",
-        )
+        credentials.add_slip_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         school = School.objects.filter(slug=options["school"]).first()
