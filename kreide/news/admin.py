@@ -10,4 +10,4 @@ class NewsAdmin(OperatorOnly):
 
     list_display = ("title", "school", "audience", "published_at", "pinned")
     list_filter = ("school", "audience")
-    exclude = ("author", "announced_at", "edited_at")
+    exclude = ("author", "announced_at", "edited_at", "reminded_at")

@@ -46,6 +46,7 @@ class News(SchoolScopedModel):
     # A parent letter asks the parents of each child to confirm it, optionally with a reply.
     needs_confirmation = models.BooleanField(_("parents confirm reading"), default=False)
     reply_choices = models.TextField(_("reply choices"), blank=True, max_length=1000)
+    reminded_at = models.DateTimeField(_("parents last reminded"), null=True, blank=True)
 
     class Meta(SchoolScopedModel.Meta):
         ordering = ["-pinned", "-published_at", "-pk"]

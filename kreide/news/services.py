@@ -19,7 +19,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -51,6 +51,7 @@ audit.declare(
 
 UPLOAD_PURPOSE = "news-attachment"
 DASHBOARD_LENGTH = 5
+REMIND_INTERVAL = timedelta(hours=1)
 Audience = News.Audience
 
 
@@ -455,13 +456,24 @@ def confirm(parent: User, news: News, child: User, choice: str = "") -> Receipt:
 
 @transaction.atomic
 def remind(actor: User, news: News) -> int:
-    """Notify the parents of every child without a receipt; returns how many parents."""
+    """Notify the parents of every child without a receipt; returns how many parents.
+    Once per REMIND_INTERVAL: a double click or an impatient author does not flood them."""
     require_author(actor, news)
+    news = News.objects.for_school(news.school_id).select_for_update().get(pk=news.pk)
+    now = timezone.now()
+    if news.reminded_at is not None and now - news.reminded_at < REMIND_INTERVAL:
+        raise NewsRefusal(
+            _("The parents were reminded at %(time)s; the next reminder is possible an hour later.")
+            % {"time": timezone.localtime(news.reminded_at).strftime("%H:%M")},
+            status=429,
+        )
     parents = {
         parent.pk for row in letter_children(news) if row.receipt is None for parent in row.parents
     }
     audit.record(news.school_id, actor, "letter.reminded", news, parents=len(parents))
     if parents:
+        news.reminded_at = now
+        news.save(update_fields=["reminded_at"])
         events.letter_reminder.publish(news_id=news.pk, parent_ids=sorted(parents))
     return len(parents)
 

@@ -231,7 +231,11 @@ def receipts_csv(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def remind(request: HttpRequest, pk: int) -> HttpResponse:
     news = _letter(request, pk)
-    count = services.remind(request.user, news)
+    try:
+        count = services.remind(request.user, news)
+    except NewsRefusal as refusal:
+        messages.error(request, str(refusal.message))
+        return redirect("news:receipts", pk=news.pk)
     if count:
         messages.success(
             request,

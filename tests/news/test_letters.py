@@ -3,6 +3,7 @@ sees who confirmed and who has not, reminds the rest and downloads the list."""
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -94,7 +95,15 @@ def test_reminder_reaches_the_parents_of_children_without_a_receipt(
     services.confirm(family.parent, letter, family.student_7a, "Nein")
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.remind(family.teacher_7a, letter) == 1
-    assert len(callbacks) == 1
+    assert [c.__qualname__ for c in callbacks].count("Event.publish.<locals>.deliver") == 1
+    # Once an hour: a double click or an impatient author does not flood the parents.
+    with pytest.raises(NewsRefusal) as again:
+        services.remind(family.teacher_7a, letter)
+    assert again.value.status == 429
+    letter.refresh_from_db()
+    letter.reminded_at -= timedelta(hours=1, seconds=1)
+    letter.save()
+    assert services.remind(family.teacher_7a, letter) == 1
     with pytest.raises(PermissionDenied):
         services.remind(family.teacher_7b, letter)
     with pytest.raises(PermissionDenied):
@@ -127,6 +136,28 @@ def test_confirmation_page_and_csv(family, letter, client_for, django_assert_max
         assert client.get(url).status_code in (403, 404), who
         assert client.get(url + "../receipts.csv").status_code in (403, 404), who
     assert client_for(family.admin).get(url).status_code == 200
+
+
+def test_reminding_twice_within_the_hour_says_when_it_is_possible(
+    family, letter, client_for, make_user
+):
+    from kreide.accounts.models import User
+    from kreide.parents.models import ParentLink
+
+    ParentLink.unscoped.create(
+        school=family.school,
+        parent=make_user(family.school, User.Role.PARENT),
+        child=family.classmate_7a,
+    )
+    teacher = client_for(family.teacher_7a)
+    url = reverse("news:remind", args=[letter.pk])
+    first = teacher.post(url, follow=True).content.decode()
+    assert "3 Eltern, die noch nicht bestätigt haben, wurden erinnert." in first
+    assert "Letzte Erinnerung:" in first
+    second = teacher.post(url, follow=True).content.decode()
+    assert "die nächste Erinnerung ist eine Stunde später möglich" in second
+    reminded = AuditEntry.objects.for_school(family.school).filter(action="letter.reminded")
+    assert reminded.count() == 1
 
 
 def test_a_name_never_becomes_a_spreadsheet_formula(family, letter):
