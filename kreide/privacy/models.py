@@ -20,6 +20,8 @@ class RetentionRule(SchoolScopedModel):
         constraints = [
             models.UniqueConstraint(fields=["school", "kind"], name="retention_rule_unique")
         ]
+        verbose_name = _("retention period")
+        verbose_name_plural = _("retention periods")
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.days}"
@@ -34,6 +36,8 @@ class RetentionRun(SchoolScopedModel):
 
     class Meta(SchoolScopedModel.Meta):
         ordering = ["-started_at", "-id"]
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
 
 
 class Deactivation(models.Model):
@@ -46,6 +50,10 @@ class Deactivation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     since = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("deactivation")
+        verbose_name_plural = _("deactivations")
 
     def __str__(self) -> str:
         return f"{self.user_id} since {self.since:%Y-%m-%d}"
@@ -80,6 +88,8 @@ class AccessExport(SchoolScopedModel):
     class Meta(SchoolScopedModel.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "created_at"])]
+        verbose_name = _("copy of personal data")
+        verbose_name_plural = _("copies of personal data")
 
     def __str__(self) -> str:
         return f"export {self.pk} of {self.subject_id} ({self.state})"
