@@ -1,4 +1,4 @@
-"""ASGI entry point: only the long-lived connections (messenger, live updates).
+"""ASGI entry point: only the long-lived connections (messenger, the live notification bell).
 
 It runs as a process of its own, so a messenger overload never blocks page views and a
 page overload never stops chat.
@@ -16,7 +16,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from kreide.messenger.auth import session_auth_stack  # noqa: E402
-from kreide.messenger.routing import websocket_urlpatterns  # noqa: E402
+from kreide.messenger.routing import websocket_urlpatterns as messenger_sockets  # noqa: E402
+from kreide.notifications.routing import (  # noqa: E402
+    websocket_urlpatterns as notification_sockets,
+)
 
 # Everything loaded so far (Django, the URL conf, the models) lives as long as the process:
 # moved out of the collector's reach, so full collections with thousands of open sockets
@@ -27,7 +30,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi,
         "websocket": AllowedHostsOriginValidator(
-            session_auth_stack(URLRouter(websocket_urlpatterns))
+            session_auth_stack(URLRouter(messenger_sockets + notification_sockets))
         ),
     }
 )

@@ -124,6 +124,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "kreide.core.context_processors.kreide",
+                "kreide.notifications.context.live",
             ],
         },
     },
@@ -425,6 +426,26 @@ def _realtime_connect_sources() -> list[str]:
         if not host.startswith("[")
         for scheme in ("ws", "wss")
     ]
+
+
+# --- Notifications (docs/notifications.md) ---------------------------------------------
+# Web Push goes only to these push services (a browser's subscription names its endpoint:
+# without the list, anyone could make Kreide post to any address). An entry is a host
+# reached over https ("*." for its subdomains); "http://host:port" allows one plain origin
+# (a push service on loopback in tests and the benchmark).
+PUSH_SERVICES = env_list(
+    "KREIDE_PUSH_SERVICES",
+    [
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "*.push.apple.com",
+        "*.notify.windows.com",
+    ],
+)
+# Who the push services may contact about Kreide's pushes (the VAPID "sub" claim).
+PUSH_CONTACT = env_str("KREIDE_PUSH_CONTACT", f"mailto:{DEFAULT_FROM_EMAIL}")
+# The hour (local time) after which the daily e-mail digest goes out.
+DIGEST_HOUR = env_int("KREIDE_DIGEST_HOUR", 17)
 
 
 # --- Security headers -----------------------------------------------------------------

@@ -60,6 +60,8 @@ class RoomMember(SchoolScopedModel):
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
     muted = models.BooleanField(_("muted"), default=False)
+    # The member's own choice: no notifications for new messages here (they still arrive).
+    notifications_off = models.BooleanField(_("notifications off"), default=False)
     last_read_id = models.BigIntegerField(default=0)
     joined_at = models.DateTimeField(auto_now_add=True)
 

@@ -34,6 +34,7 @@ from kreide.core import audit
 from kreide.core.cache import breaker as redis_breaker
 from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
+from kreide.messenger import events
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
@@ -478,6 +479,7 @@ def send_message(
             RoomMember.objects.for_school(user.school_id).filter(
                 pk=member.pk, last_read_id__lt=message.pk
             ).update(last_read_id=message.pk)
+            events.message_sent.publish(message_id=message.pk)
     except IntegrityError:  # the same key raced in from a parallel retry
         message = Message.objects.for_school(user.school_id).get(author=user, client_key=client_key)
         return Sent(serialize(message), created=False)
@@ -550,6 +552,14 @@ def mark_read(user: User, room_id: int, upto: int) -> int:
     ).update(last_read_id=upto)
     cache.delete(_unread_key(user.pk))
     return upto
+
+
+def set_notifications_off(user: User, room_id: int, off: bool) -> RoomMember:
+    """A member's own mute: no notifications for this room's new messages."""
+    member = member_of(user, room_id)
+    member.notifications_off = off
+    member.save(update_fields=["notifications_off"])
+    return member
 
 
 @transaction.atomic
@@ -668,6 +678,7 @@ def send_direct_notices(author: User, recipients: list[User], text: str, key: st
             RoomMember.objects.for_school(author.school_id).filter(
                 room=room, user=author, last_read_id__lt=message.pk
             ).update(last_read_id=message.pk)
+            events.message_sent.publish(message_id=message.pk)
             message.author = author
             broadcast_on_commit(
                 [room_group(room.pk)], {"type": "message", "message": serialize(message)}

@@ -14,6 +14,7 @@ urlpatterns: list = [
     path("rooms/<id:pk>/read", views.room_read, name="read"),
     path("rooms/<id:pk>/search", views.room_search, name="search"),
     path("rooms/<id:pk>/members/", views.room_members, name="members"),
+    path("rooms/<id:pk>/notifications", views.room_notifications, name="notifications"),
     path("message/<id:pk>/edit", views.message_edit, name="edit"),
     path("message/<id:pk>/delete", views.message_delete, name="delete"),
     path("attachments/<id:pk>/download", views.attachment, name="attachment"),

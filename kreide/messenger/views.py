@@ -162,6 +162,20 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@school_member_required
+@require_POST
+def room_notifications(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mute or unmute notifications of this room for oneself."""
+    member = services.set_notifications_off(request.user, pk, request.POST.get("off") == "1")
+    messages.success(
+        request,
+        _("No notifications for new messages in this room.")
+        if member.notifications_off
+        else _("You are notified of new messages in this room again."),
+    )
+    return redirect("messenger:room", pk)
+
+
 def _resync_seconds() -> int | None:
     """With the in-process channel layer (embedded default) the page server cannot reach
     the sockets in the ASGI process, so open chats also catch up now and then."""

@@ -10,9 +10,14 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from kreide.core import navigation
         from kreide.news import events as news_events
+        from kreide.core import health, navigation
+        from kreide.messenger import events as messenger_events
         from kreide.notifications import exports, services  # noqa: F401 - exports registers
+        from kreide.notifications import health as notification_health
         from kreide.parents import events as parent_events
         from kreide.tasks import events as task_events
+        from kreide.timetable import events as timetable_events
+        from kreide.video import events as video_events
 
         navigation.register(
             _("Notifications"),
@@ -26,3 +31,9 @@ class NotificationsConfig(AppConfig):
         parent_events.absence_acknowledged.subscribe(services.on_absence_acknowledged)
         news_events.news_published.subscribe(services.on_news_published)
         news_events.letter_reminder.subscribe(services.on_letter_reminder)
+        messenger_events.message_sent.subscribe(services.on_message_sent)
+        timetable_events.substitutions_added.subscribe(services.on_substitutions_added)
+        video_events.lesson_started.subscribe(services.on_lesson_started)
+        health.register(
+            "notifications", _("Notifications"), notification_health.check, order=85, degrades=True
+        )

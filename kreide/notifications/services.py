@@ -1,14 +1,18 @@
 """The notification centre: one list per person, fed by other modules' declared events.
 
 Handlers run after the causing transaction commits and write one row per recipient in
-batched inserts. The navigation's unread count lives in the cache and costs pages no query:
+batched inserts; delivery (live, Web Push, digest) happens later in the worker
+(`delivery.py`), so a notification to 1,200 people costs the writer only the inserts.
+The navigation's unread count lives in the cache and costs pages no query:
 the writers set it (a new notification, marking read) and the list page renews it; a
 count the cache has lost reads as none until then.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Count
@@ -20,12 +24,15 @@ from django.utils.translation import override
 from kreide.accounts.models import User
 from kreide.news import services as news
 from kreide.news.models import News
+from kreide.messenger.models import Message, Room, RoomMember
 from kreide.notifications.models import Notification
 from kreide.parents.models import AbsenceReport
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
 from kreide.tasks.models import Submission, Task
-from kreide.tasks.services import assignees
+from kreide.tasks.services import HANDED_IN, assignees
+from kreide.timetable.models import Substitution
+from kreide.video.models import VideoLesson
 
 BATCH = 1000
 UNREAD_SECONDS = 14 * 24 * 3600
@@ -212,3 +219,144 @@ def on_letter_reminder(news_id: int, parent_ids: list[int], **_payload) -> None:
         text,
         reverse("news:detail", args=[item.pk]),
     )
+def on_message_sent(message_id: int, **_payload) -> None:
+    """The room's other members, unless they muted it; one unread notice per room is
+    enough (a lively chat does not fill the list)."""
+    message = Message.unscoped.select_related("room", "author").filter(pk=message_id).first()
+    if message is None or message.deleted_at is not None:
+        return
+    room, author = message.room, message.author
+    url = reverse("messenger:room", args=[room.pk])
+    waiting = Notification.objects.for_school(room.school_id).filter(
+        kind=Notification.Kind.MESSAGE, url=url, read_at__isnull=True
+    )
+    readers = (
+        RoomMember.objects.for_school(room.school_id)
+        .filter(room=room, notifications_off=False, user__is_active=True)
+        .exclude(user_id=author.pk)
+        .exclude(user_id__in=waiting.values("user_id"))
+        .values_list("user_id", flat=True)
+    )
+    with override("de"):
+        if room.kind == Room.Kind.DIRECT:
+            text = _("New message from %(name)s") % {"name": author.get_full_name() or author}
+        else:
+            text = _("New message in %(room)s from %(name)s") % {
+                "room": room.name,
+                "name": author.get_full_name() or author,
+            }
+    notify(room.school_id, readers, Notification.Kind.MESSAGE, text, url)
+
+
+# A substitution further ahead than this is news for later; the plan shows it.
+SUBSTITUTION_DAYS = 14
+
+
+def on_substitutions_added(school_id: int, substitution_ids: list[int], **_payload) -> None:
+    """The students of each affected class and the teachers named: one notification per
+    person and day, listing that day's changes."""
+    today = timezone.localdate()
+    rows = list(
+        Substitution.objects.for_school(school_id)
+        .filter(
+            pk__in=substitution_ids,
+            day__gte=today,
+            day__lte=today + timedelta(days=SUBSTITUTION_DAYS),
+        )
+        .select_related("subject")
+        .order_by("day", "period")
+    )
+    if not rows:
+        return
+    students: dict[int, set[int]] = defaultdict(set)
+    for group_id, user_id in (
+        Membership.objects.for_school(school_id)
+        .filter(
+            group_id__in={row.group_id for row in rows},
+            role=access.MEMBER,
+            group__is_active=True,
+            user__is_active=True,
+            user__role=User.Role.STUDENT,
+        )
+        .values_list("group_id", "user_id")
+    ):
+        students[group_id].add(user_id)
+    changes: dict[tuple[int, date], list[Substitution]] = defaultdict(list)
+    for row in rows:
+        concerned = students[row.group_id] | {row.teacher_id, row.absent_teacher_id} - {None}
+        for user_id in concerned:
+            changes[(user_id, row.day)].append(row)
+    by_text: dict[str, list[int]] = defaultdict(list)
+    with override("de"):
+        for (user_id, day), day_rows in changes.items():
+            by_text[_substitution_text(day, day_rows)].append(user_id)
+    url = reverse("timetable:my_week")
+    for text, user_ids in by_text.items():
+        notify(school_id, user_ids, Notification.Kind.SUBSTITUTION, text, url)
+
+
+def _substitution_text(day: date, rows: list[Substitution]) -> str:
+    parts = []
+    for row in rows:
+        what = Substitution.Kind(row.kind).label
+        subject = f" {row.subject.short_name}" if row.subject_id else ""
+        parts.append(
+            _("%(period)d. period%(subject)s: %(what)s")
+            % {"period": row.period, "subject": subject, "what": what}
+        )
+    return _("Timetable change on %(day)s: %(changes)s") % {
+        "day": day.strftime("%d.%m."),
+        "changes": "; ".join(dict.fromkeys(parts)),
+    }
+
+
+def on_lesson_started(lesson_id: int, **_payload) -> None:
+    lesson = VideoLesson.unscoped.filter(pk=lesson_id).first()
+    if lesson is None:
+        return
+    members = (
+        access.member_ids(lesson.school_id, [lesson.group_id])
+        .exclude(user_id=lesson.teacher_id)
+        .values_list("user_id", flat=True)
+    )
+    readers = User.objects.for_school(lesson.school_id).filter(pk__in=members, is_active=True)
+    with override("de"):
+        text = _("The video lesson has started: %(title)s") % {"title": lesson.title}
+    notify(
+        lesson.school_id,
+        readers.values_list("pk", flat=True),
+        Notification.Kind.VIDEO,
+        text,
+        reverse("video:detail", args=[lesson.pk]),
+    )
+
+
+def remind_due_tomorrow(now: datetime | None = None) -> int:
+    """Students who have not handed in a task due tomorrow; each is reminded once per task,
+    however often this runs (hourly by `kreide notifications-work`, nightly by
+    `kreide housekeeping`). Returns how many reminders were written."""
+    local = timezone.localtime(now or timezone.now())
+    start = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    tasks = Task.unscoped.filter(
+        due_at__gte=start, due_at__lt=start + timedelta(days=1), starts_at__lte=local
+    )
+    written = 0
+    for task in tasks:
+        url = reverse("tasks:detail", args=[task.pk])
+        reminded = set(
+            Notification.objects.for_school(task.school_id)
+            .filter(kind=Notification.Kind.DUE_TOMORROW, url=url)
+            .values_list("user_id", flat=True)
+        )
+        handed_in = set(
+            Submission.objects.for_school(task.school_id)
+            .filter(task=task, status__in=HANDED_IN)
+            .values_list("student_id", flat=True)
+        )
+        due = [s.pk for s in assignees(task) if s.pk not in reminded | handed_in]
+        if not due:
+            continue
+        with override("de"):
+            text = _("Due tomorrow: %(title)s") % {"title": task.title}
+        written += notify(task.school_id, due, Notification.Kind.DUE_TOMORROW, text, url)
+    return written

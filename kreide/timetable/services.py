@@ -27,6 +27,7 @@ from kreide.core import audit, fragments
 from kreide.schools import access
 from kreide.schools.access import is_admin_of
 from kreide.schools.models import Group, Membership, School, Subject
+from kreide.timetable import events
 from kreide.timetable.importing import (
     LessonRow,
     ParsedExport,
@@ -606,6 +607,10 @@ def _apply(plan: _Plan, actor: User | None) -> None:
         substitutions_removed=len(report.substitutions_removed),
     )
     fragments.rows_changed([*lessons, *substitutions])  # bulk_create sends no signals
+    if substitutions:
+        events.substitutions_added.publish(
+            school_id=school.pk, substitution_ids=[row.pk for row in substitutions]
+        )
 
 
 # ---------------------------------------------------------------------------- bell times

@@ -28,7 +28,7 @@ from kreide.core.errors import Refusal
 from kreide.schedule.services import start_time_for
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
-from kreide.video import janus
+from kreide.video import events, janus
 from kreide.video.models import Admission, ChatMessage, MediaServer, VideoLesson
 
 logger = logging.getLogger(__name__)
@@ -284,9 +284,12 @@ def open_room(
         except janus.JanusError as error:
             failure = error
         else:
+            started = locked.status == VideoLesson.Status.SCHEDULED
             locked.server, locked.room_id, locked.room_secret = server, room, secret
             locked.status = VideoLesson.Status.LIVE
             locked.save(update_fields=["server", "room_id", "room_secret", "status"])
+            if started:  # not a room made again after a lost server
+                events.lesson_started.publish(lesson_id=locked.pk)
             return locked
     mark_unhealthy(server, str(failure))  # outside the rolled-back transaction
     raise VideoUnavailable from failure

@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Delete what the schools' retention rules say has expired, trash older than 30 "
         "days, uploads nobody finished in 7 days and access exports past their days, then "
-        "free the disk space of content nothing refers to any more."
+        "free the disk space of content nothing refers to any more; remind students of tasks "
+        "due tomorrow."
     )
 
     def handle(self, *args, **options) -> None:
@@ -29,3 +30,5 @@ class Command(BaseCommand):
             call_command("purge_file_trash", stdout=self.stdout)
             call_command("purge_uploads", stdout=self.stdout)
             call_command("purge_blobs", "--no-progress", stdout=self.stdout)
+            # Reminders are idempotent: the worker's hourly run and this one never double up.
+            call_command("notifications_remind", stdout=self.stdout)

@@ -4,8 +4,8 @@
   (measured here about 9x the requests/s of Django under ASGI);
 - a separate ASGI process (uvicorn) for long-lived connections (messenger, live updates),
   so an overload of one never stops the other;
-- the status sampler, the worker building people's copies of their data (and Janus
-  with KREIDE_JANUS=auto).
+- the status sampler, the worker building people's copies of their data, the notification
+  worker (and Janus with KREIDE_JANUS=auto).
 All are supervised: a child that exits is started again after a backoff (1 s, doubling up
 to 60 s; back to 1 s once it ran for a minute) while the others go on serving; each
 restart is logged and shown on /status. Ctrl+C or SIGTERM stops them all.
@@ -136,6 +136,8 @@ class Command(BaseCommand):
             "news-announce": [str(bin_dir / "kreide"), "news-announce"],
             # People's copies of their data, built in the background (kreide.privacy).
             "access-exports": [str(bin_dir / "kreide"), "access-exports"],
+            # The notification queue: live updates, Web Push, digests, never in a request.
+            "notifications": [str(bin_dir / "kreide"), "notifications-work"],
         }
         # Optional video: KREIDE_JANUS=auto runs a local Janus and its health monitor
         # (it restarts Janus itself, so a Janus crash never stops the pages).

@@ -1,0 +1,58 @@
+"""`kreide notifications-work`: the delivery queue's worker (started by `kreide serve`).
+
+Delivers waiting notifications live and by push, releases pushes held through quiet hours,
+and runs the scheduled sources: the due-tomorrow reminders (hourly) and the daily e-mail
+digest. Each step is idempotent, so a restart at any point is harmless.
+"""
+
+import logging
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from kreide.core import leader
+from kreide.notifications import delivery, digest, services
+
+logger = logging.getLogger(__name__)
+IDLE_SECONDS = 0.5
+SCHEDULED_SECONDS = 600.0
+
+
+class Command(BaseCommand):
+    help = "Deliver notifications live, by Web Push and e-mail digest (run by `kreide serve`)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--once", action="store_true", help="Deliver what is waiting now, then exit."
+        )
+
+    def handle(self, *args, once: bool = False, **options):
+        pusher = delivery.Pusher()
+        next_scheduled = 0.0
+        # Every node's `kreide serve` starts a worker; one delivers (docs/scale-out.md).
+        leadership = leader.Leadership("notifications")
+        while True:
+            close_old_connections()  # a restarted database must not stop delivery for good
+            if not once and not leadership.held():
+                time.sleep(5)
+                continue
+            try:
+                done = delivery.deliver_batch(pusher)
+                if not done:
+                    delivery.release_held(pusher)
+                if time.monotonic() >= next_scheduled:
+                    services.remind_due_tomorrow()
+                    digest.send_due()
+                    next_scheduled = time.monotonic() + SCHEDULED_SECONDS
+            except Exception:  # the database away: try again, `kreide serve` keeps running
+                if once:
+                    raise
+                logger.exception("notification delivery failed, retrying")
+                done = 0
+                time.sleep(5)
+            if once and not done:
+                self.stdout.write(f"{pusher.sent} pushes sent, {pusher.failed} failed")
+                return
+            if not done:
+                time.sleep(IDLE_SECONDS)
