@@ -1,0 +1,46 @@
+"""A push service that cannot be reached, or no mail at all: notifications still land in
+the list and the live count, the queue drains, and nothing waits on the dead part."""
+
+import socket
+
+import pytest
+
+from kreide.notifications import delivery, digest, services, settings_services
+from kreide.notifications.models import Notification, Preferences
+from tests.notifications.conftest import local
+from tests.notifications.receiver import Browser
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_push_service_costs_only_the_pushes(world, make_user, settings):
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    settings.PUSH_SERVICES = [dead]
+    students = [make_user(world.school, groups=(world.class_7a,)) for _ in range(6)]
+    for student in students:
+        settings_services.subscribe(student, Browser(f"s{student.pk}").subscription(dead))
+    services.notify(world.school.pk, [s.pk for s in students], "news", "Schulfest")
+    pusher = delivery.Pusher()
+    assert delivery.work_until_empty(pusher, now=local(12)) == 6
+    assert delivery.queue_length() == 0
+    assert pusher.sent == 0 and pusher.failed == 6
+    # After three failures in a row the service is paused, not asked once per subscription.
+    assert pusher.paused_until
+    for student in students:
+        assert services.unread_count(student) == 1
+        assert [n.text for n in services.latest(student)] == ["Schulfest"]
+
+
+def test_with_mail_off_the_digest_is_skipped_and_the_rest_works(world, settings):
+    settings.EMAIL_HOST, settings.MAIL = "", "off"
+    Preferences.objects.for_school(world.school).create(user=world.student_7a, digest=True)
+    services.notify(world.school.pk, [world.student_7a.pk], "news", "Wandertag")
+    assert digest.send_due(now=local(18)) == 0
+    assert delivery.work_until_empty(now=local(12)) == 1
+    assert Notification.objects.for_school(world.school).get().delivered_at is not None
