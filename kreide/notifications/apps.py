@@ -8,10 +8,9 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
-        from kreide.core import navigation
-        from kreide.news import events as news_events
         from kreide.core import health, navigation
         from kreide.messenger import events as messenger_events
+        from kreide.news import events as news_events
         from kreide.notifications import exports, services  # noqa: F401 - exports registers
         from kreide.notifications import health as notification_health
         from kreide.parents import events as parent_events

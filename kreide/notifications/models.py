@@ -20,8 +20,6 @@ class Notification(SchoolScopedModel):
         FEEDBACK = "feedback", _("feedback on a submission")
         DUE_TOMORROW = "due_tomorrow", _("task due tomorrow")
         MESSAGE = "message", _("new message")
-        NEWS = "news", _("school news")
-        LETTER = "letter", _("parent letter")
         SUBSTITUTION = "substitution", _("substitution")
         VIDEO = "video", _("video lesson")
         ABSENCE_REPORTED = "absence_reported", _("absence reported")

@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kreide.accounts.models import User
+from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news import services as news
 from kreide.news.models import News
-from kreide.messenger.models import Message, Room, RoomMember
 from kreide.notifications.models import Notification
 from kreide.parents.models import AbsenceReport
 from kreide.schools import access
@@ -219,6 +219,8 @@ def on_letter_reminder(news_id: int, parent_ids: list[int], **_payload) -> None:
         text,
         reverse("news:detail", args=[item.pk]),
     )
+
+
 def on_message_sent(message_id: int, **_payload) -> None:
     """The room's other members, unless they muted it; one unread notice per room is
     enough (a lively chat does not fill the list)."""

@@ -1,13 +1,18 @@
 """Web Push in a real browser (Debian's Chromium): the settings page registers Kreide's
 service worker from Kreide's origin under the strict CSP, and a push message delivered to
 it (through the DevTools protocol, as the browser's push service would) is shown as a
-notification and reaches the open page."""
+notification and reaches the open page; the bell counts up live over the real-time
+process."""
 
+import copy
 import json
 import time
 
 import pytest
 from playwright.sync_api import expect
+
+from kreide.notifications import delivery, services
+from tests.notifications.conftest import in_thread, local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -62,3 +67,26 @@ def test_the_service_worker_shows_a_push_and_tells_the_page(page, live_server, w
     )
     assert shown == [["Kreide", "Neue Aufgabe: Lyrik", f"{live_server.url}/tasks/"]]
     assert not [e for e in errors if "Content Security Policy" in e]
+
+
+def test_the_bell_counts_up_without_a_reload(
+    asgi_server, open_page, live_server, world, sign_in, settings
+):
+    port = int(asgi_server.rsplit(":", 1)[1])
+    settings.REALTIME_PORT = port
+    policy = copy.deepcopy(settings.CONTENT_SECURITY_POLICY)
+    policy["DIRECTIVES"]["connect-src"] += [f"ws://localhost:{port}"]
+    settings.CONTENT_SECURITY_POLICY = policy
+    page = open_page()
+    sign_in(page, world.student_7a.username)
+    with page.expect_websocket(lambda ws: "/ws/notifications/" in ws.url) as opened:
+        page.goto("/notifications/")
+    socket = opened.value
+    socket.wait_for_event("framereceived")  # the count on connect: the socket is subscribed
+    bell = page.locator('nav a[href="/notifications/"] .count')
+    expect(bell).to_have_count(0)
+
+    services.notify(world.school.pk, [world.student_7a.pk], "news", "Hitzefrei ab 11 Uhr")
+    in_thread(delivery.work_until_empty, now=local(12))  # as the worker process does
+    expect(bell).to_contain_text("1")
+    expect(page.locator("[data-kreide-live-note]")).to_have_text("Hitzefrei ab 11 Uhr")

@@ -8,10 +8,11 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.urls import reverse
+from django.utils import timezone
 
-from kreide.notifications import delivery, services, settings_services, vapid
+from kreide.notifications import delivery, health, services, settings_services, vapid
 from kreide.notifications.models import Notification, PushSubscription
-from tests.notifications.conftest import local
+from tests.notifications.conftest import in_thread, local
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOON = local(12)
@@ -128,12 +129,12 @@ def test_settings_switch_push_and_live_off(world, client_for, receiver):
     client = client_for(world.student_7a)
     _subscribe(client, receiver, "phone")
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(delivery.user_group(world.student_7a.pk), channel)
+    channel = in_thread(async_to_sync(layer.new_channel))
+    in_thread(async_to_sync(layer.group_add), delivery.user_group(world.student_7a.pk), channel)
 
     services.notify(world.school.pk, [world.student_7a.pk], "news", "Eins")
-    delivery.work_until_empty(now=NOON)
-    event = async_to_sync(layer.receive)(channel)
+    in_thread(delivery.work_until_empty, now=NOON)
+    event = in_thread(async_to_sync(layer.receive), channel)
     assert '"text": "Eins"' in event["text"] and '"count": 1' in event["text"]
     assert len(receiver.messages_for("phone")) == 1
 
@@ -214,3 +215,26 @@ def test_the_count_endpoint_costs_no_query(world, client_for, django_assert_max_
         assert client.get(reverse("notifications:count")).json() == {"count": 1}
     client.logout()
     assert client.get(reverse("notifications:count")).status_code == 401
+
+
+def test_status_shows_a_queue_that_does_not_move(world):
+    assert health.check() is None
+    services.notify(world.school.pk, [world.student_7a.pk, world.student_7b.pk], "news", "x")
+    assert health.check() is None  # just written: the worker has two minutes
+    Notification.unscoped.update(created_at=timezone.now() - timedelta(minutes=5))
+    assert health.check() == "2 waiting, the oldest for 5 min"
+    delivery.work_until_empty(now=NOON)
+    assert health.check() is None
+
+
+def test_the_settings_page_costs_a_bounded_number_of_queries(
+    world, client_for, receiver, django_assert_max_num_queries
+):
+    client = client_for(world.admin)
+    for n in range(3):
+        _subscribe(client, receiver, f"device{n}")
+    client.get(reverse("notifications:settings"))  # the VAPID key is made on first use
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("notifications:settings"))
+    assert page.status_code == 200
+    assert "an 3 Browser" in page.content.decode()

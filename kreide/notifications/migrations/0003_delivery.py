@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0001_initial'),
+        ('notifications', '0002_alter_notification_kind'),
         ('schools', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -100,7 +100,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='notification',
             name='kind',
-            field=models.CharField(choices=[('new_task', 'new task'), ('feedback', 'feedback on a submission'), ('due_tomorrow', 'task due tomorrow'), ('message', 'new message'), ('news', 'school news'), ('letter', 'parent letter'), ('substitution', 'substitution'), ('video', 'video lesson'), ('absence_reported', 'absence reported'), ('absence_acknowledged', 'absence acknowledged')], max_length=32, verbose_name='kind'),
+            field=models.CharField(choices=[('new_task', 'new task'), ('feedback', 'feedback on a submission'), ('due_tomorrow', 'task due tomorrow'), ('message', 'new message'), ('substitution', 'substitution'), ('video', 'video lesson'), ('absence_reported', 'absence reported'), ('absence_acknowledged', 'absence acknowledged'), ('news', 'news'), ('letter', 'parent letter'), ('letter_reminder', 'reminder of a parent letter')], max_length=32, verbose_name='kind'),
         ),
         migrations.AddIndex(
             model_name='notification',
