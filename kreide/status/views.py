@@ -26,6 +26,7 @@ CHILD_NAMES = {
     "janus": gettext_lazy("Video server"),
     "news-announce": gettext_lazy("Scheduled news"),
     "access-exports": gettext_lazy("Copies of personal data"),
+    "notifications": gettext_lazy("Notification delivery"),
 }
 PLOT_WIDTH, PLOT_HEIGHT = 720, 140
 

@@ -168,7 +168,7 @@ class Serve:
 
     def children(self) -> dict[str, int]:
         """The direct children of `kreide serve` by role: granian, realtime, sampler, news,
-        exports (the worker building people's copies of their data)."""
+        exports (the worker building people's copies of their data), notifications."""
         found = {}
         for pid in _child_pids(self.process.pid):
             try:
@@ -187,6 +187,8 @@ class Serve:
                 found["news"] = pid
             elif "janus-start" in command:
                 found["janus"] = pid
+            elif "notifications-work" in command:
+                found["notifications"] = pid
         return found
 
     def output(self) -> str:

@@ -1,14 +1,19 @@
 """A push service that cannot be reached, or no mail at all: notifications still land in
 the list and the live count, the queue drains, and nothing waits on the dead part."""
 
+import os
+import signal
 import socket
+from datetime import time as clock
 
 import pytest
 
+from kreide.accounts.models import User
 from kreide.notifications import delivery, digest, services, settings_services
-from kreide.notifications.models import Notification, Preferences
+from kreide.notifications.models import Notification, Preferences, QuietHours
+from tests.faults.conftest import wait_for
 from tests.notifications.conftest import local
-from tests.notifications.receiver import Browser
+from tests.notifications.receiver import Browser, PushReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,3 +49,30 @@ def test_with_mail_off_the_digest_is_skipped_and_the_rest_works(world, settings)
     assert digest.send_due(now=local(18)) == 0
     assert delivery.work_until_empty(now=local(12)) == 1
     assert Notification.objects.for_school(world.school).get().delivered_at is not None
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fan_out_is_restarted_and_loses_nothing(world, kreide_serve):
+    """`kreide serve`'s notification worker killed (SIGKILL) while it pushes a fan-out:
+    `kreide serve` starts it again and every recipient still gets the push."""
+    QuietHours.objects.for_school(world.school).create(starts=clock(0), ends=clock(0))
+    students = User.objects.bulk_create(
+        User(school=world.school, username=f"fan{n}", role=User.Role.STUDENT) for n in range(400)
+    )
+    with PushReceiver() as receiver:
+        for student in students:
+            browser = receiver.browser(f"s{student.pk}")
+            settings_services.subscribe(student, browser.subscription(receiver.origin))
+        serve = kreide_serve(KREIDE_PUSH_SERVICES=receiver.origin)
+        worker = wait_for(lambda: serve.children().get("notifications"), 30, "the worker")
+        services.notify(world.school.pk, [s.pk for s in students], "news", "Hitzefrei")
+        wait_for(lambda: len(receiver.received) >= 20, 60, "the first pushes")
+        os.kill(worker, signal.SIGKILL)
+        restarted = wait_for(
+            lambda: serve.children().get("notifications") not in (None, worker), 30, "restart"
+        )
+        assert restarted
+        wait_for(lambda: delivery.queue_length() == 0, 120, "the queue drained")
+        missing = [s.pk for s in students if not receiver.messages_for(f"s{s.pk}")]
+        assert missing == []
+        assert receiver.rejected == []
