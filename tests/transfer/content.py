@@ -4,7 +4,8 @@ attachment, submissions with files and feedback, a file tree with a folder moved
 newer one, a direct room with read state and an attachment, a video lesson with
 attendance and chat, a timetable with a substitution, calendar dates and the school's
 timetable keys, a parent with a news letter and its receipt, retention rules and a
-deactivated account's clock."""
+deactivated account's clock,
+notifications with settings and quiet hours."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from kreide.files.models import AppPassword, Node, PublicLink
 from kreide.messenger.models import Attachment as MessageAttachment
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news.models import News, NewsAttachment, Receipt
+from kreide.notifications.models import Notification, Preferences, QuietHours
 from kreide.parents.models import ParentLink
 from kreide.privacy.models import Deactivation, RetentionRule, RetentionRun
 from kreide.schools.models import Group, School
@@ -185,8 +187,30 @@ def add_content(
     _add_news(school, admin, teacher, students[0], group, now)
     _add_school_year(school, students, group)
     _add_privacy(school, students, now)
+    _add_notifications(school, students[0], now)
     moved_folder = Node.unscoped.get(pk=older.pk)
     return Content(moved_folder, Node.unscoped.get(pk=moved_file.pk), room, reader, entry_target)
+
+
+def _add_notifications(school: School, student: User, now) -> None:
+    """A delivered notification with a push held through quiet hours, the person's
+    settings after a digest, and the school's quiet hours."""
+    Notification.unscoped.create(
+        school=school,
+        user=student,
+        kind=Notification.Kind.SUBSTITUTION,
+        text="Stundenplanänderung am 07.12.: 3. Stunde: Entfall",
+        url="/timetable/week/",
+        delivered_at=now,
+        push_held_until=now + timedelta(hours=9),
+    )
+    Preferences.unscoped.create(
+        school=school, user=student, push=False, digest=True, digest_upto=7,
+        digest_sent_on=now.date(),
+    )  # fmt: skip
+    QuietHours.unscoped.create(
+        school=school, starts=time(21, 0), ends=time(6, 30), for_everyone=True
+    )
 
 
 def _add_news(school: School, admin: User, teacher: User, child: User, group: Group, now) -> None:

@@ -93,6 +93,9 @@ def test_demo_school_moves_sqlite_postgres_sqlite_without_a_byte_lost(
         "news.receipt",
         "news.newsattachment",
         "news.news_groups",
+        "notifications.notification",
+        "notifications.preferences",
+        "notifications.quiethours",
     ):
         assert manifests[0].raw["counts"][kind] > 0, kind
 
