@@ -62,6 +62,7 @@ SIDEWAYS = {
     ("privacy", "transfer.codec"): "a person's copy writes values as the school export does",
     ("privacy", "notifications.models"): "old notifications expire by a retention rule",
     ("privacy", "schoolyear.models"): "archived classes expire after their school year",
+    ("asgi", "notifications"): "the real-time process also serves the notification bell",
 }
 # Upward on purpose: the process supervisor starts every server; URL modules mount views.
 UPWARD = {

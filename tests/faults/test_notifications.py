@@ -52,7 +52,7 @@ def test_with_mail_off_the_digest_is_skipped_and_the_rest_works(world, settings)
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_fan_out_is_restarted_and_loses_nothing(world, kreide_serve):
+def test_a_worker_killed_mid_fan_out_is_restarted_and_loses_nothing(world, kreide_serve, settings):
     """`kreide serve`'s notification worker killed (SIGKILL) while it pushes a fan-out:
     `kreide serve` starts it again and every recipient still gets the push."""
     QuietHours.objects.for_school(world.school).create(starts=clock(0), ends=clock(0))
@@ -60,6 +60,7 @@ def test_a_worker_killed_mid_fan_out_is_restarted_and_loses_nothing(world, kreid
         User(school=world.school, username=f"fan{n}", role=User.Role.STUDENT) for n in range(400)
     )
     with PushReceiver() as receiver:
+        settings.PUSH_SERVICES = [receiver.origin]
         for student in students:
             browser = receiver.browser(f"s{student.pk}")
             settings_services.subscribe(student, browser.subscription(receiver.origin))

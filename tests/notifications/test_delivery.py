@@ -5,7 +5,7 @@ queue surviving a crash, and gone subscriptions removed."""
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.urls import reverse
 from django.utils import timezone
@@ -129,12 +129,16 @@ def test_settings_switch_push_and_live_off(world, client_for, receiver):
     client = client_for(world.student_7a)
     _subscribe(client, receiver, "phone")
     layer = get_channel_layer()
-    channel = in_thread(async_to_sync(layer.new_channel))
-    in_thread(async_to_sync(layer.group_add), delivery.user_group(world.student_7a.pk), channel)
+
+    async def listen_while_delivering() -> dict:
+        # One event loop for the whole exchange, as the real-time process has.
+        channel = await layer.new_channel()
+        await layer.group_add(delivery.user_group(world.student_7a.pk), channel)
+        await sync_to_async(delivery.work_until_empty)(now=NOON)
+        return await layer.receive(channel)
 
     services.notify(world.school.pk, [world.student_7a.pk], "news", "Eins")
-    in_thread(delivery.work_until_empty, now=NOON)
-    event = in_thread(async_to_sync(layer.receive), channel)
+    event = in_thread(async_to_sync(listen_while_delivering))
     assert '"text": "Eins"' in event["text"] and '"count": 1' in event["text"]
     assert len(receiver.messages_for("phone")) == 1
 

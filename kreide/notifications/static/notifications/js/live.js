@@ -49,6 +49,11 @@
     region.textContent = text;
   }
 
+  // "live" once the socket has spoken, "polling" without it (also for tests and styling).
+  function state(value) {
+    script.dataset.state = value;
+  }
+
   function received(data) {
     if (typeof data.count === "number") showCount(data.count);
     if (data.text) announce(data.text);
@@ -77,6 +82,7 @@
 
   function connect() {
     if (!socketUrl || !("WebSocket" in window)) {
+      state("polling");
       startPolling();
       return;
     }
@@ -92,6 +98,7 @@
       stopPolling();
     });
     socket.addEventListener("message", function (event) {
+      state("live");
       try {
         received(JSON.parse(event.data));
       } catch (error) {
@@ -100,6 +107,7 @@
     });
     socket.addEventListener("close", function (event) {
       if (event.code === 4401) return; // signed out: nothing to follow
+      state("polling");
       startPolling();
       poll();
       const delay = window.Kreide && window.Kreide.backoffDelay
