@@ -108,6 +108,14 @@ CATALOGUE: tuple[Personal, ...] = (
     ),
     Personal("parents.AbsenceReport", ("child", "reported_by", "acknowledged_by"), "parents"),
     Personal("notifications.Notification", ("user",), "communication"),
+    Personal("notifications.Preferences", ("user",), "communication"),
+    # The endpoint and keys let anyone push to the browser: a copy names the device only.
+    Personal(
+        "notifications.PushSubscription",
+        ("user",),
+        "communication",
+        withheld=("endpoint", "p256dh", "auth"),
+    ),
     Personal("api.ApiToken", ("user",), "security", withheld=SECRET),
     Personal("oidc.Client", ("user",), "sso", withheld=("client_secret",)),
     Personal("oidc.ClientSignIn", ("user",), "sso"),
