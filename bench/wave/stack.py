@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -47,8 +48,14 @@ def free_port() -> int:
 class Stack:
     url: str
     env: dict[str, str]
-    server_pid: int
+    server: subprocess.Popen
     nginx_pid: int
+    serve_command: list[str]
+    log: BinaryIO
+
+    @property
+    def server_pid(self) -> int:
+        return self.server.pid
 
     def kreide(self, *args: str) -> str:
         """Run a management command against this stack's database and cache."""
@@ -62,6 +69,18 @@ class Stack:
         for group in (self.server_pid, self.nginx_pid):
             with suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
+
+    def restart_server(self) -> None:
+        """`kreide serve` stopped as systemd stops it (SIGTERM, its children finish what they
+        are doing) and started again, e.g. on new code; nginx stays."""
+        _stop(self.server)
+        self.server = _start_server(self.serve_command, self.env, self.log)
+        _wait_for(int(self.env["KREIDE_PORT"]), "/healthz", self.server, "kreide serve")
+
+
+def _start_server(command: list[str], env: dict[str, str], log: BinaryIO) -> subprocess.Popen:
+    # An own process group, so `Stack.kill` takes it with all its children.
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
 def _wait_for(port: int, path: str, process: subprocess.Popen, what: str) -> None:
@@ -174,13 +193,11 @@ def production_stack(
     if nice:
         pin = ["nice", "-n", str(nice), *pin]
     log = (work_dir / "server.log").open("ab")
-    # Own process groups, so `Stack.kill` takes each with all its children.
-    server = subprocess.Popen(
-        [*pin, *kreide, "serve"], env=env, stdout=log, stderr=log, start_new_session=True
-    )
+    serve_command = [*pin, *kreide, "serve"]
+    stack = Stack("", env, _start_server(serve_command, env, log), 0, serve_command, log)
     nginx = None
     try:
-        _wait_for(wsgi_port, "/healthz", server, "kreide serve")
+        _wait_for(wsgi_port, "/healthz", stack.server, "kreide serve")
         nginx = subprocess.Popen(
             [*pin, "nginx", "-c", str(config), "-p", str(run_dir), "-g", "daemon off;"],
             stdout=log,
@@ -188,11 +205,12 @@ def production_stack(
             start_new_session=True,
         )
         _wait_for(port, "/healthz", nginx, "nginx")
-        yield Stack(f"http://127.0.0.1:{port}", env, server.pid, nginx.pid)
+        stack.url, stack.nginx_pid = f"http://127.0.0.1:{port}", nginx.pid
+        yield stack
     finally:
         if nginx is not None:
             _stop(nginx)
-        _stop(server)
+        _stop(stack.server)
         log.close()
 
 

@@ -88,3 +88,13 @@ def exclusive(job: str) -> Iterator[bool]:
         yield leadership.held()
     finally:
         leadership.release()
+
+
+def one_at_a_time(name: str) -> None:
+    """Inside a transaction: wait until no other transaction of the deployment holds `name`,
+    then hold it until this one ends (a check-then-write that must not interleave across
+    processes and nodes). SQLite's write transaction is one at a time already."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NAMESPACE, lock_key(name)])

@@ -20,18 +20,21 @@ import sys
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.cache import cache
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_otp import user_has_device
 from wsgidav.error_printer import ErrorPrinter
+from wsgidav.lock_man.lock_manager import LockManager
 from wsgidav.request_resolver import RequestResolver
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from kreide.accounts import throttle
 from kreide.accounts.gate import must_change_password_first, refusal_message
 from kreide.accounts.models import User
+from kreide.core import leader
 from kreide.core.http import client_address
 from kreide.files.dav import DatabaseLockStorage, KreideProvider, current_school
 from kreide.files.models import AppPassword
@@ -51,11 +54,24 @@ _HOP_BY_HOP = {
 }
 
 
+class DeploymentLockManager(LockManager):
+    """Granting a WebDAV lock checks for conflicting locks, then writes the new one. WsgiDAV
+    serialises that within one process; every worker process of every node shares the
+    DavLock table, so the check and the write run in one transaction that holds the
+    school's lock-granting turn (kreide.core.leader.one_at_a_time)."""
+
+    def acquire(self, **kwargs):
+        with transaction.atomic():
+            leader.one_at_a_time(f"dav-locks-{current_school.get()}")
+            return super().acquire(**kwargs)
+
+
 @functools.cache
 def dav_app() -> WsgiDAVApp:
-    return WsgiDAVApp(
+    provider = KreideProvider()
+    app = WsgiDAVApp(
         {
-            "provider_mapping": {"/": KreideProvider()},
+            "provider_mapping": {"/": provider},
             "mount_path": "/dav",
             "lock_storage": DatabaseLockStorage(),
             "property_manager": None,
@@ -67,6 +83,9 @@ def dav_app() -> WsgiDAVApp:
             "verbose": 1,
         }
     )
+    app.lock_manager = DeploymentLockManager(app.lock_manager.storage)
+    provider.set_lock_manager(app.lock_manager)
+    return app
 
 
 def _basic_credentials(request: HttpRequest) -> tuple[str, str] | None:

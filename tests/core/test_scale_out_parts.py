@@ -64,6 +64,45 @@ def test_haproxy_config_checks_readyz_and_keeps_websockets(tmp_path):
         assert checked.returncode == 0, checked.stderr
     with pytest.raises(ValueError):
         haproxy_config.render(listen=":80", nodes=[], run_dir=tmp_path, check_host="x")
+    # Clients cannot choose the scheme the nodes believe.
+    assert "set-header X-Forwarded-Proto http if !{ ssl_fc }" in config
+    assert "kreide_redis" not in config
+
+
+def test_haproxy_config_follows_the_redis_master(tmp_path):
+    config = haproxy_config.render(
+        listen="127.0.0.1:8080",
+        nodes=["10.0.0.11:80"],
+        run_dir=tmp_path,
+        check_host="schule.example",
+        maxconn=1000,
+        redis=["10.0.0.21:6379", "10.0.0.22:6379"],
+        redis_listen="127.0.0.1:6380",
+    )
+    redis = config[config.index("listen kreide_redis") :]
+    assert "bind 127.0.0.1:6380" in redis and "mode tcp" in redis
+    assert "tcp-check expect string role:master" in redis
+    assert "server redis1 10.0.0.21:6379" in redis and "server redis2 10.0.0.22:6379" in redis
+    if shutil.which("haproxy"):
+        (tmp_path / "haproxy.cfg").write_text(config)
+        checked = subprocess.run(
+            ["haproxy", "-c", "-f", str(tmp_path / "haproxy.cfg")], capture_output=True, text=True
+        )
+        assert checked.returncode == 0 and "WARNING" not in checked.stderr, checked.stderr
+
+
+@pytest.mark.django_db
+def test_nginx_behind_haproxy_takes_client_address_and_scheme_from_it(tmp_path):
+    from kreide.status.management.commands import nginx_config
+
+    common = {"listen": "80", "wsgi_address": "127.0.0.1:8000", "asgi_address": "127.0.0.1:8001"}
+    alone = nginx_config.render(run_dir=tmp_path, **common)
+    assert "set_real_ip_from" not in alone
+    assert "X-Forwarded-Proto $scheme;" in alone
+    behind = nginx_config.render(run_dir=tmp_path, real_ip_from=["10.0.0.5"], **common)
+    assert "set_real_ip_from 10.0.0.5;" in behind and "real_ip_header X-Forwarded-For;" in behind
+    assert "X-Forwarded-Proto $http_x_forwarded_proto;" in behind
+    assert "X-Forwarded-Proto $scheme;" not in behind
 
 
 @pytest.mark.django_db(transaction=True)

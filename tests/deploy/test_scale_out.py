@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import threading
-import time
 import uuid
 
 import pytest
@@ -23,6 +22,7 @@ from bench.wave.stack import Cluster, scale_out
 from kreide.core import leader
 from kreide.files import services as files
 from kreide.messenger import services as messenger
+from tests.deploy.messages import MessageWave
 from tests.faults.conftest import csrf_headers, database_url, run_async, signed_in, wait_for
 
 pytestmark = [
@@ -155,6 +155,22 @@ def test_any_request_on_any_node(cluster, world, tmp_path):
     received = run_async(talk())
     assert received["text"] == text and received["room"] == room.pk
 
+    async def through_haproxy() -> dict:
+        async with connect(
+            f"ws{cluster.url[4:]}/ws/messenger/",
+            additional_headers={"Origin": cluster.url, "Cookie": _cookie(alice)},
+            open_timeout=TIMEOUT,
+        ) as ws:
+            await ws.send(json.dumps({"type": "sync", "room": room.pk, "after": 0}))
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+                if frame["type"] == "sync":
+                    return frame
+
+    # The WebSocket upgrade passes HAProxy too; a socket there catches up on the message.
+    caught_up = run_async(through_haproxy())
+    assert received["id"] in [message["id"] for message in caught_up["messages"]]
+
     # Through HAProxy the requests reach both nodes (least connections, no stickiness).
     before = _sessions_per_node(cluster)
     for _ in range(20):
@@ -179,7 +195,9 @@ def _sampler_lock_holders() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s",
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+            # Advisory locks are per database: other deployments on this server have their own.
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [leader.NAMESPACE, leader.lock_key("status-sample") & 0xFFFFFFFF],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -198,49 +216,14 @@ def test_a_node_killed_during_a_wave_loses_nothing_acknowledged(cluster, world):
     room = messenger.sync_group_room(world.class_7a)
     students = [world.student_7a, world.classmate_7a]
     sessions = [signed_in(cluster.url, student.username) for student in students]
-    acknowledged: list[int] = []
-    failures: list[str] = []
-    lock = threading.Lock()
     per_student = 40
-
-    def send_all(session: requests.Session) -> None:
-        for number in range(per_student):
-            key = uuid.uuid4().hex
-            for _attempt in range(30):  # bounded: the other node takes over within seconds
-                try:
-                    answer = session.post(
-                        f"{cluster.url}/messages/rooms/{room.pk}/send",
-                        json={"text": f"Nachricht {number}", "key": key},
-                        headers=csrf_headers(session, cluster.url),
-                        timeout=TIMEOUT,
-                    )
-                except requests.RequestException:
-                    time.sleep(0.2)
-                    continue
-                if answer.status_code in (200, 201):  # 200: a repeat of a stored one
-                    with lock:
-                        acknowledged.append(answer.json()["message"]["id"])
-                    break
-                if answer.status_code not in (502, 503, 504):
-                    with lock:
-                        failures.append(f"{answer.status_code}: {answer.text[:200]}")
-                    return
-                time.sleep(0.2)
-            else:
-                with lock:
-                    failures.append(f"message {number} never acknowledged")
-                return
-
-    threads = [threading.Thread(target=send_all, args=(session,)) for session in sessions]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(acknowledged) >= 15, 60, "the first acknowledged messages")
+    wave = MessageWave(cluster.url, sessions, room.pk, per_student)
+    wait_for(lambda: len(wave.acknowledged) >= 15, 60, "the first acknowledged messages")
     leading.kill()
-    for thread in threads:
-        thread.join(180)
-    assert not failures, failures
-    assert len(acknowledged) == per_student * len(students)
-    assert len(set(acknowledged)) == len(acknowledged)
+    wave.join()
+    assert not wave.failures, wave.failures
+    acknowledged = [message for _key, message in wave.acknowledged]
+    assert len(acknowledged) == len(set(acknowledged)) == per_student * len(students)
 
     # Stored exactly once each: no repeated send made a second message.
     listing = (
@@ -260,3 +243,57 @@ def test_a_node_killed_during_a_wave_loses_nothing_acknowledged(cluster, world):
     )
     assert holders == [f"kreide status-sample {survivor.env['KREIDE_NODE_NAME']}"]
     assert requests.get(f"{cluster.url}/status", timeout=TIMEOUT).status_code == 200
+
+
+def _upgrade(cluster: Cluster, node, answers: list[int]) -> None:
+    """One node's turn: drain, out of rotation, restarted, back in rotation."""
+    name = node.env["KREIDE_NODE_NAME"]
+    node.kreide("drain")
+    wait_for(lambda: cluster.node_states()[name] == "DOWN", 30, f"{name} out of rotation")
+    served_before = len(answers)
+    wait_for(lambda: len(answers) > served_before + 4, 30, "the other node serving")
+    node.restart_server()
+    wait_for(lambda: cluster.node_states()[name] == "UP", 60, f"{name} back in rotation")
+    assert requests.get(f"{node.url}/readyz", timeout=TIMEOUT).status_code == 200
+
+
+def test_a_rolling_restart_drops_no_request(cluster, world):
+    """docs/scale-out.md's upgrade procedure, node by node, while a student keeps working
+    through HAProxy without ever repeating a request: `kreide drain` (readyz 503), HAProxy
+    takes the node out, `kreide serve` is stopped and started again, the node comes back
+    by itself. Not one request fails."""
+    room = messenger.sync_group_room(world.class_7a)
+    session = signed_in(cluster.url, world.student_7a.username)
+    answers: list[int] = []
+    errors: list[str] = []
+    done = threading.Event()
+
+    def work() -> None:
+        number = 0
+        while not done.is_set():
+            number += 1
+            try:
+                page = session.get(f"{cluster.url}/", timeout=TIMEOUT, allow_redirects=False)
+                sent = session.post(
+                    f"{cluster.url}/messages/rooms/{room.pk}/send",
+                    json={"text": f"Während des Updates {number}", "key": uuid.uuid4().hex},
+                    headers=csrf_headers(session, cluster.url),
+                    timeout=TIMEOUT,
+                )
+            except requests.RequestException as error:
+                errors.append(repr(error))
+                continue
+            answers.extend((page.status_code, sent.status_code))
+            if page.status_code != 200 or sent.status_code != 201:
+                errors.append(f"{page.status_code} / {sent.status_code}")
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        for node in cluster.nodes:
+            _upgrade(cluster, node, answers)
+    finally:
+        done.set()
+        worker.join(60)
+    assert errors == []
+    assert len(answers) > 20

@@ -12,6 +12,28 @@ from django.core.management.base import BaseCommand, CommandError
 CHECK_INTERVAL, FALL, RISE = "2s", 2, 2
 
 
+REDIS_SECTION = """
+# Redis behind Sentinel: Kreide's KREIDE_REDIS_URL names this address; HAProxy passes the
+# connections to whichever server says it is the master, so after Sentinel promoted a
+# replica the nodes' next connection (their circuit breaker retries within 5 s) reaches it.
+listen kreide_redis
+    mode tcp
+    bind ${redis_listen}
+    timeout client 1h
+    timeout server 1h
+    option tcp-check
+    tcp-check connect
+    tcp-check send PING\\r\\n
+    tcp-check expect string +PONG
+    tcp-check send info\\ replication\\r\\n
+    tcp-check expect string role:master
+    tcp-check send QUIT\\r\\n
+    tcp-check expect string +OK
+    default-server check inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+${redis_servers}
+"""
+
+
 def render(
     *,
     listen: str,
@@ -19,9 +41,11 @@ def render(
     run_dir: Path,
     check_host: str,
     maxconn: int = 20000,
+    redis: list[str] | None = None,
+    redis_listen: str = "127.0.0.1:6379",
 ) -> str:
     """deploy/haproxy.cfg with every value filled in; `nodes` are the nodes' nginx
-    addresses (host:port)."""
+    addresses (host:port), `redis` the Redis servers Sentinel watches (optional)."""
     if not nodes:
         raise ValueError("at least one node (--node host:port) is needed")
     template = Template((Path(settings.BASE_DIR) / "deploy" / "haproxy.cfg").read_text())
@@ -40,6 +64,14 @@ def render(
         fall=FALL,
         rise=RISE,
         servers=servers,
+        redis_section=Template(REDIS_SECTION).substitute(
+            redis_listen=redis_listen,
+            redis_servers="\n".join(
+                f"    server redis{number} {address}" for number, address in enumerate(redis, 1)
+            ),
+        )
+        if redis
+        else "",
     )
 
 
@@ -64,6 +96,18 @@ class Command(BaseCommand):
             help="Host header of the /readyz health checks (one of KREIDE_ALLOWED_HOSTS)",
         )
         parser.add_argument(
+            "--redis",
+            action="append",
+            default=[],
+            help="a Redis server watched by Sentinel (host:port), once per server: HAProxy "
+            "passes connections to the current master",
+        )
+        parser.add_argument(
+            "--redis-listen",
+            default="127.0.0.1:6379",
+            help="where HAProxy takes the nodes' Redis connections (KREIDE_REDIS_URL)",
+        )
+        parser.add_argument(
             "--maxconn",
             type=int,
             default=20000,
@@ -78,6 +122,8 @@ class Command(BaseCommand):
                 run_dir=Path(options["run_dir"]),
                 check_host=options["check_host"],
                 maxconn=options["maxconn"],
+                redis=options["redis"],
+                redis_listen=options["redis_listen"],
             )
         except ValueError as error:
             raise CommandError(str(error)) from error

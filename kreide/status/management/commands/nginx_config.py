@@ -112,6 +112,8 @@ def render(
         waiting_csp=WAITING_CSP,
         real_ip="".join(f"    set_real_ip_from {address};\n" for address in real_ip_from or ())
         + ("    real_ip_header X-Forwarded-For;" if real_ip_from else ""),
+        # HAProxy always sets it (deploy/haproxy.cfg), so a client cannot.
+        forwarded_proto="$http_x_forwarded_proto" if real_ip_from else "$scheme",
         **_busy_config(workers),
     )
 
