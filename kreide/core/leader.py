@@ -75,7 +75,12 @@ class Leadership:
     def release(self) -> None:
         if self.connection is not None:
             with contextlib.suppress(Exception):
-                self.connection.close()  # closing the session releases the lock
+                if self.leading:  # at once; the session's end would release it a moment later
+                    with self.connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT pg_advisory_unlock(%s, %s)", [NAMESPACE, lock_key(self.job)]
+                        )
+                self.connection.close()
         self.connection, self.leading = None, False
 
 

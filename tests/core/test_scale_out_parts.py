@@ -114,7 +114,7 @@ def test_one_of_each_job_runs_on_one_node_at_a_time():
             assert not second.held()  # another process, or node, asks: not its turn
             with leader.exclusive("test-job") as leading:
                 assert not leading
-            first.release()  # the leader's process ends: its lock goes with its session
+            first.release()  # the leader stops: the next one to ask leads
             assert second.held()
         else:  # the embedded default is one node: it always leads
             assert second.held()
