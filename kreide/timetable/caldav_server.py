@@ -82,7 +82,7 @@ class Collection(radicale_storage.BaseCollection):
         return Event.objects.for_school(user.school_id).none()
 
     def _item(self, event: Event) -> radicale_item.Item:
-        return radicale_item.Item(
+        return _Item(
             collection_path=self._path,
             collection=self,
             href=event.href or f"{event.uid}.ics",
@@ -159,6 +159,22 @@ class Collection(radicale_storage.BaseCollection):
     def last_modified(self) -> str:
         newest = self._events().order_by("-updated_at").values_list("updated_at", flat=True).first()
         return http_date((newest or timezone.now()).timestamp())
+
+
+class _Item(radicale_item.Item):
+    """An event as Radicale sees it; each copy parses the iCalendar text anew.
+
+    Radicale expands a recurring event (REPORT with <C:expand>) on a shallow copy of the
+    item and cuts the parsed series into occurrences in place. Our items are parsed
+    before that (to filter them by time), so copies shared the parsed form: the second
+    property of the same answer (calendar-data, then getetag) found a series without its
+    master and the whole REPORT failed with 400."""
+
+    def __copy__(self) -> _Item:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._vobject_item = None  # parsed again from the unchanged text on first use
+        return clone
 
 
 class Storage(radicale_storage.BaseStorage):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import caldav
@@ -80,6 +80,47 @@ def test_phone_creates_lists_and_deletes_a_personal_event(world, live_server, da
 
     events[0].delete()
     assert not Event.objects.for_school(world.school).exists()
+
+
+RECURRING = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Test//Phone//DE
+BEGIN:VEVENT
+UID:chor-monthly@phone
+DTSTAMP:20270101T120000Z
+DTSTART:20270112T120000Z
+DTEND:20270112T130000Z
+RRULE:FREQ=MONTHLY
+SUMMARY:Chor
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+def test_a_recurring_event_is_stored_and_expanded_by_the_server(world, live_server, dav):
+    """A client's RRULE series: stored unchanged, and a time-range search that asks the
+    server to expand it (calendar-data and getetag, as caldav-server-tester and phones
+    ask) returns the one occurrence in range, not a 400."""
+    personal = _calendars(dav(world.student_7a))["Persönlich"]
+    personal.save_event(RECURRING)
+    stored = Event.objects.for_school(world.school).get(uid="chor-monthly@phone")
+    assert "RRULE:FREQ=MONTHLY" in stored.ical
+    assert "RRULE:FREQ=MONTHLY" in personal.events()[0].data
+
+    for _again in range(2):  # the stored series is unchanged by an expansion
+        found = personal.search(
+            event=True,
+            start=datetime(2027, 3, 1, tzinfo=UTC),
+            end=datetime(2027, 3, 31, tzinfo=UTC),
+            expand=True,
+            server_expand=True,
+        )
+        assert len(found) == 1
+        occurrence = found[0].icalendar_component
+        assert str(occurrence["SUMMARY"]) == "Chor"
+        assert occurrence["DTSTART"].dt == datetime(2027, 3, 12, 12, tzinfo=UTC)
+        assert "RRULE" not in occurrence
+    assert "RRULE:FREQ=MONTHLY" in personal.events()[0].data
 
 
 def test_school_and_class_calendars_are_read_only(world, live_server, dav):
