@@ -109,7 +109,13 @@ class Command(BaseCommand):
         raise_file_limit()
         drain.end()  # a node restarted after `kreide drain` takes requests again
         metrics_dir = Path(tempfile.mkdtemp(prefix="kreide-metrics-"))
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        env = {
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            # The pages point browsers (and the CSP) at the port the real-time process
+            # really listens on, also when --realtime-port differs from the setting.
+            "KREIDE_REALTIME_PORT": str(options["realtime_port"]),
+        }
         commands = {
             "pages": [
                 str(bin_dir / "granian"),

@@ -388,6 +388,8 @@
         break;
       case "hello": // the server could subscribe this socket: live updates work
         socketAttempt = 0;
+        stopPolling();
+        setStatus("");
         break;
       case "room":
         if (frame.room === roomId && form && !isModerator) {
@@ -436,8 +438,8 @@
       opened = true;
       everConnected = true;
       socketOpen = true;
-      stopPolling();
-      setStatus("");
+      // Polling and the status line stay until the server's "hello": while Redis is away
+      // it accepts the socket only to close it with 4503, which is no live connection.
       ws.send(syncFrame());
       pending.forEach((item, key) => transmit(key));
     });
