@@ -89,8 +89,12 @@ def add_minutes(counter: str, per_minute: dict[int, int]) -> None:
     """Add counts made elsewhere (nginx's refusals) to the per-minute buckets."""
     for minute, value in per_minute.items():
         key = minute_key(minute, counter)
-        cache.add(key, 0, BUCKET_TTL)
-        cache.incr(key, value)
+        if cache.add(key, value, BUCKET_TTL):
+            continue
+        try:
+            cache.incr(key, value)
+        except ValueError:  # the bucket expired (or the cache was emptied) since add()
+            cache.add(key, value, BUCKET_TTL)
 
 
 class FrontRefusals:
