@@ -10,7 +10,7 @@ class MessengerConfig(AppConfig):
     def ready(self) -> None:
         from kreide.accounts import events as account_events
         from kreide.core import health as core_health
-        from kreide.core import navigation
+        from kreide.core import navigation, pagecache
         from kreide.dashboard.registry import Section, register
         from kreide.messenger import dashboard, health, services, signals, uploads
         from kreide.schools import events as school_events
@@ -20,12 +20,13 @@ class MessengerConfig(AppConfig):
             _("Messages"),
             "messenger:index",
             order=30,
-            count=lambda request: services.unread_total(request.user),
+            count=lambda request: services.unread_total(request.user, request),
         )
         register(
             Section("messenger", _("Messages"), "messenger/section.html", 20, dashboard.unread)
         )
         register_purpose(uploads.MessageAttachment())
+        pagecache.register(pagecache.user_keys(services.unread_key))
         school_events.membership_changed.subscribe(signals.membership_changed)
         for event in (
             school_events.group_created,

@@ -23,6 +23,7 @@ from django.core.cache import BaseCache, cache
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -30,7 +31,7 @@ from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
-from kreide.core import audit
+from kreide.core import audit, pagecache
 from kreide.core.cache import breaker as redis_breaker
 from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
@@ -203,16 +204,17 @@ def rooms_for(user: User) -> list[RoomMember]:
 UNREAD_SECONDS = 30
 
 
-def _unread_key(user_id: int) -> str:
+def unread_key(user_id: int) -> str:
     return f"messenger:unread:{user_id}"
 
 
-def unread_total(user: User) -> int:
+def unread_total(user: User, request: HttpRequest | None = None) -> int:
     """Unread messages in all the user's rooms, for the navigation on every page: one
-    query, then 30 seconds from the cache (reading a room renews it at once)."""
+    query, then 30 seconds from the cache (reading a room renews it at once); with the
+    page's request, from its one round trip (`pagecache`)."""
     if not user.is_authenticated or user.school_id is None:
         return 0
-    total = cache.get(_unread_key(user.pk))
+    total = pagecache.take(request, unread_key(user.pk))
     if total is None:
         total = (
             Message.objects.for_school(user.school_id)
@@ -224,7 +226,7 @@ def unread_total(user: User) -> int:
             .exclude(author=user)
             .count()
         )
-        cache.set(_unread_key(user.pk), total, UNREAD_SECONDS)
+        cache.set(unread_key(user.pk), total, UNREAD_SECONDS)
     return total
 
 
@@ -550,7 +552,7 @@ def mark_read(user: User, room_id: int, upto: int) -> int:
     RoomMember.objects.for_school(user.school_id).filter(
         pk=member.pk, last_read_id__lt=upto
     ).update(last_read_id=upto)
-    cache.delete(_unread_key(user.pk))
+    cache.delete(unread_key(user.pk))
     return upto
 
 

@@ -8,11 +8,12 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
 
     def ready(self) -> None:
-        from kreide.core import health, navigation
+        from kreide.core import health, navigation, pagecache
         from kreide.messenger import events as messenger_events
         from kreide.news import events as news_events
         from kreide.notifications import exports, services  # noqa: F401 - exports registers
         from kreide.notifications import health as notification_health
+        from kreide.notifications.context import live_off_key
         from kreide.parents import events as parent_events
         from kreide.tasks import events as task_events
         from kreide.timetable import events as timetable_events
@@ -22,8 +23,10 @@ class NotificationsConfig(AppConfig):
             _("Notifications"),
             "notifications:index",
             order=90,
-            count=lambda request: services.unread_count(request.user),
+            count=lambda request: services.unread_count(request.user, request),
         )
+        pagecache.register(pagecache.user_keys(services.unread_key))
+        pagecache.register(pagecache.user_keys(live_off_key))
         task_events.task_created.subscribe(services.on_task_created)
         task_events.feedback_given.subscribe(services.on_feedback_given)
         parent_events.absence_reported.subscribe(services.on_absence_reported)

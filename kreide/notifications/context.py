@@ -1,9 +1,9 @@
 """What every page needs for the live bell: where its socket is. No query: whether the
 person switched live updates off is kept in the cache by `save_preferences`."""
 
-from django.core.cache import cache
 from django.http import HttpRequest
 
+from kreide.core import pagecache
 from kreide.core.navigation import fixed_url
 from kreide.messenger.views import realtime_url
 
@@ -23,7 +23,7 @@ def live(request: HttpRequest) -> dict:
         return {}
     return {
         "notifications_live": {
-            "socket": "" if cache.get(live_off_key(user.pk)) else socket_url(request),
+            "socket": "" if pagecache.take(request, live_off_key(user.pk)) else socket_url(request),
             "count_url": fixed_url("notifications:count"),
             "list_url": fixed_url("notifications:index"),
         }

@@ -16,12 +16,14 @@ from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Count
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kreide.accounts.models import User
+from kreide.core import pagecache
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news import services as news
 from kreide.news.models import News
@@ -39,7 +41,7 @@ UNREAD_SECONDS = 14 * 24 * 3600
 LIST_LENGTH = 50
 
 
-def _unread_key(user_id: int) -> str:
+def unread_key(user_id: int) -> str:
     return f"notifications:unread:{user_id}"
 
 
@@ -68,14 +70,15 @@ def _store_counts(school_id: int, user_ids: list[int]) -> None:
         .annotate(unread=Count("pk"))
         .values_list("user_id", "unread")
     )
-    cache.set_many({_unread_key(pk): n for pk, n in counts.items()}, UNREAD_SECONDS)
+    cache.set_many({unread_key(pk): n for pk, n in counts.items()}, UNREAD_SECONDS)
 
 
-def unread_count(user: User) -> int:
-    """For the count beside the navigation entry on every page: from the cache, no query."""
+def unread_count(user: User, request: HttpRequest | None = None) -> int:
+    """For the count beside the navigation entry on every page: from the cache (with the
+    page's request, from its one round trip, `pagecache`), no query."""
     if not user.is_authenticated or user.school_id is None:
         return 0
-    return cache.get(_unread_key(user.pk), 0)
+    return pagecache.take(request, unread_key(user.pk), 0)
 
 
 def latest(user: User) -> list[Notification]:

@@ -10,11 +10,12 @@ class StatusConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from kreide.core import banners
+        from kreide.core import banners, pagecache
         from kreide.status import services
         from kreide.status.models import Incident
 
         banners.register(services.incident_banners)
+        pagecache.register(lambda request: [services.INCIDENTS_KEY])
         # Admin edits reach the cache too (after commit, like every other write).
         post_save.connect(services.incident_changed, sender=Incident)
         post_delete.connect(services.incident_changed, sender=Incident)

@@ -15,11 +15,12 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from kreide.accounts.models import User
-from kreide.core import audit
+from kreide.core import audit, pagecache
 from kreide.core.banners import Banner
 from kreide.schools.access import require_admin
 from kreide.status.models import Incident
@@ -151,8 +152,9 @@ def read_snapshot() -> dict[str, Any]:
     }
 
 
-def open_incidents_cached() -> list[dict[str, Any]]:
-    items = cache.get(INCIDENTS_KEY)
+def open_incidents_cached(request: HttpRequest | None = None) -> list[dict[str, Any]]:
+    """With the page's request, from its one round trip (`pagecache`)."""
+    items = pagecache.take(request, INCIDENTS_KEY)
     if items is None:
         # Not in the cache (evicted, or Redis away): take them from the snapshot file and
         # keep them here briefly.
@@ -171,6 +173,6 @@ def incident_banners(request: Any) -> list[Banner]:
     school_id = getattr(getattr(request, "user", None), "school_id", None)
     return [
         Banner(item["text"], item["level"])
-        for item in open_incidents_cached()
+        for item in open_incidents_cached(request)
         if item.get("school_id") in (None, school_id)
     ]

@@ -8,7 +8,7 @@ class VideoConfig(AppConfig):
     verbose_name = _("Video lessons")
 
     def ready(self) -> None:
-        from kreide.core import banners, fragments, navigation
+        from kreide.core import banners, fragments, navigation, pagecache
         from kreide.core import health as core_health
         from kreide.dashboard.registry import Section, register
         from kreide.schools.models import Group
@@ -26,6 +26,7 @@ class VideoConfig(AppConfig):
             )
         )
         banners.register(hooks.video_banner)
+        pagecache.register(lambda request: [services.HEALTH_KEY])
         fragments.feeds(VideoLesson, services.lesson_scopes)
         fragments.feeds(Group, lambda group: [services.group_lessons_scope(group.pk)])
         core_health.register("video", _("Video"), health.check, order=50)

@@ -56,7 +56,7 @@ def video_banner(request: HttpRequest) -> list[Banner]:
     video pages say it themselves, once."""
     if request.path.startswith("/video/"):
         return []
-    state = services.cached_state()
+    state = services.cached_state(request)
     if state == "down":
         return [
             Banner(

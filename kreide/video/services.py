@@ -18,12 +18,13 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from kreide.accounts.models import User
-from kreide.core import audit, fragments
+from kreide.core import audit, fragments, pagecache
 from kreide.core.errors import Refusal
 from kreide.schedule.services import start_time_for
 from kreide.schools import access
@@ -788,9 +789,10 @@ def _cache_state() -> str:
     return state
 
 
-def cached_state() -> str | None:
-    """The last known state from the cache only ("ok", "down", "unconfigured" or None)."""
-    entry = cache.get(HEALTH_KEY)
+def cached_state(request: HttpRequest | None = None) -> str | None:
+    """The last known state from the cache only ("ok", "down", "unconfigured" or None);
+    with the page's request, from its one round trip (`pagecache`)."""
+    entry = pagecache.take(request, HEALTH_KEY)
     return entry["state"] if entry else None
 
 

@@ -1,0 +1,81 @@
+import pytest
+from django.core.cache import cache, caches
+from django.test import RequestFactory
+
+from kreide.core import pagecache
+from kreide.messenger.services import unread_key as messages_unread_key
+from kreide.notifications.context import live_off_key
+from kreide.notifications.services import unread_key as notifications_unread_key
+from kreide.status.services import INCIDENTS_KEY
+from kreide.video.services import HEALTH_KEY
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cache_reads(monkeypatch):
+    """The keys each `get` and `get_many` of the default cache asked for, in order (the
+    in-process cache's get_many calls its get: those are not round trips of their own)."""
+    backend = caches["default"]
+    reads: list[tuple[str, list[str]]] = []
+    get, get_many = backend.get, backend.get_many
+    inside_many = []
+
+    def counted_get(key, *args, **kwargs):
+        if not inside_many:
+            reads.append(("get", [key]))
+        return get(key, *args, **kwargs)
+
+    def counted_get_many(keys, *args, **kwargs):
+        reads.append(("get_many", list(keys)))
+        inside_many.append(True)
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            inside_many.pop()
+
+    monkeypatch.setattr(backend, "get", counted_get)
+    monkeypatch.setattr(backend, "get_many", counted_get_many)
+    return reads
+
+
+def test_a_page_reads_its_navigation_and_banner_keys_in_one_round_trip(
+    world, client_for, cache_reads
+):
+    student = world.student_7a
+    client = client_for(student)
+    cache.set(messages_unread_key(student.pk), 3)
+    cache.set(notifications_unread_key(student.pk), 2)
+    cache.set(live_off_key(student.pk), True)
+    cache_reads.clear()
+    page = client.get("/tasks/").content.decode()
+
+    page_keys = {
+        messages_unread_key(student.pk),
+        notifications_unread_key(student.pk),
+        live_off_key(student.pk),
+        HEALTH_KEY,
+        INCIDENTS_KEY,
+    }
+    together = [keys for kind, keys in cache_reads if kind == "get_many" and page_keys <= set(keys)]
+    assert len(together) == 1
+    assert not [keys for kind, keys in cache_reads if kind == "get" and set(keys) & page_keys]
+    # The values reach the page as before: both counts, their sum on the menu button,
+    # and no socket for a person who switched live updates off.
+    assert 'Nachrichten <span class="count">3<' in page
+    assert 'Benachrichtigungen <span class="count">2<' in page
+    assert '<span class="count">5<' in page
+    assert 'data-socket=""' in page
+
+
+def test_each_value_is_handed_out_once_then_read_again(monkeypatch):
+    monkeypatch.setattr(pagecache, "_key_makers", [lambda request: ["pc:a", "pc:missing"]])
+    cache.set("pc:a", "first")
+    cache.set("pc:other", "elsewhere")
+    request = RequestFactory().get("/")
+    assert pagecache.take(request, "pc:a") == "first"
+    cache.set("pc:a", "written after the first render")
+    assert pagecache.take(request, "pc:a") == "written after the first render"
+    assert pagecache.take(request, "pc:missing", 0) == 0
+    assert pagecache.take(request, "pc:other") == "elsewhere"  # not registered: the cache
+    assert pagecache.take(None, "pc:other") == "elsewhere"
