@@ -45,8 +45,8 @@ def test_status_page_renders_without_database(client, db, django_assert_num_quer
     assert response.status_code == 200
     assert "Systemstatus" in page and "Anmeldung langsam" in page
     # Without a media server and a mail server, video and mail are not part of this Kreide;
-    # nor is Redis in the embedded default.
-    shown = 5 if settings.REDIS_URL else 4
+    # nor is Redis in the embedded default. Notifications' delivery queue is.
+    shown = 6 if settings.REDIS_URL else 5
     assert page.count('class="status-ok"') == shown and page.count('<li class="status-') == shown
     assert "E-Mail" not in page and "Video" not in page
     assert "<polyline" in page and "<script" not in page
@@ -182,11 +182,12 @@ def test_each_module_registers_its_own_check_and_status_imports_none():
         "video",
         "mail",
         "cache",
+        "notifications",
     ]
     status = Path(core_health.__file__).parents[1] / "status"
     for path in status.rglob("*.py"):
         text = path.read_text()
-        for module in ("video", "tasks", "files", "messenger", "mail"):
+        for module in ("video", "tasks", "files", "messenger", "mail", "notifications"):
             assert f"from kreide.{module}" not in text and f"import kreide.{module}" not in text, (
                 path,
                 module,
