@@ -41,12 +41,17 @@ class DemoLogins:
     password: str = DEMO_PASSWORD
 
 
-def ascii_username(first: str, last: str) -> str:
-    text = f"{first}.{last}".lower()
+def ascii_fold(text: str) -> str:
+    """Lower-case ASCII as German offices write names without umlauts: ä → ae, ß → ss,
+    other accents dropped."""
+    text = text.lower()
     for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
         text = text.replace(umlaut, plain)
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(ch for ch in text if ch.isalnum() or ch in ".-")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def ascii_username(first: str, last: str) -> str:
+    return "".join(ch for ch in ascii_fold(f"{first}.{last}") if ch.isalnum() or ch in ".-")
 
 
 class _Names:

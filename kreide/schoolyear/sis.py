@@ -9,9 +9,13 @@ Two formats, both described in docs/school-year.md:
   Schüler, `;` separated): columns `Interne ID-Nummer`, `Nachname`, `Vorname`, `Klasse`,
   optional `Status` and `E-Mail (Schule)`.
 
-People are matched by that stable id (`User.sis_id`), never by name. `diff_for` shows what
-an import would change: new people, changed names or e-mail, a moved class, people who
-left (gone from the export, or with a status that means they left). `apply` writes it
+People are matched by that stable id (`User.sis_id`). `diff_for` shows what an import
+would change: new people, changed names or e-mail, a moved class, people who left (gone
+from the export, or with a status that means they left). The one exception to "never by
+name": a school whose accounts were made before its first sync (CSV import, by hand) has
+accounts without an id, so for ids Kreide does not know yet `diff_for` proposes links to
+such accounts when name and class match exactly one row both ways; the office confirms
+them with the rest of the plan, and from then on the id alone matches. `apply` writes it
 through the account import (`kreide.accounts.services.import_users`, the same code as the
 office's CSV import: accounts, classes, memberships, passwords, audit) and deactivates
 who left — never deletes them.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -38,10 +43,15 @@ from kreide.accounts.importing import ImportRow, RowError
 from kreide.accounts.models import User
 from kreide.core import audit
 from kreide.schools.access import require_admin
-from kreide.schools.demo import ascii_username
+from kreide.schools.demo import ascii_fold, ascii_username
 from kreide.schools.models import Group, Membership, School
 
-audit.declare({"sis.synced": gettext_lazy("Synced with the school administration software")})
+audit.declare(
+    {
+        "sis.synced": gettext_lazy("Synced with the school administration software"),
+        "sis.linked": gettext_lazy("Linked to the school administration software"),
+    }
+)
 
 MAX_ROWS = importing.MAX_ROWS
 GENERIC = "generic"
@@ -101,22 +111,44 @@ class Change:
 
 
 @dataclass
+class Candidate:
+    """An account without an id that a new row might be (named in the preview's warning)."""
+
+    user: User
+    classes: list[str]
+
+    def __str__(self) -> str:
+        classes = ", ".join(self.classes) or "–"
+        return f"{self.user.get_full_name()} ({self.user.username}, {classes})"
+
+
+@dataclass
 class SyncDiff:
     format: str
     new: list[Record] = field(default_factory=list)
+    # Accounts without an id that this sync gives one: name and class match one row.
+    linked: list[Change] = field(default_factory=list)
     changed: list[Change] = field(default_factory=list)
     moved: list[Change] = field(default_factory=list)
     left: list[User] = field(default_factory=list)
     unchanged: int = 0
     records: list[Record] = field(default_factory=list)
+    # sis id of a new row → accounts without an id it might be, not linked (ambiguous or
+    # only half matching): the office checks them before applying.
+    possible: dict[str, list[Candidate]] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.new or self.changed or self.moved or self.left)
+        return bool(self.new or self.linked or self.changed or self.moved or self.left)
+
+    @property
+    def new_rows(self) -> list[tuple[Record, list[Candidate]]]:
+        return [(record, self.possible.get(record.sis_id, [])) for record in self.new]
 
     def summary(self) -> dict[str, int]:
         return {
             "new": len(self.new),
+            "linked": len(self.linked),
             "changed": len(self.changed),
             "moved": len(self.moved),
             "left": len(self.left),
@@ -259,8 +291,19 @@ def _current_classes(school: School, user_ids) -> dict[int, list[str]]:
     return found
 
 
+def _changes(user: User, record: Record) -> dict[str, list[str]]:
+    changes = {
+        name: [getattr(user, name), getattr(record, name)]
+        for name in ("first_name", "last_name", "role")
+        if getattr(user, name) != getattr(record, name)
+    }
+    if record.email and record.email != user.email:
+        changes["email"] = [user.email, record.email]
+    return changes
+
+
 def diff_for(school: School, kind: str, records: list[Record]) -> SyncDiff:
-    """What applying these records would change (3 queries, nothing written)."""
+    """What applying these records would change (at most 5 queries, nothing written)."""
     diff = SyncDiff(kind, records=records)
     accounts = {user.sis_id: user for user in User.objects.for_school(school).exclude(sis_id="")}
     classes = _current_classes(school, [user.pk for user in accounts.values()])
@@ -273,13 +316,7 @@ def diff_for(school: School, kind: str, records: list[Record]) -> SyncDiff:
         if user is None:
             diff.new.append(record)
             continue
-        changes = {
-            name: [getattr(user, name), getattr(record, name)]
-            for name in ("first_name", "last_name", "role")
-            if getattr(user, name) != getattr(record, name)
-        }
-        if record.email and record.email != user.email:
-            changes["email"] = [user.email, record.email]
+        changes = _changes(user, record)
         if not user.is_active:
             changes["is_active"] = ["no", "yes"]
         before = classes.get(user.pk, [])
@@ -296,7 +333,75 @@ def diff_for(school: School, kind: str, records: list[Record]) -> SyncDiff:
         (u for sis_id, u in accounts.items() if sis_id not in listed and u.is_active),
         key=lambda u: (u.last_name, u.first_name, u.pk),
     )
+    if diff.new:
+        _propose_links(school, diff)
     return diff
+
+
+def _name_key(first: str, last: str) -> tuple[str, str]:
+    """Names as compared for a proposed link: case, umlauts and ß (ü = ue), accents and
+    whitespace do not count."""
+    return (" ".join(ascii_fold(first).split()), " ".join(ascii_fold(last).split()))
+
+
+def _loose_key(first: str, last: str) -> tuple[str, str]:
+    # Same last name and first given name: "Jonas Felix" in the export, "Jonas" in Kreide.
+    first, last = _name_key(first, last)
+    return (first.split(" ")[0], last)
+
+
+def _propose_links(school: School, diff: SyncDiff) -> None:
+    """Move new rows that are an existing active account without an id into `linked`:
+    same name, role and class, and neither the row nor the account matches another one.
+    The rest stays new, with the accounts it might be in `possible` (2 queries)."""
+    unlinked = list(
+        User.objects.for_school(school)
+        .filter(sis_id="", is_active=True)
+        .exclude(role=User.Role.PARENT)
+        .order_by("last_name", "first_name", "pk")
+    )
+    if not unlinked:
+        return
+    classes = _current_classes(school, [user.pk for user in unlinked])
+    by_name: dict[tuple[str, str], list[User]] = {}
+    for user in unlinked:
+        by_name.setdefault(_loose_key(user.first_name, user.last_name), []).append(user)
+
+    def matches(record: Record) -> list[User]:
+        key = _name_key(record.first_name, record.last_name)
+        return [
+            user
+            for user in by_name.get(_loose_key(record.first_name, record.last_name), [])
+            if _name_key(user.first_name, user.last_name) == key
+            and user.role == record.role
+            and record.class_name.lower() in {name.lower() for name in classes.get(user.pk, [])}
+        ]
+
+    found = {record.sis_id: matches(record) for record in diff.new}
+    claimed = Counter(user.pk for users in found.values() for user in users)
+    linked_ids = set()
+    new = []
+    for record in diff.new:
+        users = found[record.sis_id]
+        if len(users) == 1 and claimed[users[0].pk] == 1:
+            user = users[0]
+            changes = _changes(user, record)
+            before = classes.get(user.pk, [])
+            if [name.lower() for name in before] != [record.class_name.lower()]:
+                changes["class"] = [", ".join(before), record.class_name]
+            diff.linked.append(Change(user, record, changes))
+            linked_ids.add(user.pk)
+        else:
+            new.append(record)
+    diff.new = new
+    for record in new:
+        possible = [
+            Candidate(user, classes.get(user.pk, []))
+            for user in by_name.get(_loose_key(record.first_name, record.last_name), [])
+            if user.pk not in linked_ids
+        ]
+        if possible:
+            diff.possible[record.sis_id] = possible
 
 
 # --------------------------------------------------------------------------- applying
@@ -350,7 +455,10 @@ def apply(
     if not as_operator:
         require_admin(actor, school)
     usernames = _new_usernames(diff.new)
-    existing = {change.record.sis_id: change.user.username for change in diff.changed + diff.moved}
+    existing = {
+        change.record.sis_id: change.user.username
+        for change in diff.linked + diff.changed + diff.moved
+    }
     touched = {record.sis_id for record in diff.new} | set(existing)
     rows = [
         ImportRow(
@@ -376,6 +484,14 @@ def apply(
     )
     back = [change.user for change in diff.changed if "is_active" in change.changes]
     with transaction.atomic():
+        if diff.linked:
+            audit.record_many(
+                school,
+                actor,
+                "sis.linked",
+                [change.user for change in diff.linked],
+                via="sis-sync",
+            )
         _set_active(school, actor, back, True)
         _set_active(school, actor, diff.left, False)
         audit.record(school, actor, "sis.synced", format=diff.format, **diff.summary())

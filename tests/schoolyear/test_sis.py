@@ -4,6 +4,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from kreide.accounts import importing
@@ -29,7 +30,14 @@ def test_schild_sample_imports_then_a_reimport_shows_and_applies_the_difference(
     assert kind == sis.SCHILD and len(records) == 6
     first = sis.diff_for(world.school, kind, records)
     # Five active students are new; the one with status 9 (left) is not created.
-    assert first.summary() == {"new": 5, "changed": 0, "moved": 0, "left": 0, "unchanged": 0}
+    assert first.summary() == {
+        "new": 5,
+        "linked": 0,
+        "changed": 0,
+        "moved": 0,
+        "left": 0,
+        "unchanged": 0,
+    }
     result = sis.apply(world.admin, world.school, first)
     assert len(result.imported.created) == 5 and len(result.imported.credentials) == 5
     jonas = User.objects.get(school=world.school, sis_id="4711")
@@ -128,3 +136,156 @@ def test_office_preview_then_apply(world, client_for):
     done = client.post(url, {"pending": pending})
     assert done.status_code == 302
     assert User.objects.filter(school=world.school, sis_id="4711").exists()
+
+
+def _generic(*rows: str) -> tuple[str, list[sis.Record]]:
+    return sis.parse(("id;last_name;first_name;class;role\n" + "\n".join(rows) + "\n").encode())
+
+
+def test_first_sync_links_existing_accounts_instead_of_duplicating(world, make_user):
+    """A school with accounts from before (CSV import, by hand) syncs for the first time:
+    name (case, umlauts, whitespace aside), role and class find each account once."""
+    jonas = make_user(
+        world.school, groups=(world.class_7a,), first_name="JONAS", last_name="Mueller"
+    )
+    teacher = world.teacher_7a
+    before = User.objects.filter(school=world.school).count()
+    kind, records = _generic(
+        "S-1;Müller;Jonas;7a;student",
+        f"T-1;{teacher.last_name};{teacher.first_name};7a;teacher",
+        "S-2;Neu;Nora;7a;student",
+    )
+    diff = sis.diff_for(world.school, kind, records)
+    assert [(c.record.sis_id, c.user, c.changes) for c in diff.linked] == [
+        ("S-1", jonas, {"first_name": ["JONAS", "Jonas"], "last_name": ["Mueller", "Müller"]}),
+        ("T-1", teacher, {}),
+    ]
+    assert [r.sis_id for r in diff.new] == ["S-2"] and diff.possible == {}
+    assert diff.summary()["linked"] == 2 and diff.left == []
+
+    result = sis.apply(world.admin, world.school, diff)
+    assert [u.sis_id for u in result.imported.created] == ["S-2"]
+    assert User.objects.filter(school=world.school).count() == before + 1  # no duplicates
+    jonas.refresh_from_db()
+    assert (jonas.sis_id, jonas.last_name, _classes(jonas)) == ("S-1", "Müller", ["7a"])
+    assert User.objects.get(pk=teacher.pk).sis_id == "T-1"
+    linked = AuditEntry.objects.for_school(world.school).filter(action="sis.linked")
+    assert sorted(int(e.target_id) for e in linked) == sorted([jonas.pk, teacher.pk])
+    assert sis.diff_for(world.school, kind, records).has_changes is False
+
+    # The second sync matches by id only: Jonas renamed in the export stays Jonas, even
+    # though an account without an id now has exactly his new name and class.
+    namesake = make_user(
+        world.school, groups=(world.class_7a,), first_name="Jonas", last_name="Schmidt"
+    )
+    kind, records = _generic(
+        "S-1;Schmidt;Jonas;7a;student",
+        f"T-1;{teacher.last_name};{teacher.first_name};7a;teacher",
+        "S-2;Neu;Nora;7a;student",
+    )
+    diff = sis.diff_for(world.school, kind, records)
+    assert diff.linked == [] and diff.new == []
+    assert [(c.user, c.changes) for c in diff.changed] == [
+        (jonas, {"last_name": ["Müller", "Schmidt"]})
+    ]
+    sis.apply(world.admin, world.school, diff)
+    assert User.objects.get(sis_id="S-1").pk == jonas.pk
+    namesake.refresh_from_db()
+    assert namesake.sis_id == "" and namesake.is_active
+
+
+def test_ambiguous_or_half_matching_names_are_not_linked_but_named(world, make_user):
+    twins = [
+        make_user(world.school, groups=(world.class_7a,), first_name="Lea", last_name="Weber")
+        for _ in range(2)
+    ]
+    ben = make_user(world.school, groups=(world.class_7b,), first_name="Ben", last_name="Kurz")
+    felix = make_user(world.school, groups=(world.class_7a,), first_name="Felix", last_name="Ott")
+    left = make_user(
+        world.school, groups=(world.class_7a,), first_name="Ida", last_name="Alt", is_active=False
+    )
+    kind, records = _generic(
+        "S-1;Weber;Lea;7a;student",  # two accounts of that name in 7a
+        "S-2;Kurz;Ben;7a;student",  # Ben's account is in 7b
+        "S-3;Ott;Felix Maria;7a;student",  # only the first given name matches
+        "S-4;Alt;Ida;7a;student",  # deactivated accounts are not proposed
+        "S-5;Berg;Tom;7a;teacher",
+        "S-6;Berg;Tom;7a;teacher",  # two rows for one account: neither is linked
+    )
+    tom = make_user(
+        world.school,
+        User.Role.TEACHER,
+        groups=(world.class_7a,),
+        first_name="Tom",
+        last_name="Berg",
+    )
+    diff = sis.diff_for(world.school, kind, records)
+    assert diff.linked == []
+    assert [r.sis_id for r in diff.new] == ["S-1", "S-2", "S-3", "S-4", "S-5", "S-6"]
+    named = {sis_id: [c.user for c in found] for sis_id, found in diff.possible.items()}
+    assert named == {"S-1": twins, "S-2": [ben], "S-3": [felix], "S-5": [tom], "S-6": [tom]}
+    assert str(diff.possible["S-2"][0]) == f"Ben Kurz ({ben.username}, 7b)"
+    sis.apply(world.admin, world.school, diff)
+    for user in (*twins, ben, felix, left, tom):
+        user.refresh_from_db()
+        assert user.sis_id == ""
+    assert (
+        User.objects.filter(school=world.school, sis_id="S-1")
+        .exclude(pk__in=[twins[0].pk, twins[1].pk])
+        .exists()
+    )
+
+
+def test_links_on_the_command_line_and_in_the_office(world, make_user, client_for):
+    from django.urls import reverse
+
+    jonas = make_user(
+        world.school, groups=(world.class_7a,), first_name=" Jonas ", last_name="Müller"
+    )
+    make_user(world.school, groups=(world.class_7b,), first_name="Ben", last_name="Kurz")
+    data = b"id;last_name;first_name;class\nS-1;M\xc3\xbcller;Jonas;7a\nS-2;Kurz;Ben;7a\n"
+    client = client_for(world.admin)
+    page = client.post(reverse("schoolyear:sync"), {"file": SimpleUploadedFile("s.csv", data)})
+    text = page.content.decode()
+    assert "verknüpfen" in text and f"mit dem vorhandenen Konto {jonas.username}" in text
+    assert "Nicht verknüpft, bitte prüfen" in text and "Ben Kurz" in text
+    assert User.objects.get(pk=jonas.pk).sis_id == ""
+
+    path = Path(world.school.slug + "-link.csv")
+    try:
+        path.write_bytes(data)
+        out = StringIO()
+        call_command("sis_sync", str(path), "--school", "nord", stdout=out)
+        assert f"link: S-1 Jonas Müller (7a) with the existing account {jonas.username}" in (
+            out.getvalue()
+        )
+        assert "warning: not linked, may be the existing account Ben Kurz" in out.getvalue()
+        assert User.objects.get(pk=jonas.pk).sis_id == ""
+        call_command(
+            "sis_sync",
+            str(path),
+            "--school",
+            "nord",
+            "--apply",
+            "--credentials",
+            str(path.with_suffix(".pdf")),
+            stdout=out,
+        )
+        assert "1 created, 1 linked" in out.getvalue()
+    finally:
+        path.unlink()
+        path.with_suffix(".pdf").unlink(missing_ok=True)
+    assert User.objects.get(pk=jonas.pk).sis_id == "S-1"
+
+
+def test_the_diff_costs_the_same_queries_for_many_accounts(
+    world, make_user, django_assert_max_num_queries
+):
+    rows = []
+    for number in range(40):
+        make_user(world.school, groups=(world.class_7a,), first_name=f"K{number}", last_name="X")
+        rows.append(f"S-{number};X;K{number};7a;student")
+    kind, records = _generic(*rows)
+    with django_assert_max_num_queries(5):
+        diff = sis.diff_for(world.school, kind, records)
+    assert len(diff.linked) == 40

@@ -35,9 +35,18 @@ class Command(BaseCommand):
             raise CommandError("Nothing was changed.") from None
         diff = sis.diff_for(school, kind, records)
         self.stdout.write(f"Format: {sis.FORMATS[kind]}")
-        for record in diff.new:
+        for record, possible in diff.new_rows:
             self.stdout.write(
                 f"new: {record.sis_id} {record.first_name} {record.last_name} ({record.class_name})"
+            )
+            if possible:
+                names = "; ".join(str(candidate) for candidate in possible)
+                self.stdout.write(f"  warning: not linked, may be the existing account {names}")
+        for change in diff.linked:
+            self.stdout.write(
+                f"link: {change.record.sis_id} {change.record.first_name} "
+                f"{change.record.last_name} ({change.record.class_name}) with the existing "
+                f"account {change.user.username} {change.changes or ''}".rstrip()
             )
         for change in diff.changed:
             self.stdout.write(f"changed: {change.record.sis_id} {change.changes}")
@@ -58,7 +67,7 @@ class Command(BaseCommand):
                 self.stderr.write(str(problem))
             raise CommandError("Nothing was changed.") from None
         self.stdout.write(
-            f"Applied: {len(result.imported.created)} created, "
+            f"Applied: {len(result.imported.created)} created, {len(diff.linked)} linked, "
             f"{len(result.imported.updated)} updated, {len(result.deactivated)} deactivated."
         )
         if result.imported.credentials:
