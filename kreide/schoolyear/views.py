@@ -218,8 +218,11 @@ def sync(request: HttpRequest) -> HttpResponse:
                     cache.delete(_preview_key(user, request.POST["pending"]))
                     messages.success(
                         request,
-                        _("Synced: %(deactivated)d accounts of people who left deactivated.")
-                        % {"deactivated": len(result.deactivated)},
+                        _(
+                            "Synced: %(linked)d existing accounts linked, %(deactivated)d "
+                            "accounts of people who left deactivated."
+                        )
+                        % {"linked": len(diff.linked), "deactivated": len(result.deactivated)},
                     )
                     token = credentials.store(
                         user.pk,

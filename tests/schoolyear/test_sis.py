@@ -289,3 +289,18 @@ def test_the_diff_costs_the_same_queries_for_many_accounts(
     with django_assert_max_num_queries(5):
         diff = sis.diff_for(world.school, kind, records)
     assert len(diff.linked) == 40
+
+
+def test_the_office_applies_the_links_it_showed(world, make_user, client_for):
+    from django.urls import reverse
+
+    mia = make_user(world.school, groups=(world.class_7b,), first_name="Mia", last_name="Ott")
+    url = reverse("schoolyear:sync")
+    client = client_for(world.admin)
+    data = b"id;last_name;first_name;class\nS-9;Ott;Mia;7b\n"
+    preview = client.post(url, {"file": SimpleUploadedFile("s.csv", data)})
+    assert [c.user for c in preview.context["diff"].linked] == [mia]
+    done = client.post(url, {"pending": preview.context["pending"]}, follow=True)
+    assert "1 vorhandene Konten verknüpft" in done.content.decode()
+    assert User.objects.get(pk=mia.pk).sis_id == "S-9"
+    assert User.objects.filter(school=world.school, first_name="Mia").count() == 1
