@@ -1,6 +1,7 @@
 """The sources beyond tasks and absences: messages (respecting a room's mute), timetable
 changes, video lessons starting, tasks due tomorrow (idempotent), and the daily digest."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -43,6 +44,24 @@ def test_a_message_notifies_the_room_once_until_read_and_not_those_who_muted(wor
     services.mark_read(world.student_7a)
     messenger.send_message(world.teacher_7a, room.pk, "Und Wasser.", "key-00000003")
     assert len(_texts(world.student_7a)) == 2
+
+
+def test_a_message_sent_over_http_without_the_socket_notifies_the_room(world, client_for):
+    """The page's HTTP fallback (`messenger:send`, what a page without its socket posts)
+    notifies like the socket does: the other members, not those who muted the room."""
+    room = messenger.sync_group_room(world.class_7a)
+    messenger.set_notifications_off(world.classmate_7a, room.pk, True)
+    answer = client_for(world.teacher_7a).post(
+        reverse("messenger:send", args=[room.pk]),
+        json.dumps({"text": "Morgen Sport!", "key": "key-http-0001"}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 201
+    name = world.teacher_7a.get_full_name()
+    assert _texts(world.student_7a, "message") == [f"Neue Nachricht in 7a von {name}"]
+    assert _texts(world.classmate_7a) == []  # muted
+    assert _texts(world.teacher_7a) == []  # the author
+    assert _texts(world.student_7b) == []  # another class
 
 
 def test_a_direct_message_names_its_author(world):
