@@ -90,6 +90,8 @@ MIDDLEWARE = [
     # Before sessions and auth: turns requests away without a database query.
     "kreide.core.admission.AdmissionMiddleware",
     "kreide.core.middleware.RequestLogMiddleware",
+    # Cached fragments' versions and entries read once per request (kreide/core/fragments.py).
+    "kreide.core.fragments.RequestMemoMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -3,7 +3,8 @@
 Signs in as a demo student through django.test.Client against the real settings
 (kreide.settings, KREIDE_* from the environment: use the production backends,
 PostgreSQL and Redis, with DEBUG off), warms up, then requests each page N times and
-prints mean wall time, CPU time (time.process_time), queries and Python function calls
+prints mean wall time, CPU time (time.process_time), queries, Redis round trips and
+Python function calls
 (counted by cProfile over a few extra requests; unlike times, not disturbed by other load
 on the machine) per request.
 
@@ -102,8 +103,33 @@ def fetch(client: Client, path: str) -> None:
         sys.exit(f"GET {path} answered {response.status_code}")
 
 
+class RedisTrips:
+    """Counts cache round trips: every command or pipeline redis-py sends goes through
+    one `send_packed_command` (a no-op count with another cache backend)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> RedisTrips:
+        from redis.connection import Connection
+
+        self._original = original = Connection.send_packed_command
+
+        def counting(connection: Connection, *args: object, **kwargs: object) -> None:
+            self.count += 1
+            original(connection, *args, **kwargs)
+
+        Connection.send_packed_command = counting
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from redis.connection import Connection
+
+        Connection.send_packed_command = self._original
+
+
 def measure(client: Client, path: str, n: int) -> dict[str, float]:
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as queries, RedisTrips() as trips:
         fetch(client, path)
     # Read now: the next request's request_started signal clears the connection's log.
     query_count = len(queries.captured_queries)
@@ -127,6 +153,7 @@ def measure(client: Client, path: str, n: int) -> dict[str, float]:
         "cpu": statistics.mean(cpus) * 1000,
         "cpu_p50": statistics.median(cpus) * 1000,
         "queries": query_count,
+        "redis": trips.count,
     }
 
 
@@ -178,8 +205,11 @@ def main() -> None:
         f"student {username}, {database} + {cache}, DEBUG={settings.DEBUG}, "
         f"{args.n} requests per page after {args.warmup} warm-up\n"
     )
-    print("| page | path | wall ms (mean / p50) | CPU ms (mean / p50) | queries | calls |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| page | path | wall ms (mean / p50) | CPU ms (mean / p50) | queries "
+        "| Redis round trips | calls |"
+    )
+    print("|---|---|---|---|---|---|---|")
     total_cpu = 0.0
     for name, (page_client, path) in pages.items():
         result = measure(page_client, path, args.n)
@@ -187,7 +217,7 @@ def main() -> None:
         print(
             f"| {name} | `{path}` | {result['wall']:.1f} / {result['wall_p50']:.1f} "
             f"| {result['cpu']:.1f} / {result['cpu_p50']:.1f} | {result['queries']} "
-            f"| {result['calls']:,.0f} |"
+            f"| {result['redis']} | {result['calls']:,.0f} |"
         )
     print(f"\nCPU of all pages together: {total_cpu:.1f} ms")
 

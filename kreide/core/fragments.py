@@ -20,11 +20,17 @@ row it belongs to sends nothing, so that row's own scopes must cover it (a task 
 groups' lists). `bulk_create()` sends no signals: who uses it calls `rows_changed(created)`.
 A queryset `delete()` bumps each scope once, however many rows it removes.
 
+Within a request (`RequestMemoMiddleware`) every version and entry is read from the cache
+once: two sections of a page asking for the same scope or fragment cost one round trip, and
+a `bump()` in the request updates what the request has seen. Nothing read is older than the
+request; a value read twice is the same object, so callers treat values as read-only.
+
 KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 import weakref
@@ -36,9 +42,66 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
+from django.http import HttpRequest, HttpResponse
 
 T = TypeVar("T")
 _MISSING = object()
+
+# The request's reads, key → value (or _MISSING: asked, not in the cache). A context
+# variable rather than a request attribute: the readers are services without the request.
+_memo: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "kreide_fragment_memo", default=None
+)
+
+
+class RequestMemoMiddleware:
+    """Versions and entries are read once per request (outside a request: every time)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        token = _memo.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _memo.reset(token)
+
+
+def _get_many(keys: list[str]) -> dict[str, Any]:
+    """`cache.get_many(keys)`, asking only for keys this request has not read yet."""
+    memo = _memo.get()
+    if memo is None:
+        return cache.get_many(keys) if keys else {}
+    unread = [key for key in keys if key not in memo]
+    if unread:
+        found = cache.get_many(unread)
+        memo.update((key, found.get(key, _MISSING)) for key in unread)
+    return {key: memo[key] for key in keys if memo[key] is not _MISSING}
+
+
+def _set_many(values: dict[str, Any], timeout: int | None) -> None:
+    cache.set_many(values, timeout)
+    memo = _memo.get()
+    if memo is not None:
+        memo.update(values)
+
+
+def prefetch(scopes: Iterable[str]) -> None:
+    """Read the versions of `scopes` into the request's memo in one round trip: for a page
+    that knows up front which scopes its parts will read (no-op outside a request)."""
+    if settings.FRAGMENT_CACHE_ENABLED and _memo.get() is not None:
+        _versions([_version_key(scope) for scope in scopes])
+
+
+def _versions(keys: list[str]) -> dict[str, int]:
+    """The current versions of `keys`, a fresh one set for each that has none."""
+    versions = _get_many(keys)
+    missing = {key: time.time_ns() for key in keys if key not in versions}
+    if missing:
+        _set_many(missing, None)
+        versions.update(missing)
+    return versions
 
 
 def _version_key(scope: str) -> str:
@@ -49,7 +112,7 @@ def bump(*scopes: str) -> None:
     """Invalidate every fragment that depends on one of `scopes`."""
     # A fresh timestamp rather than an increment: an evicted version key can never come
     # back with an old number and revive a stale fragment.
-    cache.set_many({_version_key(scope): time.time_ns() for scope in scopes}, None)
+    _set_many({_version_key(scope): time.time_ns() for scope in scopes}, None)
 
 
 def bump_on_commit(*scopes: str) -> None:
@@ -168,18 +231,14 @@ def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: 
     _deletion.origin = None
     scopes = list(scopes)
     keys = [_version_key(scope) for scope in scopes]
-    versions = cache.get_many(keys)
-    missing = {key: time.time_ns() for key in keys if key not in versions}
-    if missing:
-        cache.set_many(missing, None)
-        versions.update(missing)
+    versions = _versions(keys)
     key = f"frag:{name}:" + ":".join(
         f"{scope}@{versions[k]}" for scope, k in zip(scopes, keys, strict=True)
     )
-    value = cache.get(key, _MISSING)
+    value = _get_many([key]).get(key, _MISSING)
     if value is _MISSING:
         value = compute()
-        cache.set(key, value, timeout)
+        _set_many({key: value}, timeout)
     return value
 
 
@@ -196,21 +255,17 @@ def cached_many(
     _deletion.origin = None
     scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
     keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}
-    versions = cache.get_many(list(keys)) if keys else {}
-    missing = {key: time.time_ns() for key in keys if key not in versions}
-    if missing:
-        cache.set_many(missing, None)
-        versions.update(missing)
+    versions = _versions(list(keys))
     value_keys = {
         name: f"frag:{name}:"
         + ":".join(f"{scope}@{versions[_version_key(scope)]}" for scope in scopes)
         for name, scopes in scopes_of.items()
     }
-    found = cache.get_many(list(value_keys.values())) if value_keys else {}
+    found = _get_many(list(value_keys.values()))
     values = {name: found[key] for name, key in value_keys.items() if key in found}
     absent = [name for name in scopes_of if name not in values]
     if absent:
         computed = compute(absent)
-        cache.set_many({value_keys[name]: computed[name] for name in absent}, timeout)
+        _set_many({value_keys[name]: computed[name] for name in absent}, timeout)
         values.update((name, computed[name]) for name in absent)
     return values

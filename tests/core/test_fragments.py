@@ -105,3 +105,43 @@ def test_an_operators_edit_in_the_admin_shows_on_the_dashboard(
     with django_capture_on_commit_callbacks(execute=True):
         Group.unscoped.filter(pk=world.class_7a.pk).update(name="7y")
     assert "Chemie · 7y" in " ".join(student.get("/").content.decode().split())
+
+
+class _CountingCache:
+    """The cache as fragments sees it, recording the keys each read asks for."""
+
+    def __init__(self, cache):
+        self._cache = cache
+        self.asked: list[str] = []
+
+    def get_many(self, keys):
+        self.asked.extend(keys)
+        return self._cache.get_many(keys)
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+
+def test_a_dashboard_reads_each_version_and_entry_once(client_for, world, monkeypatch):
+    client = client_for(world.student_7a)
+    client.get("/")  # warm: the fragments are cached
+    counting = _CountingCache(fragments.cache)
+    monkeypatch.setattr(fragments, "cache", counting)
+    assert client.get("/").status_code == 200
+    # The calendar's free days and its events both depend on the school's calendar scope.
+    assert counting.asked.count(f"fragver:school:{world.school.pk}:calendar") == 1
+    assert len(counting.asked) == len(set(counting.asked))
+
+
+def test_a_bump_in_the_request_is_what_the_request_reads_next(client_for, world, monkeypatch):
+    compute, calls = _counting("value")
+    token = fragments._memo.set({})
+    try:
+        assert fragments.cached("memo", ["scope:memo"], compute) == "value"
+        assert fragments.cached("memo", ["scope:memo"], compute) == "value"
+        assert calls == [1]
+        fragments.bump("scope:memo")
+        assert fragments.cached("memo", ["scope:memo"], compute) == "value"
+        assert calls == [1, 1]
+    finally:
+        fragments._memo.reset(token)
