@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.hashers import make_password
@@ -200,6 +200,7 @@ def import_users(
     *,
     as_operator: bool = False,
     progress=lambda done: None,
+    before_write: Callable[[], object] = lambda: None,
 ) -> ImportResult:
     """Create or update the accounts of checked rows (see importing.parse) in one transaction.
 
@@ -209,6 +210,8 @@ def import_users(
     group is joined; other *classes* are left (a student changes class), courses and
     working groups are kept, and so are the archived classes of past years. Rows with a
     `sis_id` store it on the account. `as_operator` is for the command line (no school admin).
+    `before_write` runs first inside the write transaction (after the slow hashing): a
+    caller's last check and its own writes, which stand or fall with the import's.
     """
     if not as_operator:
         require_admin(actor, school)
@@ -230,6 +233,7 @@ def import_users(
         hashes.update(zip((row.line for row in new_rows), encoded, strict=True))
         try:
             with transaction.atomic():
+                before_write()
                 result = _write_import(actor, school, rows, generated, hashes)
                 db.refresh_statistics()
             return result

@@ -168,6 +168,13 @@ def set_leavers(actor: User, group: Group, leaving: set[int]) -> None:
 # --------------------------------------------------------------------------- the plan
 
 
+def fingerprint(plan: object) -> str:
+    """A short fingerprint of a plan (JSON-able): sent with the office's confirm button, so
+    the real run (rollover, SIS sync) refuses when it would do other than the preview said."""
+    text = json.dumps(plan, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 @dataclass
 class ClassMove:
     """What happens to one of this year's classes."""
@@ -205,9 +212,7 @@ class Plan:
         return found
 
     def digest(self) -> str:
-        """A short fingerprint: the office confirms the dry run it saw, not a later one."""
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return fingerprint(self.as_dict())
 
     @property
     def archived_counts(self) -> dict[str, int]:

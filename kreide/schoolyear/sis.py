@@ -18,7 +18,9 @@ such accounts when name and class match exactly one row both ways; the office co
 them with the rest of the plan, and from then on the id alone matches. `apply` writes it
 through the account import (`kreide.accounts.services.import_users`, the same code as the
 office's CSV import: accounts, classes, memberships, passwords, audit) and deactivates
-who left — never deletes them.
+who left — never deletes them. The office confirms the preview it saw: `apply` is given
+the preview's `SyncDiff.digest()` and, in its one write transaction, works the diff out
+again and refuses (`SyncRefused`, nothing written) when accounts changed meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import csv
 import io
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -42,9 +44,11 @@ from kreide.accounts import services as account_services
 from kreide.accounts.importing import ImportRow, RowError
 from kreide.accounts.models import User
 from kreide.core import audit
+from kreide.core.errors import Refusal
 from kreide.schools.access import require_admin
 from kreide.schools.demo import ascii_fold, ascii_username
 from kreide.schools.models import Group, Membership, School
+from kreide.schoolyear.services import fingerprint
 
 audit.declare(
     {
@@ -52,6 +56,17 @@ audit.declare(
         "sis.linked": gettext_lazy("Linked to the school administration software"),
     }
 )
+
+
+class SyncRefused(Refusal):
+    status = 409
+    code = "sis_sync_refused"
+
+
+_CHANGED = gettext_lazy(
+    "Accounts changed since the preview, so nothing was applied. Please check the new preview."
+)
+
 
 MAX_ROWS = importing.MAX_ROWS
 GENERIC = "generic"
@@ -144,6 +159,30 @@ class SyncDiff:
     @property
     def new_rows(self) -> list[tuple[Record, list[Candidate]]]:
         return [(record, self.possible.get(record.sis_id, [])) for record in self.new]
+
+    def digest(self) -> str:
+        """What applying would do, as the rollover's fingerprint: who is created, linked,
+        changed, moved or deactivated, and the names and accounts the preview showed."""
+
+        def change(c: Change) -> list:
+            return [c.user.pk, c.user.username, c.record.sis_id, c.changes]
+
+        return fingerprint(
+            {
+                "format": self.format,
+                "records": [asdict(record) for record in self.records],
+                "new": [record.sis_id for record in self.new],
+                "linked": [change(c) for c in self.linked],
+                "changed": [change(c) for c in self.changed],
+                "moved": [change(c) for c in self.moved],
+                "left": [[u.pk, u.sis_id, u.get_full_name()] for u in self.left],
+                "unchanged": self.unchanged,
+                "possible": {
+                    sis_id: [str(candidate) for candidate in found]
+                    for sis_id, found in self.possible.items()
+                },
+            }
+        )
 
     def summary(self) -> dict[str, int]:
         return {
@@ -447,13 +486,22 @@ def _new_usernames(records: list[Record]) -> dict[str, str]:
 
 
 def apply(
-    actor: User | None, school: School, diff: SyncDiff, *, as_operator: bool = False
+    actor: User | None,
+    school: School,
+    diff: SyncDiff,
+    *,
+    expected: str = "",
+    as_operator: bool = False,
 ) -> SyncResult:
     """Write the diff: new and changed people and their classes through the account import,
-    then deactivate who left. ImportFileError if an e-mail address belongs to another
-    account (nothing is written then)."""
+    then deactivate who left, all in one transaction. Given the `expected` digest of the
+    preview the office confirmed, the diff is worked out again inside that transaction and
+    SyncRefused when it differs; ImportFileError if an e-mail address belongs to another
+    account. Nothing is written in either case."""
     if not as_operator:
         require_admin(actor, school)
+    if expected and diff.digest() != expected:
+        raise SyncRefused(_CHANGED)  # before the slow password hashing
     usernames = _new_usernames(diff.new)
     existing = {
         change.record.sis_id: change.user.username
@@ -477,13 +525,14 @@ def apply(
     problems = importing.check_against_database(rows, school)
     if problems:
         raise importing.ImportFileError(problems)
-    imported = (
-        account_services.import_users(actor, school, rows, as_operator=True)
-        if rows
-        else account_services.ImportResult()
-    )
     back = [change.user for change in diff.changed if "is_active" in change.changes]
-    with transaction.atomic():
+
+    def check_and_write() -> None:
+        # One sync (or rollover) of a school at a time; then the plan must still be the one
+        # the office saw.
+        School.objects.select_for_update().filter(pk=school.pk).first()
+        if expected and diff_for(school, diff.format, diff.records).digest() != expected:
+            raise SyncRefused(_CHANGED)
         if diff.linked:
             audit.record_many(
                 school,
@@ -495,6 +544,15 @@ def apply(
         _set_active(school, actor, back, True)
         _set_active(school, actor, diff.left, False)
         audit.record(school, actor, "sis.synced", format=diff.format, **diff.summary())
+
+    if rows:
+        imported = account_services.import_users(
+            actor, school, rows, as_operator=True, before_write=check_and_write
+        )
+    else:
+        imported = account_services.ImportResult()
+        with transaction.atomic():
+            check_and_write()
     return SyncResult(diff, imported, diff.left)
 
 

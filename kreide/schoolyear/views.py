@@ -195,11 +195,13 @@ def _preview_key(user: User, key: str) -> str:
 @heavy
 @school_admin_required
 def sync(request: HttpRequest) -> HttpResponse:
-    """Upload an export, see the difference, apply it. The file waits in the cache (15
-    minutes, for this admin only) between the preview and "apply"."""
+    """Upload an export, see the difference, apply exactly that difference. The file waits
+    in the cache (15 minutes, for this admin only) between the preview and "apply"; the
+    preview's digest comes with "apply", and a changed plan is refused and shown anew."""
     school, user = request.user.school, request.user
     form = SyncForm(request.POST or None, request.FILES or None)
     problems: list = []
+    refused = ""
     diff = pending = None
     if request.method == "POST":
         data = None
@@ -214,48 +216,56 @@ def sync(request: HttpRequest) -> HttpResponse:
                 kind, records = sis.parse(data)
                 diff = sis.diff_for(school, kind, records)
                 if request.POST.get("pending"):
-                    result = sis.apply(user, school, diff)
                     cache.delete(_preview_key(user, request.POST["pending"]))
-                    messages.success(
-                        request,
-                        _(
-                            "Synced: %(linked)d existing accounts linked, %(deactivated)d "
-                            "accounts of people who left deactivated."
-                        )
-                        % {"linked": len(diff.linked), "deactivated": len(result.deactivated)},
-                    )
-                    token = credentials.store(
-                        user.pk,
-                        school.pk,
-                        result.imported.credentials,
-                        kind="import",
-                        summary={
-                            "created": len(result.imported.created),
-                            "updated": len(result.imported.updated),
-                            "unchanged": result.imported.unchanged,
-                            "groups_created": [g.name for g in result.imported.groups_created],
-                            "format": sis.FORMATS[kind],
-                        },
-                    )
-                    return redirect("accounts:credentials", token=token)
+                    result = sis.apply(user, school, diff, expected=request.POST.get("plan", "-"))
+                    return _synced(request, result)
+            except sis.SyncRefused as error:
+                refused = str(error.message)
             except importing.ImportFileError as error:
                 problems = error.errors
                 diff = None
-            else:
-                if diff.has_changes:
-                    pending = secrets.token_urlsafe(16)
-                    cache.set(_preview_key(user, pending), data, PREVIEW_SECONDS)
+            if diff is not None and diff.has_changes:
+                pending = secrets.token_urlsafe(16)
+                cache.set(_preview_key(user, pending), data, PREVIEW_SECONDS)
     return render(
         request,
         "schoolyear/sync.html",
         {
             "form": form,
             "problems": problems,
+            "refused": refused,
             "diff": diff,
             "pending": pending,
             "format": sis.FORMATS.get(diff.format) if diff else "",
         },
     )
+
+
+def _synced(request: HttpRequest, result: sis.SyncResult) -> HttpResponse:
+    """Say what the sync did and show the new accounts' sign-in slips."""
+    school, user, diff = request.user.school, request.user, result.diff
+    messages.success(
+        request,
+        _(
+            "Synced: %(linked)d existing accounts linked, %(deactivated)d "
+            "accounts of people who left deactivated."
+        )
+        % {"linked": len(diff.linked), "deactivated": len(result.deactivated)},
+    )
+    token = credentials.store(
+        user.pk,
+        school.pk,
+        result.imported.credentials,
+        kind="import",
+        summary={
+            "created": len(result.imported.created),
+            "updated": len(result.imported.updated),
+            "unchanged": result.imported.unchanged,
+            "groups_created": [g.name for g in result.imported.groups_created],
+            "format": sis.FORMATS[diff.format],
+        },
+    )
+    return redirect("accounts:credentials", token=token)
 
 
 # ------------------------------------------------------------------------- archives

@@ -133,7 +133,7 @@ def test_office_preview_then_apply(world, client_for):
     # Another school's admin cannot apply this admin's preview.
     theirs = client_for(world.other_admin).post(url, {"pending": pending})
     assert theirs.status_code == 200 and not User.objects.filter(sis_id="4711").exists()
-    done = client.post(url, {"pending": pending})
+    done = client.post(url, {"pending": pending, "plan": page.context["diff"].digest()})
     assert done.status_code == 302
     assert User.objects.filter(school=world.school, sis_id="4711").exists()
 
@@ -259,7 +259,7 @@ def test_links_on_the_command_line_and_in_the_office(world, make_user, client_fo
         assert f"link: S-1 Jonas Müller (7a) with the existing account {jonas.username}" in (
             out.getvalue()
         )
-        assert "warning: not linked, may be the existing account Ben Kurz" in out.getvalue()
+        assert "warning: not linked, may be the existing account: Ben Kurz" in out.getvalue()
         assert User.objects.get(pk=jonas.pk).sis_id == ""
         call_command(
             "sis_sync",
@@ -300,7 +300,87 @@ def test_the_office_applies_the_links_it_showed(world, make_user, client_for):
     data = b"id;last_name;first_name;class\nS-9;Ott;Mia;7b\n"
     preview = client.post(url, {"file": SimpleUploadedFile("s.csv", data)})
     assert [c.user for c in preview.context["diff"].linked] == [mia]
-    done = client.post(url, {"pending": preview.context["pending"]}, follow=True)
+    done = client.post(
+        url,
+        {"pending": preview.context["pending"], "plan": preview.context["diff"].digest()},
+        follow=True,
+    )
     assert "1 vorhandene Konten verknüpft" in done.content.decode()
     assert User.objects.get(pk=mia.pk).sis_id == "S-9"
     assert User.objects.filter(school=world.school, first_name="Mia").count() == 1
+
+
+def _synced_count(school) -> int:
+    return AuditEntry.objects.for_school(school).filter(action="sis.synced").count()
+
+
+def test_the_office_applies_only_the_preview_it_saw(world, make_user, client_for):
+    """An account changed between preview and apply: refused, nothing applied, the new
+    preview shown; applying that one works."""
+    from django.urls import reverse
+
+    jonas = make_user(world.school, groups=(world.class_7a,), first_name="Jonas", last_name="M")
+    User.objects.filter(pk=jonas.pk).update(sis_id="S-1")
+    url = reverse("schoolyear:sync")
+    client = client_for(world.admin)
+    data = b"id;last_name;first_name;class\nS-1;M;Jonas;7b\nS-2;Neu;Lea;7a\n"
+    preview = client.post(url, {"file": SimpleUploadedFile("s.csv", data)})
+    seen = preview.context["diff"]
+    assert [c.user for c in seen.moved] == [jonas] and not seen.changed
+    assert f'name="plan" value="{seen.digest()}"' in preview.content.decode()
+    # Meanwhile someone renames Jonas: the sync would now also change his name back.
+    User.objects.filter(pk=jonas.pk).update(last_name="Maier")
+    refused = client.post(url, {"pending": preview.context["pending"], "plan": seen.digest()})
+    text = refused.content.decode()
+    assert refused.status_code == 200
+    assert "Seit der Vorschau haben sich Konten geändert" in text
+    assert not User.objects.filter(sis_id="S-2").exists() and _classes(jonas) == ["7a"]
+    assert _synced_count(world.school) == 0
+    fresh = refused.context["diff"]
+    assert fresh.digest() != seen.digest()
+    assert fresh.changed[0].changes == {"last_name": ["Maier", "M"]}
+    assert refused.context["pending"] != preview.context["pending"]
+    assert f'name="plan" value="{fresh.digest()}"' in text
+    # The old confirmation is gone; the new preview applies.
+    again = client.post(url, {"pending": preview.context["pending"], "plan": fresh.digest()})
+    assert "abgelaufen" in again.content.decode()
+    done = client.post(url, {"pending": refused.context["pending"], "plan": fresh.digest()})
+    assert done.status_code == 302
+    assert User.objects.get(pk=jonas.pk).last_name == "M" and _classes(jonas) == ["7b"]
+    assert User.objects.filter(school=world.school, sis_id="S-2").exists()
+    assert _synced_count(world.school) == 1
+
+
+def test_apply_without_the_previews_digest_is_refused(world, client_for):
+    from django.urls import reverse
+
+    url = reverse("schoolyear:sync")
+    client = client_for(world.admin)
+    with SAMPLE.open("rb") as upload:
+        preview = client.post(url, {"file": upload})
+    page = client.post(url, {"pending": preview.context["pending"]})
+    assert "Seit der Vorschau" in page.content.decode()
+    assert not User.objects.filter(sis_id="4711").exists()
+
+
+def test_apply_works_the_diff_out_again_in_its_transaction(world, make_user):
+    """What the command line does: print a diff, then apply it with its own digest. A change
+    after the diff was worked out is caught inside the write transaction."""
+    ben = make_user(world.school, groups=(world.class_7a,), first_name="Ben", last_name="K")
+    User.objects.filter(pk=ben.pk).update(sis_id="S-1")
+    kind, records = _generic("S-1;K;Ben;7a;student", "S-2;Neu;Lea;7a;student")
+    diff = sis.diff_for(world.school, kind, records)
+    User.objects.filter(pk=ben.pk).update(is_active=False)
+    with pytest.raises(sis.SyncRefused):
+        sis.apply(world.admin, world.school, diff, expected=diff.digest())
+    assert not User.objects.filter(sis_id="S-2").exists() and _synced_count(world.school) == 0
+    # Only leavers (no import rows): the same check.
+    kind, records = _generic("S-1;K;Ben;7a;student")
+    diff = sis.diff_for(world.school, kind, records)
+    User.objects.filter(pk=ben.pk).update(first_name="Benjamin")
+    with pytest.raises(sis.SyncRefused):
+        sis.apply(world.admin, world.school, diff, expected=diff.digest())
+    assert _synced_count(world.school) == 0
+    diff = sis.diff_for(world.school, kind, records)
+    sis.apply(world.admin, world.school, diff, expected=diff.digest())
+    assert User.objects.get(pk=ben.pk).first_name == "Ben" and _synced_count(world.school) == 1

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             )
             if possible:
                 names = "; ".join(str(candidate) for candidate in possible)
-                self.stdout.write(f"  warning: not linked, may be the existing account {names}")
+                self.stdout.write(f"  warning: not linked, may be the existing account: {names}")
         for change in diff.linked:
             self.stdout.write(
                 f"link: {change.record.sis_id} {change.record.first_name} "
@@ -61,7 +61,11 @@ class Command(BaseCommand):
             self.stdout.write("Nothing was changed: run again with --apply to apply it.")
             return
         try:
-            result = sis.apply(None, school, diff, as_operator=True)
+            # Exactly the diff printed above: applied in one transaction that works it out
+            # again and refuses if accounts changed since.
+            result = sis.apply(None, school, diff, expected=diff.digest(), as_operator=True)
+        except sis.SyncRefused as error:
+            raise CommandError(str(error.message)) from None
         except importing.ImportFileError as error:
             for problem in error.errors:
                 self.stderr.write(str(problem))
