@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import django
+import pytest
 from django.utils.translation import templatize
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,22 +25,22 @@ TEMPLATE_SUFFIXES = (".html", ".txt")
 SAME_IN_GERMAN = {
     "Video": "the German word is Video",
 }
-# makemessages' own xgettext call for the django domain (Django 5.2).
-XGETTEXT = [
-    "xgettext",
-    "--language=Python",
-    "--keyword=gettext_noop",
-    "--keyword=gettext_lazy",
-    "--keyword=ngettext_lazy:1,2",
-    "--keyword=pgettext:1c,2",
-    "--keyword=npgettext:1c,2,3",
-    "--keyword=pgettext_lazy:1c,2",
-    "--keyword=npgettext_lazy:1c,2,3",
-    "--from-code=UTF-8",
-    "--no-wrap",
-    "--sort-output",
-    "--output=-",
+# makemessages' own xgettext calls (Django 5.2): django for Python and templates, djangojs
+# for the scripts (served by JavaScriptCatalog at /i18n/catalog.js).
+KEYWORDS = [
+    "gettext_noop",
+    "gettext_lazy",
+    "ngettext_lazy:1,2",
+    "pgettext:1c,2",
+    "npgettext:1c,2,3",
 ]
+XGETTEXT = {
+    "django": [
+        "--language=Python",
+        *(f"--keyword={k}" for k in [*KEYWORDS, "pgettext_lazy:1c,2", "npgettext_lazy:1c,2,3"]),
+    ],
+    "djangojs": ["--language=JavaScript", *(f"--keyword={k}" for k in KEYWORDS)],
+}
 
 Key = tuple[str | None, str]  # (msgctxt, msgid)
 
@@ -97,12 +98,15 @@ def key(entry: dict) -> Key:
 
 
 @functools.cache
-def extract() -> dict[Key, list[str]]:
-    """Every translatable string in kreide/ with its file:line places."""
-    files = sorted(p for p in KREIDE.rglob("*.py") if "migrations" not in p.parts)
-    templates = sorted(
-        p for s in TEMPLATE_SUFFIXES for p in KREIDE.rglob(f"*{s}") if "templates" in p.parts
-    )
+def extract(domain: str = "django") -> dict[Key, list[str]]:
+    """Every translatable string of the domain in kreide/ with its file:line places."""
+    if domain == "djangojs":
+        files, templates = sorted(KREIDE.rglob("*.js")), []
+    else:
+        files = sorted(p for p in KREIDE.rglob("*.py") if "migrations" not in p.parts)
+        templates = sorted(
+            p for s in TEMPLATE_SUFFIXES for p in KREIDE.rglob(f"*{s}") if "templates" in p.parts
+        )
     with tempfile.TemporaryDirectory() as tmp:
         sources = [str(p.relative_to(ROOT)) for p in files]
         for template in templates:
@@ -115,7 +119,14 @@ def extract() -> dict[Key, list[str]]:
         listing = Path(tmp) / "files"
         listing.write_text("\n".join(sources) + "\n")
         pot = subprocess.run(
-            [*XGETTEXT, f"--files-from={listing}"],
+            [
+                "xgettext",
+                *XGETTEXT[domain],
+                "--from-code=UTF-8",
+                "--no-wrap",
+                "--output=-",
+                f"--files-from={listing}",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -134,10 +145,10 @@ def extract() -> dict[Key, list[str]]:
     return found
 
 
-def catalogues() -> dict[Path, list[dict]]:
+def catalogues(domain: str = "django") -> dict[Path, list[dict]]:
     return {
         po: parse_po(po.read_text())
-        for po in sorted(KREIDE.glob("**/locale/de/LC_MESSAGES/django.po"))
+        for po in sorted(KREIDE.glob(f"**/locale/de/LC_MESSAGES/{domain}.po"))
     }
 
 
@@ -155,18 +166,31 @@ def translated(entry: dict) -> bool:
     return not entry["obsolete"] and "fuzzy" not in entry.get("flags", ()) and all(entry["msgstr"])
 
 
-def test_every_string_has_a_german_translation():
+def place(path: str, needle: str) -> str:
+    lines = (KREIDE / path).read_text().splitlines()
+    return f"kreide/{path}:{next(n for n, text in enumerate(lines, 1) if needle in text)}"
+
+
+def test_the_extraction_sees_python_templates_contexts_and_scripts():
     found = extract()
-    # The extraction really sees Python, templates, contexts and plurals.
-    assert ("Status and incidents" in {m for _c, m in found}) and any(c for c, _m in found)
-    assert any(
-        ref.endswith(".html:" + ref.rsplit(":", 1)[1]) for refs in found.values() for ref in refs
-    )
-    merged = {key(e) for entries in catalogues().values() for e in entries if translated(e)}
-    merged |= django_core()
+    assert place("accounts/apps.py", '_("Sign-in")') in found[None, "Sign-in"]
+    # A template's place is its own file and line (templatize keeps the lines).
+    template = place("accounts/templates/accounts/admin/base.html", '"Connected tools"')
+    assert template in found[None, "Connected tools"]
+    assert any(context for context, _msgid in found)
+    places = [ref for refs in extract("djangojs").values() for ref in refs]
+    assert any(ref.startswith("kreide/storage/static/storage/js/uploader.js:") for ref in places)
+
+
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_every_string_has_a_german_translation(domain: str):
+    found = extract(domain)
+    merged = {key(e) for entries in catalogues(domain).values() for e in entries if translated(e)}
+    if domain == "django":
+        merged |= django_core()
     obsolete = {
         key(e): po.relative_to(ROOT)
-        for po, entries in catalogues().items()
+        for po, entries in catalogues(domain).items()
         for e in entries
         if e["obsolete"]
     }
@@ -184,16 +208,17 @@ def test_every_string_has_a_german_translation():
     assert missing == [], "\n".join(["Strings without German translation:", *missing])
 
 
-def test_each_app_catalogue_holds_the_strings_its_app_uses():
+@pytest.mark.parametrize("domain", ["django", "djangojs"])
+def test_each_app_catalogue_holds_the_strings_its_app_uses(domain: str):
     """What makemessages keeps: then running it in any one app loses no string another app
     needs. A string only in another app's catalogue is German today and English after that
     app's next makemessages run."""
     live = {
         po.parts[-5]: {key(e) for e in entries if translated(e)}
-        for po, entries in catalogues().items()
+        for po, entries in catalogues(domain).items()
     }
     missing = []
-    for (context, msgid), refs in sorted(extract().items(), key=lambda item: item[1]):
+    for (context, msgid), refs in sorted(extract(domain).items(), key=lambda item: item[1]):
         for ref in refs:
             app = ref.split("/")[1]
             if app in live and (context, msgid) not in live[app] and msgid not in SAME_IN_GERMAN:
