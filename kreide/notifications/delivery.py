@@ -265,7 +265,7 @@ def deliver_batch(pusher: Pusher | None = None, now: datetime | None = None) -> 
                 "text": note.text,
                 "url": note.url,
             }
-        if not subscriptions.get(note.user_id):
+        if not subscriptions.get(note.user_id) or not pref.sends(note.kind, user.role):
             continue
         until = None
         if quiet[note.school_id].applies_to(user.role):

@@ -72,9 +72,11 @@ def send_due(now: datetime | None = None) -> int:
     messages, sent_for = [], []
     for pref in due:
         user = pref.user
-        unread = Notification.unscoped.filter(
-            user=user, read_at__isnull=True, pk__gt=pref.digest_upto
-        ).order_by("-pk")
+        unread = (
+            Notification.unscoped.filter(user=user, read_at__isnull=True, pk__gt=pref.digest_upto)
+            .exclude(kind__in=pref.quiet_kinds(user.role))
+            .order_by("-pk")
+        )
         notes = list(unread[:MAX_ITEMS])
         sent_for.append((pref, notes[0].pk if notes else pref.digest_upto))
         if notes and address_for(user):

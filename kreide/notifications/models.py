@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from kreide.accounts.models import User
 from kreide.core.scoping import SchoolScopedModel
 
 
@@ -63,6 +64,44 @@ class Notification(SchoolScopedModel):
         return self.text
 
 
+class Source(models.TextChoices):
+    """The kinds of notification a person can quiet (list only) or turn off, by origin."""
+
+    TASKS = "tasks", _("New tasks and feedback")
+    DUE_TOMORROW = "due_tomorrow", _("Tasks due tomorrow")
+    MESSAGES = "messages", _("Messages")
+    SUBSTITUTIONS = "substitutions", _("Timetable changes")
+    VIDEO = "video", _("Video lessons starting")
+    ABSENCES = "absences", _("Absences")
+    NEWS = "news", _("News and parent letters")
+
+
+_K = Notification.Kind
+SOURCE_OF = {
+    _K.NEW_TASK: Source.TASKS,
+    _K.FEEDBACK: Source.TASKS,
+    _K.DUE_TOMORROW: Source.DUE_TOMORROW,
+    _K.MESSAGE: Source.MESSAGES,
+    _K.SUBSTITUTION: Source.SUBSTITUTIONS,
+    _K.VIDEO: Source.VIDEO,
+    _K.ABSENCE_REPORTED: Source.ABSENCES,
+    _K.ABSENCE_ACKNOWLEDGED: Source.ABSENCES,
+    _K.NEWS: Source.NEWS,
+    _K.LETTER: Source.NEWS,
+    _K.LETTER_REMINDER: Source.NEWS,
+}
+# Stored as bits: append only, never reorder.
+BIT = {source: 1 << n for n, source in enumerate(Source)}
+# A letter asks parents to confirm it and the school follows up until they do, so parents
+# always get it (and its reminder), whatever they chose for news.
+ALWAYS_FOR_PARENTS = frozenset({_K.LETTER, _K.LETTER_REMINDER})
+EVERYTHING, LIST_ONLY, OFF = "all", "list", "off"
+
+
+def always_delivered(kind: str, role: str) -> bool:
+    return kind in ALWAYS_FOR_PARENTS and role == User.Role.PARENT
+
+
 class Preferences(SchoolScopedModel):
     """How one person wants to be told; no row means the defaults."""
 
@@ -75,6 +114,9 @@ class Preferences(SchoolScopedModel):
     # The newest notification a digest has covered: the next one starts after it.
     digest_upto = models.BigIntegerField(default=0)
     digest_sent_on = models.DateField(null=True, blank=True)
+    # Sources (bits of BIT) listed but neither pushed nor mailed, and sources not even listed.
+    list_only = models.PositiveIntegerField(default=0)
+    off = models.PositiveIntegerField(default=0)
 
     class Meta(SchoolScopedModel.Meta):
         verbose_name = _("notification settings")
@@ -82,6 +124,23 @@ class Preferences(SchoolScopedModel):
 
     def __str__(self) -> str:
         return str(self.user)
+
+    def level(self, source: str) -> str:
+        if self.off & BIT[source]:
+            return OFF
+        return LIST_ONLY if self.list_only & BIT[source] else EVERYTHING
+
+    def set_levels(self, levels: dict[str, str]) -> None:
+        self.list_only = sum(BIT[s] for s, level in levels.items() if level == LIST_ONLY)
+        self.off = sum(BIT[s] for s, level in levels.items() if level == OFF)
+
+    def sends(self, kind: str, role: str) -> bool:
+        """Is a notification of this kind pushed and mailed to the person (their role)?"""
+        return always_delivered(kind, role) or self.level(SOURCE_OF[kind]) == EVERYTHING
+
+    def quiet_kinds(self, role: str) -> list[str]:
+        """The kinds neither pushed nor mailed."""
+        return [kind for kind in SOURCE_OF if not self.sends(kind, role)]
 
 
 class QuietHours(SchoolScopedModel):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, F
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,13 @@ from kreide.core import pagecache
 from kreide.messenger.models import Message, Room, RoomMember
 from kreide.news import services as news
 from kreide.news.models import News
-from kreide.notifications.models import Notification
+from kreide.notifications.models import (
+    ALWAYS_FOR_PARENTS,
+    BIT,
+    SOURCE_OF,
+    Notification,
+    Preferences,
+)
 from kreide.parents.models import AbsenceReport
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
@@ -46,8 +52,10 @@ def unread_key(user_id: int) -> str:
 
 
 def notify(school_id: int, user_ids: Iterable[int], kind: str, text: str, url: str = "") -> int:
-    """One notification each for `user_ids` (batched inserts); returns how many."""
-    user_ids = sorted(set(user_ids))
+    """One notification each for `user_ids` (batched inserts), leaving out those who
+    turned the kind's source off; returns how many."""
+    user_ids = set(user_ids)
+    user_ids = sorted(user_ids - turned_off(school_id, user_ids, kind))
     Notification.unscoped.bulk_create(
         (
             Notification(school_id=school_id, user_id=pk, kind=kind, text=text[:300], url=url)
@@ -58,6 +66,21 @@ def notify(school_id: int, user_ids: Iterable[int], kind: str, text: str, url: s
     for start in range(0, len(user_ids), BATCH):
         _store_counts(school_id, user_ids[start : start + BATCH])
     return len(user_ids)
+
+
+def turned_off(school_id: int, user_ids: set[int], kind: str) -> set[int]:
+    """Those of `user_ids` who turned this kind's source off entirely (one query)."""
+    if not user_ids:
+        return set()
+    found = (
+        Preferences.objects.for_school(school_id)
+        .filter(user_id__in=user_ids, off__gt=0)
+        .annotate(hit=F("off").bitand(BIT[SOURCE_OF[kind]]))
+        .filter(hit__gt=0)
+    )
+    if kind in ALWAYS_FOR_PARENTS:
+        found = found.exclude(user__role=User.Role.PARENT)
+    return set(found.values_list("user_id", flat=True))
 
 
 def _store_counts(school_id: int, user_ids: list[int]) -> None:

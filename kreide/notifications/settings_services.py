@@ -45,10 +45,15 @@ def preferences_of(user: User) -> Preferences:
     return found or Preferences(school_id=user.school_id, user=user)
 
 
-def save_preferences(user: User, *, live: bool, push: bool, digest: bool) -> Preferences:
+def save_preferences(
+    user: User, *, live: bool, push: bool, digest: bool, levels: dict[str, str] | None = None
+) -> Preferences:
+    """The channels and, per source (`models.Source`), everything, list only or off."""
     _require_participant(user)
     pref = preferences_of(user)
     pref.live, pref.push, pref.digest = live, push, digest
+    if levels is not None:
+        pref.set_levels(levels)
     pref.save()
     if live:
         cache.delete(live_off_key(user.pk))

@@ -66,7 +66,10 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     _participant(request)
     user = request.user
     admin = is_admin_of(user, user.school_id)
-    form = PreferencesForm(instance=settings_services.preferences_of(user), prefix="me")
+    parent = user.role == user.Role.PARENT
+    form = PreferencesForm(
+        instance=settings_services.preferences_of(user), prefix="me", parent=parent
+    )
     quiet_form = (
         QuietHoursForm(instance=settings_services.quiet_hours_of(user.school_id), prefix="quiet")
         if admin
@@ -80,9 +83,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("The school's quiet hours are saved."))
                 return redirect("notifications:settings")
         else:
-            form = PreferencesForm(request.POST, instance=form.instance, prefix="me")
+            form = PreferencesForm(request.POST, instance=form.instance, prefix="me", parent=parent)
             if form.is_valid():
-                settings_services.save_preferences(user, **form.cleaned_data)
+                settings_services.save_preferences(user, **form.settings())
                 messages.success(request, _("Your notification settings are saved."))
                 return redirect("notifications:settings")
     if not digest.available():

@@ -206,7 +206,7 @@ def _add_notifications(school: School, student: User, now) -> None:
     )
     Preferences.unscoped.create(
         school=school, user=student, push=False, digest=True, digest_upto=7,
-        digest_sent_on=now.date(),
+        digest_sent_on=now.date(), list_only=0b101, off=0b10,
     )  # fmt: skip
     QuietHours.unscoped.create(
         school=school, starts=time(21, 0), ends=time(6, 30), for_everyone=True
