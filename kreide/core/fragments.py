@@ -91,7 +91,7 @@ def prefetch(scopes: Iterable[str]) -> None:
     """Read the versions of `scopes` into the request's memo in one round trip: for a page
     that knows up front which scopes its parts will read (no-op outside a request)."""
     if settings.FRAGMENT_CACHE_ENABLED and _memo.get() is not None:
-        _versions([_version_key(scope) for scope in scopes])
+        _versions(list(dict.fromkeys(_version_key(scope) for scope in scopes)))
 
 
 def _versions(keys: list[str]) -> dict[str, int]:

@@ -17,6 +17,19 @@ class NewsConfig(AppConfig):
         from kreide.storage.uploads import register_purpose
 
         navigation.register(_("News"), "news:index", 12, lambda r: participates(r.user))
-        register(Section("news", _("School news"), "news/section.html", 90, dashboard.news))
+        register(
+            Section(
+                "news",
+                _("School news"),
+                "news/section.html",
+                90,
+                dashboard.news,
+                lambda request: (
+                    [services.news_scope(request.user.school_id)]
+                    if participates(request.user)
+                    else []
+                ),
+            )
+        )
         fragments.feeds(News, lambda news: [services.news_scope(news.school_id)])
         register_purpose(NewsAttachmentPurpose())

@@ -20,6 +20,7 @@ class ScheduleConfig(AppConfig):
                 "schedule/section_start.html",
                 5,
                 views.dashboard_section,
+                lambda request: services.schedule_scopes(request.user),
             )
         )
         fragments.feeds(StartWindow, services.window_scopes)

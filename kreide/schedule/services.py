@@ -26,6 +26,11 @@ def _scope(school_id: int) -> str:
     return f"school:{school_id}:schedule"
 
 
+def schedule_scopes(user: User) -> list[str]:
+    """What `start_time_for(user, …)` reads (the dashboard fetches it up front)."""
+    return [_scope(user.school_id)] if user.school_id is not None else []
+
+
 def window_scopes(window: StartWindow) -> list[str]:
     """A start window feeds its school's cached windows (declared in apps.py)."""
     return [_scope(window.school_id)]

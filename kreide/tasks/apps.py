@@ -20,7 +20,14 @@ class TasksConfig(AppConfig):
 
         register_nav(_("Tasks"), "tasks:list", order=10)
         register_section(
-            Section("tasks", _("Tasks"), "tasks/section_tasks.html", 10, dashboard.tasks_section)
+            Section(
+                "tasks",
+                _("Tasks"),
+                "tasks/section_tasks.html",
+                10,
+                dashboard.tasks_section,
+                dashboard.tasks_scopes,
+            )
         )
         register_purpose(uploads.SubmissionPurpose())
         register_purpose(uploads.AttachmentPurpose())

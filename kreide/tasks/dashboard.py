@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kreide.dashboard.registry import member_scopes
 from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.models import Submission
@@ -16,6 +17,15 @@ from kreide.tasks.models import Submission
 NEW_DAYS = 7
 DUE_SOON_DAYS = 3
 SHOWN = 5
+
+
+def tasks_scopes(request: HttpRequest) -> list[str]:
+    """What a student's section reads from the fragment cache (a teacher's is a query)."""
+    if not request.user.is_student:
+        return []
+    return member_scopes(
+        request, services.student_tasks_scope, services.group_tasks_scope, access.MEMBER
+    )
 
 
 def tasks_section(request: HttpRequest) -> dict[str, Any] | None:

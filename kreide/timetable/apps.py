@@ -30,10 +30,18 @@ class TimetableConfig(AppConfig):
                 "timetable/section_substitutions.html",
                 3,
                 views.dashboard_section,
+                views.dashboard_scopes,
             )
         )
         register(
-            Section("dates", _("Dates"), "timetable/section_dates.html", 6, views.dates_section)
+            Section(
+                "dates",
+                _("Dates"),
+                "timetable/section_dates.html",
+                6,
+                views.dates_section,
+                views.dashboard_scopes,
+            )
         )
         # What the cached week, substitution plan and calendar show (plans.py, calendars.py).
         for model in (Lesson, Period):

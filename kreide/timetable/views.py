@@ -252,6 +252,14 @@ def renew_screen(request: HttpRequest) -> HttpResponse:
     return redirect("timetable:manage")
 
 
+def dashboard_scopes(request: HttpRequest) -> list[str]:
+    """What the substitutions and dates sections read: the school's changes and calendar."""
+    school_id = request.user.school_id
+    if school_id is None:
+        return []
+    return [services.substitutions_scope(school_id), calendars.calendar_scope(school_id)]
+
+
 def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     """My changes today and on the next school day."""
     user = request.user

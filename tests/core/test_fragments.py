@@ -113,9 +113,11 @@ class _CountingCache:
     def __init__(self, cache):
         self._cache = cache
         self.asked: list[str] = []
+        self.trips: list[list[str]] = []
 
     def get_many(self, keys):
         self.asked.extend(keys)
+        self.trips.append(list(keys))
         return self._cache.get_many(keys)
 
     def __getattr__(self, name):
@@ -131,6 +133,13 @@ def test_a_dashboard_reads_each_version_and_entry_once(client_for, world, monkey
     # The calendar's free days and its events both depend on the school's calendar scope.
     assert counting.asked.count(f"fragver:school:{world.school.pk}:calendar") == 1
     assert len(counting.asked) == len(set(counting.asked))
+    # The sections declare their scopes: all versions come in one round trip.
+    version_trips = [keys for keys in counting.trips if keys[0].startswith("fragver:")]
+    assert len(version_trips) == 1
+    assert {
+        f"fragver:group:{world.class_7a.pk}:tasks",
+        f"fragver:school:{world.school.pk}:news",
+    } <= set(version_trips[0])
 
 
 def test_a_bump_in_the_request_is_what_the_request_reads_next(client_for, world, monkeypatch):
