@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kreide.accounts.models import User
 from kreide.core.scoping import SchoolScopedModel
@@ -65,15 +66,16 @@ class Notification(SchoolScopedModel):
 
 
 class Source(models.TextChoices):
-    """The kinds of notification a person can quiet (list only) or turn off, by origin."""
+    """The kinds of notification a person can quiet (list only) or turn off, by origin.
+    (A context of their own: "Messages" and "News" mean other things elsewhere.)"""
 
-    TASKS = "tasks", _("New tasks and feedback")
-    DUE_TOMORROW = "due_tomorrow", _("Tasks due tomorrow")
-    MESSAGES = "messages", _("Messages")
-    SUBSTITUTIONS = "substitutions", _("Timetable changes")
-    VIDEO = "video", _("Video lessons starting")
-    ABSENCES = "absences", _("Absences")
-    NEWS = "news", _("News and parent letters")
+    TASKS = "tasks", pgettext_lazy("notification source", "New tasks and feedback")
+    DUE_TOMORROW = "due_tomorrow", pgettext_lazy("notification source", "Tasks due tomorrow")
+    MESSAGES = "messages", pgettext_lazy("notification source", "Messages")
+    SUBSTITUTIONS = "substitutions", pgettext_lazy("notification source", "Timetable changes")
+    VIDEO = "video", pgettext_lazy("notification source", "Video lessons starting")
+    ABSENCES = "absences", pgettext_lazy("notification source", "Absences")
+    NEWS = "news", pgettext_lazy("notification source", "News and parent letters")
 
 
 _K = Notification.Kind

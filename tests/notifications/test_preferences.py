@@ -75,6 +75,8 @@ def test_letters_reach_parents_whatever_they_chose_for_news(family, client_for, 
     _subscribe(client, receiver, "mum")
     page = client.get(reverse("notifications:settings")).content.decode()
     assert "die Schule braucht Ihre Antwort" in page  # why letters stay on
+    # The sources' own words, not the messenger's or the news page's.
+    assert "Nachrichten im Messenger" in page and "Neuigkeiten und Elternbriefe" in page
     answer = client.post(
         reverse("notifications:settings"), {"me-push": "on", "me-source_news": "off"}
     )
