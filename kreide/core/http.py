@@ -17,7 +17,10 @@ def client_address(request: HttpRequest) -> str:
 def is_safe_next(request: HttpRequest, url: str | None) -> bool:
     from django.utils.http import url_has_allowed_host_and_scheme
 
-    return bool(url) and url_has_allowed_host_and_scheme(
+    if not url or not url.startswith(("/", "http://", "https://")):
+        # A bare word is no address: redirect() would take it for a view name.
+        return False
+    return url_has_allowed_host_and_scheme(
         url,
         allowed_hosts={request.get_host(), *settings.ALLOWED_HOSTS},
         require_https=request.is_secure(),

@@ -264,3 +264,12 @@ def test_the_signed_in_user_comes_with_its_school_in_one_query_as_the_orm_has_it
     world.student_7a.is_active = False
     world.student_7a.save()
     assert backend.get_user(world.student_7a.pk) is None
+
+
+def test_a_signed_in_visit_follows_only_addresses_as_next(client, world):
+    client.force_login(world.student_7a)
+    for hostile in ("tasks:list", "Ói\x97Ó°z", "https://evil.example/", "//evil.example/"):
+        response = client.get("/accounts/login/", {"next": hostile})
+        assert response.status_code == 302 and response["Location"] == "/", hostile
+    response = client.get("/accounts/login/", {"next": "/tasks/"})
+    assert response["Location"] == "/tasks/"
