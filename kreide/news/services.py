@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from kreide.accounts.models import User
 from kreide.core import audit, fragments
@@ -492,7 +492,7 @@ def receipts_csv(news: News, rows: list[ChildRow]) -> str:
             _("Parents"),
             _("Confirmed"),
             _("Confirmed by"),
-            _("Reply"),
+            pgettext("letter", "Reply"),
         ]
     )
     for row in rows:
