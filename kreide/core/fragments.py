@@ -18,7 +18,9 @@ whoever writes it: a service, the operator's admin at /operator/, a script. For 
 many-to-many table, `add()`/`set()`/`remove()`/`clear()` do too; a row deleted with the
 row it belongs to sends nothing, so that row's own scopes must cover it (a task names its
 groups' lists). `bulk_create()` sends no signals: who uses it calls `rows_changed(created)`.
-A queryset `delete()` bumps each scope once, however many rows it removes.
+A queryset `delete()` or `update()` (also `bulk_update()`) bumps each scope once, however
+many rows it touches; `update()` sends no signal either, so a fed model's managers are
+built on `FeedingQuerySet` (`feeds()` refuses one that is not).
 
 Within a request (`RequestMemoMiddleware`) every version and entry is read from the cache
 once: two sections of a page asking for the same scope or fragment cost one round trip, and
@@ -40,6 +42,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
@@ -134,12 +137,24 @@ _feeds: dict[type[models.Model], list[_Feed]] = defaultdict(list)
 
 def feeds(model: type[models.Model], scopes: _Feed) -> None:
     """Declare that each row of `model` feeds the cached `scopes(row)`. For a deleted row
-    `scopes` is asked just before the delete, while its relations still exist."""
-    _feeds[model].append(scopes)
+    `scopes` is asked just before the delete, while its relations still exist. Its managers
+    must be built on `FeedingQuerySet` (signals do not report `update()`)."""
     uid = f"fragments-{model._meta.label}"
     if model._meta.auto_created:  # a many-to-many table: Django reports only m2m_changed
+        _feeds[model].append(scopes)
         m2m_changed.connect(_pairs_changed, sender=model, dispatch_uid=uid)
         return
+    blind = [
+        manager.name
+        for manager in model._meta.managers
+        if not issubclass(manager._queryset_class, FeedingQuerySet)
+    ]
+    if blind:
+        raise ImproperlyConfigured(
+            f"{model._meta.label} feeds cached fragments, but an update() through "
+            f"{', '.join(blind)} would not bump them: build the manager on FeedingQuerySet."
+        )
+    _feeds[model].append(scopes)
     post_save.connect(_row_saved, sender=model, dispatch_uid=uid)
     pre_delete.connect(_row_deleting, sender=model, dispatch_uid=uid)
 

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from kreide.accounts.models import User
-from kreide.core import audit, fragments
+from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.news import events
 from kreide.news.models import News, NewsAttachment, Receipt
@@ -162,7 +162,6 @@ def edit(actor: User, news: News, draft: Draft, upload_ids: Iterable[str] = ()) 
     news.groups.set(groups)
     attach_uploads(actor, news, upload_ids)
     audit.record(news.school_id, actor, "news.edited", news)
-    fragments.bump_on_commit(news_scope(news.school_id))
     announce_due(news.school_id, now)
     return news
 
@@ -220,10 +219,10 @@ def announce_due(school_id: int | None = None, now: datetime | None = None) -> i
     if school_id is not None:
         due = due.filter(school_id=school_id)
     with transaction.atomic():
-        found = list(due.select_for_update(skip_locked=True).values_list("pk", "school_id"))
-        News.unscoped.filter(pk__in=[pk for pk, _school in found]).update(announced_at=now)
-        for pk, school in found:
-            fragments.bump_on_commit(news_scope(school))
+        found = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True))
+        # The update renews the schools' cached news too (News feeds news_scope, apps.py).
+        News.unscoped.filter(pk__in=found).update(announced_at=now)
+        for pk in found:
             events.news_published.publish(news_id=pk)
     return len(found)
 

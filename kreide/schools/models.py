@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from kreide.core.fragments import FeedingQuerySet
 from kreide.core.scoping import SchoolScopedModel
 
 
@@ -22,6 +23,10 @@ class School(models.Model):
         _("parents see the contents of their children's tasks"), default=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # A school feeds cached fragments (its name on the info screen): an update() bumps
+    # them as a save does.
+    objects = models.Manager.from_queryset(FeedingQuerySet)()
 
     class Meta:
         ordering = ["name"]

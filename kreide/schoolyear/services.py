@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 
 from kreide.accounts import events as account_events
 from kreide.accounts.models import User
-from kreide.core import audit, fragments
+from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.files.models import Node
 from kreide.messenger.models import Message
@@ -62,7 +62,7 @@ class RolloverRefused(Refusal):
 
 
 def archive_scope(school_id: int) -> str:
-    """Fragment scope of who has archives (bumped by every rollover)."""
+    """Fragment scope of who has archives (fed by archived classes, schoolyear/apps.py)."""
     return f"school:{school_id}:archives"
 
 
@@ -491,7 +491,6 @@ def _apply(actor: User | None, school: School, plan: Plan, progress) -> None:
         deactivated=len(gone),
     )
     School.objects.filter(pk=school.pk).update(has_archives=True)
-    fragments.bump_on_commit(archive_scope(school.pk))
     progress(1)
 
 

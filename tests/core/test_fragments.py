@@ -154,3 +154,13 @@ def test_a_bump_in_the_request_is_what_the_request_reads_next(client_for, world,
         assert calls == [1, 1]
     finally:
         fragments._memo.reset(token)
+
+
+def test_a_model_whose_update_would_go_unnoticed_cannot_feed_fragments():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from kreide.notifications.models import VapidKey  # a plain manager
+
+    with pytest.raises(ImproperlyConfigured, match="FeedingQuerySet"):
+        fragments.feeds(VapidKey, lambda key: ["scope:vapid"])
+    assert not fragments.is_fed_by(VapidKey)

@@ -130,6 +130,26 @@ def test_edits_show_as_edited_and_the_dashboard_box_follows(family, client_for, 
     assert AuditEntry.objects.for_school(family.school).filter(action="news.deleted").exists()
 
 
+def test_an_update_without_the_service_renews_the_dashboard_box(family, client_for, post):
+    news = post(family.admin, "Sportfest")
+    student = client_for(family.student_7a)
+    assert "Sportfest" in student.get("/").content.decode()  # cached now
+    News.objects.for_school(family.school).filter(pk=news.pk).update(title="Hitzefrei")
+    page = student.get("/").content.decode()
+    assert "Hitzefrei" in page and "Sportfest" not in page
+
+
+def test_a_queryset_update_bumps_each_scope_once(family, post, monkeypatch):
+    from kreide.core import fragments
+
+    for title in ("Sportfest", "Hitzefrei", "Elternabend"):
+        post(family.admin, title)
+    bumped = []
+    monkeypatch.setattr(fragments, "bump", lambda *scopes: bumped.extend(scopes))
+    assert News.objects.for_school(family.school).update(pinned=True) == 3
+    assert bumped == [services.news_scope(family.school.pk)]
+
+
 def test_list_and_dashboard_queries_do_not_grow_with_the_news(
     family, client_for, post, django_assert_max_num_queries
 ):

@@ -30,6 +30,23 @@ def test_former_members_read_the_archive(rolled, client_for):
     assert archive_link not in client_for(rolled.admin).get("/").content.decode()
 
 
+def test_a_class_archived_without_the_rollover_shows_in_the_navigation(
+    rolled, make_group, make_user, client_for
+):
+    """Archived classes feed the navigation's cached "has archives" (schoolyear/apps.py),
+    whoever archives them."""
+    from kreide.schools.models import Group
+
+    class_9c = make_group(rolled.school, "9c", grade=9)
+    student = client_for(make_user(rolled.school, groups=(class_9c,)))
+    archive_link = f'href="{reverse("schoolyear:archives")}"'
+    assert archive_link not in student.get("/").content.decode()  # cached now
+    Group.objects.for_school(rolled.school).filter(pk=class_9c.pk).update(
+        archived_year="2025/26", is_active=False
+    )
+    assert archive_link in student.get("/").content.decode()
+
+
 @pytest.mark.parametrize(
     "who", ["student_7b", "teacher_7b", "admin", "other_student", "other_admin", "teacher_10a"]
 )

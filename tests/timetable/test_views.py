@@ -224,7 +224,7 @@ def test_writes_without_a_service_renew_the_cached_pages(tt, client, client_for)
     (apps.py): the operator's admin, a script or a queryset write renews them at once."""
     from datetime import datetime, time
 
-    from kreide.schools.models import Group
+    from kreide.schools.models import Group, School
     from kreide.timetable.models import Event, Lesson, Substitution
 
     student = client_for(tt.student_7a)
@@ -247,6 +247,8 @@ def test_writes_without_a_service_renew_the_cached_pages(tt, client, client_for)
     tt.school.name = "Schule am Hafen"
     tt.school.save()
     assert "Schule am Hafen" in client.get(screen).content.decode()
+    School.objects.filter(pk=tt.school.pk).update(name="Schule am Deich")
+    assert "Schule am Deich" in client.get(screen).content.decode()
 
     day, _following = school_days(tt.school)
     calendar = f"/timetable/calendar/?day={day:%Y-%m-%d}"
