@@ -16,19 +16,40 @@ from kreide.accounts.models import User
 from kreide.core.scoping import SchoolScopedModel
 
 
+class Source(models.TextChoices):
+    """The origins a person can quiet (list only) or turn off, one choice each on the
+    settings page; every kind of notification names its source.
+    (A context of their own: "Messages" and "News" mean other things elsewhere.)"""
+
+    TASKS = "tasks", pgettext_lazy("notification source", "New tasks and feedback")
+    DUE_TOMORROW = "due_tomorrow", pgettext_lazy("notification source", "Tasks due tomorrow")
+    MESSAGES = "messages", pgettext_lazy("notification source", "Messages")
+    SUBSTITUTIONS = "substitutions", pgettext_lazy("notification source", "Timetable changes")
+    VIDEO = "video", pgettext_lazy("notification source", "Video lessons starting")
+    ABSENCES = "absences", pgettext_lazy("notification source", "Absences")
+    NEWS = "news", pgettext_lazy("notification source", "News and parent letters")
+
+
 class Notification(SchoolScopedModel):
     class Kind(models.TextChoices):
-        NEW_TASK = "new_task", _("new task")
-        FEEDBACK = "feedback", _("feedback on a submission")
-        DUE_TOMORROW = "due_tomorrow", _("task due tomorrow")
-        MESSAGE = "message", _("new message")
-        SUBSTITUTION = "substitution", _("substitution")
-        VIDEO = "video", _("video lesson")
-        ABSENCE_REPORTED = "absence_reported", _("absence reported")
-        ABSENCE_ACKNOWLEDGED = "absence_acknowledged", _("absence acknowledged")
-        NEWS = "news", _("news")
-        LETTER = "letter", _("parent letter")
-        LETTER_REMINDER = "letter_reminder", _("reminder of a parent letter")
+        """What happened, and the source a person quiets or turns it off by (`.source`)."""
+
+        def __new__(cls, value: str, source: Source) -> Notification.Kind:
+            kind = str.__new__(cls, value)
+            kind._value_, kind.source = value, source
+            return kind
+
+        NEW_TASK = "new_task", Source.TASKS, _("new task")
+        FEEDBACK = "feedback", Source.TASKS, _("feedback on a submission")
+        DUE_TOMORROW = "due_tomorrow", Source.DUE_TOMORROW, _("task due tomorrow")
+        MESSAGE = "message", Source.MESSAGES, _("new message")
+        SUBSTITUTION = "substitution", Source.SUBSTITUTIONS, _("substitution")
+        VIDEO = "video", Source.VIDEO, _("video lesson")
+        ABSENCE_REPORTED = "absence_reported", Source.ABSENCES, _("absence reported")
+        ABSENCE_ACKNOWLEDGED = "absence_acknowledged", Source.ABSENCES, _("absence acknowledged")
+        NEWS = "news", Source.NEWS, _("news")
+        LETTER = "letter", Source.NEWS, _("parent letter")
+        LETTER_REMINDER = "letter_reminder", Source.NEWS, _("reminder of a parent letter")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -65,38 +86,11 @@ class Notification(SchoolScopedModel):
         return self.text
 
 
-class Source(models.TextChoices):
-    """The kinds of notification a person can quiet (list only) or turn off, by origin.
-    (A context of their own: "Messages" and "News" mean other things elsewhere.)"""
-
-    TASKS = "tasks", pgettext_lazy("notification source", "New tasks and feedback")
-    DUE_TOMORROW = "due_tomorrow", pgettext_lazy("notification source", "Tasks due tomorrow")
-    MESSAGES = "messages", pgettext_lazy("notification source", "Messages")
-    SUBSTITUTIONS = "substitutions", pgettext_lazy("notification source", "Timetable changes")
-    VIDEO = "video", pgettext_lazy("notification source", "Video lessons starting")
-    ABSENCES = "absences", pgettext_lazy("notification source", "Absences")
-    NEWS = "news", pgettext_lazy("notification source", "News and parent letters")
-
-
-_K = Notification.Kind
-SOURCE_OF = {
-    _K.NEW_TASK: Source.TASKS,
-    _K.FEEDBACK: Source.TASKS,
-    _K.DUE_TOMORROW: Source.DUE_TOMORROW,
-    _K.MESSAGE: Source.MESSAGES,
-    _K.SUBSTITUTION: Source.SUBSTITUTIONS,
-    _K.VIDEO: Source.VIDEO,
-    _K.ABSENCE_REPORTED: Source.ABSENCES,
-    _K.ABSENCE_ACKNOWLEDGED: Source.ABSENCES,
-    _K.NEWS: Source.NEWS,
-    _K.LETTER: Source.NEWS,
-    _K.LETTER_REMINDER: Source.NEWS,
-}
 # Stored as bits: append only, never reorder.
 BIT = {source: 1 << n for n, source in enumerate(Source)}
 # A letter asks parents to confirm it and the school follows up until they do, so parents
 # always get it (and its reminder), whatever they chose for news.
-ALWAYS_FOR_PARENTS = frozenset({_K.LETTER, _K.LETTER_REMINDER})
+ALWAYS_FOR_PARENTS = frozenset({Notification.Kind.LETTER, Notification.Kind.LETTER_REMINDER})
 EVERYTHING, LIST_ONLY, OFF = "all", "list", "off"
 
 
@@ -138,11 +132,13 @@ class Preferences(SchoolScopedModel):
 
     def sends(self, kind: str, role: str) -> bool:
         """Is a notification of this kind pushed and mailed to the person (their role)?"""
-        return always_delivered(kind, role) or self.level(SOURCE_OF[kind]) == EVERYTHING
+        return (
+            always_delivered(kind, role) or self.level(Notification.Kind(kind).source) == EVERYTHING
+        )
 
     def quiet_kinds(self, role: str) -> list[str]:
         """The kinds neither pushed nor mailed."""
-        return [kind for kind in SOURCE_OF if not self.sends(kind, role)]
+        return [kind for kind in Notification.Kind if not self.sends(kind, role)]
 
 
 class QuietHours(SchoolScopedModel):

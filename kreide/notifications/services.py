@@ -30,7 +30,6 @@ from kreide.news.models import News
 from kreide.notifications.models import (
     ALWAYS_FOR_PARENTS,
     BIT,
-    SOURCE_OF,
     Notification,
     Preferences,
 )
@@ -75,7 +74,7 @@ def turned_off(school_id: int, user_ids: set[int], kind: str) -> set[int]:
     found = (
         Preferences.objects.for_school(school_id)
         .filter(user_id__in=user_ids, off__gt=0)
-        .annotate(hit=F("off").bitand(BIT[SOURCE_OF[kind]]))
+        .annotate(hit=F("off").bitand(BIT[Notification.Kind(kind).source]))
         .filter(hit__gt=0)
     )
     if kind in ALWAYS_FOR_PARENTS:
