@@ -3,6 +3,7 @@
     .venv/bin/python bench/cpu/run.py                  # 7 rounds x 8 students, ~3 minutes
     .venv/bin/python bench/cpu/run.py --rounds 3 -n 4  # a quick look
     .venv/bin/python bench/cpu/run.py --reuse          # keep the database of the last run
+    .venv/bin/python bench/cpu/run.py --units sign-in  # one unit (and argon2id) only
 
 Starts the production stack (nginx + `kreide serve` with one Granian worker, PostgreSQL,
 Redis; bench/wave/stack.py) on the demo school, then runs rounds. In each round N students
@@ -273,7 +274,9 @@ class Round:
     done: dict[str, int] = field(default_factory=dict)  # operations per unit
 
 
-def run_round(port: int, usernames: list[str], meter: Meter, hasher, encoded: str) -> Round:
+def run_round(
+    port: int, usernames: list[str], meter: Meter, hasher, encoded: str, units: list[str]
+) -> Round:
     result = Round()
     students = [Student(port, name) for name in usernames]
     # Idle: what the server's processes spend without requests (status sampler, timers).
@@ -281,13 +284,17 @@ def run_round(port: int, usernames: list[str], meter: Meter, hasher, encoded: st
     time.sleep(0.5)
     spent = meter.spent(before, meter.read())
     result.idle = {part: spent[part] / (time.perf_counter() - started) for part in PARTS}
-    for key, _, _ in UNITS:
-        if key == "task":  # argon2id in the middle of the round, like a sign-in
+    # argon2id in the middle of the round (before the task), or after the units chosen
+    middle = "task" if "task" in units else None
+    for key in [*units, None]:
+        if key == middle:
             before_argon2 = time.thread_time()
             for _ in students:
                 if not hasher.verify(PASSWORD, encoded):
                     raise RuntimeError("argon2id verification failed")
             result.argon2 = (time.thread_time() - before_argon2) / len(students)
+        if key is None:
+            break
         if key == "tus":
             for student in students:
                 student.find_upload_task()
@@ -308,6 +315,8 @@ def summarize(rounds: list[Round]) -> dict:
 
     rows = {}
     for key, label, in_journey in UNITS:
+        if key not in rounds[0].units:
+            continue
         done = [r for r in rounds if r.done[key]] or rounds  # a round without an open task
         totals = [sum(r.units[key].values()) for r in done]
         rows[key] = {
@@ -324,14 +333,15 @@ def summarize(rounds: list[Round]) -> dict:
     journeys = [
         sum(
             sum(r.units[key].values()) if r.done[key] else rows[key]["total_ms"]["median"] / 1000
-            for key, _, in_journey in UNITS
-            if in_journey
+            for key, row in rows.items()
+            if row["journey"]
         )
         for r in rounds
     ]
     return {
         "argon2_ms": stats([r.argon2 * 1000 for r in rounds]),
         "units": rows,
+        "all_units": len(rows) == len(UNITS),
         "journey_ms": stats([j * 1000 for j in journeys]),
         "journey_ratio": stats([j / r.argon2 for j, r in zip(journeys, rounds, strict=True)]),
         # One core for 10 minutes divided by one journey's CPU.
@@ -368,6 +378,7 @@ def table(summary: dict) -> str:
 
 def report(summary: dict, args: argparse.Namespace, load: tuple[float, float]) -> str:
     students = summary["students_per_core"]
+    subset = "" if summary["all_units"] else "Only some units measured: the journey is their sum. "
     idle = ", ".join(f"{part} {summary['idle_ms_per_s'][part]:.2f}" for part in PARTS)
     return f"""# CPU per unit of the 8:00 journey ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)
 
@@ -384,8 +395,8 @@ the end (shared machine: compare the ratios, not the milliseconds).
 
 {table(summary)}
 
-Journey = the units of issue #21 (sign-in, dashboard, task list, task, messenger room, files,
-tus upload). **{students["median"]:,.0f} students per core per 10-minute wave**
+{subset}Journey = the units of issue #21 (sign-in, dashboard, task list, task, messenger
+room, files, tus upload). **{students["median"]:,.0f} students per core per 10-minute wave**
 (range {students["min"]:,.0f}–{students["max"]:,.0f}): 600 s of one core divided by one
 journey's CPU. Idle CPU of the processes, ms per second of wall time: {idle}.
 """
@@ -413,7 +424,14 @@ def main() -> None:
         "--out", default=str(ROOT / "bench" / "results" / datetime.now(UTC).strftime("%Y-%m-%d"))
     )
     parser.add_argument("--name", default="cpu", help="file name of the report (without .md)")
+    parser.add_argument(
+        "--units",
+        default=",".join(key for key, _, _ in UNITS),
+        help="comma-separated units to measure, in journey order (a unit needs the ones "
+        "before it that find its pages: task after task-list, room after chat-list)",
+    )
     args = parser.parse_args()
+    units = [key for key, _, _ in UNITS if key in args.units.split(",")]
     out, work = Path(args.out), ROOT / "var" / "bench-cpu"
     database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
     os.environ.update(KREIDE_DATABASE_URL=database_url, KREIDE_REDIS_URL=args.redis_url)
@@ -441,15 +459,15 @@ def main() -> None:
         port = int(urllib.parse.urlsplit(stack.url).port)
         meter = Meter(stack.server_pid, stack.nginx_pid, args.database)
         # Warm-up: the first student of each class (imports, templates, class caches).
-        run_round(port, [members[-1] for members in chosen], meter, hasher, encoded)
+        run_round(port, [members[-1] for members in chosen], meter, hasher, encoded, units)
         rounds = []
         for number in range(args.rounds):
             students = [members[number] for members in chosen]
-            rounds.append(run_round(port, students, meter, hasher, encoded))
+            rounds.append(run_round(port, students, meter, hasher, encoded, units))
             print(
                 f"round {number + 1}: argon2id {rounds[-1].argon2 * 1000:.1f} ms, "
                 + ", ".join(
-                    f"{key} {sum(rounds[-1].units[key].values()) * 1000:.1f}" for key, _, _ in UNITS
+                    f"{key} {sum(rounds[-1].units[key].values()) * 1000:.1f}" for key in units
                 ),
                 flush=True,
             )

@@ -84,7 +84,7 @@ def _start_server(command: list[str], env: dict[str, str], log: BinaryIO) -> sub
 
 
 def _wait_for(port: int, path: str, process: subprocess.Popen, what: str) -> None:
-    for _ in range(300):  # bounded: 60 s
+    for _ in range(900):  # bounded: 3 minutes (a loaded machine starts slowly)
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
@@ -306,7 +306,7 @@ def scale_out(
         )
         running.callback(_stop, haproxy)
         cluster = Cluster(f"http://127.0.0.1:{port}", stacks, run_dir / "haproxy.sock")
-        for _ in range(300):  # bounded: 60 s until every node passed its health checks
+        for _ in range(900):  # bounded: 3 minutes (a loaded machine starts slowly) until every node passed its health checks
             if haproxy.poll() is not None:
                 raise RuntimeError(f"haproxy exited with {haproxy.returncode}")
             try:
