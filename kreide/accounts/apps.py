@@ -8,7 +8,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self) -> None:
-        from kreide.accounts import health
+        from django.contrib.auth.models import update_last_login
+        from django.contrib.auth.signals import user_logged_in
+
+        from kreide.accounts import backends, health
         from kreide.core import health as core_health
         from kreide.core import navigation
 
@@ -25,3 +28,6 @@ class AccountsConfig(AppConfig):
             visible=lambda request: request.user.is_school_admin,
         )
         core_health.register("login", _("Sign-in"), health.check, order=10)
+        # last_login once a day per account, without save()'s machinery (backends.py).
+        user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
+        user_logged_in.connect(backends.note_last_login, dispatch_uid="kreide-last-login")

@@ -33,6 +33,10 @@ def _audit(actor: User, action: str, user: User) -> None:
 
 
 def is_enabled(user: User) -> bool:
+    # The sign-in's lookup of the account brought the answer along (accounts.backends).
+    known = getattr(user, "has_two_factor", None)
+    if known is not None:
+        return known
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 

@@ -43,8 +43,8 @@ def test_stay_signed_in_controls_session_lifetime(client, world):
 
 def test_sign_in_writes_the_session_once(client, world, django_assert_max_num_queries):
     client.get("/accounts/login/")
-    # user, two-factor check, last_login, the session's INSERT in BEGIN/COMMIT
-    with django_assert_max_num_queries(6) as queries:
+    # user with its two-factor flag, last_login, the session's INSERT (in a savepoint here)
+    with django_assert_max_num_queries(5) as queries:
         response = client.post(
             "/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD}
         )
@@ -264,6 +264,52 @@ def test_the_signed_in_user_comes_with_its_school_in_one_query_as_the_orm_has_it
     world.student_7a.is_active = False
     world.student_7a.save()
     assert backend.get_user(world.student_7a.pk) is None
+
+
+def test_the_sign_in_finds_the_account_by_name_or_address_in_one_query(
+    world, django_assert_num_queries
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    world.teacher_7a.email = "Lehrerin_7a@nord.example"
+    world.teacher_7a.save()
+    TOTPDevice.objects.create(user=world.teacher_7a, name="Kreide", confirmed=False)
+    backend = UsernameOrEmailBackend()
+    with django_assert_num_queries(1):
+        user = backend.authenticate(None, username="lehrerin_7a@NORD.example", password=PASSWORD)
+    assert user == world.teacher_7a and user.school.name == world.school.name
+    assert user.has_two_factor is False  # a device being set up is not two-factor yet
+    TOTPDevice.objects.filter(user=world.teacher_7a).update(confirmed=True)
+    user = backend.authenticate(
+        None, username=f" {world.teacher_7a.username.upper()} ", password=PASSWORD
+    )
+    assert user == world.teacher_7a and user.has_two_factor is True
+    # An underscore or a percent sign is a letter, not a pattern (SQLite compares with LIKE).
+    assert (
+        backend.authenticate(None, username="lehrerin%7a@nord.example", password=PASSWORD) is None
+    )
+    assert backend.authenticate(None, username=world.teacher_7a.username, password="x") is None
+
+
+def test_last_login_is_written_at_the_first_sign_in_of_a_day(world, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from django.utils import timezone
+
+    from kreide.accounts.models import User
+
+    student = world.student_7a
+    morning = datetime(2026, 12, 7, 6, 55, tzinfo=UTC)  # 7:55 in Berlin
+    User.objects.filter(pk=student.pk).update(last_login=morning - timedelta(days=1))
+    for now, written in (
+        (morning, morning),
+        (morning + timedelta(hours=6), morning),  # the same day: not written again
+        (morning + timedelta(days=1), morning + timedelta(days=1)),
+    ):
+        monkeypatch.setattr(timezone, "now", lambda now=now: now)
+        assert _sign_in(Client(), student.username).status_code == 302
+        student.refresh_from_db()
+        assert student.last_login == written
 
 
 def test_a_signed_in_visit_follows_only_addresses_as_next(client, world):
