@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from kreide.core import audit, fragments
 from kreide.core.errors import Refusal
+from kreide.core.prepared import PreparedQuery
 from kreide.files.models import (
     MIB,
     AppPassword,
@@ -173,10 +174,56 @@ class Actor:
 # --- Spaces ------------------------------------------------------------------------------
 
 
+# The files page's reads (every visit), their SQL built once per process (per number of
+# spaces or groups where a list is passed).
+_SPACE_OF = {
+    owner: PreparedQuery(
+        lambda school_id, owner_id, owner=owner: (
+            Space.objects.for_school(school_id)
+            .filter(**{f"{owner}_id": owner_id})
+            .order_by("pk")[:1]
+        )
+    )
+    for owner in ("user", "group")
+}
+_GROUPS = PreparedQuery(
+    lambda school_id, ids: (
+        Group.objects.for_school(school_id).filter(pk__in=ids).order_by("grade", "name")
+    )
+)
+_GROUP_SPACES = PreparedQuery(
+    lambda school_id, ids: (
+        Space.objects.for_school(school_id)
+        .filter(group__in=Group.objects.for_school(school_id).filter(pk__in=ids))
+        .select_related("group")
+    )
+)
+_USAGE = PreparedQuery(
+    lambda school_id, ids: (
+        Node.objects.for_school(school_id)
+        .filter(space__in=ids, is_folder=False)
+        .values("space_id")
+        .annotate(total=Sum("size"))
+        .order_by()
+    )
+)
+_ROOTS = PreparedQuery(
+    lambda school_id, ids: (
+        Node.objects.for_school(school_id)
+        .filter(space__in=ids, parent=None)
+        .values_list("space_id", "pk")
+    )
+)
+_FILE_SETTINGS = PreparedQuery(
+    lambda school_id: FileSettings.objects.for_school(school_id).order_by("pk")[:1]
+)
+
+
 def _space(school_id: int, **owner) -> Space:
-    space = Space.objects.for_school(school_id).filter(**owner).first()
-    if space is not None:
-        return space
+    ((kind, value),) = owner.items()
+    found = _SPACE_OF[kind].list(school_id, getattr(value, "pk", value))
+    if found:
+        return found[0]
     with transaction.atomic():  # a space never exists without its root folder
         space, created = Space.objects.for_school(school_id).get_or_create(
             school_id=school_id, **owner
@@ -212,14 +259,9 @@ def spaces_for(actor: Actor) -> list[Space]:
     own = personal_space(actor.user)
     own.user = actor.user
     spaces = [own]
-    groups = Group.objects.for_school(actor.school_id).filter(pk__in=list(actor.roles))
-    existing = {
-        space.group_id: space
-        for space in Space.objects.for_school(actor.school_id)
-        .filter(group__in=groups)
-        .select_related("group")
-    }
-    for group in groups.order_by("grade", "name"):
+    group_ids = list(actor.roles)
+    existing = {space.group_id: space for space in _GROUP_SPACES.list(actor.school_id, group_ids)}
+    for group in _GROUPS.list(actor.school_id, group_ids):
         spaces.append(existing.get(group.pk) or group_space(group))
     return spaces
 
@@ -478,7 +520,8 @@ def quotas_of(spaces: list[Space]) -> dict[int, int]:
             quotas[space.pk] = space.quota_mb * MIB
             continue
         if defaults is None:
-            defaults = FileSettings.objects.for_school(space.school_id).first() or FileSettings()
+            found = _FILE_SETTINGS.list(space.school_id)
+            defaults = found[0] if found else FileSettings()
         quotas[space.pk] = (
             defaults.user_quota_mb if space.user_id else defaults.group_quota_mb
         ) * MIB
@@ -495,13 +538,7 @@ def usage_of(spaces: list[Space]) -> dict[int, int]:
     """{space id: usage_bytes(space)} of spaces of one school in one query."""
     if not spaces:
         return {}
-    rows = (
-        Node.objects.for_school(spaces[0].school_id)
-        .filter(space__in=[space.pk for space in spaces], is_folder=False)
-        .values("space_id")
-        .annotate(total=Sum("size"))
-        .order_by()
-    )
+    rows = _USAGE.list(spaces[0].school_id, [space.pk for space in spaces])
     used = {space.pk: 0 for space in spaces}
     used.update((row["space_id"], row["total"] or 0) for row in rows)
     return used
@@ -511,10 +548,7 @@ def root_ids(spaces: list[Space]) -> dict[int, int]:
     """{space id: id of its root folder} of spaces of one school in one query."""
     if not spaces:
         return {}
-    roots = Node.objects.for_school(spaces[0].school_id).filter(
-        space__in=[space.pk for space in spaces], parent=None
-    )
-    return dict(roots.values_list("space_id", "pk"))
+    return dict(_ROOTS.list(spaces[0].school_id, [space.pk for space in spaces]))
 
 
 def check_quota(space: Space, extra: int) -> None:

@@ -35,6 +35,7 @@ from kreide.core import audit, pagecache
 from kreide.core.cache import breaker as redis_breaker
 from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
+from kreide.core.prepared import PreparedQuery
 from kreide.messenger import events
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
@@ -165,33 +166,36 @@ def member_of(user: User, room_id: int) -> RoomMember:
     another school, so their existence is never revealed."""
     if not user.is_authenticated or user.school_id is None:
         raise NotFound()
-    member = (
-        RoomMember.objects.for_school(user.school_id)
-        .select_related("room")
-        .filter(room_id=room_id, user=user)
-        .first()
-    )
-    if member is None:
+    found = _MEMBER_OF.list(user.school_id, int(room_id), user.pk)
+    if not found:
         raise NotFound()
-    return member
+    return found[0]
 
 
-def rooms_for(user: User) -> list[RoomMember]:
-    """The user's rooms with unread counts and the latest message id, in one query. Both
-    are index range scans on (room, id): the cost follows the unread messages, not the
-    length of the history."""
-    messages = Message.objects.for_school(user.school_id).filter(room=OuterRef("room_id"))
+# member_of's and rooms_for's queries (every room page, the dashboard), built once.
+_MEMBER_OF = PreparedQuery(
+    lambda school_id, room_id, user_id: (
+        RoomMember.objects.for_school(school_id)
+        .select_related("room")
+        .filter(room_id=room_id, user_id=user_id)
+        .order_by("pk")[:1]
+    )
+)
+
+
+def _rooms_for(school_id: int, user_id: int):
+    messages = Message.objects.for_school(school_id).filter(room=OuterRef("room_id"))
     unread = (
         messages.filter(id__gt=OuterRef("last_read_id"), deleted_at__isnull=True)
-        .exclude(author=user)
+        .exclude(author_id=user_id)
         .order_by()
         .values("room")
         .annotate(n=Count("id"))
         .values("n")
     )
-    return list(
-        RoomMember.objects.for_school(user.school_id)
-        .filter(user=user)
+    return (
+        RoomMember.objects.for_school(school_id)
+        .filter(user_id=user_id)
         .select_related("room")
         .annotate(
             unread=Coalesce(Subquery(unread), 0),
@@ -199,6 +203,16 @@ def rooms_for(user: User) -> list[RoomMember]:
         )
         .order_by(F("latest_id").desc(nulls_last=True), "room__name")
     )
+
+
+_ROOMS_FOR = PreparedQuery(_rooms_for)
+
+
+def rooms_for(user: User) -> list[RoomMember]:
+    """The user's rooms with unread counts and the latest message id, in one query. Both
+    are index range scans on (room, id): the cost follows the unread messages, not the
+    length of the history."""
+    return _ROOMS_FOR.list(user.school_id, user.pk)
 
 
 UNREAD_SECONDS = 30

@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from kreide.accounts.models import User
+from kreide.core.prepared import PreparedQuery
 from kreide.parents.models import ParentLink
 from kreide.schools.models import Group, Membership
 
@@ -342,16 +343,23 @@ class MyGroup:
         return self.role == TEACHER
 
 
+# `_memberships(user)` of a user who takes part, its SQL built once per process.
+_MY_GROUPS = PreparedQuery(
+    lambda school_id, user_id: (
+        Membership.objects.for_school(school_id)
+        .filter(user_id=user_id, group__is_active=True)
+        .order_by("group__grade", "group__name", "group_id")
+        .values_list("group_id", "role", "group__name", "group__kind", "group__grade")
+    )
+)
+
+
 def memberships_of(request: HttpRequest) -> list[MyGroup]:
     """The signed-in user's active groups with their role (one query per request)."""
     user = request.user
     found = getattr(request, _ATTRIBUTE, None)
     if found is None or found[0] != user.pk:
-        rows = (
-            _memberships(user)
-            .order_by("group__grade", "group__name", "group_id")
-            .values_list("group_id", "role", "group__name", "group__kind", "group__grade")
-        )
+        rows = _MY_GROUPS.list(user.school_id, user.pk) if participates(user) else []
         found = (user.pk, [MyGroup(*row) for row in rows])
         setattr(request, _ATTRIBUTE, found)
     return found[1]

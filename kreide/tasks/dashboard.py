@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from kreide.core.prepared import PreparedQuery
 from kreide.dashboard.registry import member_scopes
 from kreide.schools import access
 from kreide.tasks import services
@@ -26,6 +27,21 @@ def tasks_scopes(request: HttpRequest) -> list[str]:
     return member_scopes(
         request, services.student_tasks_scope, services.group_tasks_scope, access.MEMBER
     )
+
+
+def _submissions(school_id: int, student_id: int, task_ids: list[int]):
+    """One query for both: the student's submissions of `task_ids`, and unseen feedback."""
+    unseen = Q(reviewed_at__isnull=False) & (
+        Q(feedback_seen_at__isnull=True) | Q(feedback_seen_at__lt=F("reviewed_at"))
+    )
+    return (
+        Submission.objects.for_school(school_id)
+        .filter(Q(task_id__in=task_ids) | unseen, student_id=student_id)
+        .annotate(task_title=F("task__title"))
+    )
+
+
+_SUBMISSIONS = PreparedQuery(_submissions)  # built once per number of candidates
 
 
 def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
@@ -55,15 +71,7 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
         for task in services.visible_tasks(user, member_groups, now)
         if task.starts_at >= new_since or now <= task.due_at <= soon
     ]
-    # One query for both: my submissions of the candidates, and unseen feedback.
-    unseen = Q(reviewed_at__isnull=False) & (
-        Q(feedback_seen_at__isnull=True) | Q(feedback_seen_at__lt=F("reviewed_at"))
-    )
-    submissions = list(
-        Submission.objects.for_school(user.school_id)
-        .filter(Q(task_id__in=[task.pk for task in candidates]) | unseen, student=user)
-        .annotate(task_title=F("task__title"))
-    )
+    submissions = _SUBMISSIONS.list(user.school_id, user.pk, [task.pk for task in candidates])
     handed_in = {s.task_id for s in submissions if s.is_handed_in}
     open_tasks = [task for task in candidates if task.pk not in handed_in]
     feedback = sorted(

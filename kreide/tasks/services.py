@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.core.errors import Refusal
+from kreide.core.prepared import PreparedQuery
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
@@ -233,6 +234,14 @@ def task_attachments(task: Task) -> list[Attachment]:
     )
 
 
+# The student's submissions of some tasks, for the task list (built once per number of tasks).
+_SUBMISSIONS = PreparedQuery(
+    lambda school_id, student_id, task_ids: Submission.objects.for_school(school_id).filter(
+        student_id=student_id, task_id__in=task_ids
+    )
+)
+
+
 def student_task_list(user: User, member_groups: Iterable[int] | None = None) -> list[Task]:
     """The student's tasks sorted by due date, each with `.mine` (their submission or None)
     and `.state`: one query for the submissions, the tasks come from the cache."""
@@ -242,8 +251,8 @@ def student_task_list(user: User, member_groups: Iterable[int] | None = None) ->
     if tasks:
         mine = {
             submission.task_id: submission
-            for submission in Submission.objects.for_school(user.school_id).filter(
-                student=user, task_id__in=[task.pk for task in tasks]
+            for submission in _SUBMISSIONS.list(
+                user.school_id, user.pk, [task.pk for task in tasks]
             )
         }
     for task in tasks:

@@ -1,0 +1,95 @@
+"""Prepared querysets: the ORM's results, with the SQL built once per shape."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
+
+from kreide.core.prepared import PreparedQuery
+from kreide.schools.models import Group, Membership
+
+
+def _memberships(school_id, user_ids):
+    return (
+        Membership.objects.for_school(school_id)
+        .filter(user_id__in=user_ids, group__is_active=True)
+        .select_related("group")
+        .order_by("user_id", "group__name")
+    )
+
+
+def _compilations(monkeypatch) -> list[int]:
+    built = []
+    original = SQLCompiler.as_sql
+
+    def counting(compiler, *args, **kwargs):
+        built.append(1)
+        return original(compiler, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    return built
+
+
+def test_models_with_select_related_as_the_orm_gives_them(world, monkeypatch):
+    prepared = PreparedQuery(_memberships)
+    users = [world.student_7a.pk, world.student_7b.pk]
+    expected = list(_memberships(world.school.pk, users))
+    built = _compilations(monkeypatch)
+
+    with CaptureQueriesContext(connection) as first:
+        found = prepared.list(world.school.pk, users)
+    assert [(m.pk, m.group.name, m.user_id) for m in found] == [
+        (m.pk, m.group.name, m.user_id) for m in expected
+    ]
+    with CaptureQueriesContext(connection) as second:
+        other = prepared.list(world.school.pk, [world.teacher_7a.pk, world.classmate_7a.pk])
+
+    assert len(built) == 1  # the second call of the same shape reused the SQL
+    assert {m.user_id for m in other} == {world.teacher_7a.pk, world.classmate_7a.pk}
+    assert len(first.captured_queries) == len(second.captured_queries) == 1
+    # The select_related group came with the row: reading it costs no query.
+    with CaptureQueriesContext(connection) as reading:
+        assert {m.group.name for m in other} == {"7a"}
+    assert not reading.captured_queries
+
+
+def test_values_list_and_another_school(world):
+    prepared = PreparedQuery(
+        lambda school_id, user_id: (
+            Membership.objects.for_school(school_id)
+            .filter(user_id=user_id)
+            .values_list("group__name", flat=True)
+        )
+    )
+    assert prepared.list(world.school.pk, world.student_7b.pk) == ["7b"]
+    # The school is a parameter like any other: no row of the first school leaks.
+    assert prepared.list(world.other_school.pk, world.student_7b.pk) == []
+
+
+def test_each_length_of_a_list_has_its_sql_and_an_empty_list_asks_nothing(world):
+    prepared = PreparedQuery(
+        lambda school_id, names: (
+            Group.objects.for_school(school_id)
+            .filter(pk__in=names)
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+    )
+    both = [world.class_7b.pk, world.class_7a.pk]
+    assert prepared.list(world.school.pk, both) == ["7a", "7b"]
+    assert prepared.list(world.school.pk, [world.class_7b.pk]) == ["7b"]
+    with CaptureQueriesContext(connection) as queries:
+        assert prepared.list(world.school.pk, []) == []
+    assert not queries.captured_queries
+
+
+def test_an_argument_the_orm_transforms_is_refused(world):
+    prepared = PreparedQuery(
+        lambda school_id, part: Group.objects.for_school(school_id).filter(name__icontains=part)
+    )
+    with pytest.raises(ValueError, match="not passed to the SQL"):
+        prepared.list(world.school.pk, "7")
+    with pytest.raises(TypeError):
+        prepared.list(world.school.pk, True)
