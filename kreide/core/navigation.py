@@ -43,10 +43,10 @@ def register(
 def fixed_url(url_name: str) -> str:
     """reverse() of a URL without arguments, computed once per process: every page links
     the navigation and the account links, and reversing costs more than the rest of them."""
-    return _fixed_url(*_urls_of_request(), url_name)
+    return _fixed_url(*urls_of_request(), url_name)
 
 
-def _urls_of_request() -> tuple[str, str]:
+def urls_of_request() -> tuple[str, str]:
     """What reverse() reads besides the name, both set per request: the URLconf and the
     script prefix. Kept with every URL, a test's other URLconf or Kreide served under a
     path gets its own URLs."""
@@ -69,7 +69,7 @@ def _labelled(
 def items_for(request: HttpRequest) -> list[dict]:
     current = request.path
     entries = []
-    for item, label, url in _labelled(get_language(), *_urls_of_request()):
+    for item, label, url in _labelled(get_language(), *urls_of_request()):
         if not item.visible(request):
             continue
         entries.append(

@@ -1,0 +1,81 @@
+"""The site header every page carries, rendered once per what it shows.
+
+The header (navigation, account links, language switch) is the same for every user of a
+role, school and language on a page: it is rendered once per process for each such
+combination, with placeholders for what is the request's own (the CSRF token, the
+account's name, the page's address), which are put in on every page.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django import template
+from django.conf import settings
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from kreide.core.navigation import urls_of_request
+
+register = template.Library()
+
+# Random per process: no school name or label can contain them.
+_CSRF, _ACCOUNT, _NEXT = (f"kreide-{secrets.token_hex(8)}-{part}" for part in ("c", "a", "n"))
+_rendered: dict[tuple, str] = {}
+_LIMIT = 1024  # combinations kept; a full table starts over
+# What the header reads of `school`, resolved as the template does (the sign-in page's
+# `school` is a name, whose `.name` the template shows as nothing).
+_SCHOOL_NAME = template.Variable("school.name")
+
+
+def _school_name(context: template.Context) -> object:
+    try:
+        return _SCHOOL_NAME.resolve(context)
+    except template.VariableDoesNotExist:
+        return None
+
+
+def _key(context: template.Context) -> tuple:
+    user = context.get("user")
+    return (
+        get_language(),
+        *urls_of_request(),
+        tuple(settings.LANGUAGES),
+        bool(user is not None and user.is_authenticated),
+        bool(getattr(user, "school_id", None)),
+        bool(context.get("school")),
+        _school_name(context),
+        tuple(
+            (i["label"], i["url"], i["active"], i["count"]) for i in context.get("nav_items") or ()
+        ),
+        context.get("nav_count"),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def site_header(context: template.Context) -> SafeString:
+    header = context.template.engine.get_template("core/header.html")
+    user, request = context.get("user"), context.get("request")
+    account = ""
+    if user is not None and user.is_authenticated:
+        account = user.get_full_name() or user.username
+    next_path = request.get_full_path() if request is not None else ""
+    csrf = context.get("csrf_token")
+    if not csrf or csrf == "NOTPROVIDED":  # rare (no CSRF context): not kept
+        with context.push(account_name=account, next_path=next_path):
+            return header.render(context)
+    key = _key(context)
+    html = _rendered.get(key)
+    if html is None:
+        with context.push(csrf_token=_CSRF, account_name=_ACCOUNT, next_path=_NEXT):
+            html = header.render(context)
+        if len(_rendered) >= _LIMIT:
+            _rendered.clear()
+        _rendered[key] = html
+    # Safe: the rendered template, and the request's own parts escaped as the template did.
+    return mark_safe(  # noqa: S308
+        html.replace(_CSRF, conditional_escape(str(csrf)))
+        .replace(_ACCOUNT, conditional_escape(account))
+        .replace(_NEXT, conditional_escape(next_path))
+    )
