@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from kreide.messenger import services
 from kreide.messenger.models import Attachment, Message, RoomMember
+from tests.visible import shows
 
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
 
@@ -29,7 +30,7 @@ def test_room_pages_only_for_members(world, rooms, client_for):
     url = reverse("messenger:room", args=[rooms.class_7a.pk])
     page = client_for(world.student_7a).get(url)
     assert page.status_code == 200
-    assert "7a" in page.content.decode()
+    assert shows(page.content, "7a")
     assert 'data-ws-url="ws://testserver:8001/ws/messenger/"' in page.content.decode()
     assert client_for(world.student_7b).get(url).status_code == 404
     assert client_for(world.other_admin).get(url).status_code == 404

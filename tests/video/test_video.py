@@ -15,6 +15,7 @@ from django.utils import timezone
 from kreide.video import services
 from kreide.video.hooks import video_banner
 from kreide.video.models import Admission, MediaServer, VideoLesson
+from tests.visible import shows
 
 pytestmark = pytest.mark.django_db
 
@@ -206,11 +207,11 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
     )
     client = client_for(world.student_7a)
     page = client.get("/").content.decode()
-    assert "Videostunden heute" in page and "Bio" in page and "ab " in page
+    assert "Videostunden heute" in page and shows(page, "Bio") and "ab " in page
     # The class's lessons are cached; the change shows at once.
     services.set_join_window(world.teacher_7a, lesson, now)
     assert "Beitreten" in client.get("/").content.decode()
-    assert "Bio" not in client_for(world.student_7b).get("/").content.decode()
+    assert not shows(client_for(world.student_7b).get("/").content, "Bio")
     from django.test import RequestFactory
 
     from kreide.core import fragments
@@ -252,7 +253,7 @@ def test_a_renamed_group_shows_in_the_cached_lessons(
 
     scheduled(world, minutes_ahead=1, title="Bio")
     client = client_for(world.student_7a)
-    assert "7a" in client.get("/").content.decode()
+    assert shows(client.get("/").content, "7a")
     with django_capture_on_commit_callbacks(execute=True):
         school_services.update_group(world.admin, world.class_7a, name="7x")
     assert "Bio · 7x" in " ".join(client.get("/").content.decode().split())
@@ -343,7 +344,7 @@ def test_kreide_proposes_windows_when_the_next_wave_is_too_big(world, client_for
     assert "mehr, als die Medienserver in einem Beitrittsfenster aufnehmen" in page
     link = page.split('href="/video/stagger/?at=')[1].split('"')[0]
     proposal = client_for(world.teacher_7a).get(f"/video/stagger/?at={link}").content.decode()
-    assert "Kreide schlägt vor" in proposal and "7a" in proposal
+    assert "Kreide schlägt vor" in proposal and shows(proposal, "7a")
     # Once staggered, no more proposal.
     lesson_7b = VideoLesson.objects.for_school(world.school).get(group=world.class_7b)
     services.set_join_window(world.admin, lesson_7b, start + timedelta(minutes=2))
