@@ -306,7 +306,9 @@ def scale_out(
         )
         running.callback(_stop, haproxy)
         cluster = Cluster(f"http://127.0.0.1:{port}", stacks, run_dir / "haproxy.sock")
-        for _ in range(900):  # bounded: 3 minutes (a loaded machine starts slowly) until every node passed its health checks
+        # Bounded: 3 minutes (a loaded machine starts slowly) until every node passed its
+        # health checks.
+        for _ in range(900):
             if haproxy.poll() is not None:
                 raise RuntimeError(f"haproxy exited with {haproxy.returncode}")
             try:
