@@ -40,10 +40,11 @@ def register(
     _labelled.cache_clear()
 
 
-def fixed_url(url_name: str) -> str:
-    """reverse() of a URL without arguments, computed once per process: every page links
-    the navigation and the account links, and reversing costs more than the rest of them."""
-    return _fixed_url(*urls_of_request(), url_name)
+def fixed_url(url_name: str, *args: int | str) -> str:
+    """reverse() computed once per process for each name and arguments: every page links
+    the navigation and the account links, a room page its room's eight actions, and
+    reversing costs more than the rest of them."""
+    return _fixed_url(*urls_of_request(), url_name, args)
 
 
 def urls_of_request() -> tuple[str, str]:
@@ -53,9 +54,9 @@ def urls_of_request() -> tuple[str, str]:
     return get_urlconf() or settings.ROOT_URLCONF, get_script_prefix()
 
 
-@lru_cache(maxsize=256)
-def _fixed_url(urlconf: str, prefix: str, url_name: str) -> str:
-    return reverse(url_name, urlconf=urlconf)
+@lru_cache(maxsize=4096)
+def _fixed_url(urlconf: str, prefix: str, url_name: str, args: tuple) -> str:
+    return reverse(url_name, urlconf=urlconf, args=args)
 
 
 @lru_cache(maxsize=64)

@@ -35,3 +35,22 @@ def test_links_reversed_once_still_follow_the_script_prefix(world, client_for):
     plain = client.get("/tasks/").content.decode()
     assert '<a href="/tasks/" aria-current="page">' in plain
     assert 'action="/accounts/logout/"' in plain and "/schule/" not in plain
+
+
+def test_links_with_arguments_are_kept_per_argument_and_prefix():
+    from django.urls import reverse
+
+    from kreide.core.navigation import fixed_url
+
+    assert fixed_url("messenger:send", 3) == reverse("messenger:send", args=[3])
+    assert (
+        fixed_url("messenger:send", 4)
+        == reverse("messenger:send", args=[4])
+        != fixed_url("messenger:send", 3)
+    )
+    unprefixed = reverse("messenger:send", args=[3])
+    set_script_prefix("/schule/")
+    try:
+        assert fixed_url("messenger:send", 3) == "/schule" + unprefixed
+    finally:
+        set_script_prefix("/")

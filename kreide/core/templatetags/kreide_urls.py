@@ -1,4 +1,5 @@
-"""Links every page carries (account, language switch), reversed once per process."""
+"""Links every page carries (account, language switch) or carries on every visit (a
+room's actions), reversed once per process."""
 
 from django import template
 
@@ -8,6 +9,6 @@ register = template.Library()
 
 
 @register.simple_tag
-def fixed_url(url_name: str) -> str:
-    """Like {% url %} for a URL without arguments, without reversing it on every page."""
-    return _fixed_url(url_name)
+def fixed_url(url_name: str, *args: int | str) -> str:
+    """Like {% url %} (positional arguments only), without reversing it on every page."""
+    return _fixed_url(url_name, *args)
