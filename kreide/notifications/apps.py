@@ -11,7 +11,11 @@ class NotificationsConfig(AppConfig):
         from kreide.core import health, navigation, pagecache
         from kreide.messenger import events as messenger_events
         from kreide.news import events as news_events
-        from kreide.notifications import exports, services  # noqa: F401 - exports registers
+        from kreide.notifications import (
+            delivery,
+            exports,  # noqa: F401 - registers the models
+            services,
+        )
         from kreide.notifications import health as notification_health
         from kreide.notifications.context import live_off_key
         from kreide.parents import events as parent_events
@@ -25,7 +29,7 @@ class NotificationsConfig(AppConfig):
             order=90,
             count=lambda request: services.unread_count(request.user, request),
         )
-        pagecache.register(pagecache.user_keys(services.unread_key))
+        pagecache.register(pagecache.user_keys(delivery.unread_key))
         pagecache.register(pagecache.user_keys(live_off_key))
         task_events.task_created.subscribe(services.on_task_created)
         task_events.feedback_given.subscribe(services.on_feedback_given)

@@ -2,8 +2,9 @@
 
 The queue is the Notification table itself: `notify()` writes rows with `delivered_at`
 empty in the transaction that causes them, and `kreide notifications-work` (a child of
-`kreide serve`) takes them in id order, a batch at a time, tells the open pages over the
-channel layer, pushes to each subscribed browser and then stamps the batch. A crash
+`kreide serve`) takes them in id order, a batch at a time, renews the recipients' unread
+counts in the cache, tells the open pages over the channel layer, pushes to each
+subscribed browser and then stamps the batch. A crash
 between sending and stamping sends that batch again after the restart: nothing is lost,
 a push may come twice. Nothing here runs in a page request.
 """
@@ -25,6 +26,7 @@ import requests
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import ngettext, override
@@ -50,6 +52,7 @@ PUSH_TTL = 12 * 3600
 # A push service that failed this often in a row is skipped for a while: an unreachable
 # service must not hold up the rest of the queue with one timeout per subscription.
 HOST_FAILURES, HOST_PAUSE = 3, 60.0
+UNREAD_SECONDS = 14 * 24 * 3600
 
 
 def user_group(user_id: int) -> str:
@@ -204,7 +207,13 @@ def _payload(note: Notification, count: int) -> dict:
 
 
 # --- live ------------------------------------------------------------------------------
-def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
+def unread_key(user_id: int) -> str:
+    """The cache key of one person's unread count (the navigation's bell)."""
+    return f"notifications:unread:{user_id}"
+
+
+def store_counts(user_ids: Iterable[int]) -> dict[int, int]:
+    """Count the unread notifications of `user_ids` (one query) into the cache."""
     user_ids = set(user_ids)
     counts = dict.fromkeys(user_ids, 0)
     counts.update(
@@ -213,6 +222,7 @@ def unread_counts(user_ids: Iterable[int]) -> dict[int, int]:
         .annotate(unread=Count("pk"))
         .values_list("user_id", "unread")
     )
+    cache.set_many({unread_key(pk): n for pk, n in counts.items()}, UNREAD_SECONDS)
     return counts
 
 
@@ -250,7 +260,8 @@ def deliver_batch(pusher: Pusher | None = None, now: datetime | None = None) -> 
     users = {note.user_id: note.user for note in batch}
     prefs = preferences(users)
     quiet = quiet_hours(note.school_id for note in batch)
-    counts = unread_counts(users)
+    # Counted just before the pages are told, so the bell and the count agree.
+    counts = store_counts(users)
     live: dict[int, dict] = {}
     pushes: list[tuple[PushSubscription, dict]] = []
     held: dict[datetime, list[int]] = defaultdict(list)

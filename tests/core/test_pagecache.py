@@ -5,7 +5,7 @@ from django.test import RequestFactory
 from kreide.core import pagecache
 from kreide.messenger.services import unread_key as messages_unread_key
 from kreide.notifications.context import live_off_key
-from kreide.notifications.services import unread_key as notifications_unread_key
+from kreide.notifications.delivery import unread_key as notifications_unread_key
 from kreide.status.services import INCIDENTS_KEY
 from kreide.video.services import HEALTH_KEY
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.notifications import services
+from kreide.notifications import delivery, services
 from kreide.notifications.models import Notification
 from kreide.parents.models import ParentLink
 from kreide.tasks import services as tasks
@@ -85,10 +85,36 @@ def test_absence_reaches_class_teachers_and_office_and_the_ack_the_parent(
     ]
 
 
+def test_notifying_many_costs_the_writer_a_fixed_number_of_queries_and_no_counting(
+    world, make_user, django_assert_max_num_queries
+):
+    """The unread counts are the worker's: the writer only stores the rows (nothing is
+    lost while the worker is away), the worker counts them for the bell."""
+    few = [world.student_7a.pk]
+    many = [make_user(world.school, groups=(world.class_7a,)).pk for _ in range(30)]
+    with django_assert_max_num_queries(2):  # who turned the source off, the inserts
+        assert services.notify(world.school.pk, few, "news", "Hitzefrei") == 1
+    with django_assert_max_num_queries(2):
+        assert services.notify(world.school.pk, many, "news", "Hitzefrei") == 30
+    # Only the school's people: another school's id is left out.
+    assert services.notify(world.school.pk, [world.other_student.pk], "news", "Hitzefrei") == 0
+    assert services.unread_count(world.student_7a) == 0  # not counted in the request
+    assert Notification.objects.for_school(world.school).count() == 31  # but stored
+    delivery.work_until_empty()
+    assert services.unread_count(world.student_7a) == 1
+    assert {services.unread_count(User(pk=pk, school=world.school)) for pk in many} == {1}
+    services.notify(world.school.pk, few, "news", "Wandertag")
+    delivery.work_until_empty()
+    assert services.unread_count(world.student_7a) == 2
+    services.mark_read(world.student_7a)
+    assert services.unread_count(world.student_7a) == 0
+
+
 def test_the_count_costs_no_query_and_follows_marking_read(
     world, client_for, django_assert_num_queries
 ):
     _new_task(world)
+    delivery.work_until_empty()
     student = world.student_7a
     with django_assert_num_queries(0):  # every page shows it
         assert services.unread_count(student) == 1
@@ -108,6 +134,7 @@ def test_the_count_costs_no_query_and_follows_marking_read(
     assert services.unread_count(world.classmate_7a) == 0
     # A count the cache lost reads as none until the list page renews it.
     _new_task(world)
+    delivery.work_until_empty()
     cache.clear()
     assert services.unread_count(student) == 0
     client.get(reverse("notifications:index"))
