@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kreide.accounts.models import User
 from kreide.schools.models import Group
@@ -74,7 +75,7 @@ class NewPasswordForm(forms.Form):
 
 class UserFilterForm(forms.Form):
     q = forms.CharField(
-        label=_("Search"),
+        label=pgettext_lazy("search field", "Search"),
         required=False,
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Name or username")}),

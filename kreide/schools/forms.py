@@ -1,6 +1,7 @@
 from django import forms
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from kreide.accounts.models import User
 from kreide.schools.models import Group, School, Subject
@@ -8,7 +9,7 @@ from kreide.schools.models import Group, School, Subject
 
 class GroupFilterForm(forms.Form):
     q = forms.CharField(
-        label=_("Search"),
+        label=pgettext_lazy("search field", "Search"),
         required=False,
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search"}),

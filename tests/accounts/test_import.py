@@ -59,7 +59,7 @@ def test_bad_row_names_line_and_column_and_imports_nothing(world):
     messages = [str(error) for error in caught.value.errors]
     assert "Zeile 6, Spalte „role“: Unbekannte Rolle „Hausmeister“." in messages[0]
     assert "school_admin oder parent" in messages[0]
-    assert messages[1] == "Zeile 7, Spalte „username“: Schon in Zeile 2 verwendet."
+    assert messages[1] == "Zeile 7, Spalte „username“: Bereits in Zeile 2 verwendet."
     assert not User.objects.filter(username="anna.becker").exists()
     assert not Group.objects.for_school(world.school).filter(name="8c").exists()
 

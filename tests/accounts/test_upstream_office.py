@@ -225,7 +225,7 @@ def test_the_csv_import_refuses_doubled_or_taken_ids_and_imports_nothing(world, 
     with pytest.raises(importing.ImportFileError) as refused:
         importing.parse(doubled.encode(), world.school)
     messages = {(e.line, e.column, str(e.message)) for e in refused.value.errors}
-    assert (3, "external_id", "Schon in Zeile 2 verwendet.") in messages
+    assert (3, "external_id", "Bereits in Zeile 2 verwendet.") in messages
     assert (2, "external_id", "Diese externe Kennung gehört zu einem anderen Konto.") in messages
     assert not User.objects.filter(username="anna.becker").exists()
 
