@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
 
-        from kreide.accounts import backends, health
+        from kreide.accounts import backends, gate, health
         from kreide.core import health as core_health
         from kreide.core import navigation
 
@@ -31,3 +31,11 @@ class AccountsConfig(AppConfig):
         # last_login once a day per account, without save()'s machinery (backends.py).
         user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
         user_logged_in.connect(backends.note_last_login, dispatch_uid="kreide-last-login")
+        # What every signed-in page needs, for former students too (accounts.gate).
+        gate.open_to_former_students(
+            "accounts:login",
+            "accounts:logout",
+            "accounts:password_change",
+            "set_language",
+            "javascript-catalog",
+        )

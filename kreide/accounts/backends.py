@@ -9,6 +9,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.query import get_related_populators
 from django.utils import timezone
 
+from kreide.accounts.gate import former_student
+
 _SENTINEL_PK = -732_194_661  # stands for the id while the query is compiled
 _SENTINEL_NAME = "kreide-sentinel-username-7c1e"  # and for the identifier
 _SENTINEL_EMAIL = "kreide-sentinel-email-7c1e"
@@ -94,7 +96,9 @@ def _compiled() -> _Queries:
 class UsernameOrEmailBackend(ModelBackend):
     """Sign in with the username or the e-mail address (case-insensitive)."""
 
-    def authenticate(self, request, username=None, password=None, **kwargs):
+    def authenticate(self, request, username=None, password=None, former_students=False, **kwargs):
+        """`former_students`: the sign-in page lets a graduate's or leaver's deactivated
+        account in (read-only, accounts.gate); every other caller (WebDAV) refuses it."""
         if not username or password is None:
             return None
         identifier = username.strip()
@@ -110,7 +114,9 @@ class UsernameOrEmailBackend(ModelBackend):
             get_user_model()().set_password(password)
             return None
         user = candidates[0]
-        if user.check_password(password) and self.user_can_authenticate(user):
+        if user.check_password(password) and (
+            self.user_can_authenticate(user) or (former_students and former_student(user))
+        ):
             return user
         return None
 
@@ -121,7 +127,9 @@ class UsernameOrEmailBackend(ModelBackend):
             return None
         users = _compiled().by_id.fetch(pk)
         user = users[0] if len(users) == 1 else None
-        return user if user is not None and self.user_can_authenticate(user) else None
+        if user is None or not (self.user_can_authenticate(user) or former_student(user)):
+            return None
+        return user
 
 
 def note_last_login(sender: Any, user: Any, **kwargs: Any) -> None:

@@ -1,4 +1,5 @@
-"""Accounts that must change their initial password do that before anything else."""
+"""Accounts that must change their initial password do that before anything else; former
+students (accounts.gate.former_student) open only the pages registered for them."""
 
 from collections.abc import Callable
 
@@ -7,7 +8,15 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.functional import LazyObject, empty
 
-from kreide.accounts.gate import change_password_url, must_change_password_first, refusal_message
+from kreide.accounts.gate import (
+    change_password_url,
+    former_student,
+    former_student_message,
+    must_change_password_first,
+    open_to_former_student,
+    refusal_message,
+)
+from kreide.core.errors import Refusal, refusal_response
 
 _ALWAYS_ALLOWED = ("/static/", "/i18n/", "/healthz", "/readyz", "/metrics", "/status")
 
@@ -52,3 +61,15 @@ class ActiveAccountMiddleware:
                     refusal_message(), status=403, content_type="text/plain; charset=utf-8"
                 )
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        """A former student's session: deny by default, so a page added later stays closed
+        to them until its module opens it."""
+        if not former_student(getattr(request, "user", None)):
+            return None
+        name = request.resolver_match.view_name
+        if open_to_former_student(name):
+            return None
+        if name == "dashboard:home":  # where signing in and the brand link lead
+            return redirect("schoolyear:archives")
+        return refusal_response(request, Refusal(former_student_message(), status=403))

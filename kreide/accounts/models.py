@@ -41,6 +41,17 @@ class User(AbstractUser):
     sis_id = models.CharField(
         _("ID in the school administration software"), max_length=64, blank=True
     )
+    # Set by the school-year rollover for its graduates and leavers: while the account is
+    # deactivated it still signs in, read-only (kreide.accounts.gate.former_student).
+    left_school = models.BooleanField(
+        _("left the school at a rollover"),
+        default=False,
+        db_default=False,  # kept in the table: the previous release inserts without it
+        help_text=_(
+            "While deactivated, the account signs in only to read its archive, download a "
+            "copy of its data and change its password."
+        ),
+    )
     teaching_subjects = models.ManyToManyField(
         "schools.Subject", blank=True, related_name="teachers", verbose_name=_("subjects taught")
     )

@@ -110,8 +110,9 @@ def set_active(actor: User, user: User, active: bool) -> User:
     require_admin(actor, user.school)
     if actor.pk == user.pk:
         raise PermissionDenied
-    user.is_active = active
-    user.save(update_fields=["is_active"])
+    # The office's decision either way ends a former student's read-only sign-in.
+    user.is_active, user.left_school = active, False
+    user.save(update_fields=["is_active", "left_school"])
     audit.record(
         user.school, actor, "account.reactivated" if active else "account.deactivated", user
     )

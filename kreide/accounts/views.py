@@ -53,7 +53,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
         lockout = throttle.current_lockout(identifier, address, device)
         if lockout is None:
             user = authenticate(
-                request, username=identifier, password=form.cleaned_data["password"]
+                request,
+                username=identifier,
+                password=form.cleaned_data["password"],
+                former_students=True,
             )
             if user is not None:
                 # With two-factor the code comes first. Failure counts stay until then,

@@ -21,6 +21,9 @@ class NavItem:
     # A number shown beside the label (e.g. unread messages); it must cost no query on
     # most requests (read it from the cache), since every page renders the navigation.
     count: Callable[[HttpRequest], int] | None = None
+    # Shown to a signed-in account that is not active (a graduate reading the archive,
+    # kreide.accounts.gate.former_student), which sees only such entries.
+    former_students: bool = False
 
 
 _items: list[NavItem] = []
@@ -32,10 +35,13 @@ def register(
     order: int,
     visible: Callable[[HttpRequest], bool] | None = None,
     count: Callable[[HttpRequest], int] | None = None,
+    former_students: bool = False,
 ) -> None:
     if any(item.url_name == url_name for item in _items):
         return
-    _items.append(NavItem(label, url_name, order, visible or (lambda request: True), count))
+    _items.append(
+        NavItem(label, url_name, order, visible or (lambda request: True), count, former_students)
+    )
     _items.sort(key=lambda item: item.order)
     _labelled.cache_clear()
 
@@ -69,9 +75,10 @@ def _labelled(
 
 def items_for(request: HttpRequest) -> list[dict]:
     current = request.path
+    active = request.user.is_active
     entries = []
     for item, label, url in _labelled(get_language(), *urls_of_request()):
-        if not item.visible(request):
+        if not (active or item.former_students) or not item.visible(request):
             continue
         entries.append(
             {

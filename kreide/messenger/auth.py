@@ -16,13 +16,15 @@ from channels.middleware import BaseMiddleware
 from channels.sessions import CookieMiddleware
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.models import AnonymousUser
 
 
 def user_for_session(session_key: str | None) -> Any:
     """The signed-in user of this session (AnonymousUser when none, or when the account
-    was deactivated: the backend refuses inactive users)."""
+    was deactivated: a former student's read-only session, accounts.gate, has no socket)."""
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return auth.get_user(SimpleNamespace(session=store))
+    user = auth.get_user(SimpleNamespace(session=store))
+    return user if user.is_active else AnonymousUser()
 
 
 class SessionAuthMiddleware(BaseMiddleware):

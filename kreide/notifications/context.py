@@ -19,7 +19,8 @@ def socket_url(request: HttpRequest) -> str:
 
 def live(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or user.school_id is None:
+    # A former student's read-only session (accounts.gate) has no live bell.
+    if user is None or not user.is_active or user.school_id is None:
         return {}
     return {
         "notifications_live": {

@@ -9,6 +9,9 @@ class PrivacyConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.accounts import events as account_events
+        from kreide.accounts import gate
         from kreide.privacy import exports, retention, services  # noqa: F401 - registers
 
+        # Graduates and leavers take a copy of their data after leaving (docs/privacy.md).
+        gate.open_to_former_students("privacy:mine", "privacy:copies", "privacy:download")
         account_events.user_active_changed.subscribe(retention.deactivation_changed)

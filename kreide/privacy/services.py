@@ -24,7 +24,7 @@ from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.privacy import access, erasure, retention
 from kreide.privacy.models import AccessExport, RetentionRule
-from kreide.schools.access import is_admin_of, participates, require_admin
+from kreide.schools.access import is_admin_of, participates, require_admin, signs_in_read_only
 
 audit.declare(
     {
@@ -44,10 +44,13 @@ class PrivacyRefusal(Refusal):
 
 
 def may_request_for(actor: User, subject: User) -> bool:
-    """The person themselves, or the school office of their school."""
-    if not participates(actor) or subject.school_id is None:
+    """The person themselves (a graduate or leaver too, signed in read-only), or the school
+    office of their school."""
+    if subject.school_id is None:
         return False
-    return actor.pk == subject.pk or is_admin_of(actor, subject.school_id)
+    if actor.pk == subject.pk:
+        return participates(actor) or signs_in_read_only(actor)
+    return is_admin_of(actor, subject.school_id)
 
 
 @transaction.atomic

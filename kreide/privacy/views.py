@@ -22,7 +22,7 @@ from kreide.accounts.models import User
 from kreide.core.confirm import confirm_page
 from kreide.privacy import retention, services
 from kreide.privacy.models import AccessExport, RetentionRun
-from kreide.schools.access import participates, school_admin_required
+from kreide.schools.access import school_admin_required
 from kreide.storage.downloads import content_disposition
 
 
@@ -39,7 +39,7 @@ def _copies_context(actor: User, subject: User) -> dict:
 @login_required
 @never_cache
 def mine(request: HttpRequest) -> HttpResponse:
-    if not participates(request.user):
+    if not services.may_request_for(request.user, request.user):
         raise PermissionDenied
     if request.method == "POST":
         services.request_copy(request.user, request.user)

@@ -10,6 +10,9 @@ everywhere:
 - An archived class (`Group.archived_year`, left behind by the school-year rollover) is
   inactive, so it grants nothing of the above; `archive_role` lets the people who were in
   it, and the parents of its students, read it.
+- A graduate or leaver of the rollover signs in read-only (`signs_in_read_only`): they do
+  not take part, so nothing above is theirs; they read their archives and ask for a copy
+  of their own data.
 - Account roles are `User.Role` (student, teacher, school admin, parent), group roles
   `Membership.Role` (member, teacher). A parent belongs to no group: they see their linked
   children (`children_of`, `is_parent_of`) and nothing else of the school.
@@ -29,6 +32,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from kreide.accounts.gate import former_student
 from kreide.accounts.models import User
 from kreide.core.prepared import PreparedQuery
 from kreide.parents.models import ParentLink
@@ -50,6 +54,17 @@ def participates(user) -> bool:
         and user.school_id
         and not user.must_change_password
     )
+
+
+def signs_in_read_only(user) -> bool:
+    """A former student (accounts.gate) past the forced password change: their archives and
+    their own copy of their data, nothing else."""
+    return former_student(user) and not user.must_change_password
+
+
+def reads_archive(user) -> bool:
+    """May read archives of past school years at all (which ones: `archived_groups`)."""
+    return participates(user) or signs_in_read_only(user)
 
 
 def is_admin_of(user, school) -> bool:
@@ -276,7 +291,7 @@ def _archive_people(user) -> list[int]:
 
 def archived_groups(user) -> QuerySet[Group]:
     """The archived classes and groups the user was in (a parent: their children were in)."""
-    if not participates(user):
+    if not reads_archive(user):
         return Group.unscoped.none()
     return (
         Group.objects.for_school(user.school_id)
@@ -292,7 +307,7 @@ def archived_groups(user) -> QuerySet[Group]:
 def archive_role(user, group: Group) -> str | None:
     """MEMBER or TEACHER if the user was in the archived `group`, PARENT if one of their
     children was, else None (also for groups that are not archived)."""
-    if not (participates(user) and group.archived_year and group.school_id == user.school_id):
+    if not (reads_archive(user) and group.archived_year and group.school_id == user.school_id):
         return None
     roles = set(
         Membership.objects.for_school(user.school_id)

@@ -4,9 +4,10 @@ An archived class (`Group.archived_year`) is inactive, so every write path of ta
 messenger and files refuses it already (their access checks grant nothing in an inactive
 group, and `tasks.services` leaves archived tasks out of what may be edited or handed in).
 Here its content is only read, for whom `access.archive_role` allows: the students and
-teachers who were in the class see its tasks, their (a teacher: every) submission, the
-class room's messages and the class folder's files; parents see the tasks and their own
-children's hand-in state, as on their child's page, not the contents.
+teachers who were in the class (graduates and leavers too, signed in read-only) see its
+tasks, their (a teacher: every) submission, the class room's messages and the class
+folder's files; parents see the tasks and their own children's hand-in state, as on their
+child's page, not the contents.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def has_archives(request: HttpRequest) -> bool:
     with the signed-in user), then one per person a day, from the cache; a rollover
     renews it."""
     user = request.user
-    if not (access.participates(user) and user.school.has_archives):
+    if not (access.reads_archive(user) and user.school.has_archives):
         return False
     return fragments.cached(
         f"schoolyear:has-archives:{user.pk}",
@@ -52,7 +53,7 @@ def archives_for(user: User) -> QuerySet[Group]:
 def archive_for(user: User, pk: int) -> tuple[Group, str]:
     """The archived class and the user's role in it; PermissionDenied for anyone else
     (another school's class is not found at all)."""
-    if not access.participates(user):
+    if not access.reads_archive(user):
         raise PermissionDenied
     group = Group.objects.for_school(user.school_id).filter(pk=pk).first()
     role = access.archive_role(user, group) if group is not None else None

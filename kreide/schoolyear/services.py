@@ -460,10 +460,10 @@ def _apply(actor: User | None, school: School, plan: Plan, progress) -> None:
     school_services.apply_membership_changes(school, actor, add=list(add.values()))
 
     # 3. Graduates and leavers: deactivated, never deleted (their data follows the
-    # retention rules).
+    # retention rules); until then they sign in read-only to their archive and data.
     gone = [uid for uid, _reason in plan.deactivated]
     accounts = list(User.objects.for_school(school).filter(pk__in=gone))
-    User.objects.for_school(school).filter(pk__in=gone).update(is_active=False)
+    User.objects.for_school(school).filter(pk__in=gone).update(is_active=False, left_school=True)
     audit.record_many(school, actor, "account.deactivated", accounts, via="rollover")
     for uid in gone:
         account_events.user_active_changed.publish(user_id=uid, active=False)

@@ -559,7 +559,10 @@ def apply(
 def _set_active(school: School, actor: User | None, users: list[User], active: bool) -> None:
     if not users:
         return
-    User.objects.for_school(school).filter(pk__in=[u.pk for u in users]).update(is_active=active)
+    # Also ends a rollover graduate's read-only sign-in (accounts.gate): the sync decides.
+    User.objects.for_school(school).filter(pk__in=[u.pk for u in users]).update(
+        is_active=active, left_school=False
+    )
     action = "account.reactivated" if active else "account.deactivated"
     audit.record_many(school, actor, action, users, via="sis-sync")
     for user in users:

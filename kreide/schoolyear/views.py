@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from kreide.accounts import credentials, importing
 from kreide.accounts.models import User
 from kreide.core.admission import heavy
+from kreide.schools import access
 from kreide.schools.access import school_admin_required
 from kreide.schools.models import Group, Membership
 from kreide.schoolyear import archive, services, sis
@@ -48,6 +49,11 @@ def describe_plan(plan: services.Plan) -> list[str]:
     lines.append("New classes: " + (", ".join(name for name, _grade in plan.new_classes) or "-"))
     for user_id, reason in plan.deactivated:
         lines.append(f"deactivated: {plan.names.get(user_id, user_id)} ({REASONS[reason]})")
+    if plan.deactivated:
+        lines.append(
+            "Deactivated accounts keep a read-only sign-in (their archive, a copy of their "
+            "data, their password) until the retention rules erase them."
+        )
     return lines
 
 
@@ -274,7 +280,12 @@ def _synced(request: HttpRequest, result: sis.SyncResult) -> HttpResponse:
 @login_required
 def archives(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "schoolyear/archives.html", {"groups": list(archive.archives_for(request.user))}
+        request,
+        "schoolyear/archives.html",
+        {
+            "groups": list(archive.archives_for(request.user)),
+            "left_school": access.signs_in_read_only(request.user),
+        },
     )
 
 

@@ -10,9 +10,12 @@ class StatusConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from kreide.accounts import gate
         from kreide.core import banners, pagecache
         from kreide.status import services
         from kreide.status.models import Incident
+
+        gate.open_to_former_students("status:page")  # public anyway
 
         banners.register(services.incident_banners)
         pagecache.register(lambda request: [services.INCIDENTS_KEY])

@@ -48,6 +48,7 @@ REGISTRIES = {"kreide.dashboard.registry", "kreide.transfer.registry", "kreide.a
 SIDEWAYS = {
     ("accounts", "schools"): "accounts build on groups, memberships and the access layer",
     ("schools", "accounts.models"): "the User model, which points at School",
+    ("schools", "accounts.gate"): "a graduate's read-only sign-in reads their archives",
     ("api", "schools"): "API calls are allowed by the access layer",
     ("storage", "api.auth"): "scripts upload with their API token, as the API signs them in",
     ("tasks", "messenger"): "a reminder goes out as a direct message",
