@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -183,7 +183,8 @@ def screen(request: HttpRequest, token: str) -> HttpResponse:
         )
 
     html = fragments.cached(
-        f"timetable:screen:{school_id}:{today.isoformat()}",
+        # The screen's browser picks the language: one cached page per language.
+        f"timetable:screen:{school_id}:{today.isoformat()}:{translation.get_language()}",
         [
             services.substitutions_scope(school_id),
             calendars.calendar_scope(school_id),  # which days are school days

@@ -131,6 +131,15 @@ def test_info_screen_is_public_cached_and_renewable(tt, client, client_for):
     assert client.get(reverse("timetable:screen", args=["guessed"])).status_code == 404
 
 
+def test_the_info_screen_keeps_one_cached_page_per_language(tt, client):
+    url = reverse("timetable:screen", args=[services.screen_link(tt.school).token])
+    german = client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "<h1>Vertretungsplan" in german
+    assert "<h1>Substitution plan" in english
+    assert "<h1>Vertretungsplan" in client.get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+
 def test_only_admins_renew_the_screen_link(tt, client_for):
     token = services.screen_link(tt.school).token
     assert client_for(tt.teacher_7a).post(reverse("timetable:renew_screen")).status_code == 403
