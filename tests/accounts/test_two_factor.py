@@ -3,7 +3,7 @@ import time
 
 import pytest
 from django.test import override_settings
-from django_otp.oath import totp
+from django_otp.oath import hotp, totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.core.models import AuditEntry
@@ -22,6 +22,12 @@ def _code(device: TOTPDevice, drift: int = 0) -> str:
     """The app's code; drift=1 is the next one (a code is accepted only once)."""
     key, step, digits = device.bin_key, device.step, device.digits
     return f"{totp(key, step=step, t0=device.t0, digits=digits, drift=drift):06d}"
+
+
+def _used_code(device: TOTPDevice) -> str:
+    """The code the device accepted last: a replay of it, whenever it comes. (The code of
+    the moment is a new one once its 30 s step has passed since.)"""
+    return f"{hotp(device.bin_key, device.last_t, digits=device.digits):06d}"
 
 
 def _enable(client_for, user) -> tuple[TOTPDevice, list[str]]:
@@ -55,7 +61,7 @@ def test_sign_in_asks_for_the_code_before_the_session_counts(client, client_for,
     assert client.get("/").status_code == 302
     assert "_auth_user_id" not in client.session
     device.refresh_from_db()
-    replayed = client.post("/accounts/login/code/", {"code": _code(device)})
+    replayed = client.post("/accounts/login/code/", {"code": _used_code(device)})
     assert replayed.status_code == 200 and "_auth_user_id" not in client.session
     response = client.post("/accounts/login/code/", {"code": _code(device, drift=1)})
     assert response.status_code == 302 and response["Location"] == "/"
