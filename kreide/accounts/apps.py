@@ -11,9 +11,11 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
 
-        from kreide.accounts import backends, gate, health
+        from kreide.accounts import backends, gate, health, upstream
+        from kreide.accounts.models import UpstreamProvider
+        from kreide.core import fragments, navigation
         from kreide.core import health as core_health
-        from kreide.core import navigation
+        from kreide.schools.models import School
 
         navigation.register(
             _("My classes"),
@@ -39,3 +41,6 @@ class AccountsConfig(AppConfig):
             "set_language",
             "javascript-catalog",
         )
+        # The sign-in page's provider buttons (the school's name on them).
+        for model in (UpstreamProvider, School):
+            fragments.feeds(model, lambda row: [upstream.BUTTONS_SCOPE])

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
 
 from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
-from kreide.core import audit
+from kreide.core import audit, fragments
 from kreide.core.errors import Refusal
 from kreide.schools.access import require_admin
 
@@ -253,10 +253,33 @@ def _shown() -> QuerySet[UpstreamProvider]:
     )
 
 
-def buttons(school_slug: str | None) -> list[UpstreamProvider]:
-    """The providers shown on the sign-in page: one school's (`?school=`) or every school's."""
-    shown = _shown().filter(school__slug=school_slug) if school_slug else _shown()
-    return list(shown.order_by("school__name", "name"))
+@dataclass(frozen=True)
+class Button:
+    """A provider as the sign-in page shows it (cached: no secrets)."""
+
+    pk: int
+    name: str
+    school_id: int
+    school_name: str
+
+
+# Bumped by every change of a provider or a school (AccountsConfig.ready).
+BUTTONS_SCOPE = "upstream:buttons"
+
+
+def buttons(school_slug: str | None) -> list[Button]:
+    """The providers shown on the sign-in page: one school's (`?school=`) or every school's,
+    which every plain visit of the page asks for, from the cache."""
+    if school_slug:
+        return _buttons(_shown().filter(school__slug=school_slug))
+    return fragments.cached("upstream-buttons", [BUTTONS_SCOPE], lambda: _buttons(_shown()))
+
+
+def _buttons(shown: QuerySet[UpstreamProvider]) -> list[Button]:
+    rows = shown.order_by("school__name", "name").values_list(
+        "pk", "name", "school_id", "school__name"
+    )
+    return [Button(*row) for row in rows]
 
 
 def shown_provider(pk: int) -> UpstreamProvider | None:

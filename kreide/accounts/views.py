@@ -7,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
@@ -91,6 +92,7 @@ def _login_page(
     providers = upstream.buttons(school)
     context = {
         "form": form,
+        "fields": _empty_fields(form),
         "next": next_url,
         "school": school,
         "providers": providers,
@@ -100,6 +102,25 @@ def _login_page(
     return render(
         request, "accounts/login.html", context, status=refusal.status if refusal else status
     )
+
+
+# The empty form's fields, rendered, by language: they depend on nothing else, and every
+# visit of the sign-in page at 8:00 shows them.
+_EMPTY_FIELDS: dict[str, str] = {}
+
+
+def _empty_fields(form: LoginForm) -> str | None:
+    """The fields of an unbound form without a username as HTML, rendered once per process
+    and language (a prefilled or submitted form renders as usual)."""
+    if form.is_bound or form.initial.get("username"):
+        return None
+    language = get_language()
+    fields = _EMPTY_FIELDS.get(language)
+    if fields is None:
+        fields = _EMPTY_FIELDS[language] = render_to_string(
+            "accounts/login_fields.html", {"form": form}
+        )
+    return fields
 
 
 def _sign_in_or_ask_code(
