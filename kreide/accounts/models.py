@@ -1,6 +1,7 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from kreide.core.scoping import SchoolScopedModel
@@ -68,7 +69,13 @@ class User(AbstractUser):
                 fields=["school", "sis_id"], condition=~Q(sis_id=""), name="user_sis_id_unique"
             ),
         ]
-        indexes = [models.Index(fields=["school", "role"])]
+        indexes = [
+            models.Index(fields=["school", "role"]),
+            # Sign-in finds the account by name or address whatever the case (PostgreSQL:
+            # UPPER(…) = UPPER(%s)); without these each sign-in read the whole table.
+            models.Index(Upper("username"), name="user_username_upper"),
+            models.Index(Upper("email"), name="user_email_upper"),
+        ]
         verbose_name = _("user")
         verbose_name_plural = _("users")
 
