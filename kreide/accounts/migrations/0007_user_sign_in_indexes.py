@@ -6,9 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_upstream_sign_in"),
-        ("auth", "0012_alter_user_first_name_max_length"),
-        ("schools", "0004_school_has_archives"),
+        ("accounts", "0006_user_left_school"),
     ]
 
     operations = [
