@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from kreide.core.redis_url import sentinels
 from kreide.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -193,34 +194,56 @@ LOCAL_CACHE = {
     "KEY_PREFIX": CACHE_PREFIX,
     "OPTIONS": {"MAX_ENTRIES": 50_000},
 }
+REDIS_SENTINELS = sentinels(REDIS_URL) if REDIS_URL else None
 if REDIS_URL:
+    REDIS_OPTIONS = {
+        "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
+        "SOCKET_TIMEOUT": REDIS_TIMEOUT,
+        "IGNORE_EXCEPTIONS": True,
+        "CONNECTION_POOL_CLASS": "kreide.core.cache.BreakerConnectionPool",
+    }
+    REDIS_HOST = {
+        "address": REDIS_URL,
+        "socket_connect_timeout": REDIS_TIMEOUT,
+        "socket_timeout": REDIS_TIMEOUT,
+    }
+    if REDIS_SENTINELS:
+        # Every read and write goes to the master (a replica's answer may be behind it:
+        # counters and sessions want what was just written).
+        REDIS_OPTIONS |= {
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "CONNECTION_POOL_CLASS": "kreide.core.cache.BreakerSentinelConnectionPool",
+            "SENTINELS": list(REDIS_SENTINELS.hosts),
+            "SENTINEL_KWARGS": REDIS_SENTINELS.sentinel_kwargs(REDIS_TIMEOUT),
+            "PASSWORD": REDIS_SENTINELS.password,
+        }
+        REDIS_HOST = {
+            "master_name": REDIS_SENTINELS.service,
+            "sentinels": list(REDIS_SENTINELS.hosts),
+            "sentinel_kwargs": REDIS_SENTINELS.sentinel_kwargs(REDIS_TIMEOUT),
+            "db": REDIS_SENTINELS.db,
+            "password": REDIS_SENTINELS.password,
+            "socket_connect_timeout": REDIS_TIMEOUT,
+            "socket_timeout": REDIS_TIMEOUT,
+        }
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            # With Sentinels: the service's master (the host part names the service).
+            "LOCATION": (
+                f"redis://{REDIS_SENTINELS.service}/{REDIS_SENTINELS.db}"
+                if REDIS_SENTINELS
+                else REDIS_URL
+            ),
             "KEY_PREFIX": CACHE_PREFIX,
-            "OPTIONS": {
-                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
-                "SOCKET_TIMEOUT": REDIS_TIMEOUT,
-                "IGNORE_EXCEPTIONS": True,
-                "CONNECTION_POOL_CLASS": "kreide.core.cache.BreakerConnectionPool",
-            },
+            "OPTIONS": REDIS_OPTIONS,
         },
         "local": LOCAL_CACHE,
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_connect_timeout": REDIS_TIMEOUT,
-                        "socket_timeout": REDIS_TIMEOUT,
-                    }
-                ],
-                "prefix": CACHE_PREFIX,
-            },
+            "CONFIG": {"hosts": [REDIS_HOST], "prefix": CACHE_PREFIX},
         }
     }
 else:

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
+from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,23 +79,28 @@ class CircuitBreaker:
 breaker = CircuitBreaker(BREAK_SECONDS)
 
 
-class BreakerConnection(redis.connection.Connection):
-    """A redis-py connection that fails fast while the breaker is open and trips it on
-    every connection error or timeout (django-redis makes them through BreakerConnectionPool)."""
+class _BreakerMixin:
+    """Makes a redis-py connection fail fast while the breaker is open and trip it on every
+    connection error or timeout (django-redis makes them through the pools below)."""
 
     _connecting = False
 
-    def connect_check_health(self, *args, **kwargs):
+    def _through_breaker(self, connect: Callable[..., T], *args, **kwargs) -> T:
+        if self._connecting:  # asked already for this connection attempt
+            return connect(*args, **kwargs)
         if not breaker.allow():
             raise redis.exceptions.ConnectionError("redis skipped after a recent failure")
         self._connecting = True
         try:
-            return super().connect_check_health(*args, **kwargs)
+            return connect(*args, **kwargs)
         except _FAILURES:
             breaker.failed()
             raise
         finally:
             self._connecting = False
+
+    def connect_check_health(self, *args, **kwargs):
+        return self._through_breaker(super().connect_check_health, *args, **kwargs)
 
     def send_packed_command(self, command, check_health=True):
         # Unconnected, connecting asks the breaker (once, also for the handshake's
@@ -117,11 +123,34 @@ class BreakerConnection(redis.connection.Connection):
         return response
 
 
+class BreakerConnection(_BreakerMixin, redis.connection.Connection):
+    pass
+
+
+class BreakerSentinelConnection(_BreakerMixin, SentinelManagedConnection):
+    """Asks the Sentinels for the master on every new connection; the breaker is asked
+    before that, so Sentinels that do not answer are skipped for a while like Redis
+    (MasterNotFoundError is a ConnectionError)."""
+
+    def _connect_retry(self):
+        if self._sock:
+            return None
+        return self._through_breaker(super()._connect_retry)
+
+
 class BreakerConnectionPool(redis.ConnectionPool):
     """The pool django-redis makes (CONNECTION_POOL_CLASS), of breaker connections."""
 
     def __init__(self, connection_class=BreakerConnection, **kwargs) -> None:
         super().__init__(connection_class=connection_class, **kwargs)
+
+
+class BreakerSentinelConnectionPool(SentinelConnectionPool):
+    """The same, for a master found through Sentinels (KREIDE_REDIS_URL=redis+sentinel://)."""
+
+    def __init__(self, service_name, sentinel_manager, **kwargs) -> None:
+        kwargs["connection_class"] = BreakerSentinelConnection
+        super().__init__(service_name, sentinel_manager, **kwargs)
 
 
 def shared_cache_problem() -> str | None:

@@ -38,7 +38,7 @@ from django.conf import settings
 from django.utils import translation
 
 from kreide.accounts.gate import must_change_password_first
-from kreide.core import jsonbody
+from kreide.core import jsonbody, redis_url
 from kreide.core.ids import parse_id
 from kreide.messenger import services
 from kreide.messenger.services import MessengerError
@@ -67,11 +67,7 @@ async def _watch_redis() -> None:
     """Closes every socket of this process with 4503 when Redis stops answering or is
     replaced (a new run_id: its subscriptions and whatever was published meanwhile are
     gone), so that clients reconnect and catch up instead of waiting for nothing."""
-    client = redis.asyncio.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_TIMEOUT,
-    )
+    client = redis_url.async_client(settings.REDIS_URL, settings.REDIS_TIMEOUT)
     known = None
     while True:
         try:

@@ -6,9 +6,15 @@ from __future__ import annotations
 import pytest
 import redis
 from django.core.cache import caches
+from redis.sentinel import Sentinel
 
 from kreide.core import cache as kreide_cache
-from kreide.core.cache import BreakerConnection, CircuitBreaker, with_counters
+from kreide.core.cache import (
+    BreakerConnection,
+    BreakerSentinelConnectionPool,
+    CircuitBreaker,
+    with_counters,
+)
 
 
 class Clock:
@@ -126,3 +132,21 @@ def test_a_session_ended_while_redis_was_away_is_not_revived_by_its_old_copy(set
 
     assert SessionStore(store.session_key).load() == {}
     assert cache.get(store.cache_key) is None
+
+
+def test_sentinels_that_do_not_answer_are_not_asked_again_while_the_breaker_is_open(monkeypatch):
+    """KREIDE_REDIS_URL=redis+sentinel://: finding the master is part of connecting, so
+    Sentinels that are away trip the breaker like Redis itself."""
+    breaker = CircuitBreaker(60)
+    monkeypatch.setattr(kreide_cache, "breaker", breaker)
+    sentinel = Sentinel([("127.0.0.1", _unused_port())], socket_timeout=0.5)
+    asked = []
+    original = sentinel.discover_master
+    monkeypatch.setattr(
+        sentinel, "discover_master", lambda name: asked.append(name) or original(name)
+    )
+    client = redis.Redis(connection_pool=BreakerSentinelConnectionPool("kreide", sentinel))
+    for _ in range(5):
+        with pytest.raises(redis.exceptions.ConnectionError):
+            client.get("key")
+    assert asked == ["kreide"] and breaker.is_open

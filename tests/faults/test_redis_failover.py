@@ -1,24 +1,32 @@
-"""Redis fails over under a running `kreide serve` (docs/scale-out.md): a master and a
-replica, three Sentinels (redis-server in sentinel mode), and HAProxy from
-`kreide haproxy-config --redis` passing Kreide's connections to whichever server says it
-is the master. The master is killed; Sentinel promotes the replica, HAProxy follows, and
-Kreide uses the new master within seconds, without a restart."""
+"""Redis fails over under running `kreide serve`s (docs/scale-out.md): a master and a
+replica, three Sentinels (redis-server in sentinel mode). One `kreide serve` reaches Redis
+through HAProxy from `kreide haproxy-config --redis`, which passes its connections to
+whichever server says it is the master; the other asks the Sentinels itself
+(KREIDE_REDIS_URL=redis+sentinel://…). The master is killed; Sentinel promotes the replica,
+and both use the new master within seconds, without a restart: the cache, and the
+channel layer that carries messages to sockets."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from kreide.messenger import services as messenger
 from tests.faults.conftest import (
     RedisServer,
     _stop,
     free_port,
+    run_async,
     wait_for,
 )
 from tests.faults.test_redis import Student, _readiness, _signed_in_page_works
@@ -58,7 +66,7 @@ def _haproxy_redis_states(socket_path: Path) -> dict[str, str]:
 @pytest.fixture
 def sentinel_redis(tmp_path):
     """Master, replica, three Sentinels and HAProxy; yields (master, replica, HAProxy's
-    Redis URL, HAProxy's admin socket)."""
+    Redis URL, HAProxy's admin socket, the Sentinels' ports)."""
     processes: list[subprocess.Popen] = []
     master = RedisServer(tmp_path / "master")
     replica = RedisServer(tmp_path / "replica")
@@ -67,9 +75,11 @@ def sentinel_redis(tmp_path):
     master.start()
     replica.start()
     assert _redis_cli(replica.port, "replicaof", "127.0.0.1", str(master.port)) == "OK"
+    sentinels = []
     try:
         for number in range(3):
             port = free_port()
+            sentinels.append(port)
             config = tmp_path / f"sentinel{number}.conf"  # Sentinel rewrites its own file
             config.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
@@ -82,9 +92,8 @@ def sentinel_redis(tmp_path):
                     ["redis-server", str(config), "--sentinel"], stdout=subprocess.DEVNULL
                 )
             )
-        sentinel = port
         wait_for(
-            lambda: "slave" in _redis_cli(sentinel, "sentinel", "replicas", "kreide"),
+            lambda: "slave" in _redis_cli(sentinels[-1], "sentinel", "replicas", "kreide"),
             30,
             "Sentinel knows the replica",
         )
@@ -120,7 +129,7 @@ def sentinel_redis(tmp_path):
             30,
             "HAProxy passes Redis connections to the master",
         )
-        yield master, replica, f"redis://127.0.0.1:{listen}/0", socket_path, sentinel
+        yield master, replica, f"redis://127.0.0.1:{listen}/0", socket_path, sentinels
     finally:
         for process in processes:
             _stop(process)
@@ -129,20 +138,53 @@ def sentinel_redis(tmp_path):
                 _stop(server.process)
 
 
+def _live_message_arrives(serve, reader, writer) -> bool:
+    """A socket of `reader` on `serve` receives what `writer` sends there over HTTP: the
+    web worker published it on the channel layer, the real-time process was subscribed."""
+    cookie = "; ".join(f"{k}={v}" for k, v in reader.session.cookies.items())
+    text = f"live {uuid.uuid4().hex}"
+
+    async def listen() -> bool:
+        async with connect(
+            f"{serve.realtime_url}/ws/messenger/",
+            additional_headers={"Origin": serve.url, "Cookie": cookie},
+            open_timeout=10,
+        ) as ws:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert hello["type"] == "hello" and reader.room_id in hello["rooms"]
+            await asyncio.to_thread(writer.send, text)
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                if frame["type"] == "message" and frame["message"]["text"] == text:
+                    return True
+
+    try:
+        return run_async(listen())
+    except (ConnectionClosed, OSError, TimeoutError):  # 4503 while Redis changed hands
+        return False
+
+
 def test_kreide_follows_a_redis_failover(sentinel_redis, world, kreide_serve, tmp_path):
-    master, replica, redis_url, haproxy_socket, sentinel = sentinel_redis
+    master, replica, redis_url, haproxy_socket, sentinels = sentinel_redis
     room = messenger.sync_group_room(world.class_7a)
     serve = kreide_serve(KREIDE_REDIS_URL=redis_url)
+    hosts = ",".join(f"127.0.0.1:{port}" for port in sentinels)
+    direct = kreide_serve(KREIDE_REDIS_URL=f"redis+sentinel://{hosts}/kreide/0")
     alice = Student(serve.url, world.student_7a, room.pk)
-    _signed_in_page_works(alice)
+    carol = Student(direct.url, world.student_7a, room.pk)
+    dave = Student(direct.url, world.classmate_7a, room.pk)
+    for student in (alice, carol):
+        _signed_in_page_works(student)
     alice.send("vorher")
-    assert _readiness(serve.url)[1]["checks"]["cache"] == "ok"
+    assert _live_message_arrives(direct, carol, dave)
+    for node in (serve, direct):
+        assert _readiness(node.url)[1]["checks"]["cache"] == "ok"
     assert int(_redis_cli(master.port, "dbsize")) > 0  # Kreide's keys are on the master
 
     master.stop()  # killed: Sentinel promotes the replica, HAProxy follows
     wait_for(
         lambda: (
-            _redis_cli(sentinel, "sentinel", "get-master-addr-by-name", "kreide").split()
+            _redis_cli(sentinels[0], "sentinel", "get-master-addr-by-name", "kreide").split()
             == ["127.0.0.1", str(replica.port)]
         ),
         60,
@@ -153,16 +195,24 @@ def test_kreide_follows_a_redis_failover(sentinel_redis, world, kreide_serve, tm
         30,
         "HAProxy passes connections to the new master",
     )
-    wait_for(
-        lambda: _readiness(serve.url)[1]["checks"]["cache"] == "ok", 30, "Kreide uses Redis again"
-    )
+    for node in (serve, direct):
+        wait_for(
+            lambda node=node: _readiness(node.url)[1]["checks"]["cache"] == "ok",
+            30,
+            "Kreide uses Redis again",
+        )
     keys_before = int(_redis_cli(replica.port, "dbsize"))
     bob = Student(serve.url, world.classmate_7a, room.pk)  # a sign-in: a new session cached
     _signed_in_page_works(bob)
     bob.send("nachher")
     alice.send("auch nachher")
+    erin = Student(direct.url, world.student_7a, room.pk)  # cached on the new master too
+    _signed_in_page_works(erin)
     assert int(_redis_cli(replica.port, "dbsize")) > keys_before  # written to the new master
-    for student in (alice, bob):
+    # Live delivery on `direct` runs through the new master: the old one is dead, and
+    # `direct` never saw HAProxy.
+    wait_for(lambda: _live_message_arrives(direct, erin, dave), 30, "live messages again")
+    for student in (alice, bob, carol, dave, erin):
         _signed_in_page_works(student)
         student.check_nothing_lost()
     assert requests.get(f"{serve.url}/status", timeout=10).status_code == 200
