@@ -60,11 +60,15 @@ def _room(env: dict[str, str]) -> int:
     return int(done.stdout.split()[-1])
 
 
-def test_nodes_follow_a_promoted_replica_and_lose_nothing_acknowledged(pair, tmp_path: Path):
+def test_nodes_follow_a_promoted_replica_and_lose_nothing_acknowledged(
+    pair, tmp_path: Path, static_files: Path
+):
     redis_url = os.environ.get("KREIDE_REDIS_URL")
     if not redis_url:
         pytest.skip("the nodes share Redis")
-    with scale_out(tmp_path, pair.url, redis_url, settings=NODE_SETTINGS) as cluster:
+    with scale_out(
+        tmp_path, pair.url, redis_url, settings=NODE_SETTINGS, static_from=static_files
+    ) as cluster:
         room = _room(cluster.nodes[0].env)
         sessions = [signed_in(cluster.url, name) for name in ("anna", "ben")]
         wave = MessageWave(cluster.url, sessions, room, per_student=40)

@@ -64,12 +64,18 @@ def _held_slot(url: str, path: str, cookie: str = ""):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nginx_serves_pages_static_files_and_passes_shed_503(tmp_path):
+def test_nginx_serves_pages_static_files_and_passes_shed_503(tmp_path, static_files):
     database_url = _database_url()
     # No login may run at once: every sign-in is turned away, pages are not.
     limits = {"KREIDE_ADMISSION_LOGIN_IN_FLIGHT": "0", "KREIDE_ADMISSION_LOGIN_QUEUE": "0"}
     with production_stack(
-        tmp_path, database_url, os.environ["KREIDE_REDIS_URL"], workers=1, settings=limits, setup=()
+        tmp_path,
+        database_url,
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        settings=limits,
+        setup=(),
+        static_from=static_files,
     ) as stack:
         response, body = _get(stack.url, "/accounts/login/")
         page = body.decode()
@@ -103,7 +109,7 @@ def _get_until(url: str, path: str, status: int, headers: dict | None = None):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
+def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path, static_files):
     """Past KREIDE_FRONT_LIMIT nginx answers 503 + Retry-After + the waiting page itself;
     requests without a session share a smaller part; downloads and tus chunks are not
     counted, so a slow line never blocks the front door."""
@@ -115,6 +121,7 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
         workers=1,
         settings=settings,
         setup=(),
+        static_from=static_files,
     ) as stack:
         signed_in = {"Cookie": "sessionid=not-a-real-session", "Accept": "text/html"}
         with _held_slot(stack.url, "/accounts/login/"):
@@ -153,7 +160,9 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queries(tmp_path, world):
+def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queries(
+    tmp_path, world, static_files
+):
     """WebDAV and the form upload take files up to KREIDE_MAX_UPLOAD_BYTES through nginx (the
     10 MB for everything else refused them with 413); /metrics, which Kreide lets
     127.0.0.1 read, is not reachable through nginx (every proxied request comes from
@@ -166,7 +175,12 @@ def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queri
 
     student = world.student_7a
     with production_stack(
-        tmp_path, _database_url(), os.environ["KREIDE_REDIS_URL"], workers=1, setup=()
+        tmp_path,
+        _database_url(),
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        setup=(),
+        static_from=static_files,
     ) as stack:
         content = os.urandom(20 * 1024 * 1024)
         token = base64.b64encode(f"{student.username}:{PASSWORD}".encode()).decode()

@@ -13,6 +13,8 @@ import os
 import shutil
 import threading
 import uuid
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,7 +25,14 @@ from kreide.core import leader
 from kreide.files import services as files
 from kreide.messenger import services as messenger
 from tests.deploy.messages import MessageWave
-from tests.faults.conftest import csrf_headers, database_url, run_async, signed_in, wait_for
+from tests.faults.conftest import (
+    csrf_headers,
+    database_url,
+    run_async,
+    signed_in,
+    wait_for,
+)
+from tests.faults.conftest import kreide as run_kreide
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,13 +47,58 @@ TIMEOUT = 15
 NODE_SETTINGS = {"KREIDE_MESSENGER_RATE_LIMIT": "10000"}
 
 
+class SharedCluster:
+    """One cluster for this module's tests (starting one costs two node starts, HAProxy and
+    its checks). A test that leaves it changed (a node killed, new code) discards it; the
+    next test that asks gets a new one."""
+
+    def __init__(self, work_dir: Path, static_files: Path) -> None:
+        self.work_dir, self.static_files = work_dir, static_files
+        self.started = 0
+        self._running: ExitStack | None = None
+        self._cluster: Cluster | None = None
+
+    def get(self) -> Cluster:
+        if self._cluster is None:
+            redis_url = os.environ.get("KREIDE_REDIS_URL")
+            if not redis_url:
+                pytest.skip("several nodes share Redis")
+            self.started += 1
+            self._running = ExitStack()
+            self._cluster = self._running.enter_context(
+                scale_out(
+                    self.work_dir / f"cluster{self.started}",
+                    database_url(),
+                    redis_url,
+                    settings=NODE_SETTINGS,
+                    static_from=self.static_files,
+                )
+            )
+        return self._cluster
+
+    def discard(self) -> None:
+        if self._running is not None:
+            self._running.close()
+        self._running = self._cluster = None
+
+
+@pytest.fixture(scope="module")
+def clusters(tmp_path_factory, static_files) -> SharedCluster:
+    shared = SharedCluster(tmp_path_factory.mktemp("scale-out"), static_files)
+    yield shared
+    shared.discard()
+
+
 @pytest.fixture
-def cluster(tmp_path) -> Cluster:
-    redis_url = os.environ.get("KREIDE_REDIS_URL")
-    if not redis_url:
-        pytest.skip("several nodes share Redis")
-    with scale_out(tmp_path, database_url(), redis_url, settings=NODE_SETTINGS) as running:
-        yield running
+def cluster(clusters, django_db_setup) -> Cluster:
+    return clusters.get()
+
+
+@pytest.fixture
+def spent_cluster(clusters, django_db_setup) -> Cluster:
+    """The shared cluster for a test that changes it: discarded after the test."""
+    yield clusters.get()
+    clusters.discard()
 
 
 def _cookie(session: requests.Session) -> str:
@@ -203,11 +257,12 @@ def _sampler_lock_holders() -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_a_node_killed_during_a_wave_loses_nothing_acknowledged(cluster, world):
+def test_a_node_killed_during_a_wave_loses_nothing_acknowledged(spent_cluster, world):
     """Both nodes run a status sampler, one samples (it holds the deployment's lock). Students
     send messages through HAProxy while that node is killed: each client repeats an
     unanswered send with the same key (as the browser does), every acknowledged message is
     stored exactly once, the other node serves everything after and its sampler takes over."""
+    cluster = spent_cluster
     holders = wait_for(_sampler_lock_holders, 30, "a sampler takes the lead")
     assert len(holders) == 1
     leader_name = holders[0].rsplit(" ", 1)[1]
@@ -245,23 +300,41 @@ def test_a_node_killed_during_a_wave_loses_nothing_acknowledged(cluster, world):
     assert requests.get(f"{cluster.url}/status", timeout=TIMEOUT).status_code == 200
 
 
+NEXT_RELEASE = {
+    "DJANGO_SETTINGS_MODULE": "tests.deploy.next_release.settings",
+    "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+}
+
+
 def _upgrade(cluster: Cluster, node, answers: list[int]) -> None:
-    """One node's turn: drain, out of rotation, restarted, back in rotation."""
+    """One node's turn: drain, out of rotation, restarted on the next release, back in."""
     name = node.env["KREIDE_NODE_NAME"]
     node.kreide("drain")
     wait_for(lambda: cluster.node_states()[name] == "DOWN", 30, f"{name} out of rotation")
     served_before = len(answers)
     wait_for(lambda: len(answers) > served_before + 4, 30, "the other node serving")
+    node.env.update(NEXT_RELEASE)
     node.restart_server()
     wait_for(lambda: cluster.node_states()[name] == "UP", 60, f"{name} back in rotation")
     assert requests.get(f"{node.url}/readyz", timeout=TIMEOUT).status_code == 200
 
 
-def test_a_rolling_restart_drops_no_request(cluster, world):
-    """docs/scale-out.md's upgrade procedure, node by node, while a student keeps working
-    through HAProxy without ever repeating a request: `kreide drain` (readyz 503), HAProxy
-    takes the node out, `kreide serve` is stopped and started again, the node comes back
-    by itself. Not one request fails."""
+def _stored_by() -> set[str | None]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT stored_by_node FROM messenger_message")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_a_rolling_upgrade_across_a_schema_change_drops_no_request(clusters, spent_cluster, world):
+    """docs/scale-out.md's upgrade procedure while a student keeps working through HAProxy
+    without ever repeating a request: the next release's migration (it adds a column to the
+    messages table) runs under the old code; then node by node `kreide drain` (readyz 503),
+    HAProxy takes the node out, `kreide serve` restarts on the new code (which reads and
+    writes the column), the node comes back by itself. Not one request fails, and for a
+    while old and new code serve side by side on the one schema."""
+    cluster = spent_cluster
     room = messenger.sync_group_room(world.class_7a)
     session = signed_in(cluster.url, world.student_7a.username)
     answers: list[int] = []
@@ -287,13 +360,23 @@ def test_a_rolling_restart_drops_no_request(cluster, world):
             if page.status_code != 200 or sent.status_code != 201:
                 errors.append(f"{page.status_code} / {sent.status_code}")
 
+    new_code = {**cluster.nodes[0].env, **NEXT_RELEASE}
     worker = threading.Thread(target=work)
     worker.start()
     try:
+        run_kreide(new_code, "migrate", "next_release", "-v0")  # from any node, new code
+        migrated_at = len(answers)
+        wait_for(lambda: len(answers) > migrated_at + 4, 30, "old code on the new schema")
         for node in cluster.nodes:
             _upgrade(cluster, node, answers)
+        stored = _stored_by()
     finally:
         done.set()
         worker.join(60)
+        clusters.discard()  # its nodes run the next release now
+        run_kreide(new_code, "migrate", "next_release", "zero", "-v0")
     assert errors == []
     assert len(answers) > 20
+    # Old code stored messages on the new schema (the column empty), and new code
+    # stored its node's name.
+    assert {None, "node1"} <= stored
