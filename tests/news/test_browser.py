@@ -32,8 +32,8 @@ def test_teacher_posts_a_letter_parent_confirms_teacher_sees_who_is_missing(
     phone_page.get_by_text(f"Bestätigt von {family.second_parent.get_full_name()}").wait_for()
 
     page.get_by_role("link", name="Bestätigungen").click()
-    page.get_by_text("1 bestätigt").wait_for()
-    page.get_by_text("1 fehlt").wait_for()
+    page.get_by_text("1 bestätigt", exact=True).wait_for()
+    page.get_by_text("1 fehlt", exact=True).wait_for()
     row = page.get_by_role("row", name=family.student_7a.last_name)
     assert family.second_parent.get_full_name() in row.inner_text()
     assert "Mein Kind fährt mit" in row.inner_text()
