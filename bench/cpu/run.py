@@ -69,7 +69,7 @@ UNITS = (
     ("chat-list", "chat list `/messages/`", False),
     ("room", "messenger room `/messages/rooms/<id>/`", True),
     ("files", "files `/files/`", True),
-    ("tus", "tus upload 100 KB (create + PATCH)", True),
+    ("tus", "tus upload 100 KB", True),
 )
 PARTS = ("kreide", "postgres", "nginx")
 
@@ -168,16 +168,21 @@ class Student:
             }.items()
         )
         tus = {"Tus_Resumable": "1.0.0", "X_CSRFToken": self.csrf}
+        # As the browser's uploader: the file goes with the creation (creation-with-upload);
+        # a server without that extension confirms offset 0 and gets the bytes by PATCH.
         status, headers, text = self.request(
             "POST",
             "/uploads/",
-            b"",
+            UPLOAD,
             **tus,
             Upload_Length=str(len(UPLOAD)),
             Upload_Metadata=metadata,
+            Content_Type="application/offset+octet-stream",
         )
         if status != 201:
             raise RuntimeError(f"{self.username}: upload create answered {status}: {text[:200]}")
+        if headers.get("Upload-Offset") == str(len(UPLOAD)):
+            return True
         location = urllib.parse.urlsplit(headers["Location"]).path
         status, _, text = self.request(
             "PATCH",

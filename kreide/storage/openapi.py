@@ -22,15 +22,19 @@ PATHS: dict[str, Any] = {
         "options": {"summary": "tus capabilities", "responses": {"204": {"description": "OK"}}},
         "post": {
             "summary": "tus creation: Upload-Length and Upload-Metadata (filename, "
-            "filetype, purpose = task-attachment | task-submission | …, task)",
+            "filetype, purpose = task-attachment | task-submission | …, task); with "
+            "creation-with-upload the body (application/offset+octet-stream, optional "
+            "Upload-Checksum) carries the first bytes, or the whole file, which then "
+            "answers Kreide-Upload-Result",
             "parameters": [TUS_HEADER],
             "responses": {
-                "201": {"description": "Created; Location header"},
+                "201": {"description": "Created; Location and Upload-Offset headers"},
                 "400": {"description": "Malformed request"},
                 "401": {"description": "Signed out, or the API token is not valid"},
                 "403": {"description": "Not allowed (reason in body)"},
                 "413": {"description": "File too large"},
                 "415": {"description": "File type not allowed"},
+                "460": {"description": "Checksum mismatch (nothing created)"},
             },
         },
     },

@@ -1,8 +1,13 @@
-"""A tus 1.0 server (core, creation, termination, checksum) for every upload in Kreide.
+"""A tus 1.0 server (core, creation, creation-with-upload, termination, checksum) for every
+upload in Kreide.
 
 POST /uploads/ creates an upload after its purpose authorised it (so a file over the limit
-is refused before one byte is sent); PATCH /uploads/<id> appends bytes at the offset the
+is refused before one byte is stored); PATCH /uploads/<id> appends bytes at the offset the
 server confirmed; HEAD tells a resuming client that offset; DELETE abandons the upload.
+A creation may carry the first bytes (Content-Type application/offset+octet-stream): a
+small file sent whole is authorised, stored and handed to its purpose in that one request
+and one transaction, and never held as unfinished; a first chunk of a larger file starts
+a resumable upload at the offset the answer confirms.
 The bytes so far live in STORAGE_DIR/uploads/<id>.part; a PATCH that carries an
 `Upload-Checksum` is written but rolled back to the previous offset if the checksum does not
 match (status 460), so a tampered chunk never loses what was stored before. The last PATCH
@@ -48,13 +53,28 @@ from django.views.decorators.csrf import csrf_exempt
 
 from kreide.api.auth import authenticate
 from kreide.storage import collector
-from kreide.storage.blobstore import StorageFull, check_room, full_disk_refused, store_path
+from kreide.storage.blobstore import (
+    StorageFull,
+    check_room,
+    full_disk_refused,
+    store_bytes,
+    store_path,
+)
 from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Upload
-from kreide.storage.uploads import SERVER_KEYS, UploadRefused, file_type_refusal, get_purpose
+from kreide.storage.uploads import (
+    SERVER_KEYS,
+    UploadPurpose,
+    UploadRefused,
+    file_type_refusal,
+    get_purpose,
+)
 
 TUS_VERSION = "1.0.0"
-EXTENSIONS = "creation,termination,checksum"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum"
+# A body sent with a creation up to this size (the uploader's chunk) is read into memory;
+# a whole small file then costs one request and one transaction.
+CREATION_BODY_IN_MEMORY = 4 * 1024 * 1024
 CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "md5": hashlib.md5}
 STATUS_CHECKSUM_MISMATCH = 460
 READ_CHUNK = 256 * 1024
@@ -185,7 +205,8 @@ def _handle(view):
 
 @_handle
 def collection(request: HttpRequest) -> HttpResponse:
-    """POST /uploads/: create an upload (tus creation extension)."""
+    """POST /uploads/: create an upload (tus creation extension), with its first bytes or
+    all of them in the same request (creation-with-upload)."""
     if request.method != "POST":
         raise TusError(405, _("Use POST to create an upload."), Allow="POST, OPTIONS")
     user = request.user
@@ -212,22 +233,123 @@ def collection(request: HttpRequest) -> HttpResponse:
     refusal = file_type_refusal(filename)
     if refusal:
         raise TusError(415, refusal)
+    # creation-with-upload: the first bytes, or all of them, come with the creation.
+    with_upload = request.content_type == "application/offset+octet-stream"
+    sent = _body_length(request, length) if with_upload else 0
+    if sent > CREATION_BODY_IN_MEMORY:
+        upload = _create_streaming(request, user, purpose, metadata, length, sent)
+    else:
+        body = _read_creation_body(request, sent)
+        if with_upload and len(body) == length:
+            upload = _store_at_once(user, purpose, metadata, body)
+        else:
+            upload = _create(user, purpose, metadata, length, body)
+    headers = {"Upload_Offset": str(upload.offset)}
+    if upload.completed_at is not None:
+        headers["Kreide_Upload_Result"] = json.dumps(upload.result, ensure_ascii=True)
+    location = request.build_absolute_uri(reverse("storage:upload", args=[upload.pk]))
+    return tus_response(201, Location=location, **headers)
+
+
+def _body_length(request: HttpRequest, length: int) -> int:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    sent = _non_negative_int(declared, "Content-Length")
+    if sent > length:
+        raise TusError(413, _("More data than the announced Upload-Length."))
+    return sent
+
+
+def _read_creation_body(request: HttpRequest, sent: int) -> bytes:
+    """The bytes sent with a creation, checksum verified. A body that arrives incomplete
+    keeps nothing: its client never learns the new upload's address."""
+    checksum = _parse_checksum(request.headers.get("Upload-Checksum")) if sent else None
+    chunks, received = [], 0
+    with contextlib.suppress(OSError):  # the client went away: counted below
+        while received < sent:
+            chunk = request.read(sent - received)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            received += len(chunk)
+    body = b"".join(chunks)
+    if len(body) < sent:
+        raise TusError(400, _("The chunk arrived incomplete; nothing of it was kept."))
+    if checksum and CHECKSUMS[checksum[0]](body).digest() != checksum[1]:
+        raise TusError(STATUS_CHECKSUM_MISMATCH, _("Checksum mismatch: the chunk was refused."))
+    return body
+
+
+def _new_upload(user, purpose: UploadPurpose, metadata: dict[str, str], length: int, **fields):
+    return Upload.objects.for_school(user.school_id).create(
+        school_id=user.school_id,
+        user=user,
+        purpose=purpose.name,
+        filename=metadata["filename"],
+        filetype=metadata.get("filetype", "")[:255],
+        metadata=metadata,
+        length=length,
+        **fields,
+    )
+
+
+def _create(user, purpose: UploadPurpose, metadata: dict[str, str], length: int, body: bytes):
+    """A resumable upload holding `body` (its first bytes, maybe none) in its part file."""
     with transaction.atomic():
         _reserve(user, length)
         purpose.authorize(user, metadata, length)
-        upload = Upload.objects.for_school(user.school_id).create(
-            school_id=user.school_id,
-            user=user,
-            purpose=purpose.name,
-            filename=filename,
-            filetype=metadata.get("filetype", "")[:255],
-            metadata=metadata,
-            length=length,
-        )
-        with full_disk_refused():
-            part_path(upload).touch()
-    location = request.build_absolute_uri(reverse("storage:upload", args=[upload.pk]))
-    return tus_response(201, Location=location, Upload_Offset="0")
+        upload = _new_upload(user, purpose, metadata, length, offset=len(body))
+        with full_disk_refused(), open(part_path(upload), "wb") as part:
+            if body:
+                part.write(body)
+                part.flush()
+                os.fsync(part.fileno())
+    return upload
+
+
+def _create_streaming(
+    request: HttpRequest, user, purpose: UploadPurpose, metadata: dict[str, str], length, sent
+) -> Upload:
+    """A creation with more bytes than are read into memory: they go to the part file as a
+    PATCH's would; if they arrive incomplete or damaged, the upload is forgotten again."""
+    upload = _create(user, purpose, metadata, length, b"")
+    checksum = _parse_checksum(request.headers.get("Upload-Checksum"))
+    try:
+        with _locked_part(upload) as fd:
+            _append(request, upload, fd, checksum, sent)
+            if upload.offset < sent:
+                raise TusError(400, _("The chunk arrived incomplete; nothing of it was kept."))
+            _adopt_if_complete(upload, fd)
+    except BaseException:
+        part_path(upload).unlink(missing_ok=True)
+        upload.delete()
+        raise
+    if upload.blob_id is not None:
+        complete(upload, user)
+    return upload
+
+
+def _store_at_once(user, purpose: UploadPurpose, metadata: dict[str, str], body: bytes) -> Upload:
+    """A whole file sent with its creation: authorised, stored and handed to its purpose in
+    one transaction. It is never an unfinished upload, so it reserves no room beside the
+    others (the disk check still counts what they have to send)."""
+    with transaction.atomic():
+        purpose.authorize(user, metadata, len(body))
+        check_room(len(body), _promised())
+        # A purpose refusing at completion rolls the rows back; content put in place for it
+        # stays for the collector (another upload of the same bytes may be using it).
+        blob = store_bytes(body)
+        upload = _new_upload(user, purpose, metadata, len(body), offset=len(body), blob=blob)
+        server_keys = {"upload_id": str(upload.pk), "started_at": upload.created_at.isoformat()}
+        upload.result = purpose.complete(user, blob, upload.filename, {**metadata, **server_keys})
+        upload.completed_at = timezone.now()
+        upload.save(update_fields=["result", "completed_at", "updated_at"])
+    return upload
+
+
+def _promised() -> int:
+    """Bytes that unfinished uploads touched lately still have to send."""
+    recent = Upload.unscoped.filter(blob=None, updated_at__gte=timezone.now() - DISK_RESERVATION)
+    return recent.aggregate(rest=Sum(F("length") - F("offset")))["rest"] or 0
 
 
 def _reserve(user, length: int) -> None:
@@ -261,8 +383,7 @@ def _reserve(user, length: int) -> None:
             },
             Retry_After=str(UNFINISHED_RETRY_AFTER),
         )
-    recent = Upload.unscoped.filter(blob=None, updated_at__gte=timezone.now() - DISK_RESERVATION)
-    check_room(length, recent.aggregate(rest=Sum(F("length") - F("offset")))["rest"] or 0)
+    check_room(length, _promised())
 
 
 def _get_upload(request: HttpRequest, upload_id) -> Upload:

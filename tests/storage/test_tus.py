@@ -72,6 +72,25 @@ def _patch(client, url: str, offset: int, data: bytes, **headers):
     )
 
 
+def _create_with(client, length: int, body: bytes, **headers):
+    """A creation that carries `body` (creation-with-upload)."""
+    meta = {"purpose": "test-note", "filename": "Lösung.txt"}
+    meta.update(headers.pop("meta", {}))
+    return client.post(
+        "/uploads/",
+        body,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_LENGTH=str(length),
+        HTTP_UPLOAD_METADATA=_meta(**meta),
+        **TUS,
+        **headers,
+    )
+
+
+def _stored_files(root) -> list:
+    return [path for path in root.rglob("*") if path.is_file() and len(path.name) == 64]
+
+
 def _sha1(data: bytes) -> str:
     # tus clients default to SHA-1 for chunk integrity (not for security).
     return "sha1 " + base64.b64encode(hashlib.sha1(data).digest()).decode()  # noqa: S324
@@ -81,7 +100,12 @@ def test_options_announce_version_extensions_and_checksums(client, db):
     response = client.options("/uploads/")
     assert response.status_code == 204
     assert response["Tus-Version"] == "1.0.0"
-    assert set(response["Tus-Extension"].split(",")) == {"creation", "termination", "checksum"}
+    assert set(response["Tus-Extension"].split(",")) == {
+        "creation",
+        "creation-with-upload",
+        "termination",
+        "checksum",
+    }
     assert "sha1" in response["Tus-Checksum-Algorithm"].split(",")
 
 
@@ -109,6 +133,92 @@ def test_upload_in_two_chunks_is_adopted_and_handed_to_its_purpose(world, client
     # Completion happens once, however often the client asks.
     assert len(NotePurpose.completed) == 1
     assert NotePurpose.completed[0][3]["started_at"] == upload.created_at.isoformat()
+
+
+@pytest.mark.django_db
+def test_a_small_file_sent_with_its_creation_is_complete_in_one_request(world, client_for):
+    client = client_for(world.student_7a)
+    data = b"Aufgabe 2: 5/6 - 1/3 = 1/2\n" * 50
+    created = _create_with(client, len(data), data, HTTP_UPLOAD_CHECKSUM=_sha1(data))
+    assert created.status_code == 201, created.content
+    assert created["Upload-Offset"] == str(len(data))
+    result = json.loads(created["Kreide-Upload-Result"])
+    assert result["sha256"] == hashlib.sha256(data).hexdigest()
+    url = urlsplit(created["Location"]).path
+    assert client.get(f"{url}/result").json() == result
+    assert client.head(url, **TUS)["Upload-Offset"] == str(len(data))
+    upload = Upload.objects.for_school(world.school).get()
+    assert upload.completed_at is not None and upload.offset == upload.length == len(data)
+    with blobstore.open_blob(upload.blob) as stored:
+        assert stored.read() == data
+    assert not tus.part_path(upload).exists()
+    assert len(NotePurpose.completed) == 1
+    assert NotePurpose.completed[0][3]["started_at"] == upload.created_at.isoformat()
+    assert NotePurpose.completed[0][3]["upload_id"] == str(upload.pk)
+
+
+@pytest.mark.django_db
+def test_a_first_chunk_sent_with_the_creation_resumes_with_patch(world, client_for):
+    client = client_for(world.student_7a)
+    data = bytes(range(256)) * 20
+    created = _create_with(client, len(data), data[:1000])
+    assert created.status_code == 201, created.content
+    assert created["Upload-Offset"] == "1000" and "Kreide-Upload-Result" not in created
+    url = urlsplit(created["Location"]).path
+    upload = Upload.objects.for_school(world.school).get()
+    assert tus.part_path(upload).read_bytes() == data[:1000]
+    assert client.head(url, **TUS)["Upload-Offset"] == "1000"
+    assert _patch(client, url, 0, data).status_code == 409  # not from the start again
+    last = _patch(client, url, 1000, data[1000:], HTTP_UPLOAD_CHECKSUM=_sha1(data[1000:]))
+    assert last.status_code == 204 and last["Upload-Offset"] == str(len(data))
+    assert json.loads(last["Kreide-Upload-Result"])["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.django_db
+def test_a_body_beyond_what_is_read_into_memory_is_streamed(world, client_for, monkeypatch):
+    monkeypatch.setattr(tus, "CREATION_BODY_IN_MEMORY", 100)
+    client = client_for(world.student_7a)
+    data = bytes(range(256)) * 4
+    whole = _create_with(client, len(data), data)
+    assert whole.status_code == 201 and whole["Upload-Offset"] == str(len(data))
+    assert json.loads(whole["Kreide-Upload-Result"])["sha256"] == hashlib.sha256(data).hexdigest()
+    first = _create_with(client, len(data), data[:500], meta={"filename": "zwei.txt"})
+    assert first.status_code == 201 and first["Upload-Offset"] == "500"
+    url = urlsplit(first["Location"]).path
+    assert _patch(client, url, 500, data[500:]).status_code == 204
+    damaged = _create_with(client, len(data), data, HTTP_UPLOAD_CHECKSUM=_sha1(b"x"))
+    assert damaged.status_code == 460
+    assert [u.offset for u in Upload.objects.for_school(world.school)] == [1024, 1024]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "length,body,headers,status,reason",
+    [
+        (2 * 1024 * 1024, b"x" * (2 * 1024 * 1024), {}, 413, "Zu groß"),
+        (10, b"x" * 11, {}, 413, "Upload-Length"),
+        (10**12, b"x" * 10, {}, 413, "MB"),
+        (10, b"x" * 10, {"meta": {"filename": "x.exe"}}, 415, "nicht"),
+        (10, b"x" * 10, {"HTTP_UPLOAD_CHECKSUM": _sha1(b"y" * 10)}, 460, "Prüfsumme"),
+        (10, b"x" * 10, {"HTTP_UPLOAD_CHECKSUM": "crc32 AAAA"}, 400, "Prüfsumme"),
+    ],
+)
+def test_a_refused_creation_with_upload_keeps_nothing(
+    world, client_for, settings, length, body, headers, status, reason
+):
+    response = _create_with(client_for(world.student_7a), length, body, **headers)
+    assert response.status_code == status
+    assert reason in response.content.decode()
+    assert not Upload.objects.for_school(world.school).exists()
+    assert not NotePurpose.completed
+    assert not _stored_files(settings.STORAGE_DIR)
+
+
+@pytest.mark.django_db
+def test_creation_with_upload_needs_a_signed_in_user(world, client):
+    response = _create_with(client, 3, b"abc")
+    assert response.status_code == 401 and "anmelden" in response.content.decode()
+    assert not Upload.objects.for_school(world.school).exists()
 
 
 @pytest.mark.django_db
@@ -277,6 +387,31 @@ def test_interrupted_upload_resumes_with_tuspy(world, live_server, tmp_path):
     assert upload.result["sha256"] == upload.blob.sha256
     with blobstore.open_blob(upload.blob) as stored:
         assert stored.read() == data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_creation_whose_body_breaks_off_keeps_nothing(world, live_server):
+    from django.test import Client
+
+    browser_like = Client()
+    browser_like.force_login(world.student_7a)
+    session = browser_like.cookies["sessionid"].value
+    target = urlsplit(live_server.url)
+    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+        raw.sendall(
+            (
+                f"POST /uploads/ HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                f"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
+                f"Upload-Length: 100000\r\nContent-Length: 100000\r\n"
+                f"Upload-Metadata: {_meta(purpose='test-note', filename='a.txt')}\r\n"
+                f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\r\n"
+            ).encode()
+            + b"x" * 50_000
+        )
+        raw.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: raw.recv(4096), b""))
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert not Upload.objects.for_school(world.school).exists()
 
 
 @pytest.mark.django_db

@@ -76,6 +76,45 @@ def test_over_the_tasks_limit_is_refused_before_the_upload_starts(world, client_
     assert not Upload.objects.for_school(world.school).exists()
 
 
+def _submit_in_one_request(client, task, data: bytes):
+    """The browser's uploader: the file goes with the creation (creation-with-upload)."""
+    return client.post(
+        "/uploads/",
+        data,
+        content_type="application/offset+octet-stream",
+        HTTP_UPLOAD_LENGTH=str(len(data)),
+        HTTP_UPLOAD_METADATA=(
+            f"purpose {_b64('task-submission')},task {_b64(str(task.pk))},"
+            f"filename {_b64('Lösung.pdf')}"
+        ),
+        **TUS,
+    )
+
+
+def test_a_small_submission_is_one_request(
+    world, client_for, task, make_task, django_assert_max_num_queries
+):
+    client = client_for(world.student_7a)
+    client.get(reverse("tasks:list"))  # the session and user are read as on any request
+    with django_assert_max_num_queries(20):
+        created = _submit_in_one_request(client, task, b"%PDF-1.4 Bruch")
+    assert created.status_code == 201, created.content
+    result = json.loads(created["Kreide-Upload-Result"])
+    submitted = SubmissionFile.objects.for_school(world.school).get()
+    assert result["id"] == submitted.pk and submitted.submission.student == world.student_7a
+    assert submitted.blob.sha256 == hashlib.sha256(b"%PDF-1.4 Bruch").hexdigest()
+    # Refused as a two-request upload would be: another class's task, over the limit.
+    other = make_task(teacher=world.teacher_7b, groups=[world.class_7b])
+    refused = _submit_in_one_request(client, other, b"%PDF-1.4 fremd")
+    assert refused.status_code == 403
+    assert "können keine Dateien hochgeladen werden" in refused.content.decode()
+    small = make_task(max_file_mb=1)
+    too_large = _submit_in_one_request(client, small, b"x" * (1024 * 1024 + 1))
+    assert too_large.status_code == 413 and "höchstens 1 MB" in too_large.content.decode()
+    assert SubmissionFile.objects.for_school(world.school).count() == 1
+    assert Upload.objects.for_school(world.school).count() == 1
+
+
 def _b64(value: str) -> str:
     import base64
 

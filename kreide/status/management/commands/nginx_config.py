@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from kreide.core.admission import RETRY_AFTER_MARK, WAITING_CSP, render_waiting_page
 
-# A tus PATCH chunk (the uploader sends 4 MiB) or a form post, with headroom;
-# Kreide itself enforces MAX_UPLOAD_BYTES per file.
+# A tus chunk (a PATCH or a creation's first; the uploader sends 4 MiB) or a form post,
+# with headroom; Kreide itself enforces MAX_UPLOAD_BYTES per file.
 BODY_LIMIT_MB = 10
 # WebDAV PUT and the form upload carry a whole file: MAX_UPLOAD_BYTES plus the form's own.
 FORM_OVERHEAD_MB = 1

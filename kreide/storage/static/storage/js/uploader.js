@@ -5,7 +5,8 @@
 //   <input type="file" data-upload-purpose="task-submission" data-upload-meta-task="42"
 //          data-upload-field="attachments" multiple>
 //
-// Each chosen file is sent with tus (tus-js-client) in 4 MiB chunks, shows a <progress>,
+// Each chosen file is sent with tus (tus-js-client) in 4 MiB chunks, the first one with the
+// creation request (a small file is a single request), shows a <progress>,
 // resumes after a dropped connection (automatic retries with exponential backoff and
 // jitter, never sooner than a busy server's Retry-After) or a reload (choose the same file
 // again: it continues where it stopped), and fires `kreide:uploaded` on the input
@@ -143,6 +144,8 @@
     const upload = new window.tus.Upload(file, {
       endpoint: ENDPOINT,
       chunkSize: CHUNK_SIZE,
+      // The first chunk goes with the creation: a file up to 4 MiB is one request.
+      uploadDataDuringCreation: true,
       retryDelays: retryDelays(),
       onShouldRetry: (error, attempt, options) => {
         const retry = shouldRetry(error, attempt, options);
