@@ -52,6 +52,7 @@ ROOM_LINK = re.compile(r'href="(/messages/rooms/\d+/)"')
 UPLOAD_MARK = 'data-upload-purpose="task-submission"'
 PASSWORD = "kreide-demo"
 UPLOAD = os.urandom(100 * 1024)
+WITH_UPLOAD = True  # set from the server's Tus-Extension before the rounds
 # Each active student with their class: "username group_id" per line.
 STUDENTS = """
 from kreide.schools.models import Group, Membership
@@ -168,21 +169,29 @@ class Student:
             }.items()
         )
         tus = {"Tus_Resumable": "1.0.0", "X_CSRFToken": self.csrf}
-        # As the browser's uploader: the file goes with the creation (creation-with-upload);
-        # a server without that extension confirms offset 0 and gets the bytes by PATCH.
+        if WITH_UPLOAD:  # as the browser's uploader: the file goes with the creation
+            status, headers, text = self.request(
+                "POST",
+                "/uploads/",
+                UPLOAD,
+                **tus,
+                Upload_Length=str(len(UPLOAD)),
+                Upload_Metadata=metadata,
+                Content_Type="application/offset+octet-stream",
+            )
+            if status != 201 or headers.get("Upload-Offset") != str(len(UPLOAD)):
+                raise RuntimeError(f"{self.username}: upload answered {status}: {text[:200]}")
+            return True
         status, headers, text = self.request(
             "POST",
             "/uploads/",
-            UPLOAD,
+            b"",
             **tus,
             Upload_Length=str(len(UPLOAD)),
             Upload_Metadata=metadata,
-            Content_Type="application/offset+octet-stream",
         )
         if status != 201:
             raise RuntimeError(f"{self.username}: upload create answered {status}: {text[:200]}")
-        if headers.get("Upload-Offset") == str(len(UPLOAD)):
-            return True
         location = urllib.parse.urlsplit(headers["Location"]).path
         status, _, text = self.request(
             "PATCH",
@@ -195,6 +204,16 @@ class Student:
         if status != 204:
             raise RuntimeError(f"{self.username}: upload answered {status}: {text[:200]}")
         return True
+
+
+def server_takes_upload_with_creation(port: int) -> bool:
+    """Whether the server announces tus creation-with-upload (a server before it: create +
+    PATCH, two requests)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("OPTIONS", "/uploads/")
+    extensions = connection.getresponse().headers.get("Tus-Extension", "")
+    connection.close()
+    return "creation-with-upload" in extensions.split(",")
 
 
 # A unit's action returns False where the student had nothing to do (no open task).
@@ -463,6 +482,8 @@ def main() -> None:
             sys.exit(f"the demo school has no {args.n} classes of {args.rounds + 1} students")
         port = int(urllib.parse.urlsplit(stack.url).port)
         meter = Meter(stack.server_pid, stack.nginx_pid, args.database)
+        global WITH_UPLOAD
+        WITH_UPLOAD = server_takes_upload_with_creation(port)
         # Warm-up: the first student of each class (imports, templates, class caches).
         run_round(port, [members[-1] for members in chosen], meter, hasher, encoded, units)
         rounds = []

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -120,24 +120,26 @@ def backend() -> LocalBlobBackend:
 
 def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob:
     """Record the content, renew its `stored_at` and, under the row's lock, call
-    `put_in_place(already_stored)` to move the new file into place or drop it."""
-    for attempt in range(3):
-        try:
-            with transaction.atomic():
-                blob, created = Blob.objects.select_for_update().get_or_create(
-                    sha256=sha256, defaults={"size": size}
-                )
-                if not created:
-                    blob.stored_at = timezone.now()
-                    blob.save(update_fields=["stored_at"])
-                put_in_place(backend().exists(sha256))
-                return blob
-        except IntegrityError:
-            # Another worker recorded the same content at this moment, or the collector
-            # removed the row between looking and creating: look again.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    `put_in_place(already_stored)` to move the new file into place or drop it.
+
+    Two statements and no savepoint: the row is inserted unless it exists (a concurrent
+    insert of the same content waits for the other transaction and then counts as
+    existing), then locked; content stored before gets its `stored_at` renewed."""
+    now = timezone.now()
+    for _attempt in range(3):
+        with transaction.atomic(savepoint=False):
+            Blob.objects.bulk_create(
+                [Blob(sha256=sha256, size=size, stored_at=now)], ignore_conflicts=True
+            )
+            blob = Blob.objects.select_for_update().filter(sha256=sha256).first()
+            if blob is None:  # the collector removed it between the two: again
+                continue
+            if blob.stored_at != now:
+                blob.stored_at = now
+                blob.save(update_fields=["stored_at"])
+            put_in_place(backend().exists(sha256))
+            return blob
+    raise RuntimeError(f"content {sha256} could not be recorded")
 
 
 def store_chunks(chunks: Iterable[bytes]) -> Blob:

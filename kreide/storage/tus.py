@@ -64,6 +64,7 @@ from kreide.storage.filenames import safe_filename
 from kreide.storage.models import Upload
 from kreide.storage.uploads import (
     SERVER_KEYS,
+    Stored,
     UploadPurpose,
     UploadRefused,
     file_type_refusal,
@@ -332,16 +333,22 @@ def _store_at_once(user, purpose: UploadPurpose, metadata: dict[str, str], body:
     """A whole file sent with its creation: authorised, stored and handed to its purpose in
     one transaction. It is never an unfinished upload, so it reserves no room beside the
     others (the disk check still counts what they have to send)."""
-    with transaction.atomic():
-        purpose.authorize(user, metadata, len(body))
+    uploads: list[Upload] = []
+
+    def store() -> Stored:
         check_room(len(body), _promised())
-        # A purpose refusing at completion rolls the rows back; content put in place for it
+        # A purpose refusing after this rolls the rows back; content put in place for it
         # stays for the collector (another upload of the same bytes may be using it).
         blob = store_bytes(body)
         upload = _new_upload(user, purpose, metadata, len(body), offset=len(body), blob=blob)
+        uploads.append(upload)
         server_keys = {"upload_id": str(upload.pk), "started_at": upload.created_at.isoformat()}
-        upload.result = purpose.complete(user, blob, upload.filename, {**metadata, **server_keys})
-        upload.completed_at = timezone.now()
+        return blob, {**metadata, **server_keys}
+
+    with transaction.atomic():
+        result = purpose.complete_at_once(user, metadata, len(body), store)
+        upload = uploads[0]
+        upload.result, upload.completed_at = result, timezone.now()
         upload.save(update_fields=["result", "completed_at", "updated_at"])
     return upload
 

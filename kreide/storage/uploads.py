@@ -3,7 +3,9 @@
 Each module that accepts files registers one `UploadPurpose` per use in its
 `AppConfig.ready()`. The tus server (kreide.storage.tus) asks the purpose named in the
 client's `Upload-Metadata` twice: `authorize()` when the upload is created, before any
-byte is accepted, and `complete()` once the last byte is stored in the blob store.
+byte is accepted, and `complete()` once the last byte is stored in the blob store; a
+whole file sent with its creation goes through `complete_at_once()` (both, in one
+transaction).
 
 Besides the client's metadata keys the server adds two of its own, which a client can
 never set: `upload_id` (the tus upload's UUID) and `started_at` (ISO 8601 creation time).
@@ -11,6 +13,7 @@ never set: `upload_id` (the tus upload's UUID) and `started_at` (ISO 8601 creati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +21,10 @@ from django.utils.translation import gettext as _
 
 from kreide.core.errors import Refusal
 from kreide.storage.models import Blob
+
+# What the tus server's store() gives a purpose: the content and the metadata with the
+# server's keys.
+Stored = tuple[Blob, dict[str, str]]
 
 
 class UploadRefused(Refusal):
@@ -41,6 +48,16 @@ class UploadPurpose:
     def complete(self, user, blob: Blob, filename: str, metadata: dict[str, str]) -> dict[str, Any]:
         """Attach the stored blob; return JSON-able information for the client."""
         raise NotImplementedError
+
+    def complete_at_once(
+        self, user, metadata: dict[str, str], size: int, store: Callable[[], Stored]
+    ) -> dict[str, Any]:
+        """A whole file sent with its creation, in one transaction: authorise it, `store()`
+        it (the blob, and the metadata with the server's keys), complete it. A purpose
+        whose complete() repeats authorize()'s look-ups overrides this to look once."""
+        self.authorize(user, metadata, size)
+        blob, metadata = store()
+        return self.complete(user, blob, metadata["filename"], metadata)
 
 
 _purposes: dict[str, UploadPurpose] = {}

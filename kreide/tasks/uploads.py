@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from kreide.schools import access
 from kreide.storage.models import Blob
-from kreide.storage.uploads import UploadPurpose, UploadRefused
+from kreide.storage.uploads import Stored, UploadPurpose, UploadRefused
 from kreide.tasks import services
 from kreide.tasks.models import Task
 
@@ -37,14 +38,7 @@ class SubmissionPurpose(UploadPurpose):
     def authorize(self, user, metadata: dict[str, str], size: int) -> None:
         # A task the user sees and does not manage is one of theirs (student_tasks()).
         task, managed = _task_for(user, metadata)
-        if not task.accepts_files:
-            raise UploadRefused(_("This task expects no files."))
-        if size > task.max_file_bytes:
-            raise UploadRefused(
-                _("The file is too large: at most %(limit)s MB per file.")
-                % {"limit": task.max_file_mb},
-                status=413,
-            )
+        _check_file(task, size)
         try:
             services.check_can_submit(
                 user, task, services.my_submission(user, task), assigned=not managed
@@ -56,28 +50,51 @@ class SubmissionPurpose(UploadPurpose):
 
     def complete(self, user, blob: Blob, filename: str, metadata: dict[str, str]) -> dict[str, Any]:
         task, managed = _task_for(user, metadata)
-        try:
-            added = services.add_file(
-                user,
-                task,
-                blob,
-                filename,
-                datetime.fromisoformat(metadata["started_at"]),
-                assigned=not managed,
-            )
-        except PermissionDenied as refused:
-            raise UploadRefused(
-                str(refused) or _("You cannot upload files to this task.")
-            ) from refused
-        return {
-            "id": added.pk,
-            "task": task.pk,
-            "filename": added.filename,
-            "size": blob.size,
-            "sha256": blob.sha256,
-            "late": added.submission.late,
-            "url": reverse("tasks:submission-file", args=[task.pk, added.pk]),
-        }
+        return _add(user, task, managed, blob, filename, metadata)
+
+    def complete_at_once(
+        self, user, metadata: dict[str, str], size: int, store: Callable[[], Stored]
+    ) -> dict[str, Any]:
+        # The task looked up once; whether the submission may change is checked by
+        # add_file() under the submission's lock, as at any completion.
+        task, managed = _task_for(user, metadata)
+        _check_file(task, size)
+        blob, metadata = store()
+        return _add(user, task, managed, blob, metadata["filename"], metadata)
+
+
+def _check_file(task: Task, size: int) -> None:
+    if not task.accepts_files:
+        raise UploadRefused(_("This task expects no files."))
+    if size > task.max_file_bytes:
+        raise UploadRefused(
+            _("The file is too large: at most %(limit)s MB per file.")
+            % {"limit": task.max_file_mb},
+            status=413,
+        )
+
+
+def _add(user, task: Task, managed: bool, blob: Blob, filename: str, metadata) -> dict[str, Any]:
+    try:
+        added = services.add_file(
+            user,
+            task,
+            blob,
+            filename,
+            datetime.fromisoformat(metadata["started_at"]),
+            assigned=not managed,
+        )
+    except PermissionDenied as refused:
+        raise UploadRefused(str(refused) or _("You cannot upload files to this task.")) from refused
+    return {
+        "id": added.pk,
+        "task": task.pk,
+        "filename": added.filename,
+        "size": blob.size,
+        "sha256": blob.sha256,
+        "late": added.submission.late,
+        "url": reverse("tasks:submission-file", args=[task.pk, added.pk]),
+    }
 
 
 class AttachmentPurpose(UploadPurpose):

@@ -96,7 +96,7 @@ def test_a_small_submission_is_one_request(
 ):
     client = client_for(world.student_7a)
     client.get(reverse("tasks:list"))  # the session and user are read as on any request
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(14):
         created = _submit_in_one_request(client, task, b"%PDF-1.4 Bruch")
     assert created.status_code == 201, created.content
     result = json.loads(created["Kreide-Upload-Result"])
