@@ -15,6 +15,7 @@ django_asgi = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from kreide.core.fullgc import CollectAfterClosings  # noqa: E402
 from kreide.messenger.auth import session_auth_stack  # noqa: E402
 from kreide.messenger.routing import websocket_urlpatterns as messenger_sockets  # noqa: E402
 from kreide.notifications.routing import (  # noqa: E402
@@ -26,11 +27,15 @@ from kreide.notifications.routing import (  # noqa: E402
 # walk only the connections' objects and pause the event loop for less.
 gc.freeze()
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi,
-        "websocket": AllowedHostsOriginValidator(
-            session_auth_stack(URLRouter(messenger_sockets + notification_sockets))
-        ),
-    }
+# Full collections only when closed connections left garbage (kreide/core/fullgc.py): one
+# over 10,000 connections stops the loop for seconds, the fan-out's p99 tail.
+application = CollectAfterClosings(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi,
+            "websocket": AllowedHostsOriginValidator(
+                session_auth_stack(URLRouter(messenger_sockets + notification_sockets))
+            ),
+        }
+    )
 )

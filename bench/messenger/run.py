@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 ROOM_SIZE = 30
+SLOW = 0.1  # a delivery slower than this is listed with its send time
 BENCH_SLUG = "messenger-bench"
 
 
@@ -217,7 +218,19 @@ async def client_main(options: argparse.Namespace) -> dict:
     gc.freeze()
     gc.disable()
     latencies: list[float] = []
+    sends: list[float] = []  # the send time of each delivery, beside its latency
     closed_early: list[int] = []
+    client_stalls: list[tuple[float, float]] = []
+
+    async def beat() -> None:
+        """The client's own event loop lag: a late reading is not the server's."""
+        expected = time.perf_counter() + 0.01
+        while not stopping.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            if now - expected >= 0.02:
+                client_stalls.append((round(expected, 4), round((now - expected) * 1000, 1)))
+            expected = now + 0.01
 
     async def listen(index: int, ws) -> None:
         me = people[index]["user"]
@@ -227,6 +240,7 @@ async def client_main(options: argparse.Namespace) -> dict:
                 if frame.get("type") == "message" and frame["message"]["author"]["id"] != me:
                     sent_at = float(frame["message"]["text"].split()[1])
                     latencies.append(time.perf_counter() - sent_at)
+                    sends.append(sent_at)
         except Exception:  # noqa: BLE001, S110 - a dropped connection is counted below
             pass
         if not stopping.is_set():
@@ -234,6 +248,7 @@ async def client_main(options: argparse.Namespace) -> dict:
 
     stopping = asyncio.Event()
     listeners = [asyncio.create_task(listen(n, ws)) for n, ws in enumerate(sockets) if ws]
+    beating = asyncio.create_task(beat())
 
     # One sender per measured room (its first member), spread evenly over the interval.
     first_member: dict[int, int] = {}
@@ -283,8 +298,13 @@ async def client_main(options: argparse.Namespace) -> dict:
     held = sum(1 for ws in sockets if ws is not None and ws.state.name == "OPEN")
     stopping.set()
     await asyncio.gather(*(ws.close() for ws in sockets if ws is not None), return_exceptions=True)
-    for task in listeners:
+    for task in [*listeners, beating]:
         task.cancel()
+    slow = sorted(
+        (round(sent_at, 4), round(latency * 1000, 1))
+        for sent_at, latency in zip(sends, latencies, strict=True)
+        if latency >= SLOW
+    )
     return {
         "clients": len(people),
         "connected": connected,
@@ -307,10 +327,46 @@ async def client_main(options: argparse.Namespace) -> dict:
         "server_cpu_share_during_fanout": round(server_cpu / fanout_wall, 2),
         "client_cpu_share_during_fanout": round(client_cpu / fanout_wall, 2),
         "fanout_max_ms": round(max(latencies) * 1000, 1) if latencies else None,
+        "fanout_window": [round(fanout_started, 4), round(fanout_started + fanout_wall, 4)],
+        # (send time, latency ms) of every delivery slower than SLOW, and the client's
+        # own loop stalls: what the probe's record is compared with.
+        "slow_deliveries": slow,
+        "client_stalls": client_stalls,
     }
 
 
 # --- orchestration ------------------------------------------------------------------------
+def explain(result: dict, probe: dict) -> dict:
+    """The probe's record within the fan-out window, and how many slow deliveries were in
+    flight during a stall of the server's event loop or of the client's."""
+    start, end = result["fanout_window"]
+    end += 3  # the last deliveries
+
+    def within(events: list) -> list:
+        return [event for event in events if start <= event[0] <= end]
+
+    def overlaps(delivery: list, stalls: list) -> bool:
+        sent_at, latency_ms = delivery
+        return any(
+            at < sent_at + latency_ms / 1000 and at + lag_ms / 1000 > sent_at
+            for at, lag_ms, *_ in stalls
+        )
+
+    server_stalls, pauses = within(probe["stalls"]), within(probe["pauses"])
+    slow = result["slow_deliveries"]
+    return {
+        "server_stalls_in_fanout": len(server_stalls),
+        "server_stall_max_ms": max((lag for _at, lag in server_stalls), default=0),
+        "server_stalls": server_stalls,
+        "gc_pauses_in_fanout": pauses,
+        "gc_collections_whole_run": probe["collections"],
+        "client_stall_max_ms": max((lag for _at, lag in result["client_stalls"]), default=0),
+        "slow_deliveries_count": len(slow),
+        "slow_during_server_stall": sum(overlaps(d, server_stalls) for d in slow),
+        "slow_during_client_stall": sum(overlaps(d, result["client_stalls"]) for d in slow),
+    }
+
+
 def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -335,6 +391,20 @@ def main() -> None:
         "--database", default="postgres://postgres@127.0.0.1:5432/kreide_messenger_bench"
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/3")
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="serve bench/messenger/probe.py's application: the server's garbage "
+        "collections and event-loop stalls, lined up with the slow deliveries",
+    )
+    parser.add_argument(
+        "--python-gc",
+        action="store_true",
+        help="with --probe: Python's default full collections instead of Kreide's policy",
+    )
+    parser.add_argument(
+        "--nice", type=int, default=-10, help="niceness of the server and client (0: as is)"
+    )
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--people", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -365,13 +435,23 @@ def main() -> None:
     load_at_start = round(os.getloadavg()[0], 1)
     port = free_port()
     taskset = shutil.which("taskset")
-    pin = (lambda core: [taskset, "-c", str(core)]) if taskset else (lambda core: [])
+    # Each side on its own core and ahead of other work there (nice): on a shared machine
+    # the server and the client would otherwise wait for other processes' time slices,
+    # which reads as fan-out latency.
+    nice = ["nice", "-n", str(options.nice)] if options.nice else []
+    pin = (lambda core: [taskset, "-c", str(core), *nice]) if taskset else (lambda core: nice)
     # The same command line as `kreide serve` uses for the real-time process.
     from kreide.core.management.commands.serve import realtime_command
 
-    server = subprocess.Popen(
-        pin(0) + realtime_command(BIN, "127.0.0.1", port), cwd=ROOT, env=os.environ.copy()
-    )
+    command = realtime_command(BIN, "127.0.0.1", port)
+    probe_file = ROOT / "var" / "messenger-bench" / "probe.json"
+    probe_file.unlink(missing_ok=True)
+    if options.probe:
+        command[command.index("kreide.asgi:application")] = "bench.messenger.probe:application"
+        os.environ["KREIDE_BENCH_PROBE"] = str(probe_file)
+        if options.python_gc:
+            os.environ["KREIDE_BENCH_PYTHON_GC"] = "1"
+    server = subprocess.Popen(pin(0) + command, cwd=ROOT, env=os.environ.copy())
     try:
         wait_for_port(port, server)
         client = subprocess.run(
@@ -409,6 +489,8 @@ def main() -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+    if options.probe and probe_file.exists():
+        result.update(explain(result, json.loads(probe_file.read_text())))
     result.update(
         {
             # A shared machine: the load of other processes says how far to trust figures.
@@ -416,6 +498,8 @@ def main() -> None:
             "load_average_at_end": round(os.getloadavg()[0], 1),
             "file_limit": limit,
             "server_core": 0 if taskset else None,
+            "nice": options.nice,
+            "full_collections": "python" if options.python_gc else "kreide",
             "rate_per_s": options.rate,
             "seconds": options.seconds,
         }
@@ -426,7 +510,8 @@ def main() -> None:
     (out / f"{stamp}-{options.clients}.json").write_text(json.dumps(result, indent=2))
     print("\n| measure | value |\n|---|---|")
     for key, value in result.items():
-        print(f"| {key} | {value} |")
+        if not isinstance(value, list) or len(value) <= 5:
+            print(f"| {key} | {value} |")
 
 
 if __name__ == "__main__":
