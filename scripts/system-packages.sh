@@ -11,6 +11,7 @@ if [ "${1:-run}" = "test" ]; then
   want+=(haproxy postgresql-15)  # tests/deploy: several nodes behind HAProxy, a streaming replica
   want+=(postfix dovecot-imapd dovecot-lmtpd dovecot-auth-lua lua-socket opendkim opendkim-tools)  # school e-mail
   want+=(apache2 libapache2-mod-auth-openidc)  # a real OpenID Connect relying party
+  want+=(glusterfs-server glusterfs-client)  # tests/deploy/test_shared_store.py: the shared store on a network file system
 fi
 missing=()
 for package in "${want[@]}"; do

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,11 +269,15 @@ def scale_out(
     workers: int = 1,
     settings: dict[str, str] | None = None,
     static_from: Path | None = None,
+    storage_dirs: Sequence[Path] = (),
 ) -> Iterator[Cluster]:
     """`nodes` whole nodes (nginx + `kreide serve` each, data directories of their own) that
     share the database, Redis (one cache prefix), the file store and the secret key, behind
     HAProxy from `kreide haproxy-config`; everything stopped by PID on exit. Without
-    `static_from` the first node collects the static files and the others reuse them."""
+    `static_from` the first node collects the static files and the others reuse them.
+
+    The store is one directory unless `storage_dirs` gives each node its own mount of a
+    shared file system (bench/wave/gluster.py)."""
     import secrets
     from contextlib import ExitStack
 
@@ -293,7 +297,15 @@ def scale_out(
                         database_url,
                         redis_url,
                         workers=workers,
-                        settings={**shared, "KREIDE_NODE_NAME": f"node{number + 1}"},
+                        settings={
+                            **shared,
+                            **(
+                                {"KREIDE_STORAGE_DIR": str(storage_dirs[number])}
+                                if storage_dirs
+                                else {}
+                            ),
+                            "KREIDE_NODE_NAME": f"node{number + 1}",
+                        },
                         setup=(("migrate", "-v0"),) if number == 0 else (),
                         static_from=(
                             static_from

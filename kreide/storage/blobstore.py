@@ -1,9 +1,9 @@
 """The content-addressed store on disk: STORAGE_DIR/ab/cd/abcdef….
 
 Writes go to a temporary file in the same directory tree, are fsynced and then renamed
-into place, so a crash never leaves a half-written file under a content hash. A second
-upload of the same content costs no extra disk. The backend is a small class so an
-S3-compatible store can replace it.
+into place (the directory fsynced too), so a crash never leaves a half-written file under a
+content hash, nor a committed row without its file. A second upload of the same content
+costs no extra disk. The backend is a small class so an S3-compatible store can replace it.
 
 A file is put in place while its Blob row is locked and its `stored_at` renewed: the
 collector (kreide.storage.collector) removes content only under that same lock, so storing
@@ -11,7 +11,14 @@ content again and collecting it never interleave.
 
 A full disk raises `StorageFull` (every way in answers 507 with its message and a
 Retry-After) after the half-written temporary file is gone; `check_room` raises it before a
-write whose size is known would leave less than STORAGE_RESERVE_BYTES free.
+write whose size is known would leave less than STORAGE_RESERVE_BYTES free. A store on a
+network file system whose server cannot be reached fails with errors like ENOTCONN;
+`kreide.storage.unreachable` answers those with `StoreUnreachable` (503), not a 500.
+
+Several nodes may share the store (docs/scale-out.md). A node's view of which files exist
+can lag behind another node's for a moment (the FUSE client's entry cache, NFS's attribute
+cache), so whether content must be put in place is decided by its Blob row, which the
+database answers exactly: a new row always gets its file put in place.
 """
 
 from __future__ import annotations
@@ -37,6 +44,36 @@ from kreide.storage.models import Blob
 CHUNK = 1024 * 1024
 # A full disk needs an operator or the nightly clean-up before a retry can succeed.
 FULL_RETRY_AFTER = 300
+
+
+class StoreUnreachable(Refusal):
+    """The shared store's server (a network file system) does not answer."""
+
+    status, code, retry_after = 503, "store_unreachable", 30
+
+    def __init__(self) -> None:
+        super().__init__(
+            _(
+                "Files cannot be reached right now: the file store does not answer. "
+                "Nothing was lost; please try again in a few minutes."
+            )
+        )
+
+
+# What a network file system's client says while its server is away: GlusterFS's FUSE
+# client ENOTCONN (tests/deploy/test_shared_store.py), the others as their clients and
+# FUSE give them. EIO stays a 500: on a local disk it means the disk, not the network.
+UNREACHABLE = frozenset(
+    {
+        errno.ENOTCONN,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+        errno.EHOSTDOWN,
+        errno.EHOSTUNREACH,
+        errno.ECONNREFUSED,
+        errno.ESHUTDOWN,
+    }
+)
 
 
 class StorageFull(Refusal):
@@ -92,6 +129,13 @@ class LocalBlobBackend:
         final = self.path(sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary_path, final)
+        # The new name is on disk (the server's, on a network file system) before the row
+        # that names it commits: a crash must not leave a row without its file.
+        directory = os.open(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")  # noqa: SIM115 - caller closes
@@ -134,10 +178,14 @@ def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob
             blob = Blob.objects.select_for_update().filter(sha256=sha256).first()
             if blob is None:  # the collector removed it between the two: again
                 continue
-            if blob.stored_at != now:
+            created = blob.stored_at == now
+            if not created:
                 blob.stored_at = now
                 blob.save(update_fields=["stored_at"])
-            put_in_place(backend().exists(sha256))
+            # A row that existed under this lock has its file (the collector removes both
+            # together); for a new row another node may just have removed the file while
+            # this node still sees it cached, and the same bytes replace it.
+            put_in_place(not created and backend().exists(sha256))
             return blob
     raise RuntimeError(f"content {sha256} could not be recorded")
 

@@ -6,7 +6,6 @@ acknowledged."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import os
@@ -24,6 +23,7 @@ from bench.wave.stack import Cluster, scale_out
 from kreide.core import leader
 from kreide.files import services as files
 from kreide.messenger import services as messenger
+from tests.deploy import uploads
 from tests.deploy.messages import MessageWave
 from tests.faults.conftest import (
     csrf_headers,
@@ -107,48 +107,15 @@ def _cookie(session: requests.Session) -> str:
 
 def _upload_across_nodes(session, first: str, second: str, folder: int, data: bytes) -> int:
     """Starts a tus upload through node `first`, sends half, then resumes through `second`."""
-    metadata = ",".join(
-        f"{key} {base64.b64encode(value.encode()).decode()}"
-        for key, value in {
-            "purpose": "file",
-            "filename": "Referat.bin",
-            "folder": str(folder),
-        }.items()
-    )
-    created = session.post(
-        f"{first}/uploads/",
-        headers={
-            "Tus-Resumable": "1.0.0",
-            "Upload-Length": str(len(data)),
-            "Upload-Metadata": metadata,
-            **csrf_headers(session, first),
-        },
-        timeout=TIMEOUT,
-    )
+    created = uploads.create(session, first, folder, len(data))
     assert created.status_code == 201, created.text
-    path = "/uploads/" + created.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    path = uploads.path_of(created)
     half = len(data) // 2
-    patch_headers = {
-        "Tus-Resumable": "1.0.0",
-        "Content-Type": "application/offset+octet-stream",
-        **csrf_headers(session, first),
-    }
-    answer = session.patch(
-        f"{first}{path}",
-        data=data[:half],
-        headers={**patch_headers, "Upload-Offset": "0"},
-        timeout=TIMEOUT,
-    )
+    answer = uploads.send(session, first, path, 0, data[:half])
     assert answer.status_code == 204, answer.text
     # The other node knows how far the upload got, and takes the rest.
-    head = session.head(f"{second}{path}", headers={"Tus-Resumable": "1.0.0"}, timeout=TIMEOUT)
-    assert head.headers["Upload-Offset"] == str(half)
-    answer = session.patch(
-        f"{second}{path}",
-        data=data[half:],
-        headers={**patch_headers, "Upload-Offset": str(half), "Referer": f"{second}/"},
-        timeout=TIMEOUT,
-    )
+    assert uploads.offset(session, second, path) == half
+    answer = uploads.send(session, second, path, half, data[half:])
     assert answer.status_code == 204, answer.text
     return json.loads(answer.headers["Kreide-Upload-Result"])["id"]
 

@@ -36,6 +36,35 @@ def test_failed_write_leaves_nothing_behind():
     assert not list((blobstore.backend().root / "staging").iterdir())
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("adopt", [blobstore.store_bytes, "path"])
+def test_new_content_is_put_in_place_even_where_a_stale_cache_shows_it(
+    adopt, monkeypatch, tmp_path
+):
+    """On a shared store another node's collector may just have removed the file while this
+    node's file system client still reports it (GlusterFS's entry cache, NFS's attribute
+    cache): the content of a new row is put in place whatever `exists` says."""
+    monkeypatch.setattr(blobstore.LocalBlobBackend, "exists", lambda self, sha256: True)
+    data = b"Arbeitsblatt nach dem Aufr\xc3\xa4umen"
+    if adopt == "path":
+        finished = tmp_path / "upload.part"
+        finished.write_bytes(data)
+        blob = blobstore.store_path(finished)
+    else:
+        blob = adopt(data)
+    assert blobstore.blob_path(blob).read_bytes() == data
+
+
+@pytest.mark.django_db
+def test_stored_content_is_not_replaced():
+    """A row that exists has its file: storing the same bytes again leaves that file (and
+    its hard links in the backups) alone."""
+    first = blobstore.store_bytes(b"Wochenplan")
+    inode = blobstore.blob_path(first).stat().st_ino
+    blobstore.store_bytes(b"Wochenplan")
+    assert blobstore.blob_path(first).stat().st_ino == inode
+
+
 @pytest.mark.parametrize(
     "raw,expected",
     [

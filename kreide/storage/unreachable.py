@@ -1,0 +1,36 @@
+"""A shared store whose server is away answers 503 with a message, not a 500.
+
+On a network file system (docs/scale-out.md) any file operation can fail while its server
+is away; every page that touches no file goes on working. Whatever file operation a view
+was doing — a download, a tus PATCH, a preview, a ZIP — ends in this one place.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse
+
+from kreide.core.errors import refusal_response
+from kreide.storage.blobstore import UNREACHABLE, StoreUnreachable
+
+log = logging.getLogger(__name__)
+
+
+class StoreUnreachableMiddleware:
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OSError) and exception.errno in UNREACHABLE:
+            log.error("file store unreachable: %s", exception)
+            return refusal_response(request, StoreUnreachable())
+        return None
+
+
+def unreachable(request: HttpRequest) -> HttpResponse:
+    """Where nginx sends a download it could not open (`error_page` in /_blobs/)."""
+    return refusal_response(request, StoreUnreachable())
