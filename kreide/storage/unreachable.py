@@ -2,7 +2,8 @@
 
 On a network file system (docs/scale-out.md) any file operation can fail while its server
 is away; every page that touches no file goes on working. Whatever file operation a view
-was doing — a download, a tus PATCH, a preview, a ZIP — ends in this one place.
+was doing — a download, a tus PATCH, a form upload — ends in this one place. (A streamed
+answer, a ZIP of submissions, that fails midway can only break off: its status was sent.)
 """
 
 from __future__ import annotations

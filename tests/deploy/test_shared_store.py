@@ -46,8 +46,9 @@ def volume(tmp_path):
 
 def test_what_kreide_relies_on_holds_on_glusterfs(volume, tmp_path):
     """Two clients of one volume: an flock by one excludes the other (tus PATCH, the
-    collector's collect.lock), a rename is seen whole by the other (content under its hash),
-    fsynced bytes are there for the other, both see the same free space (check_room)."""
+    collector's collect.lock); a part file continued by the other client, as tus does it
+    (size set to the database's offset, then appended), reads back whole there; a rename
+    is seen whole by the other (content under its hash); both see the same free space."""
     one, two = volume.mount(tmp_path / "one"), volume.mount(tmp_path / "two")
 
     (one / "uploads").mkdir()
@@ -62,14 +63,23 @@ def test_what_kreide_relies_on_holds_on_glusterfs(volume, tmp_path):
             fcntl.flock(second, fcntl.LOCK_SH | fcntl.LOCK_NB)
         os.write(first, b"x" * 1000)
         os.fsync(first)
-        os.close(first)  # closing releases the lock, for the other client too
-        first = None
-        fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert os.pread(second, 2000, 0) == b"x" * 1000
+        os.close(first)  # closing releases the lock for the other client too, a moment
+        first = None  # later (FUSE sends the release after close returned): tus answers 423
+        wait_for(lambda: _try_lock(second), 10, "the other client gets the lock")
     finally:
         for descriptor in (first, second):
             if descriptor is not None:
                 os.close(descriptor)
+    # The other client's cached size may still be 0 for a second after the write (its
+    # attribute cache): tus never trusts it, it sets the size from the database's offset.
+    part = os.open(two / "uploads" / "a.part", os.O_RDWR)
+    try:
+        os.ftruncate(part, 1000)
+        os.pwrite(part, b"y" * 500, 1000)
+        os.fsync(part)
+    finally:
+        os.close(part)
+    assert (two / "uploads" / "a.part").read_bytes() == b"x" * 1000 + b"y" * 500
 
     data = os.urandom(1024 * 1024)
     (one / "staging").mkdir()
@@ -89,6 +99,14 @@ def test_what_kreide_relies_on_holds_on_glusterfs(volume, tmp_path):
     assert shutil.disk_usage(one) == shutil.disk_usage(two)
 
 
+def _try_lock(descriptor: int) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @pytest.fixture
 def cluster(volume, tmp_path) -> Cluster:
     redis_url = os.environ.get("KREIDE_REDIS_URL")
@@ -101,6 +119,16 @@ def cluster(volume, tmp_path) -> Cluster:
 
 def _download(session: requests.Session, base: str, file_id: int) -> requests.Response:
     return session.get(f"{base}/files/item/{file_id}/download", timeout=TIMEOUT)
+
+
+def _refused_download(
+    session: requests.Session, base: str, file_id: int, sha256: str
+) -> requests.Response | None:
+    download = _download(session, base, file_id)
+    if download.status_code == 200:
+        assert _sha256(download.content) == sha256
+        return None
+    return download
 
 
 def _sha256(data: bytes) -> str:
@@ -147,7 +175,13 @@ def test_two_nodes_share_a_glusterfs_store(cluster, volume, world, tmp_path):
         alice.cookies.set("django_language", language)
         with translation.override(language):
             message = str(StoreUnreachable().message)
-        download = _download(alice, base, file_id)  # nginx could not open the file
+        # For a moment after the server's death a file just read may still come from the
+        # client's caches (whole and right); then nginx cannot open it any more.
+        download = wait_for(
+            lambda base=base: _refused_download(alice, base, file_id, sha256),
+            15,
+            "downloads say the store is away",
+        )
         assert download.status_code == 503 and message in download.text
         refused = uploads.send(alice, base, unfinished, 1_000_000, later[1_000_000:])
         assert refused.status_code == 503 and refused.headers["Retry-After"]
