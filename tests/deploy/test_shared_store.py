@@ -16,10 +16,11 @@ import json
 import os
 import shutil
 import uuid
+from datetime import timedelta
 
 import pytest
 import requests
-from django.utils import translation
+from django.utils import timezone, translation
 
 from bench.wave import gluster
 from bench.wave.stack import Cluster, scale_out
@@ -219,7 +220,9 @@ def test_two_nodes_share_a_glusterfs_store(cluster, volume, world, tmp_path):
     files.trash(actor, Node.objects.for_school(world.school).get(pk=file_id))
     files.purge_trash(days=0)
     Upload.unscoped.filter(blob__sha256=sha256).delete()  # as `kreide purge-uploads` does later
-    cluster.nodes[1].kreide("purge-blobs", "--hours", "0", "--no-progress")
+    # Stored two days ago: past the collector's grace period.
+    Blob.objects.filter(sha256=sha256).update(stored_at=timezone.now() - timedelta(days=2))
+    cluster.nodes[1].kreide("purge-blobs", "--no-progress")
     assert not Blob.objects.filter(sha256=sha256).exists()
     wait_for(lambda: not stored[0].exists(), 10, "node 1's mount sees the content gone")
     assert _sha256(_download(alice, one, later_id).content) == _sha256(later)
