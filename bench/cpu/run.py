@@ -17,6 +17,13 @@ count. On a shared machine whose speed varies, the ratio to the argon2id verific
 the same round is the figure to compare; the report gives median and range over the rounds.
 Redis is shared with other work on the machine and not counted.
 
+The processes also spend CPU with no request at all (timers, pollers, idle workers: about
+20 ms per second of wall time on a loaded machine), which a reading around a unit counts
+too, the more the longer the unit's wall time. Each round therefore reads the processes'
+idle CPU rate in a window of quiet before and after its units and subtracts that rate ×
+the unit's wall time (never below zero, by part): the main figures are idle-corrected, the
+raw ones stay in the report beside them.
+
 Writes bench/results/<date>/cpu.md (and cpu.json with every round).
 """
 
@@ -73,6 +80,7 @@ UNITS = (
     ("tus", "tus upload 100 KB", True),
 )
 PARTS = ("kreide", "postgres", "nginx")
+IDLE_WINDOW = 1.0  # seconds of quiet before and after each round's units
 
 
 class Student:
@@ -280,6 +288,18 @@ class Meter:
         }
 
 
+def idle_rate(windows: list[tuple[dict[str, float], float]]) -> dict[str, float]:
+    """CPU seconds per second of wall time, by part, over idle windows (spent, wall)."""
+    wall = sum(seconds for _, seconds in windows)
+    return {part: sum(spent[part] for spent, _ in windows) / wall for part in PARTS}
+
+
+def without_idle(spent: dict[str, float], wall: float, idle: dict[str, float]) -> dict[str, float]:
+    """A unit's CPU by part less what the processes spend idle over its wall time; never
+    below zero (a unit that took less than the idle noise cost nothing measurable)."""
+    return {part: max(0.0, spent[part] - idle[part] * wall) for part in PARTS}
+
+
 def argon2_hasher():
     import django
 
@@ -293,8 +313,10 @@ def argon2_hasher():
 @dataclass
 class Round:
     argon2: float = 0.0  # CPU seconds of one verification (this process, thread time)
-    units: dict[str, dict[str, float]] = field(default_factory=dict)  # per op, by part
-    idle: dict[str, float] = field(default_factory=dict)  # per second of wall time
+    units: dict[str, dict[str, float]] = field(default_factory=dict)  # per op, by part, idle out
+    units_raw: dict[str, dict[str, float]] = field(default_factory=dict)  # idle CPU included
+    wall: dict[str, float] = field(default_factory=dict)  # seconds per op
+    idle: dict[str, float] = field(default_factory=dict)  # CPU s per second of wall time
     done: dict[str, int] = field(default_factory=dict)  # operations per unit
 
 
@@ -303,11 +325,15 @@ def run_round(
 ) -> Round:
     result = Round()
     students = [Student(port, name) for name in usernames]
-    # Idle: what the server's processes spend without requests (status sampler, timers).
-    before, started = meter.read(), time.perf_counter()
-    time.sleep(0.5)
-    spent = meter.spent(before, meter.read())
-    result.idle = {part: spent[part] / (time.perf_counter() - started) for part in PARTS}
+
+    def quiet() -> tuple[dict[str, float], float]:
+        """What the server's processes spend without requests (timers, pollers)."""
+        before, started = meter.read(), time.perf_counter()
+        time.sleep(IDLE_WINDOW)
+        return meter.spent(before, meter.read()), time.perf_counter() - started
+
+    windows = [quiet()]
+    spent_raw: dict[str, tuple[dict[str, float], float]] = {}
     # argon2id in the middle of the round (before the task), or after the units chosen
     middle = "task" if "task" in units else None
     for key in [*units, None]:
@@ -323,13 +349,20 @@ def run_round(
             for student in students:
                 student.find_upload_task()
         action = ACTIONS[key]
-        before = meter.read()
+        before, started = meter.read(), time.perf_counter()
         done = sum(action(student) is not False for student in students)
-        spent = meter.spent(before, meter.read())
-        result.units[key] = {part: spent[part] / max(done, 1) for part in PARTS}
+        spent_raw[key] = meter.spent(before, meter.read()), time.perf_counter() - started
         result.done[key] = done
     for student in students:
         student.connection.close()
+    windows.append(quiet())
+    result.idle = idle_rate(windows)
+    for key, (spent, wall) in spent_raw.items():
+        ops = max(result.done[key], 1)
+        corrected = without_idle(spent, wall, result.idle)
+        result.units[key] = {part: corrected[part] / ops for part in PARTS}
+        result.units_raw[key] = {part: spent[part] / ops for part in PARTS}
+        result.wall[key] = wall / ops
     return result
 
 
@@ -343,33 +376,46 @@ def summarize(rounds: list[Round]) -> dict:
             continue
         done = [r for r in rounds if r.done[key]] or rounds  # a round without an open task
         totals = [sum(r.units[key].values()) for r in done]
+        raw = [sum(r.units_raw[key].values()) for r in done]
         rows[key] = {
             "label": label,
             "journey": in_journey,
             "operations": sum(r.done[key] for r in rounds),
+            "wall_ms": stats([r.wall[key] * 1000 for r in done]),
             "total_ms": stats([t * 1000 for t in totals]),
             "parts_ms": {
                 part: statistics.median(r.units[key][part] * 1000 for r in done) for part in PARTS
             },
             "ratio": stats([t / r.argon2 for t, r in zip(totals, done, strict=True)]),
+            "raw_total_ms": stats([t * 1000 for t in raw]),
+            "raw_ratio": stats([t / r.argon2 for t, r in zip(raw, done, strict=True)]),
         }
-    # A round's journey: each unit's median where the round had none of it (no open task).
-    journeys = [
-        sum(
-            sum(r.units[key].values()) if r.done[key] else rows[key]["total_ms"]["median"] / 1000
-            for key, row in rows.items()
-            if row["journey"]
-        )
-        for r in rounds
-    ]
+
+    def journeys(units: str, total: str) -> list[float]:
+        """Each round's journey: a unit's median where the round had none of it (no open
+        task)."""
+        return [
+            sum(
+                sum(getattr(r, units)[key].values())
+                if r.done[key]
+                else rows[key][total]["median"] / 1000
+                for key, row in rows.items()
+                if row["journey"]
+            )
+            for r in rounds
+        ]
+
+    corrected, raw = journeys("units", "total_ms"), journeys("units_raw", "raw_total_ms")
     return {
         "argon2_ms": stats([r.argon2 * 1000 for r in rounds]),
         "units": rows,
         "all_units": len(rows) == len(UNITS),
-        "journey_ms": stats([j * 1000 for j in journeys]),
-        "journey_ratio": stats([j / r.argon2 for j, r in zip(journeys, rounds, strict=True)]),
+        "journey_ms": stats([j * 1000 for j in corrected]),
+        "journey_ratio": stats([j / r.argon2 for j, r in zip(corrected, rounds, strict=True)]),
+        "raw_journey_ms": stats([j * 1000 for j in raw]),
+        "raw_journey_ratio": stats([j / r.argon2 for j, r in zip(raw, rounds, strict=True)]),
         # One core for 10 minutes divided by one journey's CPU.
-        "students_per_core": stats([600 / j for j in journeys]),
+        "students_per_core": stats([600 / j for j in corrected]),
         "idle_ms_per_s": {
             part: statistics.median(r.idle[part] * 1000 for r in rounds) for part in PARTS
         },
@@ -381,22 +427,24 @@ def table(summary: dict) -> str:
         return f"{s['median']:.{digits}f} ({s['min']:.{digits}f}–{s['max']:.{digits}f})"
 
     lines = [
-        "| unit | operations | CPU ms: median (range) | Kreide / PostgreSQL / nginx ms "
-        "| × argon2id |",
-        "|---|---|---|---|---|",
+        "| unit | operations | wall ms | CPU ms, idle out: median (range) "
+        "| Kreide / PostgreSQL / nginx ms | × argon2id | raw CPU ms | raw × argon2id |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in summary["units"].values():
         parts = " / ".join(f"{row['parts_ms'][part]:.1f}" for part in PARTS)
         label = row["label"] if row["journey"] else f"({row['label']}, not in the sum)"
         lines.append(
-            f"| {label} | {row['operations']} | {span(row['total_ms'])} | {parts} "
-            f"| {span(row['ratio'], 2)} |"
+            f"| {label} | {row['operations']} | {row['wall_ms']['median']:.0f} "
+            f"| {span(row['total_ms'])} | {parts} | {span(row['ratio'], 2)} "
+            f"| {span(row['raw_total_ms'])} | {span(row['raw_ratio'], 2)} |"
         )
     lines.append(
-        f"| **journey** | | **{span(summary['journey_ms'])}** | | "
-        f"**{span(summary['journey_ratio'], 2)}** |"
+        f"| **journey** | | | **{span(summary['journey_ms'])}** | | "
+        f"**{span(summary['journey_ratio'], 2)}** | {span(summary['raw_journey_ms'])} "
+        f"| {span(summary['raw_journey_ratio'], 2)} |"
     )
-    lines.append(f"| one argon2id verification | | {span(summary['argon2_ms'])} | | 1 |")
+    lines.append(f"| one argon2id verification | | | {span(summary['argon2_ms'])} | | 1 | | |")
     return "\n".join(lines)
 
 
@@ -411,7 +459,9 @@ rounds, each with {args.n} students not seen before making the journey unit by u
 {args.n} argon2id verifications at the project's parameters in between. CPU of the
 `kreide serve` tree (one Granian worker), this database's PostgreSQL backends and nginx,
 read from /proc around each unit; Redis not counted. Per operation: median and range over
-the rounds; "× argon2id" divides by the verification measured in the same round.
+the rounds; "× argon2id" divides by the verification measured in the same round. "Idle
+out": less the processes' idle CPU rate (read in {IDLE_WINDOW:g} s of quiet before and after
+each round's units) × the unit's wall time; "raw" includes it.
 
 Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python
 {platform.python_version()}, load average {load[0]:.1f} at the start and {load[1]:.1f} at
@@ -422,7 +472,8 @@ the end (shared machine: compare the ratios, not the milliseconds).
 {subset}Journey = the units of issue #21 (sign-in, dashboard, task list, task, messenger
 room, files, tus upload). **{students["median"]:,.0f} students per core per 10-minute wave**
 (range {students["min"]:,.0f}–{students["max"]:,.0f}): 600 s of one core divided by one
-journey's CPU. Idle CPU of the processes, ms per second of wall time: {idle}.
+journey's CPU (idle out). Idle CPU of the processes, ms per second of wall time (median
+over the rounds): {idle}.
 """
 
 
@@ -493,7 +544,9 @@ def main() -> None:
             print(
                 f"round {number + 1}: argon2id {rounds[-1].argon2 * 1000:.1f} ms, "
                 + ", ".join(
-                    f"{key} {sum(rounds[-1].units[key].values()) * 1000:.1f}" for key in units
+                    f"{key} {sum(rounds[-1].units[key].values()) * 1000:.1f}"
+                    f" (raw {sum(rounds[-1].units_raw[key].values()) * 1000:.1f})"
+                    for key in units
                 ),
                 flush=True,
             )

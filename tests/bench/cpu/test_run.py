@@ -1,0 +1,51 @@
+"""The idle correction of bench/cpu/run.py: the arithmetic, without a server."""
+
+import pytest
+
+from bench.cpu.run import PARTS, Round, idle_rate, summarize, without_idle
+
+
+def by_part(kreide: float, postgres: float, nginx: float) -> dict[str, float]:
+    return dict(zip(PARTS, (kreide, postgres, nginx), strict=True))
+
+
+def test_idle_rate_pools_the_windows_by_their_wall_time():
+    windows = [(by_part(0.02, 0.004, 0.0), 1.0), (by_part(0.08, 0.002, 0.001), 3.0)]
+
+    assert idle_rate(windows) == pytest.approx(by_part(0.025, 0.0015, 0.00025))
+
+
+def test_without_idle_takes_the_idle_rate_times_the_wall_time_off_each_part():
+    spent = by_part(0.050, 0.010, 0.0005)
+    idle = by_part(0.020, 0.001, 0.001)
+
+    corrected = without_idle(spent, 0.8, idle)
+
+    assert corrected["kreide"] == pytest.approx(0.050 - 0.016)
+    assert corrected["postgres"] == pytest.approx(0.010 - 0.0008)
+    assert corrected["nginx"] == 0.0  # idle noise larger than the unit's share: nothing
+
+
+def test_the_summary_keeps_raw_and_idle_corrected_figures_apart():
+    rounds = [
+        Round(
+            argon2=0.020,
+            units={"sign-in": by_part(0.030, 0.005, 0.001)},
+            units_raw={"sign-in": by_part(0.036, 0.005, 0.001)},
+            wall={"sign-in": 0.3},
+            idle=by_part(0.020, 0.0, 0.0),
+            done={"sign-in": 8},
+        )
+    ]
+
+    summary = summarize(rounds)
+
+    row = summary["units"]["sign-in"]
+    assert row["total_ms"]["median"] == pytest.approx(36.0)
+    assert row["raw_total_ms"]["median"] == pytest.approx(42.0)
+    assert row["ratio"]["median"] == pytest.approx(1.8)
+    assert row["raw_ratio"]["median"] == pytest.approx(2.1)
+    assert row["wall_ms"]["median"] == pytest.approx(300.0)
+    assert summary["journey_ms"]["median"] == pytest.approx(36.0)
+    assert summary["raw_journey_ms"]["median"] == pytest.approx(42.0)
+    assert summary["students_per_core"]["median"] == pytest.approx(600 / 0.036)
