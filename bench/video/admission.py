@@ -31,7 +31,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from tests.video.conftest import free_port  # noqa: E402
+from tests.ports import free_port  # noqa: E402
 
 
 def main() -> None:

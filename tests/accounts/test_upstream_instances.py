@@ -31,7 +31,8 @@ import requests
 from tests.conftest import PASSWORD
 
 # kreide_serve is the fault suite's fixture: `kreide serve` on free ports, stopped after.
-from tests.faults.conftest import free_port, kreide, kreide_serve, signed_in  # noqa: F401
+from tests.faults.conftest import kreide, kreide_serve, signed_in  # noqa: F401
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 30

@@ -36,15 +36,10 @@ import requests
 from django.conf import settings
 
 from tests.conftest import PASSWORD
+from tests.ports import free_port
 
 START_SECONDS = 180  # bounded, and generous: a shared machine under load starts slowly
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:

@@ -25,11 +25,11 @@ from kreide.messenger import services as messenger
 from tests.faults.conftest import (
     RedisServer,
     _stop,
-    free_port,
     run_async,
     wait_for,
 )
 from tests.faults.test_redis import Student, _readiness, _signed_in_page_works
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.slow,

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from kreide.core.management.commands.serve import realtime_command
 from kreide.messenger import services
+from tests.ports import free_port
 
 
 @pytest.fixture
@@ -28,12 +29,6 @@ def rooms(world):
     r.class_7b = services.sync_group_room(world.class_7b)
     r.other = services.sync_group_room(world.other_class)
     return r
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _database_url() -> str:
@@ -52,7 +47,7 @@ def asgi_server(django_db_setup, django_db_blocker) -> str:
     by its PID."""
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("the ASGI server process needs the PostgreSQL test database")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "KREIDE_DATABASE_URL": _database_url(),

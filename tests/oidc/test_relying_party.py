@@ -19,6 +19,7 @@ import requests
 from kreide.oidc import services
 from kreide.schools.models import Group, Membership
 from tests.conftest import PASSWORD
+from tests.ports import free_port
 
 MODULES = Path("/usr/lib/apache2/modules")
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
@@ -72,12 +73,6 @@ env | grep -E '^(REMOTE_USER|OIDC_CLAIM_)' | sort
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
     for _ in range(200):
         if process.poll() is not None:
@@ -94,7 +89,7 @@ def _wait_for(port: int, process: subprocess.Popen, log: Path) -> None:
 def apache(live_server, world):
     """Apache on a free loopback port with its own configuration directory, registered at
     the first school; stopped by its PID."""
-    port = _free_port()
+    port = free_port()
     rp_url = f"http://127.0.0.1:{port}"
     client, secret = services.add_client(
         world.school, "Apache", [f"{rp_url}/protected/redirect_uri"], actor=world.admin

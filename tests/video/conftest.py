@@ -4,7 +4,6 @@ and (inside scripts/janus/in-netns.sh) Chromium with fake camera and microphone.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -12,15 +11,10 @@ import pytest
 
 from kreide.video import janus_process, services
 from kreide.video.models import MediaServer
+from tests.ports import free_port
 
 # Set by scripts/janus/in-netns.sh: the veth on which Janus gathers ICE candidates.
 ICE_INTERFACE = os.environ.get("KREIDE_JANUS_ICE_INTERFACE", "")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_janus(ice_interface: str = "") -> janus_process.JanusProcess:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from kreide.video import janus, services
 from kreide.video.models import MediaServer
-from tests.video.conftest import free_port
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 OBSERVE_SECONDS = 20
