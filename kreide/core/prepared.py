@@ -10,7 +10,9 @@ converters and prefetches come out exactly as from the queryset itself.
 The arguments may be ints, strings or lists of ints (an `__in` list: one SQL per
 length). The build function must use them only as filter values (an argument that
 decides the query's shape, or a value Django transforms, as `__icontains` does, is
-refused when the query is first built).
+refused when the query is first built). Not caught: a string Django escapes only when
+it holds `%`, `_` or a backslash (`__iexact`/`__contains` on SQLite's LIKE); such a caller escapes
+the value itself, as the sign-in backend does.
 """
 
 from __future__ import annotations
