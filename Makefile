@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test install install-test lint format messages clean test-postgres test-janus test-sqlite bench
+.PHONY: run test install install-test lint format messages clean test-postgres test-janus test-sqlite test-district bench
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -51,7 +51,13 @@ test: install-test
 
 test-postgres:
 	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
-	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus" $(PYTEST_ARGS)
+	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus and not district" $(PYTEST_ARGS)
+
+# Several nodes behind HAProxy: PostgreSQL failover, Redis Sentinels, the GlusterFS store and a
+# rolling upgrade (about 15 minutes; out of `make test` to keep it under 30).
+test-district: install-test
+	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
+	  KREIDE_DATA_DIR=$(CURDIR)/var/test-district $(BIN)/pytest -m "district" $(PYTEST_ARGS)
 
 # Janus skips loopback interfaces when gathering ICE candidates, so the video tests run in a
 # network namespace of their own with a veth pair (scripts/janus/in-netns.sh; needs root).

@@ -3,6 +3,7 @@ when closed connections left garbage, and at least hourly."""
 
 import asyncio
 import gc
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -35,7 +36,10 @@ def test_sockets_are_counted_and_plain_requests_are_not(policy):
         await policy({"type": "http"}, None, None)
         policy.watcher.cancel()
 
-    asyncio.run(scenario())
+    # A loop of its own in a thread: browser tests leave the sync Playwright's loop running
+    # in the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, scenario()).result()
     assert (policy.open, policy.closed) == (0, 2)
 
 

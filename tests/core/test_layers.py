@@ -72,6 +72,7 @@ UPWARD = {
     ("mail.transfer", "transfer.archive"): "mail adds its own part to a school's archive",
     ("schools.access", "parents.models"): "parents are a role of the access layer",
     ("schools.demo", "parents.models"): "the sample logins name a parent",
+    ("settings", "core.redis_url"): "settings read KREIDE_REDIS_URL as the Redis clients do",
 }
 
 

@@ -21,6 +21,7 @@ from tests.faults.conftest import signed_in, wait_for
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.district,
     pytest.mark.skipif(
         not (PG_BIN / "initdb").exists() or shutil.which("haproxy") is None,
         reason="postgresql-15 and haproxy are needed (scripts/system-packages.sh test)",

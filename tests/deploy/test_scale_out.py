@@ -36,6 +36,7 @@ from tests.faults.conftest import kreide as run_kreide
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.district,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         shutil.which("haproxy") is None or shutil.which("nginx") is None,

@@ -34,6 +34,7 @@ from tests.faults.conftest import csrf_headers, database_url, signed_in, wait_fo
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.district,
     pytest.mark.skipif(gluster.available() is not None, reason=str(gluster.available())),
 ]
 TIMEOUT = 15

@@ -33,6 +33,7 @@ from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.district,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         shutil.which("haproxy") is None or shutil.which("redis-server") is None,
