@@ -108,8 +108,6 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # A refusal a view lets through is answered in the user's language, never as a 500.
     "kreide.core.errors.RefusalMiddleware",
-    # A shared store whose server is away: 503 with a message (docs/scale-out.md).
-    "kreide.storage.unreachable.StoreUnreachableMiddleware",
 ]
 
 ROOT_URLCONF = "kreide.urls"

@@ -4,11 +4,14 @@ Every module's refusals (`FileError`, `MessengerError`, `SubmissionRefused`, `Up
 the video module's) derive from `Refusal`: a message in the user's language, the HTTP status
 it means and a short `code` for scripts. `refusal_response()` is the one place that turns
 one into a response — JSON for the API and scripts, the error page for a browser; the
-`RefusalMiddleware` does so for every refusal a view lets through.
+`RefusalMiddleware` does so for every refusal a view lets through, and for the exceptions
+an app declares to be refusals under another name (`refuse_as()`: a network store's
+ENOTCONN is "files cannot be reached right now", not a 500).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -67,6 +70,14 @@ def refusal_response(
     return response
 
 
+_TRANSLATORS: list[Callable[[Exception], Refusal | None]] = []
+
+
+def refuse_as(translator: Callable[[Exception], Refusal | None]) -> None:
+    """Register `translator(exception)`: the refusal an app's exception means, or None."""
+    _TRANSLATORS.append(translator)
+
+
 class RefusalMiddleware:
     """A refusal no view handled becomes `refusal_response()` instead of a 500."""
 
@@ -79,6 +90,10 @@ class RefusalMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Refusal):
             return refusal_response(request, exception)
+        for translate in _TRANSLATORS:
+            refusal = translate(exception)
+            if refusal is not None:
+                return refusal_response(request, refusal)
         return None
 
 

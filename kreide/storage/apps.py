@@ -9,6 +9,8 @@ class StorageConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.api import registry
-        from kreide.storage import openapi
+        from kreide.core import errors
+        from kreide.storage import openapi, unreachable
 
         registry.register_document(paths=openapi.PATHS)
+        errors.refuse_as(unreachable.as_refusal)

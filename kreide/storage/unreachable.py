@@ -4,6 +4,7 @@ On a network file system (docs/scale-out.md) any file operation can fail while i
 is away; every page that touches no file goes on working. Whatever file operation a view
 was doing — a download, a tus PATCH, a form upload — ends in this one place. (A streamed
 answer, a ZIP of submissions, that fails midway can only break off: its status was sent.)
+`StorageConfig.ready()` registers `as_refusal` with the refusal mechanism (kreide.core.errors).
 """
 
 from __future__ import annotations
@@ -18,18 +19,11 @@ from kreide.storage.blobstore import UNREACHABLE, StoreUnreachable
 log = logging.getLogger(__name__)
 
 
-class StoreUnreachableMiddleware:
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if isinstance(exception, OSError) and exception.errno in UNREACHABLE:
-            log.error("file store unreachable: %s", exception)
-            return refusal_response(request, StoreUnreachable())
-        return None
+def as_refusal(exception: Exception) -> StoreUnreachable | None:
+    if isinstance(exception, OSError) and exception.errno in UNREACHABLE:
+        log.error("file store unreachable: %s", exception)
+        return StoreUnreachable()
+    return None
 
 
 def unreachable(request: HttpRequest) -> HttpResponse:
