@@ -109,6 +109,23 @@ def test_options_announce_version_extensions_and_checksums(client, db):
     assert "sha1" in response["Tus-Checksum-Algorithm"].split(",")
 
 
+def _broken_off(url: str, method: str, headers: str, session: str, body: bytes) -> bytes:
+    """Announces 100,000 bytes, sends `body` (fewer), closes its side: the server's answer."""
+    target = urlsplit(url)
+    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
+        raw.sendall(
+            (
+                f"{method} {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+                f"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
+                f"{headers}\r\nContent-Length: 100000\r\n"
+                f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        raw.shutdown(socket.SHUT_WR)
+        return b"".join(iter(lambda: raw.recv(4096), b""))
+
+
 @pytest.mark.django_db
 def test_upload_in_two_chunks_is_adopted_and_handed_to_its_purpose(world, client_for):
     client = client_for(world.student_7a)
@@ -361,19 +378,9 @@ def test_interrupted_upload_resumes_with_tuspy(world, live_server, tmp_path):
 
     # The connection drops in the middle of the next chunk: half of it is sent, then the
     # socket closes. The server keeps what arrived.
-    target = urlsplit(first.url)
-    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
-        raw.sendall(
-            (
-                f"PATCH {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\n"
-                f"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
-                f"Upload-Offset: 100000\r\nContent-Length: 100000\r\n"
-                f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\r\n"
-            ).encode()
-            + data[100_000:150_000]
-        )
-        raw.shutdown(socket.SHUT_WR)
-        answer = b"".join(iter(lambda: raw.recv(4096), b""))
+    answer = _broken_off(
+        first.url, "PATCH", "Upload-Offset: 100000", session, data[100_000:150_000]
+    )
     assert b"Upload-Offset: 150000" in answer
 
     resumed = tus_client.TusClient(endpoint, headers=headers).uploader(
@@ -396,20 +403,10 @@ def test_a_creation_whose_body_breaks_off_keeps_nothing(world, live_server):
     browser_like = Client()
     browser_like.force_login(world.student_7a)
     session = browser_like.cookies["sessionid"].value
-    target = urlsplit(live_server.url)
-    with socket.create_connection((target.hostname, target.port), timeout=10) as raw:
-        raw.sendall(
-            (
-                f"POST /uploads/ HTTP/1.1\r\nHost: {target.netloc}\r\n"
-                f"Tus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\n"
-                f"Upload-Length: 100000\r\nContent-Length: 100000\r\n"
-                f"Upload-Metadata: {_meta(purpose='test-note', filename='a.txt')}\r\n"
-                f"Cookie: sessionid={session}; csrftoken={CSRF}\r\nX-CSRFToken: {CSRF}\r\n\r\n"
-            ).encode()
-            + b"x" * 50_000
-        )
-        raw.shutdown(socket.SHUT_WR)
-        answer = b"".join(iter(lambda: raw.recv(4096), b""))
+    headers = (
+        f"Upload-Length: 100000\r\nUpload-Metadata: {_meta(purpose='test-note', filename='a.txt')}"
+    )
+    answer = _broken_off(live_server.url + "/uploads/", "POST", headers, session, b"x" * 50_000)
     assert answer.startswith(b"HTTP/1.1 400")
     assert not Upload.objects.for_school(world.school).exists()
 
