@@ -9,15 +9,12 @@ service function (and with it the transaction) has returned.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import nh3
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import BaseCache, cache
 from django.db import IntegrityError, transaction
@@ -31,8 +28,7 @@ from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
-from kreide.core import audit, pagecache
-from kreide.core.cache import breaker as redis_breaker
+from kreide.core import audit, live, pagecache
 from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
 from kreide.core.prepared import PreparedQuery
@@ -40,8 +36,6 @@ from kreide.messenger import events
 from kreide.messenger.models import Attachment, Message, Room, RoomMember
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
-
-logger = logging.getLogger(__name__)
 
 audit.declare(
     {
@@ -99,20 +93,8 @@ def channel_event(event: dict) -> dict:
 
 
 def _send_now(groups: list[str], event: dict) -> None:
-    if redis_breaker.is_open:  # Redis failed a moment ago: sockets catch up when it is back
-        logger.warning("messenger broadcast skipped: redis away", extra={"groups": groups[:10]})
-        return
-    layer = get_channel_layer()
     message = channel_event(event)
-
-    async def send_all() -> None:  # one event loop and connection for all the groups
-        for name in groups:
-            await layer.group_send(name, message)
-
-    try:
-        async_to_sync(send_all)()
-    except Exception:  # a dead channel layer costs live delivery, never the write
-        logger.exception("messenger broadcast failed", extra={"groups": groups[:10]})
+    live.send([(name, message) for name in groups])
 
 
 def broadcast_on_commit(groups: list[str], event: dict) -> None:

@@ -23,8 +23,6 @@ from fnmatch import fnmatch
 from urllib.parse import urlsplit
 
 import requests
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
@@ -33,7 +31,7 @@ from django.utils.translation import ngettext, override
 from pywebpush import WebPusher
 
 from kreide.accounts.models import User
-from kreide.core.cache import breaker as redis_breaker
+from kreide.core import live
 from kreide.notifications import vapid
 from kreide.notifications.models import (
     Notification,
@@ -229,21 +227,12 @@ def store_counts(user_ids: Iterable[int]) -> dict[int, int]:
 def send_live(updates: dict[int, dict]) -> None:
     """One event per person to their open pages; a lost channel layer costs only this
     (the pages poll the count meanwhile)."""
-    if not updates or redis_breaker.is_open:
-        return
-    layer = get_channel_layer()
-
-    async def send_all() -> None:
-        for user_id, update in updates.items():
-            await layer.group_send(
-                user_group(user_id),
-                {"type": "notifications.update", "text": json.dumps(update)},
-            )
-
-    try:
-        async_to_sync(send_all)()
-    except Exception:
-        logger.exception("live notification update failed")
+    live.send(
+        [
+            (user_group(user_id), {"type": "notifications.update", "text": json.dumps(update)})
+            for user_id, update in updates.items()
+        ]
+    )
 
 
 # --- the queue --------------------------------------------------------------------------
