@@ -36,6 +36,8 @@ audit.declare(
         "calendar.event_created": gettext_lazy("Calendar entry created"),
         "calendar.event_deleted": gettext_lazy("Calendar entry deleted"),
         "calendar.holidays_imported": gettext_lazy("Holidays imported"),
+        "calendar.feed_renewed": gettext_lazy("Calendar subscription address renewed"),
+        "calendar.feed_revoked": gettext_lazy("Calendar subscription address revoked"),
     }
 )
 MAX_ICS_BYTES = 2 * 1024 * 1024
@@ -426,14 +428,21 @@ def feed_token(user: User) -> FeedToken | None:
 
 
 def renew_feed(user: User) -> FeedToken:
-    """A new secret subscription address; the previous one stops working."""
+    """A new secret subscription address; the previous one stops working. The secret
+    reads the person's timetable without a sign-in, so its making is audited (the entry
+    names the person, never the secret)."""
     with transaction.atomic():
-        FeedToken.objects.for_school(user.school_id).filter(user=user).delete()
-        return FeedToken.objects.for_school(user.school_id).create(user=user)
+        replaced = FeedToken.objects.for_school(user.school_id).filter(user=user).delete()[0]
+        token = FeedToken.objects.for_school(user.school_id).create(user=user)
+        audit.record(user.school_id, user, "calendar.feed_renewed", user, replaced=bool(replaced))
+    return token
 
 
 def revoke_feed(user: User) -> None:
-    FeedToken.objects.for_school(user.school_id).filter(user=user).delete()
+    with transaction.atomic():
+        revoked = FeedToken.objects.for_school(user.school_id).filter(user=user).delete()[0]
+        if revoked:  # nothing to revoke leaves no entry
+            audit.record(user.school_id, user, "calendar.feed_revoked", user)
 
 
 def user_for_feed(token: str) -> User | None:

@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
+from kreide.core import audit
+from kreide.core.models import AuditEntry
 from kreide.timetable import calendars
 from kreide.timetable.models import Event
 from tests.timetable.conftest import school_days
@@ -230,6 +232,30 @@ def test_feeds_never_mix_people(tt, client):
     feed = client.get(reverse("timetable:feed", args=[token])).content.decode()
     assert "Zahnarzt" not in feed
     assert client.get(reverse("timetable:feed", args=["not-a-token"])).status_code == 404
+
+
+def test_renewing_and_revoking_the_feed_address_is_audited_without_the_secret(tt, client_for):
+    student = client_for(tt.student_7a)
+    entries = AuditEntry.objects.for_school(tt.school).filter(action__startswith="calendar.feed")
+    student.post("/timetable/calendar/subscription/", {"action": "renew"})
+    first = calendars.feed_token(tt.student_7a).token
+    student.post("/timetable/calendar/subscription/", {"action": "renew"})
+    second = calendars.feed_token(tt.student_7a).token
+    student.post("/timetable/calendar/subscription/", {"action": "revoke"})
+    student.post("/timetable/calendar/subscription/", {"action": "revoke"})  # nothing left
+
+    rows = list(entries.order_by("pk").values("action", "actor_id", "target_id", "details"))
+    assert rows == [
+        {"action": "calendar.feed_renewed", "actor_id": tt.student_7a.pk,
+         "target_id": str(tt.student_7a.pk), "details": {"replaced": False}},
+        {"action": "calendar.feed_renewed", "actor_id": tt.student_7a.pk,
+         "target_id": str(tt.student_7a.pk), "details": {"replaced": True}},
+        {"action": "calendar.feed_revoked", "actor_id": tt.student_7a.pk,
+         "target_id": str(tt.student_7a.pk), "details": {}},
+    ]  # fmt: skip
+    stored = " ".join(f"{entry.target_label} {entry.details}" for entry in entries)
+    assert first not in stored and second not in stored
+    assert audit.label("calendar.feed_renewed") == "Kalender-Abo-Adresse erneuert"
 
 
 def test_operator_imports_holidays_from_the_command_line(world, tmp_path):
