@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -10,11 +12,38 @@ from oauth2_provider.generators import generate_client_secret
 from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.oidc.models import Client
+from kreide.schools.access import require_admin
 
 
 class ClientRefused(Refusal):
     status = 403
     code = "oidc_client_refused"
+
+
+def check_redirect_uris(uris: list[str], *, required: bool = True) -> None:
+    """Each return address a full http(s) address without a fragment, as the protocol
+    demands (the toolkit checks too, but its message names no address)."""
+    if required and not uris:
+        raise Refusal(_("Enter at least one return address of the tool."))
+    for uri in uris:
+        try:
+            parts = urlsplit(uri)
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.fragment
+            or any(character.isspace() for character in uri)
+        ):
+            raise Refusal(
+                _(
+                    "“%(uri)s” is not a valid return address: enter the full address the "
+                    "tool names, starting with https://, without #."
+                )
+                % {"uri": uri}
+            )
 
 
 def add_client(
@@ -27,7 +56,12 @@ def add_client(
     post_logout_redirect_uris: list[str] | None = None,
 ) -> tuple[Client, str]:
     """Register a confidential client of `school`; returns it with its secret in clear
-    (stored only hashed). Approved by the school, so nobody is asked for consent."""
+    (stored only hashed). Approved by the school, so nobody is asked for consent.
+    `actor` None is the operator (the command line); a person must administer `school`."""
+    if actor is not None:
+        require_admin(actor, school)
+    check_redirect_uris(redirect_uris)
+    check_redirect_uris(post_logout_redirect_uris or [], required=False)
     secret = generate_client_secret()
     client = Client(
         school=school,

@@ -23,5 +23,6 @@ provider_patterns = [
 
 office_patterns = [
     path("clients/", views.client_list, name="clients"),
+    path("clients/new/", views.client_add, name="client_add"),
     path("clients/<id:pk>/revoke/", views.client_revoke, name="client_revoke"),
 ]
