@@ -104,6 +104,37 @@ def test_pkce_is_required(world, rp, client_for, authorize):
     assert "code" not in query_of(response["Location"])
 
 
+def test_a_tool_registered_without_pkce_signs_in_as_greenlight_asks(
+    world, client, client_for, capsys
+):
+    """Greenlight 3 (docs/sso.md): no code challenge, scopes openid email profile, the
+    secret at the token endpoint, uid from `sub`."""
+    callback = "https://bbb.nord.example/auth/openid_connect/callback"
+    call_command(
+        "oidc_client", "add", "--school", "nord", "--name", "Greenlight", "--without-pkce",
+        "--redirect-uri", callback,
+    )  # fmt: skip
+    printed = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    asked = {
+        "response_type": "code",
+        "client_id": printed["client_id"],
+        "redirect_uri": callback,
+        "scope": "openid email profile",
+        "state": "s",
+        "nonce": "n",
+    }
+    response = client_for(world.student_7a).get("/oidc/authorize/", asked)
+    code = query_of(response["Location"])["code"]
+    tokens = client.post(
+        "/oidc/token/",
+        {"grant_type": "authorization_code", "code": code, "redirect_uri": callback},
+        HTTP_AUTHORIZATION=basic(printed["client_id"], printed["client_secret"]),
+    )
+    assert tokens.status_code == 200, tokens.content
+    claims = verified_claims(client, tokens.json()["id_token"])
+    assert claims["sub"] == str(world.student_7a.pk) and claims["nonce"] == "n"
+
+
 def test_a_wrong_redirect_uri_is_never_redirected_to(world, rp, client_for, authorize):
     response, _ = authorize(client_for(world.student_7a), rp, redirect_uri="https://evil.example/")
     assert response.status_code == 400
