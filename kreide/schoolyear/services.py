@@ -20,11 +20,12 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -87,16 +88,30 @@ def current_year(school: School | int) -> SchoolYear | None:
 
 def holidays_of(year: SchoolYear) -> list[Event]:
     """The school holidays within the year: the calendar's (kreide.timetable) events of kind
-    holiday, entered there or imported from the ministry's ICS file."""
-    return list(
+    holiday, entered there or imported from the ministry's ICS file. Each gets `first_day`
+    and `last_day` (local dates; an all-day event ends at the next midnight, so a holiday
+    "until 31 July" ends at 1 August 00:00 and lies wholly before a year from 1 August)."""
+    day = timedelta(days=1)
+    found = list(
         Event.objects.for_school(year.school_id)
         .filter(
             kind=Event.Kind.HOLIDAY,
-            starts_at__date__lte=year.ends_on,
-            ends_at__date__gte=year.starts_on,
+            audience=Event.Audience.SCHOOL,
+            starts_at__lt=_midnight(year.ends_on + day),
+            ends_at__gt=_midnight(year.starts_on),
         )
         .order_by("starts_at")
     )
+    for event in found:
+        event.first_day = timezone.localtime(event.starts_at).date()
+        ends = timezone.localtime(event.ends_at)
+        last = ends.date() - day if ends.time() == time.min else ends.date()
+        event.last_day = max(last, event.first_day)
+    return found
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def rule_for(school: School | int) -> RolloverRule:

@@ -2,15 +2,22 @@
 number of queries whatever the number of classes."""
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 
 from kreide.accounts.models import User
+from kreide.schoolyear import services
 from kreide.schoolyear.models import ClassException, Leaver, SchoolYear
+from kreide.timetable import calendars
+from kreide.timetable.models import Event
+from tests.visible import shows, visible_text
 
 pytestmark = pytest.mark.django_db
 
+BERLIN = ZoneInfo("Europe/Berlin")
 OFFICE_PAGES = ["schoolyear:school_year", "schoolyear:rollover", "schoolyear:sync"]
 
 
@@ -73,6 +80,67 @@ def test_the_office_sets_the_year_an_exception_and_leavers(year, client_for):
     assert year.student_7a.get_full_name() in preview
     assert year.student_7b.get_full_name() in preview
     assert year.teacher_7b.get_full_name() in preview
+
+
+def _ics(*holidays: tuple[str, str, str]) -> bytes:
+    """A ministry-style ICS file of all-day holidays: (title, first day, day after the last)."""
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:{title.replace(' ', '-')}@test\r\nSUMMARY:{title}\r\n"
+        f"DTSTART;VALUE=DATE:{starts}\r\nDTEND;VALUE=DATE:{ends}\r\nEND:VEVENT\r\n"
+        for title, starts, ends in holidays
+    )
+    return (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//\r\n{events}END:VCALENDAR\r\n".encode()
+    )
+
+
+def test_the_year_page_lists_the_calendars_holidays_inside_the_year_only(year, client_for):
+    """2025/26 runs from 1 August 2025 to 31 July 2026."""
+    calendars.import_holidays(
+        None,
+        year.school,
+        _ics(
+            ("Osterferien 2025", "20250414", "20250427"),
+            ("Sommerferien 2025", "20250714", "20250801"),  # ends on 31 July: before the year
+            ("Herbstferien", "20251013", "20251026"),
+            ("Weihnachtsferien", "20251222", "20260107"),
+            ("Sommerferien 2026", "20260720", "20260902"),  # runs past the year's end
+            ("Brückentag", "20260801", "20260802"),  # the day after the year
+        ),
+    )
+    calendars.create_event(
+        year.admin,
+        title="Sportfest",
+        starts_at=datetime(2025, 9, 12, 9, tzinfo=BERLIN),
+        ends_at=datetime(2025, 9, 12, 14, tzinfo=BERLIN),
+        audience=Event.Audience.SCHOOL,
+    )
+    calendars.import_holidays(
+        None, year.other_school, _ics(("Winterferien", "20260202", "20260204"))
+    )
+
+    listed = [event.title for event in services.holidays_of(services.current_year(year.school))]
+    assert listed == ["Herbstferien", "Weihnachtsferien", "Sommerferien 2026"]
+
+    page = client_for(year.admin).get(reverse("schoolyear:school_year")).content
+    # The last day shown is the holiday's, not the all-day event's end at the next midnight.
+    assert shows(page, "Herbstferien: 13.10.2025 – 25.10.2025")
+    assert shows(page, "Weihnachtsferien: 22.12.2025 – 06.01.2026")
+    assert shows(page, "Sommerferien 2026: 20.07.2026 – 01.09.2026")
+    text = visible_text(page)
+    assert (
+        text.index("Herbstferien")
+        < text.index("Weihnachtsferien")
+        < text.index("Sommerferien 2026")
+    )
+    for outside in (
+        "Osterferien 2025",
+        "Sommerferien 2025",
+        "Brückentag",
+        "Winterferien",
+        "Sportfest",
+    ):
+        assert not shows(page, outside), outside
 
 
 def _more_classes(year, make_group, make_user, count: int) -> None:
