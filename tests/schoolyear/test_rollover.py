@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
-from kreide.schools.models import Group, Membership
+from kreide.schools.models import Group, Membership, School
 from kreide.schoolyear import services
 from kreide.schoolyear.models import ClassException, Leaver, SchoolYear
 
@@ -133,3 +133,49 @@ def test_next_label_and_a_year_without_a_current_one(school):
     assert services.next_label("2025/26") == "2026/27"
     assert services.next_label("2099/00") == "2100/01"
     assert services.plan_rollover(school).problems
+
+
+def test_a_rollover_failing_halfway_changes_nothing(
+    year, monkeypatch, django_capture_on_commit_callbacks
+):
+    """One transaction: the classes are already archived and the new one created when the
+    rosters fail; all of it is undone and nothing is announced."""
+    school = year.school
+    before = _state(school)
+    entries = AuditEntry.objects.for_school(school).count()
+    room_members = set(year.room.members.values_list("user_id", flat=True))
+    reached = []
+
+    def broken(*args, **kwargs):
+        reached.append(Group.objects.for_school(school).exclude(archived_year="").count())
+        raise RuntimeError("the roster broke")
+
+    with monkeypatch.context() as patched, django_capture_on_commit_callbacks() as callbacks:
+        patched.setattr(services.school_services, "apply_membership_changes", broken)
+        with pytest.raises(RuntimeError, match="the roster broke"):
+            services.rollover(year.admin, school, dry_run=False)
+
+    assert reached == [3]  # it failed after the first writes: 7a, 7b and 10a archived
+    assert callbacks == []  # no event about classes that never changed
+    assert _state(school) == before
+    assert not Group.objects.for_school(school).exclude(archived_year="").exists()
+    assert (
+        not AuditEntry.objects.for_school(school)
+        .filter(action__in=["schoolyear.rollover", "schoolyear.class_archived", "group.created"])
+        .exists()
+    )
+    assert AuditEntry.objects.for_school(school).count() == entries
+    assert SchoolYear.objects.for_school(school).get(is_current=True).label == "2025/26"
+    assert SchoolYear.objects.for_school(school).count() == 1
+    assert set(Leaver.objects.for_school(school).values_list("user_id", flat=True)) == {
+        year.leaver.pk
+    }
+    assert ClassException.objects.for_school(school).get().group_id == year.class_7b.pk
+    assert set(year.room.members.values_list("user_id", flat=True)) == room_members
+    assert User.objects.get(pk=year.graduate.pk).is_active
+    assert not School.objects.get(pk=school.pk).has_archives
+
+    # Mended, the same rollover runs through.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.rollover(year.admin, school, dry_run=False)
+    assert AuditEntry.objects.for_school(school).filter(action="schoolyear.rollover").exists()
