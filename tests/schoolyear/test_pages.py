@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 
 from kreide.accounts.models import User
+from kreide.core.models import AuditEntry
 from kreide.schoolyear import services
-from kreide.schoolyear.models import ClassException, Leaver, SchoolYear
+from kreide.schoolyear.models import ClassException, Leaver, RolloverRule, SchoolYear
 from kreide.timetable import calendars
 from kreide.timetable.models import Event
 from tests.visible import shows, visible_text
@@ -80,6 +81,36 @@ def test_the_office_sets_the_year_an_exception_and_leavers(year, client_for):
     assert year.student_7a.get_full_name() in preview
     assert year.student_7b.get_full_name() in preview
     assert year.teacher_7b.get_full_name() in preview
+
+
+def test_the_office_changes_the_rule_and_the_plan_follows_it(year, client_for):
+    client = client_for(year.admin)
+    url = reverse("schoolyear:school_year")
+    assert {move.target for move in services.plan_rollover(year.school).moves} == {"8a", ""}
+    # teachers_follow unticked: a checkbox sends nothing.
+    response = client.post(url, {"form": "rule", "rule-final_grade": "13"})
+
+    assert response.status_code == 302
+    rule = RolloverRule.objects.for_school(year.school).get()
+    assert (rule.final_grade, rule.teachers_follow) == (13, False)
+    entry = AuditEntry.objects.for_school(year.school).get(action="schoolyear.settings")
+    assert entry.actor == year.admin
+    assert entry.details == {"final_grade": 13, "teachers": False}
+    plan = services.plan_rollover(year.school)
+    # 10a no longer graduates but moves up; no class takes its teachers along.
+    assert {move.name: move.target for move in plan.moves} == {"7a": "8a", "7b": "8a", "10a": "11a"}
+    assert [move.teachers for move in plan.moves] == [[], [], []]
+    assert all(move.students for move in plan.moves)
+    assert year.graduate.pk not in dict(plan.deactivated)
+
+    # A grade the form does not take changes nothing.
+    bad = client.post(url, {"form": "rule", "rule-final_grade": "14", "rule-teachers_follow": "on"})
+    assert bad.status_code == 200
+    rule.refresh_from_db()
+    assert (rule.final_grade, rule.teachers_follow) == (13, False)
+    assert (
+        AuditEntry.objects.for_school(year.school).filter(action="schoolyear.settings").count() == 1
+    )
 
 
 def _ics(*holidays: tuple[str, str, str]) -> bytes:
