@@ -3,6 +3,7 @@ into a person's copy of their data, thinned by the retention rule, removed on er
 
 from __future__ import annotations
 
+import logging
 import uuid
 import zipfile
 from datetime import timedelta
@@ -11,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from kreide.accounts.models import User
-from kreide.mail import mailboxes
-from kreide.privacy import access, services
+from kreide.mail import mailboxes, webmail
+from kreide.privacy import access, retention, services
 from tests.mail.conftest import needs_servers
 from tests.mail.test_webmail import deliver
 
@@ -50,3 +51,32 @@ def test_a_mailbox_is_counted_copied_thinned_and_removed(mail, world):
     services.erase_person(world.admin, teacher)  # committed: the mailbox goes after it
     assert not User.objects.filter(pk=teacher.pk).exists()
     assert not where.exists()
+
+
+def test_the_mail_rule_deletes_old_mail_through_the_nightly_run(mail, world, caplog):
+    teacher = world.teacher_7a
+    old_subject, new_subject = (f"{word} {uuid.uuid4().hex[:6]}" for word in ("Alt", "Neu"))
+    # A mail received 40 days ago (IMAP APPEND sets its arrival date), one received now.
+    with webmail.mailbox(teacher) as client:
+        client.append(
+            "INBOX",
+            f"From: parent@example.org\r\nSubject: {old_subject}\r\n\r\nalt".encode(),
+            msg_time=timezone.now() - timedelta(days=40),
+        )
+    deliver(mail, teacher, new_subject)
+    assert retention.run(world.school).counts["mail"] == 0  # no period: kept
+    services.set_period(world.admin, world.school, "mail", 30)
+
+    dry = retention.run(world.school, dry_run=True)
+    assert dry.counts["mail"] == 1 and mailboxes.count(teacher) == 2
+    with caplog.at_level(logging.WARNING, logger="kreide.privacy"):
+        run = retention.run(world.school)
+
+    assert run.counts["mail"] == 1
+    left = [m.content for m in mailboxes.mails(teacher)]
+    assert len(left) == 1 and new_subject.encode() in left[0]
+    assert "not reached" not in caplog.text  # every account's mailbox was reached
+    # Time travel: 31 days on, the mail received today has expired too.
+    later = timezone.now() + timedelta(days=32)
+    assert retention.run(world.school, now=later).counts["mail"] == 1
+    assert mailboxes.count(teacher) == 0

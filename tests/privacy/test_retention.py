@@ -18,11 +18,13 @@ from kreide.files.models import Node
 from kreide.messenger import services as messenger
 from kreide.messenger.models import Message
 from kreide.notifications.models import Notification
+from kreide.parents.models import AbsenceReport
 from kreide.privacy import retention, services
 from kreide.privacy.models import Deactivation, RetentionRun
 from kreide.storage import blobstore
 from kreide.storage.models import Blob
 from kreide.tasks.models import Submission, SubmissionFile, Task
+from kreide.video.models import Admission, ChatMessage, VideoLesson
 from tests.privacy.conftest import age, review
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +238,78 @@ def test_archived_classes_go_two_years_after_their_school_year(world, make_group
     }  # fmt: skip
     assert not Node.unscoped.filter(name="klassenfoto.jpg").exists()
     assert not Blob.objects.filter(pk=blob.pk).exists()
+
+
+def _lesson(world, ends_at, title: str) -> VideoLesson:
+    return VideoLesson.objects.for_school(world.school).create(
+        group=world.class_7a,
+        teacher=world.teacher_7a,
+        title=title,
+        starts_at=ends_at - timedelta(hours=1),
+        ends_at=ends_at,
+        join_opens_at=ends_at - timedelta(hours=1),
+        status=VideoLesson.Status.ENDED,
+        ended_at=ends_at,
+    )
+
+
+def _attend(lesson: VideoLesson, user, text: str) -> None:
+    at = lesson.starts_at + timedelta(minutes=5)
+    Admission.objects.for_school(lesson.school_id).create(
+        lesson=lesson, user=user, state=Admission.State.LEFT, queued_at=at, last_seen=at
+    )
+    chat = ChatMessage.objects.for_school(lesson.school_id).create(
+        lesson=lesson, author=user, text=text
+    )
+    ChatMessage.unscoped.filter(pk=chat.pk).update(created_at=at)  # said during the lesson
+
+
+def test_video_chat_and_attendance_go_the_rules_period_after_the_lesson(world):
+    later = timezone.now() + timedelta(days=100)  # the night the job runs
+    old = _lesson(world, later - timedelta(days=31), "Bio vor einem Monat")
+    recent = _lesson(world, later - timedelta(days=29), "Bio vor vier Wochen")
+    for lesson in (old, recent):
+        _attend(lesson, world.student_7a, f"Frage in {lesson.title}")
+    _attend(recent, world.classmate_7a, "Noch eine Frage")
+
+    dry = retention.run(world.school, dry_run=True, now=later)
+    assert ChatMessage.unscoped.count() == 3 and Admission.unscoped.count() == 3
+    run = retention.run(world.school, now=later)
+
+    assert _counts(dry) == _counts(run) == {"video": 2}  # one chat message, one attendance
+    assert set(ChatMessage.unscoped.values_list("text", flat=True)) == {
+        "Frage in Bio vor vier Wochen",
+        "Noch eine Frage",
+    }
+    assert set(Admission.unscoped.values_list("lesson_id", flat=True)) == {recent.pk}
+    # The lessons themselves (the timetable's record) stay.
+    assert VideoLesson.unscoped.filter(pk__in=[old.pk, recent.pk]).count() == 2
+    # A school's shorter period: the recent lesson's traces go too.
+    services.set_period(world.admin, world.school, "video", 7)
+    assert _counts(retention.run(world.school, now=later)) == {"video": 4}
+    assert not ChatMessage.unscoped.exists() and not Admission.unscoped.exists()
+
+
+def test_absence_reports_go_the_rules_period_after_the_last_day_of_absence(world):
+    today = timezone.localdate()
+    later = timezone.now() + timedelta(days=400)  # cutoff: 365 days before, today + 35
+    reports = {}
+    for name, last_day in (
+        ("lang her", today + timedelta(days=33)),
+        ("jünger", today + timedelta(days=37)),
+    ):
+        reports[name] = AbsenceReport.objects.for_school(world.school).create(
+            child=world.student_7a,
+            reported_by=None,
+            first_day=last_day - timedelta(days=20),  # began before the cutoff: the last day counts
+            last_day=last_day,
+            note=name,
+        )
+
+    assert _counts(retention.run(world.school, dry_run=True, now=later)) == {"absences": 1}
+    run = retention.run(world.school, now=later)
+
+    assert _counts(run) == {"absences": 1}
+    assert list(AbsenceReport.unscoped.values_list("note", flat=True)) == ["jünger"]
+    entry = AuditEntry.unscoped.get(action="privacy.retention")
+    assert entry.details["counts"]["absences"] == 1
