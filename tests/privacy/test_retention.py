@@ -3,11 +3,14 @@ count the same in a dry run; deactivated accounts go after their period."""
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 
 from kreide.accounts import services as accounts
 from kreide.accounts.models import User
@@ -26,6 +29,7 @@ from kreide.storage.models import Blob
 from kreide.tasks.models import Submission, SubmissionFile, Task
 from kreide.video.models import Admission, ChatMessage, VideoLesson
 from tests.privacy.conftest import age, review
+from tests.visible import visible_text
 
 pytestmark = pytest.mark.django_db
 
@@ -313,3 +317,38 @@ def test_absence_reports_go_the_rules_period_after_the_last_day_of_absence(world
     assert list(AbsenceReport.unscoped.values_list("note", flat=True)) == ["jünger"]
     entry = AuditEntry.unscoped.get(action="privacy.retention")
     assert entry.details["counts"]["absences"] == 1
+
+
+def _office_row(page: str, label: str) -> list[str]:
+    """The visible cells of the privacy page's row for one rule."""
+    for row in re.findall(r"<tr>(.*?)</tr>", page, re.S):
+        cells = [visible_text(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if cells and cells[0].startswith(label):
+            return cells
+    raise AssertionError(f"no row for {label}")
+
+
+def test_the_office_sees_last_nights_counts_per_rule_and_the_log_says_them(
+    world, room, client_for, caplog
+):
+    for number in range(3):
+        messenger.send_message(
+            world.student_7a, room.pk, f"Hallo {number}", f"retention-night-{number}"
+        )
+    age(Message.unscoped.exclude(body="Hallo 2"), "created_at", 400)
+    with caplog.at_level(logging.INFO, logger="kreide.privacy"):
+        retention.run(world.school)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "kreide.privacy"]
+    assert len(lines) == 1 and lines[0].startswith("retention nord: ")
+    per_rule = dict(part.rsplit(" ", 1) for part in lines[0].split(": ", 1)[1].split(", "))
+    assert per_rule == {r.kind: "2" if r.kind == "messages" else "0" for r in retention.RULES}
+
+    page = client_for(world.admin).get(reverse("privacy:overview")).content.decode()
+    with translation.override("de"):
+        messages_label = str(retention.rule("messages").label)
+        tasks_label = str(retention.rule("tasks").label)
+    # Data, kept for days, deleted last night, would be deleted (no dry run yet).
+    assert _office_row(page, messages_label)[2:] == ["2", "–"]
+    assert _office_row(page, tasks_label)[2:] == ["0", "–"]
+    assert "Letzter Lauf:" in visible_text(page)
