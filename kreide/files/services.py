@@ -473,6 +473,23 @@ def revoke_app_password(actor: Actor, pk: int) -> None:
     )
 
 
+def user_for_app_password(username: str, secret: str):
+    """The active account this app password belongs to (WebDAV sign-in); notes its use."""
+    match = (
+        AppPassword.unscoped.filter(
+            secret_sha256=app_password_hash(secret),
+            user__username__iexact=username,
+            user__is_active=True,
+        )
+        .select_related("user", "user__school")
+        .first()
+    )
+    if match is None:
+        return None
+    AppPassword.unscoped.filter(pk=match.pk).update(last_used_at=timezone.now())
+    return match.user
+
+
 def _share_candidates(user, group_ids: list[int]) -> list[int]:
     """Ids of every share with the user or one of their groups (whoever made it, whatever
     became of the node): a superset of what shared_with_me() shows, cached per user and

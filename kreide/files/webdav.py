@@ -22,7 +22,6 @@ from django.contrib.auth import authenticate
 from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_otp import user_has_device
@@ -36,9 +35,9 @@ from kreide.accounts.gate import must_change_password_first, refusal_message
 from kreide.accounts.models import User
 from kreide.core import leader
 from kreide.core.http import client_address
+from kreide.files import services
 from kreide.files.dav import DatabaseLockStorage, KreideProvider, current_school
-from kreide.files.models import AppPassword
-from kreide.files.services import Actor, app_password_hash
+from kreide.files.services import Actor
 
 CREDENTIAL_CACHE_SECONDS = 60
 REALM = "Kreide"
@@ -127,7 +126,7 @@ def authenticate_basic(request: HttpRequest) -> User | None:
     address = client_address(request)
     if throttle.current_lockout(username, address):
         return None
-    user = _by_app_password(username, password)
+    user = services.user_for_app_password(username, password)
     by_app_password = user is not None
     if user is None:
         user = authenticate(request, username=username, password=password)
@@ -139,22 +138,6 @@ def authenticate_basic(request: HttpRequest) -> User | None:
     throttle.record_success(username)
     cache.set(key, (user.pk, user.password, by_app_password), CREDENTIAL_CACHE_SECONDS)
     return user
-
-
-def _by_app_password(username: str, secret: str) -> User | None:
-    match = (
-        AppPassword.unscoped.filter(
-            secret_sha256=app_password_hash(secret),
-            user__username__iexact=username,
-            user__is_active=True,
-        )
-        .select_related("user", "user__school")
-        .first()
-    )
-    if match is None:
-        return None
-    AppPassword.unscoped.filter(pk=match.pk).update(last_used_at=timezone.now())
-    return match.user
 
 
 def _challenge() -> HttpResponse:

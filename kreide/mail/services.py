@@ -27,7 +27,7 @@ from django_otp import user_has_device
 from kreide.accounts import throttle
 from kreide.accounts.models import User
 from kreide.files.models import AppPassword
-from kreide.files.webdav import app_password_hash
+from kreide.files.services import app_password_hash
 from kreide.mail.models import MailPolicy
 from kreide.schools import access
 from kreide.schools.models import Group, School

@@ -114,10 +114,8 @@ class Collection(radicale_storage.BaseCollection):
             with transaction.atomic():
                 if old is None:
                     event = calendars.create_event(
-                        user, uid=item.uid, ical=item.serialize(), **fields
+                        user, uid=item.uid, ical=item.serialize(), href=href, **fields
                     )
-                    event.href = href
-                    event.save(update_fields=["href"])
                 else:
                     event = calendars.update_event(user, old, ical=item.serialize(), **fields)
         except (IntegrityError, ValidationError) as error:

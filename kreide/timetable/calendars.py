@@ -295,6 +295,7 @@ def create_event(
     confirmed: bool = False,
     uid: str | None = None,
     ical: str = "",
+    href: str = "",
 ) -> Event:
     """Save a date; a class test over the limits raises TestLimitExceeded unless `confirmed`."""
     if ends_at < starts_at:
@@ -313,6 +314,7 @@ def create_event(
         ends_at=ends_at,
         all_day=all_day,
         ical=ical,
+        href=href,
     )
     if uid:
         event.uid = uid

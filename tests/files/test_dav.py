@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kreide.files import services
 from kreide.files.models import AppPassword
-from kreide.files.webdav import app_password_hash
+from kreide.files.services import app_password_hash
 from kreide.storage.blobstore import store_bytes
 from tests.conftest import PASSWORD
 

@@ -12,7 +12,7 @@ import pytest
 
 from kreide.accounts.models import User
 from kreide.files.models import AppPassword
-from kreide.files.webdav import app_password_hash
+from kreide.files.services import app_password_hash
 from kreide.mail.models import MailPolicy
 from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
