@@ -4,17 +4,20 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.utils import timezone
 from jwcrypto import jwk, jwt
 from oauth2_provider.models import AccessToken, Grant
 
+from kreide.accounts import throttle
 from kreide.core.errors import Refusal
 from kreide.core.models import AuditEntry
 from kreide.oidc import services
 from kreide.schools.models import Group, Membership
 from tests.conftest import PASSWORD
 from tests.oidc.conftest import REDIRECT, basic, query_of
+from tests.visible import visible_text
 
 
 def verified_claims(client, token: str) -> dict:
@@ -196,6 +199,27 @@ def test_after_the_forced_change_the_sign_in_into_the_tool_goes_on(
     assert back_at_tool["Location"].startswith(REDIRECT)
     code = query_of(back_at_tool["Location"])["code"]
     assert exchange(rp, code, verifier).status_code == 200
+
+
+def test_a_locked_account_gets_the_lockout_and_no_code(world, rp, client, authorize, settings):
+    """The tool's sign-in is Kreide's own form, lockout included: the right password from an
+    unknown browser of a locked account gets the lockout answer, no session, no code."""
+    for _ in range(settings.LOGIN_FAILURES_PER_ACCOUNT):
+        throttle.record_failure(world.student_7a.username, "203.0.113.9", None)
+    response, _ = authorize(client, rp)
+    login_url = response["Location"]
+    next_url = query_of(login_url)["next"]
+    assert next_url.startswith("/oidc/authorize/")
+    locked = client.post(
+        login_url,
+        {"username": world.student_7a.username, "password": PASSWORD, "next": next_url},
+    )
+    assert locked.status_code == 429 and int(locked["Retry-After"]) > 0
+    assert "Zu viele fehlgeschlagene Anmeldeversuche" in visible_text(locked.content)
+    assert SESSION_KEY not in client.session
+    again = client.get(next_url)
+    assert again["Location"].startswith("/accounts/login/")
+    assert not Grant.objects.exists() and not AccessToken.objects.exists()
 
 
 def test_the_password_change_never_sends_elsewhere(world, client_for):
