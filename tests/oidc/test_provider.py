@@ -14,6 +14,7 @@ from kreide.accounts import throttle
 from kreide.core.errors import Refusal
 from kreide.core.models import AuditEntry
 from kreide.oidc import services
+from kreide.oidc.models import SigningKey
 from kreide.schools.models import Group, Membership
 from tests.conftest import PASSWORD
 from tests.oidc.conftest import REDIRECT, basic, query_of
@@ -280,6 +281,36 @@ def test_rotated_keys_stay_published_and_new_tokens_use_the_new_one(
     published = {key["kid"] for key in client.get("/oidc/jwks/").json()["keys"]}
     assert published == {old_kid, new_kid}
     assert verified_claims(client, before["id_token"])["sub"] == str(world.student_7a.pk)
+
+
+def test_a_retired_key_leaves_the_jwks_once_its_tokens_expired_and_rotation_deletes_it(
+    world, rp, client, client_for, authorize, exchange, settings, capsys
+):
+    lifetime = timedelta(seconds=settings.OAUTH2_PROVIDER["ID_TOKEN_EXPIRE_SECONDS"])
+    before = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    old_kid = jwt.JWT(jwt=before["id_token"]).token.jose_header["kid"]
+    call_command("oidc_rotate_keys")
+    new_kid = SigningKey.objects.get(retired_at__isnull=True).kid
+
+    def published() -> set[str]:
+        return {key["kid"] for key in client.get("/oidc/jwks/").json()["keys"]}
+
+    def retired_ago(age: timedelta) -> None:
+        SigningKey.objects.filter(kid=old_kid).update(retired_at=timezone.now() - age)
+
+    # A token signed just before the rotation may live almost the whole lifetime more.
+    retired_ago(lifetime - timedelta(minutes=1))
+    assert published() == {old_kid, new_kid}
+    assert verified_claims(client, before["id_token"])["sub"] == str(world.student_7a.pk)
+    retired_ago(lifetime + timedelta(seconds=1))
+    assert published() == {new_kid}
+    assert SigningKey.objects.filter(kid=old_kid).exists()  # until the next rotation
+    capsys.readouterr()
+    call_command("oidc_rotate_keys")
+    assert "removed 1 expired old key" in capsys.readouterr().out
+    assert not SigningKey.objects.filter(kid=old_kid).exists()
+    newest = SigningKey.objects.get(retired_at__isnull=True).kid
+    assert published() == {new_kid, newest}
 
 
 def test_registration_and_first_sign_in_are_audited_once(
