@@ -149,6 +149,17 @@ def family(world, make_user):
 
 
 @pytest.fixture
+def parents(world, make_user):
+    """`world` plus parent_7a (linked to student_7a) and parent_7b (linked to student_7b):
+    the parent rows of every module's permission matrix."""
+    world.parent_7a = make_user(world.school, User.Role.PARENT, last_name="Elternteil7a")
+    world.parent_7b = make_user(world.school, User.Role.PARENT, last_name="Elternteil7b")
+    for parent, child in ((world.parent_7a, world.student_7a), (world.parent_7b, world.student_7b)):
+        ParentLink.unscoped.create(school=world.school, parent=parent, child=child)
+    return world
+
+
+@pytest.fixture
 def deactivate(world):
     """Deactivate a class or group of the world's first school, as its office does."""
     from kreide.schools.services import set_group_active

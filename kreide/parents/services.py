@@ -28,7 +28,7 @@ from kreide.parents import events
 from kreide.parents.models import AbsenceReport, ParentInvitation, ParentLink
 from kreide.schools import access
 from kreide.tasks.services import student_task_list
-from kreide.timetable import plans
+from kreide.timetable import calendars, plans
 
 audit.declare(
     {
@@ -278,8 +278,13 @@ def child_tasks(child: User) -> list:
     return student_task_list(child)
 
 
-def child_days(child: User, days: list[date]) -> list:
-    """The child's timetable with its substitutions for `days`."""
+def child_days(child: User, days: list[date] | None = None) -> list:
+    """The child's timetable with its substitutions for `days`: by default the next two
+    school days, as the dashboard shows them (on a Saturday, Monday's plan matters)."""
+    if days is None:
+        free = calendars.free_days(child.school_id)
+        first = calendars.school_day_on_or_after(timezone.localdate(), free)
+        days = [first, calendars.next_school_day(first, free)]
     return plans.days_of(child.school_id, plans.targets_of(child), days)
 
 

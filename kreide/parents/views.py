@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -13,7 +11,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -58,7 +55,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def child(request: HttpRequest, pk: int) -> HttpResponse:
     parent = _parent(request)
     kid = services.child_of(parent, pk)
-    today = timezone.localdate()
     return render(
         request,
         "parents/child.html",
@@ -68,7 +64,7 @@ def child(request: HttpRequest, pk: int) -> HttpResponse:
             "tasks": services.child_tasks(kid),
             # The school decides whether parents read the tasks' text (school office).
             "task_contents": parent.school.parents_see_task_contents,
-            "days": services.child_days(kid, [today, today + timedelta(days=1)]),
+            "days": services.child_days(kid),
             "reports": services.reported_by_parent(parent).filter(child=kid)[:10],
             "form": AbsenceForm(),
         },

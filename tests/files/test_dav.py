@@ -70,9 +70,14 @@ def test_root_lists_own_folder_and_classes_only(files, client):
         ("teacher_7a", "7a/neu.txt", "PUT", 201),
         ("teacher_7a", "7a/Arbeitsblatt.pdf", "DELETE", 204),
         ("student_7a", "{me}/neu.txt", "PUT", 201),
+        # A parent's own WebDAV reaches nothing of their child's.
+        ("parent_7a", "{owner}/Tagebuch.txt", "GET", 404),
+        ("parent_7a", "7a/Arbeitsblatt.pdf", "GET", 404),
+        ("parent_7a", "7a/neu.txt", "PUT", 409),  # no such collection for them
+        ("parent_7b", "7a/Arbeitsblatt.pdf", "GET", 404),
     ],
 )
-def test_permission_matrix(files, client, who, path, method, status):
+def test_permission_matrix(files, parents, client, who, path, method, status):
     user = getattr(files, who)
     path = path.format(me=user.username, owner=files.student_7a.username)
     body = b"inhalt" if method == "PUT" else b""

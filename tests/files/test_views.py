@@ -30,12 +30,43 @@ def _body(response) -> bytes:
         ("student_7a", "class_file", 200),
         ("student_7b", "class_file", 404),
         ("other_teacher", "class_file", 404),
+        # A parent reads nothing of their child's files or class folders.
+        ("parent_7a", "private_file", 404),
+        ("parent_7a", "class_file", 404),
+        ("parent_7b", "class_file", 404),
     ],
 )
-def test_download_permission_matrix(files, client_for, who, what, status):
+def test_download_permission_matrix(files, parents, client_for, who, what, status):
     node = getattr(files, what)
     response = client_for(getattr(files, who)).get(reverse("files:download", args=[node.pk]))
     assert response.status_code == status
+
+
+@pytest.mark.parametrize("who", ["parent_7a", "parent_7b"])
+def test_a_parent_reaches_no_page_of_the_childs_files(files, parents, client_for, who):
+    client = client_for(getattr(files, who))
+    home = client.get(reverse("files:home"))
+    assert home.status_code == 200
+    assert "Tagebuch.txt" not in home.content.decode()
+    assert "Arbeitsblatt.pdf" not in home.content.decode()
+    nodes = [files.student_root, files.class_root, files.private_file, files.class_file]
+    for node in nodes:
+        for name in ("files:folder", "files:view", "files:download", "files:preview"):
+            response = client.get(reverse(name, args=[node.pk]))
+            assert response.status_code in (403, 404), (name, node, response.status_code)
+            assert b"geheim" not in _body(response) and b"%PDF" not in _body(response)
+        for name in ("files:rename", "files:delete", "files:share", "files:create_link"):
+            response = client.post(reverse(name, args=[node.pk]), {"name": "x", "who": "x"})
+            assert response.status_code in (403, 404), (name, node, response.status_code)
+    upload = client.post(
+        reverse("files:upload", args=[files.class_root.pk]),
+        {"files": SimpleUploadedFile("x.txt", b"x")},
+    )
+    assert upload.status_code in (403, 404)
+    assert client.get(reverse("files:writers", args=[files.class_7a.pk])).status_code in (403, 404)
+    assert Node.objects.for_school(files.school).filter(name="x.txt").count() == 0
+    files.private_file.refresh_from_db()
+    assert files.private_file.name == "Tagebuch.txt" and files.private_file.deleted_at is None
 
 
 def test_students_read_class_folder_but_cannot_write(files, client_for):

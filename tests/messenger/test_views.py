@@ -40,6 +40,37 @@ def test_room_pages_only_for_members(world, rooms, client_for):
     assert ">7a</a>" in listing and ">7b</a>" not in listing
 
 
+@pytest.mark.parametrize("who", ["parent_7a", "parent_7b"])
+def test_parents_are_in_no_class_room(world, parents, rooms, client_for, who):
+    """The class room is the class's: a parent (of a 7a student, too) neither reads nor
+    writes there; they write to teachers directly (tests/parents/test_matrix.py)."""
+    sent = services.send_message(world.teacher_7a, rooms.class_7a.pk, "Elternabend", "par-0001")
+    message_id = sent.message["id"]
+    client = client_for(getattr(world, who))
+    listing = client.get(reverse("messenger:index"))
+    assert listing.status_code == 200
+    assert ">7a</a>" not in listing.content.decode() and ">7b</a>" not in listing.content.decode()
+    for room in (rooms.class_7a, rooms.class_7b):
+        for name in ("room", "messages", "search", "members"):
+            response = client.get(reverse(f"messenger:{name}", args=[room.pk]), {"q": "Eltern"})
+            assert response.status_code == 404, (name, response.status_code)
+            assert b"Elternabend" not in response.content
+        send = _send(client, room, "Hallo", f"par-{room.pk:04d}")
+        assert send.status_code in (403, 404)
+        read = _post_json(client, reverse("messenger:read", args=[room.pk]), {"upto": message_id})
+        assert read.status_code in (403, 404)
+        muted = client.post(reverse("messenger:notifications", args=[room.pk]), {"off": "1"})
+        assert muted.status_code in (403, 404)
+    for name in ("edit", "delete"):
+        url = reverse(f"messenger:{name}", args=[message_id])
+        response = _post_json(client, url, {"text": "x"})
+        assert response.status_code in (403, 404)
+    assert Message.objects.for_school(world.school).count() == 1
+    kept = Message.objects.for_school(world.school).get()
+    assert kept.body == "Elternabend" and kept.deleted_at is None
+    assert not RoomMember.objects.for_school(world.school).filter(user=getattr(world, who)).exists()
+
+
 def test_send_over_http_is_idempotent_and_checked(world, rooms, client_for):
     student = client_for(world.student_7a)
     first = _send(student, rooms.class_7a, "Hallo <b>Klasse</b>", "http-key-0001")

@@ -12,6 +12,7 @@ from kreide.core import navigation
 from kreide.messenger import services as messenger
 from kreide.tasks import services as tasks
 from kreide.tasks.models import Submission, Task
+from tests.timetable.conftest import run_import
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,31 @@ def test_child_page_shows_tasks_and_state_but_not_their_contents(family, client_
     # The sibling in 7b has no such task.
     sibling = client_for(family.parent).get(reverse("parents:child", args=[family.sibling_7b.pk]))
     assert "Bruchrechnung" not in sibling.content.decode()
+
+
+def test_a_deactivated_class_shows_the_parent_nothing_of_it(
+    family, client_for, deactivate, make_user
+):
+    """A deactivated class grants nothing (kreide.schools.access): its tasks and timetable
+    leave the child's page, while the sibling's class stays."""
+    _task(family)
+    # The Untis fixture's teachers (MÜL, SCH), then its lessons and substitutions.
+    make_user(family.school, User.Role.TEACHER, groups=(family.class_7a,), last_name="Müller")
+    make_user(family.school, User.Role.TEACHER, groups=(family.class_7b,), last_name="Schäfer")
+    run_import(family.school)
+    client = client_for(family.parent)
+    url = reverse("parents:child", args=[family.student_7a.pk])
+    before = client.get(url).content.decode()
+    assert "Bruchrechnung" in before and "Aufgaben im Kreide-Ordner" in before
+    assert "R101" in before  # 7a's room: the class's lessons
+    deactivate(family.class_7a)
+    after = client.get(url)
+    assert after.status_code == 200
+    text = after.content.decode()
+    assert "Bruchrechnung" not in text and "Aufgaben im Kreide-Ordner" not in text
+    assert "R101" not in text
+    sibling = client.get(reverse("parents:child", args=[family.sibling_7b.pk])).content.decode()
+    assert "TH1" in sibling or "R102" in sibling  # 7b's lessons are still there
 
 
 @pytest.mark.parametrize("who", ["classmate_7a", "student_7b", "other_student", "teacher_7a"])

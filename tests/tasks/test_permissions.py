@@ -5,6 +5,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from kreide.api.models import ApiToken
+from kreide.api.services import create_token
 from kreide.storage.blobstore import store_bytes
 from kreide.tasks import services
 from kreide.tasks.models import Task
@@ -78,9 +80,14 @@ def _urls(task, attachment, submission, file_id):
         "deactivated",
         "member_of_deactivated_class",
         "teacher_of_deactivated_class",
+        # Parents read their child's tasks on the parent pages only, never the task pages.
+        "parent_7a",
+        "parent_7b",
     ],
 )
-def test_outsiders_are_refused_everywhere(world, scene, client_for, make_user, deactivate, who):
+def test_outsiders_are_refused_everywhere(
+    world, parents, scene, client_for, make_user, deactivate, who
+):
     task, attachment, submission, file_id = scene
     if who.endswith("_deactivated_class"):
         # A deactivated class grants nothing: not to its students, not to its teachers.
@@ -125,6 +132,45 @@ def test_outsiders_are_refused_everywhere(world, scene, client_for, make_user, d
     submission.refresh_from_db()
     assert task.title == "Arbeitsblatt Bruchrechnung" and submission.feedback == ""
     assert task.attachments.count() == 1 and submission.files.count() == 1
+
+
+@pytest.mark.parametrize("who", ["parent_7a", "parent_7b"])
+def test_a_parents_api_token_reaches_no_task(world, parents, scene, client, who):
+    """Parents may hold API tokens (every account may); with one, the task API is as
+    closed to them as the pages, also for their own child's task."""
+    task, attachment, submission, file_id = scene
+    secret = create_token(getattr(world, who), "Skript", ApiToken.Scope.WRITE)
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    me = client.get(reverse("api_me"), **bearer)
+    assert me.status_code == 200 and me.json()["role"] == "parent"
+    listed = client.get(reverse("api:tasks"), **bearer)
+    assert listed.status_code == 200 and listed.json() == {"tasks": []}
+    for name, args in [
+        ("api:task", [task.pk]),
+        ("api:submissions", [task.pk]),
+        ("api:my-submission", [task.pk]),
+    ]:
+        response = client.get(reverse(name, args=args), **bearer)
+        assert response.status_code in (403, 404), (name, response.status_code)
+        assert b"Rechenweg" not in response.content and b"Bruchrechnung" not in response.content
+    writes = [
+        ("POST", reverse("api:tasks"), {"title": "Neu", "groups": [world.class_7a.pk]}),
+        ("PATCH", reverse("api:task", args=[task.pk]), {"title": "Hacked"}),
+        ("DELETE", reverse("api:task", args=[task.pk]), {}),
+        ("POST", reverse("api:review", args=[task.pk, submission.pk]), {"feedback": "x"}),
+        ("PUT", reverse("api:my-submission", args=[task.pk]), {"text": "x"}),
+        ("POST", reverse("api:hand-in", args=[task.pk]), {}),
+        ("POST", reverse("api:take-back", args=[task.pk]), {}),
+        ("DELETE", reverse("api:my-submission-file", args=[task.pk, file_id]), {}),
+    ]
+    for method, url, body in writes:
+        response = client.generic(method, url, json.dumps(body), "application/json", **bearer)
+        assert response.status_code in (403, 404), (method, url, response.status_code)
+    task.refresh_from_db()
+    submission.refresh_from_db()
+    assert task.title == "Arbeitsblatt Bruchrechnung" and submission.feedback == ""
+    assert submission.status == submission.Status.SUBMITTED and submission.files.count() == 1
+    assert Task.objects.for_school(world.school).count() == 1
 
 
 def test_classmate_sees_the_task_but_not_the_submission(world, scene, client_for):

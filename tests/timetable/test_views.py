@@ -88,11 +88,17 @@ MATRIX = {
               "other school's class": 404, "manage": 200, "school plan": 200},
     "other_teacher": {"own class": 404, "other class": 404, "teacher": 404, "room": 404,
                       "other school's class": 200, "manage": 403, "school plan": 200},
+    # Parents read their child's days on the child's page (kreide.parents), not here; the
+    # school's substitution plan names classes and teachers only, as in the hallway.
+    "parent_7a": {"own class": 403, "other class": 403, "teacher": 403, "room": 403,
+                  "other school's class": 404, "manage": 403, "school plan": 200},
+    "parent_7b": {"own class": 403, "other class": 403, "teacher": 403, "room": 403,
+                  "other school's class": 404, "manage": 403, "school plan": 200},
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("viewer", sorted(MATRIX))
-def test_permission_matrix(tt, client_for, viewer):
+def test_permission_matrix(tt, parents, client_for, viewer):
     client = client_for(getattr(tt, viewer))
     urls = _urls(tt)
     found = {name: client.get(url).status_code for name, url in urls.items()}

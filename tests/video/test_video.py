@@ -103,6 +103,38 @@ def test_only_members_may_join(world, client_for):
     assert not Admission.objects.for_school(world.school).filter(user=world.student_7b).exists()
 
 
+@pytest.mark.parametrize("who", ["parent_7a", "parent_7b"])
+def test_parents_neither_see_nor_join_a_class_lesson(world, parents, client_for, who):
+    """A video lesson is for the class: a parent (of 7a's student, too) is not let in."""
+    lesson = scheduled(world, minutes_ahead=1, title="Geheimes Mathe")
+    services.set_join_window(world.teacher_7a, lesson, timezone.now())
+    parent = getattr(world, who)
+    assert not services.may_join(parent, lesson)
+    assert not services.can_manage(parent, lesson)
+    assert lesson not in services.lessons_for(parent)
+    client = client_for(parent)
+    listing = client.get("/video/")
+    assert listing.status_code in (200, 403)
+    assert "Geheimes Mathe" not in listing.content.decode()
+    assert "Geheimes Mathe" not in client.get("/").content.decode()
+    for page in ("", "waiting/", "room/", "state/"):
+        # The room sends anyone without an admission to the lesson's page, which refuses.
+        response = client.get(f"/video/{lesson.pk}/{page}", follow=True)
+        assert response.status_code in (403, 404), (page, response.status_code)
+    for action in ("join/", "admit/", "chat/", "control/end/"):
+        response = client.post(f"/video/{lesson.pk}/{action}", {"text": "x"})
+        assert response.status_code in (403, 404), (action, response.status_code)
+    # Raising a hand and leaving act on one's own admission: without one, nothing happens.
+    client.post(f"/video/{lesson.pk}/hand/", {"raised": "1"})
+    client.post(f"/video/{lesson.pk}/leave/")
+    form = {"group": world.class_7a.pk, "title": "X", "starts_at": "2030-01-01T08:00"}
+    assert client.post("/video/", {**form, "minutes": 45}).status_code == 403
+    assert not Admission.objects.for_school(world.school).filter(user=parent).exists()
+    assert not lesson.chat.exists()
+    lesson.refresh_from_db()
+    assert lesson.status == VideoLesson.Status.SCHEDULED
+
+
 def test_before_the_window_opens_students_wait_for_their_time(world, client_for):
     lesson = scheduled(world, minutes_ahead=10)
     response = client_for(world.student_7a).post(f"/video/{lesson.pk}/admit/")
