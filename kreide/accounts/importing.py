@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -20,6 +20,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
+from kreide.core.errors import Refusal
 
 REQUIRED_COLUMNS = ("username", "first_name", "last_name", "role", "classes")
 OPTIONAL_COLUMNS = ("password", "email", "external_id")
@@ -78,9 +79,15 @@ class RowError:
         return _("Line %(line)d: %(message)s") % {"line": self.line, "message": self.message}
 
 
-@dataclass
-class ImportFileError(Exception):
-    errors: list[RowError] = field(default_factory=list)
+class ImportFileError(Refusal):
+    """The file cannot be imported as it is (nothing was written); `errors` names each line
+    and column, the message the first five of them."""
+
+    code = "import_file_refused"
+
+    def __init__(self, errors: list[RowError] | None = None) -> None:
+        self.errors = list(errors or [])
+        super().__init__("; ".join(str(error) for error in self.errors[:5]))
 
 
 @dataclass(frozen=True)

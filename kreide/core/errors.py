@@ -1,12 +1,12 @@
 """Refusals a user should read, and error pages in Kreide's layout and the user's language.
 
 Every module's refusals (`FileError`, `MessengerError`, `SubmissionRefused`, `UploadRefused`,
-the video module's) derive from `Refusal`: a message in the user's language, the HTTP status
-it means and a short `code` for scripts. `refusal_response()` is the one place that turns
-one into a response — JSON for the API and scripts, the error page for a browser; the
-`RefusalMiddleware` does so for every refusal a view lets through, and for the exceptions
-an app declares to be refusals under another name (`refuse_as()`: a network store's
-ENOTCONN is "files cannot be reached right now", not a 500).
+the video module's, the CSV imports') derive from `Refusal`: a message in the user's
+language, the HTTP status it means and a short `code` for scripts. `refusal_response()`
+is the one place that turns one into a response — JSON for the API and scripts, the error
+page for a browser; the `RefusalMiddleware` does so for every refusal a view lets through,
+and for the exceptions an app declares to be refusals under another name (`refuse_as()`: a
+network store's ENOTCONN is "files cannot be reached right now", not a 500).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from kreide.accounts.models import User
+from kreide.core.errors import Refusal
 from kreide.mail import health, process, services
 from kreide.storage.blobstore import open_blob
 from kreide.storage.models import Upload
@@ -38,8 +39,10 @@ class MailUnavailable(Exception):
     """Mail is not set up here, or Dovecot/Postfix do not answer."""
 
 
-class SendRefused(Exception):
+class SendRefused(Refusal):
     """Postfix refused a recipient (policy, unknown address); the text says why."""
+
+    code = "mail_send_refused"
 
 
 @contextmanager

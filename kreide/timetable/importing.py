@@ -25,6 +25,7 @@ from datetime import date, datetime
 
 from django.utils.translation import gettext as _
 
+from kreide.core.errors import Refusal
 from kreide.timetable.models import Substitution
 
 Kind = Substitution.Kind
@@ -47,8 +48,11 @@ class Problem:
         }
 
 
-class TimetableImportError(Exception):
-    """The export cannot be imported; nothing was changed."""
+class TimetableImportError(Refusal):
+    """The export cannot be imported; nothing was changed. `problems` names each file and
+    line; the message, the first five of them."""
+
+    code = "timetable_import_refused"
 
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(problem) for problem in problems[:5]))
