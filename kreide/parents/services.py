@@ -29,6 +29,7 @@ from kreide.parents.models import AbsenceReport, ParentInvitation, ParentLink
 from kreide.schools import access
 from kreide.tasks.services import student_task_list
 from kreide.timetable import calendars, plans
+from kreide.timetable.models import Event
 
 audit.declare(
     {
@@ -42,6 +43,7 @@ audit.declare(
 )
 
 INVITATION_DAYS = 60
+DATES_DAYS = 28  # the child's page shows four weeks of dates
 MAX_ABSENCE_DAYS = 31
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 PARENT_COLUMNS = ("parent_username", "first_name", "last_name", "child_username")
@@ -272,20 +274,41 @@ def child_of(parent: User, child_id: int) -> User:
     return child
 
 
-def child_tasks(child: User) -> list:
+def child_groups(child: User) -> list[int]:
+    """The active classes and groups the child is a member of (one query): what the
+    child's tasks, timetable and dates come from. A deactivated class is not among them."""
+    return list(access.group_ids(child, access.MEMBER).values_list("group_id", flat=True))
+
+
+def child_tasks(child: User, groups: list[int] | None = None) -> list:
     """The child's tasks with due date and hand-in state; the page shows their text only
     where the school lets parents see it (School.parents_see_task_contents)."""
-    return student_task_list(child)
+    return student_task_list(child, groups)
 
 
-def child_days(child: User, days: list[date] | None = None) -> list:
+def child_days(
+    child: User, groups: list[int] | None = None, days: list[date] | None = None
+) -> list:
     """The child's timetable with its substitutions for `days`: by default the next two
     school days, as the dashboard shows them (on a Saturday, Monday's plan matters)."""
     if days is None:
         free = calendars.free_days(child.school_id)
         first = calendars.school_day_on_or_after(timezone.localdate(), free)
         days = [first, calendars.next_school_day(first, free)]
-    return plans.days_of(child.school_id, plans.targets_of(child), days)
+    return plans.days_of(child.school_id, plans.targets_of(child, groups), days)
+
+
+def child_dates(parent: User, child: User, groups: list[int] | None = None) -> list:
+    """The school's dates and those of the child's classes and groups (class tests,
+    trips, holidays) for the next DATES_DAYS days, from the calendar's monthly cache;
+    never the child's own personal calendar, nor the parent's."""
+    if not access.is_parent_of(parent, child):
+        raise PermissionDenied
+    if groups is None:
+        groups = child_groups(child)
+    today = timezone.localdate()
+    found = calendars.events_for(parent, groups, today, today + timedelta(days=DATES_DAYS - 1))
+    return [item for item in found if item.audience != Event.Audience.PERSONAL]
 
 
 # --- Absence reports --------------------------------------------------------------------

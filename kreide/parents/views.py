@@ -55,16 +55,18 @@ def home(request: HttpRequest) -> HttpResponse:
 def child(request: HttpRequest, pk: int) -> HttpResponse:
     parent = _parent(request)
     kid = services.child_of(parent, pk)
+    groups = services.child_groups(kid)
     return render(
         request,
         "parents/child.html",
         {
             "child": kid,
             "children": list(access.children_of(parent)),
-            "tasks": services.child_tasks(kid),
+            "tasks": services.child_tasks(kid, groups),
             # The school decides whether parents read the tasks' text (school office).
             "task_contents": parent.school.parents_see_task_contents,
-            "days": services.child_days(kid),
+            "days": services.child_days(kid, groups),
+            "dates": services.child_dates(parent, kid, groups),
             "reports": services.reported_by_parent(parent).filter(child=kid)[:10],
             "form": AbsenceForm(),
         },
