@@ -50,5 +50,7 @@ class ExceptionForm(forms.Form):
 class SyncForm(forms.Form):
     file = forms.FileField(
         label=_("Export file"),
-        help_text=_("Kreide CSV or SchILD-NRW's text export (see the documentation)."),
+        help_text=_(
+            "Kreide CSV, SchILD-NRW's text export or ASV's export.xml (see the documentation)."
+        ),
     )

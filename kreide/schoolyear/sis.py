@@ -1,6 +1,6 @@
 """Sync with the school administration software (Schulverwaltungssoftware, "SIS").
 
-Two formats, both described in docs/school-year.md:
+Three formats, all described in docs/school-year.md:
 
 - Kreide's generic CSV: columns `id`, `last_name`, `first_name`, `class`, optional
   `role` (student or teacher) and `email`; `id` is the stable id the school's software
@@ -8,6 +8,9 @@ Two formats, both described in docs/school-year.md:
 - SchILD-NRW's text export ("Datenaustausch › Export in Text-/Excel-Dateien", data kind
   Schüler, `;` separated): columns `Interne ID-Nummer`, `Nachname`, `Vorname`, `Klasse`,
   optional `Status` and `E-Mail (Schule)`.
+- ASV's (Bavaria's Amtliche Schulverwaltung) XML export for a grade book ("Export für eine
+  Notenverwaltung"): the `export.xml` of its encrypted ZIP, students as `<schuelerin>` in
+  `<klasse>`/`<klassengruppe>` with the stable `<lokales_differenzierungsmerkmal>`.
 
 People are matched by that stable id (`User.sis_id`). `diff_for` shows what an import
 would change: new people, changed names or e-mail, a moved class, people who left (gone
@@ -29,7 +32,9 @@ import csv
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from xml.parsers import expat
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
@@ -71,7 +76,8 @@ _CHANGED = gettext_lazy(
 MAX_ROWS = importing.MAX_ROWS
 GENERIC = "generic"
 SCHILD = "schild"
-FORMATS = {GENERIC: "Kreide CSV", SCHILD: "SchILD-NRW"}
+ASV = "asv"
+FORMATS = {GENERIC: "Kreide CSV", SCHILD: "SchILD-NRW", ASV: "ASV (Bayern)"}
 
 # column name → field, per format (names compared in lower case)
 _COLUMNS = {
@@ -91,6 +97,13 @@ _COLUMNS = {
         "status": "status",
         "e-mail (schule)": "email",
     },
+}
+# ASV's elements of a <schuelerin> (and its <klasse>'s name) that Kreide reads.
+_ASV_FIELDS = {
+    "lokales_differenzierungsmerkmal": "sis_id",
+    "familienname": "last_name",
+    "rufname": "first_name",
+    "klassenname": "class_name",
 }
 _REQUIRED = ("sis_id", "last_name", "first_name", "class_name")
 # SchILD-NRW's student states: 0 new, 1 waiting list, 2 active, 3 on leave, 6 external,
@@ -206,6 +219,22 @@ def _format_of(header: list[str]) -> str | None:
 def parse(data: bytes) -> tuple[str, list[Record]]:
     """The format and the records of an export; ImportFileError naming line and column of
     every problem (nothing is changed by a file with problems)."""
+    if data.startswith(b"PK\x03\x04"):
+        raise importing.ImportFileError(
+            [
+                RowError(
+                    1,
+                    "",
+                    _(
+                        "This is a ZIP file. ASV's export is a ZIP protected by a password: "
+                        "unpack it with the password ASV showed and upload the export.xml "
+                        "inside."
+                    ),
+                )
+            ]
+        )
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return ASV, _records(ASV, _asv_rows(data), list(_ASV_FIELDS), list(_ASV_FIELDS.values()))
     text, _encoding = importing.decode(data)
     if not text.strip():
         raise importing.ImportFileError([RowError(1, "", _("The file is empty."))])
@@ -229,37 +258,141 @@ def parse(data: bytes) -> tuple[str, list[Record]]:
             ]
         )
     fields = [_COLUMNS[kind].get(name) for name in header]
+    return kind, _records(kind, _csv_rows(reader, fields), header, fields)
+
+
+class _BrokenFile(Exception):
+    def __init__(self, line: int, error: str) -> None:
+        self.line, self.error = line, error
+
+
+def _csv_rows(reader, fields: list[str | None]) -> Iterable[tuple[int, dict[str, str]]]:
+    try:
+        for values in reader:
+            if any(value.strip() for value in values):
+                yield (
+                    reader.line_num,
+                    {f: v.strip() for f, v in zip(fields, values, strict=False) if f},
+                )
+    except csv.Error as error:
+        raise _BrokenFile(reader.line_num, str(error)) from None
+
+
+def _records(kind: str, rows: Iterable[tuple[int, dict]], header, fields) -> list[Record]:
     records: list[Record] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     try:
-        for values in reader:
-            line = reader.line_num
-            if not any(value.strip() for value in values):
-                continue
+        for line, row in rows:
             if len(records) >= MAX_ROWS:
                 errors.append(
                     RowError(line, "", _("At most %(count)d rows per file.") % {"count": MAX_ROWS})
                 )
                 break
-            row = {f: v.strip() for f, v in zip(fields, values, strict=False) if f}
             record, problems = _record(line, kind, row, seen, header, fields)
             errors += problems
             if record is not None:
                 records.append(record)
             if len(errors) >= importing.MAX_ERRORS:
                 break
-    except csv.Error as error:
+    except _BrokenFile as broken:
         errors.append(
             RowError(
-                reader.line_num, "", _("The CSV structure is broken: %(error)s") % {"error": error}
+                broken.line,
+                "",
+                _("The CSV structure is broken: %(error)s") % {"error": broken.error},
             )
         )
     if errors:
         raise importing.ImportFileError(errors[: importing.MAX_ERRORS])
     if not records:
         raise importing.ImportFileError([RowError(2, "", _("The file contains no people."))])
-    return kind, records
+    return records
+
+
+class _AsvReader:
+    """Reads ASV's export.xml with expat, so every student keeps the line it starts on:
+    one row per <schuelerin> with the name of the <klasse> it is listed in. A vorangestellter
+    Namensbestandteil ("von", "de") goes before the last name, as ASV prints it. A file
+    with a DOCTYPE is refused (ASV writes none; entities are a way to attack parsers)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, dict[str, str]]] = []
+        self.path: list[str] = []
+        self.text: list[str] = []
+        self.klasse = ""
+        self.student: dict[str, str] | None = None
+        self.line = 0
+
+    def start(self, name: str, _attributes) -> None:
+        local = name.rsplit(" ", 1)[-1]
+        if not self.path and local != "asv_export":
+            raise ValueError("root")
+        self.path.append(local)
+        self.text = []
+        if local == "schuelerin":
+            self.student, self.line = {}, self.parser.CurrentLineNumber
+        elif local == "klasse":
+            self.klasse = ""
+
+    def end(self, _name: str) -> None:
+        local, parent = self.path.pop(), self.path[-1] if self.path else ""
+        value = " ".join("".join(self.text).split())
+        if local == "klassenname" and parent == "klasse":
+            self.klasse = value
+        elif self.student is not None and parent == "schuelerin":
+            self.student[local] = value
+        elif local == "schuelerin" and self.student is not None:
+            row = {f: self.student.get(e, "") for e, f in _ASV_FIELDS.items() if f != "class_name"}
+            prefix = self.student.get("namensbestandteil_vorangestellt", "")
+            row["last_name"] = (
+                f"{prefix} {row['last_name']}".strip() if prefix else row["last_name"]
+            )
+            row["class_name"] = self.klasse
+            self.rows.append((self.line, row))
+            self.student = None
+        self.text = []
+
+    def data(self, text: str) -> None:
+        self.text.append(text)
+
+    def doctype(self, *_args) -> None:
+        raise ValueError("doctype")
+
+
+def _asv_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    reader = _AsvReader()
+    parser = reader.parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler, parser.EndElementHandler = reader.start, reader.end
+    parser.CharacterDataHandler = reader.data
+    parser.StartDoctypeDeclHandler = reader.doctype
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as error:
+        raise importing.ImportFileError(
+            [
+                RowError(
+                    error.lineno,
+                    "",
+                    _("The XML structure is broken: %(error)s")
+                    % {"error": expat.ErrorString(error.code)},
+                )
+            ]
+        ) from None
+    except ValueError:
+        raise importing.ImportFileError(
+            [
+                RowError(
+                    parser.CurrentLineNumber,
+                    "",
+                    _(
+                        "Unknown XML file: expected ASV's export for a grade book "
+                        "(export.xml with <asv_export>)."
+                    ),
+                )
+            ]
+        ) from None
+    return reader.rows
 
 
 def _record(line, kind, row, seen, header, fields) -> tuple[Record | None, list[RowError]]:

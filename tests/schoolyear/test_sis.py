@@ -1,5 +1,6 @@
 """Sync with the school administration software: matched by the stable id, never by name."""
 
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from kreide.accounts.models import User
 from kreide.core.models import AuditEntry
 from kreide.schools.models import Membership
 from kreide.schoolyear import sis
+from tests.visible import shows, visible_text
 
 pytestmark = pytest.mark.django_db
 SAMPLE = Path(__file__).parent / "schild-schueler.csv"
@@ -384,3 +386,105 @@ def test_apply_works_the_diff_out_again_in_its_transaction(world, make_user):
     diff = sis.diff_for(world.school, kind, records)
     sis.apply(world.admin, world.school, diff, expected=diff.digest())
     assert User.objects.get(pk=ben.pk).first_name == "Ben" and _synced_count(world.school) == 1
+
+
+ASV_SAMPLE = Path(__file__).parent / "asv-export.xml"
+
+
+def test_asv_sample_imports_then_a_reimport_shows_and_applies_the_difference(world):
+    kind, records = sis.parse(ASV_SAMPLE.read_bytes())
+    assert kind == sis.ASV
+    # One row per <schuelerin>, in the class its <klasse> names (both class groups of 5a),
+    # the prefix before the last name, the line each student starts on.
+    assert [(r.sis_id, r.first_name, r.last_name, r.class_name, r.role) for r in records] == [
+        ("a7k2m9", "Maximilian", "Huber", "5a", "student"),
+        ("b3x8q1", "Charlotte", "von Arnim", "5a", "student"),
+        ("c5n4t7", "Elif", "Yılmaz", "5a", "student"),
+        ("d9p6r2", "Lena", "Bauer", "6b", "student"),
+    ]
+    assert [r.line for r in records] == [
+        number
+        for number, text in enumerate(ASV_SAMPLE.read_text().splitlines(), 1)
+        if "<schuelerin>" in text
+    ]
+    first = sis.diff_for(world.school, kind, records)
+    assert [r.sis_id for r in first.new] == ["a7k2m9", "b3x8q1", "c5n4t7", "d9p6r2"]
+    sis.apply(world.admin, world.school, first)
+    charlotte = User.objects.get(school=world.school, sis_id="b3x8q1")
+    assert (charlotte.username, charlotte.get_full_name(), _classes(charlotte)) == (
+        "charlotte.vonarnim",
+        "Charlotte von Arnim",
+        ["5a"],
+    )
+    assert sis.diff_for(world.school, kind, records).has_changes is False
+
+    # The next export: Lena's class is 5b now, Maximilian's family name changed, Elif
+    # left (her <schuelerin> is gone).
+    text = ASV_SAMPLE.read_text(encoding="utf-8")
+    text = text.replace("<klassenname>6b</klassenname>", "<klassenname>5b</klassenname>")
+    text = text.replace(
+        "<familienname>Huber</familienname>", "<familienname>Huber-Lang</familienname>"
+    )
+    text = re.sub(
+        r"<schuelerin>(?:(?!</schuelerin>).)*c5n4t7.*?</schuelerin>", "", text, flags=re.S
+    )
+    kind, records = sis.parse(text.encode("utf-8"))
+    diff = sis.diff_for(world.school, kind, records)
+    elif_ = User.objects.get(school=world.school, sis_id="c5n4t7")
+    assert diff.new == []
+    assert [(c.record.sis_id, c.changes) for c in diff.changed] == [
+        ("a7k2m9", {"last_name": ["Huber", "Huber-Lang"]})
+    ]
+    assert [(c.record.sis_id, c.changes["class"]) for c in diff.moved] == [("d9p6r2", ["6b", "5b"])]
+    assert diff.left == [elif_]
+    sis.apply(world.admin, world.school, diff)
+    elif_.refresh_from_db()
+    assert elif_.is_active is False  # deactivated, never deleted
+    assert _classes(User.objects.get(school=world.school, sis_id="d9p6r2")) == ["5b"]
+
+
+def test_asv_files_that_are_not_its_export(world):
+    def problem(data: bytes) -> tuple[int, str, str]:
+        with pytest.raises(importing.ImportFileError) as error:
+            sis.parse(data)
+        found = error.value.errors[0]
+        return found.line, found.column, str(found.message)
+
+    # The ZIP ASV writes (AES-encrypted): unpack it first.
+    assert "export.xml" in problem(b"PK\x03\x04" + b"\x00" * 40)[2]
+    assert "<asv_export>" in problem(b'<?xml version="1.0"?>\n<html><body/></html>')[2]
+    line, _column, message = problem(b"<asv_export>\n<schulen>\n</schule>\n</asv_export>")
+    assert line == 3 and "XML" in message
+    # A DOCTYPE (entities: the billion laughs) is refused before any entity is expanded.
+    bomb = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE asv_export [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>\n<asv_export>&b;</asv_export>'
+    )
+    assert "<asv_export>" in problem(bomb)[2]
+    # A student without the stable id, and one id twice: named by line and element.
+    data = ASV_SAMPLE.read_bytes().replace(
+        b"<lokales_differenzierungsmerkmal>a7k2m9</lokales_differenzierungsmerkmal>", b""
+    )
+    data = data.replace(b"c5n4t7", b"b3x8q1")
+    with pytest.raises(importing.ImportFileError) as error:
+        sis.parse(data)
+    lines = ASV_SAMPLE.read_text().splitlines()
+    starts = [number for number, text in enumerate(lines, 1) if "<schuelerin>" in text]
+    assert [(e.line, e.column) for e in error.value.errors] == [
+        (starts[0], "lokales_differenzierungsmerkmal"),
+        (starts[2], "lokales_differenzierungsmerkmal"),
+    ]
+
+
+def test_the_office_previews_an_asv_export(world, client_for):
+    from django.urls import reverse
+
+    client = client_for(world.admin)
+    with ASV_SAMPLE.open("rb") as upload:
+        page = client.post(reverse("schoolyear:sync"), {"file": upload})
+    assert page.status_code == 200 and page.context["diff"].format == sis.ASV
+    assert shows(page.content, "Was sich ändern würde (ASV (Bayern))")
+    assert shows(page.content, "von Arnim")
+    with SimpleUploadedFile("export.zip", b"PK\x03\x04" + b"\x00" * 40) as upload:
+        page = client.post(reverse("schoolyear:sync"), {"file": upload})
+    assert "die darin enthaltene export.xml hochladen" in visible_text(page.content)
