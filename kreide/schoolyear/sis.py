@@ -501,8 +501,15 @@ def diff_for(school: School, kind: str, records: list[Record]) -> SyncDiff:
             )
         if not changes and not moved:
             diff.unchanged += 1
+    # An export of students (SchILD's, ASV's) says nothing about teachers: only accounts
+    # of a role the export lists can have left.
+    roles = {record.role for record in records}
     diff.left = sorted(
-        (u for sis_id, u in accounts.items() if sis_id not in listed and u.is_active),
+        (
+            u
+            for sis_id, u in accounts.items()
+            if sis_id not in listed and u.is_active and u.role in roles
+        ),
         key=lambda u: (u.last_name, u.first_name, u.pk),
     )
     if diff.new:

@@ -488,3 +488,18 @@ def test_the_office_previews_an_asv_export(world, client_for):
     with SimpleUploadedFile("export.zip", b"PK\x03\x04" + b"\x00" * 40) as upload:
         page = client.post(reverse("schoolyear:sync"), {"file": upload})
     assert "die darin enthaltene export.xml hochladen" in visible_text(page.content)
+
+
+def test_an_export_of_students_leaves_teachers_alone(world):
+    """SchILD's and ASV's exports list students only: a teacher synced by Kreide's CSV is
+    not "left" because a student export does not name them; a CSV with teachers decides."""
+    User.objects.filter(pk=world.teacher_7a.pk).update(sis_id="T-1")
+    User.objects.filter(pk=world.student_7a.pk).update(sis_id="S-1")
+    student = User.objects.get(pk=world.student_7a.pk)
+    for data in (ASV_SAMPLE.read_bytes(), SAMPLE.read_bytes()):
+        kind, records = sis.parse(data)
+        assert sis.diff_for(world.school, kind, records).left == [student]
+    kind, records = _generic("T-2;Berg;Anna;7a;teacher")
+    assert sis.diff_for(world.school, kind, records).left == [
+        User.objects.get(pk=world.teacher_7a.pk)
+    ]
