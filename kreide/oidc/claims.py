@@ -23,11 +23,13 @@ SCOPES = {
 
 
 def groups_of(user) -> list[Group]:
+    """The account's groups as the access layer counts them (a deactivated one is left out
+    there, not here)."""
     if user.school_id is None:
         return []
     return list(
         Group.objects.for_school(user.school_id)
-        .filter(pk__in=access.group_ids(user), is_active=True)
+        .filter(pk__in=access.group_ids(user))
         .only("name", "kind")
     )
 

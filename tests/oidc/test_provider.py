@@ -16,6 +16,7 @@ from kreide.core.models import AuditEntry
 from kreide.oidc import services
 from kreide.oidc.models import SigningKey
 from kreide.schools.models import Group, Membership
+from kreide.schools.services import set_group_active
 from tests.conftest import PASSWORD
 from tests.oidc.conftest import REDIRECT, basic, query_of
 from tests.visible import visible_text
@@ -74,6 +75,26 @@ def test_code_flow_with_pkce_gives_signed_claims_of_school_and_classes(
     info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
     assert info.status_code == 200
     assert info.json()["preferred_username"] == world.student_7a.username
+    assert info.json()["classes"] == ["7a"]
+
+
+def test_the_groups_claims_leave_a_deactivated_group_out_until_reactivated(
+    world, rp, client, client_for, authorize, exchange, make_group
+):
+    club = make_group(world.school, "Chemie-AG", kind=Group.Kind.WORKGROUP, grade=None)
+    Membership.unscoped.create(school=world.school, group=club, user=world.student_7a)
+    set_group_active(world.admin, club, False)
+    set_group_active(world.admin, world.class_7a, False)
+    body = sign_in_to(rp, world.student_7a, client_for, authorize, exchange)
+    claims = verified_claims(client, body["id_token"])
+    assert claims["classes"] == [] and claims["groups"] == []
+
+    set_group_active(world.admin, club, True)
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert info.json()["groups"] == ["Chemie-AG"] and info.json()["classes"] == []
+    set_group_active(world.admin, world.class_7a, True)
+    info = client.get("/oidc/userinfo/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+    assert sorted(info.json()["groups"]) == ["7a", "Chemie-AG"]
     assert info.json()["classes"] == ["7a"]
 
 

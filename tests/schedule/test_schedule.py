@@ -6,6 +6,8 @@ from django.utils import timezone
 
 from kreide.schedule import services
 from kreide.schedule.models import StartWindow
+from kreide.schools.services import set_group_active
+from tests.visible import visible_text
 
 DAY = date(2027, 1, 11)
 
@@ -80,3 +82,28 @@ def test_windows_written_without_the_service_renew_the_cached_day(world):
     assert services.start_time_for(world.student_7a, DAY) == time(7, 30)
     StartWindow.objects.for_school(world.school).delete()
     assert services.start_time_for(world.student_7a, DAY) is None
+
+
+def test_a_deactivated_class_has_no_start_window_until_reactivated(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    today = timezone.localdate()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_window(world.admin, today, time(8, 5), group=world.class_7a)
+        services.add_window(world.admin, today, time(9, 15), grade_from=7, grade_to=7)
+    assert services.start_time_for(world.student_7a, today) == time(8, 5)
+    assert services.start_time_for(world.teacher_7a, today) == time(8, 5)
+
+    set_group_active(world.admin, world.class_7a, False)
+    # Neither the class's own window nor its grade's: as far as anything goes, 7a has
+    # no members and no teachers now; 7b still starts by the grade's window.
+    assert services.start_time_for(world.student_7a, today) is None
+    assert services.start_time_for(world.teacher_7a, today) is None
+    assert services.start_time_for(world.student_7b, today) == time(9, 15)
+    page = visible_text(client_for(world.student_7a).get("/").content.decode())
+    assert "Deine Klasse beginnt heute" not in page
+
+    set_group_active(world.admin, world.class_7a, True)
+    assert services.start_time_for(world.student_7a, today) == time(8, 5)
+    page = visible_text(client_for(world.student_7a).get("/").content.decode())
+    assert "Deine Klasse beginnt heute um 08:05." in page
