@@ -261,12 +261,8 @@ def parse(data: bytes) -> tuple[str, list[Record]]:
     return kind, _records(kind, _csv_rows(reader, fields), header, fields)
 
 
-class _BrokenFile(Exception):
-    def __init__(self, line: int, error: str) -> None:
-        self.line, self.error = line, error
-
-
-def _csv_rows(reader, fields: list[str | None]) -> Iterable[tuple[int, dict[str, str]]]:
+def _csv_rows(reader, fields: list[str | None]) -> Iterable[tuple[int, dict | RowError]]:
+    """(line, row) per non-empty line; a broken file ends with (line, its RowError)."""
     try:
         for values in reader:
             if any(value.strip() for value in values):
@@ -275,34 +271,31 @@ def _csv_rows(reader, fields: list[str | None]) -> Iterable[tuple[int, dict[str,
                     {f: v.strip() for f, v in zip(fields, values, strict=False) if f},
                 )
     except csv.Error as error:
-        raise _BrokenFile(reader.line_num, str(error)) from None
+        message = _("The CSV structure is broken: %(error)s") % {"error": error}
+        yield reader.line_num, RowError(reader.line_num, "", message)
 
 
-def _records(kind: str, rows: Iterable[tuple[int, dict]], header, fields) -> list[Record]:
+def _records(
+    kind: str, rows: Iterable[tuple[int, dict | RowError]], header, fields
+) -> list[Record]:
     records: list[Record] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    try:
-        for line, row in rows:
-            if len(records) >= MAX_ROWS:
-                errors.append(
-                    RowError(line, "", _("At most %(count)d rows per file.") % {"count": MAX_ROWS})
-                )
-                break
-            record, problems = _record(line, kind, row, seen, header, fields)
-            errors += problems
-            if record is not None:
-                records.append(record)
-            if len(errors) >= importing.MAX_ERRORS:
-                break
-    except _BrokenFile as broken:
-        errors.append(
-            RowError(
-                broken.line,
-                "",
-                _("The CSV structure is broken: %(error)s") % {"error": broken.error},
+    for line, row in rows:
+        if isinstance(row, RowError):
+            errors.append(row)
+            break
+        if len(records) >= MAX_ROWS:
+            errors.append(
+                RowError(line, "", _("At most %(count)d rows per file.") % {"count": MAX_ROWS})
             )
-        )
+            break
+        record, problems = _record(line, kind, row, seen, header, fields)
+        errors += problems
+        if record is not None:
+            records.append(record)
+        if len(errors) >= importing.MAX_ERRORS:
+            break
     if errors:
         raise importing.ImportFileError(errors[: importing.MAX_ERRORS])
     if not records:

@@ -118,6 +118,12 @@ def test_bad_files_name_line_and_column(world):
         sis.parse(b"id;last_name;first_name;class;email\n1;A;B;5a;kaputt\n1;C;D;5a;\n")
     lines = [(e.line, e.column) for e in error.value.errors]
     assert lines == [(2, "email"), (3, "id")]
+    # A broken CSV structure after a bad row: both named, the structure by its line.
+    with pytest.raises(importing.ImportFileError) as error:
+        sis.parse(b"id;last_name;first_name;class\n1;A;;5a\n2;" + b"x" * 200_000 + b"\n")
+    found = [(e.line, e.column) for e in error.value.errors]
+    assert found == [(2, "first_name"), (3, "")]
+    assert "CSV" in str(error.value.errors[1].message)
 
 
 def test_office_preview_then_apply(world, client_for):
