@@ -1,16 +1,19 @@
 """Reading and checking a user-import CSV file before anything is written.
 
 Columns: username, first_name, last_name, role, classes (";"-separated), optional password
-and email. UTF-8 with or without BOM, or Windows-1252 (what German Excel saves as plain
-"CSV"); ";", "," or tab as delimiter; `read_format` says which it found. The whole file is
-checked first; any error names its line and column and nothing of the file is imported.
+and email; a student's line may name up to two parents (`parent1_username`,
+`parent1_first_name`, `parent1_last_name`, `parent1_email`, the same with `parent2_`), who
+become parent accounts of the school linked to the student (kreide.parents). UTF-8 with or
+without BOM, or Windows-1252 (what German Excel saves as plain "CSV"); ";", "," or tab as
+delimiter; `read_format` says which it found. The whole file is checked first; any error
+names its line and column and nothing of the file is imported.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -23,7 +26,10 @@ from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
 from kreide.core.errors import Refusal
 
 REQUIRED_COLUMNS = ("username", "first_name", "last_name", "role", "classes")
-OPTIONAL_COLUMNS = ("password", "email", "external_id")
+PARENT_SLOTS = ("parent1_", "parent2_")
+PARENT_FIELDS = ("username", "first_name", "last_name", "email")
+PARENT_COLUMNS = tuple(slot + name for slot in PARENT_SLOTS for name in PARENT_FIELDS)
+OPTIONAL_COLUMNS = ("password", "email", "external_id", *PARENT_COLUMNS)
 MAX_ROWS = 5000
 MAX_ERRORS = 50
 
@@ -61,6 +67,15 @@ class ImportRow:
     sis_id: str = ""
     # The account's ID at the school's one sign-in provider (kreide.accounts.upstream).
     external_id: str = ""
+    # A student's parents named on their line, linked to the student after the import.
+    parent_rows: list[ImportRow] = field(default_factory=list, compare=False, repr=False)
+    # A parent account named in a student's line: its columns' prefix ("parent1_"), for
+    # the messages, and the class its slip is sorted under.
+    column_prefix: str = ""
+    slip_class: str = ""
+
+    def column(self, name: str) -> str:
+        return self.column_prefix + name
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,8 @@ def parse(data: bytes, school) -> list[ImportRow]:
                 reader.line_num, "", _("The CSV structure is broken: %(error)s") % {"error": error}
             )
         )
+    rows, parent_errors = _add_parents(rows)
+    errors.extend(parent_errors)
     errors.extend(check_against_database(rows, school))
     if errors:
         raise ImportFileError(errors[:MAX_ERRORS])
@@ -284,6 +301,7 @@ def _check_row(
     external_id = values.get("external_id", "")
     if len(external_id) > 255:
         fail("external_id", _("At most 255 characters."))
+    parents = _parents_in_line(line, values, role, classes, errors)
     if errors:
         return None, errors
     return ImportRow(
@@ -296,7 +314,117 @@ def _check_row(
         password,
         email,
         external_id=external_id,
+        parent_rows=parents,  # rows of their own after `_add_parents`
     ), []
+
+
+def _parents_in_line(
+    line: int, values: dict[str, str], role: str | None, classes: list[str], errors: list
+) -> list[ImportRow]:
+    """The parents a student's line names (parent1_…, parent2_…), as rows of role parent."""
+    found: list[ImportRow] = []
+    for slot in PARENT_SLOTS:
+        given = {name: values.get(slot + name, "") for name in PARENT_FIELDS}
+        if not any(given.values()):
+            continue
+
+        def fail(name: str, message: str, slot: str = slot) -> None:
+            errors.append(RowError(line, slot + name, message))
+
+        if role != User.Role.STUDENT:
+            fail("username", _("Only a student's line can name parents."))
+            continue
+        username = given["username"]
+        if not username:
+            fail("username", _("The parent's username is missing."))
+        elif len(username) > 150:
+            fail("username", _("At most 150 characters."))
+        else:
+            try:
+                UnicodeUsernameValidator()(username)
+            except ValidationError:
+                fail("username", _("Only letters, digits and . - _ @ + are allowed."))
+        for name in ("first_name", "last_name"):
+            if not given[name]:
+                fail(name, _("This value is missing."))
+            elif len(given[name]) > 150:
+                fail(name, _("At most 150 characters."))
+        if given["email"]:
+            try:
+                validate_email(given["email"])
+            except ValidationError:
+                fail("email", _("This is not a valid e-mail address."))
+        if any(parent.username.lower() == username.lower() for parent in found):
+            fail("username", _("The same parent is named twice in this line."))
+            continue
+        found.append(
+            ImportRow(
+                line,
+                username,
+                given["first_name"],
+                given["last_name"],
+                User.Role.PARENT,
+                [],
+                email=given["email"],
+                column_prefix=slot,
+                slip_class=classes[0] if classes else "",
+            )
+        )
+    return found
+
+
+def _add_parents(rows: list[ImportRow]) -> tuple[list[ImportRow], list[RowError]]:
+    """The file's rows and, after them, a row for each parent its students' lines name
+    (once, however many children): a parent may also have a line of their own, then that
+    line is the account. A name used for a parent must be a parent's everywhere."""
+    errors: list[RowError] = []
+    accounts = {row.username.lower(): row for row in rows}
+    emails = {row.email.lower(): row for row in rows if row.email}
+    added: dict[str, ImportRow] = {}
+    for row in rows:
+        for parent in row.parent_rows:
+            key = parent.username.lower()
+            own = accounts.get(key)
+            if own is not None:
+                if own.role != User.Role.PARENT:
+                    errors.append(
+                        RowError(
+                            parent.line,
+                            parent.column("username"),
+                            _("This is the username of line %(line)d, which is not a parent.")
+                            % {"line": own.line},
+                        )
+                    )
+                continue
+            first = added.get(key)
+            if first is None:
+                owner = emails.get(parent.email.lower()) if parent.email else None
+                if owner is not None and owner.username.lower() != key:
+                    errors.append(
+                        RowError(
+                            parent.line,
+                            parent.column("email"),
+                            _("Already used in line %(line)d.") % {"line": owner.line},
+                        )
+                    )
+                    continue
+                added[key] = parent
+                if parent.email:
+                    emails[parent.email.lower()] = parent
+            elif (first.first_name, first.last_name, first.email.lower()) != (
+                parent.first_name,
+                parent.last_name,
+                parent.email.lower(),
+            ):
+                errors.append(
+                    RowError(
+                        parent.line,
+                        parent.column("username"),
+                        _("This parent is named differently in line %(line)d.")
+                        % {"line": first.line},
+                    )
+                )
+    return rows + list(added.values()), errors
 
 
 def check_against_database(rows: list[ImportRow], school) -> list[RowError]:
@@ -304,19 +432,30 @@ def check_against_database(rows: list[ImportRow], school) -> list[RowError]:
     errors = []
     usernames = {row.username.lower(): row for row in rows}
     emails = {row.email.lower(): row for row in rows if row.email}
-    for username, school_id in (
+    for username, school_id, role in (
         User.objects.annotate(key=Lower("username"))
         .filter(key__in=list(usernames))
-        .values_list("username", "school_id")
+        .values_list("username", "school_id", "role")
     ):
+        row = usernames[username.lower()]
         if school_id != school.pk:
             errors.append(
                 RowError(
-                    usernames[username.lower()].line,
-                    "username",
+                    row.line,
+                    row.column("username"),
                     # The school office's form says the same: nothing tells which school,
                     # or whether any, holds it.
                     _("This username is already taken."),
+                )
+            )
+        elif row.column_prefix and role != User.Role.PARENT:
+            # A parent named in a student's line links an existing account only if it
+            # is a parent's: the import must not turn a student or teacher into one.
+            errors.append(
+                RowError(
+                    row.line,
+                    row.column("username"),
+                    _("This username belongs to an account here that is not a parent."),
                 )
             )
     for username, email in (
@@ -327,7 +466,11 @@ def check_against_database(rows: list[ImportRow], school) -> list[RowError]:
         row = emails[email.lower()]
         if row.username.lower() != username.lower():
             errors.append(
-                RowError(row.line, "email", _("This e-mail address belongs to another account."))
+                RowError(
+                    row.line,
+                    row.column("email"),
+                    _("This e-mail address belongs to another account."),
+                )
             )
     return errors + _check_external_ids(rows, school)
 

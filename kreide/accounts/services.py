@@ -306,7 +306,9 @@ def _write_import(
                     row.last_name,
                     row.username,
                     generated[row.line],
-                    slip_group([groups_by_name[name.lower()] for name in row.classes]),
+                    # A parent's slip goes home through their child's class.
+                    row.slip_class
+                    or slip_group([groups_by_name[name.lower()] for name in row.classes]),
                 )
             )
     User.objects.bulk_create(result.created, batch_size=500)
@@ -338,6 +340,16 @@ def _write_import(
 
     _link_imported(school, actor, rows, by_username)
     _sync_import_memberships(school, actor, rows, by_username, groups_by_name)
+    pairs = [
+        (by_username[parent.username.lower()], by_username[row.username.lower()])
+        for row in rows
+        for parent in row.parent_rows
+    ]
+    if pairs:
+        # Deferred: kreide.parents reads this app's import format.
+        from kreide.parents.services import link_imported
+
+        link_imported(school, actor, pairs)
     return result
 
 

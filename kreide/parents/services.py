@@ -176,6 +176,33 @@ def import_parents(actor: User, data: bytes) -> ParentImport:
     return result
 
 
+def link_imported(school, actor: User | None, pairs: list[tuple[User, User]]) -> int:
+    """Link the parents a student file names to their children: called by kreide.accounts'
+    import_users inside its transaction, after the file was checked (both accounts of
+    `school`, the parent of role parent, the child a student). Links that exist stay; one
+    bulk insert for the new ones (an import names hundreds). Returns how many are new."""
+    for parent, child in pairs:
+        if parent.role != User.Role.PARENT or parent.school_id != child.school_id:
+            raise ParentRefusal(_("Only parent accounts of this school can be linked to a child."))
+        _student(school, child)
+    existing = set(
+        ParentLink.objects.for_school(school)
+        .filter(child__in=[child for _parent, child in pairs])
+        .values_list("parent_id", "child_id")
+    )
+    new: dict[tuple[int, int], ParentLink] = {}
+    for parent, child in pairs:
+        if (parent.pk, child.pk) not in existing:
+            new.setdefault(
+                (parent.pk, child.pk),
+                ParentLink(school_id=getattr(school, "pk", school), parent=parent, child=child),
+            )
+    # A link made meanwhile by the office is an IntegrityError: the import looks again.
+    created = ParentLink.unscoped.bulk_create(list(new.values()), batch_size=500)
+    audit.record_many(school, actor, "parent.linked", created, how="import")
+    return len(created)
+
+
 # --- Invitation codes -------------------------------------------------------------------
 
 

@@ -234,3 +234,125 @@ def test_excel_files_in_every_encoding_are_read_and_the_format_is_named(
     joerg = User.objects.get(username="joerg.mueller")
     assert (joerg.first_name, joerg.last_name) == ("Jörg", "Müller")
     assert User.objects.get(username="aenne.weiss").last_name == "Weiß"
+
+
+PARENTS_CSV = (
+    "username;first_name;last_name;role;classes;parent1_username;parent1_first_name;"
+    "parent1_last_name;parent1_email;parent2_username;parent2_first_name;parent2_last_name;"
+    "parent2_email\n"
+    "anna.becker;Anna;Becker;student;7a;maria.becker;Maria;Becker;maria@nord.example;"
+    "paul.becker;Paul;Becker;\n"
+    # Anna's brother in 7b: the same mother, named again, is one account.
+    "tom.becker;Tom;Becker;student;7b;maria.becker;Maria;Becker;maria@nord.example;;;;\n"
+    "clara.neu;Clara;Neu;student;8c;;;;;;;;\n"
+)
+
+
+def _links(school) -> set[tuple[str, str]]:
+    from kreide.parents.models import ParentLink
+
+    return set(
+        ParentLink.objects.for_school(school).values_list("parent__username", "child__username")
+    )
+
+
+def test_the_student_file_names_parents_who_are_created_and_linked(world):
+    result = _import(world, PARENTS_CSV)
+    maria = User.objects.get(username="maria.becker")
+    assert maria.role == User.Role.PARENT and maria.school == world.school
+    assert maria.email == "maria@nord.example" and maria.must_change_password
+    assert _memberships(maria) == set()
+    assert _links(world.school) == {
+        ("maria.becker", "anna.becker"),
+        ("maria.becker", "tom.becker"),
+        ("paul.becker", "anna.becker"),
+    }
+    slips = {c.username: c for c in result.credentials}
+    assert {"maria.becker", "paul.becker"} <= set(slips)
+    assert slips["paul.becker"].group == "7a"  # handed out through the child's class
+    assert maria.check_password(slips["maria.becker"].password)
+    assert AuditEntry.objects.for_school(world.school).filter(action="parent.linked").count() == 3
+    # The parent sees both children; importing the file again changes nothing.
+    from kreide.schools import access
+
+    maria.must_change_password = False
+    assert {c.username for c in access.children_of(maria)} == {"anna.becker", "tom.becker"}
+    again = _import(world, PARENTS_CSV)
+    assert not again.created and len(_links(world.school)) == 3
+
+
+def test_a_file_links_existing_parent_accounts(world, make_user):
+    mother = make_user(world.school, User.Role.PARENT, username="maria.becker",
+                       first_name="Maria", last_name="Becker")  # fmt: skip
+    text = (
+        "username;first_name;last_name;role;classes;parent1_username;parent1_first_name;"
+        "parent1_last_name\n"
+        f"{world.student_7a.username};Lea;Klein;student;7a;maria.becker;Maria;Becker\n"
+        # A parent with a line of their own is that account, linked to the child too.
+        "lena.vogel;Lena;Vogel;student;7b;uwe.vogel;Uwe;Vogel\n"
+        "uwe.vogel;Uwe;Vogel;parent;;;;\n"
+    )
+    result = _import(world, text)
+    assert mother not in result.created
+    assert _links(world.school) == {
+        ("maria.becker", world.student_7a.username),
+        ("uwe.vogel", "lena.vogel"),
+    }
+    assert User.objects.filter(username="uwe.vogel").count() == 1
+
+
+def _problems(world, text: str) -> list[str]:
+    with pytest.raises(importing.ImportFileError) as caught:
+        importing.parse(text.encode(), world.school)
+    return [str(error) for error in caught.value.errors]
+
+
+HEADER = (
+    "username;first_name;last_name;role;classes;parent1_username;parent1_first_name;"
+    "parent1_last_name;parent1_email;parent2_username;parent2_first_name;parent2_last_name\n"
+)
+
+
+def test_bad_parent_columns_name_line_and_column_and_nothing_is_written(world, make_user):
+    make_user(world.other_school, User.Role.PARENT, username="fremd.elter")
+    text = HEADER + (
+        "s.eins;Sa;Eins;student;7a;;Maria;Becker;;;;\n"  # username missing
+        "s.zwei;Sa;Zwei;student;7a;m.zwei;;Zwei;keine-adresse;;;\n"  # name and e-mail
+        "t.drei;Ta;Drei;teacher;7a;m.drei;Mo;Drei;;;;\n"  # only students name parents
+        f"s.vier;Sa;Vier;student;7a;{world.teacher_7a.username};Te;Acher;;;;\n"  # not a parent
+        "s.fuenf;Sa;Fuenf;student;7a;fremd.elter;Fr;Emd;;;;\n"  # another school's account
+        "s.sechs;Sa;Sechs;student;7a;m.sechs;Mo;Sechs;;m.sechs;Mo;Sechs\n"  # twice in a line
+        "s.sieben;Sa;Sieben;student;7a;m.acht;Mo;Acht;;;;\n"
+        "s.acht;Sa;Acht;student;7b;m.acht;Mia;Acht;;;;\n"  # named differently
+        "s.neun;Sa;Neun;student;7a;s.sieben;Sa;Sieben;;;;\n"  # a student of the file
+    )
+    problems = _problems(world, text)
+    assert problems == [
+        "Zeile 2, Spalte „parent1_username“: Der Benutzername des Elternteils fehlt.",
+        "Zeile 3, Spalte „parent1_first_name“: Dieser Wert fehlt.",
+        "Zeile 3, Spalte „parent1_email“: Das ist keine gültige E-Mail-Adresse.",
+        "Zeile 4, Spalte „parent1_username“: Nur die Zeile einer Schülerin oder eines "
+        "Schülers kann Eltern nennen.",
+        "Zeile 7, Spalte „parent2_username“: Derselbe Elternteil ist in dieser Zeile "
+        "zweimal genannt.",
+        "Zeile 9, Spalte „parent1_username“: Dieser Elternteil ist in Zeile 8 anders genannt.",
+        "Zeile 10, Spalte „parent1_username“: Das ist der Benutzername aus Zeile 8, "
+        "der kein Elternteil ist.",
+        "Zeile 5, Spalte „parent1_username“: Dieser Benutzername gehört hier zu einem "
+        "Konto, das kein Elternteil ist.",
+        "Zeile 6, Spalte „parent1_username“: Dieser Benutzername ist bereits vergeben.",
+    ]
+    assert not User.objects.filter(username__in=["s.sieben", "m.acht", "s.eins"]).exists()
+
+
+def test_the_import_page_reports_parent_problems_and_imports_nothing(world, client_for):
+    text = HEADER + "s.eins;Sa;Eins;student;7a;;Maria;Becker;;;;\n"
+    response = client_for(world.admin).post(
+        "/accounts/admin/import/",
+        {"file": SimpleUploadedFile("schueler.csv", text.encode())},
+    )
+    page = response.content.decode()
+    assert "Es wurde nichts importiert" in page
+    assert "Der Benutzername des Elternteils fehlt." in page
+    assert "parent1_username" in page  # listed among the columns
+    assert not User.objects.filter(username="s.eins").exists()
