@@ -34,9 +34,8 @@ from kreide.core import audit
 from kreide.core.errors import Refusal
 from kreide.news import events
 from kreide.news.models import News, NewsAttachment, Receipt
-from kreide.parents.models import ParentLink
 from kreide.schools import access
-from kreide.schools.models import Group, Membership
+from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
 
 audit.declare(
@@ -230,14 +229,6 @@ def announce_due(school_id: int | None = None, now: datetime | None = None) -> i
 # --- Readers ----------------------------------------------------------------------------
 
 
-def _children_group_ids(parent: User) -> set[int]:
-    return set(
-        Membership.objects.for_school(parent.school_id)
-        .filter(user__in=access.children_of(parent), role=access.MEMBER, group__is_active=True)
-        .values_list("group_id", flat=True)
-    )
-
-
 @dataclass(frozen=True)
 class Reader:
     """What decides which news a person reads: the rules of this module's docstring, once
@@ -254,7 +245,7 @@ class Reader:
         if access.is_admin_of(user, user.school_id):
             return cls(user.pk, admin=True, staff=True)
         if user.is_parent:
-            return cls(user.pk, parents_of=frozenset(_children_group_ids(user)))
+            return cls(user.pk, parents_of=frozenset(access.children_group_ids(user)))
         taught = frozenset(pk for pk, role in roles.items() if role == access.TEACHER)
         return cls(user.pk, staff=user.is_teacher, groups=frozenset(roles), parents_of=taught)
 
@@ -340,17 +331,9 @@ def reader_ids(news: News) -> set[int]:
     if news.audience == Audience.GROUPS:
         return {user_id for user_id, _role in access.roster(school, groups)}
     return set(
-        people.filter(role=User.Role.PARENT, pk__in=_parents_of_groups(school, groups)).values_list(
-            "pk", flat=True
-        )
-    )
-
-
-def _parents_of_groups(school_id: int, groups: list[int]) -> QuerySet:
-    return (
-        ParentLink.objects.for_school(school_id)
-        .filter(child__in=access.member_ids(school_id, groups), child__is_active=True)
-        .values("parent_id")
+        people.filter(
+            role=User.Role.PARENT, pk__in=access.parents_of_groups(school, groups)
+        ).values_list("pk", flat=True)
     )
 
 
@@ -373,21 +356,11 @@ def letter_children(news: News) -> list[ChildRow]:
     groups = list(news.groups.filter(is_active=True).values_list("pk", "name"))
     names = dict(groups)
     rows: dict[int, ChildRow] = {}
-    for membership in (
-        Membership.objects.for_school(news.school_id)
-        .filter(group_id__in=names, role=access.MEMBER, user__is_active=True)
-        .select_related("user")
-        .order_by("user__last_name", "user__first_name", "user_id")
-    ):
-        row = rows.setdefault(membership.user_id, ChildRow(membership.user, [], []))
-        row.groups.append(names[membership.group_id])
-    for link in (
-        ParentLink.objects.for_school(news.school_id)
-        .filter(child_id__in=rows, parent__is_active=True)
-        .select_related("parent")
-        .order_by("parent__last_name", "parent__first_name")
-    ):
-        rows[link.child_id].parents.append(link.parent)
+    for child, group_id in access.members_in_order(news.school_id, list(names)):
+        row = rows.setdefault(child.pk, ChildRow(child, [], []))
+        row.groups.append(names[group_id])
+    for child_id, parents in access.parents_by_child(news.school_id, list(rows)).items():
+        rows[child_id].parents.extend(parents)
     for receipt in (
         Receipt.objects.for_school(news.school_id)
         .filter(news=news, child_id__in=rows)
@@ -408,13 +381,7 @@ def children_to_confirm(parent: User, news: News) -> list[tuple[User, Receipt | 
     if not (news.is_letter and parent.is_parent):
         return []
     groups = news.groups.filter(is_active=True).values("pk")
-    kids = list(
-        access.children_of(parent).filter(
-            pk__in=Membership.objects.for_school(news.school_id)
-            .filter(group_id__in=groups, role=access.MEMBER)
-            .values("user_id")
-        )
-    )
+    kids = list(access.children_in_groups(parent, groups))
     receipts = {
         r.child_id: r
         for r in Receipt.objects.for_school(news.school_id)

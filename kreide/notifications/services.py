@@ -36,7 +36,6 @@ from kreide.notifications.models import (
 )
 from kreide.parents.models import AbsenceReport
 from kreide.schools import access
-from kreide.schools.models import Group, Membership
 from kreide.tasks.models import Submission, Task
 from kreide.tasks.services import HANDED_IN, assignees
 from kreide.timetable.models import Substitution
@@ -165,17 +164,7 @@ def on_absence_reported(report_id: int, **_payload) -> None:
     report = AbsenceReport.unscoped.select_related("child").filter(pk=report_id).first()
     if report is None:
         return
-    # The child's classes by membership: a child who never signed in still has a class.
-    classes = list(
-        Membership.objects.for_school(report.school_id)
-        .filter(user_id=report.child_id, role=access.MEMBER, group__kind=Group.Kind.CLASS)
-        .values_list("group_id", flat=True)
-    )
-    readers = set(
-        access.member_ids(report.school_id, classes, access.TEACHER).values_list(
-            "user_id", flat=True
-        )
-    )
+    readers = access.class_teacher_ids(report.school_id, report.child_id)
     readers |= set(
         User.objects.for_school(report.school_id)
         .filter(role=User.Role.SCHOOL_ADMIN, is_active=True)
@@ -295,22 +284,13 @@ def on_substitutions_added(school_id: int, substitution_ids: list[int], **_paylo
     )
     if not rows:
         return
-    students: dict[int, set[int]] = defaultdict(set)
-    for group_id, user_id in (
-        Membership.objects.for_school(school_id)
-        .filter(
-            group_id__in={row.group_id for row in rows},
-            role=access.MEMBER,
-            group__is_active=True,
-            user__is_active=True,
-            user__role=User.Role.STUDENT,
-        )
-        .values_list("group_id", "user_id")
-    ):
-        students[group_id].add(user_id)
+    students = access.members_by_group(
+        school_id, {row.group_id for row in rows}, account_role=User.Role.STUDENT
+    )
     changes: dict[tuple[int, date], list[Substitution]] = defaultdict(list)
     for row in rows:
-        concerned = students[row.group_id] | {row.teacher_id, row.absent_teacher_id} - {None}
+        concerned = students.get(row.group_id, set()) | {row.teacher_id, row.absent_teacher_id}
+        concerned -= {None}
         for user_id in concerned:
             changes[(user_id, row.day)].append(row)
     by_text: dict[str, list[int]] = defaultdict(list)

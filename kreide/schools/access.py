@@ -179,17 +179,49 @@ def roster(school, groups) -> list[tuple[int, str]]:
     )
 
 
-def members_by_group(school, groups) -> dict[int, set[int]]:
+def members_by_group(school, groups, account_role: str | None = None) -> dict[int, set[int]]:
     """For each of the active ones of `groups` (ids) of `school`, the ids of its active
-    members with the role member: one query, e.g. for counting many tasks' students."""
+    members with the role member (and the account role `account_role`, e.g. students only):
+    one query, e.g. for counting many tasks' students or notifying the classes of many
+    substitutions."""
+    memberships = Membership.objects.for_school(school).filter(
+        group_id__in=groups, group__is_active=True, role=MEMBER, user__is_active=True
+    )
+    if account_role is not None:
+        memberships = memberships.filter(user__role=account_role)
     members: dict[int, set[int]] = {}
-    for group_id, user_id in (
-        Membership.objects.for_school(school)
-        .filter(group_id__in=groups, group__is_active=True, role=MEMBER, user__is_active=True)
-        .values_list("group_id", "user_id")
-    ):
+    for group_id, user_id in memberships.values_list("group_id", "user_id"):
         members.setdefault(group_id, set()).add(user_id)
     return members
+
+
+def members_in_order(school, groups) -> list[tuple[User, int]]:
+    """(account, group id) for each active account with the role member in the active ones
+    of `groups` (ids) of `school`, by name: one query (e.g. a parent letter's children)."""
+    return [
+        (membership.user, membership.group_id)
+        for membership in Membership.objects.for_school(school)
+        .filter(group_id__in=groups, group__is_active=True, role=MEMBER, user__is_active=True)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user_id")
+    ]
+
+
+def class_teacher_ids(school, student) -> set[int]:
+    """The teachers of the active classes `student` (a User or its id) is a member
+    of, whether or not the student takes part: a child who never signed in still has a
+    class (two queries)."""
+    classes = list(
+        Membership.objects.for_school(school)
+        .filter(
+            user_id=getattr(student, "pk", student),
+            role=MEMBER,
+            group__kind=Group.Kind.CLASS,
+            group__is_active=True,
+        )
+        .values_list("group_id", flat=True)
+    )
+    return set(member_ids(school, classes, TEACHER).values_list("user_id", flat=True))
 
 
 def teaches(teacher, student) -> bool:
@@ -236,21 +268,56 @@ def is_parent_of(user, child) -> bool:
     return children_of(user).filter(pk=child_id).exists()
 
 
+def children_group_ids(user, kind: str | None = None) -> set[int]:
+    """The active groups (of `kind`, if given) a parent's children are members of: whose
+    news for parents and letters home the parent reads (one query; none for non-parents)."""
+    memberships = Membership.objects.for_school(user.school_id).filter(
+        user__in=children_of(user), role=MEMBER, group__is_active=True
+    )
+    if kind is not None:
+        memberships = memberships.filter(group__kind=kind)
+    return set(memberships.values_list("group_id", flat=True))
+
+
+def children_in_groups(user, groups) -> QuerySet[User]:
+    """A parent's children who are members of the active ones of `groups` (ids or a
+    queryset, used as a subquery: one query in all)."""
+    return children_of(user).filter(
+        pk__in=Membership.objects.for_school(user.school_id)
+        .filter(group_id__in=groups, role=MEMBER, group__is_active=True)
+        .values("user_id")
+    )
+
+
+def parents_of_groups(school, groups) -> QuerySet:
+    """The ids of the parents linked to an active member of the active ones of `groups`,
+    usable as a subquery (a letter home's readers)."""
+    return (
+        ParentLink.objects.for_school(school)
+        .filter(child__in=member_ids(school, groups), child__is_active=True)
+        .values("parent_id")
+    )
+
+
+def parents_by_child(school, children) -> dict[int, list[User]]:
+    """{child id: their active parents by name} for `children` (ids): one query."""
+    found: dict[int, list[User]] = {}
+    for link in (
+        ParentLink.objects.for_school(school)
+        .filter(child_id__in=children, parent__is_active=True)
+        .select_related("parent")
+        .order_by("parent__last_name", "parent__first_name")
+    ):
+        found.setdefault(link.child_id, []).append(link.parent)
+    return found
+
+
 def parent_contact_ids(user) -> QuerySet:
     """Whom a parent may write to: the teachers of their children's classes and the school
     office (the messenger's policy for parents), usable as a subquery."""
     if not (participates(user) and user.role == User.Role.PARENT):
         return User.objects.none().values("pk")
-    classes = list(
-        Membership.objects.for_school(user.school_id)
-        .filter(
-            user__in=children_of(user),
-            role=MEMBER,
-            group__kind=Group.Kind.CLASS,
-            group__is_active=True,
-        )
-        .values_list("group_id", flat=True)
-    )
+    classes = list(children_group_ids(user, Group.Kind.CLASS))
     return (
         User.objects.for_school(user.school_id)
         .filter(
