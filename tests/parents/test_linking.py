@@ -1,8 +1,11 @@
 """Parents are linked by the school office, by a parent file and by a code on a slip."""
 
+import html
 import re
+from urllib.parse import unquote
 
 import pytest
+import segno
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -165,3 +168,58 @@ def test_office_sees_and_removes_links(family, client_for):
     )
     assert office.post(reverse("parents:office_unlink", args=[link.pk])).status_code == 302
     assert list(access.children_of(family.parent)) == [family.student_7a]
+
+
+def _dark_modules(svg: str) -> set[tuple[int, int]]:
+    """The dark modules of a QR code drawn as segno draws SVG: one path of horizontal runs
+    ("M2 2.5h7m1 0h3…", absolute then relative moves), read back as (column, row)."""
+    path = re.search(r" d='([^']+)'", svg).group(1)
+    x = y = 0.0
+    dark = set()
+    for command, numbers in re.findall(r"([MmHh])([-\d. ]+)", path):
+        values = [float(n) for n in numbers.split()]
+        if command == "M":
+            x, y = values
+        elif command == "m":
+            x, y = x + values[0], y + values[1]
+        else:
+            dark.update((int(x) + step, int(y)) for step in range(int(values[0])))
+            x += values[0]
+    return dark
+
+
+def _qr_holds(svg: str, text: str) -> bool:
+    """Whether the drawn code is the QR code of `text` (at any error correction level):
+    its modules against those segno computes for `text`, wherever the border lies."""
+    drawn = _dark_modules(svg)
+    # The finder pattern's corner module is dark in every QR code: it marks the border.
+    left, top = min(c for c, _ in drawn), min(r for _, r in drawn)
+    for error in "lmqh":
+        expected = {
+            (column, row)
+            for row, line in enumerate(segno.make(text, error=error, boost_error=False).matrix)
+            for column, module in enumerate(line)
+            if module
+        }
+        if {(c + left, r + top) for c, r in expected} == drawn:
+            return True
+    return False
+
+
+def test_the_slip_holds_a_qr_code_of_the_join_address_with_its_code(world, client_for, client):
+    page = client_for(world.admin).post(
+        reverse("parents:office_invite"), {"group": world.class_7a.pk}
+    )
+    text = page.content.decode()
+    codes = re.findall(r'class="code">([A-Z0-9-]+)<', text)
+    images = re.findall(r'<img src="(data:image/svg\+xml[^"]+)"', text)
+    assert len(codes) == len(images) == 2
+    for code, image in zip(codes, images, strict=True):
+        svg = unquote(html.unescape(image).split(",", 1)[1])
+        join = f"http://testserver{reverse('parents:join')}?code={code}"
+        assert _qr_holds(svg, join), code
+        assert not _qr_holds(svg, f"http://testserver{reverse('parents:join')}?code=X{code}")
+        # The address the phone opens has the code filled in.
+        opened = client.get(join)
+        assert f'value="{code}"' in opened.content.decode()
+    assert not _qr_holds(unquote(html.unescape(images[0]).split(",", 1)[1]), join)
