@@ -385,10 +385,18 @@ def check_can_post(member: RoomMember, user: User) -> None:
             .select_related("user", "user__school")
             .first()
         )
-        if other is None or not can_message_directly(user, other.user):
+        if other is None or not (
+            can_message_directly(user, other.user) or _answers(user, other.user, room)
+        ):
             raise MessengerError(
                 "not_allowed", _("Your school does not allow this direct conversation.")
             )
+
+
+def _answers(user: User, other: User, room: Room) -> bool:
+    """A parent answers in a conversation a teacher started, also where the school has
+    parents write to the office only (School.parents_message_teachers)."""
+    return user.is_parent and room.created_by_id == other.pk and can_message_directly(other, user)
 
 
 def _require_moderator(member: RoomMember) -> None:

@@ -313,19 +313,16 @@ def parents_by_child(school, children) -> dict[int, list[User]]:
 
 
 def parent_contact_ids(user) -> QuerySet:
-    """Whom a parent may write to: the teachers of their children's classes and the school
-    office (the messenger's policy for parents), usable as a subquery."""
+    """Whom a parent may write to: the school office, and the teachers of their children's
+    classes where the school allows it (`School.parents_message_teachers`, the messenger's
+    policy for parents), usable as a subquery."""
     if not (participates(user) and user.role == User.Role.PARENT):
         return User.objects.none().values("pk")
-    classes = list(children_group_ids(user, Group.Kind.CLASS))
-    return (
-        User.objects.for_school(user.school_id)
-        .filter(
-            Q(role=User.Role.SCHOOL_ADMIN) | Q(pk__in=member_ids(user.school_id, classes, TEACHER)),
-            is_active=True,
-        )
-        .values("pk")
-    )
+    contacts = Q(role=User.Role.SCHOOL_ADMIN)
+    if user.school.parents_message_teachers:
+        classes = list(children_group_ids(user, Group.Kind.CLASS))
+        contacts |= Q(pk__in=member_ids(user.school_id, classes, TEACHER))
+    return User.objects.for_school(user.school_id).filter(contacts, is_active=True).values("pk")
 
 
 def classes(user) -> list[tuple[int, int | None]]:

@@ -88,8 +88,17 @@ class AddMembersForm(forms.Form):
 class SchoolSettingsForm(forms.ModelForm):
     class Meta:
         model = School
-        fields = ["student_direct_messages", "public_links_allowed", "parents_see_task_contents"]
+        fields = [
+            "student_direct_messages",
+            "public_links_allowed",
+            "parents_see_task_contents",
+            "parents_message_teachers",
+        ]
         help_texts = {
+            "parents_message_teachers": _(
+                "Off: parents write to the school office only; they still answer in a "
+                "conversation a teacher started."
+            ),
             "parents_see_task_contents": _(
                 "Off: parents see each task's title, due date and hand-in state only. On: "
                 "also the task's text."

@@ -22,6 +22,12 @@ class School(models.Model):
     parents_see_task_contents = models.BooleanField(
         _("parents see the contents of their children's tasks"), default=False
     )
+    # db_default: the previous release's INSERTs leave the column out (docs/scale-out.md).
+    parents_message_teachers = models.BooleanField(
+        _("parents may write to their children's class teachers in the messenger"),
+        default=True,
+        db_default=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     # A school feeds cached fragments (its name on the info screen): an update() bumps
