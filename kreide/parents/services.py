@@ -301,23 +301,24 @@ def child_of(parent: User, child_id: int) -> User:
     return child
 
 
-def child_groups(child: User) -> list[int]:
-    """The active classes and groups the child is a member of (one query): what the
-    child's tasks, timetable and dates come from. A deactivated class is not among them."""
-    return list(access.group_ids(child, access.MEMBER).values_list("group_id", flat=True))
+def child_groups(parent: User, child: User) -> list[int]:
+    """The active classes and groups the parent's child is a member of (one query): what
+    the child's tasks, timetable and dates come from. A deactivated class is not among
+    them; a child who has not yet changed their initial password is followed all the same."""
+    return access.child_group_ids(parent, child)
 
 
-def child_tasks(child: User, groups: list[int] | None = None) -> list:
+def child_tasks(child: User, groups: list[int]) -> list:
     """The child's tasks with due date and hand-in state; the page shows their text only
-    where the school lets parents see it (School.parents_see_task_contents)."""
-    return student_task_list(child, groups)
+    where the school lets parents see it (School.parents_see_task_contents). `groups`:
+    child_groups, which checked the link."""
+    return student_task_list(child, groups, followed=True)
 
 
-def child_days(
-    child: User, groups: list[int] | None = None, days: list[date] | None = None
-) -> list:
-    """The child's timetable with its substitutions for `days`: by default the next two
-    school days, as the dashboard shows them (on a Saturday, Monday's plan matters)."""
+def child_days(child: User, groups: list[int], days: list[date] | None = None) -> list:
+    """The timetable of the child's `groups` (child_groups) with its substitutions for
+    `days`: by default the next two school days, as the dashboard shows them (on a
+    Saturday, Monday's plan matters)."""
     if days is None:
         free = calendars.free_days(child.school_id)
         first = calendars.school_day_on_or_after(timezone.localdate(), free)
@@ -332,7 +333,7 @@ def child_dates(parent: User, child: User, groups: list[int] | None = None) -> l
     if not access.is_parent_of(parent, child):
         raise PermissionDenied
     if groups is None:
-        groups = child_groups(child)
+        groups = child_groups(parent, child)
     today = timezone.localdate()
     found = calendars.events_for(parent, groups, today, today + timedelta(days=DATES_DAYS - 1))
     return [item for item in found if item.audience != Event.Audience.PERSONAL]

@@ -55,7 +55,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def child(request: HttpRequest, pk: int) -> HttpResponse:
     parent = _parent(request)
     kid = services.child_of(parent, pk)
-    groups = services.child_groups(kid)
+    groups = services.child_groups(parent, kid)
     return render(
         request,
         "parents/child.html",

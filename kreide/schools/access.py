@@ -279,6 +279,23 @@ def children_group_ids(user, kind: str | None = None) -> set[int]:
     return set(memberships.values_list("group_id", flat=True))
 
 
+def child_group_ids(user, child) -> list[int]:
+    """The active groups a parent's linked `child` (a User or its id) is a member of, also
+    before the child changed their initial password (a parent follows a child from the
+    import on): what the child's page shows tasks, lessons and dates of. One query; none
+    for anyone else's child."""
+    return list(
+        Membership.objects.for_school(user.school_id)
+        .filter(
+            user_id=getattr(child, "pk", child),
+            user__in=children_of(user),
+            role=MEMBER,
+            group__is_active=True,
+        )
+        .values_list("group_id", flat=True)
+    )
+
+
 def children_in_groups(user, groups) -> QuerySet[User]:
     """A parent's children who are members of the active ones of `groups` (ids or a
     queryset, used as a subquery: one query in all)."""

@@ -191,12 +191,18 @@ def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], mi
 
 
 def visible_tasks(
-    user: User, member_groups: Iterable[int] | None = None, now: datetime | None = None
+    user: User,
+    member_groups: Iterable[int] | None = None,
+    now: datetime | None = None,
+    *,
+    followed: bool = False,
 ) -> list[Task]:
     """What `student_tasks(user, now)` finds, as a list sorted by due date, from the
     fragment cache. `member_groups` are the ids of the student's groups with the role
-    member (one query if not given). The start date is checked here, at reading time."""
-    if not (access.participates(user) and user.is_student):
+    member (one query if not given). The start date is checked here, at reading time.
+    `followed`: a parent's page asks (kreide.parents, which checked the link and passes
+    the groups): the student need not have changed their initial password yet."""
+    if not (user.is_student and (access.participates(user) or (followed and user.is_active))):
         return []
     school_id = user.school_id
     if member_groups is None:
@@ -242,11 +248,14 @@ _SUBMISSIONS = PreparedQuery(
 )
 
 
-def student_task_list(user: User, member_groups: Iterable[int] | None = None) -> list[Task]:
+def student_task_list(
+    user: User, member_groups: Iterable[int] | None = None, *, followed: bool = False
+) -> list[Task]:
     """The student's tasks sorted by due date, each with `.mine` (their submission or None)
-    and `.state`: one query for the submissions, the tasks come from the cache."""
+    and `.state`: one query for the submissions, the tasks come from the cache.
+    `followed`: see visible_tasks."""
     now = timezone.now()
-    tasks = visible_tasks(user, member_groups, now)
+    tasks = visible_tasks(user, member_groups, now, followed=followed)
     mine = {}
     if tasks:
         mine = {

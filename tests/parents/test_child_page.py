@@ -120,3 +120,33 @@ def test_the_child_page_costs_the_same_queries_however_much_there_is(
     with CaptureQueriesContext(connection) as many:
         client.get(url)
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_a_child_who_has_not_signed_in_yet_is_followed_all_the_same(timetable, client_for):
+    """Imported students start with an initial password; their parents (imported with
+    them) see their tasks, lessons and dates from the first day."""
+    from kreide.tasks import services as tasks
+    from kreide.tasks.models import Task
+
+    _dates(timetable)  # with the child's own date, written before the reset
+    child = timetable.student_7a
+    child.must_change_password = True
+    child.save(update_fields=["must_change_password"])
+    tasks.save_task(
+        timetable.teacher_7a,
+        Task(
+            title="Bruchrechnung",
+            starts_at=timezone.now() - timedelta(hours=1),
+            due_at=timezone.now() + timedelta(days=2),
+        ),
+        [timetable.class_7a],
+        [],
+    )
+    page = _page(client_for(timetable.parent), child)
+    assert "Bruchrechnung" in page and "Aufgaben im Kreide-Ordner" in page
+    assert "Mathearbeit" in page
+    # Not the classmate's: a child is followed only by their own parents.
+    from kreide.schools import access
+
+    assert access.child_group_ids(timetable.parent, timetable.classmate_7a) == []
+    assert access.child_group_ids(timetable.parent, child) == [timetable.class_7a.pk]
