@@ -346,11 +346,26 @@ def _write_import(
         for parent in row.parent_rows
     ]
     if pairs:
-        # Deferred: kreide.parents reads this app's import format.
-        from kreide.parents.services import link_imported
-
-        link_imported(school, actor, pairs)
+        _parent_linker(school, actor, pairs)
     return result
+
+
+ParentLinker = Callable[[object, "User | None", list[tuple[User, User]]], int]
+
+
+def _no_parent_linker(school, actor, pairs) -> int:
+    raise RuntimeError("kreide.parents is not installed: a student file cannot name parents")
+
+
+# The parents app links the parents a student file names (registered in its ready(), since
+# parents build on accounts, not the other way round); it runs inside the import's
+# transaction, so a refused link undoes the whole import.
+_parent_linker: ParentLinker = _no_parent_linker
+
+
+def register_parent_linker(linker: ParentLinker) -> None:
+    global _parent_linker
+    _parent_linker = linker
 
 
 def _link_imported(school, actor, rows, by_username) -> None:

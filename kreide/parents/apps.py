@@ -8,9 +8,12 @@ class ParentsConfig(AppConfig):
     verbose_name = _("Parents")
 
     def ready(self) -> None:
+        from kreide.accounts import services as account_services
         from kreide.core import navigation
         from kreide.dashboard.registry import Section, register
-        from kreide.parents import dashboard, exports  # noqa: F401 - registers the models
+        from kreide.parents import dashboard, exports, services  # noqa: F401 - exports registers
+
+        account_services.register_parent_linker(services.link_imported)
 
         navigation.register(_("My children"), "parents:home", 15, dashboard.is_parent)
         navigation.register(_("Absences"), "parents:absences", 75, dashboard.reads_absences)
