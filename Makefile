@@ -51,10 +51,10 @@ test: install-test
 
 test-postgres:
 	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
-	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus and not district" $(PYTEST_ARGS)
+	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus" $(PYTEST_ARGS)
 
-# Several nodes behind HAProxy: PostgreSQL failover, Redis Sentinels, the GlusterFS store and a
-# rolling upgrade (about 15 minutes; out of `make test` to keep it under 30).
+# Only the tests with several nodes behind HAProxy (part of test-postgres): PostgreSQL
+# failover, Redis Sentinels, the GlusterFS store and a rolling upgrade (about 4 minutes).
 test-district: install-test
 	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
 	  KREIDE_DATA_DIR=$(CURDIR)/var/test-district $(BIN)/pytest -m "district" $(PYTEST_ARGS)

@@ -89,4 +89,18 @@ def test_nodes_follow_a_promoted_replica_and_lose_nothing_acknowledged(
         # Both nodes serve pages from the new primary; sign-in (a write) works.
         for node in cluster.nodes:
             assert signed_in(node.url, "anna").get(f"{node.url}/", timeout=TIMEOUT).ok
-        assert cluster.node_states() == {"node1": "UP", "node2": "UP"}
+        # HAProxy kept both in service: a check that failed while the primary was away
+        # ("UP 1/2") is passed again, and no node was ever taken DOWN.
+        both_up = {"node1": "UP", "node2": "UP"}
+        wait_for(lambda: cluster.node_states() == both_up, 30, "both nodes fully UP in HAProxy")
+        assert _times_taken_down(cluster) == {"node1": 0, "node2": 0}
+
+
+def _times_taken_down(cluster) -> dict[str, int]:
+    """HAProxy's count of UP -> DOWN transitions per node (`chkdown` in `show stat`)."""
+    taken_down = {}
+    for line in cluster.haproxy("show stat").splitlines():
+        fields = line.split(",")
+        if len(fields) > 22 and fields[0] == "kreide_nodes" and fields[1].startswith("node"):
+            taken_down[fields[1]] = int(fields[22] or 0)
+    return taken_down
