@@ -239,6 +239,19 @@ def parse(data: bytes, school) -> list[ImportRow]:
     return rows
 
 
+def _username_problem(username: str, missing: str) -> str | None:
+    """What is wrong with a username of the file (`missing` when it is empty), or None."""
+    if not username:
+        return missing
+    if len(username) > 150:
+        return _("At most 150 characters.")
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        return _("Only letters, digits and . - _ @ + are allowed.")
+    return None
+
+
 def _check_row(
     line: int, values: dict[str, str], seen_usernames: dict[str, int], seen_emails: dict[str, int]
 ) -> tuple[ImportRow | None, list[RowError]]:
@@ -248,15 +261,10 @@ def _check_row(
         errors.append(RowError(line, column, message))
 
     username = values["username"]
-    if not username:
-        fail("username", _("The username is missing."))
-    elif len(username) > 150:
-        fail("username", _("At most 150 characters."))
-    else:
-        try:
-            UnicodeUsernameValidator()(username)
-        except ValidationError:
-            fail("username", _("Only letters, digits and . - _ @ + are allowed."))
+    problem = _username_problem(username, _("The username is missing."))
+    if problem:
+        fail("username", problem)
+    if username and len(username) <= 150:
         key = username.lower()
         if key in seen_usernames:
             fail("username", _("Already used in line %(line)d.") % {"line": seen_usernames[key]})
@@ -335,15 +343,9 @@ def _parents_in_line(
             fail("username", _("Only a student's line can name parents."))
             continue
         username = given["username"]
-        if not username:
-            fail("username", _("The parent's username is missing."))
-        elif len(username) > 150:
-            fail("username", _("At most 150 characters."))
-        else:
-            try:
-                UnicodeUsernameValidator()(username)
-            except ValidationError:
-                fail("username", _("Only letters, digits and . - _ @ + are allowed."))
+        problem = _username_problem(username, _("The parent's username is missing."))
+        if problem:
+            fail("username", problem)
         for name in ("first_name", "last_name"):
             if not given[name]:
                 fail(name, _("This value is missing."))
