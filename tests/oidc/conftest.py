@@ -57,7 +57,7 @@ def authorize():
 
 @pytest.fixture
 def exchange(client):
-    def run(rp, code, verifier, redirect_uri=REDIRECT):
+    def run(rp, code, verifier, redirect_uri=REDIRECT, secret=None):
         return client.post(
             "/oidc/token/",
             {
@@ -66,7 +66,7 @@ def exchange(client):
                 "redirect_uri": redirect_uri,
                 "code_verifier": verifier,
             },
-            HTTP_AUTHORIZATION=basic(rp.client_id, rp.secret),
+            HTTP_AUTHORIZATION=basic(rp.client_id, secret or rp.secret),
         )
 
     return run

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from kreide.core.models import AuditEntry
 from kreide.oidc import services
 from kreide.oidc.models import Client
-from tests.oidc.conftest import REDIRECT, basic, query_of
+from tests.oidc.conftest import REDIRECT, query_of
 from tests.visible import visible_text
 
 ADD = "/accounts/admin/sso/clients/new/"
@@ -39,21 +39,13 @@ def test_the_office_connects_a_tool_and_sees_its_secret_once(
     assert tool.require_pkce and tool.skip_authorization and tool.school == world.school
 
 
-def test_the_tool_the_office_connected_signs_people_in(world, client, client_for, authorize):
+def test_the_tool_the_office_connected_signs_people_in(world, client_for, authorize, exchange):
     added = client_for(world.admin).post(ADD, _form())
     secret = added.content.decode().split('<code id="client-secret">', 1)[1].split("</code>")[0]
     tool = services.clients_of(world.school).get()
     response, verifier = authorize(client_for(world.student_7a), tool)
-    tokens = client.post(
-        "/oidc/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": query_of(response["Location"])["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(tool.client_id, secret),
-    )
+    code = query_of(response["Location"])["code"]
+    tokens = exchange(tool, code, verifier, secret=secret)
     assert tokens.status_code == 200, tokens.content
     assert "id_token" in tokens.json()
 

@@ -275,18 +275,9 @@ def test_refresh_tokens_give_new_access_tokens(world, rp, client, client_for, au
     assert again.status_code == 400
 
 
-def test_a_wrong_client_secret_is_refused(world, rp, client, client_for, authorize):
+def test_a_wrong_client_secret_is_refused(world, rp, client_for, authorize, exchange):
     response, verifier = authorize(client_for(world.student_7a), rp)
-    refused = client.post(
-        "/oidc/token/",
-        {
-            "grant_type": "authorization_code",
-            "code": query_of(response["Location"])["code"],
-            "redirect_uri": REDIRECT,
-            "code_verifier": verifier,
-        },
-        HTTP_AUTHORIZATION=basic(rp.client_id, "wrong"),
-    )
+    refused = exchange(rp, query_of(response["Location"])["code"], verifier, secret="wrong")
     assert refused.status_code == 401
 
 
