@@ -24,7 +24,7 @@ def check_redirect_uris(uris: list[str], *, required: bool = True) -> None:
     """Each return address a full http(s) address without a fragment, as the protocol
     demands (the toolkit checks too, but its message names no address)."""
     if required and not uris:
-        raise Refusal(_("Enter at least one return address of the tool."))
+        raise ClientRefused(_("Enter at least one return address of the tool."))
     for uri in uris:
         try:
             parts = urlsplit(uri)
@@ -37,7 +37,7 @@ def check_redirect_uris(uris: list[str], *, required: bool = True) -> None:
             or parts.fragment
             or any(character.isspace() for character in uri)
         ):
-            raise Refusal(
+            raise ClientRefused(
                 _(
                     "“%(uri)s” is not a valid return address: enter the full address the "
                     "tool names, starting with https://, without #."
@@ -79,7 +79,7 @@ def add_client(
     try:
         client.full_clean(exclude=["client_secret"])
     except ValidationError as error:
-        raise Refusal(" ".join(error.messages)) from error
+        raise ClientRefused(" ".join(error.messages)) from error
     with transaction.atomic():
         client.save()
         audit.record(school, actor, "oidc.client_added", client, redirect_uris=redirect_uris)

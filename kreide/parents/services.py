@@ -326,14 +326,10 @@ def child_days(child: User, groups: list[int], days: list[date] | None = None) -
     return plans.days_of(child.school_id, plans.targets_of(child, groups), days)
 
 
-def child_dates(parent: User, child: User, groups: list[int] | None = None) -> list:
-    """The school's dates and those of the child's classes and groups (class tests,
-    trips, holidays) for the next DATES_DAYS days, from the calendar's monthly cache;
-    never the child's own personal calendar, nor the parent's."""
-    if not access.is_parent_of(parent, child):
-        raise PermissionDenied
-    if groups is None:
-        groups = child_groups(parent, child)
+def child_dates(parent: User, groups: list[int]) -> list:
+    """The school's dates and those of the child's classes and groups (`groups`:
+    child_groups, which checked the link) for the next DATES_DAYS days, from the calendar's
+    monthly cache; never the child's own personal calendar, nor the parent's."""
     today = timezone.localdate()
     found = calendars.events_for(parent, groups, today, today + timedelta(days=DATES_DAYS - 1))
     return [item for item in found if item.audience != Event.Audience.PERSONAL]

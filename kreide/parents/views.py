@@ -66,7 +66,7 @@ def child(request: HttpRequest, pk: int) -> HttpResponse:
             # The school decides whether parents read the tasks' text (school office).
             "task_contents": parent.school.parents_see_task_contents,
             "days": services.child_days(kid, groups),
-            "dates": services.child_dates(parent, kid, groups),
+            "dates": services.child_dates(parent, groups),
             "reports": services.reported_by_parent(parent).filter(child=kid)[:10],
             "form": AbsenceForm(),
         },
