@@ -83,24 +83,50 @@ def device_of(request: HttpRequest) -> Device | None:
         return None
 
 
-def _subjects(identifier: str, address: str, device: Device | None) -> list[tuple[str, int]]:
+def _own_key(identifier: str, device: Device | None) -> str:
+    """The counter of the way an attempt comes: a known browser's own for the account,
+    else the account's (the one a success forgets)."""
     if device is not None and device.knows(identifier):
-        key = _key("device", f"{device.browser}\0{identifier}")
-        return [(key, settings.LOGIN_FAILURES_PER_ACCOUNT)]
-    return [
-        (_key("account", identifier), settings.LOGIN_FAILURES_PER_ACCOUNT),
-        (_key("address", address or "unknown"), settings.LOGIN_FAILURES_PER_ADDRESS),
-    ]
+        return _key("device", f"{device.browser}\0{identifier}")
+    return _key("account", identifier)
 
 
-def current_lockout(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
+def _subjects(identifier: str, address: str, device: Device | None) -> list[tuple[str, int]]:
+    own = (_own_key(identifier, device), settings.LOGIN_FAILURES_PER_ACCOUNT)
+    if device is not None and device.knows(identifier):
+        return [own]
+    return [own, (_key("address", address or "unknown"), settings.LOGIN_FAILURES_PER_ADDRESS)]
+
+
+@dataclass(frozen=True)
+class Check:
+    """Before a password or code is checked: the lockout in force, and whether the way the
+    attempt comes had failures (or a lockout mark) for a success to forget. Without, the
+    success skips `record_success` (a failure counted meanwhile stays: the stricter way)."""
+
+    lockout: Lockout | None
+    failures: bool
+
+
+def check(identifier: str, address: str, device: Device | None = None) -> Check:
     now = time.time()
+    own = _own_key(identifier, device)
     keys = [f"{key}:until" for key, _ in _subjects(identifier, address, device)]
-    locks = list(with_counters(lambda cache: cache.get_many(keys)).values())
+    # The own counter comes in the same round trip: without failures a success has
+    # nothing to forget and costs no DEL.
+    found = with_counters(lambda cache: cache.get_many([own, *keys]))
+    locks = [found.get(key) for key in keys]
     if settings.REDIS_URL:  # a lockout made while Redis was away still holds
         locks += caches["local"].get_many(keys).values()
     remaining = [until - now for until in locks if until and until > now]
-    return Lockout(int(max(remaining)) + 1) if remaining else None
+    return Check(
+        Lockout(int(max(remaining)) + 1) if remaining else None,
+        failures=own in found or f"{own}:until" in found,
+    )
+
+
+def current_lockout(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
+    return check(identifier, address, device).lockout
 
 
 def record_failure(identifier: str, address: str, device: Device | None = None) -> Lockout | None:
@@ -131,10 +157,7 @@ def record_success(identifier: str, device: Device | None = None) -> None:
     """Forget the failures of the way this sign-in came: a known browser's success leaves
     the unknown browsers' count alone (else each of them would give an attacker new
     guesses)."""
-    if device is not None and device.knows(identifier):
-        key = _key("device", f"{device.browser}\0{identifier}")
-    else:
-        key = _key("account", identifier)
+    key = _own_key(identifier, device)
     with_counters(lambda cache: cache.delete_many([key, f"{key}:until"]))
 
 

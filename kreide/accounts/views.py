@@ -51,7 +51,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
         identifier = form.cleaned_data["username"]
         address = client_address(request)
         device = throttle.device_of(request)
-        lockout = throttle.current_lockout(identifier, address, device)
+        checked = throttle.check(identifier, address, device)
+        lockout = checked.lockout
         if lockout is None:
             user = authenticate(
                 request,
@@ -63,7 +64,12 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 # With two-factor the code comes first. Failure counts stay until then,
                 # so re-entering the password does not reset the guesses at the code.
                 return _sign_in_or_ask_code(
-                    request, user, identifier, form.cleaned_data["remember"], next_url
+                    request,
+                    user,
+                    identifier,
+                    form.cleaned_data["remember"],
+                    next_url,
+                    failures=checked.failures,
                 )
             lockout = throttle.record_failure(identifier, address, device)
             LOGINS.labels("failure").inc()
@@ -124,10 +130,17 @@ def _empty_fields(form: LoginForm) -> str | None:
 
 
 def _sign_in_or_ask_code(
-    request: HttpRequest, user, identifier: str, remember: bool, next_url: str | None
+    request: HttpRequest,
+    user,
+    identifier: str,
+    remember: bool,
+    next_url: str | None,
+    *,
+    failures: bool,
 ) -> HttpResponse:
     """After the first factor (password or a provider): the code for accounts with
-    two-factor, otherwise the session. Failure counts stay until the code is right."""
+    two-factor, otherwise the session. Failure counts stay until the code is right;
+    `failures`: the lockout check saw some to forget (throttle.check)."""
     if twofactor.is_enabled(user):
         request.session[_PENDING] = {
             "user_id": user.pk,
@@ -138,7 +151,8 @@ def _sign_in_or_ask_code(
             "until": time.time() + _PENDING_SECONDS,
         }
         return redirect("accounts:login_verify")
-    throttle.record_success(identifier, throttle.device_of(request))
+    if failures:
+        throttle.record_success(identifier, throttle.device_of(request))
     return _complete_login(request, user, remember, next_url)
 
 
@@ -170,7 +184,8 @@ def upstream_callback(request: HttpRequest) -> HttpResponse:
     # The same lockout as the password: an account locked for unknown browsers stays
     # locked for them whichever way they come.
     device = throttle.device_of(request)
-    lockout = throttle.current_lockout(user.username, client_address(request), device)
+    checked = throttle.check(user.username, client_address(request), device)
+    lockout = checked.lockout
     if lockout is not None:
         LOGINS.labels("locked").inc()
         response = _login_page(
@@ -180,7 +195,9 @@ def upstream_callback(request: HttpRequest) -> HttpResponse:
         return response
     user.backend = settings.AUTHENTICATION_BACKENDS[0]
     next_url = arrival.next_url if is_safe_next(request, arrival.next_url) else None
-    return _sign_in_or_ask_code(request, user, user.username, False, next_url)
+    return _sign_in_or_ask_code(
+        request, user, user.username, False, next_url, failures=checked.failures
+    )
 
 
 def _complete_login(
@@ -214,12 +231,14 @@ def login_verify_view(request: HttpRequest) -> HttpResponse:
     device = throttle.device_of(request)
     lockout = None
     if request.method == "POST" and form.is_valid():
-        lockout = throttle.current_lockout(pending["identifier"], address, device)
+        checked = throttle.check(pending["identifier"], address, device)
+        lockout = checked.lockout
         if lockout is None:
             otp_device = twofactor.verify(user, form.cleaned_data["code"])
             if otp_device is not None:
                 del request.session[_PENDING]
-                throttle.record_success(pending["identifier"], device)
+                if checked.failures:
+                    throttle.record_success(pending["identifier"], device)
                 user.backend = pending["backend"]
                 return _complete_login(
                     request, user, pending["remember"], pending["next"], otp_device

@@ -148,6 +148,33 @@ def test_login_page_in_both_languages(client, db, language, text):
     assert f"<h1>{text}</h1>" in response.content.decode()
 
 
+@override_settings(LOGIN_FAILURES_PER_ACCOUNT=3)
+def test_a_sign_in_forgets_failures_and_without_failures_deletes_nothing(
+    client, world, monkeypatch
+):
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    deleted = []
+    delete_many = backend.delete_many
+
+    def counted_delete_many(keys, *args, **kwargs):
+        deleted.append(list(keys))
+        return delete_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "delete_many", counted_delete_many)
+    username = world.student_7a.username
+    assert _sign_in(Client(), username).status_code == 302
+    assert deleted == []  # the lockout check saw no failures: nothing to forget
+    for _ in range(2):
+        assert _sign_in(Client(), username, "falsch").status_code == 200
+    assert _sign_in(Client(), username).status_code == 302
+    assert len(deleted) == 1
+    # Forgotten: two more failures do not reach the limit of three.
+    for _ in range(2):
+        assert _sign_in(Client(), username, "falsch").status_code == 200
+
+
 # --- device cookies: lockouts stop guessing without locking out the owner ---------------
 
 
