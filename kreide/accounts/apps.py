@@ -13,7 +13,7 @@ class AccountsConfig(AppConfig):
 
         from kreide.accounts import backends, gate, health, upstream
         from kreide.accounts.models import UpstreamProvider
-        from kreide.core import fragments, navigation
+        from kreide.core import fragments, navigation, pagecache
         from kreide.core import health as core_health
         from kreide.schools.models import School
 
@@ -44,3 +44,4 @@ class AccountsConfig(AppConfig):
         # The sign-in page's provider buttons (the school's name on them).
         for model in (UpstreamProvider, School):
             fragments.feeds(model, lambda row: [upstream.BUTTONS_SCOPE])
+        pagecache.register(upstream.page_keys)

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ from django.utils.translation import gettext_lazy
 from joserfc.errors import JoseError
 
 from kreide.accounts.models import ExternalIdentity, UpstreamProvider, User
-from kreide.core import audit, fragments
+from kreide.core import audit, fragments, pagecache
 from kreide.core.errors import Refusal
 from kreide.schools.access import require_admin
 
@@ -267,12 +268,37 @@ class Button:
 BUTTONS_SCOPE = "upstream:buttons"
 
 
-def buttons(school_slug: str | None) -> list[Button]:
+# Every plain visit of the sign-in page shows every school's buttons. The scope's version
+# comes with the page's other keys in one round trip (`page_keys`, registered in
+# AccountsConfig.ready), and each process keeps the buttons of that version as long as the
+# shared fragment would live: no round trips of their own.
+BUTTONS_VERSION_KEY = fragments.version_key(BUTTONS_SCOPE)
+_BUTTONS_SECONDS = 300
+_kept: tuple[int, float, list[Button]] | None = None  # version, until (monotonic), buttons
+
+
+def page_keys(request: HttpRequest) -> list[str]:
+    """The sign-in page's key for `pagecache`: the buttons' version."""
+    if request.path == settings.ADMISSION_LOGIN_PATH and settings.FRAGMENT_CACHE_ENABLED:
+        return [BUTTONS_VERSION_KEY]
+    return []
+
+
+def buttons(school_slug: str | None, request: HttpRequest | None = None) -> list[Button]:
     """The providers shown on the sign-in page: one school's (`?school=`) or every school's,
-    which every plain visit of the page asks for, from the cache."""
+    which every plain visit of the page asks for, kept per version of their scope."""
+    global _kept
     if school_slug:
         return _buttons(_shown().filter(school__slug=school_slug))
-    return fragments.cached("upstream-buttons", [BUTTONS_SCOPE], lambda: _buttons(_shown()))
+    version = (
+        pagecache.take(request, BUTTONS_VERSION_KEY) if settings.FRAGMENT_CACHE_ENABLED else None
+    )
+    if version is None:  # caching off, or no version yet: the fragment sets one
+        return fragments.cached("upstream-buttons", [BUTTONS_SCOPE], lambda: _buttons(_shown()))
+    kept, now = _kept, time.monotonic()
+    if kept is None or kept[0] != version or kept[1] <= now:
+        kept = _kept = (version, now + _BUTTONS_SECONDS, _buttons(_shown()))
+    return kept[2]
 
 
 def _buttons(shown: QuerySet[UpstreamProvider]) -> list[Button]:

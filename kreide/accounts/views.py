@@ -95,7 +95,7 @@ def _login_page(
     """The sign-in form with a button per upstream provider (one school's with ?school=),
     and why a sign-in through a provider was refused."""
     school = (request.GET.get("school") or request.POST.get("school") or "")[:60]
-    providers = upstream.buttons(school)
+    providers = upstream.buttons(school, request)
     context = {
         "form": form,
         "fields": _empty_fields(form),

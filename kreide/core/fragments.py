@@ -111,6 +111,12 @@ def _version_key(scope: str) -> str:
     return f"fragver:{scope}"
 
 
+def version_key(scope: str) -> str:
+    """The cache key of `scope`'s version, for a page that reads it in a round trip of its
+    own (`kreide.core.pagecache`) and keeps what depends on it per version."""
+    return _version_key(scope)
+
+
 def bump(*scopes: str) -> None:
     """Invalidate every fragment that depends on one of `scopes`."""
     # A fresh timestamp rather than an increment: an evicted version key can never come
