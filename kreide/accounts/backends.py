@@ -78,22 +78,27 @@ class UsernameOrEmailBackend(ModelBackend):
         return user
 
 
-def note_last_login(sender: Any, user: Any, **kwargs: Any) -> None:
+def note_last_login(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:
     """Replaces Django's `update_last_login` (a `save()` with its signals, nobody listens):
     last_login tells the day of the last sign-in, written at the first sign-in of a day.
-    Nothing reads it finer (the operator's admin shows it; no retention rule reads it)."""
+    Nothing reads it finer (the operator's admin shows it; no retention rule reads it).
+    Written with the new session's INSERT where the session store can (one statement)."""
     now = timezone.now()
     if user.last_login and timezone.localdate(user.last_login) == timezone.localdate(now):
         return
     user.last_login = now
     model = type(user)
-    connection = connections[router.db_for_write(model, instance=user)]
+    using = router.db_for_write(model, instance=user)
+    connection = connections[using]
     table, column, pk = (
         connection.ops.quote_name(name)
         for name in (model._meta.db_table, "last_login", model._meta.pk.column)
     )
-    with connection.cursor() as cursor:  # names from the model, values bound
-        cursor.execute(
-            f"UPDATE {table} SET {column} = %s WHERE {pk} = %s",  # noqa: S608
-            [connection.ops.adapt_datetimefield_value(now), user.pk],
-        )
+    sql = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608 names from the model
+    params = [connection.ops.adapt_datetimefield_value(now), user.pk]
+    session = getattr(request, "session", None)
+    write_on_creation = getattr(session, "write_on_creation", None)
+    if write_on_creation is not None and write_on_creation(using, sql, params):
+        return
+    with connection.cursor() as cursor:  # values bound
+        cursor.execute(sql, params)

@@ -20,6 +20,21 @@ def _marker(session_key: str) -> str:
 
 
 class SessionStore(cached_db.SessionStore):
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        self._riders: list[tuple[str, list]] = []
+
+    def write_on_creation(self, using: str, sql: str, params: list) -> bool:
+        """For a session about to be created (a sign-in's, after the new key): run the
+        data-modifying `sql` (a sign-in's last_login) when the session is written, in one
+        statement with its INSERT on PostgreSQL — one round trip and one commit, not two.
+        False, and nothing done, for a session that is not new or lives elsewhere: the
+        caller runs `sql` itself. A response that saves no session (a 500) writes neither."""
+        if self.session_key is not None or using != self._db:
+            return False
+        self._riders.append((sql, list(params)))
+        return True
+
     def load(self) -> dict:
         if settings.REDIS_URL and self.session_key and not kreide_cache.breaker.is_open:
             local = caches["local"]
@@ -34,9 +49,14 @@ class SessionStore(cached_db.SessionStore):
         if self.session_key is None:
             self.create()  # comes back here with a new key and must_create
             return
-        if must_create and not connections[self._db].in_atomic_block:
+        connection = connections[self._db]
+        if must_create and not connection.in_atomic_block:
             self._insert()
         else:
+            riders, self._riders = self._riders, []
+            with connection.cursor() as cursor:
+                for sql, params in riders:
+                    cursor.execute(sql, params)
             super().save(must_create)
         self._mark_if_away(self.session_key)
 
@@ -59,12 +79,23 @@ class SessionStore(cached_db.SessionStore):
             session.session_data,
             connection.ops.adapt_datetimefield_value(session.expire_date),
         ]
+        insert = f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"  # noqa: S608
         try:
             with connection.cursor() as cursor:  # names from the model, values bound
-                cursor.execute(
-                    f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)",  # noqa: S608
-                    values,
-                )
+                riders = self._riders
+                if riders and connection.vendor == "postgresql":
+                    # Data-modifying WITH: all or nothing, a colliding key undoes them too.
+                    ahead = ", ".join(
+                        f"w{number} AS ({sql})" for number, (sql, _) in enumerate(riders)
+                    )
+                    params = [param for _, rider_params in riders for param in rider_params]
+                    cursor.execute(f"WITH {ahead} {insert}", params + values)
+                else:  # SQLite has no data-modifying WITH
+                    for sql, params in riders:
+                        cursor.execute(sql, params)
+                    self._riders = []
+                    cursor.execute(insert, values)
+                self._riders = []
         except IntegrityError as error:
             raise CreateError from error
         # What Django's cached_db does after the database.

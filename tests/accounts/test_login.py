@@ -339,6 +339,34 @@ def test_last_login_is_written_at_the_first_sign_in_of_a_day(world, monkeypatch)
         assert student.last_login == written
 
 
+@pytest.mark.django_db(transaction=True)
+def test_last_login_is_written_in_one_statement_with_the_new_session(world):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from kreide.accounts.models import User
+
+    student = world.student_7a
+    yesterday = timezone.now() - timedelta(days=1)
+    User.objects.filter(pk=student.pk).update(last_login=yesterday)
+    with CaptureQueriesContext(connection) as queries:
+        response = _sign_in(Client(), student.username)
+    assert response.status_code == 302
+    student.refresh_from_db()
+    assert student.last_login > yesterday
+    session = Session.objects.get(session_key=response.cookies["sessionid"].value)
+    assert session.get_decoded()["_auth_user_id"] == str(student.pk)
+    writes = [query["sql"] for query in queries.captured_queries if "UPDATE" in query["sql"]]
+    if connection.vendor == "postgresql":  # SQLite has no data-modifying WITH
+        assert len(writes) == 1 and "INSERT INTO" in writes[0] and "django_session" in writes[0]
+    else:
+        assert len(writes) == 1
+
+
 def test_a_signed_in_visit_follows_only_addresses_as_next(client, world):
     client.force_login(world.student_7a)
     for hostile in ("tasks:list", "Ói\x97Ó°z", "https://evil.example/", "//evil.example/"):
