@@ -31,11 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from profile_pages import HOST, TASK_LINK, RedisTrips, sign_in  # noqa: E402  (sets Django up)
-
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from profile_pages import HOST, TASK_LINK, RedisTrips, sign_in  # noqa: E402  (sets Django up)
 
 UPLOAD_MARK = 'data-upload-purpose="task-submission"'
 CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -196,8 +195,10 @@ def main() -> None:
 
     print(f"student {username}, task {uploader.task_id}, {args.size:,} bytes per upload")
     print(f"{'same content each time' if args.same_content else 'new content each time'}\n")
-    print("| CPU ms Kreide (mean / p50) | PostgreSQL backend CPU ms (p50) | statements "
-          "| transactions | Redis round trips | calls |")
+    print(
+        "| CPU ms Kreide (mean / p50) | PostgreSQL backend CPU ms (p50) | statements "
+        "| transactions | Redis round trips | calls |"
+    )
     print("|---|---|---|---|---|---|")
     print(
         f"| {statistics.mean(cpus) * 1000:.1f} / {statistics.median(cpus) * 1000:.1f} "

@@ -103,7 +103,13 @@ def _memberships(user) -> QuerySet[Membership]:
     """The user's memberships in active groups of their school (none unless they take part)."""
     if not participates(user):
         return Membership.unscoped.none()
-    return Membership.objects.for_school(user.school_id).filter(user=user, group__is_active=True)
+    return active_memberships(user.school_id, user.pk)
+
+
+def active_memberships(school_id: int, user_id: int) -> QuerySet[Membership]:
+    """`_memberships()` by ids, for a caller that checked `participates()` itself (a
+    prepared query, kreide.core.prepared, is built from ids)."""
+    return Membership.objects.for_school(school_id).filter(user=user_id, group__is_active=True)
 
 
 def group_ids(user, role: str | None = None) -> QuerySet:

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.core.errors import Refusal
+from kreide.core.ids import MAX_ID
 from kreide.core.prepared import PreparedQuery
 from kreide.schools import access
 from kreide.schools.models import Group
@@ -74,18 +75,34 @@ def student_tasks(user: User, now: datetime | None = None) -> QuerySet[Task]:
     """Tasks assigned to a student and already visible (start date reached)."""
     if not (access.participates(user) and user.is_student):
         return Task.unscoped.none()
-    mine = access.group_ids(user, access.MEMBER)
-    selected = Task.students.through.objects.filter(user=user).values("task_id")
+    return _assigned_tasks(user.school_id, user.pk).filter(starts_at__lte=now or timezone.now())
+
+
+def _assigned_tasks(school_id: int, student_id: int) -> QuerySet[Task]:
+    """Tasks assigned to a student who takes part, whatever their start date."""
+    mine = (
+        access.active_memberships(school_id, student_id)
+        .filter(role=access.MEMBER)
+        .values("group_id")
+    )
+    selected = Task.students.through.objects.filter(user=student_id).values("task_id")
     ids = (
-        Task.objects.for_school(user.school_id)
+        Task.objects.for_school(school_id)
         .filter(Q(groups__in=mine, students__isnull=True) | Q(pk__in=selected))
         .values("pk")
     )
     return (
-        Task.objects.for_school(user.school_id)
-        .filter(pk__in=ids, starts_at__lte=now or timezone.now())
-        .exclude(pk__in=_archived_task_ids(user.school_id))
+        Task.objects.for_school(school_id)
+        .filter(pk__in=ids)
+        .exclude(pk__in=_archived_task_ids(school_id))
     )
+
+
+# One task of a student's, for writes (an upload, a text): the SQL of student_tasks() for
+# one task, built once per process; the start date is checked after the query.
+_STUDENT_TASK = PreparedQuery(
+    lambda school_id, student_id, pk: _assigned_tasks(school_id, student_id).filter(pk=pk)
+)
 
 
 def can_manage(user: User, task: Task) -> bool:
@@ -110,10 +127,10 @@ def get_task_for(
         for task in visible_tasks(user, member_groups):
             if task.pk == pk:
                 return task, False
-    elif user.is_student:
-        task = student_tasks(user).filter(pk=pk).first()
-        if task is not None:
-            return task, False
+    elif user.is_student and 0 <= pk <= MAX_ID:  # a larger number is no task's
+        found = _STUDENT_TASK.list(user.school_id, user.pk, pk)
+        if found and found[0].starts_at <= timezone.now():
+            return found[0], False
     raise PermissionDenied
 
 
@@ -448,9 +465,24 @@ def submission_refusal(
     return ""
 
 
+def _submission_query(school_id: int, task_id: int, student_id: int, lock: bool) -> QuerySet:
+    # At most one row (unique per task and student): no ordering, whose join would also
+    # lock the student's row.
+    query = (
+        Submission.objects.for_school(school_id).filter(task=task_id, student=student_id).order_by()
+    )
+    return query.select_for_update() if lock else query
+
+
+# The SQL of my_submission(), plain and locked, built once per process.
+_MY_SUBMISSION = {
+    lock: PreparedQuery(partial(_submission_query, lock=lock)) for lock in (False, True)
+}
+
+
 def my_submission(student: User, task: Task, lock: bool = False) -> Submission | None:
-    query = Submission.objects.for_school(task.school_id).filter(task=task, student=student)
-    return (query.select_for_update() if lock else query).first()
+    found = _MY_SUBMISSION[lock].list(task.school_id, task.pk, student.pk)
+    return found[0] if found else None
 
 
 def _new_draft(task: Task, student: User) -> Submission:
@@ -495,11 +527,11 @@ def add_file(
         raise SubmissionRefused(_("This task expects no files."))
     submission = my_submission(student, task, lock=True)
     check_can_submit(student, task, submission, at=started_at, assigned=assigned)
-    if submission is None:
-        submission = _new_draft(task, student)
+    submission = submission or _new_draft(task, student)
     submission.task = task
     submission.changed_at = timezone.now()
-    submission.save()
+    # The row was read under its lock: only the time of the change is new.
+    submission.save(update_fields=["changed_at"] if submission.pk else None)
     received = timezone.now()
     return SubmissionFile.objects.for_school(task.school_id).create(
         submission=submission,
