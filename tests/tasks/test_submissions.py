@@ -3,6 +3,7 @@
 import hashlib
 import json
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -232,6 +233,19 @@ def test_start_date_hides_the_task(world, make_task, client_for):
     client = client_for(world.student_7a)
     assert client.get(reverse("tasks:detail", args=[task.pk])).status_code == 404
     assert task.title not in client.get(reverse("tasks:list")).content.decode()
+    # Nor can anything be handed in before: the upload's check asks the database.
+    refused = _submit_in_one_request(client, task, b"%PDF-1.4 zu frueh")
+    assert refused.status_code == 403
+    assert "können keine Dateien hochgeladen werden" in refused.content.decode()
+    assert not SubmissionFile.objects.for_school(world.school).exists()
+
+
+def test_an_upload_for_a_task_id_beyond_the_databases_integers_is_refused(world, client_for):
+    refused = _submit_in_one_request(
+        client_for(world.student_7a), SimpleNamespace(pk=10**30), b"%PDF-1.4 x"
+    )
+    assert refused.status_code == 403
+    assert "können keine Dateien hochgeladen werden" in refused.content.decode()
 
 
 def test_teacher_creates_task_with_worksheet_uploaded_first(world, client_for):
