@@ -10,11 +10,12 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import timedelta
 from enum import IntEnum
+from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Q, Sum, Value
-from django.db.models.functions import Concat, Substr
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -191,13 +192,41 @@ _GROUPS = PreparedQuery(
         Group.objects.for_school(school_id).filter(pk__in=ids).order_by("grade", "name")
     )
 )
-_GROUP_SPACES = PreparedQuery(
-    lambda school_id, ids: (
+
+
+def _spaces_query(school_id: int, user_id: int, group_ids: list[int], figures: bool) -> QuerySet:
+    """The user's space and those of their groups, the groups by name; with `figures`
+    each also with its root folder's id, the bytes of its files (the trash included) and
+    the school's default quotas."""
+    query = (
         Space.objects.for_school(school_id)
-        .filter(group__in=Group.objects.for_school(school_id).filter(pk__in=ids))
+        .filter(Q(user=user_id) | Q(group__in=group_ids))  # the school's active groups
         .select_related("group")
+        .order_by("group__grade", "group__name", "pk")
     )
-)
+    if not figures:
+        return query
+    nodes = Node.objects.for_school(school_id).filter(space=OuterRef("pk")).order_by()
+    defaults = FileSettings.objects.for_school(school_id).order_by("pk")
+    return query.annotate(
+        root_id=Subquery(nodes.filter(parent=None).values("pk")[:1]),
+        used=Coalesce(
+            Subquery(
+                nodes.filter(is_folder=False)
+                .values("space")
+                .annotate(total=Sum("size"))
+                .values("total")
+            ),
+            0,
+        ),
+        school_user_quota_mb=Subquery(defaults.values("user_quota_mb")[:1]),
+        school_group_quota_mb=Subquery(defaults.values("group_quota_mb")[:1]),
+    )
+
+
+_SPACES = {
+    figures: PreparedQuery(partial(_spaces_query, figures=figures)) for figures in (False, True)
+}
 _USAGE = PreparedQuery(
     lambda school_id, ids: (
         Node.objects.for_school(school_id)
@@ -205,13 +234,6 @@ _USAGE = PreparedQuery(
         .values("space_id")
         .annotate(total=Sum("size"))
         .order_by()
-    )
-)
-_ROOTS = PreparedQuery(
-    lambda school_id, ids: (
-        Node.objects.for_school(school_id)
-        .filter(space__in=ids, parent=None)
-        .values_list("space_id", "pk")
     )
 )
 _FILE_SETTINGS = PreparedQuery(
@@ -252,17 +274,33 @@ def root_of(space: Space) -> Node:
     )
 
 
-def spaces_for(actor: Actor) -> list[Space]:
-    """The user's personal space first, then the spaces of their active groups by name."""
+def spaces_for(actor: Actor, *, figures: bool = False) -> list[Space]:
+    """The user's personal space first, then the spaces of their active groups by name:
+    one query once they exist. `figures`: each with `root_id`, `used` (bytes) and `quota`
+    (bytes), in the same query."""
     if not actor.school_id:
         return []
-    own = personal_space(actor.user)
-    own.user = actor.user
-    spaces = [own]
     group_ids = list(actor.roles)
-    existing = {space.group_id: space for space in _GROUP_SPACES.list(actor.school_id, group_ids)}
-    for group in _GROUPS.list(actor.school_id, group_ids):
-        spaces.append(existing.get(group.pk) or group_space(group))
+    args = (actor.school_id, actor.user.pk, group_ids)
+    found = _SPACES[figures].list(*args)
+    if len(found) < len(group_ids) + 1:  # a new user's or group's space: created first
+        personal_space(actor.user)
+        for group in _GROUPS.list(actor.school_id, group_ids):
+            group_space(group)
+        found = _SPACES[figures].list(*args)
+    own = next(space for space in found if space.user_id is not None)
+    own.user = actor.user
+    spaces = [own, *(space for space in found if space.user_id is None)]
+    if figures:
+        defaults = (  # the model's defaults where the school set none
+            FileSettings(
+                user_quota_mb=own.school_user_quota_mb, group_quota_mb=own.school_group_quota_mb
+            )
+            if own.school_user_quota_mb is not None
+            else FileSettings()
+        )
+        for space in spaces:
+            space.quota = _quota_of(space, defaults)
     return spaces
 
 
@@ -533,16 +571,18 @@ def quotas_of(spaces: list[Space]) -> dict[int, int]:
     defaults = None
     quotas = {}
     for space in spaces:
-        if space.quota_mb is not None:
-            quotas[space.pk] = space.quota_mb * MIB
-            continue
-        if defaults is None:
+        if space.quota_mb is None and defaults is None:
             found = _FILE_SETTINGS.list(space.school_id)
             defaults = found[0] if found else FileSettings()
-        quotas[space.pk] = (
-            defaults.user_quota_mb if space.user_id else defaults.group_quota_mb
-        ) * MIB
+        quotas[space.pk] = _quota_of(space, defaults)
     return quotas
+
+
+def _quota_of(space: Space, defaults: FileSettings | None) -> int:
+    """The space's quota in bytes: its own, else the school's default (`defaults`)."""
+    if space.quota_mb is not None:
+        return space.quota_mb * MIB
+    return (defaults.user_quota_mb if space.user_id else defaults.group_quota_mb) * MIB
 
 
 def usage_bytes(space: Space) -> int:
@@ -559,13 +599,6 @@ def usage_of(spaces: list[Space]) -> dict[int, int]:
     used = {space.pk: 0 for space in spaces}
     used.update((row["space_id"], row["total"] or 0) for row in rows)
     return used
-
-
-def root_ids(spaces: list[Space]) -> dict[int, int]:
-    """{space id: id of its root folder} of spaces of one school in one query."""
-    if not spaces:
-        return {}
-    return dict(_ROOTS.list(spaces[0].school_id, [space.pk for space in spaces]))
 
 
 def check_quota(space: Space, extra: int) -> None:

@@ -109,19 +109,16 @@ def _move_targets(actor: Actor) -> list[tuple[int, str]]:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
-    spaces = services.spaces_for(actor)
-    # One query each for all spaces, not one per space.
-    roots, used = services.root_ids(spaces), services.usage_of(spaces)
-    quotas = services.quotas_of(spaces)
+    # The spaces with their roots, usage and quotas: one query for all.
     rows = [
         {
             "space": s,
             "label": services.space_label(s),
-            "root": roots[s.pk],
-            "used": used[s.pk],
-            "quota": quotas[s.pk],
+            "root": s.root_id,
+            "used": s.used,
+            "quota": s.quota,
         }
-        for s in spaces
+        for s in services.spaces_for(actor, figures=True)
     ]
     # The user's groups as loaded for this request: the ids of what is shared with them
     # come from the fragment cache, and most students have none (no query).

@@ -253,7 +253,8 @@ def test_files_home_lists_each_space_with_usage_and_quota_in_bounded_queries(
     client_for(files.admin).post(reverse("files:quotas"), {"user_quota_mb": 3, "group_quota_mb": 7})
     client = client_for(files.student_7a)
     client.get(reverse("files:home"))  # the session and the caches as on every later visit
-    with django_assert_max_num_queries(9):
+    # The user, their groups, the spaces with their roots, usage and quotas.
+    with django_assert_max_num_queries(3):
         page = client.get(reverse("files:home")).content.decode()
     own = reverse("files:folder", args=[files.student_root.pk])
     shared = reverse("files:folder", args=[files.class_root.pk])
