@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.core.errors import Refusal
+from kreide.core.prepared import PreparedQuery
 from kreide.storage.models import Blob
 
 CHUNK = 1024 * 1024
@@ -162,6 +163,10 @@ def backend() -> LocalBlobBackend:
     return LocalBlobBackend(settings.STORAGE_DIR)
 
 
+# The content's row, locked (unique by hash): asked by every upload, its SQL built once.
+_LOCKED = PreparedQuery(lambda sha256: Blob.objects.select_for_update().filter(sha256=sha256))
+
+
 def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob:
     """Record the content, renew its `stored_at` and, under the row's lock, call
     `put_in_place(already_stored)` to move the new file into place or drop it.
@@ -175,9 +180,10 @@ def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob
             Blob.objects.bulk_create(
                 [Blob(sha256=sha256, size=size, stored_at=now)], ignore_conflicts=True
             )
-            blob = Blob.objects.select_for_update().filter(sha256=sha256).first()
-            if blob is None:  # the collector removed it between the two: again
+            found = _LOCKED.list(sha256)
+            if not found:  # the collector removed it between the two: again
                 continue
+            blob = found[0]
             created = blob.stored_at == now
             if not created:
                 blob.stored_at = now

@@ -511,7 +511,8 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
     return submission if submission.pk else None
 
 
-@transaction.atomic
+# Within an upload's transaction no savepoint: a refusal ends that whole transaction.
+@transaction.atomic(savepoint=False)
 def add_file(
     student: User,
     task: Task,
