@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 # Placeholders: within any integer column's range, so Django keeps them as they are.
 _BASE = 2_000_000_000
@@ -55,7 +55,7 @@ class _Compiled:
     def __init__(self, queryset: QuerySet, stand_ins: list) -> None:
         if queryset._prefetch_related_lookups:
             # Their querysets run later, with the placeholders: prefetch after the call.
-            raise ValueError("a prepared query cannot prefetch: use prefetch_related_objects")
+            raise ValueError("a prepared query cannot prefetch: use set_prefetched()")
         self.queryset = queryset
         self.db = queryset.db
         compiler = queryset.query.get_compiler(using=self.db)
@@ -122,3 +122,21 @@ class PreparedQuery:
                 compiled = None
             self._compiled[shape] = compiled
         return [] if compiled is None else compiled.run(args)
+
+
+def set_prefetched(instance: Model, name: str, objects: list) -> None:
+    """Leave the reverse foreign key `instance.<name>` as `prefetch_related_objects()`
+    does, with `objects` (from a prepared query) as its rows: `.all()` answers from them
+    without a query, and each object's foreign key back to `instance` is cached. The
+    prefetch itself builds its SQL on every call."""
+    manager = getattr(instance, name)
+    field = manager.field
+    for obj in objects:
+        if not field.is_cached(obj):
+            field.set_cached_value(obj, instance)
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    queryset = manager.get_queryset()  # the relation's filter is deferred: no SQL built
+    queryset._result_cache = objects
+    queryset._prefetch_done = True
+    instance._prefetched_objects_cache[field.remote_field.cache_name] = queryset

@@ -8,7 +8,7 @@ from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, prefetch_related_objects
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,7 +19,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from kreide.core.admission import heavy
-from kreide.core.prepared import PreparedQuery
+from kreide.core.prepared import PreparedQuery, set_prefetched
 from kreide.schools import access
 from kreide.storage import previews
 from kreide.storage.downloads import blob_response, content_disposition
@@ -150,16 +150,26 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _my_submission(student, task: Task) -> Submission | None:
     found = _MY_SUBMISSION.list(task.school_id, task.pk, student.pk)
-    files = SubmissionFile.objects.for_school(task.school_id).select_related("blob")
-    prefetch_related_objects(found, Prefetch("files", queryset=files))
-    return found[0] if found else None
+    if not found:
+        return None
+    submission = found[0]
+    set_prefetched(submission, "files", _SUBMISSION_FILES.list(task.school_id, submission.pk))
+    return submission
 
 
-# The student's submission (every visit of a task), its SQL built once per process.
+# The student's submission and its files (every visit of a task), their SQL built once
+# per process.
 _MY_SUBMISSION = PreparedQuery(
     lambda school_id, task_id, student_id: Submission.objects.for_school(school_id).filter(
         task_id=task_id, student_id=student_id
     )[:1]
+)
+_SUBMISSION_FILES = PreparedQuery(
+    lambda school_id, submission_id: (
+        SubmissionFile.objects.for_school(school_id)
+        .filter(submission_id=submission_id)
+        .select_related("blob")
+    )
 )
 
 
