@@ -3,7 +3,7 @@ uses when the WebSocket is down (polling fallback) and for edit, delete and mode
 
 from __future__ import annotations
 
-from functools import wraps
+from functools import lru_cache, wraps
 
 from django import forms
 from django.conf import settings
@@ -13,8 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.request import split_domain_port
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.html import json_script
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from kreide.accounts.models import User
@@ -129,6 +130,26 @@ def room_create(request: HttpRequest) -> HttpResponse:
 def room(request: HttpRequest, pk: int) -> HttpResponse:
     member = services.member_of(request.user, pk)
     partners = services.direct_partner_names(request.user, [member])
+    return render(
+        request,
+        "messenger/room.html",
+        {
+            "member": member,
+            "room": member.room,
+            "title": services.room_title(member, partners),
+            "strings_script": _strings_script(get_language()),
+            "realtime_url": realtime_url(request),
+            "resync_seconds": _resync_seconds(),
+            "max_length": services.MAX_MESSAGE_LENGTH,
+            "can_write": member.is_moderator or not (member.room.read_only or member.muted),
+        },
+    )
+
+
+@lru_cache(maxsize=16)
+def _strings_script(language: str | None) -> str:
+    """The room script's labels as a JSON script element, built once per language: a
+    dozen translations and a JSON dump that every room page carried."""
     strings = {
         "sending": _("Sending…"),
         "failed": _("Not sent."),
@@ -146,20 +167,7 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
         "readOnly": _("Only moderators may write in this room."),
         "error": _("Something went wrong. Please try again."),
     }
-    return render(
-        request,
-        "messenger/room.html",
-        {
-            "member": member,
-            "room": member.room,
-            "title": services.room_title(member, partners),
-            "strings": strings,
-            "realtime_url": realtime_url(request),
-            "resync_seconds": _resync_seconds(),
-            "max_length": services.MAX_MESSAGE_LENGTH,
-            "can_write": member.is_moderator or not (member.room.read_only or member.muted),
-        },
-    )
+    return json_script(strings, "chat-strings")
 
 
 @school_member_required
