@@ -90,11 +90,17 @@ def _set_many(values: dict[str, Any], timeout: int | None) -> None:
         memo.update(values)
 
 
-def prefetch(scopes: Iterable[str]) -> None:
+def prefetch(scopes: Iterable[str], *, create: bool = True) -> None:
     """Read the versions of `scopes` into the request's memo in one round trip: for a page
-    that knows up front which scopes its parts will read (no-op outside a request)."""
+    that knows up front which scopes its parts will read (no-op outside a request).
+    `create=False` only reads: a missing version is set when a fragment asks for it, so
+    scopes named from a request's address (that may not exist) leave nothing behind."""
     if settings.FRAGMENT_CACHE_ENABLED and _memo.get() is not None:
-        _versions(list(dict.fromkeys(_version_key(scope) for scope in scopes)))
+        keys = list(dict.fromkeys(_version_key(scope) for scope in scopes))
+        if create:
+            _versions(keys)
+        else:
+            _get_many(keys)
 
 
 def _versions(keys: list[str]) -> dict[str, int]:
@@ -107,6 +113,24 @@ def _versions(keys: list[str]) -> dict[str, int]:
     return versions
 
 
+def prefetch_entries(scopes_of: dict[str, list[str]]) -> None:
+    """After `prefetch()`: read the entries of the fragments `scopes_of` (name -> scopes,
+    as `cached()` will be asked) into the request's memo in one round trip. A fragment
+    whose versions are not all known yet is left to `cached()`."""
+    memo = _memo.get()
+    if not settings.FRAGMENT_CACHE_ENABLED or memo is None:
+        return
+    keys = []
+    for name, scopes in scopes_of.items():
+        versions = {
+            _version_key(scope): memo.get(_version_key(scope), _MISSING) for scope in scopes
+        }
+        if _MISSING not in versions.values():
+            keys.append(_entry_key(name, scopes, versions))
+    if keys:
+        _get_many(keys)
+
+
 def _version_key(scope: str) -> str:
     return f"fragver:{scope}"
 
@@ -115,6 +139,13 @@ def version_key(scope: str) -> str:
     """The cache key of `scope`'s version, for a page that reads it in a round trip of its
     own (`kreide.core.pagecache`) and keeps what depends on it per version."""
     return _version_key(scope)
+
+
+def _entry_key(name: str, scopes: list[str], versions: dict[str, int]) -> str:
+    """A fragment's cache key: its name and the versions of its scopes it was built at."""
+    return f"frag:{name}:" + ":".join(
+        f"{scope}@{versions[_version_key(scope)]}" for scope in scopes
+    )
 
 
 def bump(*scopes: str) -> None:
@@ -253,9 +284,7 @@ def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: 
     scopes = list(scopes)
     keys = [_version_key(scope) for scope in scopes]
     versions = _versions(keys)
-    key = f"frag:{name}:" + ":".join(
-        f"{scope}@{versions[k]}" for scope, k in zip(scopes, keys, strict=True)
-    )
+    key = _entry_key(name, scopes, versions)
     value = _get_many([key]).get(key, _MISSING)
     if value is _MISSING:
         value = compute()
@@ -277,11 +306,7 @@ def cached_many(
     scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
     keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}
     versions = _versions(list(keys))
-    value_keys = {
-        name: f"frag:{name}:"
-        + ":".join(f"{scope}@{versions[_version_key(scope)]}" for scope in scopes)
-        for name, scopes in scopes_of.items()
-    }
+    value_keys = {name: _entry_key(name, scopes, versions) for name, scopes in scopes_of.items()}
     found = _get_many(list(value_keys.values()))
     values = {name: found[key] for name, key in value_keys.items() if key in found}
     absent = [name for name in scopes_of if name not in values]

@@ -207,6 +207,25 @@ def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], mi
     return values
 
 
+def _visible_names(user: User, member_groups: Iterable[int]) -> dict[str, int | None]:
+    """The fragments of `visible_tasks()`: each name with its group id, or None for the
+    student's tasks by name."""
+    school_id = user.school_id
+    names: dict[str, int | None] = {
+        f"tasks:{school_id}:group:{group_id}": group_id for group_id in member_groups
+    }
+    names[f"tasks:{school_id}:student:{user.pk}"] = None
+    return names
+
+
+def visible_tasks_fragments(user: User, member_groups: Iterable[int]) -> dict[str, list[str]]:
+    """The fragments `visible_tasks()` reads, name -> scopes (for `fragments.prefetch`)."""
+    return {
+        name: [student_tasks_scope(user.pk) if group_id is None else group_tasks_scope(group_id)]
+        for name, group_id in _visible_names(user, member_groups).items()
+    }
+
+
 def visible_tasks(
     user: User,
     member_groups: Iterable[int] | None = None,
@@ -221,19 +240,14 @@ def visible_tasks(
     the groups): the student need not have changed their initial password yet."""
     if not (user.is_student and (access.participates(user) or (followed and user.is_active))):
         return []
-    school_id = user.school_id
     if member_groups is None:
         member_groups = [row["group_id"] for row in access.group_ids(user, access.MEMBER)]
-    names: dict[str, int | None] = {
-        f"tasks:{school_id}:group:{group_id}": group_id for group_id in member_groups
-    }
-    names[f"tasks:{school_id}:student:{user.pk}"] = None
-    scopes = {
-        name: [student_tasks_scope(user.pk) if group_id is None else group_tasks_scope(group_id)]
-        for name, group_id in names.items()
-    }
+    member_groups = list(member_groups)
+    names = _visible_names(user, member_groups)
     cached = fragments.cached_many(
-        scopes, partial(_load_visible, school_id, user.pk, names), timeout=600
+        visible_tasks_fragments(user, member_groups),
+        partial(_load_visible, user.school_id, user.pk, names),
+        timeout=600,
     )
     now = now or timezone.now()
     visible: dict[int, Task] = {}
@@ -252,9 +266,13 @@ def task_attachments(task: Task) -> list[Attachment]:
             Attachment.objects.for_school(task.school_id).filter(task=task).select_related("blob")
         )
 
-    return fragments.cached(
-        f"tasks:attachments:{task.pk}", [task_attachments_scope(task.pk)], load, timeout=600
-    )
+    ((name, scopes),) = task_attachments_fragment(task.pk).items()
+    return fragments.cached(name, scopes, load, timeout=600)
+
+
+def task_attachments_fragment(task_id: int) -> dict[str, list[str]]:
+    """The fragment `task_attachments()` reads, name -> scopes (for `fragments.prefetch`)."""
+    return {f"tasks:attachments:{task_id}": [task_attachments_scope(task_id)]}
 
 
 # The student's submissions of some tasks, for the task list (built once per number of tasks).

@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from kreide.core import fragments
 from kreide.core.admission import heavy
 from kreide.core.prepared import PreparedQuery, set_prefetched
 from kreide.schools import access
@@ -132,6 +133,15 @@ def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    if request.user.is_student:
+        # The class's task lists and the task's worksheets: their versions in one round
+        # trip, their entries in another (only read: the address may name no task).
+        needed = {
+            **services.visible_tasks_fragments(request.user, _member_groups(request)),
+            **services.task_attachments_fragment(pk),
+        }
+        fragments.prefetch([scope for scopes in needed.values() for scope in scopes], create=False)
+        fragments.prefetch_entries(needed)
     task, manages = _task(request, pk, cached=True)
     if manages:
         return _overview(request, task)

@@ -198,3 +198,41 @@ def test_student_pages_cost_a_fixed_number_of_queries(
         assert "Aufgabe 19" in _list(client)
     with django_assert_num_queries(4):
         _dashboard(client)
+
+
+def test_a_task_page_reads_its_cached_parts_in_two_round_trips(
+    world, task, client_for, monkeypatch
+):
+    from kreide.core import fragments
+
+    client = client_for(world.student_7a)
+    assert _detail(client, task) == 200  # fills the caches
+    trips: list[list[str]] = []
+    original = fragments.cache
+
+    class Counting:
+        def get_many(self, keys):
+            trips.append(list(keys))
+            return original.get_many(keys)
+
+        def __getattr__(self, name):
+            return getattr(original, name)
+
+    monkeypatch.setattr(fragments, "cache", Counting())
+    assert _detail(client, task) == 200
+    # The class's task lists and the worksheets: all versions, then all entries.
+    assert len(trips) == 2, trips
+    assert f"fragver:task:{task.pk}:attachments" in trips[0]
+    assert f"fragver:group:{world.class_7a.pk}:tasks" in trips[0]
+    assert any(key.startswith(f"frag:tasks:attachments:{task.pk}:") for key in trips[1])
+
+
+def test_a_task_address_naming_no_task_leaves_no_version_behind(world, task, client_for):
+    from django.core.cache import cache
+
+    client = client_for(world.student_7a)
+    missing = task.pk + 1000
+    assert client.get(reverse("tasks:detail", args=[missing])).status_code == 404
+    assert cache.get(f"fragver:task:{missing}:attachments") is None
+    assert _detail(client, task) == 200
+    assert cache.get(f"fragver:task:{task.pk}:attachments") is not None
