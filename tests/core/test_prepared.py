@@ -93,3 +93,17 @@ def test_an_argument_the_orm_transforms_is_refused(world):
         prepared.list(world.school.pk, "7")
     with pytest.raises(TypeError):
         prepared.list(world.school.pk, True)
+
+
+def test_set_prefetched_answers_like_a_prefetch(world):
+    from kreide.core.prepared import set_prefetched
+
+    group = world.class_7a
+    rows = list(Membership.objects.for_school(world.school.pk).filter(group=group))
+    assert rows
+    fresh = type(group)._base_manager.get(pk=group.pk)
+    set_prefetched(fresh, "memberships", rows)
+    with CaptureQueriesContext(connection) as reading:
+        assert list(fresh.memberships.all()) == rows
+        assert all(row.group is fresh for row in fresh.memberships.all())
+    assert not reading.captured_queries
