@@ -17,7 +17,9 @@ the value itself, as the sign-in backend does.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -76,18 +78,28 @@ class _Compiled:
         missing = set(where) - {self.params[position] for position, _, _ in self.slots}
         if missing:
             raise ValueError(f"arguments not passed to the SQL as they are: {sorted(missing)}")
+        # The columns' converters, which the compiler works out again on every run: kept
+        # per connection (each thread has its own). Not for composite columns, whose
+        # converters the compiler asks for column by column through the same method.
+        selected = [column[0] for column in compiler.select[: compiler.col_count]]
+        self.converters: weakref.WeakKeyDictionary | None = (
+            None if compiler.has_composite_fields(selected) else weakref.WeakKeyDictionary()
+        )
 
     def run(self, args: Sequence[Any]) -> list:
         params = list(self.params)
         for position, index, item in self.slots:
             params[position] = args[index] if item is None else args[index][item]
         sql, state, compiler_class, db = self.sql, self.compiler_state, self.compiler_class, self.db
+        kept = self.converters
 
         def get_compiler(using: str | None = None, connection: Any = None, elide_empty=True):
             compiler = compiler_class.__new__(compiler_class)
             vars(compiler).update(state)
             compiler.connection = connection or connections[using or db]
             compiler.as_sql = lambda *args, **kwargs: (sql, params)
+            if kept is not None:
+                compiler.get_converters = partial(_kept_converters, kept, compiler)
             return compiler
 
         # Shallow copies: the built queryset and its query stay as they are for the next call.
@@ -99,6 +111,15 @@ class _Compiled:
         vars(queryset).update(vars(template))
         queryset._query, queryset._result_cache, queryset._prefetch_done = query, None, False
         return list(queryset)
+
+
+def _kept_converters(kept: weakref.WeakKeyDictionary, compiler: Any, expressions: list) -> dict:
+    converters = kept.get(compiler.connection)
+    if converters is None:
+        converters = kept[compiler.connection] = type(compiler).get_converters(
+            compiler, expressions
+        )
+    return converters
 
 
 class PreparedQuery:

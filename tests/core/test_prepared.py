@@ -107,3 +107,22 @@ def test_set_prefetched_answers_like_a_prefetch(world):
         assert list(fresh.memberships.all()) == rows
         assert all(row.group is fresh for row in fresh.memberships.all())
     assert not reading.captured_queries
+
+
+def test_the_columns_converters_are_worked_out_once(world, monkeypatch):
+    prepared = PreparedQuery(_memberships)
+    users = [world.student_7a.pk]
+    asked = []
+    original = SQLCompiler.get_converters
+
+    def counting(compiler, expressions):
+        asked.append(1)
+        return original(compiler, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counting)
+    first = prepared.list(world.school.pk, users)
+    again = prepared.list(world.school.pk, users)
+    assert [(m.pk, m.group.name, m.joined_at) for m in again] == [
+        (m.pk, m.group.name, m.joined_at) for m in first
+    ]
+    assert len(asked) == 1
