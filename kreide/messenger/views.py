@@ -148,8 +148,8 @@ def room(request: HttpRequest, pk: int) -> HttpResponse:
 
 @lru_cache(maxsize=16)
 def _strings_script(language: str | None) -> str:
-    """The room script's labels as a JSON script element, built once per language: a
-    dozen translations and a JSON dump that every room page carried."""
+    """The room script's labels as a JSON script element, built once per language:
+    fifteen translations and a JSON dump that every room page carried."""
     strings = {
         "sending": _("Sending…"),
         "failed": _("Not sent."),
