@@ -14,6 +14,9 @@ django_asgi = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
+from django.utils import translation  # noqa: E402
 
 from kreide.core.fullgc import CollectAfterClosings  # noqa: E402
 from kreide.messenger.auth import session_auth_stack  # noqa: E402
@@ -21,6 +24,14 @@ from kreide.messenger.routing import websocket_urlpatterns as messenger_sockets 
 from kreide.notifications.routing import (  # noqa: E402
     websocket_urlpatterns as notification_sockets,
 )
+
+# The URL conf (it imports every app's views) and its reverse index in each language, built
+# now: otherwise the first reverse() builds them, in the notification link of the first
+# message sent (0.3 s, the morning's first messages waiting; several worker threads each
+# build their own copy at once; bench/messenger --probe, docs/performance.md).
+for code, _name in settings.LANGUAGES:
+    with translation.override(code):
+        get_resolver().reverse_dict  # noqa: B018 - built on first access
 
 # Everything loaded so far (Django, the URL conf, the models) lives as long as the process:
 # moved out of the collector's reach, so full collections with thousands of open sockets
