@@ -219,6 +219,7 @@ async def client_main(options: argparse.Namespace) -> dict:
     gc.disable()
     latencies: list[float] = []
     sends: list[float] = []  # the send time of each delivery, beside its latency
+    rooms_of: list[int] = []  # and its room
     closed_early: list[int] = []
     client_stalls: list[tuple[float, float]] = []
 
@@ -241,6 +242,7 @@ async def client_main(options: argparse.Namespace) -> dict:
                     sent_at = float(frame["message"]["text"].split()[1])
                     latencies.append(time.perf_counter() - sent_at)
                     sends.append(sent_at)
+                    rooms_of.append(frame["message"]["room"])
         except Exception:  # noqa: BLE001, S110 - a dropped connection is counted below
             pass
         if not stopping.is_set():
@@ -305,6 +307,13 @@ async def client_main(options: argparse.Namespace) -> dict:
         for sent_at, latency in zip(sends, latencies, strict=True)
         if latency >= SLOW
     )
+    # The messages behind them: which ones were slow, in which room, for how many members.
+    slow_messages: dict[float, list] = {}
+    for sent_at, latency, room in zip(sends, latencies, rooms_of, strict=True):
+        if latency >= SLOW:
+            entry = slow_messages.setdefault(sent_at, [round(sent_at, 4), room, 0, 0.0])
+            entry[2] += 1
+            entry[3] = max(entry[3], round(latency * 1000, 1))
     return {
         "clients": len(people),
         "connected": connected,
@@ -331,6 +340,8 @@ async def client_main(options: argparse.Namespace) -> dict:
         # (send time, latency ms) of every delivery slower than SLOW, and the client's
         # own loop stalls: what the probe's record is compared with.
         "slow_deliveries": slow,
+        # [send time, room, slow deliveries, slowest ms] per message: kept in the JSON.
+        "slow_messages": sorted(slow_messages.values()),
         "client_stalls": client_stalls,
     }
 
