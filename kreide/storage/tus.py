@@ -282,7 +282,9 @@ def _read_creation_body(request: HttpRequest, sent: int) -> bytes:
 
 
 def _new_upload(user, purpose: UploadPurpose, metadata: dict[str, str], length: int, **fields):
-    return Upload.objects.for_school(user.school_id).create(
+    # Saved as a new instance of the user's school: a scoped queryset's create() would
+    # first build a school filter that an INSERT never uses.
+    upload = Upload(
         school_id=user.school_id,
         user=user,
         purpose=purpose.name,
@@ -292,6 +294,8 @@ def _new_upload(user, purpose: UploadPurpose, metadata: dict[str, str], length: 
         length=length,
         **fields,
     )
+    upload.save(force_insert=True)
+    return upload
 
 
 def _create(user, purpose: UploadPurpose, metadata: dict[str, str], length: int, body: bytes):
