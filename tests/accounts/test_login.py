@@ -175,6 +175,30 @@ def test_a_sign_in_forgets_failures_and_without_failures_deletes_nothing(
         assert _sign_in(Client(), username, "falsch").status_code == 200
 
 
+def test_the_kept_sign_in_form_carries_each_visits_own_token(world):
+    import re
+
+    from kreide.accounts import views
+
+    browser = Client(enforce_csrf_checks=True)
+    pages = [browser.get("/accounts/login/").content.decode() for _ in range(2)]
+    tokens = [re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1] for page in pages]
+    assert tokens[0] != tokens[1] and views._CSRF_STAND_IN not in pages[1]
+    assert f'"X-CSRFToken": "{tokens[1]}"' in pages[1]  # one token for the whole page
+    response = browser.post(
+        "/accounts/login/",
+        {
+            "csrfmiddlewaretoken": tokens[1],
+            "username": world.student_7a.username,
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    # A visit with more to show renders the form itself.
+    page = Client().get("/accounts/login/", {"next": "/tasks/"}).content.decode()
+    assert 'name="next" value="/tasks/"' in page
+
+
 # --- device cookies: lockouts stop guessing without locking out the owner ---------------
 
 
