@@ -40,9 +40,11 @@ def mail_view(view):
     return wrapper
 
 
-def _folder(client, request: HttpRequest) -> str:
+def _folder(client, request: HttpRequest, names: set[str] | None = None) -> str:
+    """The folder the request names (INBOX by default); 404 unless it exists. `names`:
+    the folders where the caller has listed them already (no second LIST)."""
     folder = request.GET.get("folder") or request.POST.get("folder") or "INBOX"
-    if folder not in webmail.folder_names(client):
+    if folder not in (webmail.folder_names(client) if names is None else names):
         raise Http404
     return folder
 
@@ -57,8 +59,8 @@ def _page_number(request: HttpRequest) -> int:
 def inbox(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     with webmail.mailbox(request.user) as client:
-        folder = _folder(client, request)
         folders = webmail.folders(client)
+        folder = _folder(client, request, {f.name for f in folders})
         page = webmail.page(client, folder, _page_number(request), search)
     inbox_folder = next((f for f in folders if f.name == "INBOX"), None)
     if inbox_folder is not None:

@@ -23,6 +23,9 @@ from django.conf import settings
 from django.core.cache import cache
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
+from imapclient.imap_utf7 import decode as decode_utf7
+from imapclient.response_parser import parse_response
+from imapclient.util import chunk
 
 from kreide.accounts.models import User
 from kreide.core.errors import Refusal
@@ -56,6 +59,8 @@ def mailbox(user: User) -> Iterator[IMAPClient]:
         client.login(
             f"{services.address_of(user)}*{services.MASTER_USER}", services.master_secret()
         )
+        # Kept from LOGIN's answer now: a SELECT drops it, and SORT would ask again.
+        client.capabilities()
     except (OSError, IMAPClientError) as error:
         raise MailUnavailable(str(error)) from error
     try:
@@ -74,11 +79,31 @@ class Folder:
     total: int
 
 
+def _folder_name(raw: bytes | int) -> str:
+    # As IMAPClient's own LIST: a quoted number parses as int, the rest is modified UTF-7.
+    return str(raw) if isinstance(raw, int) else decode_utf7(raw)
+
+
 def folders(client: IMAPClient) -> list[Folder]:
-    found = []
-    for _flags, _delimiter, name in client.list_folders():
-        status = client.folder_status(name, [b"UNSEEN", b"MESSAGES"])
-        found.append(Folder(name, status[b"UNSEEN"], status[b"MESSAGES"]))
+    """Every folder with its unread and total count in one round trip: LIST with RETURN
+    (STATUS …) (RFC 5819, LIST-STATUS, which Dovecot has) rather than a LIST and then one
+    STATUS per folder. IMAPClient has no call for it, so it goes through its imaplib
+    connection as IMAPClient's own LIST does. A folder that cannot be opened (\\Noselect)
+    has no STATUS and is left out, as a STATUS of it would have failed."""
+    imap = client._imap
+    typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")
+    client._checkok("list", typ, data)
+    _typ, statuses = imap._untagged_response(typ, data, "STATUS")
+    counts = {
+        _folder_name(name): dict(chunk(items, 2))
+        for name, items in chunk(parse_response([line for line in statuses if line is not None]), 2)
+    }
+    _typ, listed = imap._untagged_response(typ, data, "LIST")
+    found = [
+        Folder(name, counts[name][b"UNSEEN"], counts[name][b"MESSAGES"])
+        for _flags, _delimiter, name in client._proc_folder_list(listed)
+        if name in counts
+    ]
     return sorted(found, key=lambda folder: (SPECIAL.get(folder.name, 9), folder.name.lower()))
 
 
@@ -129,10 +154,11 @@ def _sender(envelope) -> str:
 
 def page(client: IMAPClient, folder: str, number: int, search: str = "") -> Page:
     """One page of a folder, newest first; `search` looks in headers and text."""
-    client.select_folder(folder, readonly=True)
+    number = max(1, number)
+    if not client.select_folder(folder, readonly=True)[b"EXISTS"]:
+        return Page([], number, 0)  # nothing to sort or fetch
     criteria = ["TEXT", search] if search else ["ALL"]
     uids = client.sort(["REVERSE", "ARRIVAL"], criteria, charset="UTF-8")
-    number = max(1, number)
     chosen = uids[(number - 1) * PER_PAGE : number * PER_PAGE]
     fetched = client.fetch(chosen, ["ENVELOPE", "FLAGS", "RFC822.SIZE"]) if chosen else {}
     messages = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import imaplib
 import json
 import smtplib
 import uuid
@@ -45,6 +46,56 @@ def test_inbox_lists_mail_and_counts_unread(mail, world, client_for):
     assert webmail.unread_count(world.teacher_7a) >= 1
     dashboard = client.get(reverse("dashboard:home")).content.decode()
     assert "ungelesen" in dashboard
+
+
+def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypatch):
+    """CAPABILITY (imaplib's, on connecting), LOGIN, one LIST with every folder's counts,
+    EXAMINE, SORT, FETCH, LOGOUT on one connection (before: 14 commands, the folders listed
+    twice, a STATUS for each and a second CAPABILITY before SORT)."""
+    title = f"Runde {uuid.uuid4().hex[:6]}"
+    deliver(mail, world.teacher_7a, title)
+    client = client_for(world.teacher_7a)
+    connections, commands = [], []
+    connect, send = imaplib.IMAP4.open, imaplib.IMAP4.send
+
+    def counted_open(self, *args, **kwargs):
+        connections.append(args)
+        return connect(self, *args, **kwargs)
+
+    def counted_send(self, data: bytes):
+        if data.startswith(self.tagpre):  # a command's first line, not a literal
+            commands.append(data.split()[1:3])
+        return send(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "open", counted_open)
+    monkeypatch.setattr(imaplib.IMAP4, "send", counted_send)
+    page = client.get(reverse("mail:inbox")).content.decode()
+
+    assert title in page
+    assert len(connections) == 1
+    assert len(commands) <= 7, commands
+
+
+def test_the_folder_list_counts_like_a_status_of_each_folder(mail, world):
+    title = f"Zaehlen {uuid.uuid4().hex[:6]}"
+    deliver(mail, world.teacher_7a, title)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        imap.create_folder("Klassenfahrt Ä")  # modified UTF-7 on the wire
+        imap.create_folder("2027")  # a name IMAPClient parses as a number
+        try:
+            found = {f.name: (f.unread, f.total) for f in webmail.folders(imap)}
+            expected = {}
+            for _flags, _delimiter, name in imap.list_folders():
+                status = imap.folder_status(name, [b"UNSEEN", b"MESSAGES"])
+                expected[name] = (status[b"UNSEEN"], status[b"MESSAGES"])
+            assert webmail.page(imap, "Klassenfahrt Ä", 1).total == 0
+        finally:
+            imap.select_folder("INBOX")  # Dovecot ends a session whose open folder goes
+            imap.delete_folder("Klassenfahrt Ä")
+            imap.delete_folder("2027")
+    assert found == expected
+    assert found["INBOX"][0] >= 1
+    assert {"INBOX", "Drafts", "Sent", "Trash", "Junk", "Klassenfahrt Ä", "2027"} <= set(found)
 
 
 def test_reading_sanitises_html_and_blocks_remote_images(mail, world, client_for):
