@@ -17,7 +17,8 @@ on the machine) per request.
 
 Pages: login (the sign-in form, anonymous), dashboard, tasks, task, timetable (my day),
 substitutions (the school's plan), info screen (the hallway monitor, anonymous), files,
-chats, chat. The
+chats, chat, and the webmail's inbox where mail is set up (KREIDE_MAIL_DIR and
+KREIDE_MAIL_PORT_BASE of a running `kreide mail-start`; its IMAP commands are counted). The
 student is the demo school's sample student unless --user names another. Runs on one
 core in one process; the client and the server share it, but the client's share is
 small (django.test.Client builds a WSGI environ and calls the handler directly).
@@ -82,6 +83,10 @@ def pages_of(client: Client) -> dict[str, tuple[Client, str]]:
     room = ROOM_LINK.search(client.get("/messages/", **HOST).content.decode())
     if room:
         pages["chat"] = (client, room.group(1))
+    from kreide.mail import health
+
+    if health.configured():
+        pages["inbox"] = (client, "/mail/")
     return pages
 
 
@@ -128,8 +133,37 @@ class RedisTrips:
         Connection.send_packed_command = self._original
 
 
+class ImapTrips:
+    """Counts IMAP round trips: each connection (its greeting) and each command imaplib
+    sends (IMAPClient sends through it; a command's first line starts with its tag)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> ImapTrips:
+        import imaplib
+
+        self._originals = connect, send = imaplib.IMAP4.open, imaplib.IMAP4.send
+
+        def counting_open(imap: imaplib.IMAP4, *args: object, **kwargs: object) -> None:
+            self.count += 1
+            connect(imap, *args, **kwargs)
+
+        def counting_send(imap: imaplib.IMAP4, data: bytes) -> None:
+            self.count += data.startswith(imap.tagpre)
+            send(imap, data)
+
+        imaplib.IMAP4.open, imaplib.IMAP4.send = counting_open, counting_send
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        import imaplib
+
+        imaplib.IMAP4.open, imaplib.IMAP4.send = self._originals
+
+
 def measure(client: Client, path: str, n: int) -> dict[str, float]:
-    with CaptureQueriesContext(connection) as queries, RedisTrips() as trips:
+    with CaptureQueriesContext(connection) as queries, RedisTrips() as trips, ImapTrips() as imap:
         fetch(client, path)
     # Read now: the next request's request_started signal clears the connection's log.
     query_count = len(queries.captured_queries)
@@ -154,6 +188,7 @@ def measure(client: Client, path: str, n: int) -> dict[str, float]:
         "cpu_p50": statistics.median(cpus) * 1000,
         "queries": query_count,
         "redis": trips.count,
+        "imap": imap.count,
     }
 
 
@@ -207,9 +242,9 @@ def main() -> None:
     )
     print(
         "| page | path | wall ms (mean / p50) | CPU ms (mean / p50) | queries "
-        "| Redis round trips | calls |"
+        "| Redis round trips | IMAP round trips | calls |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     total_cpu = 0.0
     for name, (page_client, path) in pages.items():
         result = measure(page_client, path, args.n)
@@ -217,7 +252,7 @@ def main() -> None:
         print(
             f"| {name} | `{path}` | {result['wall']:.1f} / {result['wall_p50']:.1f} "
             f"| {result['cpu']:.1f} / {result['cpu_p50']:.1f} | {result['queries']} "
-            f"| {result['redis']} | {result['calls']:,.0f} |"
+            f"| {result['redis']} | {result['imap']} | {result['calls']:,.0f} |"
         )
     print(f"\nCPU of all pages together: {total_cpu:.1f} ms")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.cpu.run import PARTS, Round, idle_rate, summarize, without_idle
+from bench.cpu.run import PARTS, Round, idle_rate, summarize, table, without_idle
 
 
 def by_part(kreide: float, postgres: float, nginx: float) -> dict[str, float]:
@@ -49,3 +49,26 @@ def test_the_summary_keeps_raw_and_idle_corrected_figures_apart():
     assert summary["journey_ms"]["median"] == pytest.approx(36.0)
     assert summary["raw_journey_ms"]["median"] == pytest.approx(42.0)
     assert summary["students_per_core"]["median"] == pytest.approx(600 / 0.036)
+
+
+def test_added_units_stay_out_of_issue_21s_journey_and_are_summed_apart():
+    def round_of(units: dict[str, float]) -> Round:
+        return Round(
+            argon2=0.020,
+            units={key: by_part(value, 0.0, 0.0) for key, value in units.items()},
+            units_raw={key: by_part(value, 0.0, 0.0) for key, value in units.items()},
+            wall={key: 0.1 for key in units},
+            idle=by_part(0.0, 0.0, 0.0),
+            done={key: 8 for key in units},
+        )
+
+    summary = summarize([round_of({"sign-in": 0.030, "substitutions": 0.004, "inbox": 0.010})])
+
+    assert summary["journey_units"] == ["sign-in"]
+    assert summary["journey_ms"]["median"] == pytest.approx(30.0)
+    assert summary["with_added"]["units"] == ["sign-in", "substitutions", "inbox"]
+    assert summary["with_added"]["ms"]["median"] == pytest.approx(44.0)
+    lines = table(summary).splitlines()
+    assert any(line.startswith("| substitution plan") and "(added)" in line for line in lines)
+    assert any("journey of issue #21** (sign-in)" in line for line in lines)
+    assert any("(+ substitution plan, webmail inbox)" in line for line in lines)
