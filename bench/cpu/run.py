@@ -373,6 +373,8 @@ def _ports_free(base: int) -> bool:
         if name.startswith("_") or not isinstance(port, int) or port == base:
             continue
         with socket.socket() as probe:
+            # As the servers bind: the last run's closed connections (TIME_WAIT) hold no port.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
