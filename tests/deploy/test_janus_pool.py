@@ -38,45 +38,6 @@ TIMEOUT = 15
 CAPACITY = 3  # participants per media server: small, so filling one costs a few joins
 
 
-@pytest.fixture(scope="module")
-def media_servers() -> Iterator[list[janus_process.JanusProcess]]:
-    with ExitStack() as running:
-        pair = []
-        for _ in range(2):
-            started = start_janus()
-            running.callback(janus_process.remove_config, started.config_dir)
-            running.callback(started.stop)
-            pair.append(started)
-        yield pair
-
-
-@pytest.fixture(scope="module")
-def pool_cluster(tmp_path_factory, static_files, media_servers, django_db_setup) -> Cluster:
-    """Two nodes, each told about both media servers (the same list), none running Janus."""
-    redis_url = os.environ.get("KREIDE_REDIS_URL")
-    if not redis_url:
-        pytest.skip("several nodes share Redis")
-    servers = ",".join(
-        f"{started.api_url}|{started.ws_url}|{CAPACITY}|{started.admin_key}"
-        for started in media_servers
-    )
-    settings = {
-        "KREIDE_JANUS": "off",
-        "KREIDE_JANUS_URLS": servers,
-        # A video page looks at the servers again after a second, not 15: the test waits
-        # for a lost server to be noticed without waiting for the default interval.
-        "KREIDE_VIDEO_HEALTH_SECONDS": "1",
-    }
-    with scale_out(
-        tmp_path_factory.mktemp("janus-pool"),
-        database_url(),
-        redis_url,
-        settings=settings,
-        static_from=static_files,
-    ) as cluster:
-        yield cluster
-
-
 @dataclass
 class Pool:
     cluster: Cluster
@@ -97,12 +58,37 @@ class Pool:
 
 
 @pytest.fixture
-def pool(media_servers, pool_cluster) -> Pool:
-    # A Janus an earlier test killed runs again, on its ports and with its key.
-    for started in media_servers:
-        if started.process.poll() is not None:
-            started.launch()
-    return Pool(pool_cluster, {started.api_url: started for started in media_servers})
+def pool(tmp_path, static_files) -> Iterator[Pool]:
+    """Two Janus servers and two nodes, each told about both (the same list), none running
+    Janus. Each test gets its own, stopped before the test's database flush: the nodes
+    write on their own (the status sampler registers the listed servers every 30 s), so
+    nodes that outlived the flush could leave MediaServer rows to the tests after them."""
+    redis_url = os.environ.get("KREIDE_REDIS_URL")
+    if not redis_url:
+        pytest.skip("several nodes share Redis")
+    with ExitStack() as running:
+        pair = []
+        for _ in range(2):
+            started = start_janus()
+            running.callback(janus_process.remove_config, started.config_dir)
+            running.callback(started.stop)
+            pair.append(started)
+        servers = ",".join(
+            f"{started.api_url}|{started.ws_url}|{CAPACITY}|{started.admin_key}" for started in pair
+        )
+        settings = {
+            "KREIDE_JANUS": "off",
+            "KREIDE_JANUS_URLS": servers,
+            # A video page looks at the servers again after a second, not 15: the test
+            # waits for a lost server to be noticed without waiting for the default interval.
+            "KREIDE_VIDEO_HEALTH_SECONDS": "1",
+        }
+        cluster = running.enter_context(
+            scale_out(
+                tmp_path, database_url(), redis_url, settings=settings, static_from=static_files
+            )
+        )
+        yield Pool(cluster, {started.api_url: started for started in pair})
 
 
 def _wait_for_the_pool(session: requests.Session, base: str) -> None:
