@@ -113,12 +113,14 @@ def _try_lock(descriptor: int) -> bool:
 
 
 @pytest.fixture
-def cluster(volume, tmp_path) -> Cluster:
+def cluster(volume, tmp_path, static_files) -> Cluster:
     redis_url = os.environ.get("KREIDE_REDIS_URL")
     if not redis_url:
         pytest.skip("several nodes share Redis")
     mounts = [volume.mount(tmp_path / f"mount{number}") for number in (1, 2)]
-    with scale_out(tmp_path, database_url(), redis_url, storage_dirs=mounts) as running:
+    with scale_out(
+        tmp_path, database_url(), redis_url, storage_dirs=mounts, static_from=static_files
+    ) as running:
         yield running
 
 
