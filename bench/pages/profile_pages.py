@@ -15,6 +15,8 @@ on the machine) per request.
     .venv/bin/python bench/pages/profile_pages.py -n 200
     .venv/bin/python bench/pages/profile_pages.py --profile dashboard   # cProfile top 20
 
+With --first-visit every request is a first visit of the day (see `forget_user`).
+
 Pages: login (the sign-in form, anonymous), dashboard, tasks, task, timetable (my day),
 substitutions (the school's plan), info screen (the hallway monitor, anonymous), files,
 chats, chat, and the webmail's inbox where mail is set up (KREIDE_MAIL_DIR and
@@ -34,6 +36,7 @@ import re
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,23 +165,50 @@ class ImapTrips:
         imaplib.IMAP4.open, imaplib.IMAP4.send = self._originals
 
 
-def measure(client: Client, path: str, n: int) -> dict[str, float]:
+def forget_user(username: str) -> Callable[[], None]:
+    """For --first-visit: deletes the user's own cache entries (fragments, fragment
+    versions, the navigation's counts; every key naming the user's id), as for a student
+    who has not been seen yet while the class's entries stay warm. The session stays."""
+    from django.core.cache import cache
+
+    from kreide.accounts.models import User
+
+    pk = User.objects.get(username=username).pk
+    own = re.compile(rf"(?:user|student|unread|live-off):{pk}(?::|$)")
+    redis = cache.client.get_client()
+    prefix = cache.make_key("")
+
+    def forget() -> None:
+        keys = [key for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
+        keys = [key for key in keys if own.search(key.decode()[len(prefix) :])]
+        if keys:
+            redis.delete(*keys)
+
+    return forget
+
+
+def measure(
+    client: Client, path: str, n: int, before: Callable[[], None] = lambda: None
+) -> dict[str, float]:
+    before()
     with CaptureQueriesContext(connection) as queries, RedisTrips() as trips, ImapTrips() as imap:
         fetch(client, path)
     # Read now: the next request's request_started signal clears the connection's log.
     query_count = len(queries.captured_queries)
     walls, cpus = [], []
     for _ in range(n):
+        before()
         wall, cpu = time.perf_counter(), time.process_time()
         fetch(client, path)
         cpus.append(time.process_time() - cpu)
         walls.append(time.perf_counter() - wall)
     # Python function calls per request: a load-independent measure of the work done.
     profiler = cProfile.Profile()
-    profiler.enable()
     for _ in range(CALL_SAMPLES):
+        before()
+        profiler.enable()
         fetch(client, path)
-    profiler.disable()
+        profiler.disable()
     calls = pstats.Stats(profiler).total_calls / CALL_SAMPLES
     return {
         "calls": calls,
@@ -192,12 +222,15 @@ def measure(client: Client, path: str, n: int) -> dict[str, float]:
     }
 
 
-def profile(client: Client, path: str, n: int, top: int) -> None:
+def profile(
+    client: Client, path: str, n: int, top: int, before: Callable[[], None] = lambda: None
+) -> None:
     profiler = cProfile.Profile()
-    profiler.enable()
     for _ in range(n):
+        before()
+        profiler.enable()
         fetch(client, path)
-    profiler.disable()
+        profiler.disable()
     stats = pstats.Stats(profiler)
     print(f"cProfile of {n} × GET {path}: {stats.total_calls / n:,.0f} function calls each")
     stats.sort_stats("cumulative").print_stats(top)
@@ -212,6 +245,11 @@ def main() -> None:
     parser.add_argument("--profile", metavar="PAGE", help="cProfile this page instead")
     parser.add_argument("--top", type=int, default=20, help="rows of the cProfile listing")
     parser.add_argument("--pages", help="comma-separated subset of the pages")
+    parser.add_argument(
+        "--first-visit",
+        action="store_true",
+        help="before each request delete the student's own cache entries (Redis only)",
+    )
     args = parser.parse_args()
 
     if args.user:
@@ -229,16 +267,18 @@ def main() -> None:
         for _ in range(args.warmup):
             fetch(page_client, path)
 
+    before = forget_user(username) if args.first_visit else lambda: None
     if args.profile:
         page_client, path = pages[args.profile]
-        profile(page_client, path, args.n, args.top)
+        profile(page_client, path, args.n, args.top, before)
         return
 
     database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     cache = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     print(
         f"student {username}, {database} + {cache}, DEBUG={settings.DEBUG}, "
-        f"{args.n} requests per page after {args.warmup} warm-up\n"
+        f"{args.n} requests per page after {args.warmup} warm-up"
+        f"{', each a first visit' if args.first_visit else ''}\n"
     )
     print(
         "| page | path | wall ms (mean / p50) | CPU ms (mean / p50) | queries "
@@ -247,7 +287,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     total_cpu = 0.0
     for name, (page_client, path) in pages.items():
-        result = measure(page_client, path, args.n)
+        result = measure(page_client, path, args.n, before)
         total_cpu += result["cpu"]
         print(
             f"| {name} | `{path}` | {result['wall']:.1f} / {result['wall_p50']:.1f} "

@@ -27,12 +27,16 @@ once: two sections of a page asking for the same scope or fragment cost one roun
 a `bump()` in the request updates what the request has seen. Nothing read is older than the
 request; a value read twice is the same object, so callers treat values as read-only.
 
+A page that knows its parts up front (the dashboard) reads all their versions and entries
+in two round trips (`prefetch`, `prefetch_entries`) and writes what was missing in one (`batch`).
+
 KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
 import time
 import weakref
@@ -49,6 +53,7 @@ from django.http import HttpRequest, HttpResponse
 
 T = TypeVar("T")
 _MISSING = object()
+logger = logging.getLogger(__name__)
 
 # The request's reads, key → value (or _MISSING: asked, not in the cache). A context
 # variable rather than a request attribute: the readers are services without the request.
@@ -83,11 +88,54 @@ def _get_many(keys: list[str]) -> dict[str, Any]:
     return {key: memo[key] for key in keys if memo[key] is not _MISSING}
 
 
+# Within `batch()`: the writes held back, timeout → {key: value}.
+_held: contextvars.ContextVar[dict[int | None, dict[str, Any]] | None] = contextvars.ContextVar(
+    "kreide_fragment_writes", default=None
+)
+
+
 def _set_many(values: dict[str, Any], timeout: int | None) -> None:
-    cache.set_many(values, timeout)
+    held = _held.get()
+    if held is None:
+        cache.set_many(values, timeout)
+    else:
+        held.setdefault(timeout, {}).update(values)
     memo = _memo.get()
     if memo is not None:
         memo.update(values)
+
+
+class batch:
+    """Hold back the versions and entries written inside it and write them in one round
+    trip when it ends (a page whose parts each miss an entry on a first visit). Until then
+    the request's memo has them; another request meanwhile misses them, as it would have
+    before they were computed. `bump()` is never held back."""
+
+    def __enter__(self) -> None:
+        self._token = _held.set({})
+
+    def __exit__(self, *_exc: object) -> None:
+        held = _held.get() or {}
+        _held.reset(self._token)
+        if held:
+            _write(held)
+
+
+def _write(held: dict[int | None, dict[str, Any]]) -> None:
+    """Every timeout's values in one pipeline (django-redis), else one set_many each."""
+    client = getattr(cache, "client", None)
+    if not hasattr(client, "get_client"):
+        for timeout, values in held.items():
+            cache.set_many(values, timeout)
+        return
+    try:
+        pipeline = client.get_client(write=True).pipeline()
+        for timeout, values in held.items():
+            for key, value in values.items():
+                client.set(key, value, timeout, client=pipeline)
+        pipeline.execute()
+    except Exception:  # the cache is only a saving, as with set_many's IGNORE_EXCEPTIONS
+        logger.warning("fragment writes failed", exc_info=True)
 
 
 def prefetch(scopes: Iterable[str], *, create: bool = True) -> None:
@@ -152,7 +200,11 @@ def bump(*scopes: str) -> None:
     """Invalidate every fragment that depends on one of `scopes`."""
     # A fresh timestamp rather than an increment: an evicted version key can never come
     # back with an old number and revive a stale fragment.
-    _set_many({_version_key(scope): time.time_ns() for scope in scopes}, None)
+    values = {_version_key(scope): time.time_ns() for scope in scopes}
+    cache.set_many(values, None)
+    memo = _memo.get()
+    if memo is not None:
+        memo.update(values)
 
 
 def bump_on_commit(*scopes: str) -> None:

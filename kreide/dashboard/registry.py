@@ -2,9 +2,11 @@
 
 A section's `context` gets the request and returns the template context, or None to hide
 the section. It must cost a fixed number of queries whatever the user's number of classes
-or items (asserted in tests/dashboard). Its `scopes` names the fragment scopes `context`
-will read (kreide/core/fragments.py): the dashboard reads all sections' versions in one
-cache round trip before the sections render.
+or items (asserted in tests/dashboard). Its `entries` names the cached fragments `context`
+will read (name → scopes, as given to kreide/core/fragments.py), or its `scopes` only their
+scopes: the dashboard reads all sections' versions in one cache round trip and their
+entries in a second before the sections render, and writes what they computed anew in one
+round trip after them (a student's first visit of the day misses their own entries).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 from django.http import HttpRequest
 
 from kreide.core import fragments
-from kreide.schools import access
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class Section:
     order: int
     context: Callable[[HttpRequest], dict[str, Any] | None]
     scopes: Callable[[HttpRequest], list[str]] | None = None
+    entries: Callable[[HttpRequest], dict[str, list[str]]] | None = None
 
 
 _sections: dict[str, Section] = {}
@@ -39,25 +41,25 @@ def register(section: Section) -> None:
     _sections[section.key] = section
 
 
-def member_scopes(
-    request: HttpRequest,
-    of_user: Callable[[int], str],
-    of_group: Callable[[int], str],
-    role: str | None = None,
-) -> list[str]:
-    """A `scopes` answer: the signed-in user's scope and one per group (with `role`)."""
-    if request.user.school_id is None:
-        return []
-    groups = access.request_group_ids(request, role)
-    return [of_user(request.user.pk), *(of_group(group_id) for group_id in groups)]
-
-
 def render_sections(request: HttpRequest) -> list[dict[str, Any]]:
     sections = sorted(_sections.values(), key=lambda s: s.order)
+    with fragments.batch():
+        return _render(request, sections)
+
+
+def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any]]:
     try:
+        entries: dict[str, list[str]] = {}
+        for section in sections:
+            if section.entries:
+                entries.update(section.entries(request))
         fragments.prefetch(
-            scope for section in sections if section.scopes for scope in section.scopes(request)
+            [
+                *(scope for s in sections if s.scopes for scope in s.scopes(request)),
+                *(scope for scopes in entries.values() for scope in scopes),
+            ]
         )
+        fragments.prefetch_entries(entries)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")
     rendered = []

@@ -10,7 +10,7 @@ class FilesConfig(AppConfig):
     def ready(self) -> None:
         from kreide.core import fragments, navigation
         from kreide.core import health as core_health
-        from kreide.dashboard.registry import Section, member_scopes, register
+        from kreide.dashboard.registry import Section, register
         from kreide.files import dashboard, health, services
         from kreide.files.models import Share
         from kreide.files.uploads import FileUpload
@@ -29,11 +29,7 @@ class FilesConfig(AppConfig):
                 "files/section_shared.html",
                 40,
                 dashboard.shared_with_me,
-                lambda request: member_scopes(
-                    request,
-                    lambda pk: services.share_scope(user_id=pk),
-                    lambda pk: services.share_scope(group_id=pk),
-                ),
+                entries=dashboard.shared_entries,
             )
         )
         register_purpose(FileUpload())

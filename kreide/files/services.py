@@ -528,14 +528,24 @@ def user_for_app_password(username: str, secret: str):
     return match.user
 
 
-def _share_candidates(user, group_ids: list[int]) -> list[int]:
-    """Ids of every share with the user or one of their groups (whoever made it, whatever
-    became of the node): a superset of what shared_with_me() shows, cached per user and
-    per group until a share with them is written (`share_scopes`)."""
+def _candidate_names(user, group_ids: list[int]) -> dict[str, tuple]:
     names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
     names.update(
         (f"shares:{user.school_id}:group:{group_id}", (None, group_id)) for group_id in group_ids
     )
+    return names
+
+
+def candidate_fragments(user, group_ids: list[int]) -> dict[str, list[str]]:
+    """The fragments (name → scopes) shared_with_me(user, …, group_ids) reads first."""
+    return {name: [share_scope(*key)] for name, key in _candidate_names(user, group_ids).items()}
+
+
+def _share_candidates(user, group_ids: list[int]) -> list[int]:
+    """Ids of every share with the user or one of their groups (whoever made it, whatever
+    became of the node): a superset of what shared_with_me() shows, cached per user and
+    per group until a share with them is written (`share_scopes`)."""
+    names = _candidate_names(user, group_ids)
 
     def load(missing: list[str]) -> dict[str, list[int]]:
         users = [names[name][0] for name in missing if names[name][0]]
@@ -550,8 +560,7 @@ def _share_candidates(user, group_ids: list[int]) -> list[int]:
                     found[key].append(pk)
         return {name: found[names[name]] for name in missing}
 
-    scopes = {name: [share_scope(*key)] for name, key in names.items()}
-    cached = fragments.cached_many(scopes, load, timeout=3600)
+    cached = fragments.cached_many(candidate_fragments(user, group_ids), load, timeout=3600)
     return sorted({pk for ids in cached.values() for pk in ids})
 
 

@@ -24,11 +24,7 @@ class NewsConfig(AppConfig):
                 "news/section.html",
                 90,
                 dashboard.news,
-                lambda request: (
-                    [services.news_scope(request.user.school_id)]
-                    if participates(request.user)
-                    else []
-                ),
+                entries=dashboard.news_entries,
             )
         )
         fragments.feeds(News, lambda news: [services.news_scope(news.school_id)])

@@ -32,13 +32,19 @@ def _current(school_id: int) -> list[News]:
     return items
 
 
+def news_entries(request: HttpRequest) -> dict[str, list[str]]:
+    """The school's cached news that news() reads."""
+    if not access.participates(request.user):
+        return {}
+    return {"news": [services.news_scope(request.user.school_id)]}
+
+
 def news(request: HttpRequest) -> dict | None:
     user = request.user
     if not access.participates(user):
         return None
-    items = fragments.cached(
-        "news", [services.news_scope(user.school_id)], lambda: _current(user.school_id), 60
-    )
+    [(name, scopes)] = news_entries(request).items()
+    items = fragments.cached(name, scopes, lambda: _current(user.school_id), 60)
     reader = services.Reader.of_request(request)
     now = timezone.now()
     mine = [

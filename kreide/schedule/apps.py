@@ -8,6 +8,8 @@ class ScheduleConfig(AppConfig):
     verbose_name = _("Staggered start")
 
     def ready(self) -> None:
+        from django.utils import timezone
+
         from kreide.core import fragments
         from kreide.dashboard.registry import Section, register
         from kreide.schedule import services, views
@@ -20,7 +22,9 @@ class ScheduleConfig(AppConfig):
                 "schedule/section_start.html",
                 5,
                 views.dashboard_section,
-                lambda request: services.schedule_scopes(request.user),
+                entries=lambda request: services.schedule_fragments(
+                    request.user, timezone.localdate()
+                ),
             )
         )
         fragments.feeds(StartWindow, services.window_scopes)

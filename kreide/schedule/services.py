@@ -26,9 +26,13 @@ def _scope(school_id: int) -> str:
     return f"school:{school_id}:schedule"
 
 
-def schedule_scopes(user: User) -> list[str]:
-    """What `start_time_for(user, …)` reads (the dashboard fetches it up front)."""
-    return [_scope(user.school_id)] if user.school_id is not None else []
+def schedule_fragments(user: User, day: date) -> dict[str, list[str]]:
+    """What `start_time_for(user, day)` reads (the dashboard fetches it up front)."""
+    return _windows_fragment(user.school_id, day) if user.school_id is not None else {}
+
+
+def _windows_fragment(school_id: int, day: date) -> dict[str, list[str]]:
+    return {f"schedule:{day.isoformat()}": [_scope(school_id)]}
 
 
 def window_scopes(window: StartWindow) -> list[str]:
@@ -42,7 +46,8 @@ def windows_on(school_id: int, day: date) -> list[StartWindow]:
             StartWindow.objects.for_school(school_id).filter(day=day).select_related("group")
         )
 
-    return fragments.cached(f"schedule:{day.isoformat()}", [_scope(school_id)], load, timeout=3600)
+    [(name, scopes)] = _windows_fragment(school_id, day).items()
+    return fragments.cached(name, scopes, load, timeout=3600)
 
 
 def start_time_for(

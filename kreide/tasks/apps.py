@@ -26,7 +26,7 @@ class TasksConfig(AppConfig):
                 "tasks/section_tasks.html",
                 10,
                 dashboard.tasks_section,
-                dashboard.tasks_scopes,
+                entries=dashboard.tasks_entries,
             )
         )
         register_purpose(uploads.SubmissionPurpose())

@@ -10,7 +10,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from kreide.core.prepared import PreparedQuery
-from kreide.dashboard.registry import member_scopes
 from kreide.schools import access
 from kreide.tasks import services
 from kreide.tasks.models import Submission
@@ -20,13 +19,12 @@ DUE_SOON_DAYS = 3
 SHOWN = 5
 
 
-def tasks_scopes(request: HttpRequest) -> list[str]:
+def tasks_entries(request: HttpRequest) -> dict[str, list[str]]:
     """What a student's section reads from the fragment cache (a teacher's is a query)."""
-    if not request.user.is_student:
-        return []
-    return member_scopes(
-        request, services.student_tasks_scope, services.group_tasks_scope, access.MEMBER
-    )
+    user = request.user
+    if not (user.is_student and user.school_id is not None and access.participates(user)):
+        return {}
+    return services.visible_tasks_fragments(user, access.request_group_ids(request, access.MEMBER))
 
 
 def _submissions(school_id: int, student_id: int, task_ids: list[int]):

@@ -40,7 +40,7 @@ class TimetableConfig(AppConfig):
                 "timetable/section_dates.html",
                 6,
                 views.dates_section,
-                views.dashboard_scopes,
+                entries=views.dates_entries,
             )
         )
         # What the cached week, substitution plan and calendar show (plans.py, calendars.py).

@@ -171,16 +171,27 @@ def viewer_groups(user: User) -> list[int]:
     return list(access.group_ids(user).values_list("group_id", flat=True))
 
 
+def _event_names(user: User, start: date, end: date) -> dict[str, tuple[str, date]]:
+    """events_for()'s fragments: the school's shared dates and the person's, per month."""
+    names: dict[str, tuple[str, date]] = {}
+    for month in _months(start, end):
+        names[f"calendar:shared:{user.school_id}:{month}"] = ("shared", month)
+        names[f"calendar:user:{user.pk}:{month}"] = ("personal", month)
+    return names
+
+
+def event_fragments(user: User, start: date, end: date) -> dict[str, list[str]]:
+    """The fragments (name → scopes) events_for(user, …, start, end) reads."""
+    return {name: [calendar_scope(user.school_id)] for name in _event_names(user, start, end)}
+
+
 def events_for(user: User, group_ids: list[int], start: date, end: date) -> list[Item]:
     """What `user` sees from `start` to `end` (inclusive).
 
     Cached per month: the school's shared dates (whole school and every group, filtered
     here to the viewer's groups, so joining groups costs no query) and the person's own."""
     school_id = user.school_id
-    names: dict[str, tuple[str, date]] = {}
-    for month in _months(start, end):
-        names[f"calendar:shared:{school_id}:{month}"] = ("shared", month)
-        names[f"calendar:user:{user.pk}:{month}"] = ("personal", month)
+    names = _event_names(user, start, end)
 
     def load(missing: list[str]) -> dict[str, list[Item]]:
         found: dict[str, list[Item]] = {}
@@ -197,9 +208,7 @@ def events_for(user: User, group_ids: list[int], start: date, end: date) -> list
             found[name] = _items(queryset.order_by("starts_at", "pk"))
         return found
 
-    found = fragments.cached_many(
-        {name: [calendar_scope(school_id)] for name in names}, load, CACHE_SECONDS
-    )
+    found = fragments.cached_many(event_fragments(user, start, end), load, CACHE_SECONDS)
     mine = set(group_ids)
     seen, result = set(), []
     first, last = _midnight(start), _midnight(end + timedelta(days=1))

@@ -435,6 +435,9 @@ def calendar_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
+DATES_AHEAD = timedelta(days=13)  # the dashboard's dates: two weeks from today
+
+
 def dates_section(request: HttpRequest) -> dict[str, Any] | None:
     """The dashboard's "Dates": the next 14 days, class tests first to catch the eye."""
     user = request.user
@@ -442,8 +445,16 @@ def dates_section(request: HttpRequest) -> dict[str, Any] | None:
         return None
     today = timezone.localdate()
     groups = request_group_ids(request)
-    items = calendars.events_for(user, groups, today, today + timedelta(days=13))
+    items = calendars.events_for(user, groups, today, today + DATES_AHEAD)
     return {"items": items[:8], "more": len(items) > 8}
+
+
+def dates_entries(request: HttpRequest) -> dict[str, list[str]]:
+    """The cached dates dates_section() reads."""
+    if request.user.school_id is None:
+        return {}
+    today = timezone.localdate()
+    return calendars.event_fragments(request.user, today, today + DATES_AHEAD)
 
 
 # --------------------------------------------------------------------------- office upload

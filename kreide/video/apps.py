@@ -10,7 +10,7 @@ class VideoConfig(AppConfig):
     def ready(self) -> None:
         from kreide.core import banners, fragments, navigation, pagecache
         from kreide.core import health as core_health
-        from kreide.dashboard.registry import Section, member_scopes, register
+        from kreide.dashboard.registry import Section, register
         from kreide.schools.models import Group
         from kreide.video import health, hooks, services
         from kreide.video.models import VideoLesson
@@ -23,9 +23,7 @@ class VideoConfig(AppConfig):
                 "video/section.html",
                 40,
                 hooks.dashboard_section,
-                lambda request: member_scopes(
-                    request, services.teacher_lessons_scope, services.group_lessons_scope
-                ),
+                entries=hooks.dashboard_entries,
             )
         )
         banners.register(hooks.video_banner)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +19,19 @@ def nav_visible(request: HttpRequest) -> bool:
     return getattr(request.user, "school_id", None) is not None
 
 
+def _day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
+    """The cached lessons dashboard_section() reads."""
+    user = request.user
+    if user.school_id is None:
+        return {}
+    start = _day_start(timezone.localtime())
+    return services.day_fragments(user, access.request_group_ids(request), start)
+
+
 def dashboard_section(request: HttpRequest) -> dict | None:
     """Today's lessons of the user's classes, at most 8: from the fragment cache."""
     user = request.user
@@ -24,7 +39,7 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     if user.school_id is None or state == "unconfigured":
         return None  # no video here: the banner says so once
     now = timezone.localtime()
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _day_start(now)
     lessons = [
         lesson
         for lesson in services.lessons_of_day(user, access.request_group_ids(request), start)

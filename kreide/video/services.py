@@ -145,16 +145,32 @@ def lesson_scopes(lesson: VideoLesson) -> list[str]:
     return [group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)]
 
 
+def _day_names(user: User, group_ids, day_start: datetime) -> dict[str, int | None]:
+    """lessons_of_day()'s fragments, each with its group id (None: the user's own lessons)."""
+    date = day_start.date().isoformat()
+    names: dict[str, int | None] = {
+        f"video:{user.school_id}:group:{group_id}:{date}": group_id for group_id in group_ids
+    }
+    names[f"video:{user.school_id}:teacher:{user.pk}:{date}"] = None
+    return names
+
+
+def day_fragments(user: User, group_ids, day_start: datetime) -> dict[str, list[str]]:
+    """The fragments (name → scopes) lessons_of_day(user, group_ids, day_start) reads."""
+    return {
+        name: [
+            teacher_lessons_scope(user.pk) if group_id is None else group_lessons_scope(group_id)
+        ]
+        for name, group_id in _day_names(user, group_ids, day_start).items()
+    }
+
+
 def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLesson]:
     """What `lessons_for(user, joinable=True)` finds starting on the day from `day_start`
     (local midnight), sorted by start, from the fragment cache; `group_ids` are all the
     user's groups. Status and end are for the caller to check at reading time."""
     school_id = user.school_id
-    date = day_start.date().isoformat()
-    names: dict[str, int | None] = {
-        f"video:{school_id}:group:{group_id}:{date}": group_id for group_id in group_ids
-    }
-    names[f"video:{school_id}:teacher:{user.pk}:{date}"] = None
+    names = _day_names(user, group_ids, day_start)
 
     def load(missing: list[str]) -> dict[str, list[VideoLesson]]:
         # One query for the missing groups, one for the user's own lessons.
@@ -174,13 +190,8 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
                 values[name] = list(day.filter(teacher=user))
         return values
 
-    scopes = {
-        name: [
-            teacher_lessons_scope(user.pk) if group_id is None else group_lessons_scope(group_id)
-        ]
-        for name, group_id in names.items()
-    }
     found: dict[int, VideoLesson] = {}
+    scopes = day_fragments(user, group_ids, day_start)
     for lessons in fragments.cached_many(scopes, load, timeout=600).values():
         found.update((lesson.pk, lesson) for lesson in lessons)
     return sorted(found.values(), key=lambda lesson: (lesson.starts_at, lesson.pk))

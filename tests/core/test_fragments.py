@@ -142,6 +142,54 @@ def test_a_dashboard_reads_each_version_and_entry_once(client_for, world, monkey
     } <= set(version_trips[0])
 
 
+def test_a_first_visit_reads_the_sections_entries_at_once_and_writes_them_at_once(
+    client_for, world, monkeypatch
+):
+    client = client_for(world.student_7a)
+    counting = _CountingCache(fragments.cache)
+    monkeypatch.setattr(fragments, "cache", counting)
+    writes = []
+    monkeypatch.setattr(fragments, "_write", lambda held: writes.append(held))
+    monkeypatch.setattr(counting, "set_many", lambda *args: pytest.fail(f"set_many{args}"))
+    assert client.get("/").status_code == 200  # nothing of the student's is cached
+    school, user, group = world.school.pk, world.student_7a.pk, world.class_7a.pk
+    entries = [set(keys) for keys in counting.trips if keys[0].startswith("frag:")]
+    # The tasks', shares', video lessons', dates' and news' entries: one round trip.
+    prefixes = [
+        f"frag:{name}:"
+        for name in (
+            f"tasks:{school}:student:{user}",
+            f"tasks:{school}:group:{group}",
+            f"shares:{school}:user:{user}",
+            f"video:{school}:teacher:{user}",
+            f"calendar:user:{user}",
+            "news",
+        )
+    ]
+    assert any(all(any(k.startswith(p) for k in keys) for p in prefixes) for keys in entries)
+    assert len(writes) == 1  # versions and entries of every section, one pipeline
+    written = set().union(*writes[0].values())
+    assert f"fragver:user:{user}:tasks" in written
+    assert {p for p in prefixes if any(k.startswith(p) for k in written)} == set(prefixes)
+
+
+def test_a_batch_writes_when_it_ends_and_a_bump_at_once():
+    compute, calls = _counting("value")
+    token = fragments._memo.set({})
+    try:
+        with fragments.batch():
+            assert fragments.cached("held", ["scope:held"], compute, timeout=60) == "value"
+            assert fragments.cached("held", ["scope:held"], compute) == "value"  # the memo
+            assert fragments.cache.get("fragver:scope:held") is None  # not written yet
+            fragments.bump("scope:bumped")
+            assert fragments.cache.get("fragver:scope:bumped") is not None
+        version = fragments.cache.get("fragver:scope:held")
+        assert fragments.cache.get(f"frag:held:scope:held@{version}") == "value"
+    finally:
+        fragments._memo.reset(token)
+    assert calls == [1]
+
+
 def test_a_bump_in_the_request_is_what_the_request_reads_next(client_for, world, monkeypatch):
     compute, calls = _counting("value")
     token = fragments._memo.set({})
