@@ -7,18 +7,20 @@ placeholder values, keeps the compiled SQL and runs every later call with the re
 values through the ORM's own iteration: models, `values_list()`, `select_related()`,
 converters and prefetches come out exactly as from the queryset itself.
 
-The arguments may be ints, strings or lists of ints (an `__in` list: one SQL per
-length). The build function must use them only as filter values (an argument that
-decides the query's shape, or a value Django transforms, as `__icontains` does, is
-refused when the query is first built). Not caught: a string Django escapes only when
-it holds `%`, `_` or a backslash (`__iexact`/`__contains` on SQLite's LIKE); such a caller escapes
-the value itself, as the sign-in backend does.
+The arguments may be ints, strings, aware datetimes (compared with a DateTimeField: the
+database's adaptation, as Django does it, is applied to each call's value) or lists of
+ints (an `__in` list: one SQL per length). The build function must use them only as
+filter values (an argument that decides the query's shape, or a value Django transforms,
+as `__icontains` does, is refused when the query is first built). Not caught: a string
+Django escapes only when it holds `%`, `_` or a backslash (`__iexact`/`__contains` on
+SQLite's LIKE); such a caller escapes the value itself, as the sign-in backend does.
 """
 
 from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -28,15 +30,22 @@ from django.db.models import Model, QuerySet
 
 # Placeholders: within any integer column's range, so Django keeps them as they are.
 _BASE = 2_000_000_000
+# A datetime placeholder: a moment no real argument names (each argument its own second).
+_MOMENT = datetime(2999, 1, 1, tzinfo=UTC)
 
 
 def _placeholders(args: Sequence[Any]) -> tuple[tuple, list]:
     """The shape of `args` (the key of their SQL) and placeholder arguments for it."""
     shape, stand_ins = [], []
     for index, arg in enumerate(args):
-        if isinstance(arg, bool) or not isinstance(arg, int | str | list | tuple):
+        if isinstance(arg, bool) or not isinstance(arg, int | str | list | tuple | datetime):
             raise TypeError(f"argument {index}: {type(arg).__name__} is not prepared")
-        if isinstance(arg, list | tuple):
+        if isinstance(arg, datetime):
+            if arg.utcoffset() is None:  # Django would make it aware, with a warning
+                raise TypeError(f"argument {index}: a naive datetime is not prepared")
+            shape.append("datetime")
+            stand_ins.append(_MOMENT + timedelta(seconds=index))
+        elif isinstance(arg, list | tuple):
             if len(arg) >= 99_999:
                 raise ValueError(f"argument {index}: a list of {len(arg)} is not prepared")
             shape.append(len(arg))
@@ -65,8 +74,12 @@ class _Compiled:
         self.params = list(params)
         self.compiler_class = type(compiler)
         self.compiler_state = {k: v for k, v in vars(compiler).items() if k != "connection"}
+        # A datetime reaches the SQL as the backend adapts it (SQLite: a string in UTC).
+        self.adapt = connections[self.db].ops.adapt_datetimefield_value
         where = {}
         for index, stand_in in enumerate(stand_ins):
+            if isinstance(stand_in, datetime):
+                stand_in = self.adapt(stand_in)
             items = stand_in if isinstance(stand_in, list) else [stand_in]
             for item_index, item in enumerate(items):
                 where[item] = (index, item_index if isinstance(stand_in, list) else None)
@@ -89,7 +102,8 @@ class _Compiled:
     def run(self, args: Sequence[Any]) -> list:
         params = list(self.params)
         for position, index, item in self.slots:
-            params[position] = args[index] if item is None else args[index][item]
+            arg = args[index] if item is None else args[index][item]
+            params[position] = self.adapt(arg) if isinstance(arg, datetime) else arg
         sql, state, compiler_class, db = self.sql, self.compiler_state, self.compiler_class, self.db
         kept = self.converters
 

@@ -528,6 +528,16 @@ def user_for_app_password(username: str, secret: str):
     return match.user
 
 
+# The shares with some people or groups (built once per process and number of each).
+_SHARES_WITH = PreparedQuery(
+    lambda school_id, user_ids, group_ids: (
+        Share.objects.for_school(school_id)
+        .filter(Q(user_id__in=user_ids) | Q(group_id__in=group_ids))
+        .values_list("pk", "user_id", "group_id")
+    )
+)
+
+
 def _candidate_names(user, group_ids: list[int]) -> dict[str, tuple]:
     names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
     names.update(
@@ -550,11 +560,8 @@ def _share_candidates(user, group_ids: list[int]) -> list[int]:
     def load(missing: list[str]) -> dict[str, list[int]]:
         users = [names[name][0] for name in missing if names[name][0]]
         groups = [names[name][1] for name in missing if names[name][1]]
-        rows = Share.objects.for_school(user.school_id).filter(
-            Q(user_id__in=users) | Q(group_id__in=groups)
-        )
         found: dict[tuple, list[int]] = {names[name]: [] for name in missing}
-        for pk, user_id, group_id in rows.values_list("pk", "user_id", "group_id"):
+        for pk, user_id, group_id in _SHARES_WITH.list(user.school_id, users, groups):
             for key in ((user_id, None), (None, group_id)):
                 if key in found:
                     found[key].append(pk)

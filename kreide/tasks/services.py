@@ -176,6 +176,12 @@ def named_student_scopes(row) -> list[str]:
     return [student_tasks_scope(row.user_id), *_groups_scopes(row.task_id)]
 
 
+# The tasks assigned to a student by name (the SQL built once per process).
+_NAMED_TASKS = PreparedQuery(
+    lambda school_id, user_id: Task.objects.for_school(school_id).filter(students=user_id)
+)
+
+
 def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], missing):
     """The fragments `missing` of visible_tasks(): `names` maps each to its group id, or
     None for the student's tasks by name. Two queries for any number of groups, one for
@@ -203,7 +209,7 @@ def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], mi
                 values[name] = by_group[names[name]]
     for name in missing:
         if names[name] is None:
-            values[name] = list(Task.objects.for_school(school_id).filter(students=user_id))
+            values[name] = _NAMED_TASKS.list(school_id, user_id)
     return values
 
 

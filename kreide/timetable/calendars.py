@@ -24,6 +24,7 @@ from icalendar import Event as ICalEvent
 
 from kreide.accounts.models import User
 from kreide.core import audit, fragments
+from kreide.core.prepared import PreparedQuery
 from kreide.schools import access
 from kreide.schools.access import is_admin_of
 from kreide.schools.models import Group
@@ -154,7 +155,7 @@ _ITEM_FIELDS = (
 )
 
 
-def _items(queryset) -> list[Item]:
+def _items(rows: list[tuple]) -> list[Item]:
     return [
         Item(
             *(
@@ -162,8 +163,31 @@ def _items(queryset) -> list[Item]:
                 for name, value in zip(_ITEM_FIELDS, row, strict=True)
             )
         )
-        for row in queryset.values_list(*_ITEM_FIELDS)
+        for row in rows
     ]
+
+
+def _overlapping(school_id: int, start: datetime, end: datetime) -> QuerySet[Event]:
+    return Event.objects.for_school(school_id).filter(starts_at__lt=end, ends_at__gt=start)
+
+
+# A month's dates for events_for(), the SQL built once per process.
+_SHARED = PreparedQuery(
+    lambda school_id, start, end: (
+        _overlapping(school_id, start, end)
+        .exclude(audience=Event.Audience.PERSONAL)
+        .order_by("starts_at", "pk")
+        .values_list(*_ITEM_FIELDS)
+    )
+)
+_PERSONAL = PreparedQuery(
+    lambda school_id, start, end, owner_id: (
+        _overlapping(school_id, start, end)
+        .filter(audience=Event.Audience.PERSONAL, owner_id=owner_id)
+        .order_by("starts_at", "pk")
+        .values_list(*_ITEM_FIELDS)
+    )
+)
 
 
 def viewer_groups(user: User) -> list[int]:
@@ -198,14 +222,11 @@ def events_for(user: User, group_ids: list[int], start: date, end: date) -> list
         for name in missing:
             kind, month = names[name]
             following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-            queryset = Event.objects.for_school(school_id).filter(
-                starts_at__lt=_midnight(following), ends_at__gt=_midnight(month)
-            )
+            span = (school_id, _midnight(month), _midnight(following))
             if kind == "personal":
-                queryset = queryset.filter(audience=Event.Audience.PERSONAL, owner_id=user.pk)
+                found[name] = _items(_PERSONAL.list(*span, user.pk))
             else:
-                queryset = queryset.exclude(audience=Event.Audience.PERSONAL)
-            found[name] = _items(queryset.order_by("starts_at", "pk"))
+                found[name] = _items(_SHARED.list(*span))
         return found
 
     found = fragments.cached_many(event_fragments(user, start, end), load, CACHE_SECONDS)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from kreide.accounts.models import User
 from kreide.core import audit, fragments, pagecache
 from kreide.core.errors import Refusal
+from kreide.core.prepared import PreparedQuery
 from kreide.schedule.services import start_time_for
 from kreide.schools import access
 from kreide.schools.models import Group, Membership
@@ -145,6 +146,30 @@ def lesson_scopes(lesson: VideoLesson) -> list[str]:
     return [group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)]
 
 
+def _lessons_between(school_id: int, start: datetime, end: datetime):
+    # Cached for every student of the class: never with the room's secret.
+    return (
+        VideoLesson.objects.for_school(school_id)
+        .filter(starts_at__gte=start, starts_at__lt=end)
+        .select_related("group")
+        .defer("room_secret")
+        .order_by("starts_at", "pk")
+    )
+
+
+# A day's lessons for lessons_of_day(), the SQL built once per process (and group count).
+_GROUPS_LESSONS = PreparedQuery(
+    lambda school_id, start, end, group_ids: _lessons_between(school_id, start, end).filter(
+        group_id__in=group_ids
+    )
+)
+_OWN_LESSONS = PreparedQuery(
+    lambda school_id, start, end, teacher_id: _lessons_between(school_id, start, end).filter(
+        teacher_id=teacher_id
+    )
+)
+
+
 def _day_names(user: User, group_ids, day_start: datetime) -> dict[str, int | None]:
     """lessons_of_day()'s fragments, each with its group id (None: the user's own lessons)."""
     date = day_start.date().isoformat()
@@ -174,20 +199,16 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
 
     def load(missing: list[str]) -> dict[str, list[VideoLesson]]:
         # One query for the missing groups, one for the user's own lessons.
-        day = VideoLesson.objects.for_school(school_id).filter(
-            starts_at__gte=day_start, starts_at__lt=day_start + timedelta(days=1)
-        )
-        # Cached for every student of the class: never with the room's secret.
-        day = day.select_related("group").defer("room_secret").order_by("starts_at", "pk")
+        day = (school_id, day_start, day_start + timedelta(days=1))
         values: dict[str, list[VideoLesson]] = {}
         groups = {names[name]: name for name in missing if names[name] is not None}
         if groups:
             values.update((name, []) for name in groups.values())
-            for lesson in day.filter(group_id__in=list(groups)):
+            for lesson in _GROUPS_LESSONS.list(*day, list(groups)):
                 values[groups[lesson.group_id]].append(lesson)
         for name in missing:
             if names[name] is None:
-                values[name] = list(day.filter(teacher=user))
+                values[name] = _OWN_LESSONS.list(*day, user.pk)
         return values
 
     found: dict[int, VideoLesson] = {}

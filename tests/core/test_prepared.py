@@ -126,3 +126,32 @@ def test_the_columns_converters_are_worked_out_once(world, monkeypatch):
         (m.pk, m.group.name, m.joined_at) for m in first
     ]
     assert len(asked) == 1
+
+
+def test_a_datetime_is_passed_as_the_database_takes_it(world, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from django.utils import timezone
+
+    from kreide.news.models import News
+
+    now = timezone.now()
+    for title, days in (("old", -2), ("new", 0)):
+        News.unscoped.create(school=world.school, title=title, published_at=now + timedelta(days))
+    prepared = PreparedQuery(
+        lambda school_id, until: (
+            News.objects.for_school(school_id)
+            .filter(published_at__lte=until)
+            .order_by("published_at")
+            .values_list("title", flat=True)
+        )
+    )
+    assert prepared.list(world.school.pk, now - timedelta(days=1)) == ["old"]
+    built = _compilations(monkeypatch)
+    assert prepared.list(world.school.pk, now + timedelta(hours=1)) == ["old", "new"]
+    # Another time zone, the same moment.
+    later = timezone.localtime(now + timedelta(hours=1), timezone.get_fixed_timezone(-600))
+    assert prepared.list(world.school.pk, later) == ["old", "new"]
+    assert built == []
+    with pytest.raises(TypeError, match="naive"):
+        prepared.list(world.school.pk, datetime(2026, 1, 1))
