@@ -105,6 +105,11 @@ def _set_many(values: dict[str, Any], timeout: int | None) -> None:
         memo.update(values)
 
 
+def write(values: dict[str, Any], timeout: int | None) -> None:
+    """`cache.set_many(values, timeout)`, with the writes of the `batch()` it is in."""
+    _set_many(values, timeout)
+
+
 class batch:
     """Hold back the versions and entries written inside it and write them in one round
     trip when it ends (a page whose parts each miss an entry on a first visit). Until then

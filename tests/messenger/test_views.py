@@ -373,3 +373,20 @@ def test_unread_messages_are_counted_in_the_navigation(world, rooms, client_for)
     latest = Message.objects.for_school(world.school).latest("pk").pk
     _post_json(student, reverse("messenger:read", args=[rooms.class_7a.pk]), {"upto": latest})
     assert "Nachrichten <span" not in student.get("/tasks/").content.decode()
+
+
+def test_the_dashboard_counts_the_navigations_unread_messages_with_its_own(
+    world, rooms, client_for
+):
+    student = client_for(world.student_7a)
+    teacher = client_for(world.teacher_7a)
+    _send(teacher, rooms.class_7a, "Guten Morgen!", "unread-key-03")
+    _send(teacher, rooms.class_7a, "Heute Mathe.", "unread-key-04")
+    cache.delete(f"messenger:unread:{world.student_7a.pk}")
+    with CaptureQueriesContext(connection) as captured:
+        page = student.get("/").content.decode()
+    nav = '<a href="/messages/">Nachrichten <span class="count">2<span class="visually-hidden"> neu'
+    assert nav in page
+    # The unread section's query, not a second count for the navigation.
+    assert len([q for q in captured.captured_queries if "messenger_message" in q["sql"]]) == 1
+    assert cache.get(f"messenger:unread:{world.student_7a.pk}") == 2
