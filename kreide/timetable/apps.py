@@ -31,6 +31,7 @@ class TimetableConfig(AppConfig):
                 3,
                 views.dashboard_section,
                 views.dashboard_scopes,
+                views.dashboard_entries,
             )
         )
         register(

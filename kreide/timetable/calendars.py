@@ -84,12 +84,13 @@ def free_days(school_id: int) -> dict[date, str]:
                 day += timedelta(days=1)
         return found
 
-    return fragments.cached(
-        f"calendar:free:{school_id}:{timezone.localdate().year}",
-        [calendar_scope(school_id)],
-        load,
-        CACHE_SECONDS,
-    )
+    [(name, scopes)] = free_days_fragment(school_id).items()
+    return fragments.cached(name, scopes, load, CACHE_SECONDS)
+
+
+def free_days_fragment(school_id: int) -> dict[str, list[str]]:
+    """The fragment (name → scopes) free_days(school_id) reads."""
+    return {f"calendar:free:{school_id}:{timezone.localdate().year}": [calendar_scope(school_id)]}
 
 
 def is_school_day(day: date, free: dict[date, str]) -> bool:

@@ -254,11 +254,16 @@ def renew_screen(request: HttpRequest) -> HttpResponse:
 
 
 def dashboard_scopes(request: HttpRequest) -> list[str]:
-    """What the substitutions and dates sections read: the school's changes and calendar."""
+    """What the substitutions section reads besides the free days: the school's changes
+    (their entries depend on the school days the free days decide)."""
     school_id = request.user.school_id
-    if school_id is None:
-        return []
-    return [services.substitutions_scope(school_id), calendars.calendar_scope(school_id)]
+    return [] if school_id is None else [services.substitutions_scope(school_id)]
+
+
+def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
+    """The free days the substitutions section reads first."""
+    school_id = request.user.school_id
+    return {} if school_id is None else calendars.free_days_fragment(school_id)
 
 
 def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
