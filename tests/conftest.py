@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from kreide.accounts.models import User
 from kreide.parents.models import ParentLink
@@ -57,6 +57,33 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def cache_reads(monkeypatch):
+    """The keys each `get` and `get_many` of the default cache asked for, in order (the
+    in-process cache's get_many calls its get: those are not round trips of their own)."""
+    backend = caches["default"]
+    reads: list[tuple[str, list[str]]] = []
+    get, get_many = backend.get, backend.get_many
+    inside_many = []
+
+    def counted_get(key, *args, **kwargs):
+        if not inside_many:
+            reads.append(("get", [key]))
+        return get(key, *args, **kwargs)
+
+    def counted_get_many(keys, *args, **kwargs):
+        reads.append(("get_many", list(keys)))
+        inside_many.append(True)
+        try:
+            return get_many(keys, *args, **kwargs)
+        finally:
+            inside_many.pop()
+
+    monkeypatch.setattr(backend, "get", counted_get)
+    monkeypatch.setattr(backend, "get_many", counted_get_many)
+    return reads
 
 
 @pytest.fixture

@@ -242,34 +242,14 @@ def test_the_sign_in_page_shows_the_buttons(provider, world, client, django_asse
 
 
 def test_a_later_visit_of_the_sign_in_page_reads_the_cache_once(
-    provider, world, client, monkeypatch, django_assert_num_queries
+    provider, world, client, cache_reads, django_assert_num_queries
 ):
-    from django.core.cache import caches
-
     client.get("/accounts/login/")  # the buttons' version is set, this process keeps them
-    backend = caches["default"]
-    reads, inside_many = [], []
-    get, get_many = backend.get, backend.get_many
-
-    def counted_get(key, *args, **kwargs):
-        if not inside_many:  # the file cache's get_many calls get: no round trip of its own
-            reads.append([key])
-        return get(key, *args, **kwargs)
-
-    def counted_get_many(keys, *args, **kwargs):
-        reads.append(list(keys))
-        inside_many.append(True)
-        try:
-            return get_many(keys, *args, **kwargs)
-        finally:
-            inside_many.pop()
-
-    monkeypatch.setattr(backend, "get", counted_get)
-    monkeypatch.setattr(backend, "get_many", counted_get_many)
+    cache_reads.clear()
     with django_assert_num_queries(0):
         page = client.get("/accounts/login/").content.decode()
     assert "Anmelden mit Kreide Nord" in page
     # One round trip: the banners' keys and the buttons' version together.
-    assert len(reads) == 1 and upstream.BUTTONS_VERSION_KEY in reads[0]
+    assert len(cache_reads) == 1 and upstream.BUTTONS_VERSION_KEY in cache_reads[0][1]
     upstream.save_provider(world.other_admin, provider, name="Kreide Nordost")
     assert "Anmelden mit Kreide Nordost" in client.get("/accounts/login/").content.decode()

@@ -1,5 +1,5 @@
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import cache
 from django.test import RequestFactory
 
 from kreide.core import pagecache
@@ -10,33 +10,6 @@ from kreide.status.services import INCIDENTS_KEY
 from kreide.video.services import HEALTH_KEY
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cache_reads(monkeypatch):
-    """The keys each `get` and `get_many` of the default cache asked for, in order (the
-    in-process cache's get_many calls its get: those are not round trips of their own)."""
-    backend = caches["default"]
-    reads: list[tuple[str, list[str]]] = []
-    get, get_many = backend.get, backend.get_many
-    inside_many = []
-
-    def counted_get(key, *args, **kwargs):
-        if not inside_many:
-            reads.append(("get", [key]))
-        return get(key, *args, **kwargs)
-
-    def counted_get_many(keys, *args, **kwargs):
-        reads.append(("get_many", list(keys)))
-        inside_many.append(True)
-        try:
-            return get_many(keys, *args, **kwargs)
-        finally:
-            inside_many.pop()
-
-    monkeypatch.setattr(backend, "get", counted_get)
-    monkeypatch.setattr(backend, "get_many", counted_get_many)
-    return reads
 
 
 def test_a_page_reads_its_navigation_and_banner_keys_in_one_round_trip(
