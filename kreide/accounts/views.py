@@ -1,4 +1,3 @@
-import secrets
 import time
 
 from django.conf import settings
@@ -10,8 +9,6 @@ from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -24,6 +21,7 @@ from kreide.accounts.forms import CodeForm, ConfirmPasswordForm, LoginForm, NewP
 from kreide.accounts.models import User
 from kreide.core.errors import Refusal
 from kreide.core.http import client_address, is_safe_next
+from kreide.core.kept import KeptMarkup
 from kreide.core.metrics import LOGINS
 
 _PENDING = "kreide_2fa_pending"
@@ -109,38 +107,31 @@ def _login_page(
         "several_schools": len({provider.school_id for provider in providers}) > 1,
         "refusal": refusal.message if refusal else None,
     }
-    section = _plain_section(context)
-    if section is not None:
+    if _is_plain(context):
         # The page's one token (the template's own is computed once too): the section's
         # forms and the page's htmx headers.
         context["csrf_token"] = token = get_token(request)
-        # Safe: the rendered template, and the token escaped as {% csrf_token %} does.
-        context["section"] = mark_safe(section.replace(_CSRF_STAND_IN, conditional_escape(token)))  # noqa: S308
+        context["section"] = _PLAIN_SECTIONS.get(
+            (get_language(), tuple(providers)),
+            lambda stand_ins: render_to_string(
+                "accounts/login_section.html", {**context, **stand_ins}
+            ),
+            csrf_token=token,
+        )
     return render(
         request, "accounts/login.html", context, status=refusal.status if refusal else status
     )
 
 
 # The section of a plain visit (no `next`, school, refusal or username: each visit at 8:00),
-# rendered once per process, language and set of buttons with a stand-in for the CSRF token
-# (random per process: no provider's or school's name contains it).
-_CSRF_STAND_IN = f"kreide-{secrets.token_hex(8)}-csrf"
-_PLAIN_SECTIONS: dict[tuple, str] = {}
-_PLAIN_SECTIONS_LIMIT = 64  # languages × sets of buttons; a full table starts over
+# rendered once per process, language and set of buttons (languages × sets of buttons).
+_PLAIN_SECTIONS = KeptMarkup(("csrf_token",), limit=64)
 
 
-def _plain_section(context: dict) -> str | None:
-    if context["fields"] is None or context["next"] or context["school"] or context["refusal"]:
-        return None
-    key = (get_language(), tuple(context["providers"]))
-    section = _PLAIN_SECTIONS.get(key)
-    if section is None:
-        if len(_PLAIN_SECTIONS) >= _PLAIN_SECTIONS_LIMIT:
-            _PLAIN_SECTIONS.clear()
-        section = _PLAIN_SECTIONS[key] = render_to_string(
-            "accounts/login_section.html", {**context, "csrf_token": _CSRF_STAND_IN}
-        )
-    return section
+def _is_plain(context: dict) -> bool:
+    return not (
+        context["fields"] is None or context["next"] or context["school"] or context["refusal"]
+    )
 
 
 # The empty form's fields, rendered, by language: they depend on nothing else, and every

@@ -8,22 +8,17 @@ account's name, the page's address), which are put in on every page.
 
 from __future__ import annotations
 
-import secrets
-
 from django import template
 from django.conf import settings
-from django.utils.html import conditional_escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from kreide.core.kept import KeptMarkup
 from kreide.core.navigation import urls_of_request
 
 register = template.Library()
 
-# Random per process: no school name or label can contain them.
-_CSRF, _ACCOUNT, _NEXT = (f"kreide-{secrets.token_hex(8)}-{part}" for part in ("c", "a", "n"))
-_rendered: dict[tuple, str] = {}
-_LIMIT = 1024  # combinations kept; a full table starts over
+_KEPT = KeptMarkup(("csrf_token", "account_name", "next_path"), limit=1024)
 # What the header reads of `school`, resolved as the template does (the sign-in page's
 # `school` is a name, whose `.name` the template shows as nothing).
 _SCHOOL_NAME = template.Variable("school.name")
@@ -65,17 +60,11 @@ def site_header(context: template.Context) -> SafeString:
     if not csrf or csrf == "NOTPROVIDED":  # rare (no CSRF context): not kept
         with context.push(account_name=account, next_path=next_path):
             return header.render(context)
-    key = _key(context)
-    html = _rendered.get(key)
-    if html is None:
-        with context.push(csrf_token=_CSRF, account_name=_ACCOUNT, next_path=_NEXT):
-            html = header.render(context)
-        if len(_rendered) >= _LIMIT:
-            _rendered.clear()
-        _rendered[key] = html
-    # Safe: the rendered template, and the request's own parts escaped as the template did.
-    return mark_safe(  # noqa: S308
-        html.replace(_CSRF, conditional_escape(str(csrf)))
-        .replace(_ACCOUNT, conditional_escape(account))
-        .replace(_NEXT, conditional_escape(next_path))
+
+    def render(stand_ins: dict[str, str]) -> str:
+        with context.push(**stand_ins):
+            return header.render(context)
+
+    return _KEPT.get(
+        _key(context), render, csrf_token=str(csrf), account_name=account, next_path=next_path
     )

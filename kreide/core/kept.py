@@ -1,0 +1,39 @@
+"""Markup rendered once per process for what it shows, with stand-ins for what is each
+request's own (a CSRF token, the account's name, the page's address).
+
+The site header and the sign-in form's section are the same for everybody who sees the
+same role, school, language or buttons; rendering them once and putting the request's
+parts in by string replacement saves their templates' work on every page.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Hashable
+
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
+
+
+class KeptMarkup:
+    def __init__(self, parts: tuple[str, ...], limit: int) -> None:
+        # Random per process: no school name, label or button can contain them.
+        self.stand_ins = {part: f"kreide-{secrets.token_hex(8)}-{part}" for part in parts}
+        self._rendered: dict[Hashable, str] = {}
+        self._limit = limit  # combinations kept; a full table starts over
+
+    def get(
+        self, key: Hashable, render: Callable[[dict[str, str]], str], **values: object
+    ) -> SafeString:
+        """The markup kept under `key` (`render(stand_ins)` the first time), with each
+        stand-in replaced by its value escaped as the template would have."""
+        html = self._rendered.get(key)
+        if html is None:
+            html = render(self.stand_ins)
+            if len(self._rendered) >= self._limit:
+                self._rendered.clear()
+            self._rendered[key] = html
+        for part, value in values.items():
+            html = html.replace(self.stand_ins[part], conditional_escape(value))
+        # Safe: the rendered template, and the request's own parts escaped.
+        return mark_safe(html)  # noqa: S308
