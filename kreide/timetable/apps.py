@@ -9,7 +9,7 @@ class TimetableConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.api import registry as api_registry
-        from kreide.core import fragments, navigation
+        from kreide.core import fragments, navigation, pagecache
         from kreide.dashboard.registry import Section, register
         from kreide.schools.models import Group, School, Subject
         from kreide.timetable import api, calendars, services, views
@@ -23,6 +23,7 @@ class TimetableConfig(AppConfig):
         )
 
         navigation.register(_("Timetable"), "timetable:my_day", order=5)
+        pagecache.register(views.page_keys)
         register(
             Section(
                 "substitutions",

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable, Hashable
 from datetime import date, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -13,12 +16,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.core import fragments
+from kreide.core import fragments, pagecache
 from kreide.core.admission import heavy
+from kreide.core.kept import KeptMarkup
 from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
 from kreide.schools.models import Group, School
 from kreide.timetable import calendars, importing, plans, services
@@ -53,27 +58,41 @@ def _week(day: date) -> list[date]:
 def my_day(request: HttpRequest) -> HttpResponse:
     """The phone's first page: one day, with its changes, and the way to the next."""
     user = request.user
-    free = calendars.free_days(user.school_id)
-    day = calendars.school_day_on_or_after(_day(request), free)
-    days = plans.days_of(user.school_id, my_targets(request), [day])
-    previous = day - timedelta(days=1)
-    while not calendars.is_school_day(previous, free) and previous > day - timedelta(days=60):
-        previous -= timedelta(days=1)
+    requested = _day(request)
+    targets = my_targets(request)
+    browse = user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN)
+    manage = is_admin_of(user, user.school_id)
+    # A teacher starts a video lesson from a slot, where video exists at all.
+    video_on = user.role != User.Role.STUDENT and video.cached_state() != "unconfigured"
+
+    def content(_stand_ins: dict[str, str]) -> str:
+        free = calendars.free_days(user.school_id)
+        day = calendars.school_day_on_or_after(requested, free)
+        previous = day - timedelta(days=1)
+        while not calendars.is_school_day(previous, free) and previous > day - timedelta(days=60):
+            previous -= timedelta(days=1)
+        return render_to_string(
+            "timetable/_my_day.html",
+            {
+                "days": plans.days_of(user.school_id, targets, [day]),
+                "title": _("My timetable"),
+                "previous": previous,
+                "next": calendars.next_school_day(day, free),
+                "free_day": free.get(requested),
+                "week_url": "timetable:my_week",
+                "browse": browse,
+                "manage": manage,
+                "video": video_on,
+                "user": user,
+            },
+        )
+
+    # The video links name the teacher: theirs is a page of their own.
+    viewer = (tuple(targets), browse, manage, video_on, user.pk if video_on else None)
     return render(
         request,
         "timetable/day.html",
-        {
-            "days": days,
-            "title": _("My timetable"),
-            "previous": previous,
-            "next": calendars.next_school_day(day, free),
-            "free_day": free.get(_day(request)),
-            "week_url": "timetable:my_week",
-            "browse": user.role in (User.Role.TEACHER, User.Role.SCHOOL_ADMIN),
-            "manage": is_admin_of(user, user.school_id),
-            # A teacher starts a video lesson from a slot, where video exists at all.
-            "video": user.role != User.Role.STUDENT and video.cached_state() != "unconfigured",
-        },
+        {"title": _("My timetable"), "content": _kept(request, "day", requested, viewer, content)},
     )
 
 
@@ -156,11 +175,72 @@ def school_plan(request: HttpRequest) -> HttpResponse:
     school_id = request.user.school_id
     if school_id is None:
         raise Http404
+
+    def plan(_stand_ins: dict[str, str]) -> str:
+        return render_to_string(
+            "timetable/_plan.html", {"plan_days": _plan_days(school_id), "show_teachers": True}
+        )
+
     return render(
-        request,
-        "timetable/school_plan.html",
-        {"plan_days": _plan_days(school_id), "show_teachers": True},
+        request, "timetable/school_plan.html", {"plan": _kept(request, "plan", None, (), plan)}
     )
+
+
+# My day and the school's plan are the same for everybody who sees the same classes (or
+# school) on the same day, and at 8:00 a whole school asks for them: each process keeps
+# their markup for the versions of the scopes they are built from, which come with the
+# page's other keys in one round trip (`page_keys`). Kept at most ten minutes beyond their
+# versions, as names without a scope of their own (a teacher's) age in the fragments.
+_KEPT = KeptMarkup((), limit=512)
+_KEPT_SECONDS = 600
+
+
+def _scopes(school_id: int) -> list[str]:
+    return [
+        services.timetable_scope(school_id),
+        services.substitutions_scope(school_id),
+        calendars.calendar_scope(school_id),  # which days are school days
+    ]
+
+
+def page_keys(request: HttpRequest) -> list[str]:
+    """My day's and the school plan's keys for `pagecache`: the versions of their scopes."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.func not in (my_day, school_plan):
+        return []
+    if not settings.FRAGMENT_CACHE_ENABLED or request.user.school_id is None:
+        return []
+    return [fragments.version_key(scope) for scope in _scopes(request.user.school_id)]
+
+
+def _kept(
+    request: HttpRequest,
+    page: str,
+    day: date | None,
+    viewer: Hashable,
+    render_markup: Callable[[dict[str, str]], str],
+) -> SafeString:
+    """The markup of `page`, kept under the versions it was built at (rendered anew when a
+    version is not known yet: rendering sets it)."""
+    school_id = request.user.school_id
+    versions = (
+        tuple(pagecache.take(request, fragments.version_key(scope)) for scope in _scopes(school_id))
+        if settings.FRAGMENT_CACHE_ENABLED and school_id is not None
+        else (None,)
+    )
+    if None in versions:
+        return mark_safe(render_markup({}))  # noqa: S308 - a rendered template
+    key = (
+        page,
+        school_id,
+        versions,
+        timezone.localdate(),
+        day,
+        viewer,
+        translation.get_language(),
+        int(time.monotonic() // _KEPT_SECONDS),
+    )
+    return _KEPT.get(key, render_markup)
 
 
 def screen(request: HttpRequest, token: str) -> HttpResponse:

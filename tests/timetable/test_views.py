@@ -65,6 +65,31 @@ def test_my_week_and_whole_school_plan_bounded(tt, client_for, django_assert_max
     assert "Aufgaben im Kreide-Ordner" in page and shows(page, "7b")
 
 
+@pytest.mark.parametrize("url", ["/timetable/", "/timetable/substitutions/"])
+def test_my_day_and_the_plan_are_kept_until_their_versions_change(tt, client_for, monkeypatch, url):
+    """Each process keeps the markup per version of the plan's scopes: a later visit reads
+    no fragment, and a substitution written behind the services' back shows at once."""
+    from kreide.timetable import plans
+    from kreide.timetable.models import Substitution
+
+    student = client_for(tt.student_7a)
+    student.get(url)  # sets the versions
+    student.get(url)  # kept under them
+    read = []
+    monkeypatch.setattr(plans, "substitutions", lambda *a: read.append(a))
+    monkeypatch.setattr(plans, "school_substitutions", lambda *a: read.append(a))
+    assert "Aufgaben im Kreide-Ordner" in student.get(url).content.decode()
+    assert read == []
+    monkeypatch.undo()
+
+    day, _following = school_days(tt.school)
+    Substitution.objects.for_school(tt.school).filter(day=day, group=tt.class_7a).update(
+        note="Bitte Atlas mitbringen"
+    )
+    assert "Bitte Atlas mitbringen" in student.get(f"{url}?day={day:%Y-%m-%d}").content.decode()
+    assert "Bitte Atlas mitbringen" in student.get(url).content.decode()
+
+
 def _urls(tt) -> dict[str, str]:
     room = Room.objects.for_school(tt.school).get(code="R101")
     return {
