@@ -51,6 +51,8 @@ from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
 
+from kreide.core import pagecache
+
 T = TypeVar("T")
 _MISSING = object()
 logger = logging.getLogger(__name__)
@@ -164,6 +166,21 @@ def _versions(keys: list[str]) -> dict[str, int]:
         _set_many(missing, None)
         versions.update(missing)
     return versions
+
+
+def page_versions(request: HttpRequest, scopes: Iterable[str]) -> None:
+    """Put the versions of `scopes` that came with the page's one round trip into the
+    request's memo (`pagecache`: the page's registered keys must name them, or each is a
+    round trip of its own), so that `prefetch()` and `cached()` read none of them again.
+    A version the cache has not got is left to them, to read or set as before."""
+    memo = _memo.get()
+    if not settings.FRAGMENT_CACHE_ENABLED or memo is None:
+        return
+    for key in dict.fromkeys(_version_key(scope) for scope in scopes):
+        if key not in memo:
+            version = pagecache.take(request, key)
+            if version is not None:
+                memo[key] = version
 
 
 def prefetch_entries(scopes_of: dict[str, list[str]]) -> None:

@@ -200,31 +200,36 @@ def test_student_pages_cost_a_fixed_number_of_queries(
         _dashboard(client)
 
 
-def test_a_task_page_reads_its_cached_parts_in_two_round_trips(
-    world, task, client_for, monkeypatch
+def test_a_task_page_reads_its_cached_parts_with_the_pages_keys(
+    world, task, client_for, cache_reads
 ):
-    from kreide.core import fragments
+    from kreide.status.services import INCIDENTS_KEY
 
     client = client_for(world.student_7a)
     assert _detail(client, task) == 200  # fills the caches
-    trips: list[list[str]] = []
-    original = fragments.cache
-
-    class Counting:
-        def get_many(self, keys):
-            trips.append(list(keys))
-            return original.get_many(keys)
-
-        def __getattr__(self, name):
-            return getattr(original, name)
-
-    monkeypatch.setattr(fragments, "cache", Counting())
+    cache_reads.clear()
     assert _detail(client, task) == 200
-    # The class's task lists and the worksheets: all versions, then all entries.
-    assert len(trips) == 2, trips
-    assert f"fragver:task:{task.pk}:attachments" in trips[0]
-    assert f"fragver:group:{world.class_7a.pk}:tasks" in trips[0]
-    assert any(key.startswith(f"frag:tasks:attachments:{task.pk}:") for key in trips[1])
+    # The class's task lists' and the worksheets' versions come with the page's other keys
+    # (the banners', the navigation's) in one round trip, all their entries in a second.
+    versions = {f"fragver:task:{task.pk}:attachments", f"fragver:group:{world.class_7a.pk}:tasks"}
+    with_versions = [keys for _kind, keys in cache_reads if versions & set(keys)]
+    assert len(with_versions) == 1 and versions | {INCIDENTS_KEY} <= set(with_versions[0])
+    entries = [keys for _kind, keys in cache_reads if any(k.startswith("frag:") for k in keys)]
+    assert len(entries) == 1, cache_reads
+    assert any(key.startswith(f"frag:tasks:attachments:{task.pk}:") for key in entries[0])
+    assert any(key.startswith(f"frag:tasks:{world.school.pk}:group:") for key in entries[0])
+
+
+def test_the_task_list_reads_its_versions_with_the_pages_keys(world, task, client_for, cache_reads):
+    from kreide.status.services import INCIDENTS_KEY
+
+    client = client_for(world.student_7a)
+    _list(client)
+    cache_reads.clear()
+    assert task.title in _list(client)
+    version = f"fragver:group:{world.class_7a.pk}:tasks"
+    with_version = [keys for _kind, keys in cache_reads if version in keys]
+    assert len(with_version) == 1 and INCIDENTS_KEY in with_version[0]
 
 
 def test_a_task_address_naming_no_task_leaves_no_version_behind(world, task, client_for):
