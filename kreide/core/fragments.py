@@ -41,7 +41,7 @@ import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -78,16 +78,20 @@ class RequestMemoMiddleware:
             _memo.reset(token)
 
 
-def _get_many(keys: list[str]) -> dict[str, Any]:
-    """`cache.get_many(keys)`, asking only for keys this request has not read yet."""
+def _get_many(keys: list[str], others: Sequence[str] = ()) -> dict[str, Any]:
+    """`cache.get_many(keys)`, asking only for keys this request has not read yet; with
+    `others` (keys that are no fragment's, read in the same round trip, not memoised)
+    what was found of them comes back too."""
     memo = _memo.get()
     if memo is None:
-        return cache.get_many(keys) if keys else {}
+        return cache.get_many([*keys, *others]) if keys or others else {}
     unread = [key for key in keys if key not in memo]
-    if unread:
-        found = cache.get_many(unread)
-        memo.update((key, found.get(key, _MISSING)) for key in unread)
-    return {key: memo[key] for key in keys if memo[key] is not _MISSING}
+    found = cache.get_many([*unread, *others]) if unread or others else {}
+    memo.update((key, found.get(key, _MISSING)) for key in unread)
+    return {
+        **{key: memo[key] for key in keys if memo[key] is not _MISSING},
+        **{key: found[key] for key in others if key in found},
+    }
 
 
 # Within `batch()`: the writes held back, timeout → {key: value}.
@@ -145,17 +149,24 @@ def _write(held: dict[int | None, dict[str, Any]]) -> None:
         logger.warning("fragment writes failed", exc_info=True)
 
 
-def prefetch(scopes: Iterable[str], *, create: bool = True) -> None:
+def prefetch(
+    scopes: Iterable[str], *, create: bool = True, also: list[str] | None = None
+) -> dict[str, Any] | None:
     """Read the versions of `scopes` into the request's memo in one round trip: for a page
     that knows up front which scopes its parts will read (no-op outside a request).
     `create=False` only reads: a missing version is set when a fragment asks for it, so
-    scopes named from a request's address (that may not exist) leave nothing behind."""
-    if settings.FRAGMENT_CACHE_ENABLED and _memo.get() is not None:
-        keys = list(dict.fromkeys(_version_key(scope) for scope in scopes))
-        if create:
-            _versions(keys)
-        else:
-            _get_many(keys)
+    scopes named from a request's address (that may not exist) leave nothing behind.
+    `also`: other keys read in the same round trip (the page's own,
+    `kreide.core.pagecache.unfetched`); what was found of them is returned (None when
+    nothing was read: outside a request or with the fragment cache off)."""
+    if not settings.FRAGMENT_CACHE_ENABLED or _memo.get() is None:
+        return None
+    keys = list(dict.fromkeys(_version_key(scope) for scope in scopes))
+    others = [key for key in also or () if key not in keys]
+    found = _get_many(keys, others)
+    if create:
+        _versions(keys)  # all read now: only sets the missing ones
+    return {key: found[key] for key in others if key in found}
 
 
 def _versions(keys: list[str]) -> dict[str, int]:

@@ -39,19 +39,55 @@ def user_keys(key_of: Callable[[int], str]) -> Callable[[HttpRequest], list[str]
     return keys_of
 
 
+def unfetched(request: HttpRequest) -> list[str]:
+    """The keys the request's first `take()` would fetch, for a page that reads them in a
+    round trip of its own (the dashboard's, with its fragment versions) and hands them
+    over with `fetched()`; none once they are fetched."""
+    if getattr(request, _ATTRIBUTE, None) is not None:
+        return []
+    return [key for keys_of in _key_makers for key in keys_of(request)]
+
+
+def fetched(request: HttpRequest, keys: list[str], found: dict[str, Any]) -> None:
+    """`found` of `keys` (as `cache.get_many(keys)` returned it) for the `take()`s."""
+    # Missing keys are marked so they are not asked for a second time.
+    pending = dict.fromkeys(keys, _MISSING)
+    pending.update((key, found[key]) for key in keys if key in found)
+    setattr(request, _ATTRIBUTE, pending)
+
+
+def _pending(request: HttpRequest) -> dict[str, Any]:
+    if getattr(request, _ATTRIBUTE, None) is None:
+        keys = unfetched(request)
+        fetched(request, keys, cache.get_many(keys) if keys else {})
+    return getattr(request, _ATTRIBUTE)
+
+
 def take(request: HttpRequest | None, key: str, default: Any = None) -> Any:
     """The cached value of `key` (or `default`), from the request's one round trip when
     `key` was registered for it and not taken yet, else from the cache itself."""
     if request is None:
         return cache.get(key, default)
-    pending = getattr(request, _ATTRIBUTE, None)
-    if pending is None:
-        keys = [key for keys_of in _key_makers for key in keys_of(request)]
-        # Missing keys are marked so they are not asked for a second time.
-        pending = dict.fromkeys(keys, _MISSING)
-        pending.update(cache.get_many(keys) if keys else {})
-        setattr(request, _ATTRIBUTE, pending)
+    pending = _pending(request)
     if key not in pending:
         return cache.get(key, default)
     value = pending.pop(key)
     return default if value is _MISSING else value
+
+
+def peek(request: HttpRequest, key: str, default: Any = None) -> Any:
+    """As `take()`, but leaves the value for the `take()` of the page's later part (a
+    dashboard section reading what the page's banner reads after it)."""
+    pending = _pending(request)
+    if key not in pending:
+        return cache.get(key, default)
+    value = pending[key]
+    return default if value is _MISSING else value
+
+
+def put(request: HttpRequest, key: str, value: Any) -> None:
+    """A value of `key` the request has just computed and written: its later `take()`
+    gets it rather than what the round trip found before the write."""
+    pending = getattr(request, _ATTRIBUTE, None)
+    if pending is not None and key in pending:
+        pending[key] = value

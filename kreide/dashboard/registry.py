@@ -4,9 +4,10 @@ A section's `context` gets the request and returns the template context, or None
 the section. It must cost a fixed number of queries whatever the user's number of classes
 or items (asserted in tests/dashboard). Its `entries` names the cached fragments `context`
 will read (name → scopes, as given to kreide/core/fragments.py), or its `scopes` only their
-scopes: the dashboard reads all sections' versions in one cache round trip and their
-entries in a second before the sections render, and writes what they computed anew in one
-round trip after them (a student's first visit of the day misses their own entries).
+scopes: the dashboard reads all sections' versions in one cache round trip (with the
+page's own keys, `kreide.core.pagecache`) and their entries in a second before the
+sections render, and writes what they computed anew in one round trip after them (a
+student's first visit of the day misses their own entries).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from kreide.core import fragments
+from kreide.core import fragments, pagecache
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,16 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
         for section in sections:
             if section.entries:
                 entries.update(section.entries(request))
-        fragments.prefetch(
+        page_keys = pagecache.unfetched(request)
+        found = fragments.prefetch(
             [
                 *(scope for s in sections if s.scopes for scope in s.scopes(request)),
                 *(scope for scopes in entries.values() for scope in scopes),
-            ]
+            ],
+            also=page_keys,
         )
+        if found is not None:
+            pagecache.fetched(request, page_keys, found)
         fragments.prefetch_entries(entries)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from kreide.core import fragments
+from kreide.core import fragments, pagecache
 from kreide.messenger import services
 
 
@@ -18,8 +18,10 @@ def unread(request: HttpRequest) -> dict[str, Any] | None:
     partners = services.direct_partner_names(user, members)
     total = sum(m.unread for m in members)
     # The navigation's count (services.unread_total) is this sum: written with the
-    # dashboard's other writes, before the navigation asks, it costs the page no query.
+    # dashboard's other writes and handed to the page's round trip (which the dashboard
+    # made before the sections), it costs the page no query.
     fragments.write({services.unread_key(user.pk): total}, services.UNREAD_SECONDS)
+    pagecache.put(request, services.unread_key(user.pk), total)
     return {
         "rooms": [
             {"id": m.room_id, "title": services.room_title(m, partners), "unread": m.unread}

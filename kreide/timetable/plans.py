@@ -136,11 +136,7 @@ def substitutions(
     school_id: int, targets: list[Target], days: list[date]
 ) -> dict[tuple[Target, date], list[dict]]:
     """The changes of each target on each of `days`."""
-    names = {
-        f"timetable:subs:{kind}:{pk}:{day.isoformat()}": ((kind, pk), day)
-        for kind, pk in targets
-        for day in days
-    }
+    names = _substitution_names(targets, days)
 
     def load(missing: list[str]) -> dict[str, list[dict]]:
         wanted = sorted({names[name][0] for name in missing})
@@ -161,9 +157,24 @@ def substitutions(
         return {name: owned.get(names[name][1], {}).get(names[name][0], []) for name in missing}
 
     found = fragments.cached_many(
-        {name: [substitutions_scope(school_id)] for name in names}, load, CACHE_SECONDS
+        substitutions_fragments(school_id, targets, days), load, CACHE_SECONDS
     )
     return {key: found[name] for name, key in names.items()}
+
+
+def _substitution_names(targets: list[Target], days: list[date]) -> dict[str, tuple[Target, date]]:
+    return {
+        f"timetable:subs:{kind}:{pk}:{day.isoformat()}": ((kind, pk), day)
+        for kind, pk in targets
+        for day in days
+    }
+
+
+def substitutions_fragments(
+    school_id: int, targets: list[Target], days: list[date]
+) -> dict[str, list[str]]:
+    """The fragments (name → scopes) substitutions(school_id, targets, days) reads."""
+    return {name: [substitutions_scope(school_id)] for name in _substitution_names(targets, days)}
 
 
 def school_substitutions(school_id: int, day: date) -> list[dict]:

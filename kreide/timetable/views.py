@@ -341,9 +341,18 @@ def dashboard_scopes(request: HttpRequest) -> list[str]:
 
 
 def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
-    """The free days the substitutions section reads first."""
+    """The free days the substitutions section reads first, and the changes of the next
+    two weekdays: the school days the free days decide unless one of them is free (then
+    the section reads the right days' changes itself, one round trip more)."""
     school_id = request.user.school_id
-    return {} if school_id is None else calendars.free_days_fragment(school_id)
+    if school_id is None:
+        return {}
+    first = calendars.school_day_on_or_after(timezone.localdate(), {})
+    days = [first, calendars.next_school_day(first, {})]
+    return {
+        **calendars.free_days_fragment(school_id),
+        **plans.substitutions_fragments(school_id, my_targets(request), days),
+    }
 
 
 def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:

@@ -821,10 +821,14 @@ def _cache_state() -> str:
     return state
 
 
-def cached_state(request: HttpRequest | None = None) -> str | None:
+def cached_state(request: HttpRequest | None = None, *, keep: bool = False) -> str | None:
     """The last known state from the cache only ("ok", "down", "unconfigured" or None);
-    with the page's request, from its one round trip (`pagecache`)."""
-    entry = pagecache.take(request, HEALTH_KEY)
+    with the page's request, from its one round trip (`pagecache`). `keep` leaves it there
+    for the page's banner, which reads it after the dashboard's section."""
+    if request is not None and keep:
+        entry = pagecache.peek(request, HEALTH_KEY)
+    else:
+        entry = pagecache.take(request, HEALTH_KEY)
     return entry["state"] if entry else None
 
 

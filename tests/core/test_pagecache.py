@@ -52,3 +52,58 @@ def test_each_value_is_handed_out_once_then_read_again(monkeypatch):
     assert pagecache.take(request, "pc:missing", 0) == 0
     assert pagecache.take(request, "pc:other") == "elsewhere"  # not registered: the cache
     assert pagecache.take(None, "pc:other") == "elsewhere"
+
+
+def test_the_dashboard_reads_the_page_keys_with_its_fragment_versions(
+    world, client_for, cache_reads
+):
+    student = world.student_7a
+    client = client_for(student)
+    client.get("/")  # the class's fragments cached
+    cache.set(notifications_unread_key(student.pk), 2)
+    cache.delete(messages_unread_key(student.pk))
+    cache_reads.clear()
+    page = client.get("/").content.decode()
+
+    page_keys = {
+        messages_unread_key(student.pk),
+        notifications_unread_key(student.pk),
+        live_off_key(student.pk),
+        HEALTH_KEY,
+        INCIDENTS_KEY,
+    }
+    together = [keys for kind, keys in cache_reads if kind == "get_many" and page_keys <= set(keys)]
+    assert len(together) == 1
+    assert any(key.startswith("fragver:") for key in together[0])
+    # Nothing of the page's keys is read again: the video section and the banner share the
+    # health state, and the messages section hands its count to the navigation.
+    assert not [
+        keys for _kind, keys in cache_reads if keys is not together[0] and set(keys) & page_keys
+    ]
+    assert 'Benachrichtigungen <span class="count">2<' in page
+    assert cache.get(messages_unread_key(student.pk)) == 0
+
+
+def test_peek_leaves_the_value_and_put_replaces_what_was_fetched(monkeypatch):
+    monkeypatch.setattr(pagecache, "_key_makers", [lambda request: ["pc:a", "pc:b"]])
+    cache.set("pc:a", "fetched")
+    cache.set("pc:b", "fetched")
+    request = RequestFactory().get("/")
+    assert pagecache.peek(request, "pc:a") == "fetched"
+    cache.set("pc:a", "written later")
+    assert pagecache.take(request, "pc:a") == "fetched"  # one render: one value
+    pagecache.put(request, "pc:b", "computed")
+    assert pagecache.take(request, "pc:b") == "computed"
+    assert pagecache.take(request, "pc:a") == "written later"
+
+
+def test_keys_fetched_by_the_page_itself_are_handed_over(monkeypatch):
+    monkeypatch.setattr(pagecache, "_key_makers", [lambda request: ["pc:a", "pc:missing"]])
+    request = RequestFactory().get("/")
+    keys = pagecache.unfetched(request)
+    assert keys == ["pc:a", "pc:missing"]
+    pagecache.fetched(request, keys, {"pc:a": "read with other keys"})
+    assert pagecache.unfetched(request) == []
+    cache.set("pc:missing", "written later")
+    assert pagecache.take(request, "pc:a") == "read with other keys"
+    assert pagecache.take(request, "pc:missing", 0) == 0  # asked once: missing

@@ -320,3 +320,25 @@ def test_a_queryset_delete_bumps_each_scope_once(tt, monkeypatch):
     assert lessons.count() > 3
     lessons.delete()
     assert bumped == [services.timetable_scope(tt.school.pk)]
+
+
+def test_the_dashboard_reads_the_changes_with_the_other_entries(tt, client_for, cache_reads):
+    from kreide.timetable import calendars
+
+    client = client_for(tt.student_7a)
+    client.get("/")  # the class's changes cached
+    cache_reads.clear()
+    page = client.get("/").content.decode()
+    assert "Entfall" in page
+    trips = [
+        keys
+        for _kind, keys in cache_reads
+        if any(k.startswith("frag:timetable:subs:") for k in keys)
+    ]
+    # The changes of the next two weekdays come with the free days that decide the school
+    # days; only when one of those weekdays is free are the right days read afterwards.
+    assert any(k.startswith("frag:calendar:free:") for k in trips[0])
+    first = calendars.school_day_on_or_after(timezone.localdate(), {})
+    assert len(trips) == (
+        1 if school_days(tt.school) == (first, calendars.next_school_day(first, {})) else 2
+    )
