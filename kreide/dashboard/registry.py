@@ -8,18 +8,27 @@ scopes: the dashboard reads all sections' versions in one cache round trip (with
 page's own keys, `kreide.core.pagecache`) and their entries in a second before the
 sections render, and writes what they computed anew in one round trip after them (a
 student's first visit of the day misses their own entries).
+
+A section whose markup is the same for many (a class's changes, a school's news) names
+everything its template shows with `kept(context)`, as plain values (not rows that could
+change under the same key): its markup is then rendered once per such key, language and
+time zone in a process and kept. Its template may show nothing but `item`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString
 
 from kreide.core import fragments, pagecache
+from kreide.core.kept import KeptMarkup
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +42,11 @@ class Section:
     context: Callable[[HttpRequest], dict[str, Any] | None]
     scopes: Callable[[HttpRequest], list[str]] | None = None
     entries: Callable[[HttpRequest], dict[str, list[str]]] | None = None
+    kept: Callable[[dict[str, Any]], Hashable] | None = None
 
 
 _sections: dict[str, Section] = {}
+_kept = KeptMarkup((), limit=2048)  # a class's changes or a school's news a day: few
 
 
 def register(section: Section) -> None:
@@ -71,10 +82,25 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
     for section in sections:
         try:
             context = section.context(request)
+            if context is None:
+                continue
+            item = {"section": section, "failed": False, **context}
+            if section.kept:
+                item["html"] = _markup(section, item)
         except Exception:  # one broken module must not take the dashboard down
             logger.exception("dashboard section failed", extra={"section": section.key})
             rendered.append({"section": section, "failed": True})
             continue
-        if context is not None:
-            rendered.append({"section": section, "failed": False, **context})
+        rendered.append(item)
     return rendered
+
+
+def _markup(section: Section, item: dict[str, Any]) -> SafeString:
+    """The section's markup, kept per what it shows (`Section.kept`)."""
+    key = (
+        section.key,
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        section.kept(item),
+    )
+    return _kept.get(key, lambda _stand_ins: render_to_string(section.template, {"item": item}))

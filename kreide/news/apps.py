@@ -25,6 +25,7 @@ class NewsConfig(AppConfig):
                 90,
                 dashboard.news,
                 entries=dashboard.news_entries,
+                kept=dashboard.news_kept,
             )
         )
         fragments.feeds(News, lambda news: [services.news_scope(news.school_id)])

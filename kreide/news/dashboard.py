@@ -39,6 +39,22 @@ def news_entries(request: HttpRequest) -> dict[str, list[str]]:
     return {"news": [services.news_scope(request.user.school_id)]}
 
 
+def news_kept(context: dict) -> tuple:
+    """Everything the news section shows of its items (news/section.html)."""
+    return tuple(
+        (
+            item.pk,
+            item.title,
+            item.published_at,
+            item.edited_at,
+            item.pinned,
+            item.is_letter,
+            item.body,
+        )
+        for item in context["news_items"]
+    )
+
+
 def news(request: HttpRequest) -> dict | None:
     user = request.user
     if not access.participates(user):

@@ -28,6 +28,7 @@ class TasksConfig(AppConfig):
                 10,
                 dashboard.tasks_section,
                 entries=dashboard.tasks_entries,
+                kept=dashboard.tasks_kept,
             )
         )
         register_purpose(uploads.SubmissionPurpose())

@@ -42,6 +42,25 @@ def _submissions(school_id: int, student_id: int, task_ids: list[int]):
 _SUBMISSIONS = PreparedQuery(_submissions)  # built once per number of candidates
 
 
+def tasks_kept(context: dict[str, Any]) -> tuple:
+    """Everything the tasks section shows (tasks/section_tasks.html): the same for the
+    students of a class with the same open tasks and no new feedback."""
+    if context["teacher"]:
+        return (
+            tuple(
+                (task.pk, task.title, task.due_at, task.handed_in) for task in context["upcoming"]
+            ),
+            context["can_create"],
+        )
+    return (
+        tuple((submission.task_id, submission.task_title) for submission in context["feedback"]),
+        *(
+            tuple((task.pk, task.title, task.due_at) for task in context[part])
+            for part in ("due_soon", "new")
+        ),
+    )
+
+
 def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
     user = request.user
     if user.school_id is None:

@@ -33,6 +33,7 @@ class TimetableConfig(AppConfig):
                 views.dashboard_section,
                 views.dashboard_scopes,
                 views.dashboard_entries,
+                views.dashboard_kept,
             )
         )
         register(
@@ -43,6 +44,7 @@ class TimetableConfig(AppConfig):
                 6,
                 views.dates_section,
                 entries=views.dates_entries,
+                kept=views.dates_kept,
             )
         )
         # What the cached week, substitution plan and calendar show (plans.py, calendars.py).

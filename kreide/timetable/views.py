@@ -374,6 +374,14 @@ def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     return {"days": changes}
 
 
+def dashboard_kept(context: dict[str, Any]) -> tuple:
+    """Everything the substitutions section shows: its days and their changes."""
+    return tuple(
+        (day, tuple(tuple(vars(entry).values()) for entry in entries))
+        for day, entries in context["days"]
+    )
+
+
 # -------------------------------------------------------------------------------- calendar
 
 AGENDA_DAYS = 42
@@ -541,6 +549,11 @@ def dates_section(request: HttpRequest) -> dict[str, Any] | None:
     groups = request_group_ids(request)
     items = calendars.events_for(user, groups, today, today + DATES_AHEAD)
     return {"items": items[:8], "more": len(items) > 8}
+
+
+def dates_kept(context: dict[str, Any]) -> tuple:
+    """Everything the dates section shows (its items are plain frozen values)."""
+    return tuple(context["items"]), context["more"]
 
 
 def dates_entries(request: HttpRequest) -> dict[str, list[str]]:

@@ -1,0 +1,65 @@
+import dataclasses
+import re
+
+import pytest
+from django.utils import timezone
+
+from kreide.dashboard import registry
+from kreide.news.models import News
+
+pytestmark = pytest.mark.django_db
+
+KEPT = ("tasks", "substitutions", "dates", "news")
+
+
+def _page(client) -> str:
+    page = client.get("/").content.decode()
+    return re.sub(r'(csrfmiddlewaretoken" value="|nonce="|X-CSRFToken": ")[^"]+', r"\1-", page)
+
+
+@pytest.fixture
+def renders(monkeypatch):
+    """The section templates rendered for keeping, in order."""
+    rendered = []
+    render = registry.render_to_string
+
+    def counted(template, context):
+        rendered.append(template)
+        return render(template, context)
+
+    monkeypatch.setattr(registry, "render_to_string", counted)
+    monkeypatch.setattr(registry, "_kept", registry.KeptMarkup((), limit=64))
+    return rendered
+
+
+def test_sections_the_same_for_a_class_are_rendered_once_and_show_what_they_did(
+    client_for, world, make_user, renders, monkeypatch
+):
+    News.unscoped.create(school=world.school, title="Sportfest", published_at=timezone.now())
+    classmate = make_user(world.school, "student", groups=(world.class_7a,))
+    kept = _page(client_for(world.student_7a))
+    assert {registry._sections[key].template for key in KEPT} <= set(renders)
+    renders.clear()
+    assert "Sportfest" in _page(client_for(classmate))
+    assert renders == []  # the same tasks, dates, changes and news: kept
+
+    # Rendered in the page as before, byte for byte.
+    for key in KEPT:
+        monkeypatch.setitem(
+            registry._sections, key, dataclasses.replace(registry._sections[key], kept=None)
+        )
+    assert _page(client_for(world.student_7a)) == kept
+
+
+def test_what_a_section_shows_is_its_key(client_for, world, renders):
+    client = client_for(world.student_7a)
+    client.get("/")
+    renders.clear()
+    News.unscoped.create(school=world.school, title="Neu", published_at=timezone.now())
+    assert "Neu" in client.get("/").content.decode()
+    assert renders == ["news/section.html"]
+    renders.clear()
+    client.cookies["django_language"] = "en"
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "All news" in page and "Alle Nachrichten" not in page
+    assert "news/section.html" in renders  # kept per language
