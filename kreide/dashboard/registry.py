@@ -46,7 +46,7 @@ class Section:
 
 
 _sections: dict[str, Section] = {}
-_kept = KeptMarkup((), limit=2048)  # a class's changes or a school's news a day: few
+_kept = KeptMarkup((), limit=1024)  # per class, section and language a day: few
 
 
 def register(section: Section) -> None:

@@ -40,7 +40,8 @@ def news_entries(request: HttpRequest) -> dict[str, list[str]]:
 
 
 def news_kept(context: dict) -> tuple:
-    """Everything the news section shows of its items (news/section.html)."""
+    """Everything the news section shows of its items (news/section.html); the text by
+    its hash, so kept keys do not hold texts of up to 20,000 characters."""
     return tuple(
         (
             item.pk,
@@ -49,7 +50,7 @@ def news_kept(context: dict) -> tuple:
             item.edited_at,
             item.pinned,
             item.is_letter,
-            item.body,
+            hash(item.body),
         )
         for item in context["news_items"]
     )
