@@ -48,8 +48,13 @@ def unfetched(request: HttpRequest) -> list[str]:
     return [key for keys_of in _key_makers for key in keys_of(request)]
 
 
-def fetched(request: HttpRequest, keys: list[str], found: dict[str, Any]) -> None:
-    """`found` of `keys` (as `cache.get_many(keys)` returned it) for the `take()`s."""
+def fetched(request: HttpRequest, keys: list[str], found: dict[str, Any] | None) -> None:
+    """`found` of `keys` (as `cache.get_many(keys)` returned it) for the `take()`s; None:
+    they were not read after all, and are now (a page's parts `put()` and `peek()`)."""
+    if getattr(request, _ATTRIBUTE, None) is not None:
+        return
+    if found is None:
+        found = cache.get_many(keys) if keys else {}
     # Missing keys are marked so they are not asked for a second time.
     pending = dict.fromkeys(keys, _MISSING)
     pending.update((key, found[key]) for key in keys if key in found)
@@ -57,9 +62,7 @@ def fetched(request: HttpRequest, keys: list[str], found: dict[str, Any]) -> Non
 
 
 def _pending(request: HttpRequest) -> dict[str, Any]:
-    if getattr(request, _ATTRIBUTE, None) is None:
-        keys = unfetched(request)
-        fetched(request, keys, cache.get_many(keys) if keys else {})
+    fetched(request, unfetched(request), None)
     return getattr(request, _ATTRIBUTE)
 
 

@@ -73,8 +73,8 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
             ],
             also=page_keys,
         )
-        if found is not None:
-            pagecache.fetched(request, page_keys, found)
+        # Before the sections, whatever the fragment cache: they put() and peek().
+        pagecache.fetched(request, page_keys, found)
         fragments.prefetch_entries(entries)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")

@@ -107,3 +107,22 @@ def test_keys_fetched_by_the_page_itself_are_handed_over(monkeypatch):
     cache.set("pc:missing", "written later")
     assert pagecache.take(request, "pc:a") == "read with other keys"
     assert pagecache.take(request, "pc:missing", 0) == 0  # asked once: missing
+
+
+def test_with_the_fragment_cache_off_the_navigation_still_takes_the_sections_count(
+    world, client_for, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.FRAGMENT_CACHE_ENABLED = False
+    student = world.student_7a
+    client = client_for(student)
+    client.get("/")
+    cache.delete(messages_unread_key(student.pk))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    counts = [
+        q["sql"] for q in queries if '"__count"' in q["sql"] and "messenger_message" in q["sql"]
+    ]
+    assert counts == []  # the unread section's total, not a count of its own
