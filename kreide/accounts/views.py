@@ -4,11 +4,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -19,10 +21,12 @@ from django_otp import login as otp_login
 from kreide.accounts import services, throttle, twofactor, upstream
 from kreide.accounts.forms import CodeForm, ConfirmPasswordForm, LoginForm, NewPasswordForm
 from kreide.accounts.models import User
+from kreide.core import banners
 from kreide.core.errors import Refusal
 from kreide.core.http import client_address, is_safe_next
 from kreide.core.kept import KeptMarkup
 from kreide.core.metrics import LOGINS
+from kreide.core.navigation import fixed_url, urls_of_request
 
 _PENDING = "kreide_2fa_pending"
 _PENDING_SECONDS = 5 * 60
@@ -111,13 +115,15 @@ def _login_page(
         # The page's one token (the template's own is computed once too): the section's
         # forms and the page's htmx headers.
         context["csrf_token"] = token = get_token(request)
-        context["section"] = _PLAIN_SECTIONS.get(
-            (get_language(), tuple(providers)),
-            lambda stand_ins: render_to_string(
-                "accounts/login_section.html", {**context, **stand_ins}
-            ),
-            csrf_token=token,
-        )
+        page = _plain_page_key(request, providers)
+        if page is not None:
+            html = _PLAIN_PAGES.get(
+                page,
+                lambda stand_ins: _render_plain(request, context, stand_ins["csrf_token"]),
+                csrf_token=token,
+            )
+            return HttpResponse(html, status=status)
+        context["section"] = _plain_section(context, token)
     return render(
         request, "accounts/login.html", context, status=refusal.status if refusal else status
     )
@@ -126,6 +132,41 @@ def _login_page(
 # The section of a plain visit (no `next`, school, refusal or username: each visit at 8:00),
 # rendered once per process, language and set of buttons (languages × sets of buttons).
 _PLAIN_SECTIONS = KeptMarkup(("csrf_token",), limit=64)
+# The whole page of a plain visit without a query string or messages (the first visit of
+# each browser at 8:00), once per language, set of buttons and banners: base.html's
+# header, links and scripts are the same for every anonymous visitor.
+_PLAIN_PAGES = KeptMarkup(("csrf_token",), limit=64)
+
+
+def _plain_section(context: dict, token: str) -> SafeString:
+    return _PLAIN_SECTIONS.get(
+        (get_language(), tuple(context["providers"])),
+        lambda stand_ins: render_to_string("accounts/login_section.html", {**context, **stand_ins}),
+        csrf_token=token,
+    )
+
+
+def _plain_page_key(request: HttpRequest, providers: list) -> tuple | None:
+    """What a plain visit's whole page shows besides its token, or None when it shows
+    more: a query string (the header's language switch links back to the full address)
+    or messages ("You are signed out."). Listed as the template would list them: an
+    emptied messages cookie is cleared either way."""
+    if request.META.get("QUERY_STRING") or list(get_messages(request)):
+        return None
+    return (
+        get_language(),
+        tuple(providers),
+        tuple(banners.banners_for(request)),
+        request.path,
+        *urls_of_request(),
+    )
+
+
+def _render_plain(request: HttpRequest, context: dict, token: str) -> str:
+    section = _plain_section(context, token)
+    return render_to_string(
+        "accounts/login.html", {**context, "csrf_token": token, "section": section}, request
+    )
 
 
 def _is_plain(context: dict) -> bool:
@@ -233,7 +274,10 @@ def _complete_login(
     if not remember:
         request.session.set_expiry(0)
     LOGINS.labels("success").inc()
-    response = redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
+    if is_safe_next(request, next_url):
+        response = redirect(next_url)
+    else:  # each sign-in at 8:00: redirect() would try the name, then reverse it
+        response = HttpResponseRedirect(fixed_url("dashboard:home"))
     throttle.remember_device(request, response, user)
     return response
 

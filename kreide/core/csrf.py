@@ -3,31 +3,24 @@
 Every page with a form (every signed-in page: the header's sign-out) masks the CSRF
 secret with 32 fresh random characters. Django draws each with `secrets.choice()`, a
 `getrandom()` system call and a dozen Python calls per character (~490 calls, ~130 µs
-per page); here the characters come from one `os.urandom()` read by rejection sampling,
-as uniform over the same alphabet and from the same source. Tokens look and verify as
-before (Django's own `_unmask_cipher_token` reads them).
+per page); here the characters come from one `os.urandom()` read by rejection sampling
+(`kreide.core.randomness`), as uniform over the same alphabet and from the same source.
+Tokens look and verify as before (Django's own `_unmask_cipher_token` reads them).
 """
 
 from __future__ import annotations
 
-import os
-
 from django.middleware import csrf
+
+from kreide.core.randomness import random_string
 
 _CHARS = csrf.CSRF_ALLOWED_CHARS
 _INDEX = {char: index for index, char in enumerate(_CHARS)}
-# The largest multiple of the alphabet's size below 256: bytes from it up are drawn again,
-# so that every character is equally likely.
-_LIMIT = 256 - 256 % len(_CHARS)
 
 
 def new_csrf_string() -> str:
     """CSRF_SECRET_LENGTH characters of CSRF_ALLOWED_CHARS, each uniformly at random."""
-    chars: list[str] = []
-    while len(chars) < csrf.CSRF_SECRET_LENGTH:
-        # 40 bytes give 32 characters at the first read in all but ~3 of a million reads.
-        chars.extend(_CHARS[b % len(_CHARS)] for b in os.urandom(40) if b < _LIMIT)
-    return "".join(chars[: csrf.CSRF_SECRET_LENGTH])
+    return random_string(csrf.CSRF_SECRET_LENGTH, _CHARS)
 
 
 def mask_cipher_secret(secret: str) -> str:

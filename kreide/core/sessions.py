@@ -10,9 +10,9 @@ from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
 from django.core.cache import caches
 from django.db import IntegrityError, connections, router
-from django.utils.crypto import get_random_string
 
 from kreide.core import cache as kreide_cache
+from kreide.core.randomness import random_string
 
 
 def _marker(session_key: str) -> str:
@@ -68,16 +68,16 @@ class SessionStore(cached_db.SessionStore):
         """A new session (each sign-in) in one INSERT: Django wraps it in BEGIN and COMMIT
         and builds the SQL each time, though one statement commits alone. A colliding key
         raises CreateError as in Django, and create() draws another."""
-        session = self.create_model_instance(self._get_session(no_load=True))
         connection = connections[self._db]
         meta, quote = self.model._meta, connection.ops.quote_name
         columns = ("session_key", "session_data", "expire_date")
         names = ", ".join(quote(meta.get_field(name).column) for name in columns)
         table = quote(meta.db_table)
+        # The row's values as create_model_instance() gives them, without the model.
         values = [
-            session.session_key,
-            session.session_data,
-            connection.ops.adapt_datetimefield_value(session.expire_date),
+            self.session_key,
+            self.encode(self._get_session(no_load=True)),
+            connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
         ]
         insert = f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"  # noqa: S608
         try:
@@ -120,7 +120,7 @@ class SessionStore(cached_db.SessionStore):
         """A random key without asking cache and database whether it exists: the row is
         inserted with must_create, and an insert that collides raises CreateError, upon
         which create() draws another key."""
-        return get_random_string(32, VALID_KEY_CHARS)
+        return random_string(32, VALID_KEY_CHARS)
 
     def delete(self, session_key: str | None = None) -> None:
         key = session_key or self.session_key

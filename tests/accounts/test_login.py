@@ -183,7 +183,9 @@ def test_the_kept_sign_in_form_carries_each_visits_own_token(world):
     browser = Client(enforce_csrf_checks=True)
     pages = [browser.get("/accounts/login/").content.decode() for _ in range(2)]
     tokens = [re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1] for page in pages]
-    assert tokens[0] != tokens[1] and views._PLAIN_SECTIONS.stand_ins["csrf_token"] not in pages[1]
+    assert tokens[0] != tokens[1]
+    for kept in (views._PLAIN_SECTIONS, views._PLAIN_PAGES):
+        assert kept.stand_ins["csrf_token"] not in pages[1]
     assert f'"X-CSRFToken": "{tokens[1]}"' in pages[1]  # one token for the whole page
     response = browser.post(
         "/accounts/login/",
@@ -197,6 +199,46 @@ def test_the_kept_sign_in_form_carries_each_visits_own_token(world):
     # A visit with more to show renders the form itself.
     page = Client().get("/accounts/login/", {"next": "/tasks/"}).content.decode()
     assert 'name="next" value="/tasks/"' in page
+
+
+def _visit(language="en", **extra):
+    """A new browser's sign-in page, with its one token made comparable."""
+    import re
+
+    response = Client().get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language, **extra)
+    page = response.content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+    return page.replace(token, "TOKEN"), response
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_kept_sign_in_page_is_the_rendered_page(world, monkeypatch, language):
+    from kreide.accounts import views
+
+    kept = [_visit(language) for _ in range(2)]  # rendered and kept, then from the kept page
+    monkeypatch.setattr(views, "_plain_page_key", lambda request, providers: None)
+    rendered = _visit(language)
+    assert kept[0][0] == kept[1][0] == rendered[0]
+    assert "TOKEN" in rendered[0] and rendered[0].count("TOKEN") == kept[1][0].count("TOKEN")
+    for header in ("Content-Type", "Content-Language", "Vary", "Cache-Control"):
+        assert kept[1][1][header] == rendered[1][header]
+    assert sorted(kept[1][1].cookies) == sorted(rendered[1].cookies)
+
+
+def test_the_kept_sign_in_page_shows_messages_and_banners(world, monkeypatch):
+    from kreide.core import banners
+
+    _visit()  # kept without either
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
+    assert _sign_in(browser, world.student_7a.username).status_code == 302
+    browser.post("/accounts/logout/")
+    assert "You are signed out." in browser.get("/accounts/login/").content.decode()
+    assert "You are signed out." not in browser.get("/accounts/login/").content.decode()
+    notice = banners.Banner("Heute kein WLAN im Haus B")
+    monkeypatch.setattr(banners, "_providers", [lambda request: [notice]])
+    assert notice.text in _visit()[0]
+    monkeypatch.setattr(banners, "_providers", [])
+    assert notice.text not in _visit()[0]
 
 
 # --- device cookies: lockouts stop guessing without locking out the owner ---------------
