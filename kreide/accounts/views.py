@@ -48,6 +48,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
         return redirect(next_url if is_safe_next(request, next_url) else "dashboard:home")
     # A sign-in slip's QR code opens this page with the username filled in.
     prefilled = request.GET.get("username", "")[:254]
+    if request.method != "POST" and not prefilled:
+        # Each visit at 8:00: an empty form, whose fields come rendered (_empty_fields).
+        return _login_page(request, None, next_url)
     form = LoginForm(request.POST or None, initial={"username": prefilled})
     if prefilled:  # the password is what is left to type
         form.fields["username"].widget.attrs.pop("autofocus", None)
@@ -92,14 +95,15 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def _login_page(
     request: HttpRequest,
-    form: LoginForm,
+    form: LoginForm | None,
     next_url: str | None,
     *,
     status: int = 200,
     refusal: Refusal | None = None,
 ) -> HttpResponse:
     """The sign-in form with a button per upstream provider (one school's with ?school=),
-    and why a sign-in through a provider was refused."""
+    and why a sign-in through a provider was refused. `form` None: an empty one (Django
+    builds a form's fields anew for each form; an empty one shows no errors)."""
     school = (request.GET.get("school") or request.POST.get("school") or "")[:60]
     providers = upstream.buttons(school, request)
     context = {
@@ -180,16 +184,16 @@ def _is_plain(context: dict) -> bool:
 _EMPTY_FIELDS: dict[str, str] = {}
 
 
-def _empty_fields(form: LoginForm) -> str | None:
-    """The fields of an unbound form without a username as HTML, rendered once per process
-    and language (a prefilled or submitted form renders as usual)."""
-    if form.is_bound or form.initial.get("username"):
+def _empty_fields(form: LoginForm | None) -> str | None:
+    """The fields of an unbound form without a username (or of None) as HTML, rendered
+    once per process and language (a prefilled or submitted form renders as usual)."""
+    if form is not None and (form.is_bound or form.initial.get("username")):
         return None
     language = get_language()
     fields = _EMPTY_FIELDS.get(language)
     if fields is None:
         fields = _EMPTY_FIELDS[language] = render_to_string(
-            "accounts/login_fields.html", {"form": form}
+            "accounts/login_fields.html", {"form": form or LoginForm()}
         )
     return fields
 
