@@ -35,4 +35,3 @@ def random_string(length: int, allowed_chars: str) -> str:
     while len(drawn) < length:  # a draw of length + 16 bytes nearly always suffices
         drawn += os.urandom(length + 16).translate(table, dropped)
     return drawn[:length].decode()
-

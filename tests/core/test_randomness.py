@@ -21,4 +21,3 @@ def test_a_random_string_is_as_long_as_asked_even_from_one_character():
     assert random_string(300, "x") == "x" * 300
     with pytest.raises(ValueError):
         random_string(8, "äb")
-
