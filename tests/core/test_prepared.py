@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from kreide.core.prepared import PreparedQuery
+from kreide.core.prepared import PreparedInsert, PreparedQuery
+from kreide.news.models import News
 from kreide.schools.models import Group, Membership
+from kreide.storage.models import Blob, Upload
 
 
 def _memberships(school_id, user_ids):
@@ -155,3 +161,53 @@ def test_a_datetime_is_passed_as_the_database_takes_it(world, monkeypatch):
     assert built == []
     with pytest.raises(TypeError, match="naive"):
         prepared.list(world.school.pk, datetime(2026, 1, 1))
+
+
+def test_an_insert_keeps_the_instances_times_and_numbers_the_row(world):
+    blob = PreparedInsert(Blob).insert(Blob(sha256="a" * 64, size=3, created_at=timezone.now()))
+    assert blob.pk is not None and not blob._state.adding
+    started = timezone.now() - timedelta(minutes=5)  # auto_now_add would take the present
+    upload = Upload(
+        school_id=world.school.pk,
+        user=world.student_7a,
+        purpose="file",
+        filename="Bild.png",
+        metadata={"filename": "Bild.png", "ordner": "Ä"},
+        length=3,
+        offset=3,
+        blob=blob,
+        created_at=started,
+        updated_at=started,
+        result={"id": 1},
+    )
+    with CaptureQueriesContext(connection) as inserting:
+        PreparedInsert(Upload).insert(upload)
+    assert len(inserting.captured_queries) == 1
+    stored = Upload.objects.for_school(world.school).get(pk=upload.pk)
+    assert (stored.created_at, stored.updated_at) == (started, started)
+    assert stored.metadata == {"filename": "Bild.png", "ordner": "Ä"}
+    assert (stored.result, stored.blob_id, stored.user_id) == (
+        {"id": 1},
+        blob.pk,
+        world.student_7a.pk,
+    )
+
+
+def test_an_upsert_returns_the_new_row_or_the_existing_one_updated(world):
+    record = PreparedInsert(Blob, conflict=["sha256"], update=["stored_at"])
+    first = timezone.now() - timedelta(days=3)
+    new = record.row(Blob(sha256="b" * 64, size=5, created_at=first, stored_at=first))
+    assert (new.size, new.created_at, new.stored_at) == (5, first, first)
+    later = timezone.now()
+    with CaptureQueriesContext(connection) as again:
+        existing = record.row(Blob(sha256="b" * 64, size=99, created_at=later, stored_at=later))
+    assert len(again.captured_queries) == 1
+    # Only the named field changed; the row's own values come back, converted.
+    assert (existing.pk, existing.size, existing.created_at) == (new.pk, 5, first)
+    assert existing.stored_at == later and not existing._state.adding
+    assert Blob.objects.get(pk=new.pk).stored_at == later
+
+
+def test_a_model_whose_saves_are_listened_to_is_refused(world):
+    with pytest.raises(ImproperlyConfigured, match="receivers"):
+        PreparedInsert(News).insert(News(school=world.school, title="Ferien"))
