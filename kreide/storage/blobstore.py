@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kreide.core.errors import Refusal
-from kreide.core.prepared import PreparedQuery
+from kreide.core.prepared import PreparedInsert
 from kreide.storage.models import Blob
 
 CHUNK = 1024 * 1024
@@ -163,37 +163,26 @@ def backend() -> LocalBlobBackend:
     return LocalBlobBackend(settings.STORAGE_DIR)
 
 
-# The content's row, locked (unique by hash): asked by every upload, its SQL built once.
-_LOCKED = PreparedQuery(lambda sha256: Blob.objects.select_for_update().filter(sha256=sha256))
+# The content's row: inserted, or renewed and locked where it exists (every upload).
+_RECORD = PreparedInsert(Blob, conflict=["sha256"], update=["stored_at"])
 
 
 def _adopt(sha256: str, size: int, put_in_place: Callable[[bool], None]) -> Blob:
     """Record the content, renew its `stored_at` and, under the row's lock, call
     `put_in_place(already_stored)` to move the new file into place or drop it.
 
-    Two statements and no savepoint: the row is inserted unless it exists (a concurrent
-    insert of the same content waits for the other transaction and then counts as
-    existing), then locked; content stored before gets its `stored_at` renewed."""
+    One statement, no savepoint: the row is inserted unless it exists, else its
+    `stored_at` renewed (which locks it; a concurrent insert of the same content waits for
+    the other transaction, and a row the collector deletes meanwhile is inserted anew)."""
     now = timezone.now()
-    for _attempt in range(3):
-        with transaction.atomic(savepoint=False):
-            Blob.objects.bulk_create(
-                [Blob(sha256=sha256, size=size, stored_at=now)], ignore_conflicts=True
-            )
-            found = _LOCKED.list(sha256)
-            if not found:  # the collector removed it between the two: again
-                continue
-            blob = found[0]
-            created = blob.stored_at == now
-            if not created:
-                blob.stored_at = now
-                blob.save(update_fields=["stored_at"])
-            # A row that existed under this lock has its file (the collector removes both
-            # together); for a new row another node may just have removed the file while
-            # this node still sees it cached, and the same bytes replace it.
-            put_in_place(not created and backend().exists(sha256))
-            return blob
-    raise RuntimeError(f"content {sha256} could not be recorded")
+    with transaction.atomic(savepoint=False):
+        blob = _RECORD.row(Blob(sha256=sha256, size=size, created_at=now, stored_at=now))
+        # A new row has this call's creation time, content stored before its own. A row
+        # that existed under this lock has its file (the collector removes both together);
+        # for a new row another node may just have removed the file while this node still
+        # sees it cached, and the same bytes replace it.
+        put_in_place(blob.created_at != now and backend().exists(sha256))
+        return blob
 
 
 def store_chunks(chunks: Iterable[bytes]) -> Blob:

@@ -23,7 +23,7 @@ from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.core.errors import Refusal
 from kreide.core.ids import MAX_ID
-from kreide.core.prepared import PreparedQuery
+from kreide.core.prepared import PreparedInsert, PreparedQuery
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
@@ -535,7 +535,14 @@ def save_text(student: User, task: Task, text: str) -> Submission | None:
     return submission if submission.pk else None
 
 
-# Within an upload's transaction no savepoint: a refusal ends that whole transaction.
+# The student's draft with the time of a change: created, or (unique per task and student)
+# the existing row locked and its `changed_at` renewed, in one statement.
+_CHANGED_DRAFT = PreparedInsert(Submission, conflict=["task", "student"], update=["changed_at"])
+_NEW_FILE = PreparedInsert(SubmissionFile)
+
+
+# Within an upload's transaction no savepoint: a refusal ends that whole transaction (and
+# with it the change of the draft it is checked on).
 @transaction.atomic(savepoint=False)
 def add_file(
     student: User,
@@ -550,24 +557,24 @@ def add_file(
     (`assigned` as for check_can_submit)."""
     if not task.accepts_files:
         raise SubmissionRefused(_("This task expects no files."))
-    submission = my_submission(student, task, lock=True)
+    now = timezone.now()
+    draft = _new_draft(task, student)
+    draft.submitted_at = draft.changed_at = now
+    # A new draft is checked as no submission would be: both may change.
+    submission = _CHANGED_DRAFT.row(draft)
     check_can_submit(student, task, submission, at=started_at, assigned=assigned)
-    submission = submission or _new_draft(task, student)
     submission.task = task
-    submission.changed_at = timezone.now()
-    # The row was read under its lock: only the time of the change is new.
-    submission.save(update_fields=["changed_at"] if submission.pk else None)
     received = timezone.now()
-    added = SubmissionFile(  # as create() would, without building its school filter
+    added = SubmissionFile(
         school_id=task.school_id,
         submission=submission,
         blob=blob,
         filename=filename,
         upload_started_at=started_at,
+        created_at=received,
         finished_after_due=started_at <= task.due_at < received,
     )
-    added.save(force_insert=True)
-    return added
+    return _NEW_FILE.insert(added)
 
 
 @transaction.atomic

@@ -165,6 +165,7 @@ def test_a_small_file_sent_with_its_creation_is_complete_in_one_request(world, c
     assert client.get(f"{url}/result").json() == result
     assert client.head(url, **TUS)["Upload-Offset"] == str(len(data))
     upload = Upload.objects.for_school(world.school).get()
+    assert url == reverse("storage:upload", args=[upload.pk])
     assert upload.completed_at is not None and upload.offset == upload.length == len(data)
     with blobstore.open_blob(upload.blob) as stored:
         assert stored.read() == data

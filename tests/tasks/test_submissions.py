@@ -97,7 +97,7 @@ def test_a_small_submission_is_one_request(
 ):
     client = client_for(world.student_7a)
     client.get(reverse("tasks:list"))  # the session and user are read as on any request
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(9):
         created = _submit_in_one_request(client, task, b"%PDF-1.4 Bruch")
     assert created.status_code == 201, created.content
     result = json.loads(created["Kreide-Upload-Result"])
@@ -140,6 +140,20 @@ def test_no_submission_after_the_due_date_unless_late_accepted(world, client_for
     _hand_in(student, late_ok)
     submission = Submission.objects.for_school(world.school).get(task=late_ok)
     assert submission.late
+
+
+def test_an_upload_to_a_handed_in_submission_changes_nothing(world, client_for, task):
+    client = client_for(world.student_7a)
+    assert _submit_in_one_request(client, task, b"%PDF-1.4 erste").status_code == 201
+    _hand_in(client, task)
+    handed_in = Submission.objects.for_school(world.school).get(task=task)
+    refused = _submit_in_one_request(client, task, b"%PDF-1.4 zweite")
+    assert refused.status_code == 403 and "Du hast abgegeben" in refused.content.decode()
+    # The draft's change was written before the check refused it, and undone with it.
+    again = Submission.objects.for_school(world.school).get(task=task)
+    assert (again.changed_at, again.status) == (handed_in.changed_at, Submission.Status.SUBMITTED)
+    assert SubmissionFile.objects.for_school(world.school).count() == 1
+    assert Upload.objects.for_school(world.school).count() == 1
 
 
 def test_upload_started_before_the_due_date_counts_on_time(world, client_for, make_task):
