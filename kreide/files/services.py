@@ -13,9 +13,9 @@ from enum import IntEnum
 from functools import partial
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Concat, Substr
+from django.db import IntegrityError, transaction
+from django.db.models import CharField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Concat, Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -180,18 +180,11 @@ class Actor:
 _SPACE_OF = {
     owner: PreparedQuery(
         lambda school_id, owner_id, owner=owner: (
-            Space.objects.for_school(school_id)
-            .filter(**{f"{owner}_id": owner_id})
-            .order_by("pk")[:1]
+            Space.objects.for_school(school_id).filter(**{owner: owner_id}).order_by("pk")[:1]
         )
     )
-    for owner in ("user", "group")
+    for owner in ("user_id", "group_id")
 }
-_GROUPS = PreparedQuery(
-    lambda school_id, ids: (
-        Group.objects.for_school(school_id).filter(pk__in=ids).order_by("grade", "name")
-    )
-)
 
 
 def _spaces_query(school_id: int, user_id: int, group_ids: list[int], figures: bool) -> QuerySet:
@@ -241,29 +234,44 @@ _FILE_SETTINGS = PreparedQuery(
 )
 
 
-def _space(school_id: int, **owner) -> Space:
-    ((kind, value),) = owner.items()
-    found = _SPACE_OF[kind].list(school_id, getattr(value, "pk", value))
+def _create_spaces(school_id: int, owners: list[dict[str, int]]) -> list[Space]:
+    """New spaces of `owners` ({"user_id": …} or {"group_id": …}), in that order, each with
+    its root folder: three statements in one transaction, whatever their number (a space
+    never exists without its root). Another request creating one of them at this moment
+    makes it raise IntegrityError (the unique owner), once that request has committed."""
+    with transaction.atomic():
+        spaces = Space.objects.for_school(school_id).bulk_create(
+            [Space(school_id=school_id, **owner) for owner in owners]
+        )
+        roots = Node.objects.for_school(school_id).bulk_create(
+            [Node(school_id=school_id, space=space, name="", is_folder=True) for space in spaces]
+        )
+        Node.unscoped.filter(pk__in=[root.pk for root in roots]).update(
+            path=Concat(Value("/"), Cast("pk", CharField()), Value("/"))
+        )
+    for space, root in zip(spaces, roots, strict=True):
+        space.root_id = root.pk
+    return spaces
+
+
+def _space(school_id: int, **owner: int) -> Space:
+    """The space of `owner` (user_id=… or group_id=…), created on first use."""
+    ((kind, owner_id),) = owner.items()
+    found = _SPACE_OF[kind].list(school_id, owner_id)
     if found:
         return found[0]
-    with transaction.atomic():  # a space never exists without its root folder
-        space, created = Space.objects.for_school(school_id).get_or_create(
-            school_id=school_id, **owner
-        )
-        if created:
-            root = Node.objects.for_school(school_id).create(
-                school_id=school_id, space=space, name="", is_folder=True
-            )
-            Node.unscoped.filter(pk=root.pk).update(path=f"/{root.pk}/")
-    return space
+    try:
+        return _create_spaces(school_id, [owner])[0]
+    except IntegrityError:  # created by another request at this moment
+        return _SPACE_OF[kind].list(school_id, owner_id)[0]
 
 
 def personal_space(user) -> Space:
-    return _space(user.school_id, user=user)
+    return _space(user.school_id, user_id=user.pk)
 
 
 def group_space(group: Group) -> Space:
-    return _space(group.school_id, group=group)
+    return _space(group.school_id, group_id=group.pk)
 
 
 def root_of(space: Space) -> Node:
@@ -284,10 +292,7 @@ def spaces_for(actor: Actor, *, figures: bool = False) -> list[Space]:
     args = (actor.school_id, actor.user.pk, group_ids)
     found = _SPACES[figures].list(*args)
     if len(found) < len(group_ids) + 1:  # a new user's or group's space: created first
-        personal_space(actor.user)
-        for group in _GROUPS.list(actor.school_id, group_ids):
-            group_space(group)
-        found = _SPACES[figures].list(*args)
+        found = _with_new_spaces(actor, found, figures)
     own = next(space for space in found if space.user_id is not None)
     own.user = actor.user
     spaces = [own, *(space for space in found if space.user_id is None)]
@@ -302,6 +307,30 @@ def spaces_for(actor: Actor, *, figures: bool = False) -> list[Space]:
         for space in spaces:
             space.quota = _quota_of(space, defaults)
     return spaces
+
+
+def _with_new_spaces(actor: Actor, found: list[Space], figures: bool) -> list[Space]:
+    """`found` (spaces_for's query) and the spaces missing from it, created. A new user's
+    own space (the usual case: their first visit) joins `found` as created, with no files
+    and the school's quotas of `found`; new group spaces need their groups, so the query
+    runs again."""
+    present = {space.group_id for space in found}  # None: the user's own
+    owners = [] if None in present else [{"user_id": actor.user.pk}]
+    owners += [{"group_id": pk} for pk in actor.roles if pk not in present]
+    try:
+        created = _create_spaces(actor.school_id, owners)
+    except IntegrityError:  # another request created some at this moment: one by one
+        for owner in owners:
+            _space(actor.school_id, **owner)
+    else:
+        if found and [space.user_id for space in created] == [actor.user.pk]:
+            (own,) = created
+            if figures:
+                own.used = 0
+                own.school_user_quota_mb = found[0].school_user_quota_mb
+                own.school_group_quota_mb = found[0].school_group_quota_mb
+            return [own, *found]
+    return _SPACES[figures].list(actor.school_id, actor.user.pk, list(actor.roles))
 
 
 def shared_with_me(user, limit: int, group_ids=None) -> list[Share]:

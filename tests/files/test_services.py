@@ -263,3 +263,54 @@ def test_only_who_may_write_the_space_shares_from_it(files):
         Actor(files.student_7a), files.private_file, group=files.class_7b, can_write=True
     )
     assert again.pk == shared.pk and again.can_write
+
+
+def _space_roots(user) -> list[tuple[int, str]]:
+    """(space id, root path) of every root folder of the user's spaces."""
+    return [
+        (node.space_id, node.path)
+        for node in Node.objects.for_school(user.school_id).filter(space__user=user, parent=None)
+    ]
+
+
+def test_a_first_visit_creates_the_missing_spaces_each_with_its_root(files):
+    """The teacher of 7b has no space yet, nor has 7b: both are created, each with a root
+    folder whose path is its own id, and come out as a later visit sees them."""
+    actor = Actor(files.teacher_7b)
+    first = services.spaces_for(actor, figures=True)
+    later = services.spaces_for(Actor(files.teacher_7b), figures=True)
+    figures = [(s.pk, s.user_id, s.group_id, s.root_id, s.used, s.quota) for s in later]
+    assert [(s.pk, s.user_id, s.group_id, s.root_id, s.used, s.quota) for s in first] == figures
+    assert [(s.user_id, s.group_id) for s in later] == [
+        (files.teacher_7b.pk, None),
+        (None, files.class_7b.pk),
+    ]
+    for space in later:
+        root = services.root_of(space)
+        assert (root.pk, root.path, root.is_folder) == (space.root_id, f"/{root.pk}/", True)
+
+
+def test_a_students_first_visit_adds_their_new_space_to_their_classes(files):
+    """student_7b's class folder exists, their own does not: it joins the found spaces as
+    created, with the school's quota, and no second query."""
+    FileSettings.objects.for_school(files.school).create(school=files.school, user_quota_mb=3)
+    services.group_space(files.class_7b)
+    first = services.spaces_for(Actor(files.student_7b), figures=True)
+    later = services.spaces_for(Actor(files.student_7b), figures=True)
+    figures = [(s.pk, s.group_id, s.root_id, s.used, s.quota) for s in later]
+    assert [(s.pk, s.group_id, s.root_id, s.used, s.quota) for s in first] == figures
+    assert (later[0].user_id, later[0].quota) == (files.student_7b.pk, 3 * 1024 * 1024)
+    assert _space_roots(files.student_7b) == [(later[0].pk, f"/{later[0].root_id}/")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_visits_at_once_make_one_space(files):
+    """Two requests of a new user at once: the second's insert waits for the first's, is
+    refused by the unique owner, and reads the space the first created."""
+    first, second = _one_waits_for_the_other(
+        lambda: services.spaces_for(Actor(files.student_7b), figures=True)
+    )
+    assert isinstance(first, list), first
+    assert isinstance(second, list), second
+    assert [(s.pk, s.root_id) for s in first] == [(s.pk, s.root_id) for s in second]
+    assert _space_roots(files.student_7b) == [(first[0].pk, f"/{first[0].root_id}/")]

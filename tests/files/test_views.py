@@ -1,6 +1,7 @@
 """The files pages: permission matrix, bad input, downloads, previews, sharing, links."""
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -8,11 +9,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from kreide.files import services
-from kreide.files.models import AppPassword, FileSettings, Node, PublicLink, Share
+from kreide.files.models import AppPassword, FileSettings, Node, PublicLink, Share, Space
 from kreide.files.services import Actor
 from kreide.storage.blobstore import store_bytes
 
 pytestmark = pytest.mark.django_db
+
+
+def _without_tokens(page: str | bytes) -> str:
+    """The page with its CSRF tokens and CSP nonces blanked (they differ per response)."""
+    text = page.decode() if isinstance(page, bytes) else page
+    return re.sub(r'(csrfmiddlewaretoken" value="|X-CSRFToken": "|nonce=")[^"]+', r"\1", text)
 
 
 def _body(response) -> bytes:
@@ -262,6 +269,20 @@ def test_files_home_lists_each_space_with_usage_and_quota_in_bounded_queries(
     # Tagebuch.txt (6 bytes) of 3 MB in the own folder, the worksheet (8 bytes) of 7 MB.
     assert "6\xa0Bytes von 3,0\xa0MB" in page
     assert "8\xa0Bytes von 7,0\xa0MB" in page
+
+
+def test_a_new_students_first_visit_creates_their_folder_in_bounded_queries(
+    files, client_for, django_assert_max_num_queries
+):
+    client = client_for(files.classmate_7a)
+    client.get("/")  # the session and the caches as after the dashboard; no space yet
+    assert not Space.objects.for_school(files.school).filter(user=files.classmate_7a).exists()
+    # The user, their groups, the spaces; the new space, its root and the root's path.
+    with django_assert_max_num_queries(8):
+        first = client.get(reverse("files:home")).content.decode()
+    root = services.root_of(services.personal_space(files.classmate_7a))
+    assert reverse("files:folder", args=[root.pk]) in first
+    assert _without_tokens(first) == _without_tokens(client.get(reverse("files:home")).content)
 
 
 def test_teacher_grants_write_to_a_student(files, client_for):
