@@ -22,6 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
+from kreide.core import fragments
 from kreide.core.ids import parse_id, valid_ids
 from kreide.files import services
 from kreide.files.dav import is_locked
@@ -121,10 +122,12 @@ def home(request: HttpRequest) -> HttpResponse:
         for s in services.spaces_for(actor, figures=True)
     ]
     # The user's groups as loaded for this request: the ids of what is shared with them
-    # come from the fragment cache, and most students have none (no query).
-    shares = services.shared_with_me(
-        request.user, limit=50, group_ids=access.request_group_ids(request)
-    )
+    # come from the fragment cache, and most students have none (no query). On a first
+    # visit the user's new version and entry are written in one round trip.
+    with fragments.batch():
+        shares = services.shared_with_me(
+            request.user, limit=50, group_ids=access.request_group_ids(request)
+        )
     return render(
         request,
         "files/home.html",

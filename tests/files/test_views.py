@@ -5,9 +5,11 @@ import re
 import zipfile
 
 import pytest
+from django.core.cache import caches
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from kreide.core import fragments
 from kreide.files import services
 from kreide.files.models import AppPassword, FileSettings, Node, PublicLink, Share, Space
 from kreide.files.services import Actor
@@ -283,6 +285,38 @@ def test_a_new_students_first_visit_creates_their_folder_in_bounded_queries(
     root = services.root_of(services.personal_space(files.classmate_7a))
     assert reverse("files:folder", args=[root.pk]) in first
     assert _without_tokens(first) == _without_tokens(client.get(reverse("files:home")).content)
+
+
+def test_a_first_visit_writes_the_users_share_fragments_in_one_round_trip(
+    files, client_for, monkeypatch
+):
+    """The user's new share version and the share ids under it go out together (one
+    pipeline), not one write each."""
+    client = client_for(files.student_7b)
+    batched, direct, inside = [], [], []
+    backend, write = caches["default"], fragments._write
+    set_many = backend.set_many
+
+    def counted_write(held):
+        batched.append({key for values in held.values() for key in values})
+        inside.append(True)
+        try:
+            write(held)
+        finally:
+            inside.pop()
+
+    def counted_set_many(values, *args, **kwargs):
+        if not inside:
+            direct.extend(values)
+        return set_many(values, *args, **kwargs)
+
+    monkeypatch.setattr(fragments, "_write", counted_write)
+    monkeypatch.setattr(backend, "set_many", counted_set_many)
+    client.get(reverse("files:home"))
+    own = f"user:{files.student_7b.pk}:shares"
+    written = [sorted(key for key in keys if own in key) for keys in batched]
+    assert [len(keys) for keys in written if keys] == [2]  # the version and the entry
+    assert not [key for key in direct if own in key]
 
 
 def test_teacher_grants_write_to_a_student(files, client_for):
