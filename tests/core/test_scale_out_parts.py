@@ -40,9 +40,20 @@ def test_database_url_with_several_hosts_goes_to_libpq():
     assert parsed["PORT"] == "5432,5433,5432"
     assert parsed["NAME"] == "kreide" and parsed["USER"] == "kreide"
     assert parsed["PASSWORD"] == "geheim"
-    assert parsed["OPTIONS"] == {"target_session_attrs": "read-write"}
+    assert parsed["OPTIONS"]["target_session_attrs"] == "read-write"
     single = database_settings("postgres://kreide@127.0.0.1:5432/kreide")
     assert (single["HOST"], single["PORT"]) == ("127.0.0.1", 5432)
+
+
+def test_prepared_statements_on_by_default_and_off_for_pgbouncer(monkeypatch):
+    monkeypatch.delenv("KREIDE_DB_PREPARED_STATEMENTS", raising=False)
+    options = database_settings("postgres://kreide@db1.example/kreide?sslmode=require")["OPTIONS"]
+    assert options == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 1}
+    monkeypatch.setenv("KREIDE_DB_PREPARED_STATEMENTS", "false")  # PgBouncer < 1.21
+    options = database_settings("postgres://kreide@db1.example/kreide?sslmode=require")["OPTIONS"]
+    assert options == {"sslmode": "require"}
+    monkeypatch.delenv("KREIDE_DB_PREPARED_STATEMENTS")
+    assert "OPTIONS" not in database_settings("sqlite:///kreide.sqlite3")
 
 
 def test_haproxy_config_checks_readyz_and_keeps_websockets(tmp_path):
