@@ -179,19 +179,13 @@ def _versions(keys: list[str]) -> dict[str, int]:
     return versions
 
 
-def page_versions(request: HttpRequest, scopes: Iterable[str]) -> None:
-    """Put the versions of `scopes` that came with the page's one round trip into the
-    request's memo (`pagecache`: the page's registered keys must name them, or each is a
-    round trip of its own), so that `prefetch()` and `cached()` read none of them again.
-    A version the cache has not got is left to them, to read or set as before."""
-    memo = _memo.get()
-    if not settings.FRAGMENT_CACHE_ENABLED or memo is None:
-        return
-    for key in dict.fromkeys(_version_key(scope) for scope in scopes):
-        if key not in memo:
-            version = pagecache.take(request, key)
-            if version is not None:
-                memo[key] = version
+def prefetch_with_page(request: HttpRequest, scopes: Iterable[str], *, create: bool = True) -> None:
+    """`prefetch()` with the page's own keys (`kreide.core.pagecache`: the navigation's
+    counts, the banners) in the same one round trip, handed to the page's `take()`s. Those
+    keys are read even with the fragment cache off: the page's parts `put()` and `peek()`."""
+    page_keys = pagecache.unfetched(request)
+    found = prefetch(scopes, create=create, also=page_keys)
+    pagecache.fetched(request, page_keys, found)
 
 
 def prefetch_entries(scopes_of: dict[str, list[str]]) -> None:

@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
-from kreide.core import fragments, pagecache
+from kreide.core import fragments
 from kreide.core.kept import KeptMarkup
 
 logger = logging.getLogger(__name__)
@@ -65,16 +65,14 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
         for section in sections:
             if section.entries:
                 entries.update(section.entries(request))
-        page_keys = pagecache.unfetched(request)
-        found = fragments.prefetch(
+        # Before the sections: they put() and peek() the page's keys.
+        fragments.prefetch_with_page(
+            request,
             [
                 *(scope for s in sections if s.scopes for scope in s.scopes(request)),
                 *(scope for scopes in entries.values() for scope in scopes),
             ],
-            also=page_keys,
         )
-        # Before the sections, whatever the fragment cache: they put() and peek().
-        pagecache.fetched(request, page_keys, found)
         fragments.prefetch_entries(entries)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")

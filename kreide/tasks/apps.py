@@ -9,17 +9,16 @@ class TasksConfig(AppConfig):
 
     def ready(self) -> None:
         from kreide.api import registry as api_registry
-        from kreide.core import fragments, pagecache
+        from kreide.core import fragments
         from kreide.core import health as core_health
         from kreide.core.navigation import register as register_nav
         from kreide.dashboard.registry import Section
         from kreide.dashboard.registry import register as register_section
         from kreide.storage.uploads import register_purpose
-        from kreide.tasks import dashboard, health, openapi, services, uploads, views
+        from kreide.tasks import dashboard, health, openapi, services, uploads
         from kreide.tasks.models import Attachment, Task
 
         register_nav(_("Tasks"), "tasks:list", order=10)
-        pagecache.register(views.page_keys)
         register_section(
             Section(
                 "tasks",

@@ -70,21 +70,11 @@ def _scopes(needed: dict[str, list[str]]) -> list[str]:
     return [scope for scopes in needed.values() for scope in scopes]
 
 
-def page_keys(request: HttpRequest) -> list[str]:
-    """A student's task list's and task page's keys for `pagecache`: the versions of the
-    class's task lists (and the task's worksheets), with the page's other keys."""
-    match = getattr(request, "resolver_match", None)
-    if match is None or match.func not in (task_list, task_detail) or not request.user.is_student:
-        return []
-    task_id = match.kwargs["pk"] if match.func is task_detail else None
-    return [fragments.version_key(scope) for scope in _scopes(_page_fragments(request, task_id))]
-
-
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_student:
-        fragments.page_versions(request, _scopes(_page_fragments(request, None)))
+        fragments.prefetch_with_page(request, _scopes(_page_fragments(request, None)))
     if user.is_teacher:
         tasks = services.teacher_task_list(user)
         can_create = access.taught_groups(user).exists()
@@ -162,8 +152,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The class's task lists and the task's worksheets: their versions in one round
         # trip, their entries in another (only read: the address may name no task).
         needed = _page_fragments(request, pk)
-        fragments.page_versions(request, _scopes(needed))  # with the page's other keys
-        fragments.prefetch(_scopes(needed), create=False)
+        fragments.prefetch_with_page(request, _scopes(needed), create=False)
         fragments.prefetch_entries(needed)
     task, manages = _task(request, pk, cached=True)
     if manages:
