@@ -389,7 +389,7 @@ def main() -> None:
         "--out", default=str(ROOT / "bench" / "results" / datetime.now(UTC).strftime("%Y-%m-%d"))
     )
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # nginx reads its paths from its own prefix
     work = out / "raw"
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()
