@@ -690,12 +690,13 @@ def _commit() -> str:
     ).stdout.strip()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("-n", type=int, default=8, help="students (and verifications) per round")
-    parser.add_argument("--database", default="kreide_bench_cpu")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/8")
+def add_stack_arguments(
+    parser: argparse.ArgumentParser, *, database: str, redis_db: int, name: str
+) -> None:
+    """The options of a benchmark that runs the production stack on a database of its own
+    and writes a report: where, with which settings, under which name."""
+    parser.add_argument("--database", default=database)
+    parser.add_argument("--redis-url", default=f"redis://127.0.0.1:6379/{redis_db}")
     parser.add_argument("--reuse", action="store_true", help="keep the last run's database")
     parser.add_argument(
         "--setting", action="append", default=[], help="KREIDE_X=value for the server"
@@ -703,7 +704,14 @@ def main() -> None:
     parser.add_argument(
         "--out", default=str(ROOT / "bench" / "results" / datetime.now(UTC).strftime("%Y-%m-%d"))
     )
-    parser.add_argument("--name", default="cpu", help="file name of the report (without .md)")
+    parser.add_argument("--name", default=name, help="file name of the report (without .md)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("-n", type=int, default=8, help="students (and verifications) per round")
+    add_stack_arguments(parser, database="kreide_bench_cpu", redis_db=8, name="cpu")
     parser.add_argument(
         "--units",
         help="comma-separated units to measure, in journey order (a unit needs the ones "

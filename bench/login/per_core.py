@@ -59,14 +59,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.cpu.run import (  # noqa: E402
-    CSRF_FIELD,
     PASSWORD,
     TASK_LINK,
     Meter,
     Student,
     _commit,
+    add_stack_arguments,
     argon2_hasher,
 )
+from bench.login.run import post_credentials  # noqa: E402
 from bench.wave.stack import (  # noqa: E402
     ROOT,
     autogroup_nice,
@@ -243,27 +244,7 @@ class Load:
             if response.status != 200:
                 return "error", 0
             cookie = response.getheader("Set-Cookie", "").split(";")[0]
-            body = urllib.parse.urlencode(
-                {
-                    "csrfmiddlewaretoken": CSRF_FIELD.search(form).group(1),
-                    "username": username,
-                    "password": PASSWORD,
-                    "remember": "on",
-                }
-            )
-            connection.request(
-                "POST",
-                "/accounts/login/",
-                body=body,
-                headers={
-                    **headers,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Cookie": cookie,
-                    "Referer": f"http://127.0.0.1:{self.port}/accounts/login/",
-                },
-            )
-            response = connection.getresponse()
-            response.read()
+            response = post_credentials(connection, self.port, form, cookie, username, headers)
             if response.status in REFUSALS:
                 return str(response.status), int(response.getheader("Retry-After") or 2)
             return ("ok", 0) if response.status == 302 else ("error", 0)
@@ -451,16 +432,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured per round")
     parser.add_argument("--ramp", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--argon2", type=int, default=10, help="verifications per round")
-    parser.add_argument("--database", default="kreide_bench_login_core")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--reuse", action="store_true", help="keep the last run's database")
-    parser.add_argument(
-        "--setting", action="append", default=[], help="KREIDE_X=value for the server"
+    add_stack_arguments(
+        parser, database="kreide_bench_login_core", redis_db=9, name="login-per-core"
     )
-    parser.add_argument(
-        "--out", default=str(ROOT / "bench" / "results" / datetime.now(UTC).strftime("%Y-%m-%d"))
-    )
-    parser.add_argument("--name", default="login-per-core", help="report file name, no .md")
     args = parser.parse_args()
 
     others = os.sched_getaffinity(0) - {args.core}

@@ -32,17 +32,19 @@ BIN = ROOT / ".venv" / "bin"
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def sign_in(port: int, username: str) -> float:
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", "/accounts/login/")
-    response = connection.getresponse()
-    page = response.read().decode()
-    cookie = response.getheader("Set-Cookie", "").split(";")[0]
-    token = CSRF.search(page).group(1)
+def post_credentials(
+    connection: http.client.HTTPConnection,
+    port: int,
+    form: str,
+    cookie: str,
+    username: str,
+    headers: dict[str, str] | None = None,
+) -> http.client.HTTPResponse:
+    """The sign-in form's POST as a browser sends it (the form's CSRF token, its cookie,
+    "stay signed in"); the answer read."""
     body = urllib.parse.urlencode(
         {
-            "csrfmiddlewaretoken": token,
+            "csrfmiddlewaretoken": CSRF.search(form).group(1),
             "username": username,
             "password": "kreide-demo",
             "remember": "on",
@@ -53,6 +55,7 @@ def sign_in(port: int, username: str) -> float:
         "/accounts/login/",
         body=body,
         headers={
+            **(headers or {}),
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": cookie,
             "Referer": f"http://127.0.0.1:{port}/accounts/login/",
@@ -60,6 +63,17 @@ def sign_in(port: int, username: str) -> float:
     )
     response = connection.getresponse()
     response.read()
+    return response
+
+
+def sign_in(port: int, username: str) -> float:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/accounts/login/")
+    response = connection.getresponse()
+    page = response.read().decode()
+    cookie = response.getheader("Set-Cookie", "").split(";")[0]
+    response = post_credentials(connection, port, page, cookie, username)
     if response.status != 302:
         raise RuntimeError(f"sign-in of {username} answered {response.status}")
     session = [

@@ -12,6 +12,22 @@ from kreide.video.services import HEALTH_KEY
 pytestmark = pytest.mark.django_db
 
 
+def _page_keys(user) -> set[str]:
+    """The keys every page of `user` reads: the navigation's counts, the banners'."""
+    return {
+        messages_unread_key(user.pk),
+        notifications_unread_key(user.pk),
+        live_off_key(user.pk),
+        HEALTH_KEY,
+        INCIDENTS_KEY,
+    }
+
+
+def _read_together(cache_reads, keys: set[str]) -> list[list[str]]:
+    """The round trips that read all of `keys` at once."""
+    return [read for kind, read in cache_reads if kind == "get_many" and keys <= set(read)]
+
+
 def test_a_page_reads_its_navigation_and_banner_keys_in_one_round_trip(
     world, client_for, cache_reads
 ):
@@ -23,14 +39,8 @@ def test_a_page_reads_its_navigation_and_banner_keys_in_one_round_trip(
     cache_reads.clear()
     page = client.get("/tasks/").content.decode()
 
-    page_keys = {
-        messages_unread_key(student.pk),
-        notifications_unread_key(student.pk),
-        live_off_key(student.pk),
-        HEALTH_KEY,
-        INCIDENTS_KEY,
-    }
-    together = [keys for kind, keys in cache_reads if kind == "get_many" and page_keys <= set(keys)]
+    page_keys = _page_keys(student)
+    together = _read_together(cache_reads, page_keys)
     assert len(together) == 1
     assert not [keys for kind, keys in cache_reads if kind == "get" and set(keys) & page_keys]
     # The values reach the page as before: both counts, their sum on the menu button,
@@ -65,14 +75,8 @@ def test_the_dashboard_reads_the_page_keys_with_its_fragment_versions(
     cache_reads.clear()
     page = client.get("/").content.decode()
 
-    page_keys = {
-        messages_unread_key(student.pk),
-        notifications_unread_key(student.pk),
-        live_off_key(student.pk),
-        HEALTH_KEY,
-        INCIDENTS_KEY,
-    }
-    together = [keys for kind, keys in cache_reads if kind == "get_many" and page_keys <= set(keys)]
+    page_keys = _page_keys(student)
+    together = _read_together(cache_reads, page_keys)
     assert len(together) == 1
     assert any(key.startswith("fragver:") for key in together[0])
     # Nothing of the page's keys is read again: the video section and the banner share the
