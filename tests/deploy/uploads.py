@@ -4,6 +4,7 @@ ask how far it got — each step through whichever node the test names."""
 from __future__ import annotations
 
 import base64
+import time
 
 import requests
 
@@ -56,6 +57,13 @@ def send(
 
 
 def offset(session: requests.Session, base: str, path: str) -> int:
-    """HEAD: the offset the server confirmed."""
-    head = session.head(f"{base}{path}", headers={"Tus-Resumable": "1.0.0"}, timeout=TIMEOUT)
+    """HEAD: the offset the server confirmed. A gateway error of the front (nginx's 502/504
+    while a node's worker is away) is asked again, as the browser's uploader does; any
+    other answer without an offset fails with its status."""
+    for _attempt in range(20):
+        head = session.head(f"{base}{path}", headers={"Tus-Resumable": "1.0.0"}, timeout=TIMEOUT)
+        if head.status_code not in (502, 504):
+            break
+        time.sleep(0.25)
+    assert head.status_code == 200, (head.status_code, dict(head.headers))
     return int(head.headers["Upload-Offset"])
