@@ -269,13 +269,14 @@ ACTIONS: dict[str, Callable[[Student], bool | None]] = {
 }
 
 
-def _schedstat_ns(pid: int) -> int:
-    """CPU time of all threads of a process in nanoseconds (0 once it is gone)."""
+def schedstat_ns(pid: int, field: int = 0) -> int:
+    """A field of schedstat summed over a process's threads, nanoseconds (0 once it is
+    gone): 0 the CPU time, 1 the time waiting on a run queue."""
     total = 0
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[0])
+                total += int(stat.read().split()[field])
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
@@ -320,13 +321,13 @@ class Meter:
 
     def read(self) -> dict[str, dict[int, int]]:
         reading = {
-            "kreide": {pid: _schedstat_ns(pid) for pid in self._tree(self.server_pid)},
-            "postgres": {pid: _schedstat_ns(pid) for pid in self._backends()},
-            "nginx": {pid: _schedstat_ns(pid) for pid in self._tree(self.nginx_pid)},
+            "kreide": {pid: schedstat_ns(pid) for pid in self._tree(self.server_pid)},
+            "postgres": {pid: schedstat_ns(pid) for pid in self._backends()},
+            "nginx": {pid: schedstat_ns(pid) for pid in self._tree(self.nginx_pid)},
         }
         if self.mail_pid is not None:
             reading[MAIL_PART] = {
-                pid: _schedstat_ns(pid) + _reaped_children_ns(pid)
+                pid: schedstat_ns(pid) + _reaped_children_ns(pid)
                 for pid in self._tree(self.mail_pid)
             }
         return reading

@@ -66,6 +66,7 @@ from bench.cpu.run import (  # noqa: E402
     _commit,
     add_stack_arguments,
     argon2_hasher,
+    schedstat_ns,
 )
 from bench.login.run import post_credentials  # noqa: E402
 from bench.wave.stack import (  # noqa: E402
@@ -181,26 +182,14 @@ def verdict(summary: dict, goal: float = 0.90, page_p95_ms: float = 200.0) -> st
     )
 
 
-def _waited_ns(pid: int) -> int:
-    """Run-queue time of all threads of a process (schedstat's second field), nanoseconds."""
-    total = 0
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                total += int(stat.read().split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return total
-
-
 class RunQueue(Meter):
     """As Meter, but the time the processes were ready to run and waited for a CPU."""
 
     def read(self) -> dict[str, dict[int, int]]:
         return {
-            "kreide": {pid: _waited_ns(pid) for pid in self._tree(self.server_pid)},
-            "postgres": {pid: _waited_ns(pid) for pid in self._backends()},
-            "nginx": {pid: _waited_ns(pid) for pid in self._tree(self.nginx_pid)},
+            "kreide": {pid: schedstat_ns(pid, 1) for pid in self._tree(self.server_pid)},
+            "postgres": {pid: schedstat_ns(pid, 1) for pid in self._backends()},
+            "nginx": {pid: schedstat_ns(pid, 1) for pid in self._tree(self.nginx_pid)},
         }
 
 
