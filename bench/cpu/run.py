@@ -708,6 +708,19 @@ def add_stack_arguments(
     parser.add_argument("--name", default=name, help="file name of the report (without .md)")
 
 
+def stack_setup(args: argparse.Namespace) -> tuple[str, tuple[tuple[str, ...], ...], dict]:
+    """From `add_stack_arguments`' options: the database's URL (set for this process too),
+    the commands that prepare it (a fresh demo school unless --reuse), the server's
+    settings."""
+    database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    os.environ.update(KREIDE_DATABASE_URL=database_url, KREIDE_REDIS_URL=args.redis_url)
+    setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),)
+    if not args.reuse:
+        fresh_database(args.database)
+        setup = (("migrate", "-v0"), ("seed-demo",))
+    return database_url, setup, dict(item.split("=", 1) for item in args.setting)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -740,14 +753,8 @@ def main() -> None:
     if not args.mail and MAIL_UNITS & set(units):
         sys.exit("the inbox needs --mail")
     out, work = Path(args.out), ROOT / "var" / "bench-cpu"
-    database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
-    os.environ.update(KREIDE_DATABASE_URL=database_url, KREIDE_REDIS_URL=args.redis_url)
+    database_url, setup, settings = stack_setup(args)
     hasher, encoded = argon2_hasher()
-    setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),)
-    if not args.reuse:
-        fresh_database(args.database)
-        setup = (("migrate", "-v0"), ("seed-demo",))
-    settings = dict(item.split("=", 1) for item in args.setting)
     mail_root = None
     if args.mail:
         if not _ports_free(args.mail_port_base):

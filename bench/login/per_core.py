@@ -67,13 +67,13 @@ from bench.cpu.run import (  # noqa: E402
     add_stack_arguments,
     argon2_hasher,
     schedstat_ns,
+    stack_setup,
 )
 from bench.login.run import post_credentials  # noqa: E402
 from bench.wave.stack import (  # noqa: E402
     ROOT,
     autogroup_nice,
     collect_static,
-    fresh_database,
     production_stack,
     psql,
 )
@@ -434,14 +434,8 @@ def main() -> None:
     # its turn on the other core would look like a slow server.
     os.nice(args.nice)
     autogroup_nice(os.getpid(), args.nice)  # its session against the others (see there)
-    database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
-    os.environ.update(KREIDE_DATABASE_URL=database_url, KREIDE_REDIS_URL=args.redis_url)
+    database_url, setup, settings = stack_setup(args)
     hasher, encoded = argon2_hasher()
-    setup: tuple[tuple[str, ...], ...] = (("migrate", "-v0"),)
-    if not args.reuse:
-        fresh_database(args.database)
-        setup = (("migrate", "-v0"), ("seed-demo",))
-    settings = dict(item.split("=", 1) for item in args.setting)
     # Collected once (about a minute on a loaded machine), reused with --reuse.
     static = ROOT / "var" / "bench-login-core-static"
     if not (args.reuse and (static / "static").is_dir()):
