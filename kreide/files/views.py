@@ -122,12 +122,17 @@ def home(request: HttpRequest) -> HttpResponse:
         for s in services.spaces_for(actor, figures=True)
     ]
     # The user's groups as loaded for this request: the ids of what is shared with them
-    # come from the fragment cache, and most students have none (no query). On a first
-    # visit the user's new version and entry are written in one round trip.
+    # come from the fragment cache, and most students have none (no query). Their
+    # versions are read with the page's own keys (the navigation's counts, the banners)
+    # in one round trip; on a first visit the user's new version and entry are written
+    # in one.
+    group_ids = access.request_group_ids(request)
+    shares_of = services.candidate_fragments(request.user, group_ids)
     with fragments.batch():
-        shares = services.shared_with_me(
-            request.user, limit=50, group_ids=access.request_group_ids(request)
+        fragments.prefetch_with_page(
+            request, [scope for scopes in shares_of.values() for scope in scopes]
         )
+        shares = services.shared_with_me(request.user, limit=50, group_ids=group_ids)
     return render(
         request,
         "files/home.html",

@@ -287,6 +287,24 @@ def test_a_new_students_first_visit_creates_their_folder_in_bounded_queries(
     assert _without_tokens(first) == _without_tokens(client.get(reverse("files:home")).content)
 
 
+def test_the_files_page_reads_its_share_versions_with_the_pages_keys(
+    files, client_for, cache_reads
+):
+    from kreide.status.services import INCIDENTS_KEY
+
+    client = client_for(files.student_7a)
+    client.get(reverse("files:home"))  # the share ids cached
+    cache_reads.clear()
+    assert client.get(reverse("files:home")).status_code == 200
+    versions = {
+        f"fragver:user:{files.student_7a.pk}:shares",
+        f"fragver:group:{files.class_7a.pk}:shares",
+    }
+    with_versions = [keys for _kind, keys in cache_reads if versions & set(keys)]
+    assert len(with_versions) == 1 and versions | {INCIDENTS_KEY} <= set(with_versions[0])
+    assert not [keys for _kind, keys in cache_reads if INCIDENTS_KEY in keys][1:]
+
+
 def test_a_first_visit_writes_the_users_share_fragments_in_one_round_trip(
     files, client_for, monkeypatch
 ):
