@@ -78,6 +78,7 @@ def create_user(
     user.full_clean()
     user.save()
     audit.record(school, actor, "account.created", user, role=role)
+    account_events.users_created.publish(school_id=school.pk, user_ids=[user.pk])
     if groups:
         school_services.set_user_groups(actor, user, groups)
     return user, initial
@@ -313,6 +314,10 @@ def _write_import(
             )
     User.objects.bulk_create(result.created, batch_size=500)
     audit.record_many(school, actor, "account.imported", result.created)
+    if result.created:
+        account_events.users_created.publish(
+            school_id=school.pk, user_ids=[user.pk for user in result.created]
+        )
 
     changed_fields: set[str] = set()
     created = {user.username.lower() for user in result.created}

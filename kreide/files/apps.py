@@ -8,10 +8,11 @@ class FilesConfig(AppConfig):
     verbose_name = _("Files")
 
     def ready(self) -> None:
+        from kreide.accounts import events as account_events
         from kreide.core import fragments, navigation
         from kreide.core import health as core_health
         from kreide.dashboard.registry import Section, register
-        from kreide.files import dashboard, health, services
+        from kreide.files import dashboard, health, services, signals
         from kreide.files.models import Share
         from kreide.files.uploads import FileUpload
         from kreide.storage.uploads import register_purpose
@@ -34,4 +35,5 @@ class FilesConfig(AppConfig):
         )
         register_purpose(FileUpload())
         fragments.feeds(Share, services.share_scopes)
+        account_events.users_created.subscribe(signals.users_created)
         core_health.register("files", _("Files"), health.check, order=30)

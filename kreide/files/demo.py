@@ -1,4 +1,5 @@
-"""Demo content: every class folder gets a "Material" folder with two small files."""
+"""Demo content: every account its own folder, as an import makes them; every class folder
+a "Material" folder with two small files."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ RULES = "Hausordnung (Auszug)\n\n1. Wir gehen respektvoll miteinander um.\n2. PÃ
 
 
 def seed(school: School, rng: random.Random) -> None:
+    services.provision_personal_spaces(
+        school.pk, list(User.objects.for_school(school).values_list("pk", flat=True))
+    )
     welcome, rules = store_bytes(WELCOME.encode()), store_bytes(RULES.encode())
     for group in Group.objects.for_school(school).filter(kind=Group.Kind.CLASS):
         teacher_id = (

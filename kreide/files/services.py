@@ -266,6 +266,27 @@ def _space(school_id: int, **owner: int) -> Space:
         return _SPACE_OF[kind].list(school_id, owner_id)[0]
 
 
+def provision_personal_spaces(school_id: int, user_ids: list[int]) -> None:
+    """Each of these accounts' own space with its root folder, created with the account
+    (`accounts.users_created`: an admin's or an import's new accounts) rather than on its
+    first visit, so a student's folder is there at 8:00 and for a share before they ever
+    sign in; one that exists is left. Whoever has none (an account from before, or made by
+    the operator's admin) gets it on first use as before."""
+    have = set(
+        Space.objects.for_school(school_id)
+        .filter(user_id__in=user_ids)
+        .values_list("user_id", flat=True)
+    )
+    owners = [{"user_id": pk} for pk in dict.fromkeys(user_ids) if pk not in have]
+    if not owners:
+        return
+    try:
+        _create_spaces(school_id, owners)
+    except IntegrityError:  # a first visit created one at this moment: one by one
+        for owner in owners:
+            _space(school_id, **owner)
+
+
 def personal_space(user) -> Space:
     return _space(user.school_id, user_id=user.pk)
 
