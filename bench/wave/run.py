@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.wave.stack import BIN, ROOT, fresh_database, production_stack, psql  # noqa: E402
 
 DATABASE = "kreide_bench_wave"
-DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/6"
 NAIVE = {"KREIDE_ADMISSION": "false", "KREIDE_FRAGMENT_CACHE": "false"}
 # Pass criteria of a wave the server "holds" (admitted requests).
@@ -137,8 +136,8 @@ def run_step(step: Step, args, work: Path, static: Path, users_file: Path) -> No
     }
     with production_stack(
         work / step.slug,
-        DATABASE_URL,
-        REDIS_URL,
+        database_url(args.database),
+        args.redis_url,
         workers=args.workers,
         settings=settings,
         server_cpus=args.server_cpus,
@@ -337,13 +336,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def prepare(work: Path) -> tuple[Path, Path]:
-    fresh_database(DATABASE)
+def database_url(database: str) -> str:
+    return f"postgres://postgres@127.0.0.1:5432/{database}"
+
+
+def prepare(work: Path, database: str, redis_url: str) -> tuple[Path, Path]:
+    fresh_database(database)
     setup = (("migrate", "-v0"), ("seed-demo",), ("shell", "-v", "0", "-c", WORKSHEETS))
     with production_stack(
         work / "setup",
-        DATABASE_URL,
-        REDIS_URL,
+        database_url(database),
+        redis_url,
         workers=1,
         setup=setup,
         settings={"KREIDE_STORAGE_DIR": str(work / "blobs")},
@@ -352,7 +355,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
         users.write_text(stack.kreide("shell", "-v", "0", "-c", STUDENTS))
     # Fresh planner statistics, as autovacuum would have them on a school's server: without
     # them PostgreSQL plans the task list as nested loops over every task (300 ms).
-    psql(DATABASE, "VACUUM ANALYZE")
+    psql(database, "VACUUM ANALYZE")
     return work / "setup" / "data" / "static", users
 
 
@@ -370,6 +373,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database and static files of the last run"
     )
+    # Several sessions on one machine: each its own database and Redis database.
+    parser.add_argument("--database", default=DATABASE)
+    parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--server-cpus", default="0")
     parser.add_argument("--load-cpus", default="1")
     parser.add_argument(
@@ -396,7 +402,7 @@ def main() -> None:
     if args.reuse:
         static, users = work / "setup" / "data" / "static", work / "students.txt"
     else:
-        static, users = prepare(work)
+        static, users = prepare(work, args.database, args.redis_url)
 
     capacity_steps = []
     if args.only:
