@@ -160,6 +160,42 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path, s
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_sign_in_turned_away_by_nginx_goes_through_by_itself_as_typed(
+    tmp_path, world, static_files, browser
+):
+    """A sign-in nginx turns away shows the waiting page, whose own retry later sends the
+    form again as it was typed (the browser repeats the POST; a desktop browser asks first):
+    nobody types their password twice."""
+    from tests.conftest import PASSWORD
+
+    settings = {"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"}
+    with production_stack(
+        tmp_path,
+        _database_url(),
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        settings=settings,
+        setup=(),
+        static_from=static_files,
+    ) as stack:
+        context = browser.new_context(base_url=stack.url, locale="de-DE")
+        page = context.new_page()
+        try:
+            page.goto("/accounts/login/")
+            page.get_by_label("Benutzername oder E-Mail").fill(world.student_7a.username)
+            page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+            with _held_slot(stack.url, "/accounts/login/"):
+                page.get_by_role("button", name="Anmelden").click()
+                page.get_by_role("heading", name="Einen Moment bitte").wait_for()
+            # Room again: the waiting page tries again after Retry-After (2-4 s) and backoff,
+            # and the signed-in student lands on the dashboard (signed out, / would send
+            # them back to the form).
+            page.wait_for_url(f"{stack.url}/", timeout=30_000)
+        finally:
+            context.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_nginx_lets_whole_files_in_keeps_metrics_inside_and_redirects_long_queries(
     tmp_path, world, static_files
 ):
