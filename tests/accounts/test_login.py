@@ -175,6 +175,29 @@ def test_a_sign_in_forgets_failures_and_without_failures_deletes_nothing(
         assert _sign_in(Client(), username, "falsch").status_code == 200
 
 
+def test_a_worker_computes_one_password_hash_at_a_time(world, monkeypatch):
+    """Two argon2id hashes interleaved on one core cost more CPU than one after the other:
+    the sign-in's verification, and the hash an unknown name gets, run under one lock."""
+    from django.contrib.auth.hashers import get_hasher
+
+    from kreide.accounts import backends
+
+    held = []
+    for method in ("verify", "encode"):
+        # The class that defines it (verifying, Django finds the hasher by its algorithm).
+        owner = next(k for k in type(get_hasher("default")).__mro__ if method in vars(k))
+        original = getattr(owner, method)
+
+        def watched(self, *args, original=original, method=method):
+            held.append((method, backends._ONE_HASH.locked()))
+            return original(self, *args)
+
+        monkeypatch.setattr(owner, method, watched)
+    assert _sign_in(Client(), world.student_7a.username).status_code == 302
+    assert _sign_in(Client(), "niemand-hier").status_code == 200
+    assert held == [("verify", True), ("encode", True)]
+
+
 def test_the_kept_sign_in_form_carries_each_visits_own_token(world):
     import re
 
