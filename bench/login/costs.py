@@ -13,17 +13,21 @@ real settings (KREIDE_* from the environment: PostgreSQL and Redis as in product
     .venv/bin/kreide migrate && .venv/bin/kreide seed-demo
     .venv/bin/python bench/login/costs.py -n 40
     .venv/bin/python bench/login/costs.py -n 20 --profile   # cProfile top 25
+    .venv/bin/python bench/login/costs.py -n 40 --layers    # CPU per middleware and view
+    .venv/bin/python bench/login/costs.py -n 40 --hashes    # two verifications on one core
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
 import re
 import statistics
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -37,10 +41,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.contrib.auth.hashers import get_hasher  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.hashers import check_password, get_hasher, make_password  # noqa: E402
+from django.core.handlers.base import BaseHandler  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench" / "pages"))
 from profile_pages import HOST, PASSWORD, RedisTrips  # noqa: E402
@@ -125,13 +132,93 @@ def sign_in(username: str) -> None:
         sys.exit(f"sign-in of {username} answered {response.status_code}")
 
 
+def layers(names: list[str]) -> None:
+    """Thread CPU of each middleware by itself (what it does around the layers inside it)
+    and of the view (URL resolving, decorators, view), median per request, GET and POST
+    apart (the first five sign-ins warm up); the POST's view includes the hash."""
+    inclusive: dict[tuple[str, str], list[float]] = {}
+    owners = [(import_string(path), path.rsplit(".", 1)[1]) for path in settings.MIDDLEWARE]
+    owners.append((BaseHandler, "view"))
+    for owner, label in owners:
+        method = "_get_response" if owner is BaseHandler else "__call__"
+        original = getattr(owner, method)
+
+        def timed(self, request, original=original, label=label):
+            started = time.thread_time()
+            try:
+                return original(self, request)
+            finally:
+                spent = time.thread_time() - started
+                inclusive.setdefault((request.method, label), []).append(spent)
+
+        setattr(owner, method, timed)
+    # Before the handler is built (the first request binds the view's step).
+    for name in names[:5]:
+        sign_in(name)
+    inclusive.clear()
+    for name in names[5:]:
+        sign_in(name)
+    labels = [label for _, label in owners]
+    for method in ("GET", "POST"):
+        medians = [statistics.median(inclusive[(method, label)]) * 1e6 for label in labels]
+        print(f"{method}: {medians[0]:,.0f} µs from the first middleware in (median)")
+        for number, label in enumerate(labels):
+            inner = medians[number + 1] if number + 1 < len(labels) else 0.0
+            print(f"  {medians[number] - inner:8,.0f} µs  {label}")
+
+
+def hashes(count: int, rounds: int = 6) -> None:
+    """Thread CPU of one argon2id verification on one core: alone, two threads at once,
+    and two under the sign-in's lock (kreide.accounts.backends._ONE_HASH); median of each
+    round of `count` per thread, rounds interleaved."""
+    from kreide.accounts.backends import _ONE_HASH
+
+    os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
+    encoded = make_password(PASSWORD)
+
+    def verify(spent: list[float], guard: contextlib.AbstractContextManager) -> None:
+        for _ in range(count):
+            started = time.thread_time()
+            with guard:
+                check_password(PASSWORD, encoded)
+            spent.append(time.thread_time() - started)
+
+    ways = {"alone": None, "two at once": contextlib.nullcontext(), "two, one lock": _ONE_HASH}
+    medians: dict[str, list[float]] = {way: [] for way in ways}
+    for _ in range(rounds):
+        for way, guard in ways.items():
+            spent: list[float] = []
+            if guard is None:
+                verify(spent, contextlib.nullcontext())
+            else:
+                threads = [threading.Thread(target=verify, args=(spent, guard)) for _ in "ab"]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+            medians[way].append(statistics.median(spent) * 1000)
+    for way, values in medians.items():
+        rounds_text = ", ".join(f"{value:.1f}" for value in values)
+        print(f"{way}: {statistics.median(values):.2f} ms (rounds {rounds_text})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=40, help="sign-ins, each of another student")
     parser.add_argument("--profile", action="store_true", help="cProfile listing instead")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--layers", action="store_true", help="CPU per middleware instead")
+    parser.add_argument(
+        "--hashes", action="store_true", help="verifications alone, two at once, one lock"
+    )
     args = parser.parse_args()
+    if args.hashes:
+        hashes(args.n)
+        return
     names = students(args.n + 5)
+    if args.layers:
+        layers(names)
+        return
     for name in names[:5]:  # warm-up: imports, templates, connections
         sign_in(name)
     names = names[5:]
