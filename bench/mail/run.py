@@ -43,7 +43,7 @@ PASSWORD = "kreide-demo"
 def free_base() -> int:
     for base in range(41000, 60000, 100):
         try:
-            for offset in (24, 25, 26, 30, 31, 32, 33, 43, 87):
+            for offset in (24, 25, 26, 30, 31, 32, 33, 43, 44, 87):
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", base + offset))
         except OSError:

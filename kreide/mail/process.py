@@ -77,6 +77,11 @@ class Ports:
         return self.base + 43
 
     @property
+    def webmail(self) -> int:
+        """Kreide's own webmail only (loopback): Dovecot reuses its processes here."""
+        return self.base + 44
+
+    @property
     def submission(self) -> int:
         return self.base + 87
 
@@ -188,6 +193,7 @@ def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> Non
         "queue_dir": mail.root / "postfix-queue",
         "data_dir": mail.root / "postfix-data",
         "imap_port": mail.ports.imap,
+        "webmail_port": mail.ports.webmail,
         "lmtp_port": mail.ports.lmtp,
         "sasl_port": mail.ports.sasl,
         "auth_port": mail.ports.auth,

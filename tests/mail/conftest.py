@@ -115,6 +115,15 @@ def submit(mail, user, to: list[str], subject: str, password: str = PASSWORD, se
         return smtp.send_message(message, from_addr=sender or address_of(user), to_addrs=to)
 
 
+def wait_until(check, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def delivered(mail, user, subject: str, wait: float = 20.0) -> bool:
     """Is a mail with this subject in the user's INBOX? Read over IMAP as the user; polls
     (bounded) because delivery is asynchronous."""

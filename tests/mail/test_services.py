@@ -144,6 +144,7 @@ def test_mail_config_writes_both_servers_configuration(tmp_path):
     dovecot = (tmp_path / "mail/config/dovecot.conf").read_text()
     main_cf = (tmp_path / "mail/config/postfix/main.cf").read_text()
     assert "port = 31043" in dovecot
+    assert "port = 31044" in dovecot  # the webmail's own
     assert "socketmap:inet:127.0.0.1:31030:alias" in main_cf
     assert "check_policy_service { inet:127.0.0.1:31031" in main_cf
     assert "PORT = 31032" in (tmp_path / "mail/config/kreide-auth.lua").read_text()

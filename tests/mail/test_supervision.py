@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,10 @@ from django.db import connection
 from kreide.mail import process
 from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
-from tests.mail.conftest import free_base, needs_servers
+from tests.mail.conftest import free_base, needs_servers, wait_until
 from tests.transfer.conftest import pg_url
 
 pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(check, seconds: float = 60.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_mail_start_supervises_the_servers(world):

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from kreide.mail import health, webmail
 from kreide.mail.services import address_of
-from tests.mail.conftest import delivered, needs_servers
+from tests.mail.conftest import delivered, imap_login, needs_servers, wait_until
 
 pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -74,6 +74,34 @@ def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypat
     assert title in page
     assert len(connections) == 1
     assert len(commands) <= 7, commands
+
+
+def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, world):
+    """The webmail's own port: one imap process serves its sessions one after the other
+    (Dovecot's CPU per opening about a quarter); a mail program's connection still gets a
+    process of its own. Read from Dovecot's log: "imap(<address>)<pid>…Logged out"."""
+    log = mail.mail.log_dir / "dovecot.log"
+    start = log.stat().st_size
+    address = address_of(world.student_7a)
+    for _ in range(3):
+        with webmail.mailbox(world.student_7a) as imap:
+            imap.folder_status("INBOX", [b"UNSEEN"])
+    for _ in range(3):
+        imap_login(mail, address).logout()
+
+    def sessions() -> list[str]:
+        with log.open() as lines:
+            lines.seek(start)
+            return [
+                line.split(f"imap({address})<", 1)[1].split(">", 1)[0]
+                for line in lines
+                if f"imap({address})<" in line and "Logged out" in line
+            ]
+
+    assert wait_until(lambda: len(sessions()) == 6, 10), sessions()
+    webmail_pids, program_pids = sessions()[:3], sessions()[3:]
+    assert len(set(webmail_pids)) == 1
+    assert len(set(program_pids)) == 3
 
 
 def test_the_folder_list_counts_like_a_status_of_each_folder(mail, world):
