@@ -2,7 +2,17 @@
 
 import pytest
 
-from bench.cpu.run import PARTS, Round, idle_rate, summarize, table, without_idle
+from bench.cpu.run import (
+    MAIL_PART,
+    ORIGINAL,
+    PARTS,
+    UNITS,
+    Round,
+    idle_rate,
+    summarize,
+    table,
+    without_idle,
+)
 
 
 def by_part(kreide: float, postgres: float, nginx: float) -> dict[str, float]:
@@ -51,24 +61,37 @@ def test_the_summary_keeps_raw_and_idle_corrected_figures_apart():
     assert summary["students_per_core"]["median"] == pytest.approx(600 / 0.036)
 
 
-def test_added_units_stay_out_of_issue_21s_journey_and_are_summed_apart():
-    def round_of(units: dict[str, float]) -> Round:
-        return Round(
-            argon2=0.020,
-            units={key: by_part(value, 0.0, 0.0) for key, value in units.items()},
-            units_raw={key: by_part(value, 0.0, 0.0) for key, value in units.items()},
-            wall={key: 0.1 for key in units},
-            idle=by_part(0.0, 0.0, 0.0),
-            done={key: 8 for key in units},
-        )
+def round_of(units: dict[str, float], parts: tuple[str, ...] = PARTS) -> Round:
+    def spent(value: float) -> dict[str, float]:
+        return {part: value if part == "kreide" else 0.0 for part in parts}
 
+    return Round(
+        argon2=0.020,
+        units={key: spent(value) for key, value in units.items()},
+        units_raw={key: spent(value) for key, value in units.items()},
+        wall={key: 0.1 for key in units},
+        idle=spent(0.0),
+        done={key: 8 for key in units},
+    )
+
+
+def test_added_units_stay_out_of_issue_21s_journey_and_the_inbox_is_in_it():
     summary = summarize([round_of({"sign-in": 0.030, "substitutions": 0.004, "inbox": 0.010})])
 
-    assert summary["journey_units"] == ["sign-in"]
-    assert summary["journey_ms"]["median"] == pytest.approx(30.0)
+    assert summary["journey_units"] == ["sign-in", "inbox"]
+    assert summary["journey_ms"]["median"] == pytest.approx(40.0)
     assert summary["with_added"]["units"] == ["sign-in", "substitutions", "inbox"]
     assert summary["with_added"]["ms"]["median"] == pytest.approx(44.0)
     lines = table(summary).splitlines()
     assert any(line.startswith("| substitution plan") and "(added)" in line for line in lines)
-    assert any("journey of issue #21** (sign-in)" in line for line in lines)
-    assert any("(+ substitution plan, webmail inbox)" in line for line in lines)
+    assert any("journey of issue #21** (sign-in, webmail inbox)" in line for line in lines)
+    assert any("(+ substitution plan)" in line for line in lines)
+
+
+def test_the_journey_is_whole_without_the_inbox_only_without_mail_servers():
+    journey = {key: 0.005 for key, _, part_of in UNITS if part_of == ORIGINAL and key != "inbox"}
+
+    assert summarize([round_of(journey)])["all_units"]
+    assert not summarize([round_of(journey, (*PARTS, MAIL_PART))])["all_units"]
+    with_inbox = round_of({**journey, "inbox": 0.010}, (*PARTS, MAIL_PART))
+    assert summarize([with_inbox])["all_units"]
