@@ -77,7 +77,7 @@ def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypat
 
 
 def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, world):
-    """The webmail's own port: one imap process serves its sessions one after the other
+    """The webmail's own port: an imap process serves its sessions one after the other
     (Dovecot's CPU per opening about a quarter); a mail program's connection still gets a
     process of its own. Read from Dovecot's log: "imap(<address>)<pid>…Logged out"."""
     log = mail.mail.log_dir / "dovecot.log"
@@ -100,7 +100,9 @@ def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, wo
 
     assert wait_until(lambda: len(sessions()) == 6, 10), sessions()
     webmail_pids, program_pids = sessions()[:3], sessions()[3:]
-    assert len(set(webmail_pids)) == 1
+    # Fewer processes than sessions (an earlier test may have left a second one idle, or
+    # a process may reach its 100 sessions in between); one per session for mail programs.
+    assert len(set(webmail_pids)) < 3
     assert len(set(program_pids)) == 3
 
 
