@@ -26,7 +26,8 @@ class KeptMarkup:
         self, key: Hashable, render: Callable[[dict[str, str]], str], **values: object
     ) -> SafeString:
         """The markup kept under `key` (`render(stand_ins)` the first time), with each
-        stand-in replaced by its value escaped as the template would have."""
+        stand-in replaced by its value escaped as the template would have. A value whose
+        stand-in the markup does not show is not read (a lazy CSRF token is not made)."""
         html = self._rendered.get(key)
         if html is None:
             html = render(self.stand_ins)
@@ -34,6 +35,8 @@ class KeptMarkup:
                 self._rendered.clear()
             self._rendered[key] = html
         for part, value in values.items():
-            html = html.replace(self.stand_ins[part], conditional_escape(value))
+            stand_in = self.stand_ins[part]
+            if stand_in in html:
+                html = html.replace(stand_in, conditional_escape(value))
         # Safe: the rendered template, and the request's own parts escaped.
         return mark_safe(html)  # noqa: S308

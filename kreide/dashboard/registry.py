@@ -12,7 +12,8 @@ student's first visit of the day misses their own entries).
 A section whose markup is the same for many (a class's changes, a school's news) names
 everything its template shows with `kept(context)`, as plain values (not rows that could
 change under the same key): its markup is then rendered once per such key, language and
-time zone in a process and kept. Its template may show nothing but `item`.
+time zone in a process and kept. Its template may show nothing but `item` and a form's
+`{% csrf_token %}` (a stand-in in the kept markup, the request's token put in).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.functional import lazy
 from django.utils.safestring import SafeString
 
 from kreide.core import fragments
@@ -46,7 +49,8 @@ class Section:
 
 
 _sections: dict[str, Section] = {}
-_kept = KeptMarkup((), limit=1024)  # per class, section and language a day: few
+_kept = KeptMarkup(("csrf_token",), limit=1024)  # per class, section and language a day: few
+_lazy_token = lazy(get_token, str)  # made only for markup with a form
 
 
 def register(section: Section) -> None:
@@ -77,6 +81,7 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")
     rendered = []
+    csrf_token = _lazy_token(request)
     for section in sections:
         try:
             context = section.context(request)
@@ -84,7 +89,7 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
                 continue
             item = {"section": section, "failed": False, **context}
             if section.kept:
-                item["html"] = _markup(section, item)
+                item["html"] = _markup(section, item, csrf_token)
         except Exception:  # one broken module must not take the dashboard down
             logger.exception("dashboard section failed", extra={"section": section.key})
             rendered.append({"section": section, "failed": True})
@@ -93,7 +98,7 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
     return rendered
 
 
-def _markup(section: Section, item: dict[str, Any]) -> SafeString:
+def _markup(section: Section, item: dict[str, Any], csrf_token: str) -> SafeString:
     """The section's markup, kept per what it shows (`Section.kept`)."""
     key = (
         section.key,
@@ -101,4 +106,8 @@ def _markup(section: Section, item: dict[str, Any]) -> SafeString:
         timezone.get_current_timezone_name(),
         section.kept(item),
     )
-    return _kept.get(key, lambda _stand_ins: render_to_string(section.template, {"item": item}))
+    return _kept.get(
+        key,
+        lambda stand_ins: render_to_string(section.template, {"item": item, **stand_ins}),
+        csrf_token=csrf_token,
+    )

@@ -31,6 +31,7 @@ class FilesConfig(AppConfig):
                 40,
                 dashboard.shared_with_me,
                 entries=dashboard.shared_entries,
+                kept=dashboard.shared_kept,
             )
         )
         register_purpose(FileUpload())

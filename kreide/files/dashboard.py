@@ -21,3 +21,18 @@ def shared_with_me(request: HttpRequest) -> dict | None:
         return None
     groups = access.request_group_ids(request)  # loaded once for all dashboard sections
     return {"shares": latest_shares(request.user, limit=5, group_ids=groups)}
+
+
+def shared_kept(context: dict) -> tuple:
+    """Everything the section shows (files/shared_list.html): for most students nothing."""
+    return tuple(
+        (
+            entry.node.pk,
+            entry.node.is_folder,
+            entry.node.name or str(entry.node.space),
+            str(entry.created_by),
+            entry.created_at,
+            entry.can_write,
+        )
+        for entry in context["shares"]
+    )

@@ -23,7 +23,14 @@ class MessengerConfig(AppConfig):
             count=lambda request: services.unread_total(request.user, request),
         )
         register(
-            Section("messenger", _("Messages"), "messenger/section.html", 20, dashboard.unread)
+            Section(
+                "messenger",
+                _("Messages"),
+                "messenger/section.html",
+                20,
+                dashboard.unread,
+                kept=dashboard.unread_kept,
+            )
         )
         register_purpose(uploads.MessageAttachment())
         pagecache.register(pagecache.user_keys(services.unread_key))

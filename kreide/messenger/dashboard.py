@@ -29,3 +29,10 @@ def unread(request: HttpRequest) -> dict[str, Any] | None:
         ],
         "total": total,
     }
+
+
+def unread_kept(context: dict[str, Any]) -> tuple:
+    """Everything the section shows (messenger/section.html): rooms and counts."""
+    return context["total"], tuple(
+        (room["id"], room["title"], room["unread"]) for room in context["rooms"]
+    )

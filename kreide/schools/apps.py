@@ -18,5 +18,6 @@ class SchoolsConfig(AppConfig):
                 "schools/section_groups.html",
                 80,
                 dashboard.my_groups,
+                kept=dashboard.groups_kept,
             )
         )

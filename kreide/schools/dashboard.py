@@ -10,3 +10,8 @@ def my_groups(request: HttpRequest) -> dict:
         return None
     # The active memberships of the request (one query, shared with the other sections).
     return {"memberships": memberships_of(request)}
+
+
+def groups_kept(context: dict) -> tuple:
+    """Everything the section shows (schools/section_groups.html)."""
+    return tuple((m.name, m.kind, m.role) for m in context["memberships"])

@@ -24,6 +24,7 @@ class VideoConfig(AppConfig):
                 40,
                 hooks.dashboard_section,
                 entries=hooks.dashboard_entries,
+                kept=hooks.dashboard_kept,
             )
         )
         banners.register(hooks.video_banner)

@@ -1,15 +1,19 @@
 import dataclasses
 import re
+from datetime import timedelta
 
 import pytest
+from django.middleware.csrf import _does_token_match
 from django.utils import timezone
 
 from kreide.dashboard import registry
 from kreide.news.models import News
+from kreide.video import services as video
 
 pytestmark = pytest.mark.django_db
 
-KEPT = ("tasks", "substitutions", "dates", "news")
+KEPT = ("tasks", "substitutions", "dates", "news", "video", "messenger", "groups", "files-shared")
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 def _page(client) -> str:
@@ -28,7 +32,7 @@ def renders(monkeypatch):
         return render(template, context)
 
     monkeypatch.setattr(registry, "render_to_string", counted)
-    monkeypatch.setattr(registry, "_kept", registry.KeptMarkup((), limit=64))
+    monkeypatch.setattr(registry, "_kept", registry.KeptMarkup(tuple(registry._kept.stand_ins), 64))
     return rendered
 
 
@@ -36,6 +40,14 @@ def test_sections_the_same_for_a_class_are_rendered_once_and_show_what_they_did(
     client_for, world, make_user, renders, monkeypatch
 ):
     News.unscoped.create(school=world.school, title="Sportfest", published_at=timezone.now())
+    lesson = video.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Mathe",
+        starts_at=timezone.now() + timedelta(minutes=30),
+        minutes=45,
+    )
+    video.set_join_window(world.teacher_7a, lesson, timezone.now())  # the join form shows
     classmate = make_user(world.school, "student", groups=(world.class_7a,))
     kept = _page(client_for(world.student_7a))
     assert {registry._sections[key].template for key in KEPT} <= set(renders)
@@ -63,3 +75,21 @@ def test_what_a_section_shows_is_its_key(client_for, world, renders):
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "All news" in page and "Alle Nachrichten" not in page
     assert "news/section.html" in renders  # kept per language
+
+
+def test_a_kept_form_carries_the_requests_own_token(client_for, world, renders):
+    lesson = video.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Mathe",
+        starts_at=timezone.now() + timedelta(minutes=30),
+        minutes=45,
+    )
+    video.set_join_window(world.teacher_7a, lesson, timezone.now())
+    for user in (world.student_7a, world.classmate_7a):  # rendered once, kept for the second
+        client = client_for(user)
+        page = client.get("/").content.decode()
+        join_form = page.split(f'action="/video/{lesson.pk}/join/"', 1)[1]
+        tokens = [TOKEN.search(join_form).group(1), *TOKEN.findall(page)]
+        assert all(_does_token_match(token, client.cookies["csrftoken"].value) for token in tokens)
+    assert renders.count("video/section.html") == 1
