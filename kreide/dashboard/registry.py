@@ -11,9 +11,10 @@ student's first visit of the day misses their own entries).
 
 A section whose markup is the same for many (a class's changes, a school's news) names
 everything its template shows with `kept(context)`, as plain values (not rows that could
-change under the same key): its markup is then rendered once per such key, language and
-time zone in a process and kept. Its template may show nothing but `item` and a form's
-`{% csrf_token %}` (a stand-in in the kept markup, the request's token put in).
+change under the same key): its markup, with the card around it, is then rendered once
+per such key, language and time zone in a process and kept. Its template may show nothing
+but `item` and a form's `{% csrf_token %}` (a stand-in in the kept markup, the request's
+token put in).
 """
 
 from __future__ import annotations
@@ -108,6 +109,6 @@ def _markup(section: Section, item: dict[str, Any], csrf_token: str) -> SafeStri
     )
     return _kept.get(
         key,
-        lambda stand_ins: render_to_string(section.template, {"item": item, **stand_ins}),
+        lambda stand_ins: render_to_string("dashboard/section.html", {"item": item, **stand_ins}),
         csrf_token=csrf_token,
     )

@@ -28,7 +28,7 @@ def renders(monkeypatch):
     render = registry.render_to_string
 
     def counted(template, context):
-        rendered.append(template)
+        rendered.append(context["item"]["section"].template)
         return render(template, context)
 
     monkeypatch.setattr(registry, "render_to_string", counted)
