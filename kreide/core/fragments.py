@@ -140,7 +140,8 @@ def _write(held: dict[int | None, dict[str, Any]]) -> None:
             cache.set_many(values, timeout)
         return
     try:
-        pipeline = client.get_client(write=True).pipeline()
+        # No MULTI/EXEC around them: each write stands alone (and is only a saving).
+        pipeline = client.get_client(write=True).pipeline(transaction=False)
         for timeout, values in held.items():
             for key, value in values.items():
                 client.set(key, value, timeout, client=pipeline)

@@ -4,7 +4,8 @@ limits, school holidays and public holidays, and each person's iCal subscription
 Who sees an event: the whole school (audience "school"), the members and teachers of its
 group ("group"), its owner only ("personal"). Who writes one: admins for the school,
 teachers of the group (and admins) for a group, anyone for themselves. Every write bumps
-`school:<id>:calendar`; reads are cached per school and month and per person and month.
+`school:<id>:calendar`; reads are cached per school and month and per person and month
+(the latter read only for those who have personal dates that month).
 """
 
 from __future__ import annotations
@@ -191,17 +192,31 @@ _PERSONAL = PreparedQuery(
 )
 
 
+# Who has personal dates in a month: most people have none, and their own month then
+# costs them no query (a person's first page of the day asked for it, empty).
+_OWNERS = PreparedQuery(
+    lambda school_id, start, end: (
+        _overlapping(school_id, start, end)
+        .filter(audience=Event.Audience.PERSONAL)
+        .order_by("owner_id")
+        .values_list("owner_id", flat=True)
+        .distinct()
+    )
+)
+
+
 def viewer_groups(user: User) -> list[int]:
     """The groups whose dates a person sees: the active ones they belong to or teach."""
     return list(access.group_ids(user).values_list("group_id", flat=True))
 
 
 def _event_names(user: User, start: date, end: date) -> dict[str, tuple[str, date]]:
-    """events_for()'s fragments: the school's shared dates and the person's, per month."""
+    """events_for()'s fragments read first, per month: the school's shared dates and who
+    has personal ones (all under the school's calendar scope, as the person's own are)."""
     names: dict[str, tuple[str, date]] = {}
     for month in _months(start, end):
         names[f"calendar:shared:{user.school_id}:{month}"] = ("shared", month)
-        names[f"calendar:user:{user.pk}:{month}"] = ("personal", month)
+        names[f"calendar:owners:{user.school_id}:{month}"] = ("owners", month)
     return names
 
 
@@ -218,19 +233,31 @@ def events_for(user: User, group_ids: list[int], start: date, end: date) -> list
     school_id = user.school_id
     names = _event_names(user, start, end)
 
-    def load(missing: list[str]) -> dict[str, list[Item]]:
-        found: dict[str, list[Item]] = {}
+    def load(missing: list[str]) -> dict[str, list[Item] | set[int]]:
+        found: dict[str, list[Item] | set[int]] = {}
         for name in missing:
             kind, month = names[name]
             following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
             span = (school_id, _midnight(month), _midnight(following))
             if kind == "personal":
                 found[name] = _items(_PERSONAL.list(*span, user.pk))
+            elif kind == "owners":
+                found[name] = set(_OWNERS.list(*span))
             else:
                 found[name] = _items(_SHARED.list(*span))
         return found
 
     found = fragments.cached_many(event_fragments(user, start, end), load, CACHE_SECONDS)
+    owners = {name: found.pop(name) for name, (kind, _month) in names.items() if kind == "owners"}
+    own = {
+        f"calendar:user:{user.pk}:{names[name][1]}": ("personal", names[name][1])
+        for name, ids in owners.items()
+        if user.pk in ids
+    }
+    if own:
+        names.update(own)
+        scopes = [calendar_scope(school_id)]
+        found.update(fragments.cached_many(dict.fromkeys(own, scopes), load, CACHE_SECONDS))
     mine = set(group_ids)
     seen, result = set(), []
     first, last = _midnight(start), _midnight(end + timedelta(days=1))

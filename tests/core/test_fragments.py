@@ -162,7 +162,7 @@ def test_a_first_visit_reads_the_sections_entries_at_once_and_writes_them_at_onc
             f"tasks:{school}:group:{group}",
             f"shares:{school}:user:{user}",
             f"video:{school}:teacher:{user}",
-            f"calendar:user:{user}",
+            f"calendar:owners:{school}",
             "news",
         )
     ]

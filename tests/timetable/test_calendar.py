@@ -4,6 +4,8 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
@@ -117,6 +119,26 @@ def test_who_sees_which_date(world, client_for):
     assert "Mathearbeit" not in seen["student_7b"] and "Elternsprechtag" in seen["student_7b"]
     assert "Zahnarzt" not in seen["teacher_7a"]  # a student's personal calendar is private
     assert "Elternsprechtag" not in seen["other_student"]  # other schools never
+
+
+def test_only_who_has_personal_dates_reads_their_own_month(world):
+    day = _monday()
+    calendars.create_event(
+        world.student_7a, title="Zahnarzt", starts_at=_at(day, 14), ends_at=_at(day, 15)
+    )
+    groups = [world.class_7a.pk]
+    assert [i.title for i in calendars.events_for(world.student_7a, groups, day, day)] == [
+        "Zahnarzt"
+    ]
+    with CaptureQueriesContext(connection) as queries:  # the month's school-wide parts cached
+        assert calendars.events_for(world.classmate_7a, groups, day, day) == []
+    assert len(queries) == 0
+    calendars.create_event(
+        world.classmate_7a, title="Training", starts_at=_at(day, 16), ends_at=_at(day, 17)
+    )
+    assert [i.title for i in calendars.events_for(world.classmate_7a, groups, day, day)] == [
+        "Training"
+    ]
 
 
 def test_only_the_owner_deletes_a_personal_date(world, client_for):
