@@ -162,11 +162,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "tasks/detail_student.html",
-        {
-            **_student_context(task, submission),
-            "attachments": _attachments(task),
-            "text_form": TextForm(initial={"text": submission.text if submission else ""}),
-        },
+        {**_student_context(task, submission), "attachments": _attachments(task)},
     )
 
 

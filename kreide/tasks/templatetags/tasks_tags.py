@@ -3,9 +3,16 @@
 from decimal import Decimal
 
 from django import template
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from kreide.core.kept import KeptMarkup
+from kreide.core.navigation import urls_of_request
+from kreide.tasks.forms import TextForm
 
 register = template.Library()
 
@@ -33,3 +40,56 @@ def points(value: Decimal | None) -> str:
     if value is None:
         return ""
     return number_format(value.normalize(), use_l10n=True)
+
+
+# The task page's own part (title, due date, description, worksheets, the upload field and
+# the text form) is the same for every student of a class who may still submit, or may
+# not: at 8:00 a class opens the same task. It is rendered once per process for what it
+# shows, keyed by those values themselves (no version to miss a change), with stand-ins for
+# each student's own: the CSRF token, the draft's text and their submission's part.
+_KEPT = KeptMarkup(("csrf_token", "text", "my_submission"), limit=512)
+
+
+def _student_task_key(context: template.Context) -> tuple:
+    task = context["task"]
+    return (
+        get_language(),
+        timezone.get_current_timezone(),
+        *urls_of_request(),
+        bool(context["refusal"]),
+        task.pk,
+        task.title,
+        task.due_at,
+        task.accept_late,
+        task.expects,
+        task.max_file_mb,
+        task.description_html,
+        tuple((a.pk, a.filename, a.blob.size) for a in context["attachments"]),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def student_task(context: template.Context) -> SafeString:
+    """A student's task page below the header: the task's part kept (see `_KEPT`), their
+    submission's part rendered for them."""
+    engine = context.template.engine
+    my_submission = engine.get_template("tasks/_my_submission.html").render(context)
+    submission = context["submission"]
+    text = submission.text if submission else ""
+    page = engine.get_template("tasks/_student_task.html")
+    csrf = context.get("csrf_token")
+    if not csrf or csrf == "NOTPROVIDED":  # rare (no CSRF context): not kept
+        with context.push(text_form=TextForm(initial={"text": text}), my_submission=my_submission):
+            return mark_safe(page.render(context))  # noqa: S308 - a rendered template
+
+    def render(stand_ins: dict[str, str]) -> str:
+        with context.push(text_form=TextForm(initial={"text": stand_ins["text"]}), **stand_ins):
+            return page.render(context)
+
+    return _KEPT.get(
+        _student_task_key(context),
+        render,
+        csrf_token=str(csrf),
+        text=text,
+        my_submission=mark_safe(my_submission),  # noqa: S308 - a rendered template
+    )
