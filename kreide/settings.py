@@ -129,6 +129,8 @@ TEMPLATES = [
                 "kreide.core.context_processors.kreide",
                 "kreide.notifications.context.live",
             ],
+            # `{% load i18n %}` with each literal `{% translate %}` kept per language.
+            "libraries": {"i18n": "kreide.core.templatetags.kreide_i18n"},
         },
     },
 ]

@@ -26,12 +26,20 @@ _BADGES = {
 _OVERDUE = ("badge bad", _("overdue"))
 
 
+# The badges as rendered, per state and language (a handful).
+_rendered_badges: dict[tuple[str, str | None], SafeString] = {}
+
+
 @register.simple_tag
-def state_badge(state: str) -> str:
+def state_badge(state: str) -> SafeString:
     """The badge of a student's task state; a tag rather than an include, since the task
-    list shows one per row."""
-    css, label = _BADGES.get(state, _OVERDUE)
-    return format_html('<span class="{}">{}</span>', css, label)
+    list shows one per row. Rendered once per process for each state and language."""
+    key = (state, get_language())
+    badge = _rendered_badges.get(key)
+    if badge is None:
+        css, label = _BADGES.get(state, _OVERDUE)
+        badge = _rendered_badges[key] = format_html('<span class="{}">{}</span>', css, label)
+    return badge
 
 
 @register.filter

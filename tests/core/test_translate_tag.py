@@ -1,0 +1,48 @@
+"""`{% translate %}` of a literal is kept per language; every other form is Django's."""
+
+from django.template import Context, Engine, engines
+from django.utils import translation
+
+
+def _render(source: str, language: str, **values: object) -> str:
+    template = engines["django"].from_string("{% load i18n %}" + source)
+    with translation.override(language):
+        return template.render(values)
+
+
+def test_a_kept_translation_follows_the_language():
+    template = engines["django"].from_string('{% load i18n %}{% translate "Save text" %}')
+    rendered = []
+    for language in ("de", "en", "de", "en"):
+        with translation.override(language):
+            rendered.append(template.render({}))
+    assert rendered == ["Text speichern", "Save text", "Text speichern", "Save text"]
+
+
+def test_variables_contexts_and_as_are_djangos():
+    assert _render("{% translate text %}", "de", text="Save text") == "Text speichern"
+    assert _render("{% translate text %}", "de", text="Hand in") == "Abgeben"
+    assert _render('{% translate "Grade" context "school mark" %}', "de") == "Note"
+    assert _render('{% translate "Save text" as label %}[{{ label }}]', "de") == "[Text speichern]"
+    assert _render('{% translate "Save text" noop %}', "de") == "Save text"
+
+
+SOURCES = (
+    '{% translate "Save text" %}',
+    '{% translate "Tom & <Jerry>" %}',
+    '{% autoescape off %}{% translate "Tom & <Jerry>" %}{% endautoescape %}',
+    '{% translate "Grade" context "school mark" %}',
+    "{% translate text %}",
+    '{% translate "100%% sure" %}',
+)
+
+
+def test_the_kept_library_renders_what_djangos_renders():
+    plain = Engine(libraries={"i18n": "django.templatetags.i18n"}, app_dirs=True)
+    for source in SOURCES:
+        for language in ("de", "en", "de"):
+            with translation.override(language):
+                expected = plain.from_string("{% load i18n %}" + source).render(
+                    Context({"text": "Tom & <Jerry>"})
+                )
+            assert _render(source, language, text="Tom & <Jerry>") == expected, source
