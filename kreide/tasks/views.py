@@ -197,6 +197,7 @@ def _student_context(task: Task, submission: Submission | None) -> dict:
     return {
         "task": task,
         "submission": submission,
+        "files": files,  # listed once: the template shows them twice
         "refusal": services.submission_refusal(task, submission),
         "state": services.state_of(task, submission),
         "missing": services.missing_content(task, submission.text, len(files))
