@@ -134,6 +134,8 @@ TEMPLATES = [
         },
     },
 ]
+# The check warns of two template libraries named "i18n": the override above is on purpose.
+SILENCED_SYSTEM_CHECKS = ["templates.W003"]
 
 # --- Database -------------------------------------------------------------------------
 DATABASE_URL = env_str("KREIDE_DATABASE_URL")

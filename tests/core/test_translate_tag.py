@@ -1,5 +1,8 @@
 """`{% translate %}` of a literal is kept per language; every other form is Django's."""
 
+import io
+
+from django.core.management import call_command
 from django.template import Context, Engine, engines
 from django.utils import translation
 
@@ -46,3 +49,10 @@ def test_the_kept_library_renders_what_djangos_renders():
                     Context({"text": "Tom & <Jerry>"})
                 )
             assert _render(source, language, text="Tom & <Jerry>") == expected, source
+
+
+def test_the_system_checks_stay_silent():
+    """Operators see `kreide migrate` and `make run` start without warnings."""
+    output = io.StringIO()
+    call_command("check", fail_level="WARNING", stdout=output, stderr=output)
+    assert "no issues" in output.getvalue()
