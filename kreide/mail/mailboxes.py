@@ -1,5 +1,6 @@
-"""One account's mailbox as a whole: counted, copied for an access request, thinned by a
-retention rule, removed when the account is erased (kreide.privacy asks these).
+"""One account's mailbox as a whole: created with the account, counted, copied for an
+access request, thinned by a retention rule, removed when the account is erased
+(kreide.privacy asks these).
 
 Mails are read and deleted over IMAP as the account (Dovecot's master login), like the
 webmail; only the removal of the whole mailbox works on the directory Dovecot keeps it in
@@ -9,14 +10,18 @@ an erased account can no longer sign in to empty it.
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from kreide.accounts.models import User
 from kreide.mail import health, process, services, webmail
+from kreide.schools.models import School
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,67 @@ def delete_before(user: User, cutoff: datetime, *, dry_run: bool = False) -> int
     return found
 
 
+def _created(home: Path) -> bool:
+    """Dovecot has made this mailbox and every folder it creates by itself (its Maildir++
+    directories `.Drafts`, `.Sent`, …: `webmail.AUTOCREATED`)."""
+    maildir = home / "Maildir"
+    return all((maildir / f".{name}").is_dir() for name in webmail.AUTOCREATED)
+
+
+def create(users: Iterable[User], progress: Callable[[int], object] | None) -> int:
+    """Open each account's mailbox once as the webmail's first inbox would (LIST-STATUS:
+    Dovecot makes the mailbox, its folders and their indexes), so that work is not done at
+    8:00; how many were made. Stops at the first connection that fails (mail is down:
+    nothing lost, the first opening makes them as before)."""
+    made = 0
+    for user in users:
+        try:
+            with webmail.mailbox(user) as client:
+                webmail.folders(client)
+        except webmail.MailUnavailable as error:
+            logger.warning("mailboxes not created", extra={"error": str(error)})
+            break
+        made += 1
+        if progress is not None:
+            progress(1)
+    return made
+
+
+def created_accounts(school_id: int, user_ids: list[int], **payload: object) -> int:
+    """`accounts.users_created`: the new accounts' mailboxes (one connection each, after
+    the accounts' transaction); nothing without mail servers."""
+    if not health.configured():
+        return 0
+    users = User.objects.for_school(school_id).filter(pk__in=user_ids).select_related("school")
+    return create(users, None)
+
+
+def missing() -> list[User]:
+    """Active accounts in a school whose mailbox Dovecot has not made yet (accounts from
+    before mail ran, or made while it was down): one look at the disk per account, no
+    connection for those that have one."""
+    root = process.layout().mailboxes
+    found = []
+    for school in School.objects.all():
+        domain = services.school_domain(school)
+        for user in User.objects.for_school(school).filter(is_active=True).order_by("pk"):
+            user.school = school  # address_of() needs it: no query per account
+            if not _created(_home(root, services.address_of(user, domain))):
+                found.append(user)
+    return found
+
+
 def location(user: User) -> Path | None:
     """Where Dovecot keeps the account's mailbox; None for operators without a school."""
     address = services.address_of(user)
     if not address:
         return None
+    return _home(process.layout().mailboxes, address)
+
+
+def _home(root: Path, address: str) -> Path:
     local, domain = services.split_address(address)
-    return process.layout().mailboxes / domain / local
+    return root / domain / local
 
 
 def remove(path: Path | None, logins: list[str]) -> bool:

@@ -36,6 +36,8 @@ from kreide.storage.models import Upload
 PER_PAGE = 25
 UNREAD_CACHE_SECONDS = 60
 SPECIAL = {"INBOX": 0, "Drafts": 1, "Sent": 2, "Trash": 3, "Junk": 4}
+# The folders Dovecot creates by itself (`auto = subscribe`, scripts/mail/templates/dovecot.conf).
+AUTOCREATED = ("Drafts", "Sent", "Trash", "Junk")
 
 
 class MailUnavailable(Exception):

@@ -4,6 +4,7 @@ into a person's copy of their data, thinned by the retention rule, removed on er
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 import zipfile
 from datetime import timedelta
@@ -11,10 +12,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from kreide.accounts import services as accounts
 from kreide.accounts.models import User
 from kreide.mail import mailboxes, webmail
 from kreide.privacy import access, retention, services
-from tests.mail.conftest import needs_servers
+from tests.mail.conftest import free_base, needs_servers
 from tests.mail.test_webmail import deliver
 
 pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -80,3 +82,46 @@ def test_the_mail_rule_deletes_old_mail_through_the_nightly_run(mail, world, cap
     later = timezone.now() + timedelta(days=32)
     assert retention.run(world.school, now=later).counts["mail"] == 1
     assert mailboxes.count(teacher) == 0
+
+
+def test_a_new_accounts_mailbox_and_folders_are_made_with_the_account(mail, world):
+    assert world.student_7a in mailboxes.missing()  # made before: the start-up pass's work
+    user, _initial = accounts.create_user(
+        world.admin,
+        world.school,
+        username=f"neu.{uuid.uuid4().hex[:6]}",
+        first_name="Neu",
+        last_name="Schüler",
+        role="student",
+    )
+    assert user not in mailboxes.missing()
+    with webmail.mailbox(user) as client:
+        assert [f.name for f in webmail.folders(client)] == ["INBOX", *webmail.AUTOCREATED]
+
+
+def test_the_start_up_pass_makes_every_missing_mailbox_once(mail, world):
+    missing = mailboxes.missing()
+    assert {world.student_7a, world.teacher_7a, world.other_student} <= set(missing)
+    assert mailboxes.create(missing, None) == len(missing)
+    assert mailboxes.missing() == []
+
+
+def test_with_mail_down_an_account_is_made_and_its_mailbox_waits(mail, world, settings):
+    settings.MAIL_PORT_BASE = free_base()  # configured, but nothing answers there
+    user, _initial = accounts.create_user(
+        world.admin,
+        world.school,
+        username=f"neu.{uuid.uuid4().hex[:6]}",
+        first_name="Neu",
+        last_name="Schüler",
+        role="student",
+    )
+    assert User.objects.filter(pk=user.pk).exists()
+    assert mailboxes.create([user], None) == 0
+    assert user in mailboxes.missing()
+
+
+def test_the_folders_looked_for_are_those_dovecot_creates(mail):
+    config = mail.mail.dovecot_conf.read_text()
+    autocreated = re.findall(r"mailbox (\w+) \{[^}]*auto = subscribe", config)
+    assert tuple(autocreated) == webmail.AUTOCREATED

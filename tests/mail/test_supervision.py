@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from kreide.mail import process
+from kreide.mail import mailboxes, process
 from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
 from tests.mail.conftest import free_base, needs_servers, wait_until
@@ -23,7 +23,7 @@ from tests.transfer.conftest import pg_url
 pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_mail_start_supervises_the_servers(world):
+def test_mail_start_supervises_the_servers(world, settings):
     if connection.vendor != "postgresql":
         pytest.skip("the command runs in its own process: it needs the PostgreSQL test database")
     root = Path(tempfile.mkdtemp(prefix="kreide-mail-start-"))
@@ -43,6 +43,9 @@ def test_mail_start_supervises_the_servers(world):
     )
     try:
         assert wait_until(lambda: process.answers(mail.host, mail.ports.submission))
+        # The accounts made before mail ran have their mailboxes before anyone opens them.
+        settings.MAIL_DIR, settings.MAIL_PORT_BASE = mail.root, mail.ports.base
+        assert wait_until(lambda: not mailboxes.missing())
         client = imaplib.IMAP4(mail.host, mail.ports.imap, timeout=10)
         client.login(address_of(world.student_7a), PASSWORD)
         client.logout()

@@ -2,8 +2,10 @@
 
 Starts Kreide's mail service (the directory and policy Postfix and Dovecot ask, in this
 process, not in the web workers), writes the servers' configuration and runs Dovecot and
-Postfix. A server that exits is started again after a backoff with jitter; the command
-itself only ends on SIGTERM/Ctrl+C, so `kreide serve` never stops the pages for mail.
+Postfix. Once Dovecot runs, the mailboxes of accounts that have none yet are made (the
+demo school's and the bench's accounts are made before mail runs). A server that exits
+is started again after a backoff with jitter; the command itself only ends on
+SIGTERM/Ctrl+C, so `kreide serve` never stops the pages for mail.
 """
 
 import logging
@@ -12,8 +14,9 @@ import signal
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
-from kreide.mail import demo_mail, lookup, process, webmail
+from kreide.mail import demo_mail, lookup, mailboxes, process, webmail
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class Command(BaseCommand):
         process.write_config(mail)
         servers = process.MailServers(mail)
         failures = {"OpenDKIM": 0, "Dovecot": 0, "Postfix": 0}
-        demo_sent = False
+        demo_sent = mailboxes_made = False
         self.stdout.write(
             f"E-mail runs: IMAP {mail.host}:{mail.ports.imap}, submission "
             f"{mail.ports.submission}, inbound SMTP {mail.ports.smtp}."
@@ -66,12 +69,26 @@ class Command(BaseCommand):
                         logger.error(f"{name} did not start", extra={"error": str(error)})
                         self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
                 servers.refresh_dkim()
-                if not demo_sent and servers.postfix_running():
+                if not mailboxes_made and _alive(servers.dovecot):
+                    mailboxes_made = self.make_mailboxes()
+                # After the mailboxes: the bench starts once the demo mails are out.
+                if mailboxes_made and not demo_sent and servers.postfix_running():
                     demo_sent = self.send_demo_mail(mail)
                 self.wait(options["check_every"])
         finally:
             servers.stop()
             service.stop()
+
+    def make_mailboxes(self) -> bool:
+        """The missing mailboxes, once (nothing to do: one look at the disk per account);
+        False when Dovecot did not take all of them (tried again on the next round)."""
+        missing = mailboxes.missing()
+        if not missing:
+            return True
+        with tqdm(total=len(missing), unit="mailbox", disable=None, file=self.stderr) as bar:
+            made = mailboxes.create(missing, bar.update)
+        self.stdout.write(f"{made} of {len(missing)} mailboxes made.")
+        return made == len(missing)
 
     def send_demo_mail(self, mail) -> bool:
         """The demo school's mails, once; a failure is logged and tried again later."""
