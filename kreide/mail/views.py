@@ -3,6 +3,7 @@ account's own mailbox; when mail is down the pages say so and nothing else is af
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import wraps
 
 from django import forms
@@ -40,7 +41,7 @@ def mail_view(view):
     return wrapper
 
 
-def _folder(client, request: HttpRequest, names: set[str] | None = None) -> str:
+def _folder(client, request: HttpRequest, names: Collection[str] | None = None) -> str:
     """The folder the request names (INBOX by default); 404 unless it exists. `names`:
     the folders where the caller has listed them already (no second LIST)."""
     folder = request.GET.get("folder") or request.POST.get("folder") or "INBOX"
@@ -60,9 +61,11 @@ def inbox(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     with webmail.mailbox(request.user) as client:
         folders = webmail.folders(client)
-        folder = _folder(client, request, {f.name for f in folders})
-        page = webmail.page(client, folder, _page_number(request), search)
-    inbox_folder = next((f for f in folders if f.name == "INBOX"), None)
+        listed = {f.name: f for f in folders}
+        folder = _folder(client, request, listed)
+        total = listed[folder].total
+        page = webmail.page(client, folder, _page_number(request), search, total)
+    inbox_folder = listed.get("INBOX")
     if inbox_folder is not None:
         webmail.remember_unread(request.user, inbox_folder.unread)
     return render(

@@ -142,6 +142,8 @@ def _text(value: bytes | str | None) -> str:
     if value is None:
         return ""
     raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if "=?" not in raw:  # no encoded word (RFC 2047): the text as it is
+        return raw
     return str(email.header.make_header(email.header.decode_header(raw)))
 
 
@@ -154,10 +156,14 @@ def _sender(envelope) -> str:
     return name or address
 
 
-def page(client: IMAPClient, folder: str, number: int, search: str = "") -> Page:
-    """One page of a folder, newest first; `search` looks in headers and text."""
+def page(
+    client: IMAPClient, folder: str, number: int, search: str = "", total: int | None = None
+) -> Page:
+    """One page of a folder, newest first; `search` looks in headers and text. `total`:
+    the folder's mail count where LIST-STATUS has just told it (an empty folder then
+    needs no SELECT)."""
     number = max(1, number)
-    if not client.select_folder(folder, readonly=True)[b"EXISTS"]:
+    if total == 0 or not client.select_folder(folder, readonly=True)[b"EXISTS"]:
         return Page([], number, 0)  # nothing to sort or fetch
     criteria = ["TEXT", search] if search else ["ALL"]
     uids = client.sort(["REVERSE", "ARRIVAL"], criteria, charset="UTF-8")

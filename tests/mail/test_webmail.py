@@ -75,6 +75,13 @@ def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypat
     assert len(connections) == 1
     assert len(commands) <= 7, commands
 
+    # An empty folder: LIST-STATUS said so, no EXAMINE, SORT or FETCH.
+    commands.clear()
+    page = client.get(reverse("mail:inbox"), {"folder": "Junk"}).content.decode()
+    assert "Keine E-Mails in diesem Ordner." in page
+    assert [c for c in commands if c[0] in (b"EXAMINE", b"SORT", b"FETCH")] == []
+    assert len(commands) <= 4, commands
+
 
 def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, world):
     """The webmail's own port: an imap process serves its sessions one after the other
