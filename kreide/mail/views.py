@@ -74,6 +74,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         {
             "folders": folders,
             "folder": folder,
+            "folder_label": listed[folder].label,
             "page": page,
             "search": search,
             "address": services.address_of(request.user),

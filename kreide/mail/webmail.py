@@ -21,6 +21,7 @@ from email.utils import formataddr, getaddresses, make_msgid, parsedate_to_datet
 import nh3
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imap_utf7 import decode as decode_utf7
@@ -74,11 +75,25 @@ def mailbox(user: User) -> Iterator[IMAPClient]:
             client.logout()
 
 
+# The special folders' names as the webmail shows them; other folders show their own.
+LABELS = {
+    "INBOX": _("Inbox"),
+    "Sent": _("Sent"),
+    "Drafts": _("Drafts"),
+    "Trash": _("Trash"),
+    "Junk": _("Junk"),
+}
+
+
 @dataclass(frozen=True)
 class Folder:
     name: str
     unread: int
     total: int
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.name, self.name)
 
 
 def _folder_name(raw: bytes | int) -> str:
