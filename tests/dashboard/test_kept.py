@@ -36,10 +36,8 @@ def renders(monkeypatch):
     return rendered
 
 
-def test_sections_the_same_for_a_class_are_rendered_once_and_show_what_they_did(
-    client_for, world, make_user, renders, monkeypatch
-):
-    News.unscoped.create(school=world.school, title="Sportfest", published_at=timezone.now())
+def _open_lesson_for_7a(world):
+    """A video lesson of class 7a whose join window is open: the join form shows."""
     lesson = video.create_lesson(
         world.teacher_7a,
         group=world.class_7a,
@@ -47,7 +45,15 @@ def test_sections_the_same_for_a_class_are_rendered_once_and_show_what_they_did(
         starts_at=timezone.now() + timedelta(minutes=30),
         minutes=45,
     )
-    video.set_join_window(world.teacher_7a, lesson, timezone.now())  # the join form shows
+    video.set_join_window(world.teacher_7a, lesson, timezone.now())
+    return lesson
+
+
+def test_sections_the_same_for_a_class_are_rendered_once_and_show_what_they_did(
+    client_for, world, make_user, renders, monkeypatch
+):
+    News.unscoped.create(school=world.school, title="Sportfest", published_at=timezone.now())
+    _open_lesson_for_7a(world)
     classmate = make_user(world.school, "student", groups=(world.class_7a,))
     kept = _page(client_for(world.student_7a))
     assert {registry._sections[key].template for key in KEPT} <= set(renders)
@@ -78,14 +84,7 @@ def test_what_a_section_shows_is_its_key(client_for, world, renders):
 
 
 def test_a_kept_form_carries_the_requests_own_token(client_for, world, renders):
-    lesson = video.create_lesson(
-        world.teacher_7a,
-        group=world.class_7a,
-        title="Mathe",
-        starts_at=timezone.now() + timedelta(minutes=30),
-        minutes=45,
-    )
-    video.set_join_window(world.teacher_7a, lesson, timezone.now())
+    lesson = _open_lesson_for_7a(world)
     for user in (world.student_7a, world.classmate_7a):  # rendered once, kept for the second
         client = client_for(user)
         page = client.get("/").content.decode()

@@ -108,21 +108,26 @@ def _get_until(url: str, path: str, status: int, headers: dict | None = None):
     raise AssertionError(f"{path} never answered {status} (last answer {response.status})")
 
 
+def _one_newcomer_slot_stack(tmp_path, static_files):
+    """One worker behind nginx with two front slots, one of them for requests without a
+    session."""
+    return production_stack(
+        tmp_path,
+        _database_url(),
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        settings={"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"},
+        setup=(),
+        static_from=static_files,
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path, static_files):
     """Past KREIDE_FRONT_LIMIT nginx answers 503 + Retry-After + the waiting page itself;
     requests without a session share a smaller part; downloads and tus chunks are not
     counted, so a slow line never blocks the front door."""
-    settings = {"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"}
-    with production_stack(
-        tmp_path,
-        _database_url(),
-        os.environ["KREIDE_REDIS_URL"],
-        workers=1,
-        settings=settings,
-        setup=(),
-        static_from=static_files,
-    ) as stack:
+    with _one_newcomer_slot_stack(tmp_path, static_files) as stack:
         signed_in = {"Cookie": "sessionid=not-a-real-session", "Accept": "text/html"}
         with _held_slot(stack.url, "/accounts/login/"):
             # The one newcomer slot is taken: the next newcomer is turned away by nginx.
@@ -168,16 +173,7 @@ def test_a_sign_in_turned_away_by_nginx_goes_through_by_itself_as_typed(
     nobody types their password twice."""
     from tests.conftest import PASSWORD
 
-    settings = {"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"}
-    with production_stack(
-        tmp_path,
-        _database_url(),
-        os.environ["KREIDE_REDIS_URL"],
-        workers=1,
-        settings=settings,
-        setup=(),
-        static_from=static_files,
-    ) as stack:
+    with _one_newcomer_slot_stack(tmp_path, static_files) as stack:
         context = browser.new_context(base_url=stack.url, locale="de-DE")
         page = context.new_page()
         try:

@@ -84,8 +84,7 @@ def test_the_mail_rule_deletes_old_mail_through_the_nightly_run(mail, world, cap
     assert mailboxes.count(teacher) == 0
 
 
-def test_a_new_accounts_mailbox_and_folders_are_made_with_the_account(mail, world):
-    assert world.student_7a in mailboxes.missing()  # made before: the start-up pass's work
+def _new_student(world):
     user, _initial = accounts.create_user(
         world.admin,
         world.school,
@@ -94,6 +93,12 @@ def test_a_new_accounts_mailbox_and_folders_are_made_with_the_account(mail, worl
         last_name="Schüler",
         role="student",
     )
+    return user
+
+
+def test_a_new_accounts_mailbox_and_folders_are_made_with_the_account(mail, world):
+    assert world.student_7a in mailboxes.missing()  # made before: the start-up pass's work
+    user = _new_student(world)
     assert user not in mailboxes.missing()
     with webmail.mailbox(user) as client:
         assert [f.name for f in webmail.folders(client)] == ["INBOX", *webmail.AUTOCREATED]
@@ -108,14 +113,7 @@ def test_the_start_up_pass_makes_every_missing_mailbox_once(mail, world):
 
 def test_with_mail_down_an_account_is_made_and_its_mailbox_waits(mail, world, settings):
     settings.MAIL_PORT_BASE = free_base()  # configured, but nothing answers there
-    user, _initial = accounts.create_user(
-        world.admin,
-        world.school,
-        username=f"neu.{uuid.uuid4().hex[:6]}",
-        first_name="Neu",
-        last_name="Schüler",
-        role="student",
-    )
+    user = _new_student(world)
     assert User.objects.filter(pk=user.pk).exists()
     assert mailboxes.create([user], None) == 0
     assert user in mailboxes.missing()
