@@ -10,6 +10,7 @@ an erased account can no longer sign in to empty it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -103,13 +104,27 @@ def create(users: Iterable[User], progress: Callable[[int], object] | None) -> i
     return made
 
 
-def created_accounts(school_id: int, user_ids: list[int], **payload: object) -> int:
-    """`accounts.users_created`: the new accounts' mailboxes (one connection each, after
-    the accounts' transaction); nothing without mail servers."""
-    if not health.configured():
-        return 0
-    users = User.objects.for_school(school_id).filter(pk__in=user_ids).select_related("school")
-    return create(users, None)
+def created_accounts(school_id: int, user_ids: list[int], **payload: object) -> None:
+    """`accounts.users_created`: asks `kreide mail-start` to make the new accounts'
+    mailboxes (`wanted`), not the request: an import's hundreds of accounts would be a
+    minute of IMAP connections in the school office's browser. Nothing without mail
+    servers; before mail-start ever ran, its start-up pass makes them anyway."""
+    if health.configured():
+        with contextlib.suppress(FileNotFoundError):
+            _wanted_mark().touch()
+
+
+def wanted() -> bool:
+    """Whether accounts were created since the last look (the mark is taken)."""
+    try:
+        _wanted_mark().unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _wanted_mark() -> Path:
+    return process.layout().root / "mailboxes-wanted"
 
 
 def missing() -> list[User]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from kreide.accounts import services as accounts
 from kreide.mail import mailboxes, process
 from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
@@ -46,6 +47,16 @@ def test_mail_start_supervises_the_servers(world, settings):
         # The accounts made before mail ran have their mailboxes before anyone opens them.
         settings.MAIL_DIR, settings.MAIL_PORT_BASE = mail.root, mail.ports.base
         assert wait_until(lambda: not mailboxes.missing())
+        # An account made meanwhile by the school office gets its mailbox from here too.
+        newcomer, _initial = accounts.create_user(
+            world.admin,
+            world.school,
+            username="neu.schueler",
+            first_name="Neu",
+            last_name="Schüler",
+            role="student",
+        )
+        assert wait_until(lambda: newcomer not in mailboxes.missing())
         client = imaplib.IMAP4(mail.host, mail.ports.imap, timeout=10)
         client.login(address_of(world.student_7a), PASSWORD)
         client.logout()

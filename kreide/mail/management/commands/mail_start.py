@@ -3,7 +3,8 @@
 Starts Kreide's mail service (the directory and policy Postfix and Dovecot ask, in this
 process, not in the web workers), writes the servers' configuration and runs Dovecot and
 Postfix. Once Dovecot runs, the mailboxes of accounts that have none yet are made (the
-demo school's and the bench's accounts are made before mail runs). A server that exits
+demo school's and the bench's accounts are made before mail runs), and again whenever the
+web workers report new accounts. A server that exits
 is started again after a backoff with jitter; the command itself only ends on
 SIGTERM/Ctrl+C, so `kreide serve` never stops the pages for mail.
 """
@@ -69,7 +70,8 @@ class Command(BaseCommand):
                         logger.error(f"{name} did not start", extra={"error": str(error)})
                         self.wait(min(300, 2 ** failures[name]) * random.uniform(0.5, 1.0))
                 servers.refresh_dkim()
-                if not mailboxes_made and _alive(servers.dovecot):
+                # Once at the start, then whenever accounts were created (`wanted`).
+                if _alive(servers.dovecot) and (not mailboxes_made or mailboxes.wanted()):
                     mailboxes_made = self.make_mailboxes()
                 # After the mailboxes: the bench starts once the demo mails are out.
                 if mailboxes_made and not demo_sent and servers.postfix_running():
@@ -80,8 +82,8 @@ class Command(BaseCommand):
             service.stop()
 
     def make_mailboxes(self) -> bool:
-        """The missing mailboxes, once (nothing to do: one look at the disk per account);
-        False when Dovecot did not take all of them (tried again on the next round)."""
+        """The missing mailboxes (nothing to do: one look at the disk per account); False
+        when Dovecot did not take all of them (tried again on the next round)."""
         missing = mailboxes.missing()
         if not missing:
             return True
