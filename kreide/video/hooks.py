@@ -69,18 +69,20 @@ def dashboard_section(request: HttpRequest) -> dict | None:
 def dashboard_kept(context: dict) -> tuple:
     """Everything the video section shows (video/section.html): the same for a class's
     students at the same minute."""
-    return context["available"], tuple(
-        (
-            row["open"],
-            lesson.pk,
-            lesson.starts_at,
-            lesson.title,
-            lesson.group.name,
-            lesson.join_opens_at,
+    shown = []
+    for row in context["lessons"]:
+        lesson = row["lesson"]
+        shown.append(
+            (
+                row["open"],
+                lesson.pk,
+                lesson.starts_at,
+                lesson.title,
+                lesson.group.name,
+                lesson.join_opens_at,
+            )
         )
-        for row in context["lessons"]
-        for lesson in (row["lesson"],)
-    )
+    return context["available"], tuple(shown)
 
 
 def video_banner(request: HttpRequest) -> list[Banner]:
