@@ -32,6 +32,9 @@ OPENDKIM = "/usr/sbin/opendkim"
 OPENDKIM_GENKEY = "/usr/sbin/opendkim-genkey"
 AUTH_LUA = "/usr/lib/dovecot/modules/auth/libauthdb_lua.so"
 TEMPLATES = Path(settings.BASE_DIR) / "scripts" / "mail" / "templates"
+# The webmail's own IMAP port (Dovecot reuses its processes there) listens on loopback
+# whatever KREIDE_MAIL_HOST says: Kreide's web workers run on the mail servers' machine.
+WEBMAIL_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class Ports:
 
     @property
     def webmail(self) -> int:
-        """Kreide's own webmail only (loopback): Dovecot reuses its processes here."""
+        """Kreide's own webmail only (on WEBMAIL_HOST): Dovecot reuses its processes here."""
         return self.base + 44
 
     @property
@@ -193,6 +196,7 @@ def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> Non
         "queue_dir": mail.root / "postfix-queue",
         "data_dir": mail.root / "postfix-data",
         "imap_port": mail.ports.imap,
+        "webmail_host": WEBMAIL_HOST,
         "webmail_port": mail.ports.webmail,
         "lmtp_port": mail.ports.lmtp,
         "sasl_port": mail.ports.sasl,

@@ -58,7 +58,7 @@ def mailbox(user: User) -> Iterator[IMAPClient]:
         raise MailUnavailable("not configured")
     mail = process.layout()
     try:
-        client = IMAPClient(mail.host, port=mail.ports.webmail, ssl=False, timeout=5)
+        client = IMAPClient(process.WEBMAIL_HOST, port=mail.ports.webmail, ssl=False, timeout=5)
         client.login(
             f"{services.address_of(user)}*{services.MASTER_USER}", services.master_secret()
         )

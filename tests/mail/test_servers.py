@@ -5,7 +5,9 @@ from __future__ import annotations
 import imaplib
 import re
 import smtplib
+import tempfile
 import uuid
+from pathlib import Path
 
 import dkim
 import pytest
@@ -13,10 +15,11 @@ import pytest
 from kreide.accounts.models import User
 from kreide.files.models import AppPassword
 from kreide.files.services import app_password_hash
+from kreide.mail import process
 from kreide.mail.models import MailPolicy
 from kreide.mail.services import address_of
 from tests.conftest import PASSWORD
-from tests.mail.conftest import delivered, imap_login, needs_servers, submit
+from tests.mail.conftest import delivered, free_base, imap_login, needs_servers, submit
 
 pytestmark = [needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -228,3 +231,23 @@ def test_every_mailbox_has_the_configured_quota(mail, world, settings):
     _status, (_roots, quotas) = client.getquotaroot("INBOX")
     client.logout()
     assert f"STORAGE 0 {settings.MAIL_QUOTA_MB * 1024}".encode() in quotas[0]
+
+
+def test_the_webmails_own_port_listens_on_loopback_only():
+    """An operator may set KREIDE_MAIL_HOST to a public address; the webmail's port, where
+    Dovecot reuses its processes, stays on loopback (127.0.0.2 stands in for the public
+    address here)."""
+    root = Path(tempfile.mkdtemp(prefix="kreide-mail-host-"))
+    root.chmod(0o755)
+    mail = process.layout(root / "mail", host="127.0.0.2", base=free_base())
+    process.write_config(mail)
+    servers = process.MailServers(mail)
+    try:
+        servers.start_dovecot()
+        assert process.answers("127.0.0.2", mail.ports.imap)  # the mail programs' port
+        assert process.answers(process.WEBMAIL_HOST, mail.ports.webmail)
+        assert not process.answers("127.0.0.2", mail.ports.webmail)
+    finally:
+        servers.stop()
+        process.remove(mail)
+        root.rmdir()
