@@ -110,7 +110,7 @@ def main() -> None:
         return sum(1 for line in traced.open() if line.startswith(("clone", "fork", "vfork")))
 
     def unread(user: User) -> None:
-        cache.delete(f"mail:unread:{user.pk}")
+        cache.delete(webmail.unread_key(user))  # measured: the STATUS behind a missing count
         webmail.unread_count(user)
 
     def inbox(user: User) -> None:

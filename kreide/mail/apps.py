@@ -14,7 +14,7 @@ class MailConfig(AppConfig):
         from kreide.accounts.models import User
         from kreide.api import registry as api_registry
         from kreide.core import health as core_health
-        from kreide.core import navigation
+        from kreide.core import navigation, pagecache
         from kreide.dashboard.registry import Section, register
         from kreide.mail import health, hooks, mailboxes, services, uploads
         from kreide.storage.uploads import register_purpose
@@ -22,6 +22,7 @@ class MailConfig(AppConfig):
         navigation.register(
             _("Mail"), "mail:inbox", order=35, visible=hooks.nav_visible, count=hooks.nav_count
         )
+        pagecache.register(hooks.page_keys)
         register_purpose(uploads.MailAttachment())
         register(Section("mail", _("Mail"), "mail/section.html", 35, hooks.dashboard_section))
 

@@ -12,13 +12,18 @@ def nav_visible(request: HttpRequest) -> bool:
 
 
 def nav_count(request: HttpRequest) -> int:
-    return webmail.unread_count(request.user)
+    return webmail.unread_count(request.user, request)
+
+
+def page_keys(request: HttpRequest) -> list[str]:
+    """The unread count's key for `pagecache`: read with the page's other keys."""
+    return [webmail.unread_key(request.user)] if nav_visible(request) else []
 
 
 def dashboard_section(request: HttpRequest) -> dict | None:
     if request.user.school_id is None or not health.configured():
         return None
-    return {"unread": webmail.unread_count(request.user)}
+    return {"unread": webmail.unread_count(request.user, request, keep=True)}
 
 
 def me_part(user) -> dict:

@@ -9,6 +9,7 @@ system's /etc/postfix instance. Processes are stopped by their PID, never by nam
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import pwd
@@ -22,6 +23,7 @@ from pathlib import Path
 from string import Template
 
 from django.conf import settings
+from redis.connection import UnixDomainSocketConnection, parse_url
 
 from kreide.mail import services
 
@@ -35,6 +37,9 @@ TEMPLATES = Path(settings.BASE_DIR) / "scripts" / "mail" / "templates"
 # The webmail's own IMAP port (Dovecot reuses its processes there) listens on loopback
 # whatever KREIDE_MAIL_HOST says: Kreide's web workers run on the mail servers' machine.
 WEBMAIL_HOST = "127.0.0.1"
+# Dovecot keeps each INBOX's unseen count in Kreide's Redis (notify_status) this long after
+# its last change: the bound on a count left behind by a write Redis missed.
+UNSEEN_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,55 @@ def layout(
     )
 
 
+def unseen_prefix() -> str:
+    """The start of the Redis keys Dovecot writes the INBOXes' unseen counts to; "" where
+    it writes none (`unseen_dict`). A key is `<prefix><address>/status/INBOX`: Dovecot's
+    redis dict puts a private ("priv/") key under the user's name, and notify_status names
+    it `priv/status/<mailbox>`."""
+    prefix = settings.CACHE_PREFIX
+    if (
+        ":" in prefix
+        or _redis_for_dovecot(settings.REDIS_URL, bool(settings.REDIS_SENTINELS)) is None
+    ):
+        return ""
+    return f"{prefix}/unseen/"
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_for_dovecot(url: str, sentinels: bool) -> dict | None:
+    """Kreide's Redis as redis-py reads its URL, or None where Dovecot's redis dict cannot
+    reach it: no Redis (the embedded default), Sentinels (it knows one address), TLS, an
+    ACL user, or a ':' in the password (the dict URI's separator)."""
+    if not url or sentinels:
+        return None
+    found = parse_url(url)
+    if found.get("connection_class") not in (None, UnixDomainSocketConnection):
+        return None  # TLS
+    if found.get("username") or ":" in (found.get("password") or ""):
+        return None
+    return found
+
+
+def unseen_dict() -> str:
+    """Dovecot's dict URI for Kreide's Redis ("" where it cannot reach it). Its redis dict
+    wants an IP address: a host name is looked up now."""
+    prefix = unseen_prefix()
+    if not prefix:
+        return ""
+    found = _redis_for_dovecot(settings.REDIS_URL, bool(settings.REDIS_SENTINELS))
+    if "path" in found:
+        where = f"path={found['path']}"
+    else:
+        # IPv4: an IPv6 address's colons would split the URI.
+        address = socket.getaddrinfo(found["host"], None, socket.AF_INET)[0][4][0]
+        where = f"host={address}:port={found.get('port', 6379)}"
+    password = f":password={found['password']}" if found.get("password") else ""
+    return (
+        f"redis:{where}:db={found.get('db', 0)}{password}:prefix={prefix}"
+        f":expire_secs={UNSEEN_SECONDS}:timeout_msecs={int(settings.REDIS_TIMEOUT * 1000)}"
+    )
+
+
 def _render(template: str, target: Path, values: dict, mode: int = 0o644) -> None:
     target.write_text(Template((TEMPLATES / template).read_text()).substitute(values))
     target.chmod(mode)
@@ -215,7 +269,7 @@ def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> Non
         "dkim_port": mail.ports.dkim,
         "dkim_user": "opendkim" if os.geteuid() == 0 else internal.pw_name,
     }
-    _render("dovecot.conf", mail.dovecot_conf, values)
+    _render("dovecot.conf", mail.dovecot_conf, values | _unseen_values())
     _render("kreide-auth.lua", mail.config_dir / "kreide-auth.lua", values)
     _render("main.cf", mail.postfix_dir / "main.cf", values)
     _render("master.cf", mail.postfix_dir / "master.cf", values)
@@ -226,6 +280,23 @@ def write_config(mail: MailLayout, *, auth_failure_delay: str = "2 secs") -> Non
     master_users.write_text(f"{services.MASTER_USER}:{{SHA256}}{digest}\n")
     master_users.chmod(0o640)
     os.chown(master_users, 0 if os.geteuid() == 0 else -1, internal.pw_gid)
+
+
+def _unseen_values() -> dict[str, str]:
+    """With Kreide's Redis: every process that changes an INBOX (LMTP delivery, IMAP from
+    the webmail or a mail program) writes its unseen count there (notify_status), which
+    the navigation reads with the page's other keys instead of an IMAP STATUS."""
+    uri = unseen_dict()
+    if not uri:
+        return {"unseen_plugins": "", "unseen_settings": ""}
+    return {
+        "unseen_plugins": " notify notify_status",
+        "unseen_settings": (
+            f"  notify_status_dict = {uri}\n"
+            "  notify_status_mailbox = INBOX\n"
+            "  notify_status_value = %%{unseen}\n"
+        ),
+    }
 
 
 def _write_dkim(mail: MailLayout, values: dict) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -53,6 +54,24 @@ def policy_for(school: School) -> MailPolicy:
 def school_domain(school: School, policy: MailPolicy | None = None) -> str:
     policy = policy or policy_for(school)
     return (policy.domain or f"{school.slug}.{settings.MAIL_DOMAIN_SUFFIX}").lower()
+
+
+# A school's domain as every page's unread count needs it (`kept_domain`): time of expiry,
+# domain; per process.
+_kept_domains: dict[int, tuple[float, str]] = {}
+KEPT_DOMAIN_SECONDS = 60
+
+
+def kept_domain(user: User) -> str:
+    """The domain of the user's school, kept a minute in this process: for the navigation's
+    unread count, which must cost a page no query. A changed domain reaches it within the
+    minute (until then the count's key is missing: it falls back to IMAP)."""
+    now = time.monotonic()
+    kept = _kept_domains.get(user.school_id)
+    if kept is None or kept[0] < now:
+        domain = school_domain(user.school)
+        kept = _kept_domains[user.school_id] = (now + KEPT_DOMAIN_SECONDS, domain)
+    return kept[1]
 
 
 def address_of(user: User, domain: str | None = None) -> str:

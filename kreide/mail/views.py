@@ -67,7 +67,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         page = webmail.page(client, folder, _page_number(request), search, total)
     inbox_folder = listed.get("INBOX")
     if inbox_folder is not None:
-        webmail.remember_unread(request.user, inbox_folder.unread)
+        webmail.remember_unread(request.user, inbox_folder.unread, request)
     return render(
         request,
         "mail/inbox.html",

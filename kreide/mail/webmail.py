@@ -21,7 +21,9 @@ from email.utils import formataddr, getaddresses, make_msgid, parsedate_to_datet
 import nh3
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django_redis.util import CacheKey
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.imap_utf7 import decode as decode_utf7
@@ -29,6 +31,7 @@ from imapclient.response_parser import parse_response
 from imapclient.util import chunk
 
 from kreide.accounts.models import User
+from kreide.core import pagecache
 from kreide.core.errors import Refusal
 from kreide.mail import health, process, services
 from kreide.storage.blobstore import open_blob
@@ -408,25 +411,49 @@ def save_draft(user: User, draft: Draft) -> None:
         client.append("Drafts", build(user, draft).as_bytes(), flags=[b"\\Draft", b"\\Seen"])
 
 
-def _unread_key(user: User) -> str:
+def unread_key(user: User) -> str:
+    """Where the INBOX's unread count is kept. With Kreide's Redis: Dovecot's own key, which
+    every process that changes the INBOX rewrites (notify_status, process.unseen_prefix),
+    outside Django's key names (django-redis takes a CacheKey as it is). Without: Kreide's,
+    for a minute."""
+    prefix = process.unseen_prefix()
+    if prefix:
+        address = services.address_of(user, services.kept_domain(user))
+        return CacheKey(f"{prefix}{address}/status/INBOX")
     return f"mail:unread:{user.pk}"
 
 
-def remember_unread(user: User, count: int) -> None:
-    cache.set(_unread_key(user), count, UNREAD_CACHE_SECONDS)
+def remember_unread(
+    user: User, count: int, request: HttpRequest | None = None, *, known: bool = True
+) -> None:
+    """The INBOX's unread count just read over IMAP (`known`; else 0 for Dovecot not
+    answering), for the navigation. Dovecot's key is only added where it has none (a
+    mailbox unchanged since before Kreide ran on Redis), never over the count a later
+    change wrote; kept as long as Dovecot keeps it, an unknown count a minute."""
+    key = unread_key(user)
+    if not isinstance(key, CacheKey):
+        cache.set(key, count, UNREAD_CACHE_SECONDS)
+    elif request is None or pagecache.peek(request, key) is None:
+        cache.add(key, count, process.UNSEEN_SECONDS if known else UNREAD_CACHE_SECONDS)
+    if request is not None:
+        pagecache.put(request, key, count)
 
 
-def unread_count(user: User) -> int:
-    """Unread mails in the INBOX for the navigation and dashboard: from the cache; at most
-    once a minute per user an IMAP STATUS (and a down Dovecot costs a refused connect)."""
+def unread_count(user: User, request: HttpRequest | None = None, *, keep: bool = False) -> int:
+    """Unread mails in the INBOX for the navigation and dashboard: from the page's one cache
+    round trip (`pagecache`; `keep` leaves it for the navigation after the dashboard's
+    section); only without a kept count an IMAP STATUS (a down Dovecot costs a refused
+    connect, then nothing for a minute)."""
     if user.school_id is None or settings.MAIL == "off":
         return 0
-    count = cache.get(_unread_key(user))
+    key = unread_key(user)
+    count = pagecache.peek(request, key) if keep else pagecache.take(request, key)
     if count is None:
+        known = True
         try:
             with mailbox(user) as client:
                 count = client.folder_status("INBOX", [b"UNSEEN"])[b"UNSEEN"]
         except (TimeoutError, MailUnavailable):
-            count = 0
-        remember_unread(user, count)
+            count, known = 0, False
+        remember_unread(user, count, request, known=known)
     return count
