@@ -271,3 +271,126 @@ def test_attachments_come_through_the_tus_uploads(mail, world, client_for):
         uid = webmail.page(imap, "INBOX", 1, title).messages[0].uid
         message = webmail.read(imap, "INBOX", uid)
     assert [(a.filename, a.size) for a in message.attachments] == [("Referat.pdf", 16)]
+
+
+# From, Subject and Date as mail programs and odd senders write them (raw header bytes).
+ODD_HEADERS = [
+    (b"Eltern <parent@example.org>", b"Plain", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (
+        b'"M\xc3\xbcller, Hans" <h@example.org>',
+        b"=?utf-8?q?Gr=C3=BC=C3=9Fe?=",
+        b"7 Dec 2026 08:00 GMT",
+    ),
+    (
+        b"=?utf-8?q?M=C3=BCller?= =?utf-8?q?_Hans?= <m@example.org>",
+        b"Re: =?utf-8?b?w4RwZmVs?= und Birnen",
+        b"garbage",
+    ),
+    (
+        b"Frau =?utf-8?q?M=C3=BCller?= <m@example.org>",
+        b"  spaces  around  ",
+        b"Mon, 07 Dec 2026 08:00:00 -0000 (UTC)",
+    ),
+    (
+        b"Hans \t  Mueller\t<m@example.org>",
+        b"Long\r\n folded\r\n\tsubject",
+        b"Mon,  7 Dec 2026 08:00:00 +0100\r\n (CET)",
+    ),
+    (b"h@example.org", b"tab\there\t\tand", b"Tue, 31 Feb 2026 08:00:00 +0100"),
+    (b"<h@example.org>", b"=?utf-8?q?a?= =?utf-8?q?b?=", b"Mon, 7 Dec 26 08:00:00 EST"),
+    (b"h@example.org (Hans Comment)", b"Roh \xc3\xa4", b""),
+    (b"Hans (the man) <h@example.org>", b"Latin \xe4", None),
+    (b'"Hans \\"Q\\" Mueller" <h@example.org>', b"", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"undisclosed-recipients:;", None, b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Gruppe: a@x.org, b@y.org;", b"Gruppe", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"nobody", b"nobody", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"", b"empty from", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (None, b"no from", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"a@x.org, b@y.org", b"two", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans <h@example.org", b"open bracket", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b'"" <empty@example.org>', b"empty name", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans\r\n Mueller\r\n <h@example.org>", b"folded from", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (
+        b"=?iso-8859-1?b?SuRnZXI=?= <j@example.org>",
+        b"=?iso-8859-1?q?J=E4ger?=",
+        b"Mon, 7 Dec 2026 08:00:00 +0100",
+    ),
+    (b"M\xc3\xbcller Roh <raw@example.org>", b"raw name", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"=?utf-8?q?broken <b@example.org>", b"=?utf-8?q?broken", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (
+        b'"=?utf-8?q?M=C3=BCller?=" <q@example.org>',
+        b"quoted encoded",
+        b"Mon, 7 Dec 2026 08:00:00 +0100",
+    ),
+    (b"h@[127.0.0.1]", b"literal host", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b'Hans <"odd local"@example.org>', b"quoted local", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b'"odd local"@example.org', b"quoted local, no name", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans <@route.org:h@example.org>", b"route", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"  Hans  <  h@example.org  >  ", b"spaces in brackets", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Dr. Hans.Dot <h@example.org>", b"dots", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans . Dot <h@example.org>", b"dot alone", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b'"Hans   Two\tTabs" <h@example.org>', b"quoted spaces", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans Mueller <h@example.org>, b@y.org", b"two, named", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+    (b"Hans! #1 $x <h@example.org>", b"atext", b"Mon, 7 Dec 2026 08:00:00 +0100"),
+]
+
+
+def test_the_list_shows_what_envelope_showed(mail, world):
+    """The list reads From, Subject and Date from the raw header fields (not ENVELOPE):
+    every row shows the same subject, sender and date as Dovecot's ENVELOPE read through
+    IMAPClient did, for encoded words, umlauts, folding and odd senders."""
+    with webmail.mailbox(world.teacher_7a) as imap:
+        imap.create_folder("Rohform")
+        try:
+            for from_, subject, date in ODD_HEADERS:
+                head = [
+                    name + b": " + value + b"\r\n"
+                    for name, value in ((b"From", from_), (b"Subject", subject), (b"Date", date))
+                    if value is not None
+                ]
+                imap.append("Rohform", b"".join(head) + b"To: x@example.org\r\n\r\nText\r\n")
+            first = webmail.page(imap, "Rohform", 1)
+            rows = first.messages + webmail.page(imap, "Rohform", 2).messages
+            imap.select_folder("Rohform", readonly=True)
+            envelopes = imap.fetch([row.uid for row in rows], ["ENVELOPE"])
+        finally:
+            imap.select_folder("INBOX")
+            imap.delete_folder("Rohform")
+    assert first.total == len(ODD_HEADERS) == len(rows)
+    shown = [(row.subject, row.sender, row.date) for row in rows]
+    expected = [
+        (
+            webmail._text(envelopes[row.uid][b"ENVELOPE"].subject),
+            webmail._sender(envelopes[row.uid][b"ENVELOPE"]),
+            envelopes[row.uid][b"ENVELOPE"].date,
+        )
+        for row in rows
+    ]
+    assert [pair for pair in zip(shown, expected, strict=True) if pair[0] != pair[1]] == []
+    by_subject = {subject: (sender, date) for subject, sender, date in shown}
+    assert by_subject["Grüße"][0] == "Müller, Hans"
+    assert by_subject["Re: Äpfel und Birnen"][0] == "Müller Hans"
+    assert by_subject["Jäger"][0] == "Jäger"
+    assert by_subject["Plain"][1] is not None
+    assert by_subject["Long folded subject"][0] == "Hans Mueller"
+    assert by_subject["Roh ä"][0] == "Hans Comment"
+
+
+def test_a_page_of_plain_senders_is_one_fetch(mail, world, monkeypatch):
+    """Only a sender the list cannot read from its plain shape costs a second FETCH
+    (ENVELOPE, for that row alone)."""
+    title = f"Ein Abruf {uuid.uuid4().hex[:6]}"
+    deliver(mail, world.teacher_7a, title)
+    commands = []
+    send = imaplib.IMAP4.send
+
+    def counted_send(self, data: bytes):
+        if data.startswith(self.tagpre):
+            commands.append(data.split()[1:3])
+        return send(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "send", counted_send)
+    with webmail.mailbox(world.teacher_7a) as imap:
+        rows = webmail.page(imap, "INBOX", 1, title).messages
+    assert [(row.subject, row.sender) for row in rows] == [(title, "Eltern")]
+    assert [c for c in commands if b"FETCH" in c] == [[b"UID", b"FETCH"]]
