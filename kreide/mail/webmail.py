@@ -124,25 +124,40 @@ def _folder_name(raw: bytes | int) -> str:
     return str(raw) if isinstance(raw, int) else decode_utf7(raw)
 
 
+# A STATUS answer as Dovecot words it for a folder named by an atom or a quoted string
+# without escapes, the counts in the order asked: read here in a few calls, where
+# IMAPClient's parser (a lexer in Python) takes about a hundred a line. It reads the rest
+# (a name sent as a literal or with escapes).
+_PLAIN_STATUS = re.compile(
+    rb'(?:"(?P<quoted>[^"\\]*)"|(?P<atom>[^\s"(){}\\]+)) '
+    rb"\(MESSAGES (?P<messages>\d+) UNSEEN (?P<unseen>\d+)\)"
+)
+
+
 def folders(client: IMAPClient) -> list[Folder]:
     """Every folder with its unread and total count in one round trip: LIST with RETURN
     (STATUS …) (RFC 5819, LIST-STATUS, which Dovecot has) rather than a LIST and then one
     STATUS per folder. IMAPClient has no call for it, so it goes through its imaplib
-    connection as IMAPClient's own LIST does. A folder that cannot be opened (\\Noselect)
-    has no STATUS and is left out, as a STATUS of it would have failed."""
+    connection as IMAPClient's own LIST does. The folders are read from the STATUS
+    answers alone: each listed folder that can be opened has one, a folder that cannot
+    (\\Noselect) has none and is left out, as a STATUS of it would have failed."""
     imap = client._imap
     typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", "(STATUS (MESSAGES UNSEEN))")
     client._checkok("list", typ, data)
+    imap.untagged_responses.pop("LIST", None)  # not read (see above), not left for later
     _typ, statuses = imap._untagged_response(typ, data, "STATUS")
-    counts = {
-        _folder_name(name): dict(chunk(items, 2))
-        for name, items in chunk(parse_response([line for line in statuses if line is not None]), 2)
-    }
-    _typ, listed = imap._untagged_response(typ, data, "LIST")
-    found = [
-        Folder(name, counts[name][b"UNSEEN"], counts[name][b"MESSAGES"])
-        for _flags, _delimiter, name in client._proc_folder_list(listed)
-        if name in counts
+    found, others = [], []
+    for line in statuses:
+        plain = _PLAIN_STATUS.fullmatch(line) if isinstance(line, bytes) else None
+        if plain is not None:
+            name = plain["atom"] if plain["quoted"] is None else plain["quoted"]
+            found.append(Folder(decode_utf7(name), int(plain["unseen"]), int(plain["messages"])))
+        elif line is not None:
+            others.append(line)
+    found += [
+        Folder(_folder_name(name), counts[b"UNSEEN"], counts[b"MESSAGES"])
+        for name, items in (chunk(parse_response(others), 2) if others else ())
+        for counts in (dict(chunk(items, 2)),)
     ]
     return sorted(found, key=lambda folder: (SPECIAL.get(folder.name, 9), folder.name.lower()))
 

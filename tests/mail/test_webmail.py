@@ -121,6 +121,7 @@ def test_the_folder_list_counts_like_a_status_of_each_folder(mail, world):
     with webmail.mailbox(world.teacher_7a) as imap:
         imap.create_folder("Klassenfahrt Ä")  # modified UTF-7 on the wire
         imap.create_folder("2027")  # a name IMAPClient parses as a number
+        imap.create_folder('Zitat "x"')  # quoted with escapes: IMAPClient's parser reads it
         try:
             found = {f.name: (f.unread, f.total) for f in webmail.folders(imap)}
             expected = {}
@@ -132,9 +133,19 @@ def test_the_folder_list_counts_like_a_status_of_each_folder(mail, world):
             imap.select_folder("INBOX")  # Dovecot ends a session whose open folder goes
             imap.delete_folder("Klassenfahrt Ä")
             imap.delete_folder("2027")
+            imap.delete_folder('Zitat "x"')
     assert found == expected
     assert found["INBOX"][0] >= 1
-    assert {"INBOX", "Drafts", "Sent", "Trash", "Junk", "Klassenfahrt Ä", "2027"} <= set(found)
+    assert {
+        "INBOX",
+        "Drafts",
+        "Sent",
+        "Trash",
+        "Junk",
+        "Klassenfahrt Ä",
+        "2027",
+        'Zitat "x"',
+    } <= set(found)
 
 
 def test_reading_sanitises_html_and_blocks_remote_images(mail, world, client_for):
