@@ -129,12 +129,17 @@ TEMPLATES = [
                 "kreide.core.context_processors.kreide",
                 "kreide.notifications.context.live",
             ],
-            # `{% load i18n %}` with each literal `{% translate %}` kept per language.
-            "libraries": {"i18n": "kreide.core.templatetags.kreide_i18n"},
+            # `{% load i18n %}` with each literal `{% translate %}` kept per language,
+            # `{% load static %}` with each literal `{% static %}` kept.
+            "libraries": {
+                "i18n": "kreide.core.templatetags.kreide_i18n",
+                "static": "kreide.core.templatetags.kreide_static",
+            },
         },
     },
 ]
-# The check warns of two template libraries named "i18n": the override above is on purpose.
+# The check warns of two template libraries named "i18n" (and "static"): the overrides
+# above are on purpose.
 SILENCED_SYSTEM_CHECKS = ["templates.W003"]
 
 # --- Database -------------------------------------------------------------------------

@@ -6,7 +6,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+# Moves whenever a static file's URL may change (collectstatic wrote a new manifest, a
+# setting the URLs come from changed): what `{% static %}` keeps is for one generation.
+_generation = [0]
+_URL_SETTINGS = frozenset({"STATIC_URL", "STORAGES", "DEBUG", "INSTALLED_APPS"})
+
+
+def generation() -> int:
+    return _generation[0]
+
+
+def _settings_changed(*, setting: str, **_kwargs: object) -> None:
+    if setting in _URL_SETTINGS:
+        _generation[0] += 1
+
+
+setting_changed.connect(_settings_changed)
 
 
 class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
@@ -29,5 +47,7 @@ class HashedStaticFilesStorage(CompressedManifestStaticFilesStorage):
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, str, bool]]:
         # collectstatic writes a new manifest: URLs looked up before it are stale.
         self._urls.clear()
+        _generation[0] += 1
         yield from super().post_process(*args, **kwargs)
         self._urls.clear()
+        _generation[0] += 1
