@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 
@@ -12,7 +14,14 @@ from kreide.mail import process
 
 def configured() -> bool:
     """Kreide runs mail here: not switched off and `kreide mail-config` has written it."""
-    return settings.MAIL != "off" and process.layout().dovecot_conf.exists()
+    return settings.MAIL != "off" and _dovecot_conf(settings.MAIL_DIR).exists()
+
+
+@lru_cache(maxsize=8)
+def _dovecot_conf(mail_dir: Path | str) -> Path:
+    """Where `kreide mail-config` writes Dovecot's configuration, worked out once per mail
+    directory: the navigation asks on every page (~80 Python calls each time)."""
+    return process.layout(mail_dir).dovecot_conf
 
 
 def problem() -> str | None:
