@@ -145,7 +145,7 @@ class Gate:
 
 
 def _heavy_path(path: str) -> bool:
-    if any(path.startswith(prefix) for prefix in settings.ADMISSION_HEAVY_PATHS):
+    if path.startswith(tuple(settings.ADMISSION_HEAVY_PATHS)):
         return True
     urlconf = get_urlconf() or settings.ROOT_URLCONF
     if len(path) > _LONGEST_REMEMBERED_PATH:  # resolved, but not kept in memory
@@ -170,7 +170,8 @@ def _heavy_view(urlconf: str, path: str) -> bool:
 def classify(request: HttpRequest) -> int | None:
     """The request's priority, or None when it bypasses admission (status, health, static)."""
     path = request.path_info
-    if any(path.startswith(prefix) for prefix in settings.ADMISSION_EXEMPT_PATHS):
+    # One startswith() of a tuple: a generator's steps are Python calls on every request.
+    if path.startswith(tuple(settings.ADMISSION_EXEMPT_PATHS)):
         return None
     if request.method == "POST" and path == settings.ADMISSION_LOGIN_PATH:
         return LOGIN
