@@ -94,7 +94,7 @@ MIDDLEWARE = [
     # Cached fragments' versions and entries read once per request (kreide/core/fragments.py).
     "kreide.core.fragments.RequestMemoMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "kreide.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before anything reads the form: an unreadable one is a 400 here.
     "kreide.core.middleware.UnreadableFormMiddleware",
