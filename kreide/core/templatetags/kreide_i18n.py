@@ -34,6 +34,11 @@ def _translations_changed(*, setting: str, **_kwargs: object) -> None:
 setting_changed.connect(_translations_changed)
 
 
+def generation() -> int:
+    """Moves when the translations or the languages may change (kept markup's key)."""
+    return _generation[0]
+
+
 class KeptTranslateNode(i18n.TranslateNode):
     def __init__(self, node: i18n.TranslateNode) -> None:
         super().__init__(node.filter_expression, node.noop, node.asvar, node.message_context)
