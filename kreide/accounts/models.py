@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
@@ -16,6 +17,10 @@ class KreideUserManager(UserManager):
 
             raise SchoolScopeError("User.objects.for_school() got no school.")
         return self.get_queryset().filter(school=school)
+
+
+# (password hash, secret key) -> the session's auth hash: User.get_session_auth_hash.
+_SESSION_AUTH_HASHES: dict[tuple[str, str], str] = {}
 
 
 class User(AbstractUser):
@@ -81,6 +86,18 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def get_session_auth_hash(self) -> str:
+        """Django's HMAC of the password's hash, kept per process for that hash and the
+        secret key: every signed-in request checks its session against it (~25 Python
+        calls to make). A new password (or key) is a new entry, so it takes effect at once."""
+        key = (self.password, settings.SECRET_KEY)
+        hashed = _SESSION_AUTH_HASHES.get(key)
+        if hashed is None:
+            if len(_SESSION_AUTH_HASHES) >= 4096:
+                _SESSION_AUTH_HASHES.clear()
+            hashed = _SESSION_AUTH_HASHES[key] = super().get_session_auth_hash()
+        return hashed
 
     @property
     def is_student(self) -> bool:

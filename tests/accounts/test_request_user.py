@@ -16,3 +16,30 @@ def test_views_read_the_signed_in_user_itself_not_through_lazy_wrappers(world, c
     anonymous = client_for(world.student_7a)
     anonymous.logout()
     assert not isinstance(anonymous.get("/accounts/login/").wsgi_request.user, LazyObject)
+
+
+def test_the_session_auth_hash_is_djangos_and_follows_password_and_key(world, settings):
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    user = User.objects.get(pk=world.student_7a.pk)
+    kept = user.get_session_auth_hash()
+    assert kept == AbstractBaseUser.get_session_auth_hash(user)
+    assert user.get_session_auth_hash() == kept
+    settings.SECRET_KEY = "another-key-" + "x" * 50
+    assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user) != kept
+    user.set_password("a new password for this test")
+    assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
+
+
+@pytest.mark.parametrize("change", ["password", "deactivation"])
+def test_a_changed_account_is_signed_out_at_the_next_request(world, client_for, change):
+    signed_in = client_for(world.student_7a)
+    assert signed_in.get("/tasks/").status_code == 200  # its hash is kept now
+    user = User.objects.get(pk=world.student_7a.pk)
+    if change == "password":
+        user.set_password("changed on another device")
+    else:
+        user.is_active = False
+    user.save()
+    response = signed_in.get("/tasks/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
