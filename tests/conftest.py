@@ -8,11 +8,13 @@ import itertools
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache, caches
+from django.utils import timezone
 
 from kreide.accounts.models import User
 from kreide.parents.models import ParentLink
@@ -50,6 +52,25 @@ def tmpfs(mount: Path, size: str) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def local_clock(monkeypatch):
+    """Set the clock to a local time of day: `local_clock(time(23, 59, 30))` puts
+    `timezone.now()` (and localtime/localdate with it) at that time today in TIME_ZONE
+    (`days=1`: tomorrow), and it runs on from there, so "now + 1 minute" can cross midnight
+    as it does for real."""
+    real_now = timezone.now
+    today = timezone.localdate()
+
+    def set_to(at: time, days: int = 0) -> datetime:
+        day = today + timedelta(days=days)
+        start = timezone.make_aware(datetime.combine(day, at))
+        shift = start - real_now()
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + shift)
+        return start
+
+    return set_to
 
 
 @pytest.fixture(autouse=True)

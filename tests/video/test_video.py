@@ -3,7 +3,7 @@ join-window proposals, placement, the banner and the dashboard section."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.core.cache import cache
@@ -18,6 +18,13 @@ from kreide.video.models import Admission, MediaServer, VideoLesson
 from tests.visible import shows
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def mid_morning(local_clock):
+    """10:00 today: a lesson "in a minute" is one of today's whatever the hour the suite runs
+    (from 23:59 on it would start tomorrow, and today's dashboard rightly leaves it out)."""
+    return local_clock(time(10, 0))
 
 
 def scheduled(world, minutes_ahead: int = 30, group=None, title: str = "Mathe") -> VideoLesson:
@@ -49,7 +56,7 @@ def test_unconfigured_video_says_so_once_and_the_rest_works(world, client_for):
     assert "Neue Videostunde" not in teacher and "Beitrittszeiten" not in teacher
 
 
-def test_media_servers_down_keep_the_lessons_without_join_buttons(world, client_for):
+def test_media_servers_down_keep_the_lessons_without_join_buttons(world, client_for, mid_morning):
     lesson = scheduled(world, minutes_ahead=1)
     services.set_join_window(world.teacher_7a, lesson, timezone.now())
     media_servers_down()
@@ -228,7 +235,9 @@ def test_banner_reads_the_cached_state_only(world, rf):
     assert "Videostunden sind gerade nicht verfügbar" in banners[0].text
 
 
-def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, client_for):
+def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(
+    world, client_for, mid_morning
+):
     now = timezone.now()
     lesson = services.create_lesson(
         world.teacher_7a,
@@ -279,7 +288,7 @@ def test_dashboard_shows_todays_lessons_with_a_fixed_number_of_queries(world, cl
 
 
 def test_a_renamed_group_shows_in_the_cached_lessons(
-    world, client_for, django_capture_on_commit_callbacks
+    world, client_for, django_capture_on_commit_callbacks, mid_morning
 ):
     from kreide.schools import services as school_services
 
@@ -289,6 +298,18 @@ def test_a_renamed_group_shows_in_the_cached_lessons(
     with django_capture_on_commit_callbacks(execute=True):
         school_services.update_group(world.admin, world.class_7a, name="7x")
     assert "Bio · 7x" in " ".join(client.get("/").content.decode().split())
+
+
+def test_a_lesson_just_after_midnight_shows_on_the_dashboard_when_its_day_begins(
+    world, client_for, local_clock
+):
+    local_clock(time(23, 59, 30))
+    scheduled(world, minutes_ahead=1, title="Bio")  # 00:00:30 tomorrow
+    client = client_for(world.student_7a)
+    assert not shows(client.get("/").content, "Bio")  # today's lessons only
+    local_clock(time(0, 0, 10), days=1)
+    # A new day: its own cache entries (by the local date), the lesson among them.
+    assert shows(client.get("/").content, "Bio")
 
 
 def test_browser_libraries_come_from_debian(client_for, world):
