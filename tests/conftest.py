@@ -332,12 +332,16 @@ def axe():
 
 @pytest.fixture
 def sign_in():
-    """Sign in through the real login form in a browser page."""
+    """Sign in through the real login form in a browser page; back once the answer (the
+    next page, or the form with its message) has loaded."""
 
     def submit(page, username: str, password: str = PASSWORD) -> None:
         page.goto("/accounts/login/")
         page.get_by_label("Benutzername oder E-Mail").fill(username)
         page.get_by_label("Passwort", exact=True).fill(password)
-        page.get_by_role("button", name="Anmelden").click()
+        # A click can return before a busy browser has even sent the form: a check right
+        # after it read the old page, and a goto right after it cut the sign-in off.
+        with page.expect_event("load"):
+            page.get_by_role("button", name="Anmelden").click()
 
     return submit
