@@ -3,6 +3,7 @@ student still gets their own text, submission and CSRF token, and a change shows
 
 import re
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -93,3 +94,34 @@ def test_a_changed_task_and_the_language_show_at_once(world, make_task):
 
     client.cookies["django_language"] = "en"
     assert "At most 7 MB per file" in _page(client, task)
+
+
+def test_without_a_submission_the_kept_part_is_the_page_rendered_anew(world, make_task):
+    # Late submissions accepted: past the due date the state changes, the form stays.
+    task = make_task(
+        expects=Task.Expects.BOTH, accept_late=True, due_at=timezone.now() + timedelta(hours=1)
+    )
+    client = _client(world.student_7a)
+    tasks_tags._KEPT._rendered.clear()
+    fresh = ANY_TOKEN.sub(r"\1", _page(client, task))
+    kept = ANY_TOKEN.sub(r"\1", _page(client, task))
+    assert kept == fresh and "Du hast noch nichts abgegeben." in kept
+
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now() + timedelta(hours=2)):
+        kept_late = ANY_TOKEN.sub(r"\1", _page(client, task))
+        tasks_tags._KEPT._rendered.clear()
+        fresh_late = ANY_TOKEN.sub(r"\1", _page(client, task))
+    assert kept_late == fresh_late and "überfällig" in kept_late and "überfällig" not in kept
+
+
+def test_a_kept_part_without_a_submission_is_not_a_classmates_with_one(world, make_task):
+    task = make_task(expects=Task.Expects.TEXT)
+    services.save_text(world.classmate_7a, task, "Fertig")
+    services.hand_in(world.classmate_7a, task)
+    without = _page(_client(world.student_7a), task)
+
+    handed_in = _page(_client(world.classmate_7a), task)
+
+    assert "Du hast noch nichts abgegeben." in without and 'id="receipt"' not in without
+    assert 'id="receipt"' in handed_in and "Du hast noch nichts" not in handed_in
+    assert "Du hast noch nichts abgegeben." in _page(_client(world.student_7a), task)

@@ -1,6 +1,7 @@
 """Template helpers of the task pages."""
 
 from decimal import Decimal
+from functools import partial
 
 from django import template
 from django.utils import timezone
@@ -54,7 +55,8 @@ def points(value: Decimal | None) -> str:
 # the text form) is the same for every student of a class who may still submit, or may
 # not: at 8:00 a class opens the same task. It is rendered once per process for what it
 # shows, keyed by those values themselves (no version to miss a change), with stand-ins for
-# each student's own: the CSRF token, the draft's text and their submission's part.
+# each student's own: the CSRF token, the draft's text and their submission's part. The
+# submission's part of a student without one shows only the task and its state: kept too.
 _KEPT = KeptMarkup(("csrf_token", "text", "my_submission"), limit=512)
 
 
@@ -65,6 +67,8 @@ def _student_task_key(context: template.Context) -> tuple:
         timezone.get_current_timezone(),
         *urls_of_request(),
         bool(context["refusal"]),
+        # Without a submission, its part is kept with the state it shows.
+        context["state"] if context["submission"] is None else None,
         task.pk,
         task.title,
         task.due_at,
@@ -80,24 +84,33 @@ def _student_task_key(context: template.Context) -> tuple:
 def student_task(context: template.Context) -> SafeString:
     """A student's task page below the header: the task's part kept (see `_KEPT`), their
     submission's part rendered for them."""
-    engine = context.template.engine
-    my_submission = engine.get_template("tasks/_my_submission.html").render(context)
+    page = context.template.engine.get_template("tasks/_student_task.html")
     submission = context["submission"]
     text = submission.text if submission else ""
-    page = engine.get_template("tasks/_student_task.html")
     csrf = context.get("csrf_token")
     if not csrf or csrf == "NOTPROVIDED":  # rare (no CSRF context): not kept
-        with context.push(text_form=TextForm(initial={"text": text}), my_submission=my_submission):
+        with context.push(text_form=TextForm(initial={"text": text})):
+            context["my_submission"] = _my_submission(context)
             return mark_safe(page.render(context))  # noqa: S308 - a rendered template
-
-    def render(stand_ins: dict[str, str]) -> str:
-        with context.push(text_form=TextForm(initial={"text": stand_ins["text"]}), **stand_ins):
-            return page.render(context)
-
     return _KEPT.get(
         _student_task_key(context),
-        render,
+        partial(_render, context, page),
         csrf_token=str(csrf),
         text=text,
-        my_submission=mark_safe(my_submission),  # noqa: S308 - a rendered template
+        my_submission="" if submission is None else _my_submission(context),
     )
+
+
+def _my_submission(context: template.Context) -> SafeString:
+    part = context.template.engine.get_template("tasks/_my_submission.html")
+    return mark_safe(part.render(context))  # noqa: S308 - a rendered template
+
+
+def _render(context: template.Context, page: template.Template, stand_ins: dict[str, str]) -> str:
+    """The part to keep: the student's own as `stand_ins`; without a submission, their
+    submission's part as it is (it shows only the task and its state)."""
+    with context.push(**stand_ins):
+        if context["submission"] is None:
+            context["text"], context["my_submission"] = "", _my_submission(context)
+        context["text_form"] = TextForm(initial={"text": context["text"]})
+        return page.render(context)
