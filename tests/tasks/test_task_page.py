@@ -125,3 +125,28 @@ def test_a_kept_part_without_a_submission_is_not_a_classmates_with_one(world, ma
     assert "Du hast noch nichts abgegeben." in without and 'id="receipt"' not in without
     assert 'id="receipt"' in handed_in and "Du hast noch nichts" not in handed_in
     assert "Du hast noch nichts abgegeben." in _page(_client(world.student_7a), task)
+
+
+def _list(client) -> str:
+    response = client.get(reverse("tasks:list"))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_task_lists_kept_rows_are_each_students_and_show_a_change(world, make_task):
+    task = make_task(expects=Task.Expects.TEXT, title="Gedichtanalyse")
+    services.save_text(world.classmate_7a, task, "Fertig")
+    services.hand_in(world.classmate_7a, task)
+    student, classmate = _client(world.student_7a), _client(world.classmate_7a)
+    tasks_tags._ROWS._rendered.clear()
+    fresh = ANY_TOKEN.sub(r"\1", _list(student))
+
+    assert ANY_TOKEN.sub(r"\1", _list(student)) == fresh  # the rows kept
+    assert '<span class="badge">offen</span>' in fresh and "abgegeben" not in fresh
+    assert '<span class="badge ok">abgegeben</span>' in _list(classmate)
+
+    task.title = "Gedichtanalyse <Goethe>"
+    services.save_task(world.teacher_7a, task, [world.class_7a], [])
+    assert "Gedichtanalyse &lt;Goethe&gt;</a>" in _list(student)
+    student.cookies["django_language"] = "en"
+    assert '<span class="badge">open</span>' in _list(student)

@@ -114,3 +114,26 @@ def _render(context: template.Context, page: template.Template, stand_ins: dict[
             context["text"], context["my_submission"] = "", _my_submission(context)
         context["text_form"] = TextForm(initial={"text": context["text"]})
         return page.render(context)
+
+
+# The task list's rows, the same for a whole class but their state: each kept per process
+# for what it shows (`tasks/_task_row.html`, which ends without a newline).
+_ROWS = KeptMarkup((), limit=4096)
+
+
+@register.simple_tag(takes_context=True)
+def student_task_row(context: template.Context) -> SafeString:
+    """The row of `task` (the loop's) in a student's task list, kept (see `_ROWS`)."""
+    task = context["task"]
+    key = (
+        get_language(),
+        timezone.get_current_timezone(),
+        *urls_of_request(),
+        task.pk,
+        task.title,
+        task.due_at,
+        task.state,
+        bool(task.mine and task.mine.late),
+    )
+    row = context.template.engine.get_template("tasks/_task_row.html")
+    return _ROWS.get(key, lambda _stand_ins: row.render(context))
