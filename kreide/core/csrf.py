@@ -5,7 +5,8 @@ secret with 32 fresh random characters. Django draws each with `secrets.choice()
 `getrandom()` system call and a dozen Python calls per character (~490 calls, ~130 µs
 per page); here the characters come from one `os.urandom()` read by rejection sampling
 (`kreide.core.randomness`), as uniform over the same alphabet and from the same source.
-Tokens look and verify as before (Django's own `_unmask_cipher_token` reads them).
+Tokens look and verify as before. A token sent back (every POST: forms, uploads) is
+unmasked with one list comprehension instead of Django's generators (~160 → 5 calls).
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ def mask_cipher_secret(secret: str) -> str:
     )
 
 
+def unmask_cipher_token(token: str) -> str:
+    """Django's `_unmask_cipher_token`: the secret of a masked token (which Django has
+    checked to be of the allowed characters)."""
+    mask, shifted = token[: csrf.CSRF_SECRET_LENGTH], token[csrf.CSRF_SECRET_LENGTH :]
+    # A negative difference indexes from the end, as in Django's.
+    return "".join([_CHARS[_INDEX[s] - _INDEX[m]] for s, m in zip(shifted, mask, strict=True)])
+
+
 def install() -> None:
-    """Used by `get_token()` (the mask) and for a new secret (the cookie)."""
+    """Used by `get_token()` (the mask), for a new secret (the cookie) and to check a
+    token sent back (the unmasking)."""
     csrf._get_new_csrf_string = new_csrf_string
     csrf._mask_cipher_secret = mask_cipher_secret
+    csrf._unmask_cipher_token = unmask_cipher_token

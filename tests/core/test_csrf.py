@@ -20,6 +20,18 @@ def test_tokens_are_masked_as_django_reads_them():
     assert first != second  # a fresh mask each time
 
 
+def test_tokens_are_unmasked_as_django_unmasks_them():
+    assert django_csrf._unmask_cipher_token is csrf.unmask_cipher_token
+    chars = django_csrf.CSRF_ALLOWED_CHARS
+    for _ in range(200):
+        token = csrf.new_csrf_string() + csrf.new_csrf_string()
+        length = django_csrf.CSRF_SECRET_LENGTH
+        mask, shifted = token[:length], token[length:]
+        # Django's own definition (django.middleware.csrf._unmask_cipher_token).
+        pairs = zip((chars.index(x) for x in shifted), (chars.index(x) for x in mask), strict=True)
+        assert csrf.unmask_cipher_token(token) == "".join(chars[x - y] for x, y in pairs)
+
+
 def test_every_character_is_equally_likely():
     """`b % 62` without drawing again would make the first eight characters a quarter
     more likely than the rest."""
