@@ -127,8 +127,11 @@ def parse_metadata(header: str) -> dict[str, str]:
             value = base64.b64decode(pieces[1], validate=True).decode() if len(pieces) == 2 else ""
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise ValueError("Upload-Metadata values must be base64 of UTF-8") from exc
-        # NUL and other control characters never reach the database or a file name.
-        metadata[pieces[0]] = "".join(ch for ch in value if ch.isprintable() or ch == " ")
+        # NUL and other control characters never reach the database or a file name
+        # (looked for character by character only in a value that has some).
+        if not value.isprintable():
+            value = "".join([ch for ch in value if ch.isprintable() or ch == " "])
+        metadata[pieces[0]] = value
     return metadata
 
 

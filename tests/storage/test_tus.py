@@ -430,3 +430,15 @@ def test_purge_forgets_stale_uploads_and_their_partial_data(world, client_for):
     assert not tus.part_path(stale).exists()
     assert client.head(stale_url, **TUS).status_code == 404
     assert client.head(fresh_url, **TUS).status_code == 200
+
+
+def test_metadata_values_lose_control_characters_and_nothing_else():
+    values = {"filename": "Lö sung\x00\t\x1b.txt", "note": "Übung 3 – Seite 4 ✓", "empty": ""}
+    header = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in values.items()
+    )
+    assert tus.parse_metadata(header) == {
+        "filename": "Lö sung.txt",
+        "note": "Übung 3 – Seite 4 ✓",
+        "empty": "",
+    }
