@@ -30,7 +30,24 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import (
+    AutoField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    ForeignKey,
+    IntegerField,
+    Model,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+    QuerySet,
+    SmallAutoField,
+    SmallIntegerField,
+    TextField,
+)
 from django.db.models.signals import post_save, pre_save
 
 # Placeholders: within any integer column's range, so Django keeps them as they are.
@@ -214,6 +231,7 @@ class PreparedInsert:
         self.update = [meta.get_field(name) for name in update]
         self._sql: dict[tuple[str, bool], str] = {}
         self._kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._savers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _statement(self, using: str, whole_row: bool) -> str:
         try:
@@ -246,10 +264,12 @@ class PreparedInsert:
 
     def _params(self, instance: Model, using: str) -> list:
         connection = connections[using]
-        return [
-            field.get_db_prep_save(getattr(instance, field.attname), connection)
-            for field in self.fields
-        ]
+        savers = self._savers.get(connection)
+        if savers is None:
+            savers = self._savers[connection] = [
+                (field.attname, _saver(field, connection)) for field in self.fields
+            ]
+        return [save(getattr(instance, attname)) for attname, save in savers]
 
     def insert(self, instance: Model) -> Model:
         """Insert `instance` (no upsert); the primary key the database numbered is set on
@@ -296,3 +316,60 @@ class PreparedInsert:
                     kept.append((index, functions, column))
             self._kept[connection] = kept
         return kept
+
+
+_AS_THEY_ARE = {CharField: str, TextField: str, BooleanField: bool}
+_INTEGERS = (
+    IntegerField,
+    BigIntegerField,
+    SmallIntegerField,
+    PositiveIntegerField,
+    PositiveSmallIntegerField,
+)
+_AUTO = (AutoField, BigAutoField, SmallAutoField)
+
+
+def _saver(field: Field, connection: Any) -> Callable[[Any], Any]:
+    """`field.get_db_prep_save(value, connection)` in one call for the values whose
+    preparation is known, instead of Django's eight to ten (each an upload's rows' ~40
+    columns): a str of a CharField or TextField and a bool of a BooleanField as they are, an
+    int of an integer field adapted as the backend adapts it, an aware datetime of a
+    DateTimeField likewise, an int of a foreign key to an automatic primary key validated
+    as such a key's; None where Django passes it through. Any other field or value goes
+    Django's way (exact field types only: a subclass may prepare otherwise)."""
+    generic = partial(field.get_db_prep_save, connection=connection)
+    ops, kind = connection.ops, type(field)
+
+    if kind in _AS_THEY_ARE:
+        plain = _AS_THEY_ARE[kind]
+
+        def save(value: Any) -> Any:
+            return value if value is None or type(value) is plain else generic(value)
+
+    elif kind in _INTEGERS:
+        internal_type, adapt = field.get_internal_type(), ops.adapt_integerfield_value
+
+        def save(value: Any) -> Any:
+            if value is None or type(value) is int:
+                return adapt(value, internal_type)
+            return generic(value)
+
+    elif kind is DateTimeField:
+        adapt_datetime = ops.adapt_datetimefield_value
+
+        def save(value: Any) -> Any:
+            if value is None or (type(value) is datetime and value.utcoffset() is not None):
+                return adapt_datetime(value)
+            return generic(value)
+
+    elif kind is ForeignKey and type(field.target_field) in _AUTO:
+        validate = ops.validate_autopk_value
+
+        def save(value: Any) -> Any:
+            if value is None:
+                return None
+            return validate(value) if type(value) is int else generic(value)
+
+    else:
+        save = generic
+    return save

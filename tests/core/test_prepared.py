@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -10,11 +11,13 @@ from django.db import connection
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from kreide.core.prepared import PreparedInsert, PreparedQuery
 from kreide.news.models import News
 from kreide.schools.models import Group, Membership
 from kreide.storage.models import Blob, Upload
+from kreide.tasks.models import Submission
 
 
 def _memberships(school_id, user_ids):
@@ -206,6 +209,63 @@ def test_an_upsert_returns_the_new_row_or_the_existing_one_updated(world):
     assert (existing.pk, existing.size, existing.created_at) == (new.pk, 5, first)
     assert existing.stored_at == later and not existing._state.adding
     assert Blob.objects.get(pk=new.pk).stored_at == later
+
+
+def _comparable(value):
+    # The backend's JSON adapter (psycopg's Jsonb) does not compare by its content.
+    return type(value), getattr(value, "obj", value)
+
+
+def test_an_inserts_values_are_prepared_as_django_prepares_them(world):
+    """Each column as `get_db_prep_save()` gives it: the values prepared in one call (str,
+    int, bool, aware datetimes, None) and the others, which go Django's way."""
+    now = timezone.now()
+    rows = [
+        Upload(
+            school_id=world.school.pk,
+            user=world.student_7a,
+            purpose="file",
+            filename="Bild.png",
+            metadata={"ordner": "Ä"},
+            length=3,
+            offset=0,
+            created_at=now,
+            updated_at=now,
+        ),
+        Upload(
+            school_id=str(world.school.pk),
+            user_id=world.student_7a.pk,
+            purpose=gettext_lazy("file"),
+            filename="x",
+            metadata={},
+            length="7",
+            offset=True,
+            created_at=now,
+            updated_at=now,
+            completed_at=now,
+            result={"id": 1},
+        ),
+        Submission(
+            school_id=world.school.pk,
+            task_id=1,
+            student_id=world.student_7a.pk,
+            status="draft",
+            changed_at=now,
+            submitted_at=now,
+            points=Decimal("7.5"),
+        ),
+        Blob(sha256="c" * 64, size=2**40, created_at=now, stored_at=now),
+    ]
+    for row in rows:
+        insert = PreparedInsert(type(row))
+        expected = [
+            field.get_db_prep_save(getattr(row, field.attname), connection)
+            for field in insert.fields
+        ]
+        prepared = insert._params(row, connection.alias)
+        assert [_comparable(value) for value in prepared] == [
+            _comparable(value) for value in expected
+        ]
 
 
 def test_a_model_whose_saves_are_listened_to_is_refused(world):
