@@ -9,6 +9,7 @@ import uuid
 from email.message import EmailMessage
 
 import pytest
+from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 
 from kreide.mail import health, webmail
@@ -43,6 +44,11 @@ def test_inbox_lists_mail_and_counts_unread(mail, world, client_for):
     page = client.get(reverse("mail:inbox")).content.decode()
     assert title in page
     assert address_of(world.teacher_7a) in page
+    with webmail.mailbox(world.teacher_7a) as imap:
+        row = webmail.page(imap, "INBOX", 1, title).messages[0]
+    # The machine-readable time as the `date:'c'` filter wrote it (the list's dates are
+    # naive local times, IMAPClient's reading of ENVELOPE's).
+    assert f'<time datetime="{date_filter(row.date, "c")}">' in page
     assert webmail.unread_count(world.teacher_7a) >= 1
     dashboard = client.get(reverse("dashboard:home")).content.decode()
     assert "ungelesen" in dashboard
