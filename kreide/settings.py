@@ -162,6 +162,8 @@ def database_settings(url: str) -> dict:
         first, conn_max_age=env_int("KREIDE_DB_CONN_MAX_AGE", 60), conn_health_checks=True
     )
     postgres = parsed["ENGINE"] == "django.db.backends.postgresql"
+    if postgres:  # Django's, with a health check without a round trip
+        parsed["ENGINE"] = "kreide.core.postgresql"
     if postgres and env_bool("KREIDE_DB_PREPARED_STATEMENTS", True):
         # PostgreSQL parses and plans every statement sent as text (60–140 µs each, half
         # of its CPU per page); a statement prepared on the connection is planned once

@@ -11,7 +11,6 @@ import functools
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 from django.db import connection, migrations, models
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
@@ -20,7 +19,7 @@ from django_migration_linter.sql_analyser import PostgresqlAnalyser, analyse_sql
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+        connection.vendor != "postgresql",
         reason="the rule is for PostgreSQL, where several nodes share one database",
     ),
 ]

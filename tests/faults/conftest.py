@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 from django.conf import settings
+from django.db import connection
 
 from tests.conftest import PASSWORD
 from tests.ports import free_port
@@ -64,7 +65,7 @@ def run_async(coroutine: Coroutine[Any, Any, T], seconds: float = 60) -> T:
 def database_url() -> str:
     """The test database as a URL for the server processes (PostgreSQL only)."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("the fault suite runs its servers on the PostgreSQL test database")
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from kreide.core.management.commands.serve import realtime_command
 from kreide.messenger import services
@@ -45,7 +46,7 @@ def asgi_server(django_db_setup, django_db_blocker) -> str:
 
     Returns the base ws:// URL. The process is started once per test session and stopped
     by its PID."""
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip("the ASGI server process needs the PostgreSQL test database")
     port = free_port()
     env = {
