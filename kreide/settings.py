@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "kreide.core.middleware.RequestLogMiddleware",
     # Cached fragments' versions and entries read once per request (kreide/core/fragments.py).
     "kreide.core.fragments.RequestMemoMiddleware",
+    # A new browser's sign-in page from its kept page and headers, before the rest.
+    "kreide.accounts.middleware.PlainSignInPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "kreide.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -3,9 +3,15 @@ students (accounts.gate.former_student) open only the pages registered for them.
 
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.common import CommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import ResolverMatch, reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.functional import LazyObject, empty
 
 from kreide.accounts.gate import (
@@ -16,7 +22,9 @@ from kreide.accounts.gate import (
     open_to_former_student,
     refusal_message,
 )
+from kreide.accounts.views import kept_plain_page
 from kreide.core.errors import Refusal, refusal_response
+from kreide.core.navigation import fixed_url
 
 _ALWAYS_ALLOWED = ("/static/", "/i18n/", "/healthz", "/readyz", "/metrics", "/status")
 
@@ -73,3 +81,63 @@ class ActiveAccountMiddleware:
         if name == "dashboard:home":  # where signing in and the brand link lead
             return redirect("schoolyear:archives")
         return refusal_response(request, Refusal(former_student_message(), status=403))
+
+
+# Made for each response: never_cache's expiry (a time) and the length (CommonMiddleware).
+_OWN_HEADERS = frozenset(("Expires", "Content-Length"))
+
+
+class PlainSignInPageMiddleware:
+    """A new browser's visit of the sign-in page (each visit at 8:00: no query string, no
+    session or messages cookie) answered before the session, common, CSRF, auth, OTP,
+    account, messages, frame and CSP middleware and the URL resolver. Its page is kept
+    (accounts.views.kept_plain_page) and so are the headers those added to it the first
+    time it was rendered; the visit's own parts come from the same code as there: the
+    language by LocaleMiddleware's, the host check by CommonMiddleware's, the token and
+    its cookie by CsrfViewMiddleware's steps, the expiry by never_cache's."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self._locale = LocaleMiddleware(get_response)
+        self._common = CommonMiddleware(get_response)
+        self._csrf = CsrfViewMiddleware(get_response)
+        # page key -> (the headers of its rendered response, the view's match for the log)
+        self._kept: dict[tuple, tuple[dict[str, str], ResolverMatch]] = {}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _new_browsers_plain_visit(request):
+            return self.get_response(request)
+        self._locale.process_request(request)
+        if self._common.process_request(request) is not None:  # a redirect: as usual
+            return self.get_response(request)
+        self._csrf.process_request(request)
+        found = kept_plain_page(request)
+        kept = self._kept.get(found[0]) if found else None
+        if kept is None:
+            response = self.get_response(request)
+            page = getattr(response, "kept_page", None)
+            if page is not None and response.status_code == 200:
+                if len(self._kept) >= 64:  # as the kept pages: a full table starts over
+                    self._kept.clear()
+                headers = {
+                    name: value for name, value in response.items() if name not in _OWN_HEADERS
+                }
+                self._kept[page] = (headers, request.resolver_match)
+            return response
+        headers, request.resolver_match = kept
+        response = HttpResponse(found[1], headers=headers)
+        add_never_cache_headers(response)
+        response["Content-Length"] = str(len(response.content))
+        return self._csrf.process_response(request, response)
+
+
+def _new_browsers_plain_visit(request: HttpRequest) -> bool:
+    cookies = request.COOKIES
+    return (
+        request.method == "GET"
+        and not request.META.get("QUERY_STRING")
+        and settings.SESSION_COOKIE_NAME not in cookies
+        and CookieStorage.cookie_name not in cookies
+        and "HX-Request" not in request.headers
+        and request.path == fixed_url("accounts:login")
+    )

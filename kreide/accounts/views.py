@@ -126,7 +126,9 @@ def _login_page(
                 lambda stand_ins: _render_plain(request, context, stand_ins["csrf_token"]),
                 csrf_token=token,
             )
-            return HttpResponse(html, status=status)
+            response = HttpResponse(html, status=status)
+            response.kept_page = page  # its headers kept too (PlainSignInPageMiddleware)
+            return response
         context["section"] = _plain_section(context, token)
     return render(
         request, "accounts/login.html", context, status=refusal.status if refusal else status
@@ -164,6 +166,16 @@ def _plain_page_key(request: HttpRequest, providers: list) -> tuple | None:
         request.path,
         *urls_of_request(),
     )
+
+
+def kept_plain_page(request: HttpRequest) -> tuple[tuple, str] | None:
+    """A plain visit's whole page when it is kept (PlainSignInPageMiddleware): its key
+    and the page with the visit's token; None when it is to be rendered. The request has
+    no session, user or messages: the page of a new browser."""
+    page = _plain_page_key(request, upstream.buttons("", request))
+    if page is None or page not in _PLAIN_PAGES:
+        return None
+    return page, _PLAIN_PAGES.kept(page, csrf_token=get_token(request))
 
 
 def _render_plain(request: HttpRequest, context: dict, token: str) -> str:

@@ -35,6 +35,17 @@ class KeptMarkup:
             if len(self._rendered) >= self._limit:
                 self._rendered.clear()
             self._rendered[key] = html
+        return self._filled(html, values)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._rendered
+
+    def kept(self, key: Hashable, **values: object) -> SafeString | None:
+        """As `get()` for markup kept under `key`, else None (nothing rendered)."""
+        html = self._rendered.get(key)
+        return None if html is None else self._filled(html, values)
+
+    def _filled(self, html: str, values: dict[str, object]) -> SafeString:
         for part, value in values.items():
             stand_in = self.stand_ins[part]
             if stand_in in html:

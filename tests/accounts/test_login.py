@@ -1,5 +1,8 @@
+import re
+
 import pytest
 from django.contrib.auth.hashers import identify_hasher
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import Client, override_settings
 
 from kreide.accounts import throttle
@@ -246,6 +249,82 @@ def test_the_kept_sign_in_page_is_the_rendered_page(world, monkeypatch, language
     for header in ("Content-Type", "Content-Language", "Vary", "Cache-Control"):
         assert kept[1][1][header] == rendered[1][header]
     assert sorted(kept[1][1].cookies) == sorted(rendered[1].cookies)
+
+
+class _NewBrowsers:
+    """New browsers (no cookies) through one handler, as a server's worker serves them:
+    its middleware instances, and so what PlainSignInPageMiddleware keeps, stay."""
+
+    def __init__(self) -> None:
+        self.client = Client(enforce_csrf_checks=True)
+
+    def visit(self, language="en", **extra):
+        self.client.cookies.clear()
+        response = self.client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE=language, **extra)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text)[1]
+        return response.text.replace(token, "TOKEN"), response, token
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_new_browsers_sign_in_page_comes_before_the_middleware_as_rendered(
+    world, monkeypatch, language
+):
+    from kreide.accounts import views
+    from kreide.core.metrics import REQUESTS
+
+    browsers = _NewBrowsers()
+    browsers.visit(language)  # rendered: the page and its headers kept
+    logged = REQUESTS.labels("accounts:login", "GET", "200")
+    before = logged._value.get()
+    passed = []
+    for owner, name in ((SessionMiddleware, "process_request"), (views, "_login_page")):
+        original = getattr(owner, name)
+
+        def noted(*args, original=original, name=name, **kwargs):
+            passed.append(name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, noted)
+    early, early_response, token = browsers.visit(language)
+    assert passed == []  # neither the middleware after the early one nor the view
+    assert logged._value.get() == before + 1  # logged as the view's request
+    monkeypatch.undo()
+    monkeypatch.setattr(views, "_plain_page_key", lambda request, providers: None)
+    rendered, rendered_response, _ = _NewBrowsers().visit(language)
+    assert early == rendered and "TOKEN" in early
+    assert early_response.status_code == rendered_response.status_code == 200
+    assert sorted(early_response.headers) == sorted(rendered_response.headers)
+    for header, value in rendered_response.items():
+        if header != "Expires":  # a time: never_cache's, made for each response
+            assert early_response[header] == value, header
+    assert early_response["Content-Language"] == language
+    cookie, rendered_cookie = (
+        early_response.cookies["csrftoken"],
+        rendered_response.cookies["csrftoken"],
+    )
+    assert {**cookie, "expires": None} == {**rendered_cookie, "expires": None}
+    # The page's token goes with the cookie it set: the sign-in goes through.
+    answer = browsers.client.post(
+        "/accounts/login/",
+        {"csrfmiddlewaretoken": token, "username": world.student_7a.username, "password": PASSWORD},
+    )
+    assert answer.status_code == 302
+
+
+@override_settings(ALLOWED_HOSTS=["testserver"])
+def test_the_early_sign_in_page_checks_the_host_and_leaves_signed_in_visits_alone(world):
+    browsers = _NewBrowsers()
+    for _ in range(2):  # kept, then early
+        assert browsers.visit()[1].status_code == 200
+    browsers.client.cookies.clear()
+    assert browsers.client.get("/accounts/login/", HTTP_HOST="elsewhere.example").status_code == 400
+    token = browsers.visit()[2]
+    answer = browsers.client.post(
+        "/accounts/login/",
+        {"csrfmiddlewaretoken": token, "username": world.student_7a.username, "password": PASSWORD},
+    )
+    assert answer.status_code == 302
+    assert browsers.client.get("/accounts/login/").status_code == 302  # signed in: onwards
 
 
 def test_the_kept_sign_in_page_shows_messages_and_banners(world, monkeypatch):
