@@ -4,6 +4,7 @@ students (accounts.gate.former_student) open only the pages registered for them.
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
@@ -111,6 +112,7 @@ class PlainSignInPageMiddleware:
         if self._common.process_request(request) is not None:  # a redirect: as usual
             return self.get_response(request)
         self._csrf.process_request(request)
+        request.user = AnonymousUser()  # what auth gives a browser without a session
         found = kept_plain_page(request)
         kept = self._kept.get(found[0]) if found else None
         if kept is None:
