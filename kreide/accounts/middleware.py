@@ -9,7 +9,6 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
-from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import redirect
 from django.urls import ResolverMatch, reverse
 from django.utils.cache import add_never_cache_headers
@@ -25,6 +24,7 @@ from kreide.accounts.gate import (
 )
 from kreide.accounts.views import kept_plain_page
 from kreide.core.errors import Refusal, refusal_response
+from kreide.core.middleware import LocaleMiddleware
 from kreide.core.navigation import fixed_url
 
 _ALWAYS_ALLOWED = ("/static/", "/i18n/", "/healthz", "/readyz", "/metrics", "/status")
