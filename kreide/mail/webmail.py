@@ -7,6 +7,7 @@ submission port and sending policy as Thunderbird would.
 from __future__ import annotations
 
 import email.header
+import email.message
 import email.policy
 import email.utils
 import re
@@ -196,7 +197,22 @@ def _text(value: bytes | str | None) -> str:
     raw = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     if "=?" not in raw:  # no encoded word (RFC 2047): the text as it is
         return raw
-    return str(email.header.make_header(email.header.decode_header(raw)))
+    parts = email.header.decode_header(raw)
+    try:
+        return str(email.header.make_header(parts))
+    except (LookupError, UnicodeDecodeError):
+        # A charset Python does not know: read as UTF-8, so one odd mail keeps the page.
+        return "".join(
+            part.decode("utf-8", "replace") if isinstance(part, bytes) else part
+            for part, _charset in parts
+        )
+
+
+def _content(part: email.message.EmailMessage) -> str:
+    try:
+        return part.get_content()
+    except LookupError:  # an unknown charset: the bytes as UTF-8, replacing what is not
+        return (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
 
 
 def _sender(envelope) -> str:
@@ -349,7 +365,7 @@ def _parse(uid: int, raw: bytes, show_images: bool) -> Message:
     html_part = parsed.get_body(preferencelist=("html",))
     html, blocked = ("", 0)
     if html_part is not None:
-        html, blocked = sanitise_html(html_part.get_content(), show_images)
+        html, blocked = sanitise_html(_content(html_part), show_images)
     attachments = [
         Attachment(
             index,
@@ -368,7 +384,7 @@ def _parse(uid: int, raw: bytes, show_images: bool) -> Message:
         date=_date(parsed.get("Date")),
         message_id=str(parsed.get("Message-ID", "")),
         references=str(parsed.get("References", "")),
-        text=text_part.get_content() if text_part is not None else "",
+        text=_content(text_part) if text_part is not None else "",
         html=html,
         blocked_images=blocked,
         attachments=attachments,

@@ -62,3 +62,15 @@ def test_plain_senders_are_read_here(value, shown):
 )
 def test_odd_senders_are_left_to_dovecots_envelope(value):
     assert webmail._plain_sender(value) is None
+
+
+def test_an_unknown_charset_is_read_as_utf8_not_an_error():
+    assert webmail._text(b"=?x-unknown?q?Gr=C3=BC=C3=9Fe?= aus Bonn") == "Grüße aus Bonn"
+    message = webmail._parse(
+        7,
+        b"From: a@example.org\r\nSubject: =?x-unknown?q?Hallo?=\r\n"
+        b"Content-Type: text/plain; charset=x-unknown\r\n\r\nSch\xc3\xb6ne Ferien \xff\r\n",
+        show_images=False,
+    )
+    assert message.subject == "Hallo"
+    assert message.text.startswith("Schöne Ferien \ufffd")
