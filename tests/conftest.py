@@ -17,6 +17,7 @@ from django.core.cache import cache, caches
 from django.utils import timezone
 
 from kreide.accounts.models import User
+from kreide.core import fragments
 from kreide.parents.models import ParentLink
 from kreide.schools.models import Group, Membership, School
 
@@ -104,7 +105,21 @@ def cache_reads(monkeypatch):
 
     monkeypatch.setattr(backend, "get", counted_get)
     monkeypatch.setattr(backend, "get_many", counted_get_many)
+    monkeypatch.setattr(fragments, "_read_at_once", _reading_at_once(reads))
     return reads
+
+
+def _reading_at_once(reads: list[tuple[str, list[str]]]):
+    """fragments' one round trip for versions and the entries Redis makes of them, as one
+    `get_many` of all the keys it read."""
+    read_at_once = fragments._read_at_once
+
+    def counted(client, prefix, keys, arguments):
+        values, entry_keys, entry_values = read_at_once(client, prefix, keys, arguments)
+        reads.append(("get_many", [*keys, *entry_keys]))
+        return values, entry_keys, entry_values
+
+    return counted
 
 
 @pytest.fixture

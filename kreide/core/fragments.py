@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import pickle
 import threading
 import time
 import weakref
@@ -50,6 +51,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models.signals import m2m_changed, post_save, pre_delete
 from django.http import HttpRequest, HttpResponse
+from django_redis.compressors.identity import IdentityCompressor
+from django_redis.serializers.pickle import PickleSerializer
 
 from kreide.core import pagecache
 
@@ -180,13 +183,119 @@ def _versions(keys: list[str]) -> dict[str, int]:
     return versions
 
 
-def prefetch_with_page(request: HttpRequest, scopes: Iterable[str], *, create: bool = True) -> None:
+def prefetch_with_page(
+    request: HttpRequest,
+    scopes: Iterable[str],
+    *,
+    create: bool = True,
+    entries: dict[str, list[str]] | None = None,
+) -> None:
     """`prefetch()` with the page's own keys (`kreide.core.pagecache`: the navigation's
     counts, the banners) in the same one round trip, handed to the page's `take()`s. Those
-    keys are read even with the fragment cache off: the page's parts `put()` and `peek()`."""
+    keys are read even with the fragment cache off: the page's parts `put()` and `peek()`.
+    `entries` (name → scopes, as for `prefetch_entries()`, their scopes read too): their
+    entries with the versions in that one round trip where the cache is Redis (Redis
+    makes their keys from the versions it reads), else in a second."""
     page_keys = pagecache.unfetched(request)
-    found = prefetch(scopes, create=create, also=page_keys)
+    scopes = [*scopes, *(scope for names in (entries or {}).values() for scope in names)]
+    found = _prefetch_at_once(scopes, entries, page_keys) if entries else None
+    if found is None:
+        found = prefetch(scopes, create=create, also=page_keys)
+        if entries:
+            prefetch_entries(entries)
+    elif create:
+        _versions(list(dict.fromkeys(_version_key(scope) for scope in scopes)))
+        memo = _memo.get() or {}
+        # The entries not read are those under a version set just now: none is cached.
+        for name, names in entries.items():
+            memo.setdefault(_entry_key(name, names, memo), _MISSING)
     pagecache.fetched(request, page_keys, found)
+
+
+# The versions (KEYS, then the page's other keys) and the entries made of them, as
+# `_entry_key()` makes them: ARGV is the key prefix, then per entry its name, its number of
+# scopes and for each the position of its version in KEYS and the scope. An entry with a
+# version missing is not read (it was never written under a version not yet set).
+_AT_ONCE = """
+local found = redis.call('MGET', unpack(KEYS))
+local prefix, keys, i = ARGV[1], {}, 2
+while i <= #ARGV do
+  local name, count, parts = ARGV[i], tonumber(ARGV[i + 1]), {}
+  for j = 1, count do
+    local version = found[tonumber(ARGV[i + 2 * j])]
+    if not version then parts = nil; break end
+    parts[j] = ARGV[i + 2 * j + 1] .. '@' .. version
+  end
+  if parts then keys[#keys + 1] = prefix .. 'frag:' .. name .. ':' .. table.concat(parts, ':') end
+  i = i + 2 + 2 * count
+end
+if #keys == 0 then return {found, keys, {}} end
+return {found, keys, redis.call('MGET', unpack(keys))}
+"""
+_at_once: list[Any] = []  # the script, registered with the first client that runs it
+
+
+def _prefetch_at_once(
+    scopes: list[str], entries: dict[str, list[str]], others: list[str]
+) -> dict[str, Any] | None:
+    """`prefetch(scopes, also=others)` and `prefetch_entries(entries)` in one round trip
+    (what was found of `others`), or None where that cannot be: not Redis (django-redis
+    with its default key function), outside a request, a version read already, a failure."""
+    memo = _memo.get()
+    client = getattr(cache, "client", None)
+    if not settings.FRAGMENT_CACHE_ENABLED or memo is None or not hasattr(client, "get_client"):
+        return None
+    prefix = client.make_key("")
+    keys = list(dict.fromkeys(_version_key(scope) for scope in scopes))
+    if not keys or client.make_key(keys[0]) != prefix + keys[0] or any(k in memo for k in keys):
+        return None
+    position = {key: index for index, key in enumerate(keys, 1)}  # Lua counts from 1
+    arguments: list[object] = [prefix]
+    for name, names in entries.items():
+        arguments += [name, len(names)]
+        for scope in names:
+            arguments += [position[_version_key(scope)], scope]
+    try:
+        values, entry_keys, entry_values = _read_at_once(
+            client, prefix, [*keys, *others], arguments
+        )
+    except Exception:  # the cache is only a saving: the two round trips then say so
+        logger.warning("fragment versions and entries at once failed", exc_info=True)
+        return None
+    decode = _decoder(client)
+    read = zip((*keys, *entry_keys), (*values[: len(keys)], *entry_values), strict=True)
+    memo.update((key, _MISSING if value is None else decode(value)) for key, value in read)
+    return {
+        key: decode(value)
+        for key, value in zip(others, values[len(keys) :], strict=True)
+        if value is not None
+    }
+
+
+def _read_at_once(
+    client: Any, prefix: str, keys: list[str], arguments: list[object]
+) -> tuple[list[bytes | None], list[str], list[bytes | None]]:
+    """The one round trip of `_AT_ONCE`: the values of `keys`, the entries' keys it made
+    (without `prefix`) and their values."""
+    redis = client.get_client(write=False)
+    if not _at_once:
+        _at_once.append(redis.register_script(_AT_ONCE))
+    values, entry_keys, entry_values = _at_once[0](
+        keys=[prefix + key for key in keys], args=arguments, client=redis
+    )
+    return values, [key.decode()[len(prefix) :] for key in entry_keys], entry_values
+
+
+def _decoder(client: Any) -> Callable[[bytes], Any]:
+    """django-redis's `decode` without its detours where values are plain pickles and
+    integers (its defaults): an integer is stored as its digits, a pickle starts with 0x80."""
+    if not (
+        type(client._serializer) is PickleSerializer
+        and type(client._compressor) is IdentityCompressor
+    ):
+        return client.decode
+    # What Kreide wrote into its own cache, as django-redis reads it.
+    return lambda value: pickle.loads(value) if value[:1] == b"\x80" else int(value)  # noqa: S301
 
 
 def prefetch_entries(scopes_of: dict[str, list[str]]) -> None:

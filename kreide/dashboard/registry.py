@@ -73,12 +73,9 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
         # Before the sections: they put() and peek() the page's keys.
         fragments.prefetch_with_page(
             request,
-            [
-                *(scope for s in sections if s.scopes for scope in s.scopes(request)),
-                *(scope for scopes in entries.values() for scope in scopes),
-            ],
+            [scope for s in sections if s.scopes for scope in s.scopes(request)],
+            entries=entries,
         )
-        fragments.prefetch_entries(entries)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")
     rendered: list[dict[str, Any]] = []
