@@ -136,21 +136,62 @@ class batch:
 
 
 def _write(held: dict[int | None, dict[str, Any]]) -> None:
-    """Every timeout's values in one pipeline (django-redis), else one set_many each."""
+    """Every timeout's values in one round trip (Redis: one script, a single command to
+    send and answer), else one set_many each."""
     client = getattr(cache, "client", None)
-    if not hasattr(client, "get_client"):
+    prefix = _plain_prefix(client)
+    if prefix is None or any(timeout is not None and timeout <= 0 for timeout in held):
         for timeout, values in held.items():
             cache.set_many(values, timeout)
         return
+    keys: list[str] = []
+    arguments: list[object] = []
+    for timeout, values in held.items():
+        milliseconds = "" if timeout is None else int(timeout * 1000)
+        for key, value in values.items():
+            keys.append(prefix + key)
+            arguments += [milliseconds, client.encode(value)]
     try:
-        # No MULTI/EXEC around them: each write stands alone (and is only a saving).
-        pipeline = client.get_client(write=True).pipeline(transaction=False)
-        for timeout, values in held.items():
-            for key, value in values.items():
-                client.set(key, value, timeout, client=pipeline)
-        pipeline.execute()
+        # No MULTI/EXEC semantics needed: each write stands alone (and is only a saving).
+        redis = client.get_client(write=True)
+        _script(redis, _SET_ALL)(keys=keys, args=arguments, client=redis)
     except Exception:  # the cache is only a saving, as with set_many's IGNORE_EXCEPTIONS
         logger.warning("fragment writes failed", exc_info=True)
+
+
+# Each key of KEYS set to its value; ARGV: per key its milliseconds to live ('' for none)
+# and its value as django-redis encodes it.
+_SET_ALL = """
+for i, key in ipairs(KEYS) do
+  local milliseconds, value = ARGV[2 * i - 1], ARGV[2 * i]
+  if milliseconds == '' then
+    redis.call('SET', key, value)
+  else
+    redis.call('SET', key, value, 'PX', milliseconds)
+  end
+end
+return #KEYS
+"""
+_scripts: dict[str, Any] = {}
+
+
+def _script(redis: Any, source: str) -> Any:
+    """The Lua script `source`, registered once a process (run by its SHA, loaded into a
+    Redis that does not know it yet)."""
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = redis.register_script(source)
+    return script
+
+
+def _plain_prefix(client: Any) -> str | None:
+    """What django-redis puts before each key (with its default key function), for a
+    script that names keys itself; None where the cache is not Redis or keys are made
+    otherwise."""
+    if not hasattr(client, "get_client"):
+        return None
+    prefix = client.make_key("")
+    return prefix if client.make_key("fragver:") == prefix + "fragver:" else None
 
 
 def prefetch(
@@ -232,7 +273,6 @@ end
 if #keys == 0 then return {found, keys, {}} end
 return {found, keys, redis.call('MGET', unpack(keys))}
 """
-_at_once: list[Any] = []  # the script, registered with the first client that runs it
 
 
 def _prefetch_at_once(
@@ -243,11 +283,11 @@ def _prefetch_at_once(
     with its default key function), outside a request, a version read already, a failure."""
     memo = _memo.get()
     client = getattr(cache, "client", None)
-    if not settings.FRAGMENT_CACHE_ENABLED or memo is None or not hasattr(client, "get_client"):
-        return None
-    prefix = client.make_key("")
+    prefix = _plain_prefix(client)
     keys = list(dict.fromkeys(_version_key(scope) for scope in scopes))
-    if not keys or client.make_key(keys[0]) != prefix + keys[0] or any(k in memo for k in keys):
+    if not settings.FRAGMENT_CACHE_ENABLED or memo is None or prefix is None or not keys:
+        return None
+    if any(key in memo for key in keys):
         return None
     position = {key: index for index, key in enumerate(keys, 1)}  # Lua counts from 1
     arguments: list[object] = [prefix]
@@ -278,9 +318,7 @@ def _read_at_once(
     """The one round trip of `_AT_ONCE`: the values of `keys`, the entries' keys it made
     (without `prefix`) and their values."""
     redis = client.get_client(write=False)
-    if not _at_once:
-        _at_once.append(redis.register_script(_AT_ONCE))
-    values, entry_keys, entry_values = _at_once[0](
+    values, entry_keys, entry_values = _script(redis, _AT_ONCE)(
         keys=[prefix + key for key in keys], args=arguments, client=redis
     )
     return values, [key.decode()[len(prefix) :] for key in entry_keys], entry_values

@@ -19,9 +19,12 @@ def unread(request: HttpRequest) -> dict[str, Any] | None:
     total = sum(m.unread for m in members)
     # The navigation's count (services.unread_total) is this sum: written with the
     # dashboard's other writes and handed to the page's round trip (which the dashboard
-    # made before the sections), it costs the page no query.
-    fragments.write({services.unread_key(user.pk): total}, services.UNREAD_SECONDS)
-    pagecache.put(request, services.unread_key(user.pk), total)
+    # made before the sections), it costs the page no query. A count that round trip found
+    # as it is stays as it is (expiring sooner: no older): no write.
+    key = services.unread_key(user.pk)
+    if pagecache.peek(request, key) != total:
+        fragments.write({key: total}, services.UNREAD_SECONDS)
+        pagecache.put(request, key, total)
     return {
         "rooms": [
             {"id": m.room_id, "title": services.room_title(m, partners), "unread": m.unread}

@@ -1,3 +1,4 @@
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -43,3 +44,20 @@ def test_dashboard_queries_bounded_by_number_of_groups(client_for, world, make_g
     after_one = join_new_groups(1, offset=0)
     assert join_new_groups(15, offset=1) <= after_one
     assert _dashboard_queries(client) == baseline
+
+
+def test_a_later_visit_writes_nothing_while_the_unread_count_is_as_cached(
+    client_for, world, monkeypatch
+):
+    from kreide.core import fragments
+    from kreide.messenger import services as messenger
+
+    client = client_for(world.student_7a)
+    client.get("/")  # the student's fragments and the navigation's count cached
+    writes = []
+    monkeypatch.setattr(fragments, "_write", writes.append)
+    client.get("/")
+    assert writes == []
+    cache.set(messenger.unread_key(world.student_7a.pk), 5)  # not what the rooms say
+    client.get("/")
+    assert writes == [{messenger.UNREAD_SECONDS: {messenger.unread_key(world.student_7a.pk): 0}}]
