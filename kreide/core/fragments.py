@@ -149,7 +149,7 @@ def _write(held: dict[int | None, dict[str, Any]]) -> None:
     for timeout, values in held.items():
         milliseconds = "" if timeout is None else int(timeout * 1000)
         for key, value in values.items():
-            keys.append(prefix + key)
+            keys.append(client.make_key(key))  # a CacheKey as it is (django-redis)
             arguments += [milliseconds, client.encode(value)]
     try:
         # No MULTI/EXEC semantics needed: each write stands alone (and is only a saving).
@@ -315,11 +315,12 @@ def _prefetch_at_once(
 def _read_at_once(
     client: Any, prefix: str, keys: list[str], arguments: list[object]
 ) -> tuple[list[bytes | None], list[str], list[bytes | None]]:
-    """The one round trip of `_AT_ONCE`: the values of `keys`, the entries' keys it made
+    """The one round trip of `_AT_ONCE`: the values of `keys` (made as django-redis makes
+    them: a CacheKey, another program's key, is taken as it is), the entries' keys it made
     (without `prefix`) and their values."""
     redis = client.get_client(write=False)
     values, entry_keys, entry_values = _script(redis, _AT_ONCE)(
-        keys=[prefix + key for key in keys], args=arguments, client=redis
+        keys=[client.make_key(key) for key in keys], args=arguments, client=redis
     )
     return values, [key.decode()[len(prefix) :] for key in entry_keys], entry_values
 
