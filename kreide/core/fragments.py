@@ -28,7 +28,8 @@ a `bump()` in the request updates what the request has seen. Nothing read is old
 request; a value read twice is the same object, so callers treat values as read-only.
 
 A page that knows its parts up front (the dashboard) reads all their versions and entries
-in two round trips (`prefetch`, `prefetch_entries`) and writes what was missing in one (`batch`).
+in two round trips (`prefetch`, `prefetch_entries`), with Redis in one (`prefetch_with_page`
+with `entries`), and writes what was missing in one (`batch`).
 
 KREIDE_FRAGMENT_CACHE=false turns caching off (the benchmark's naive configuration).
 """

@@ -4,9 +4,9 @@ A section's `context` gets the request and returns the template context, or None
 the section. It must cost a fixed number of queries whatever the user's number of classes
 or items (asserted in tests/dashboard). Its `entries` names the cached fragments `context`
 will read (name → scopes, as given to kreide/core/fragments.py), or its `scopes` only their
-scopes: the dashboard reads all sections' versions in one cache round trip (with the
-page's own keys, `kreide.core.pagecache`) and their entries in a second before the
-sections render, and writes what they computed anew in one round trip after them (a
+scopes: the dashboard reads all sections' versions (with the page's own keys,
+`kreide.core.pagecache`) and their entries before the sections render, in one cache round
+trip with Redis (else two), and writes what they computed anew in one round trip after them (a
 student's first visit of the day misses their own entries).
 
 A section whose markup is the same for many (a class's changes, a school's news) names
