@@ -119,6 +119,12 @@ class _BreakerMixin:
         except _FAILURES:
             breaker.failed()
             raise
+        except redis.exceptions.ResponseError:
+            # An error reply is an answer: the probe's handshake (CLIENT SETINFO, which a
+            # Redis before 7.2 refuses) must close the breaker, or the probe's own command
+            # is refused after it and the breaker never closes.
+            breaker.succeeded()
+            raise
         breaker.succeeded()
         return response
 

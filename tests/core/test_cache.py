@@ -3,6 +3,8 @@ failing Redis connection and the counters' fallback to the machine's file cache.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 import redis
 from django.core.cache import caches
@@ -11,6 +13,7 @@ from redis.sentinel import Sentinel
 from kreide.core import cache as kreide_cache
 from kreide.core.cache import (
     BreakerConnection,
+    BreakerConnectionPool,
     BreakerSentinelConnectionPool,
     CircuitBreaker,
     with_counters,
@@ -81,6 +84,23 @@ def test_an_unreachable_redis_is_not_asked_again_while_the_breaker_is_open(monke
         with pytest.raises(redis.exceptions.ConnectionError):
             client.get("key")
     assert len(attempts) == 1 and breaker.is_open
+
+
+def test_a_probe_that_reaches_redis_closes_the_breaker_and_is_served(settings, monkeypatch, clock):
+    """The probe's new connection asks the breaker; Redis answering its handshake (database
+    0: no SELECT; a Redis before 7.2 answers CLIENT SETINFO with an error) closes it, so
+    the probe's own command goes through instead of keeping the breaker open for good."""
+    url = urlsplit(settings.REDIS_URL or "")
+    if url.scheme != "redis":
+        pytest.skip("needs a plain redis:// server")
+    breaker = CircuitBreaker(5)
+    monkeypatch.setattr(kreide_cache, "breaker", breaker)
+    breaker.failed()
+    clock.now += 5
+    pool = BreakerConnectionPool(host=url.hostname, port=url.port or 6379, db=0)
+    assert redis.Redis(connection_pool=pool).ping()
+    assert not breaker.is_open
+    pool.disconnect()
 
 
 def test_counters_go_to_the_local_cache_while_redis_is_away(settings, monkeypatch):
