@@ -33,7 +33,8 @@ def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
 
 
 def dashboard_section(request: HttpRequest) -> dict | None:
-    """Today's lessons of the user's classes, at most 8: from the fragment cache."""
+    """Today's lessons of the user's classes (one still running from yesterday among them),
+    at most 8: from the fragment cache."""
     user = request.user
     state = services.cached_state(request, keep=True)
     if user.school_id is None or state == "unconfigured":

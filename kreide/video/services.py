@@ -147,10 +147,12 @@ def lesson_scopes(lesson: VideoLesson) -> list[str]:
 
 
 def _lessons_between(school_id: int, start: datetime, end: datetime):
-    # Cached for every student of the class: never with the room's secret.
+    # Every lesson running between start and end, also one begun before start (23:30 to
+    # 00:30 stays on the new day's list until it ends). Cached for every student of the
+    # class: never with the room's secret.
     return (
         VideoLesson.objects.for_school(school_id)
-        .filter(starts_at__gte=start, starts_at__lt=end)
+        .filter(starts_at__lt=end, ends_at__gt=start)
         .select_related("group")
         .defer("room_secret")
         .order_by("starts_at", "pk")
@@ -191,9 +193,10 @@ def day_fragments(user: User, group_ids, day_start: datetime) -> dict[str, list[
 
 
 def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLesson]:
-    """What `lessons_for(user, joinable=True)` finds starting on the day from `day_start`
-    (local midnight), sorted by start, from the fragment cache; `group_ids` are all the
-    user's groups. Status and end are for the caller to check at reading time."""
+    """What `lessons_for(user, joinable=True)` finds running on the day from `day_start`
+    (local midnight; one begun the evening before among them), sorted by start, from the
+    fragment cache; `group_ids` are all the user's groups. Status and end are for the
+    caller to check at reading time."""
     school_id = user.school_id
     names = _day_names(user, group_ids, day_start)
 

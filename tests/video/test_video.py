@@ -312,6 +312,28 @@ def test_a_lesson_just_after_midnight_shows_on_the_dashboard_when_its_day_begins
     assert shows(client.get("/").content, "Bio")
 
 
+def test_a_lesson_running_past_midnight_stays_on_the_dashboard_until_it_ends(
+    world, client_for, local_clock
+):
+    local_clock(time(23, 0))
+    services.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Bio",
+        starts_at=timezone.now() + timedelta(minutes=30),
+        minutes=60,
+    )  # 23:30 to 00:30
+    client = client_for(world.student_7a)
+    local_clock(time(23, 40))
+    assert shows(client.get("/").content, "Bio")
+    local_clock(time(0, 10), days=1)
+    # Yesterday's lesson, still running: listed on the new day, its join button with it.
+    page = client.get("/").content.decode()
+    assert shows(page, "Bio") and "Beitreten" in page
+    local_clock(time(0, 31), days=1)
+    assert not shows(client.get("/").content, "Bio")  # ended
+
+
 def test_browser_libraries_come_from_debian(client_for, world):
     client = client_for(world.student_7a)
     response = client.get("/video/lib/janus.js")
