@@ -66,15 +66,12 @@ def _page_fragments(request: HttpRequest, task_id: int | None) -> dict[str, list
     return needed
 
 
-def _scopes(needed: dict[str, list[str]]) -> list[str]:
-    return [scope for scopes in needed.values() for scope in scopes]
-
-
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_student:
-        fragments.prefetch_with_page(request, _scopes(_page_fragments(request, None)))
+        # The class's task lists: versions and entries with the page's keys, one round trip.
+        fragments.prefetch_with_page(request, [], entries=_page_fragments(request, None))
     if user.is_teacher:
         tasks = services.teacher_task_list(user)
         can_create = access.taught_groups(user).exists()
@@ -149,11 +146,11 @@ def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.user.is_student:
-        # The class's task lists and the task's worksheets: their versions in one round
-        # trip, their entries in another (only read: the address may name no task).
-        needed = _page_fragments(request, pk)
-        fragments.prefetch_with_page(request, _scopes(needed), create=False)
-        fragments.prefetch_entries(needed)
+        # The class's task lists and the task's worksheets: their versions and entries with
+        # the page's keys in one round trip (only read: the address may name no task).
+        fragments.prefetch_with_page(
+            request, [], create=False, entries=_page_fragments(request, pk)
+        )
     task, manages = _task(request, pk, cached=True)
     if manages:
         return _overview(request, task)

@@ -200,6 +200,18 @@ def test_student_pages_cost_a_fixed_number_of_queries(
         _dashboard(client)
 
 
+def _fragment_trips(cache_reads) -> list[list[str]]:
+    """The round trips that read fragments' versions or entries."""
+    return [keys for _kind, keys in cache_reads if any(k.startswith("frag") for k in keys)]
+
+
+def _with_redis() -> bool:
+    """Redis makes the entries' keys from the versions it reads: one round trip for both."""
+    from kreide.core import fragments
+
+    return hasattr(getattr(fragments.cache, "client", None), "get_client")
+
+
 def test_a_task_page_reads_its_cached_parts_with_the_pages_keys(
     world, task, client_for, cache_reads
 ):
@@ -210,17 +222,22 @@ def test_a_task_page_reads_its_cached_parts_with_the_pages_keys(
     cache_reads.clear()
     assert _detail(client, task) == 200
     # The class's task lists' and the worksheets' versions come with the page's other keys
-    # (the banners', the navigation's) in one round trip, all their entries in a second.
+    # (the banners', the navigation's) in one round trip, their entries in the same one
+    # with Redis, else in a second.
     versions = {f"fragver:task:{task.pk}:attachments", f"fragver:group:{world.class_7a.pk}:tasks"}
     with_versions = [keys for _kind, keys in cache_reads if versions & set(keys)]
     assert len(with_versions) == 1 and versions | {INCIDENTS_KEY} <= set(with_versions[0])
-    entries = [keys for _kind, keys in cache_reads if any(k.startswith("frag:") for k in keys)]
+    trips = _fragment_trips(cache_reads)
+    assert len(trips) == (1 if _with_redis() else 2), cache_reads
+    entries = [keys for keys in trips if any(k.startswith("frag:") for k in keys)]
     assert len(entries) == 1, cache_reads
     assert any(key.startswith(f"frag:tasks:attachments:{task.pk}:") for key in entries[0])
     assert any(key.startswith(f"frag:tasks:{world.school.pk}:group:") for key in entries[0])
 
 
-def test_the_task_list_reads_its_versions_with_the_pages_keys(world, task, client_for, cache_reads):
+def test_the_task_list_reads_its_cached_parts_with_the_pages_keys(
+    world, task, client_for, cache_reads
+):
     from kreide.status.services import INCIDENTS_KEY
 
     client = client_for(world.student_7a)
@@ -230,6 +247,12 @@ def test_the_task_list_reads_its_versions_with_the_pages_keys(world, task, clien
     version = f"fragver:group:{world.class_7a.pk}:tasks"
     with_version = [keys for _kind, keys in cache_reads if version in keys]
     assert len(with_version) == 1 and INCIDENTS_KEY in with_version[0]
+    # The class's task list's entry: with Redis in that same round trip.
+    trips = _fragment_trips(cache_reads)
+    assert len(trips) == (1 if _with_redis() else 2), cache_reads
+    entries = [keys for keys in trips if any(k.startswith("frag:") for k in keys)]
+    assert len(entries) == 1, cache_reads
+    assert any(key.startswith(f"frag:tasks:{world.school.pk}:group:") for key in entries[0])
 
 
 def test_a_task_address_naming_no_task_leaves_no_version_behind(world, task, client_for):
