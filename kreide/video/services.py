@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 HEALTH_KEY = "video:health"
 CHAT_PAGE = 50
+# The form offers up to four hours; the day's list relies on no lesson being longer.
+LONGEST_LESSON_MINUTES = 240
+LONGEST_LESSON = timedelta(minutes=LONGEST_LESSON_MINUTES)
 
 
 def _stale_after() -> timedelta:
@@ -146,13 +149,14 @@ def lesson_scopes(lesson: VideoLesson) -> list[str]:
     return [group_lessons_scope(lesson.group_id), teacher_lessons_scope(lesson.teacher_id)]
 
 
-def _lessons_between(school_id: int, start: datetime, end: datetime):
+def _lessons_between(school_id: int, earliest: datetime, start: datetime, end: datetime):
     # Every lesson running between start and end, also one begun before start (23:30 to
-    # 00:30 stays on the new day's list until it ends). Cached for every student of the
-    # class: never with the room's secret.
+    # 00:30 stays on the new day's list until it ends); `earliest` (start less the longest
+    # lesson) lets the (group, starts_at) index bound the rows from both sides.
+    # Cached for every student of the class: never with the room's secret.
     return (
         VideoLesson.objects.for_school(school_id)
-        .filter(starts_at__lt=end, ends_at__gt=start)
+        .filter(starts_at__gte=earliest, starts_at__lt=end, ends_at__gt=start)
         .select_related("group")
         .defer("room_secret")
         .order_by("starts_at", "pk")
@@ -161,14 +165,14 @@ def _lessons_between(school_id: int, start: datetime, end: datetime):
 
 # A day's lessons for lessons_of_day(), the SQL built once per process (and group count).
 _GROUPS_LESSONS = PreparedQuery(
-    lambda school_id, start, end, group_ids: _lessons_between(school_id, start, end).filter(
-        group_id__in=group_ids
-    )
+    lambda school_id, earliest, start, end, group_ids: _lessons_between(
+        school_id, earliest, start, end
+    ).filter(group_id__in=group_ids)
 )
 _OWN_LESSONS = PreparedQuery(
-    lambda school_id, start, end, teacher_id: _lessons_between(school_id, start, end).filter(
-        teacher_id=teacher_id
-    )
+    lambda school_id, earliest, start, end, teacher_id: _lessons_between(
+        school_id, earliest, start, end
+    ).filter(teacher_id=teacher_id)
 )
 
 
@@ -202,7 +206,7 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
 
     def load(missing: list[str]) -> dict[str, list[VideoLesson]]:
         # One query for the missing groups, one for the user's own lessons.
-        day = (school_id, day_start, day_start + timedelta(days=1))
+        day = (school_id, day_start - LONGEST_LESSON, day_start, day_start + timedelta(days=1))
         values: dict[str, list[VideoLesson]] = {}
         groups = {names[name]: name for name in missing if names[name] is not None}
         if groups:
@@ -235,6 +239,8 @@ def create_lesson(
     join_opens_at: datetime | None = None,
 ) -> VideoLesson:
     """Schedule a lesson, or (without `starts_at`) start it right away."""
+    if not 0 < minutes <= LONGEST_LESSON_MINUTES:
+        raise ValueError(f"a lesson lasts 1 to {LONGEST_LESSON_MINUTES} minutes, not {minutes}")
     if not access.groups_for_teaching(actor).filter(pk=group.pk).exists():
         raise PermissionDenied
     now = timezone.now()

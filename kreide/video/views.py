@@ -63,7 +63,10 @@ class LessonForm(forms.Form):
         widget=DateTimeInput(),
     )
     minutes = forms.IntegerField(
-        min_value=5, max_value=240, initial=45, label=gettext_lazy("Duration (minutes)")
+        min_value=5,
+        max_value=services.LONGEST_LESSON_MINUTES,
+        initial=45,
+        label=gettext_lazy("Duration (minutes)"),
     )
     classroom_mode = forms.BooleanField(
         required=False,

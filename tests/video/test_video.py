@@ -334,6 +334,30 @@ def test_a_lesson_running_past_midnight_stays_on_the_dashboard_until_it_ends(
     assert not shows(client.get("/").content, "Bio")  # ended
 
 
+def test_the_longest_lesson_runs_into_the_next_day_and_no_lesson_is_longer(
+    world, client_for, local_clock
+):
+    # The day's list looks back by the longest lesson only: a longer one is refused.
+    local_clock(time(20, 0))
+    with pytest.raises(ValueError):
+        services.create_lesson(
+            world.teacher_7a,
+            group=world.class_7a,
+            title="Zu lang",
+            starts_at=timezone.now(),
+            minutes=services.LONGEST_LESSON_MINUTES + 1,
+        )
+    services.create_lesson(
+        world.teacher_7a,
+        group=world.class_7a,
+        title="Nachtwanderung",
+        starts_at=timezone.now() + timedelta(minutes=1),
+        minutes=services.LONGEST_LESSON_MINUTES,
+    )  # 20:01 to 00:01
+    local_clock(time(0, 0, 30), days=1)
+    assert shows(client_for(world.student_7a).get("/").content, "Nachtwanderung")
+
+
 def test_browser_libraries_come_from_debian(client_for, world):
     client = client_for(world.student_7a)
     response = client.get("/video/lib/janus.js")
