@@ -136,13 +136,24 @@ class _CountingCache:
         return getattr(self._cache, name)
 
 
-def test_a_dashboard_reads_each_version_and_entry_once(client_for, world, monkeypatch):
-    client = client_for(world.student_7a)
-    client.get("/")  # warm: the fragments are cached
+def _reads_counted(monkeypatch) -> _CountingCache:
+    """fragments.cache wrapped to record what each round trip asks for."""
     counting = _CountingCache(fragments.cache)
     monkeypatch.setattr(fragments, "cache", counting)
     counting.counting_at_once(monkeypatch)
+    return counting
+
+
+def _dashboard_again(client, monkeypatch) -> _CountingCache:
+    """The dashboard's second visit (its fragments cached by the first), counted."""
+    client.get("/")
+    counting = _reads_counted(monkeypatch)
     assert client.get("/").status_code == 200
+    return counting
+
+
+def test_a_dashboard_reads_each_version_and_entry_once(client_for, world, monkeypatch):
+    counting = _dashboard_again(client_for(world.student_7a), monkeypatch)
     # The calendar's free days and its events both depend on the school's calendar scope.
     assert counting.asked.count(f"fragver:school:{world.school.pk}:calendar") == 1
     assert len(counting.asked) == len(set(counting.asked))
@@ -160,12 +171,7 @@ def test_with_redis_a_dashboard_reads_versions_and_entries_in_one_round_trip(
 ):
     if not hasattr(getattr(fragments.cache, "client", None), "get_client"):
         pytest.skip("Redis makes the entries' keys from the versions it reads")
-    client = client_for(world.student_7a)
-    client.get("/")  # warm: the fragments are cached
-    counting = _CountingCache(fragments.cache)
-    monkeypatch.setattr(fragments, "cache", counting)
-    counting.counting_at_once(monkeypatch)
-    assert client.get("/").status_code == 200
+    counting = _dashboard_again(client_for(world.student_7a), monkeypatch)
     [trip] = [keys for keys in counting.trips if any(k.startswith("frag") for k in keys)]
     school, group = world.school.pk, world.class_7a.pk
     assert f"fragver:group:{group}:tasks" in trip
@@ -177,9 +183,7 @@ def test_a_first_visit_reads_the_sections_entries_at_once_and_writes_them_at_onc
 ):
     client_for(make_user(world.school, "student", groups=(world.class_7a,))).get("/")
     client = client_for(world.student_7a)
-    counting = _CountingCache(fragments.cache)
-    monkeypatch.setattr(fragments, "cache", counting)
-    counting.counting_at_once(monkeypatch)
+    counting = _reads_counted(monkeypatch)
     writes = []
     monkeypatch.setattr(fragments, "_write", lambda held: writes.append(held))
     monkeypatch.setattr(counting, "set_many", lambda *args: pytest.fail(f"set_many{args}"))
