@@ -335,10 +335,12 @@ def _world_writable_above(path: Path) -> bool:
 def write_dkim_domains(mail: MailLayout) -> bool:
     """The school domains OpenDKIM signs for, from Kreide's schools; True if changed."""
     target = mail.config_dir / "dkim-domains"
-    wanted = "".join(f"{domain}\n" for domain in services.all_domains())
+    # OpenDKIM wants a non-empty set; compared as written, or no school meant a restart
+    # of OpenDKIM on every round of `kreide mail-start`.
+    wanted = "".join(f"{domain}\n" for domain in services.all_domains()) or "invalid.\n"
     if target.exists() and target.read_text() == wanted:
         return False
-    target.write_text(wanted or "invalid.\n")  # OpenDKIM wants a non-empty set
+    target.write_text(wanted)
     return True
 
 
@@ -440,6 +442,11 @@ class MailServers:
 
     def postfix_running(self) -> bool:
         """By Postfix's own PID file: `postfix start-fg` may hand over to its master."""
+        # Outside PID 1, start-fg's script waits for its master in the foreground: while it
+        # runs, so does Postfix. `postfix status` (a shell script, ~25 ms of CPU) only
+        # when it is gone, so the supervisor's idle check is no fork every 5 seconds.
+        if self.postfix is not None and self.postfix.poll() is None:
+            return True
         return (
             subprocess.run(
                 [POSTFIX, "-c", str(self.mail.postfix_dir), "status"],

@@ -233,6 +233,15 @@ def test_every_mailbox_has_the_configured_quota(mail, world, settings):
     assert f"STORAGE 0 {settings.MAIL_QUOTA_MB * 1024}".encode() in quotas[0]
 
 
+def test_a_running_postfix_is_known_without_a_fork(mail_servers, monkeypatch):
+    """The supervisor asks every few seconds: while start-fg waits for its master, no
+    `postfix status` script runs."""
+    forks = []
+    monkeypatch.setattr(process.subprocess, "run", lambda *args, **kwargs: forks.append(args))
+    assert mail_servers.postfix_running()
+    assert forks == []
+
+
 def test_the_webmails_own_port_listens_on_loopback_only():
     """An operator may set KREIDE_MAIL_HOST to a public address; the webmail's port, where
     Dovecot reuses its processes, stays on loopback (127.0.0.2 stands in for the public

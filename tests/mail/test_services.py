@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kreide.mail import lookup, services
+from kreide.mail import lookup, process, services
 from kreide.mail.models import MailPolicy
 from kreide.mail.services import MailList, address_of, resolve
 from kreide.schools.models import Group
@@ -171,3 +171,14 @@ def test_lookups_cost_a_bounded_number_of_queries(world, django_assert_max_num_q
         lookup.policy_answer(
             {"sasl_username": student, "sender": student, "recipient": address_of(world.student_7b)}
         )
+
+
+@pytest.mark.parametrize("schools", [0, 1])
+def test_dkim_domains_change_only_with_the_schools(schools, request, tmp_path):
+    """`kreide mail-start` restarts OpenDKIM when they change: not on every round."""
+    if schools:
+        request.getfixturevalue("school")
+    mail = process.layout(tmp_path / "mail", base=40000)
+    mail.config_dir.mkdir(parents=True)
+    assert process.write_dkim_domains(mail)
+    assert not process.write_dkim_domains(mail)

@@ -68,6 +68,26 @@ def test_mail_start_supervises_the_servers(world, settings):
         client = imaplib.IMAP4(mail.host, mail.ports.imap, timeout=10)
         client.login(address_of(world.classmate_7a), PASSWORD)
         client.logout()
+
+        # Postfix's master gone: start-fg's script ends with it, `postfix status` agrees,
+        # and Postfix is started again.
+        pid_file = mail.root / "postfix-queue" / "pid" / "master.pid"
+
+        def master_pid() -> int | None:
+            try:  # rewritten while Postfix starts
+                return int(pid_file.read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                return None
+
+        master = master_pid()
+        os.kill(master, signal.SIGKILL)
+        assert wait_until(lambda: not process.answers(mail.host, mail.ports.submission), 10)
+        assert wait_until(
+            lambda: (
+                master_pid() not in (None, master)
+                and process.answers(mail.host, mail.ports.submission)
+            )
+        )
     finally:
         command.send_signal(signal.SIGTERM)
         command.wait(timeout=60)
