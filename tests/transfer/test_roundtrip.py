@@ -51,6 +51,9 @@ def demo_school(db, blob_store, monkeypatch):
     return school
 
 
+# Multi-process (two `kreide import` subprocesses) and ~40 s: run once, in the PostgreSQL
+# run (its origin is then PostgreSQL; the SQLite leg is the same).
+@pytest.mark.slow
 def test_demo_school_moves_sqlite_postgres_sqlite_without_a_byte_lost(
     demo_school, fresh_pg_database, tmp_path
 ):
