@@ -12,8 +12,18 @@ import html
 import secrets
 from collections.abc import Callable, Hashable
 
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
+from kreide.core.navigation import urls_of_request
+
+
+def shown_in() -> tuple[str, ...]:
+    """What kept markup shows besides its own values, part of every key: texts and dates
+    in the request's language and time zone, links under its URLconf and script prefix."""
+    return (get_language(), timezone.get_current_timezone_name(), *urls_of_request())
 
 
 class KeptMarkup:

@@ -27,12 +27,11 @@ from typing import Any
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
 from django.utils.functional import lazy
 from django.utils.safestring import SafeString
 
 from kreide.core import fragments
-from kreide.core.kept import KeptMarkup
+from kreide.core.kept import KeptMarkup, shown_in
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
     rendered: list[dict[str, Any]] = []
     csrf_token = _lazy_token(request)
     # What a kept section's markup is kept for besides what it shows: the same all page long.
-    shown_in = (translation.get_language(), timezone.get_current_timezone_name())
+    page_shown_in = shown_in()
     for section in sections:
         try:
             context = section.context(request)
@@ -89,30 +88,27 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
                 continue
             item = {"section": section, "failed": False, **context}
             if section.kept:
-                item["html"] = _markup(section, item, shown_in, csrf_token)
+                item["html"] = _markup(section, item, page_shown_in, csrf_token)
         except Exception:  # one broken module must not take the dashboard down
             logger.exception("dashboard section failed", extra={"section": section.key})
             rendered.append({"section": section, "failed": True})
             continue
         if "html" in item and rendered and "html" in rendered[-1]:
-            # Kept markup next to kept markup: one pass of the page's loop for both, with
-            # the whitespace the loop puts between two of its items.
-            rendered[-1] = {"html": rendered[-1]["html"] + _BETWEEN + item["html"]}
+            # Kept markup next to kept markup: one pass of the page's loop for both (the
+            # loop puts nothing between its items).
+            rendered[-1] = {"html": rendered[-1]["html"] + item["html"]}
         else:
             rendered.append(item)
     return rendered
 
 
-_BETWEEN = SafeString("\n  \n  ")  # dashboard/home.html's loop: after an item, before the next
-
-
 def _markup(
-    section: Section, item: dict[str, Any], shown_in: tuple[str, str], csrf_token: str
+    section: Section, item: dict[str, Any], page_shown_in: tuple[str, ...], csrf_token: str
 ) -> SafeString:
-    """The section's markup, kept per what it shows (`Section.kept`) in a language and
-    time zone (`shown_in`)."""
+    """The section's markup, kept per what it shows (`Section.kept`) and where
+    (`kept.shown_in()`)."""
     return _kept.get(
-        (section.key, shown_in, section.kept(item)),
+        (section.key, page_shown_in, section.kept(item)),
         lambda stand_ins: render_to_string("dashboard/section.html", {"item": item, **stand_ins}),
         csrf_token=csrf_token,
     )

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from kreide.accounts.models import User
 from kreide.core import fragments, pagecache
 from kreide.core.admission import heavy
-from kreide.core.kept import KeptMarkup
+from kreide.core.kept import KeptMarkup, shown_in
 from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
 from kreide.schools.models import Group, School
 from kreide.timetable import calendars, importing, plans, services
@@ -237,7 +237,7 @@ def _kept(
         timezone.localdate(),
         day,
         viewer,
-        translation.get_language(),
+        *shown_in(),
         int(time.monotonic() // _KEPT_SECONDS),
     )
     return _KEPT.get(key, render_markup)

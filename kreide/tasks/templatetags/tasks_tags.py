@@ -4,15 +4,13 @@ from decimal import Decimal
 from functools import partial
 
 from django import template
-from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from kreide.core.kept import KeptMarkup
-from kreide.core.navigation import urls_of_request
+from kreide.core.kept import KeptMarkup, shown_in
 from kreide.tasks.forms import TextForm
 
 register = template.Library()
@@ -63,9 +61,7 @@ _KEPT = KeptMarkup(("csrf_token", "text", "my_submission"), limit=512)
 def _student_task_key(context: template.Context) -> tuple:
     task = context["task"]
     return (
-        get_language(),
-        timezone.get_current_timezone(),
-        *urls_of_request(),
+        *shown_in(),
         bool(context["refusal"]),
         # Without a submission, its part is kept with the state it shows.
         context["state"] if context["submission"] is None else None,
@@ -126,9 +122,7 @@ def student_task_row(context: template.Context) -> SafeString:
     """The row of `task` (the loop's) in a student's task list, kept (see `_ROWS`)."""
     task = context["task"]
     key = (
-        get_language(),
-        timezone.get_current_timezone(),
-        *urls_of_request(),
+        *shown_in(),
         task.pk,
         task.title,
         task.due_at,
