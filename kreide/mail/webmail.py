@@ -155,11 +155,10 @@ def folders(client: IMAPClient) -> list[Folder]:
             found.append(Folder(decode_utf7(name), int(plain["unseen"]), int(plain["messages"])))
         elif line is not None:
             others.append(line)
-    found += [
-        Folder(_folder_name(name), counts[b"UNSEEN"], counts[b"MESSAGES"])
-        for name, items in (chunk(parse_response(others), 2) if others else ())
-        for counts in (dict(chunk(items, 2)),)
-    ]
+    if others:
+        for name, items in chunk(parse_response(others), 2):
+            counts = dict(chunk(items, 2))
+            found.append(Folder(_folder_name(name), counts[b"UNSEEN"], counts[b"MESSAGES"]))
     return sorted(found, key=lambda folder: (SPECIAL.get(folder.name, 9), folder.name.lower()))
 
 
