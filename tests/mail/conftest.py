@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -138,3 +139,35 @@ def delivered(mail, user, subject: str, wait: float = 20.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.2)
+
+
+@dataclass
+class ImapTraffic:
+    """The IMAP connections opened and commands sent in this test (each command as its
+    name, or its first two words: `UID FETCH`)."""
+
+    connections: list[tuple] = field(default_factory=list)
+    commands: list[list[bytes]] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.connections.clear()
+        self.commands.clear()
+
+
+@pytest.fixture
+def imap_traffic(monkeypatch) -> ImapTraffic:
+    traffic = ImapTraffic()
+    connect, send = imaplib.IMAP4.open, imaplib.IMAP4.send
+
+    def counted_open(self, *args, **kwargs):
+        traffic.connections.append(args)
+        return connect(self, *args, **kwargs)
+
+    def counted_send(self, data: bytes):
+        if data.startswith(self.tagpre):  # a command's first line, not a literal
+            traffic.commands.append(data.split()[1:3])
+        return send(self, data)
+
+    monkeypatch.setattr(imaplib.IMAP4, "open", counted_open)
+    monkeypatch.setattr(imaplib.IMAP4, "send", counted_send)
+    return traffic

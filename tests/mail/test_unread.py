@@ -5,7 +5,6 @@ with no IMAP connection; without that key, or with Redis away, an IMAP STATUS as
 
 from __future__ import annotations
 
-import imaplib
 import smtplib
 import uuid
 
@@ -28,20 +27,6 @@ def with_servers(test):
     for mark in (needs_servers, pytest.mark.slow, pytest.mark.django_db(transaction=True)):
         test = mark(test)
     return test
-
-
-@pytest.fixture
-def imap_connections(monkeypatch) -> list[tuple]:
-    """The IMAP connections Kreide opens (the webmail's and the unread count's)."""
-    opened: list[tuple] = []
-    connect = imaplib.IMAP4.open
-
-    def counted(self, *args, **kwargs):
-        opened.append(args)
-        return connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(imaplib.IMAP4, "open", counted)
-    return opened
 
 
 def deliver(mail, user, subject: str) -> None:
@@ -67,7 +52,7 @@ def shown(count: int) -> str:
 @with_servers
 @with_redis
 def test_a_delivered_mail_is_counted_without_imap(
-    mail, world, client_for, imap_connections, cache_reads
+    mail, world, client_for, imap_traffic, cache_reads
 ):
     student = world.teacher_7a
     before = imap_unseen(student)
@@ -78,11 +63,11 @@ def test_a_delivered_mail_is_counted_without_imap(
     # Dovecot's LMTP process wrote the new count into Redis (its write is asynchronous).
     assert wait_until(lambda: cache.get(key) == before + 1, 10), cache.get(key)
 
-    imap_connections.clear()
+    imap_traffic.clear()
     cache_reads.clear()
     page = client_for(student).get(reverse("dashboard:home")).content.decode()
     assert shown(before + 1) in page
-    assert imap_connections == []
+    assert imap_traffic.connections == []
     # Read with the page's other keys, in its one round trip, not on its own.
     with_key = [keys for kind, keys in cache_reads if key in keys]
     assert len(with_key) == 1 and len(with_key[0]) > 1, cache_reads
@@ -110,7 +95,7 @@ def test_reading_a_mail_in_the_webmail_lowers_the_count(mail, world, client_for)
 
 @with_servers
 @with_redis
-def test_a_mailbox_without_a_count_asks_imap_once(mail, world, client_for, imap_connections):
+def test_a_mailbox_without_a_count_asks_imap_once(mail, world, client_for, imap_traffic):
     """A mailbox unchanged since before Dovecot wrote counts has no key: one STATUS, whose
     answer is kept as Dovecot's key would be (never over a count Dovecot wrote since)."""
     student = world.student_7a
@@ -119,20 +104,20 @@ def test_a_mailbox_without_a_count_asks_imap_once(mail, world, client_for, imap_
     cache.delete(key)
     client = client_for(student)
 
-    imap_connections.clear()
+    imap_traffic.clear()
     assert shown(unseen) in client.get(reverse("dashboard:home")).content.decode()
-    assert len(imap_connections) == 1
+    assert len(imap_traffic.connections) == 1
     assert cache.get(key) == unseen
     assert cache.ttl(key) > webmail.UNREAD_CACHE_SECONDS  # kept as long as Dovecot's
 
-    imap_connections.clear()
+    imap_traffic.clear()
     assert shown(unseen) in client.get(reverse("dashboard:home")).content.decode()
-    assert imap_connections == []
+    assert imap_traffic.connections == []
 
 
 @with_servers
 def test_with_redis_away_the_count_comes_from_imap(
-    mail, world, client_for, imap_connections, monkeypatch
+    mail, world, client_for, imap_traffic, monkeypatch
 ):
     teacher = world.teacher_7a
     deliver(mail, teacher, f"Ohne Redis {uuid.uuid4().hex[:6]}")
@@ -145,11 +130,11 @@ def test_with_redis_away_the_count_comes_from_imap(
     away.failed()
     monkeypatch.setattr(kreide_cache, "breaker", away)
 
-    imap_connections.clear()
+    imap_traffic.clear()
     dashboard = client.get(reverse("dashboard:home"))
     assert dashboard.status_code == 200
     assert shown(unseen) in dashboard.content.decode()
-    assert len(imap_connections) >= 1
+    assert len(imap_traffic.connections) >= 1
     inbox = client.get(reverse("mail:inbox"))
     assert inbox.status_code == 200
     assert "Ohne Redis" in inbox.content.decode()

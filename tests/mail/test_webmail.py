@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import imaplib
 import json
 import smtplib
 import uuid
@@ -54,7 +53,7 @@ def test_inbox_lists_mail_and_counts_unread(mail, world, client_for):
     assert "ungelesen" in dashboard
 
 
-def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypatch):
+def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, imap_traffic):
     """LOGIN, one LIST with every folder's counts, EXAMINE, SORT, FETCH, LOGOUT on one
     connection; the capabilities from Dovecot's greeting and LOGIN's answer (before: 14
     commands, the folders listed twice, a STATUS for each, imaplib's CAPABILITY on
@@ -62,20 +61,8 @@ def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, monkeypat
     title = f"Runde {uuid.uuid4().hex[:6]}"
     deliver(mail, world.teacher_7a, title)
     client = client_for(world.teacher_7a)
-    connections, commands = [], []
-    connect, send = imaplib.IMAP4.open, imaplib.IMAP4.send
-
-    def counted_open(self, *args, **kwargs):
-        connections.append(args)
-        return connect(self, *args, **kwargs)
-
-    def counted_send(self, data: bytes):
-        if data.startswith(self.tagpre):  # a command's first line, not a literal
-            commands.append(data.split()[1:3])
-        return send(self, data)
-
-    monkeypatch.setattr(imaplib.IMAP4, "open", counted_open)
-    monkeypatch.setattr(imaplib.IMAP4, "send", counted_send)
+    imap_traffic.clear()  # the delivery's check
+    connections, commands = imap_traffic.connections, imap_traffic.commands
     page = client.get(reverse("mail:inbox")).content.decode()
 
     assert title in page
@@ -395,21 +382,13 @@ def test_the_list_shows_what_envelope_showed(mail, world):
     assert by_subject["Roh ä"][0] == "Hans Comment"
 
 
-def test_a_page_of_plain_senders_is_one_fetch(mail, world, monkeypatch):
+def test_a_page_of_plain_senders_is_one_fetch(mail, world, imap_traffic):
     """Only a sender the list cannot read from its plain shape costs a second FETCH
     (ENVELOPE, for that row alone)."""
     title = f"Ein Abruf {uuid.uuid4().hex[:6]}"
     deliver(mail, world.teacher_7a, title)
-    commands = []
-    send = imaplib.IMAP4.send
-
-    def counted_send(self, data: bytes):
-        if data.startswith(self.tagpre):
-            commands.append(data.split()[1:3])
-        return send(self, data)
-
-    monkeypatch.setattr(imaplib.IMAP4, "send", counted_send)
+    imap_traffic.clear()
     with webmail.mailbox(world.teacher_7a) as imap:
         rows = webmail.page(imap, "INBOX", 1, title).messages
     assert [(row.subject, row.sender) for row in rows] == [(title, "Eltern")]
-    assert [c for c in commands if b"FETCH" in c] == [[b"UID", b"FETCH"]]
+    assert [c for c in imap_traffic.commands if b"FETCH" in c] == [[b"UID", b"FETCH"]]
