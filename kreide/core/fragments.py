@@ -215,14 +215,15 @@ def prefetch(
     return {key: found[key] for key in others if key in found}
 
 
-def _versions(keys: list[str]) -> dict[str, int]:
-    """The current versions of `keys`, a fresh one set for each that has none."""
+def _versions(keys: list[str]) -> tuple[dict[str, int], set[str]]:
+    """The current versions of `keys`, a fresh one set for each that has none; and the
+    keys set now: no entry was ever written under those, so none is worth asking for."""
     versions = _get_many(keys)
     missing = {key: time.time_ns() for key in keys if key not in versions}
     if missing:
         _set_many(missing, None)
         versions.update(missing)
-    return versions
+    return versions, set(missing)
 
 
 def prefetch_with_page(
@@ -511,10 +512,9 @@ def cached(name: str, scopes: Iterable[str], compute: Callable[[], T], timeout: 
         return compute()
     _deletion.origin = None
     scopes = list(scopes)
-    keys = [_version_key(scope) for scope in scopes]
-    versions = _versions(keys)
+    versions, fresh = _versions([_version_key(scope) for scope in scopes])
     key = _entry_key(name, scopes, versions)
-    value = _get_many([key]).get(key, _MISSING)
+    value = _MISSING if fresh else _get_many([key]).get(key, _MISSING)
     if value is _MISSING:
         value = compute()
         _set_many({key: value}, timeout)
@@ -534,9 +534,15 @@ def cached_many(
     _deletion.origin = None
     scopes_of = {name: list(scopes) for name, scopes in scopes_of.items()}
     keys = {_version_key(scope) for scopes in scopes_of.values() for scope in scopes}
-    versions = _versions(list(keys))
+    versions, fresh = _versions(list(keys))
     value_keys = {name: _entry_key(name, scopes, versions) for name, scopes in scopes_of.items()}
-    found = _get_many(list(value_keys.values()))
+    found = _get_many(
+        [
+            key
+            for name, key in value_keys.items()
+            if not fresh.intersection(_version_key(scope) for scope in scopes_of[name])
+        ]
+    )
     values = {name: found[key] for name, key in value_keys.items() if key in found}
     absent = [name for name in scopes_of if name not in values]
     if absent:

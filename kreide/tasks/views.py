@@ -69,23 +69,21 @@ def _page_fragments(request: HttpRequest, task_id: int | None) -> dict[str, list
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    if user.is_student:
-        # The class's task lists: versions and entries with the page's keys, one round trip.
-        fragments.prefetch_with_page(request, [], entries=_page_fragments(request, None))
     if user.is_teacher:
         tasks = services.teacher_task_list(user)
         can_create = access.taught_groups(user).exists()
         return render(
             request, "tasks/list_teacher.html", {"tasks": tasks, "can_create": can_create}
         )
-    return render(
-        request,
-        "tasks/list_student.html",
-        {
-            "tasks": services.student_task_list(user, _member_groups(request)),
-            "now": timezone.now(),
-        },
-    )
+    if user.is_student:
+        # The class's task lists: versions and entries with the page's keys, one round trip;
+        # on a first visit the student's new version and entry are written in one.
+        with fragments.batch():
+            fragments.prefetch_with_page(request, [], entries=_page_fragments(request, None))
+            tasks = services.student_task_list(user, _member_groups(request))
+    else:
+        tasks = services.student_task_list(user, _member_groups(request))
+    return render(request, "tasks/list_student.html", {"tasks": tasks, "now": timezone.now()})
 
 
 @login_required
@@ -145,21 +143,25 @@ def task_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    if request.user.is_student:
-        # The class's task lists and the task's worksheets: their versions and entries with
-        # the page's keys in one round trip (only read: the address may name no task).
+    if not request.user.is_student:
+        # Anyone else who may see a task manages it (get_task_for): its overview.
+        task, _manages = _task(request, pk, manage=True)
+        return _overview(request, task)
+    # The class's task lists and the task's worksheets: their versions and entries with the
+    # page's keys in one round trip (only read: the address may name no task); on a first
+    # visit what is missing is written in one.
+    with fragments.batch():
         fragments.prefetch_with_page(
             request, [], create=False, entries=_page_fragments(request, pk)
         )
-    task, manages = _task(request, pk, cached=True)
-    if manages:
-        return _overview(request, task)
+        task, _manages = _task(request, pk, cached=True)
+        attachments = _attachments(task)
     submission = _my_submission(request.user, task)
     services.mark_feedback_seen(submission)
     return render(
         request,
         "tasks/detail_student.html",
-        {**_student_context(task, submission), "attachments": _attachments(task)},
+        {**_student_context(task, submission), "attachments": attachments},
     )
 
 

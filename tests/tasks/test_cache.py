@@ -264,3 +264,31 @@ def test_a_task_address_naming_no_task_leaves_no_version_behind(world, task, cli
     assert cache.get(f"fragver:task:{missing}:attachments") is None
     assert _detail(client, task) == 200
     assert cache.get(f"fragver:task:{task.pk}:attachments") is not None
+
+
+@pytest.mark.parametrize("page", ["list", "detail"])
+def test_a_students_first_visit_writes_their_version_and_entry_at_once(
+    world, task, client_for, cache_reads, monkeypatch, page
+):
+    from django.core.cache import cache
+
+    from kreide.core import fragments
+
+    url = reverse("tasks:list") if page == "list" else reverse("tasks:detail", args=[task.pk])
+    assert client_for(world.classmate_7a).get(url).status_code == 200  # the class's entries
+    client = client_for(world.student_7a)
+    writes = []
+    monkeypatch.setattr(fragments, "_write", writes.append)
+    monkeypatch.setattr(cache, "set_many", lambda *args: pytest.fail(f"set_many{args}"))
+    cache_reads.clear()
+    assert client.get(url).status_code == 200  # nothing of the student's own is cached
+    user = world.student_7a.pk
+    own = f"frag:tasks:{world.school.pk}:student:{user}:"
+    if _with_redis() or page == "detail":
+        # Under the version set just now no entry can be cached: none is asked for.
+        assert not [keys for _kind, keys in cache_reads if any(k.startswith(own) for k in keys)]
+    # The student's new version and their entry: one round trip.
+    [held] = writes
+    written = set().union(*held.values())
+    assert f"fragver:user:{user}:tasks" in written
+    assert any(key.startswith(own) for key in written)
