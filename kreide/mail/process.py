@@ -363,6 +363,17 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
     return greeting.startswith((b"* OK", b"220"))
 
 
+def dovecot_running(mail: MailLayout) -> bool:
+    """Whether Dovecot's master runs, by the PID file it keeps in its base directory
+    (removed when it stops) and a signal 0: no connection."""
+    try:
+        with open(f"{mail.root}/run/dovecot/master.pid") as pid:  # dovecot.conf: base_dir
+            os.kill(int(pid.read()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 @dataclass
 class MailServers:
     mail: MailLayout

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from kreide.mail import services, webmail
+from kreide.mail import mailboxes, services, webmail
 from kreide.mail.webmail import MailUnavailable, SendRefused
 from kreide.storage.downloads import content_disposition
 from kreide.storage.filenames import safe_filename
@@ -59,12 +59,18 @@ def _page_number(request: HttpRequest) -> int:
 @require_GET
 def inbox(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
-    with webmail.mailbox(request.user) as client:
-        folders = webmail.folders(client)
+    number = _page_number(request)
+    folders = mailboxes.empty_folders(request.user)  # no mail at all: no IMAP connection
+    if folders is not None:
         listed = {f.name: f for f in folders}
-        folder = _folder(client, request, listed)
-        total = listed[folder].total
-        page = webmail.page(client, folder, _page_number(request), search, total)
+        folder = _folder(None, request, listed)
+        page = webmail.Page([], number, 0)
+    else:
+        with webmail.mailbox(request.user) as client:
+            folders = webmail.folders(client)
+            listed = {f.name: f for f in folders}
+            folder = _folder(client, request, listed)
+            page = webmail.page(client, folder, number, search, listed[folder].total)
     inbox_folder = listed.get("INBOX")
     if inbox_folder is not None:
         webmail.remember_unread(request.user, inbox_folder.unread, request)

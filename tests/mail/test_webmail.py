@@ -11,7 +11,8 @@ import pytest
 from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 
-from kreide.mail import health, webmail
+from kreide.accounts.models import User
+from kreide.mail import health, mailboxes, webmail
 from kreide.mail.services import address_of
 from tests.mail.conftest import delivered, imap_login, needs_servers, wait_until
 
@@ -76,6 +77,39 @@ def test_the_inbox_asks_dovecot_once_per_step(mail, world, client_for, imap_traf
     assert "Keine E-Mails in diesem Ordner." in page
     assert [c for c in commands if c[0] in (b"EXAMINE", b"SORT", b"FETCH")] == []
     assert len(commands) <= 3, commands
+
+
+def test_an_empty_mailbox_opens_without_imap(mail, world, make_user, client_for, imap_traffic):
+    """A mailbox without mail in any folder is read from its directory: the same folders
+    as LIST-STATUS lists, no IMAP connection. A delivered mail shows on the next opening,
+    and a folder of a mail program's making sends the page to IMAP again."""
+    teacher = make_user(world.school, User.Role.TEACHER)
+    mailboxes.create([teacher], None)
+    with webmail.mailbox(teacher) as imap:
+        assert mailboxes.empty_folders(teacher) == webmail.folders(imap)
+    client = client_for(teacher)
+    imap_traffic.clear()
+    page = client.get(reverse("mail:inbox")).content.decode()
+    assert "Keine E-Mails in diesem Ordner." in page
+    assert '?folder=Junk"' in page
+    found = client.get(reverse("mail:inbox"), {"folder": "Sent", "q": "Wandertag"})
+    assert "Keine E-Mail passt zur Suche." in found.content.decode()
+    assert client.get(reverse("mail:inbox"), {"folder": "Nirgends"}).status_code == 404
+    assert imap_traffic.connections == []
+
+    title = f"Gleich da {uuid.uuid4().hex[:6]}"
+    deliver(mail, teacher, title)
+    imap_traffic.clear()
+    assert title in client.get(reverse("mail:inbox")).content.decode()
+    assert len(imap_traffic.connections) == 1
+
+    other = make_user(world.school, User.Role.TEACHER)
+    mailboxes.create([other], None)
+    client = client_for(other)
+    with imap_login(mail, address_of(other)) as program:  # as Thunderbird would
+        program.create("Projekt")
+    assert mailboxes.empty_folders(other) is None
+    assert "Projekt" in client.get(reverse("mail:inbox")).content.decode()
 
 
 def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, world):
@@ -210,6 +244,7 @@ def test_directory_completes_recipients_of_the_own_school(mail, world, client_fo
 
 def test_mail_down_is_a_plain_notice_and_the_rest_works(mail, world, client_for):
     client = client_for(world.student_7a)
+    mailboxes.create([world.student_7a], None)  # made and empty: readable without IMAP
     assert health.problem() is None
     mail.stop_dovecot()
     try:
