@@ -137,6 +137,8 @@ TEMPLATES = [
                 "i18n": "kreide.core.templatetags.kreide_i18n",
                 "static": "kreide.core.templatetags.kreide_static",
             },
+            # `{% extends %}` with the root template's blocks found once per template.
+            "builtins": ["kreide.core.templatetags.kreide_extends"],
         },
     },
 ]

@@ -1,0 +1,54 @@
+from django.template import Context, Engine, engines
+from django.template.base import NodeList
+
+from kreide.core.templatetags.kreide_extends import KeptBlocksExtendsNode
+
+TEMPLATES = {
+    "root.html": "<{% block title %}root title{% endblock %}|{% block body %}"
+    "{% block inner %}root inner{% endblock %}{% endblock %}|{% block tail %}{% endblock %}>",
+    "middle.html": "{% extends 'root.html' %}{% block title %}middle {{ block.super }}"
+    "{% endblock %}{% block tail %}middle tail {{ who }}{% endblock %}",
+    "child.html": "{% extends 'middle.html' %}{% block inner %}child {{ block.super }}"
+    "{% endblock %}{% block title %}child {{ block.super }}{% endblock %}",
+    "plain.html": "{% extends 'root.html' %}",
+}
+
+
+def _engines():
+    """Kreide's engine (the tag as a builtin, as in settings) and Django's own."""
+    locmem = ("django.template.loaders.locmem.Loader", TEMPLATES)
+    loaders = [("django.template.loaders.cached.Loader", [locmem])]
+    builtins = engines["django"].engine.builtins
+    assert "kreide.core.templatetags.kreide_extends" in builtins
+    kreide = Engine(loaders=loaders, builtins=["kreide.core.templatetags.kreide_extends"])
+    django = Engine(loaders=loaders)
+    return kreide, django
+
+
+def test_pages_render_as_with_djangos_extends():
+    kreide, django = _engines()
+    for name in ("child.html", "middle.html", "plain.html"):
+        assert isinstance(kreide.get_template(name).nodelist[0], KeptBlocksExtendsNode)
+        for who in ("a", "<b>"):
+            for _ in range(2):  # the first render finds the blocks, the second reuses them
+                ours = kreide.get_template(name).render(Context({"who": who}))
+                assert ours == django.get_template(name).render(Context({"who": who}))
+    assert kreide.get_template("child.html").render(Context({"who": "<b>"})) == (
+        "<child middle root title|child root inner|middle tail &lt;b&gt;>"
+    )
+
+
+def test_the_roots_blocks_are_found_once_per_template(monkeypatch):
+    kreide, _ = _engines()
+    page = kreide.get_template("child.html")
+    page.render(Context({}))
+    walks = []
+    original = NodeList.get_nodes_by_type
+
+    def counted(nodelist, nodetype):
+        walks.append(nodetype)
+        return original(nodelist, nodetype)
+
+    monkeypatch.setattr(NodeList, "get_nodes_by_type", counted)
+    assert page.render(Context({})).startswith("<child middle root title|")
+    assert walks == []
