@@ -11,8 +11,8 @@ from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import ResolverMatch, reverse
-from django.utils.cache import add_never_cache_headers
 from django.utils.functional import LazyObject, empty
+from django.utils.http import http_date
 
 from kreide.accounts.gate import (
     change_password_url,
@@ -95,7 +95,7 @@ class PlainSignInPageMiddleware:
     (accounts.views.kept_plain_page) and so are the headers those added to it the first
     time it was rendered; the visit's own parts come from the same code as there: the
     language by LocaleMiddleware's, the host check by CommonMiddleware's, the token and
-    its cookie by CsrfViewMiddleware's steps, the expiry by never_cache's."""
+    its cookie by CsrfViewMiddleware's steps, the expiry as never_cache makes it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -128,7 +128,9 @@ class PlainSignInPageMiddleware:
             return response
         headers, request.resolver_match = kept
         response = HttpResponse(found[1], headers=headers)
-        add_never_cache_headers(response)
+        # never_cache's Cache-Control is among the kept headers; its Expires is "now" as
+        # Django's add_never_cache_headers makes it (which re-parses Cache-Control too).
+        response["Expires"] = http_date()
         response["Content-Length"] = str(len(response.content))
         return self._csrf.process_response(request, response)
 
