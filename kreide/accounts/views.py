@@ -2,8 +2,9 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,11 +15,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 
 from kreide.accounts import services, throttle, twofactor, upstream
+from kreide.accounts.backends import UsernameOrEmailBackend
 from kreide.accounts.forms import CodeForm, ConfirmPasswordForm, LoginForm, NewPasswordForm
 from kreide.accounts.models import User
 from kreide.core import banners
@@ -63,12 +65,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         checked = throttle.check(identifier, address, device)
         lockout = checked.lockout
         if lockout is None:
-            user = authenticate(
-                request,
-                username=identifier,
-                password=form.cleaned_data["password"],
-                former_students=True,
-            )
+            user = _password_owner(request, identifier, form.cleaned_data["password"])
             if user is not None:
                 # With two-factor the code comes first. Failure counts stay until then,
                 # so re-entering the password does not reset the guesses at the code.
@@ -91,6 +88,28 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if lockout:
         response["Retry-After"] = str(lockout.seconds_left)
     return response
+
+
+# The sign-in form's backend: the one configured, and the only one that takes
+# `former_students`. Django's authenticate() would find the same one on each sign-in by
+# loading every configured backend and matching its signature (~170 Python calls).
+_PASSWORD_BACKEND = UsernameOrEmailBackend()
+_PASSWORD_BACKEND_PATH = f"{UsernameOrEmailBackend.__module__}.{UsernameOrEmailBackend.__name__}"
+
+
+@sensitive_variables("password")
+def _password_owner(request: HttpRequest, identifier: str, password: str) -> User | None:
+    """The account the identifier and password sign in to (a former student's too), with
+    its backend noted for login() as authenticate() does, else None; a failure is told to
+    user_login_failed's receivers as authenticate() tells it (without the password)."""
+    user = _PASSWORD_BACKEND.authenticate(
+        request, username=identifier, password=password, former_students=True
+    )
+    if user is None:
+        user_login_failed.send(__name__, credentials={"username": identifier}, request=request)
+        return None
+    user.backend = _PASSWORD_BACKEND_PATH
+    return user
 
 
 def _login_page(

@@ -1,9 +1,11 @@
 import re
+import time
 
 import pytest
 from django.contrib.auth.hashers import identify_hasher
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.test import Client, override_settings
+from django.utils.http import parse_http_date
 
 from kreide.accounts import throttle
 from kreide.accounts.backends import UsernameOrEmailBackend
@@ -42,6 +44,30 @@ def test_stay_signed_in_controls_session_lifetime(client, world):
     client.post("/accounts/logout/")
     client.post("/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD})
     assert client.session.get_expire_at_browser_close() is True
+
+
+def test_a_failed_sign_in_is_told_to_user_login_failed_without_the_password(client, world):
+    from django.contrib.auth.signals import user_login_failed
+
+    failures = []
+
+    def noted(sender, credentials, request, **kwargs):
+        failures.append((credentials, request.path))
+
+    user_login_failed.connect(noted)
+    try:
+        for username, password in (
+            (world.student_7a.username, "x"),
+            ("niemand-hier", PASSWORD),
+            (world.student_7a.username, PASSWORD),  # signed in: nothing told
+        ):
+            client.post("/accounts/login/", {"username": username, "password": password})
+    finally:
+        user_login_failed.disconnect(noted)
+    assert failures == [
+        ({"username": world.student_7a.username}, "/accounts/login/"),
+        ({"username": "niemand-hier"}, "/accounts/login/"),
+    ]
 
 
 def test_sign_in_writes_the_session_once(client, world, django_assert_max_num_queries):
@@ -285,6 +311,7 @@ def test_a_new_browsers_sign_in_page_comes_before_the_middleware_as_rendered(
             return original(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, noted)
+    started = time.time()
     early, early_response, token = browsers.visit(language)
     assert passed == []  # neither the middleware after the early one nor the view
     assert logged._value.get() == before + 1  # logged as the view's request
@@ -297,6 +324,9 @@ def test_a_new_browsers_sign_in_page_comes_before_the_middleware_as_rendered(
     for header, value in rendered_response.items():
         if header != "Expires":  # a time: never_cache's, made for each response
             assert early_response[header] == value, header
+    # "now", as never_cache makes it (whole seconds)
+    expires = parse_http_date(early_response["Expires"])
+    assert int(started) <= expires <= parse_http_date(rendered_response["Expires"])
     assert early_response["Content-Language"] == language
     cookie, rendered_cookie = (
         early_response.cookies["csrftoken"],
