@@ -101,7 +101,8 @@ MIDDLEWARE = [
     # Before anything reads the form: an unreadable one is a 400 here.
     "kreide.core.middleware.UnreadableFormMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, the user kept per process where Redis says it is current (accounts.keptuser).
+    "kreide.accounts.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "kreide.accounts.middleware.ActiveAccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -74,9 +74,20 @@ def local_clock(monkeypatch):
     return set_to
 
 
+def user_query() -> int:
+    """The signed-in user's query on a session's third request in a process and later:
+    none where the process keeps the user (Redis shared, accounts.keptuser)."""
+    from django.conf import settings
+
+    return 0 if settings.REDIS_URL and settings.FRAGMENT_CACHE_ENABLED else 1
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(monkeypatch):
+    from kreide.accounts import keptuser
+
     cache.clear()
+    monkeypatch.setattr(keptuser, "_process", keptuser.KeptUsers())  # the users kept here
     yield
     cache.clear()
 

@@ -11,9 +11,9 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.models import update_last_login
         from django.contrib.auth.signals import user_logged_in
 
-        from kreide.accounts import backends, gate, health, upstream
-        from kreide.accounts.models import UpstreamProvider
-        from kreide.core import fragments, navigation, pagecache
+        from kreide.accounts import backends, gate, health, keptuser, upstream
+        from kreide.accounts.models import UpstreamProvider, User
+        from kreide.core import fragments, navigation, pagecache, sessions
         from kreide.core import health as core_health
         from kreide.schools.models import School
 
@@ -45,3 +45,8 @@ class AccountsConfig(AppConfig):
         for model in (UpstreamProvider, School):
             fragments.feeds(model, lambda row: [upstream.BUTTONS_SCOPE])
         pagecache.register(upstream.page_keys)
+        # The signed-in user kept per process, against its row's and its school's versions
+        # read with the session (accounts.keptuser).
+        fragments.feeds(User, lambda user: [keptuser.user_scope(user.pk)])
+        fragments.feeds(School, lambda school: [keptuser.school_scope(school.pk)])
+        sessions.read_along(keptuser.keys_for_session)

@@ -9,6 +9,7 @@ from django.db import connections, router
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from kreide.accounts import keptuser
 from kreide.accounts.gate import former_student
 from kreide.core.prepared import PreparedQuery
 
@@ -83,10 +84,16 @@ class UsernameOrEmailBackend(ModelBackend):
             pk = get_user_model()._meta.pk.to_python(user_id)
         except Exception:  # a session with a malformed id: nobody
             return None
-        users = _BY_ID.list(pk) if isinstance(pk, int) else []
+        if not isinstance(pk, int):
+            return None
+        user = keptuser.kept(pk)  # this process's copy while its versions say it is current
+        if user is not None:
+            return user
+        users = _BY_ID.list(pk)
         user = users[0] if len(users) == 1 else None
         if user is None or not (self.user_can_authenticate(user) or former_student(user)):
             return None
+        keptuser.keep(user)
         return user
 
 

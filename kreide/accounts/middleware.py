@@ -2,8 +2,12 @@
 students (accounts.gate.former_student) open only the pages registered for them."""
 
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
+from django.contrib import auth
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
+from django.contrib.auth.middleware import auser
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -11,9 +15,10 @@ from django.middleware.common import CommonMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import ResolverMatch, reverse
-from django.utils.functional import LazyObject, empty
+from django.utils.functional import LazyObject, SimpleLazyObject, empty
 from django.utils.http import http_date
 
+from kreide.accounts import keptuser
 from kreide.accounts.gate import (
     change_password_url,
     former_student,
@@ -47,6 +52,23 @@ def _resolved(user: object) -> object:
             user._setup()
         user = user._wrapped
     return user
+
+
+class AuthenticationMiddleware(DjangoAuthentication):
+    """Django's, with the user loaded while its session is the one being read: the
+    backend then hands out this process's copy of the user where the versions read with
+    the session allow it (accounts.keptuser)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.user = SimpleLazyObject(lambda: _session_user(request))
+        request.auser = partial(auser, request)
+
+
+def _session_user(request: HttpRequest) -> object:
+    if not hasattr(request, "_cached_user"):
+        with keptuser.reading(request.session):
+            request._cached_user = auth.get_user(request)
+    return request._cached_user
 
 
 class ActiveAccountMiddleware:

@@ -5,11 +5,14 @@ from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
+from kreide.core.fragments import FeedingQuerySet
 from kreide.core.scoping import SchoolScopedModel
 
 
-class KreideUserManager(UserManager):
-    """Sign-in looks users up across schools by username; everything else names the school."""
+class KreideUserManager(UserManager.from_queryset(FeedingQuerySet)):
+    """Sign-in looks users up across schools by username; everything else names the school.
+    On FeedingQuerySet: an `update()` bumps the rows' versions, so no process keeps a user
+    its update changed (accounts.keptuser)."""
 
     def for_school(self, school):
         if school is None:

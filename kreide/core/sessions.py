@@ -5,10 +5,12 @@ a freeze) does not bring back a signed-out session; the old copy is dropped inst
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
-from django.core.cache import caches
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import IntegrityError, connections, router
 
 from kreide.core import cache as kreide_cache
@@ -19,10 +21,24 @@ def _marker(session_key: str) -> str:
     return f"session-changed-while-away:{session_key}"
 
 
+# Who reads keys of the default cache in the session's one round trip: session key ->
+# the keys (kreide.accounts.keptuser: the versions of the user the session had here).
+_read_with: list[Callable[[str], list[str]]] = []
+
+
+def read_along(keys: Callable[[str], list[str]]) -> None:
+    """Register `keys(session_key)`: keys of the default cache read with the session, in
+    its one round trip. What was found is the store's `read_along` after its load (key ->
+    value, None for a key not there); `read_along` is None where nothing was read along:
+    no keys, no Redis, the breaker open, a failed read."""
+    _read_with.append(keys)
+
+
 class SessionStore(cached_db.SessionStore):
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
         self._riders: list[tuple[str, list]] = []
+        self.read_along: dict[str, object] | None = None
 
     def write_on_creation(self, using: str, sql: str, params: list) -> bool:
         """For a session about to be created (a sign-in's, after the new key): run the
@@ -36,14 +52,36 @@ class SessionStore(cached_db.SessionStore):
         return True
 
     def load(self) -> dict:
-        if settings.REDIS_URL and self.session_key and not kreide_cache.breaker.is_open:
-            local = caches["local"]
-            if local.get(_marker(self.session_key)):
-                trips = kreide_cache.breaker.trips
-                self._cache.delete(self.cache_key)
-                if kreide_cache.breaker.trips == trips:  # dropped: the database decides
-                    local.delete(_marker(self.session_key))
-        return super().load()
+        self.read_along = None
+        if not (settings.REDIS_URL and self.session_key and not kreide_cache.breaker.is_open):
+            return super().load()
+        local = caches["local"]
+        if local.get(_marker(self.session_key)):
+            trips = kreide_cache.breaker.trips
+            self._cache.delete(self.cache_key)
+            if kreide_cache.breaker.trips == trips:  # dropped: the database decides
+                local.delete(_marker(self.session_key))
+        along = [key for keys in _read_with for key in keys(self.session_key)]
+        if not along or settings.SESSION_CACHE_ALIAS != DEFAULT_CACHE_ALIAS:
+            return super().load()
+        trips = kreide_cache.breaker.trips
+        try:
+            found = self._cache.get_many([self.cache_key, *along])
+        except Exception:  # as cached_db's get: an unreadable key is no copy
+            found = {}
+        if kreide_cache.breaker.trips == trips and not kreide_cache.breaker.is_open:
+            self.read_along = {key: found.get(key) for key in along}
+        data = found.get(self.cache_key)
+        return self._load_without_copy() if data is None else data
+
+    def _load_without_copy(self) -> dict:
+        """What cached_db does when the cache has no copy: the row, then a copy of it."""
+        row = self._get_session_from_db()
+        if not row:
+            return {}
+        data = self.decode(row.session_data)
+        self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+        return data
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:

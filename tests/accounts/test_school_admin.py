@@ -87,7 +87,8 @@ def test_other_schools_ids_are_404(client_for, world):
 
 def test_user_list_filters_and_needs_a_bounded_number_of_queries(client_for, world, make_user):
     admin = client_for(world.admin)
-    admin.get("/accounts/admin/users/")  # warm the session cache
+    for _ in range(2):  # warm the session cache and the process's copy of the user
+        admin.get("/accounts/admin/users/")
     with CaptureQueriesContext(connection) as few:
         admin.get("/accounts/admin/users/")
     for _ in range(30):
