@@ -56,3 +56,37 @@ def test_a_name_is_escaped_and_the_language_followed(world):
     assert ">Abmelden</button>" in german
     english = client.get("/tasks/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert ">Sign out</button>" in english and ">Abmelden</button>" not in english
+
+
+# base.html's live bell script before it was kept (kreide_header.live_script).
+LIVE_SCRIPT = (
+    "{% load static i18n %}{% if notifications_live %}<script "
+    "src=\"{% static 'notifications/js/live.js' %}\" defer "
+    'data-socket="{{ notifications_live.socket }}" '
+    'data-count-url="{{ notifications_live.count_url }}" '
+    'data-list-url="{{ notifications_live.list_url }}" '
+    'data-new-label="{% translate "new" %}"></script>{% endif %}'
+)
+
+
+def test_the_live_script_is_rendered_as_the_template_would_and_follows_its_values(
+    world, monkeypatch
+):
+    from django.template import engines
+    from django.utils import translation
+
+    client = _client(world.student_7a)
+    fresh = engines["django"].from_string(LIVE_SCRIPT)
+    for socket in ("", 'wss://kreide.example/ws/notifications/?a="b"&c'):
+        monkeypatch.setattr(
+            "kreide.notifications.context.socket_url", lambda request, socket=socket: socket
+        )
+        for language, label in (("de", "neu"), ("en", "new")):
+            response = client.get("/tasks/", HTTP_ACCEPT_LANGUAGE=language)
+            live = response.context["notifications_live"]
+            assert live["socket"] == socket
+            with translation.override(language):
+                expected = fresh.render({"notifications_live": live})
+            assert f'data-new-label="{label}"' in expected
+            assert f'data-socket="{escape(socket)}"' in expected
+            assert expected in response.content.decode()

@@ -1,4 +1,5 @@
-"""The site header every page carries, rendered once per what it shows.
+"""The site header every page carries (and the live bell's script), rendered once per
+what it shows.
 
 The header (navigation, account links, language switch) is the same for every user of a
 role, school and language on a page: it is rendered once per process for each such
@@ -12,6 +13,7 @@ from django import template
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from kreide.core import staticfiles
 from kreide.core.kept import KeptMarkup
 from kreide.core.navigation import urls_of_request
 from kreide.core.templatetags import kreide_i18n
@@ -68,4 +70,29 @@ def site_header(context: template.Context) -> SafeString:
 
     return _KEPT.get(
         _key(context), render, csrf_token=str(csrf), account_name=account, next_path=next_path
+    )
+
+
+_LIVE = KeptMarkup((), limit=256)  # per language and socket address: few
+
+
+@register.simple_tag(takes_context=True)
+def live_script(context: template.Context) -> SafeString | str:
+    """The live bell's script (`notifications_live`, kreide.notifications.context), kept
+    per what it shows: its addresses, the language and the static files' generation."""
+    live = context.get("notifications_live")
+    if not live:
+        return ""
+    script = context.template.engine.get_template("core/live_script.html")
+    return _LIVE.get(
+        (
+            get_language(),
+            kreide_i18n.generation(),
+            staticfiles.generation(),
+            context.autoescape,
+            tuple(live.items()),
+        ),
+        lambda _stand_ins: script.render(
+            template.Context({"notifications_live": live}, autoescape=context.autoescape)
+        ),
     )
