@@ -56,3 +56,36 @@ def test_the_system_checks_stay_silent():
     output = io.StringIO()
     call_command("check", fail_level="WARNING", stdout=output, stderr=output)
     assert "no issues" in output.getvalue()
+
+
+BLOCK_SOURCES = (
+    "{% blocktranslate %}Save text{% endblocktranslate %}",
+    "{% blocktranslate with name=text %}Hello, {{ name }}!{% endblocktranslate %}",
+    "{% blocktranslate with name=text|default:'x' %}Hello, {{ name }}!{% endblocktranslate %}",
+    "{% blocktranslate %}Hello, {{ text }}!{% endblocktranslate %}",
+    "{% blocktranslate %}Hello, {{ nobody }}!{% endblocktranslate %}",
+    "{% blocktranslate trimmed %}\n  Save\n  text\n{% endblocktranslate %}",
+    '{% blocktranslate context "school mark" %}Grade{% endblocktranslate %}',
+    "{% blocktranslate context text %}Grade{% endblocktranslate %}",
+    "{% blocktranslate asvar said %}Hello, {{ text }}!{% endblocktranslate %}[{{ said }}]",
+    "{% blocktranslate %}100% of {{ text }}{% endblocktranslate %}",
+    "{% autoescape off %}{% blocktranslate %}Hello, {{ text }}!{% endblocktranslate %}"
+    "{% endautoescape %}",
+    "{% blocktranslate count n=count %}One file{% plural %}{{ n }} files{% endblocktranslate %}",
+)
+
+
+def test_the_kept_blocktranslate_renders_what_djangos_renders():
+    plain = Engine(libraries={"i18n": "django.templatetags.i18n"}, app_dirs=True)
+    for source in BLOCK_SOURCES:
+        # One template for all languages: what a node keeps is kept per language.
+        kept = engines["django"].from_string("{% load i18n %}" + source)
+        for language in ("de", "en", "de"):
+            for text in ("Tom & <Jerry>", "Ada"):
+                values = {"text": text, "count": 2}
+                with translation.override(language):
+                    expected = plain.from_string("{% load i18n %}" + source).render(Context(values))
+                    assert kept.render(values) == expected, source
+    greeting = "{% blocktranslate with name=text %}Hello, {{ name }}!{% endblocktranslate %}"
+    assert _render(greeting, "de", text="<b>") == "Hallo, &lt;b&gt;!"
+    assert _render(greeting, "en", text="<b>") == "Hello, &lt;b&gt;!"
