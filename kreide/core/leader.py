@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
+import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from psycopg import sql
 
 logger = logging.getLogger(__name__)
 # The advisory lock space is shared with anything else on the database: Kreide's keys
@@ -30,10 +33,12 @@ def lock_key(job: str) -> int:
 
 
 class Leadership:
-    """Whether this process runs `job` for the whole deployment, asked again each round."""
+    """Whether this process runs `job` for the whole deployment, asked again each round.
+    `listen`: channels the lock's connection LISTENs on while it leads, for `wait()`."""
 
-    def __init__(self, job: str) -> None:
+    def __init__(self, job: str, listen: Iterable[str] = ()) -> None:
         self.job = job
+        self.listen = tuple(listen)
         self.connection: Any = None
         self.leading = False
 
@@ -58,11 +63,40 @@ class Leadership:
                     )
                     self.leading = bool(cursor.fetchone()[0])
                     if self.leading:
+                        # Only the leader listens: a follower's notifications would pile up.
+                        for channel in self.listen:
+                            cursor.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                         logger.info("leading", extra={"job": self.job, "node": settings.NODE_NAME})
         except Exception:  # the database away: nobody here leads until it answers again
             logger.warning("leadership lost", extra={"job": self.job}, exc_info=True)
             self.release()
         return self.leading
+
+    @property
+    def listening(self) -> bool:
+        """Whether `wait()` wakes on notifications (PostgreSQL, leading, `listen` given)."""
+        return bool(self.listen) and self.leading and self.connection is not None
+
+    def wait(self, seconds: float) -> bool:
+        """Until a notification on a `listen` channel arrives (True; one sent while this
+        process was busy counts too), `seconds` pass, or the lock's connection is lost (the
+        next `held()` finds out). Without `listening`: sleeps `seconds`."""
+        if not self.listening:
+            time.sleep(seconds)
+            return False
+        try:
+            # What came during this process's queries first; then one wait on the socket
+            # (psycopg's own wait would wake ten times a second). Each `notifies()` read is
+            # consumed to its end: the generator holds the connection's lock until then.
+            if list(self.connection.notifies(timeout=0)):
+                return True
+            readable, _, _ = select.select([self.connection.fileno()], [], [], seconds)
+            # Readable: a notification, or the connection's end (raised while reading).
+            return bool(readable) and bool(list(self.connection.notifies(timeout=0)))
+        except Exception:  # the database away: the lock went with the connection
+            logger.warning("leadership lost", extra={"job": self.job}, exc_info=True)
+            self.release()
+            return False
 
     def _connect(self) -> Any:
         wrapper = connections[DEFAULT_DB_ALIAS]

@@ -51,6 +51,9 @@ PUSH_TTL = 12 * 3600
 # service must not hold up the rest of the queue with one timeout per subscription.
 HOST_FAILURES, HOST_PAUSE = 3, 60.0
 UNREAD_SECONDS = 14 * 24 * 3600
+# On PostgreSQL a notification queued or a push held sends a NOTIFY here when its
+# transaction commits (the trigger of migration 0005): the worker waits on it.
+CHANNEL = "kreide_notifications"
 
 
 def user_group(user_id: int) -> str:
@@ -320,6 +323,16 @@ def release_held(pusher: Pusher | None = None, now: datetime | None = None) -> i
         (pusher or Pusher()).push(pushes)
     Notification.unscoped.filter(pk__in=ids).update(push_held_until=None)
     return len([pk for pk in by_user if subscriptions.get(pk)])
+
+
+def next_release() -> datetime | None:
+    """When the next held push is due (None: none is held)."""
+    return (
+        Notification.unscoped.filter(push_held_until__isnull=False)
+        .order_by("push_held_until")
+        .values_list("push_held_until", flat=True)
+        .first()
+    )
 
 
 def queue_length() -> int:
