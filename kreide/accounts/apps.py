@@ -50,3 +50,4 @@ class AccountsConfig(AppConfig):
         fragments.feeds(User, lambda user: [keptuser.user_scope(user.pk)])
         fragments.feeds(School, lambda school: [keptuser.school_scope(school.pk)])
         sessions.read_along(keptuser.keys_for_session)
+        user_logged_in.connect(keptuser.learn_at_sign_in, dispatch_uid="kreide-kept-user")

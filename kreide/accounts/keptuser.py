@@ -9,7 +9,8 @@ commit by every save, delete and queryset `update()` (also `bulk_update()`) of e
 whoever writes it (accounts.apps declares them with `fragments.feeds`). The versions are
 read with the session (`kreide.core.sessions.read_along`): a process remembers whose each
 session it has seen is, so from a session's second request in a process its versions ride
-along, and from the third its user is a copy.
+along, and from the third its user is a copy (in the process that signed it in: from its
+first page, and a copy from the second).
 
 The versions are read before the row: a write committed after the row was read bumps
 after that, so the next request sees a new version. A version missing (never bumped,
@@ -127,9 +128,7 @@ def keep(user: Any) -> None:
     if session is None or not _enabled() or session.session_key is None:
         return
     table = _process
-    if len(table.sessions) >= _LIMIT:
-        table.sessions.clear()
-    table.sessions[session.session_key] = (user.pk, user.school_id)
+    _learn(session.session_key, user.pk, user.school_id)
     along = getattr(session, "read_along", None)  # None: another session engine
     if along is None:  # not read with the session: nothing to keep it under
         table.users.pop(user.pk, None)
@@ -146,6 +145,25 @@ def keep(user: Any) -> None:
     if len(table.users) >= _LIMIT:
         table.users.clear()
     table.users[user.pk] = (time.monotonic(), tuple(versions), _twin(user))
+
+
+def learn_at_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """`user_logged_in`: the new session's versions ride along from its first page in
+    this process (its user is kept there, a copy from the second). The entry kept for
+    another session goes: the sign-in's last_login bumps nothing."""
+    on_saved = getattr(getattr(request, "session", None), "on_saved", None)
+    if on_saved is None or not _enabled():
+        return
+    _process.users.pop(user.pk, None)
+    pk, school_pk = user.pk, user.school_id
+    on_saved(lambda session_key: _learn(session_key, pk, school_pk))
+
+
+def _learn(session_key: str, pk: int, school_pk: int | None) -> None:
+    sessions = _process.sessions
+    if len(sessions) >= _LIMIT:
+        sessions.clear()
+    sessions[session_key] = (pk, school_pk)
 
 
 def _twin(instance: Model) -> Any:

@@ -39,6 +39,12 @@ class SessionStore(cached_db.SessionStore):
         super().__init__(session_key)
         self._riders: list[tuple[str, list]] = []
         self.read_along: dict[str, object] | None = None
+        self._on_saved: list[Callable[[str], None]] = []
+
+    def on_saved(self, callback: Callable[[str], None]) -> None:
+        """`callback(session_key)` once the session is next saved: a new session (a
+        sign-in's) has its key only then."""
+        self._on_saved.append(callback)
 
     def write_on_creation(self, using: str, sql: str, params: list) -> bool:
         """For a session about to be created (a sign-in's, after the new key): run the
@@ -97,6 +103,9 @@ class SessionStore(cached_db.SessionStore):
                     cursor.execute(sql, params)
             super().save(must_create)
         self._mark_if_away(self.session_key)
+        saved, self._on_saved = self._on_saved, []
+        for callback in saved:
+            callback(self.session_key)
 
     @property
     def _db(self) -> str:

@@ -13,6 +13,7 @@ from kreide.core import cache as kreide_cache
 from kreide.core import fragments
 from kreide.schools import access
 from kreide.schools.models import Membership, School
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -50,24 +51,25 @@ def loads(monkeypatch):
 
 def _warm(client) -> None:
     """A session's first request in a process learns whose it is, the second keeps its
-    user, the third is served from the table."""
+    user, the third is served from the table (in the process that signed it in, its first
+    keeps and its second is served)."""
     for _ in range(3):
         assert client.get("/tasks/").status_code == 200
 
 
-def test_the_third_request_of_a_session_in_a_process_loads_no_user(
+def test_from_the_second_request_of_a_session_its_process_loads_no_user(
     redis_only, world, client_for, loads, cache_reads
 ):
     client_for(world.student_7a).get("/tasks/")  # the page's own first visit
     del loads[:]
-    client = client_for(world.student_7a)  # a session this process has not seen
+    client = client_for(world.student_7a)  # signed in in this process
     reads_per_request = []
     for _ in range(4):
         del cache_reads[:]
         response = client.get("/tasks/")
         assert response.status_code == 200
         reads_per_request.append(len(cache_reads))
-    assert len(loads) == 2  # the first and second request; the third and fourth kept
+    assert len(loads) == 1  # the first request; the others are copies
     user = response.wsgi_request.user
     assert type(user) is User and user.pk == world.student_7a.pk
     assert user.school.pk == world.school.pk
@@ -208,15 +210,15 @@ def test_while_redis_is_away_every_request_loads_its_user_and_the_table_goes(
 ):
     client = client_for(world.student_7a)
     _warm(client)
-    assert len(loads) == 2 and keptuser._process.users
+    assert len(loads) == 1 and keptuser._process.users
     monkeypatch.setattr(kreide_cache.breaker, "_open_until", 1e18)  # open, no probe due
     for _ in range(2):
         assert client.get("/tasks/").status_code == 200
-    assert len(loads) == 4
+    assert len(loads) == 3
     assert not keptuser._process.users  # nothing loaded before the outage is trusted after
     monkeypatch.setattr(kreide_cache.breaker, "_open_until", 0.0)
     _warm(client)
-    assert len(loads) == 5  # learned again: kept at the next request, served after
+    assert len(loads) == 4  # kept again at the next request, served after
 
 
 def test_a_missing_version_is_set_only_if_no_writer_set_one(
@@ -227,9 +229,9 @@ def test_a_missing_version_is_set_only_if_no_writer_set_one(
     key = fragments.version_key(keptuser.user_scope(world.student_7a.pk))
     cache.delete(key)  # evicted
     client.get("/tasks/")  # not kept under a missing version: loaded, a version set
-    assert len(loads) == 3 and cache.get(key) is not None
+    assert len(loads) == 2 and cache.get(key) is not None
     client.get("/tasks/")
-    assert len(loads) == 3
+    assert len(loads) == 2
     # A writer's version set between the read and the keeping wins: not kept.
     cache.delete(key)
     backend = caches["default"]
@@ -241,13 +243,40 @@ def test_a_missing_version_is_set_only_if_no_writer_set_one(
 
     monkeypatch.setattr(backend, "add", writer_first)
     client.get("/tasks/")
-    assert len(loads) == 4 and world.student_7a.pk not in keptuser._process.users
+    assert len(loads) == 3 and world.student_7a.pk not in keptuser._process.users
 
 
-def test_a_new_session_drops_what_its_process_kept_before(redis_only, world, client_for, loads):
+def test_a_session_signed_in_elsewhere_drops_what_a_process_kept_before(
+    redis_only, world, client_for, processes
+):
     """A sign-in's last_login is written without a bump: the new session's first request
-    in a process loads the user and drops the entry kept for an older session."""
+    in another process loads the user and drops the entry kept for an older session."""
+    processes("a")
     _warm(client_for(world.student_7a))
     assert world.student_7a.pk in keptuser._process.users
-    client_for(world.student_7a).get("/tasks/")
+    processes("b")
+    signed_in_in_b = client_for(world.student_7a)
+    processes("a")
+    signed_in_in_b.get("/tasks/")
     assert world.student_7a.pk not in keptuser._process.users
+
+
+def test_the_process_that_signed_a_session_in_keeps_its_user_from_the_first_page(
+    redis_only, world, client, client_for, loads
+):
+    other_device = client_for(world.student_7a)
+    _warm(other_device)
+    assert world.student_7a.pk in keptuser._process.users
+    response = client.post(
+        "/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    # The sign-in wrote last_login without a bump: what was kept for the other session went.
+    assert world.student_7a.pk not in keptuser._process.users
+    del loads[:]
+    assert client.get("/").status_code == 200  # the dashboard: loaded, kept
+    assert client.get("/tasks/").status_code == 200  # a copy
+    assert len(loads) == 1
+    user = User.objects.get(pk=world.student_7a.pk)
+    assert client.get("/tasks/").wsgi_request.user.last_login == user.last_login
+    assert other_device.get("/tasks/").wsgi_request.user.last_login == user.last_login
