@@ -418,7 +418,9 @@ def mail_servers(stack: Stack) -> Iterator[int]:
             seen[pid] = psutil.Process(pid).create_time()
 
     try:
-        deadline = time.monotonic() + 180  # bounded: a loaded machine starts slowly
+        # Bounded; a loaded machine starts slowly: `kreide mail-start` makes the demo
+        # school's ~2,500 mailboxes before the demo mails (over 5 minutes at load 15-20).
+        deadline = time.monotonic() + 900
         while not (
             process.answers(mail.host, mail.ports.imap)
             and process.answers(mail.host, mail.ports.submission)
