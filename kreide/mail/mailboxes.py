@@ -98,22 +98,24 @@ def empty_folders(user: User) -> list[webmail.Folder] | None:
     count kept anywhere that could be stale. None, and IMAP tells: a folder holds mail,
     there are folders besides those Dovecot creates by itself, the mailbox is not made yet
     or cannot be read, or Dovecot is down (the page says so, as before)."""
-    mail = process.layout()
-    if user.school_id is None or not health.configured() or not process.dovecot_running(mail):
+    if user.school_id is None or not health.configured():
         return None
+    mail = process.layout()
     # The school's mail policy is kept on it for the page's own address_of: no query more.
     local, domain = services.split_address(services.address_of(user))
     maildir = f"{mail.mailboxes}/{domain}/{local}/Maildir"  # as `_home`; strings: fewer calls
     try:
-        with os.scandir(maildir) as entries:
-            if {e.name for e in entries if e.name[0] == "." and e.is_dir()} != _FOLDER_DIRS:
-                return None
-        for folder in ("", *_FOLDER_DIRS):
-            for part in ("new", "cur"):
+        for folder in ("", *_FOLDER_DIRS):  # the INBOX ("") first: a mailbox with mail
+            for part in ("new", "cur"):  # mostly has it there, and then this look is short
                 with os.scandir(f"{maildir}/{folder}/{part}") as entries:
                     if next(entries, None) is not None:
                         return None
+        with os.scandir(maildir) as entries:
+            if {e.name for e in entries if e.name[0] == "." and e.is_dir()} != _FOLDER_DIRS:
+                return None
     except OSError:
+        return None
+    if not process.dovecot_running(mail):
         return None
     return [webmail.Folder(name, 0, 0) for name in ("INBOX", *webmail.AUTOCREATED)]
 
