@@ -466,6 +466,24 @@ def test_the_device_cookie_is_signed_keyed_and_sent_only_to_the_sign_in(world):
         assert _sign_in(browser, world.student_7a.username).status_code == 302
 
 
+def test_a_device_cookie_written_compressed_before_still_knows_its_browser(world):
+    """Earlier versions compressed the cookie's value; browsers keep it for a year."""
+    from django.core import signing
+
+    cookie = _known_browser(world.student_7a).cookies[throttle.DEVICE_COOKIE].value
+    device = signing.loads(cookie, salt=throttle._DEVICE_SALT)
+    device["a"] += ["0123456789abcdef"] * 4  # more accounts of a shared computer
+    earlier = signing.dumps(device, salt=throttle._DEVICE_SALT, compress=True)
+    assert earlier.startswith(".") and earlier != cookie  # zlib's mark: a compressed value
+    browser = Client()
+    browser.cookies[throttle.DEVICE_COOKIE] = earlier
+    with override_settings(LOGIN_FAILURES_PER_ACCOUNT=2):
+        for _ in range(2):  # locked for unknown browsers, not for this one
+            _sign_in(Client(), world.student_7a.username, "falsch")
+        assert _sign_in(browser, world.student_7a.username).status_code == 302
+        assert _sign_in(Client(), world.student_7a.username).status_code == 429
+
+
 def test_the_signed_in_user_comes_with_its_school_in_one_query_as_the_orm_has_it(
     world, django_assert_num_queries
 ):
