@@ -46,13 +46,15 @@ _raw = open(os.environ.get("WAVE_RAW", os.devnull), "w")  # noqa: SIM115 (closed
 
 
 @events.request.add_listener
-def _record(request_type, name, response_time, response_length, response, exception, **_):
+def _record(request_type, name, response_time, response_length, response, exception, context, **_):
     status = getattr(response, "status_code", 0) or 0
     _raw.write(
         json.dumps(
             {
                 "t": round(time.time(), 3),
                 "name": name,
+                # Whose request: refusals are counted per student in the report.
+                "student": context.get("student", ""),
                 "ms": round(response_time, 2),
                 "status": status,
                 "error": exception is not None and status != 503,
@@ -103,6 +105,9 @@ class Student(FastHttpUser):
         self.csrf = ""
         self.journey_done = False
 
+    def context(self) -> dict:
+        return {"student": self.username}
+
     def call(self, method: str, path: str, name: str, ok=(200,), **kwargs):
         """One request; busy answers are retried after Retry-After plus backoff, capped."""
         for attempt in range(MAX_RETRIES + 1):
@@ -127,7 +132,7 @@ class Student(FastHttpUser):
                     response_length=0,
                     response=None,
                     exception=RuntimeError("gave up after retries"),
-                    context={},
+                    context=self.context(),
                 )
                 return None
             gevent.sleep(delay)
@@ -235,7 +240,7 @@ class Student(FastHttpUser):
             response_length=0,
             response=None,
             exception=None,
-            context={},
+            context=self.context(),
         )
 
     @task

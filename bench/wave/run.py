@@ -204,6 +204,26 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+def refusals_in_a_row(requests: list[dict]) -> list[int]:
+    """Per student, the most times one of their requests was turned away in a row (the
+    client gives up after six): how fairly the door lets them in, whatever the latencies."""
+    most: dict[str, int] = {}
+    streak: dict[str, tuple[str, int]] = {}
+    for record in sorted(requests, key=lambda r: r["t"]):
+        student = record.get("student")
+        if not student or not record["status"]:  # give-ups and journeys are no answers
+            continue
+        if record["status"] == 503:
+            name, count = streak.get(student, ("", 0))
+            count = count + 1 if name == record["name"] else 1
+            streak[student] = (record["name"], count)
+            most[student] = max(most.get(student, 0), count)
+        else:
+            streak[student] = ("", 0)
+            most.setdefault(student, 0)
+    return list(most.values())
+
+
 def summarize(step: Step) -> dict:
     real = [r for r in step.requests if r["status"] or r["error"]]
     shed = [r for r in real if r["status"] == 503]
@@ -214,6 +234,7 @@ def summarize(step: Step) -> dict:
     uploads = [r for r in admitted if r["name"] == "upload 1 MB" and r["status"] == 204]
     span = max((r["t"] for r in real), default=step.started) - step.started or 1
     busy = [server for _, server, _ in step.cpu]
+    in_a_row = refusals_in_a_row(step.requests)
     return {
         "label": step.label,
         "rate": step.rate,
@@ -231,6 +252,8 @@ def summarize(step: Step) -> dict:
         "all_p95": percentile([r["ms"] for r in admitted], 95),
         "shed_p99": percentile([r["ms"] for r in shed], 99),
         "shed_max": max((r["ms"] for r in shed), default=0),
+        "in_a_row_most": max(in_a_row, default=0),
+        "in_a_row_4": sum(count >= 4 for count in in_a_row),
         "uploads": len(uploads),
         "stored": step.stored_files,
         "lost": max(0, len(uploads) - step.stored_files),
@@ -320,9 +343,9 @@ def machine() -> str:
 def table(rows: list[dict]) -> str:
     lines = [
         "| step | students (arrivals/s) | requests | answered/s | journeys/s | p50 / p95 / p99 ms "
-        "(pages) | errors | shed (503) | shed answer p99 / max ms | uploads stored / lost "
-        "| server CPU | machine load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(pages) | errors | shed (503) | shed answer p99 / max ms | refused in a row: most "
+        "(students ≥ 4) | uploads stored / lost | server CPU | machine load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in rows:
         lines.append(
@@ -331,6 +354,7 @@ def table(rows: list[dict]) -> str:
             f"{s['p50']:.0f} / {s['p95']:.0f} / {s['p99']:.0f} | {s['errors']} | "
             f"{s['shed']} ({s['shed_percent']:.0f} %) | "
             f"{s['shed_p99']:.1f} / {s['shed_max']:.1f} | "
+            f"{s['in_a_row_most']} ({s['in_a_row_4']}) | "
             f"{s['stored']} / {s['lost']} | {s['cpu_mean']:.0f} % | {s['load_average']:.1f} |"
         )
     return "\n".join(lines)
@@ -478,6 +502,9 @@ worksheet (sent by nginx via X-Accel-Redirect), a 1 MB submission through tus, t
 the class chat, one message; then a reload every 30–60 s. Students arrive at a steady rate
 for {args.ramp} s, then {args.hold} s more. Latency percentiles are over admitted page requests;
 a 503 with Retry-After is counted as "shed", an answer that is neither is an error.
+"Refused in a row" is per student: the most times one request of theirs was turned away
+before it went through (six is a give-up, an error), and how many students were turned
+away four times or more.
 
 ## Capacity: the largest wave that holds p95 < {P95_MS} ms, p99 < {
         P99_MS
