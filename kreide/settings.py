@@ -579,7 +579,9 @@ ADMISSION_HEAVY_QUEUE = env_int("KREIDE_ADMISSION_HEAVY_QUEUE", 2)
 ADMISSION_RETRY_AFTER = env_int("KREIDE_ADMISSION_RETRY_AFTER", 2)
 # What nginx lets into Kreide at once, over all workers (`kreide nginx-config`), and the
 # part of it for requests without a session (sign-in form and sign-ins); beyond, nginx
-# answers 503 itself. 0: derived from the workers and the limits above.
+# answers 503 itself. Newcomers who come back with the ticket a refusal gave them, after
+# the wait it named, may be as many again, outside the first limit (deploy/nginx.conf).
+# 0: derived from the workers and the limits above.
 FRONT_LIMIT = env_int("KREIDE_FRONT_LIMIT", 0)
 FRONT_NEWCOMERS = env_int("KREIDE_FRONT_NEWCOMERS", 0)
 # Where nginx writes a line per refusal, for /status (nginx's master process opens it, so

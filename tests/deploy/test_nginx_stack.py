@@ -11,6 +11,7 @@ import socket
 import time
 import urllib.parse
 from contextlib import contextmanager
+from http.cookies import SimpleCookie
 
 import pytest
 from django.db import connection
@@ -162,6 +163,60 @@ def test_nginx_refuses_beyond_its_front_limit_itself_newcomers_first(tmp_path, s
         # Slots are given back when the requests end.
         response, body = _get_until(stack.url, "/accounts/login/", 200)
         assert "Anmelden" in body.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_newcomer_turned_away_gets_in_ahead_of_later_arrivals(tmp_path, static_files):
+    """A newcomer nginx turns away gets a ticket; back after the Retry-After they were told,
+    they may take a newcomer slot that later arrivals, and retries that did not wait,
+    cannot: under a wave nobody is turned away again and again by lot."""
+    with production_stack(
+        tmp_path,
+        _database_url(),
+        os.environ["KREIDE_REDIS_URL"],
+        workers=1,
+        # Two slots, one of them for newcomers; one more for newcomers who waited.
+        settings={"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"},
+        setup=(),
+        static_from=static_files,
+    ) as stack:
+        response, _ = _get(stack.url, "/accounts/login/")
+        assert response.status == 200  # room: no ticket needed
+        # A newcomer who just arrived holds the newcomers' slot.
+        with _held_slot(stack.url, "/accounts/login/"):
+            refused, _ = _get_until(stack.url, "/accounts/login/", 503)
+            ticket = SimpleCookie()
+            for header in refused.msg.get_all("Set-Cookie"):
+                ticket.load(header)
+            first_asked = ticket["kreide_queue"].value
+            assert float(first_asked) > 0 and ticket["kreide_queue"]["max-age"] == "600"
+            young = ticket["kreide_queue_young"]
+            # Young no longer than the shortest wait the refusal may name (2-4 s).
+            assert int(young["max-age"]) == 2 <= int(refused.getheader("Retry-After"))
+            assert young["path"] == "/" and young["httponly"]
+
+            # Back at once, both cookies still there: turned away like a later arrival, the
+            # ticket kept as it was.
+            cookie = {"Cookie": f"kreide_queue={first_asked}; kreide_queue_young=1"}
+            response, _ = _get(stack.url, "/accounts/login/", headers=cookie)
+            assert response.status == 503 and not response.msg.get_all("Set-Cookie")
+
+            # Back after the wait, the young cookie gone: in, ahead of later arrivals, who
+            # are still turned away.
+            waited = {"Cookie": f"kreide_queue={first_asked}"}
+            response, body = _get(stack.url, "/accounts/login/", headers=waited)
+            assert response.status == 200 and "Anmelden" in body.decode()
+            response, _ = _get(stack.url, "/accounts/login/")
+            assert response.status == 503
+
+            # The extra room is bounded: with it held too, a waited ticket is turned away.
+            # It is not taken from the students already signed in, who still get through.
+            with _held_slot(
+                stack.url, "/accounts/login/", f"Cookie: kreide_queue={first_asked}\r\n"
+            ):
+                response, _ = _get_until(stack.url, "/accounts/login/", 503, headers=waited)
+                response, _ = _get(stack.url, "/", headers={"Cookie": "sessionid=x"})
+                assert response.status == 302
 
 
 @pytest.mark.django_db(transaction=True)
