@@ -53,7 +53,6 @@ def _key(context: template.Context) -> tuple:
 
 @register.simple_tag(takes_context=True)
 def site_header(context: template.Context) -> SafeString:
-    header = context.template.engine.get_template("core/header.html")
     user, request = context.get("user"), context.get("request")
     account = ""
     if user is not None and user.is_authenticated:
@@ -62,11 +61,11 @@ def site_header(context: template.Context) -> SafeString:
     csrf = context.get("csrf_token")
     if not csrf or csrf == "NOTPROVIDED":  # rare (no CSRF context): not kept
         with context.push(account_name=account, next_path=next_path):
-            return header.render(context)
+            return _template(context, "core/header.html").render(context)
 
     def render(stand_ins: dict[str, str]) -> str:
         with context.push(**stand_ins):
-            return header.render(context)
+            return _template(context, "core/header.html").render(context)
 
     return _KEPT.get(
         _key(context), render, csrf_token=str(csrf), account_name=account, next_path=next_path
@@ -83,7 +82,6 @@ def live_script(context: template.Context) -> SafeString | str:
     live = context.get("notifications_live")
     if not live:
         return ""
-    script = context.template.engine.get_template("core/live_script.html")
     return _LIVE.get(
         (
             get_language(),
@@ -92,7 +90,13 @@ def live_script(context: template.Context) -> SafeString | str:
             context.autoescape,
             tuple(live.items()),
         ),
-        lambda _stand_ins: script.render(
+        lambda _stand_ins: _template(context, "core/live_script.html").render(
             template.Context({"notifications_live": live}, autoescape=context.autoescape)
         ),
     )
+
+
+def _template(context: template.Context, name: str) -> template.base.Template:
+    """Looked up only to render: finding a template costs ~11 Python calls even from the
+    cached loader, on every page."""
+    return context.template.engine.get_template(name)
