@@ -17,7 +17,7 @@ def nav_count(request: HttpRequest) -> int:
 
 def page_keys(request: HttpRequest) -> list[str]:
     """The unread count's key for `pagecache`: read with the page's other keys."""
-    return [webmail.unread_key(request.user)] if nav_visible(request) else []
+    return [webmail.unread_key(request.user, request)] if nav_visible(request) else []
 
 
 def dashboard_section(request: HttpRequest) -> dict | None:

@@ -165,3 +165,17 @@ def test_no_counts_in_dovecot_with_redis_sentinels(settings):
     settings.REDIS_URL = "redis+sentinel://127.0.0.1:26379/kreide/1"
     settings.REDIS_SENTINELS = object()
     assert process.unseen_dict() == "" and process.unseen_prefix() == ""
+
+
+@pytest.mark.django_db
+def test_a_page_works_out_the_unread_key_once(world, rf, monkeypatch):
+    asked = []
+    unseen_prefix = process.unseen_prefix
+    monkeypatch.setattr(process, "unseen_prefix", lambda: asked.append(1) or unseen_prefix())
+    request = rf.get("/")
+    request.user = student = world.student_7a
+    key = webmail.unread_key(student, request)
+    assert webmail.unread_key(student, request) == key  # the page's keys, then its count
+    assert len(asked) == 1
+    assert webmail.unread_key(student) == key  # without a request: worked out each time
+    assert len(asked) == 2
