@@ -42,16 +42,21 @@ run: install
 	KREIDE_JANUS=$${KREIDE_JANUS:-auto} $(BIN)/kreide serve
 
 # The whole suite against the production backends (PostgreSQL, Redis), then a smoke run
-# against the embedded default (SQLite, in-process cache).
+# against the embedded default (SQLite, in-process cache). Both runs use WORKERS processes
+# (pytest-xdist, a test file per process at a time; tests/workers.py gives each its own test
+# database, Redis db N + k and data directory): much of the PostgreSQL run waits on servers,
+# browsers and subprocesses.
 test: install-test
 	$(BIN)/ruff check kreide tests bench
-	$(MAKE) -s test-postgres
+	$(MAKE) -s test-postgres WORKERS=3
 	$(MAKE) -s test-janus
-	$(MAKE) -s test-sqlite
+	$(MAKE) -s test-sqlite WORKERS=2
+
+XDIST = $(if $(WORKERS),-n $(WORKERS) --dist loadfile)
 
 test-postgres:
 	KREIDE_TESTING=true KREIDE_DATABASE_URL=$(PG_URL) KREIDE_REDIS_URL=$(REDIS_URL) \
-	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus" $(PYTEST_ARGS)
+	  KREIDE_DATA_DIR=$(CURDIR)/var/test-pg $(BIN)/pytest -m "not janus" $(XDIST) $(PYTEST_ARGS)
 
 # Only the tests with several nodes behind HAProxy (part of test-postgres): PostgreSQL
 # failover, Redis Sentinels, the GlusterFS store and a rolling upgrade (about 4 minutes).
@@ -67,7 +72,7 @@ test-janus:
 
 test-sqlite:
 	KREIDE_TESTING=true KREIDE_DATA_DIR=$(CURDIR)/var/test-sqlite \
-	  $(BIN)/pytest -m "not browser and not janus and not slow" $(PYTEST_ARGS)
+	  $(BIN)/pytest -m "not browser and not janus and not slow" $(XDIST) $(PYTEST_ARGS)
 
 # The 8:00 wave against nginx + kreide serve + PostgreSQL + Redis (about 15 minutes);
 # the report goes to bench/results/<date>/report.md.
