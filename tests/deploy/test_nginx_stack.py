@@ -170,16 +170,8 @@ def test_a_newcomer_turned_away_gets_in_ahead_of_later_arrivals(tmp_path, static
     """A newcomer nginx turns away gets a ticket; back after the Retry-After they were told,
     they may take a newcomer slot that later arrivals, and retries that did not wait,
     cannot: under a wave nobody is turned away again and again by lot."""
-    with production_stack(
-        tmp_path,
-        _database_url(),
-        os.environ["KREIDE_REDIS_URL"],
-        workers=1,
-        # Two slots, one of them for newcomers; one more for newcomers who waited.
-        settings={"KREIDE_FRONT_LIMIT": "2", "KREIDE_FRONT_NEWCOMERS": "1"},
-        setup=(),
-        static_from=static_files,
-    ) as stack:
+    # Two slots, one of them for newcomers; one more for newcomers who waited.
+    with _one_newcomer_slot_stack(tmp_path, static_files) as stack:
         response, _ = _get(stack.url, "/accounts/login/")
         assert response.status == 200  # room: no ticket needed
         # A newcomer who just arrived holds the newcomers' slot.
