@@ -78,16 +78,9 @@ class SessionStore(cached_db.SessionStore):
         if kreide_cache.breaker.trips == trips and not kreide_cache.breaker.is_open:
             self.read_along = {key: found.get(key) for key in along}
         data = found.get(self.cache_key)
-        return self._load_without_copy() if data is None else data
-
-    def _load_without_copy(self) -> dict:
-        """What cached_db does when the cache has no copy: the row, then a copy of it."""
-        row = self._get_session_from_db()
-        if not row:
-            return {}
-        data = self.decode(row.session_data)
-        self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
-        return data
+        # No copy in the cache (rare: sessions are copied there when saved): cached_db's own
+        # load reads the row and copies it, for one more GET.
+        return super().load() if data is None else data
 
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
