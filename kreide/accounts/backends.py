@@ -97,6 +97,10 @@ class UsernameOrEmailBackend(ModelBackend):
         return user
 
 
+# note_last_login's statement per database alias, written when first used.
+_LAST_LOGIN_UPDATES: dict[str, str] = {}
+
+
 def note_last_login(sender: Any, user: Any, request: Any = None, **kwargs: Any) -> None:
     """Replaces Django's `update_last_login` (a `save()` with its signals, nobody listens):
     last_login tells the day of the last sign-in, written at the first sign-in of a day.
@@ -109,11 +113,14 @@ def note_last_login(sender: Any, user: Any, request: Any = None, **kwargs: Any) 
     model = type(user)
     using = router.db_for_write(model, instance=user)
     connection = connections[using]
-    table, column, pk = (
-        connection.ops.quote_name(name)
-        for name in (model._meta.db_table, "last_login", model._meta.pk.column)
-    )
-    sql = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608 names from the model
+    sql = _LAST_LOGIN_UPDATES.get(using)
+    if sql is None:
+        table, column, pk = (
+            connection.ops.quote_name(name)
+            for name in (model._meta.db_table, "last_login", model._meta.pk.column)
+        )
+        sql = f"UPDATE {table} SET {column} = %s WHERE {pk} = %s"  # noqa: S608 names from the model
+        _LAST_LOGIN_UPDATES[using] = sql
     params = [connection.ops.adapt_datetimefield_value(now), user.pk]
     session = getattr(request, "session", None)
     write_on_creation = getattr(session, "write_on_creation", None)

@@ -60,7 +60,12 @@ class AuthenticationMiddleware(DjangoAuthentication):
     the session allow it (accounts.keptuser)."""
 
     def process_request(self, request: HttpRequest) -> None:
-        request.user = SimpleLazyObject(lambda: _session_user(request))
+        if request.session.session_key is None:
+            # No session cookie (a new browser, its sign-in POST): nobody, as get_user()
+            # would find after loading an empty session through two lazy wrappers.
+            request.user = AnonymousUser()
+        else:
+            request.user = SimpleLazyObject(lambda: _session_user(request))
         request.auser = partial(auser, request)
 
 

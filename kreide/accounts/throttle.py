@@ -17,7 +17,9 @@ they count in the machine's file cache (`with_counters`): never "no limit".
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -26,7 +28,6 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import BaseCache, caches
 from django.http import HttpRequest, HttpResponse
-from django.utils.crypto import salted_hmac
 
 from kreide.core.cache import with_counters
 
@@ -62,8 +63,16 @@ def _normal(value: str) -> str:
 
 
 def _account_digest(identifier: str) -> str:
-    # Keyed: the cookie must not tell who signed in on a shared computer.
-    return salted_hmac(_DEVICE_SALT, _normal(identifier)).hexdigest()[:16]
+    # Keyed: the cookie must not tell who signed in on a shared computer. Django's
+    # salted_hmac(_DEVICE_SALT, …) (HMAC-SHA1), with its derived key made once per secret.
+    key = _digest_key(settings.SECRET_KEY)
+    return hmac.digest(key, _normal(identifier).encode(), "sha1").hex()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _digest_key(secret: str) -> bytes:
+    """salted_hmac's key for _DEVICE_SALT (a hash of salt and secret, not a password)."""
+    return hashlib.sha1(f"{_DEVICE_SALT}{secret}".encode()).digest()  # noqa: S324
 
 
 def _key(kind: str, value: str) -> str:
@@ -92,6 +101,7 @@ def _own_key(identifier: str, device: Device | None) -> str:
 
 
 def _subjects(identifier: str, address: str, device: Device | None) -> list[tuple[str, int]]:
+    """The counters an attempt counts on and their limits, the own one (_own_key) first."""
     own = (_own_key(identifier, device), settings.LOGIN_FAILURES_PER_ACCOUNT)
     if device is not None and device.knows(identifier):
         return [own]
@@ -110,8 +120,9 @@ class Check:
 
 def check(identifier: str, address: str, device: Device | None = None) -> Check:
     now = time.time()
-    own = _own_key(identifier, device)
-    keys = [f"{key}:until" for key, _ in _subjects(identifier, address, device)]
+    subjects = _subjects(identifier, address, device)
+    own = subjects[0][0]  # _own_key's
+    keys = [f"{key}:until" for key, _ in subjects]
     # The own counter comes in the same round trip: without failures a success has
     # nothing to forget and costs no DEL.
     found = with_counters(lambda cache: cache.get_many([own, *keys]))

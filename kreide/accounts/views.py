@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
+from prometheus_client import Counter
 
 from kreide.accounts import services, throttle, twofactor, upstream
 from kreide.accounts.backends import UsernameOrEmailBackend
@@ -32,6 +33,17 @@ from kreide.core.navigation import fixed_url, urls_of_request
 
 _PENDING = "kreide_2fa_pending"
 _PENDING_SECONDS = 5 * 60
+
+# LOGINS' child per outcome, looked up once it counted (labels() takes a lock and builds
+# its key on every call; made at import, a series would show before its first count).
+_OUTCOMES: dict[str, Counter] = {}
+
+
+def _count(outcome: str) -> None:
+    child = _OUTCOMES.get(outcome)
+    if child is None:
+        child = _OUTCOMES[outcome] = LOGINS.labels(outcome)
+    child.inc()
 
 
 def _lockout_message(lockout: throttle.Lockout) -> str:
@@ -78,11 +90,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
                     failures=checked.failures,
                 )
             lockout = throttle.record_failure(identifier, address, device)
-            LOGINS.labels("failure").inc()
+            _count("failure")
             if lockout is None:
                 form.add_error(None, _("Username or password is not correct."))
         if lockout is not None:
-            LOGINS.labels("locked").inc()
+            _count("locked")
             form.add_error(None, _lockout_message(lockout))
     response = _login_page(request, form, next_url, status=429 if lockout else 200)
     if lockout:
@@ -287,7 +299,7 @@ def upstream_callback(request: HttpRequest) -> HttpResponse:
     checked = throttle.check(user.username, client_address(request), device)
     lockout = checked.lockout
     if lockout is not None:
-        LOGINS.labels("locked").inc()
+        _count("locked")
         response = _login_page(
             request, LoginForm(), None, refusal=Refusal(_lockout_message(lockout), status=429)
         )
@@ -308,7 +320,7 @@ def _complete_login(
         otp_login(request, otp_device)
     if not remember:
         request.session.set_expiry(0)
-    LOGINS.labels("success").inc()
+    _count("success")
     if is_safe_next(request, next_url):
         response = redirect(next_url)
     else:  # each sign-in at 8:00: redirect() would try the name, then reverse it
@@ -347,12 +359,12 @@ def login_verify_view(request: HttpRequest) -> HttpResponse:
                     request, user, pending["remember"], pending["next"], otp_device
                 )
             lockout = throttle.record_failure(pending["identifier"], address, device)
-            LOGINS.labels("failure").inc()
+            _count("failure")
             if lockout is None:
                 form.add_error("code", _("This code is not correct. Try the current one."))
         if lockout is not None:
             request.session.pop(_PENDING, None)
-            LOGINS.labels("locked").inc()
+            _count("locked")
             form.add_error(None, _lockout_message(lockout))
     response = render(
         request, "accounts/login_verify.html", {"form": form}, status=429 if lockout else 200

@@ -12,6 +12,7 @@ from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import IntegrityError, connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from kreide.core import cache as kreide_cache
 from kreide.core.randomness import random_string
@@ -32,6 +33,10 @@ def read_along(keys: Callable[[str], list[str]]) -> None:
     value, None for a key not there); `read_along` is None where nothing was read along:
     no keys, no Redis, the breaker open, a failed read."""
     _read_with.append(keys)
+
+
+# A new session's INSERT per database alias, written when first used (names from the model).
+_INSERTS: dict[str, str] = {}
 
 
 class SessionStore(cached_db.SessionStore):
@@ -108,18 +113,15 @@ class SessionStore(cached_db.SessionStore):
         """A new session (each sign-in) in one INSERT: Django wraps it in BEGIN and COMMIT
         and builds the SQL each time, though one statement commits alone. A colliding key
         raises CreateError as in Django, and create() draws another."""
-        connection = connections[self._db]
-        meta, quote = self.model._meta, connection.ops.quote_name
-        columns = ("session_key", "session_data", "expire_date")
-        names = ", ".join(quote(meta.get_field(name).column) for name in columns)
-        table = quote(meta.db_table)
+        using = self._db
+        connection = connections[using]
         # The row's values as create_model_instance() gives them, without the model.
         values = [
             self.session_key,
             self.encode(self._get_session(no_load=True)),
             connection.ops.adapt_datetimefield_value(self.get_expiry_date()),
         ]
-        insert = f"INSERT INTO {table} ({names}) VALUES (%s, %s, %s)"  # noqa: S608
+        insert = _INSERTS.get(using) or _INSERTS.setdefault(using, self._insert_sql(connection))
         try:
             with connection.cursor() as cursor:  # names from the model, values bound
                 riders = self._riders
@@ -143,6 +145,12 @@ class SessionStore(cached_db.SessionStore):
             self._cache.set(self.cache_key, self._session, self.get_expiry_age())
         except Exception:
             cached_db.logger.exception("Error saving to cache (%s)", self._cache)
+
+    def _insert_sql(self, connection: BaseDatabaseWrapper) -> str:
+        meta, quote = self.model._meta, connection.ops.quote_name
+        columns = ("session_key", "session_data", "expire_date")
+        names = ", ".join(quote(meta.get_field(name).column) for name in columns)
+        return f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES (%s, %s, %s)"  # noqa: S608
 
     def cycle_key(self) -> None:
         """A new key (on sign-in) without writing the session twice: Django inserts a row

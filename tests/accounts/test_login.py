@@ -466,6 +466,17 @@ def test_the_device_cookie_is_signed_keyed_and_sent_only_to_the_sign_in(world):
         assert _sign_in(browser, world.student_7a.username).status_code == 302
 
 
+def test_the_device_cookies_account_digest_is_djangos_salted_hmac(settings):
+    """Cookies issued with salted_hmac() keep knowing their accounts; a new secret, new digests."""
+    from django.utils.crypto import salted_hmac
+
+    for secret in (settings.SECRET_KEY, "another-key-" + "x" * 50):
+        settings.SECRET_KEY = secret
+        for name in ("Anna.Schmidt", " lena@example.org "):
+            expected = salted_hmac(throttle._DEVICE_SALT, name.strip().lower()).hexdigest()[:16]
+            assert throttle._account_digest(name) == expected
+
+
 def test_a_device_cookie_written_compressed_before_still_knows_its_browser(world):
     """Earlier versions compressed the cookie's value; browsers keep it for a year."""
     from django.core import signing

@@ -18,6 +18,26 @@ def test_views_read_the_signed_in_user_itself_not_through_lazy_wrappers(world, c
     assert not isinstance(anonymous.get("/accounts/login/").wsgi_request.user, LazyObject)
 
 
+def test_a_browser_without_a_session_is_anonymous_without_reading_one(world, client, monkeypatch):
+    """Its sign-in POST (the form page is answered earlier): AnonymousUser as get_user()
+    finds it, django-otp's fields on it, no session user read; a session cookie reads."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from kreide.accounts import middleware
+
+    reads = []
+    original = middleware._session_user
+    monkeypatch.setattr(
+        middleware, "_session_user", lambda request: reads.append(1) or original(request)
+    )
+    request = client.post("/accounts/login/", {"username": "x", "password": "y"}).wsgi_request
+    assert type(request.user) is AnonymousUser and request.user.is_verified() is False
+    assert request.session.session_key is None and reads == []
+    client.force_login(world.student_7a)
+    assert client.get("/tasks/").wsgi_request.user.pk == world.student_7a.pk
+    assert reads == [1]
+
+
 def test_the_session_auth_hash_is_djangos_and_follows_password_and_key(world, settings):
     from django.contrib.auth.base_user import AbstractBaseUser
 
