@@ -86,7 +86,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    # Django's security and frame headers, each worked out once (kreide/core/middleware.py).
+    "kreide.core.middleware.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: turns requests away without a database query.
     "kreide.core.admission.AdmissionMiddleware",
@@ -106,7 +107,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "kreide.accounts.middleware.ActiveAccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kreide.core.middleware.XFrameOptionsMiddleware",
     "kreide.core.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # A refusal a view lets through is answered in the user's language, never as a 500.

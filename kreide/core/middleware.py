@@ -1,5 +1,5 @@
 """Request timing (one structured log line for slow or failed requests, and metrics), the
-language and the Content-Security-Policy header."""
+language, the security headers and the Content-Security-Policy header."""
 
 import logging
 import time
@@ -13,12 +13,14 @@ from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from django.middleware import locale
+from django.http.response import ResponseHeaders
+from django.middleware import clickjacking, locale, security
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 
 from kreide.core.metrics import LATENCY, REQUESTS
+from kreide.core.templatetags import kreide_i18n
 
 logger = logging.getLogger("kreide.request")
 SLOW_SECONDS = 1.0
@@ -27,6 +29,9 @@ SLOW_SECONDS = 1.0
 class RequestLogMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        # (view, method, status) -> its counter and histogram: `labels()` checks and looks
+        # them up under a lock on every call (~25 Python calls a request).
+        self._metrics: dict[tuple[str, str, int], tuple] = {}
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
@@ -34,8 +39,15 @@ class RequestLogMiddleware:
         elapsed = time.perf_counter() - started
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match else "unresolved"
-        REQUESTS.labels(view, request.method, str(response.status_code)).inc()
-        LATENCY.labels(view).observe(elapsed)
+        key = (view, request.method, response.status_code)
+        metrics = self._metrics.get(key)
+        if metrics is None:
+            metrics = self._metrics[key] = (
+                REQUESTS.labels(view, request.method, str(response.status_code)),
+                LATENCY.labels(view),
+            )
+        metrics[0].inc()
+        metrics[1].observe(elapsed)
         if elapsed >= SLOW_SECONDS or response.status_code >= 500:
             logger.warning(
                 "request",
@@ -75,20 +87,40 @@ class UnreadableFormMiddleware:
 
 class LocaleMiddleware(locale.LocaleMiddleware):
     """Django's, without looking for a language at the start of the path (twice ~13 Python
-    calls a request) where no URL pattern is prefixed with one (Kreide has none)."""
+    calls a request) where no URL pattern is prefixed with one (Kreide has none). The
+    language a language cookie and an Accept-Language header ask for is worked out once
+    for each pair, and the headers are set as Django sets them, without converting and
+    checking the same values again on every response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        # (translations' generation, cookie, Accept-Language) -> (language, its code)
+        self._languages: dict[tuple, tuple[str, str]] = {}
 
     def process_request(self, request: HttpRequest) -> None:
         if _language_prefixed(request):
             return super().process_request(request)
-        translation.activate(translation.get_language_from_request(request))
-        request.LANGUAGE_CODE = translation.get_language()
+        key = (
+            kreide_i18n.generation(),
+            request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME),
+            request.META.get("HTTP_ACCEPT_LANGUAGE"),
+        )
+        found = self._languages.get(key)
+        if found is None:
+            language = translation.get_language_from_request(request)
+            if len(self._languages) >= _LIMIT:  # headers are the client's: bounded
+                self._languages.clear()
+            # As get_language() answers once the language is active.
+            found = self._languages[key] = (language, translation.to_language(language))
+        translation.activate(found[0])
+        request.LANGUAGE_CODE = found[1]
         return None
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if _language_prefixed(request):
             return super().process_response(request, response)
-        patch_vary_headers(response, ("Accept-Language",))
-        response.headers.setdefault("Content-Language", translation.get_language())
+        add_vary(response, "Accept-Language")
+        set_default(response, "Content-Language", translation.get_language())
         return response
 
 
@@ -96,13 +128,99 @@ def _language_prefixed(request: HttpRequest) -> bool:
     return is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]
 
 
-_PER_RESPONSE_POLICY = (
-    "_csp_config",
-    "_csp_update",
-    "_csp_replace",
-    "_csp_config_ro",
-    "_csp_update_ro",
-    "_csp_replace_ro",
+# Entries kept in each of the tables below (a full table starts over).
+_LIMIT = 1024
+# (name, value) -> the header as Django's ResponseHeaders stores it: its key and its pair.
+_checked: dict[tuple[str, str], tuple[str, tuple[str, str]]] = {}
+# (Vary before, header added) -> Vary after
+_varied: dict[tuple[str | None, str], tuple[str, str]] = {}
+
+
+def _stored(name: str, value: str) -> tuple[str, tuple[str, str]]:
+    """The header as `response.headers[name] = value` stores it, converted and checked
+    once (Django does it on every set, ~10 Python calls a header)."""
+    found = _checked.get((name, value))
+    if found is None:
+        headers = ResponseHeaders({name: value})
+        ((key, pair),) = headers._store.items()
+        if len(_checked) >= _LIMIT:
+            _checked.clear()
+        found = _checked[name, value] = (key, pair)
+    return found
+
+
+def set_default(response: HttpResponse, name: str, value: str) -> None:
+    """`response.headers.setdefault(name, value)`."""
+    key, pair = _stored(name, value)
+    response.headers._store.setdefault(key, pair)
+
+
+def add_vary(response: HttpResponse, header: str) -> None:
+    """`patch_vary_headers(response, (header,))`, worked out once per Vary it finds."""
+    store = response.headers._store
+    before = store.get("vary")
+    key = (before and before[1], header)
+    after = _varied.get(key)
+    if after is None:
+        probe = HttpResponse()
+        if before is not None:
+            probe.headers["Vary"] = before[1]
+        patch_vary_headers(probe, (header,))
+        if len(_varied) >= _LIMIT:
+            _varied.clear()
+        after = _varied[key] = probe.headers._store["vary"]
+    store["vary"] = after
+
+
+class SecurityMiddleware(security.SecurityMiddleware):
+    """Django's, its headers (the same on every response of a process) worked out once
+    from what Django's own `process_response` sets on an empty response."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self._headers = {secure: self._set_by_django(secure) for secure in (False, True)}
+
+    def _set_by_django(self, secure: bool) -> tuple[tuple[str, tuple[str, str]], ...]:
+        request = HttpRequest()
+        request.is_secure = lambda: secure
+        before = HttpResponse()
+        after = super().process_response(request, HttpResponse())
+        return tuple(
+            (key, pair)
+            for key, pair in after.headers._store.items()
+            if key not in before.headers._store
+        )
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        store = response.headers._store
+        for key, pair in self._headers[bool(self.sts_seconds) and request.is_secure()]:
+            store.setdefault(key, pair)
+        return response
+
+
+class XFrameOptionsMiddleware(clickjacking.XFrameOptionsMiddleware):
+    """Django's, its header converted and checked once per value."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if "x-frame-options" in response.headers._store or getattr(
+            response, "xframe_options_exempt", False
+        ):
+            return response
+        key, pair = _stored("X-Frame-Options", self.get_xframe_options_value(request, response))
+        response.headers._store[key] = pair
+        return response
+
+
+# A response's own policy, set by django-csp's decorators as attributes of the response.
+_PER_RESPONSE_POLICY = frozenset(
+    (
+        "_csp_config",
+        "_csp_update",
+        "_csp_replace",
+        "_csp_config_ro",
+        "_csp_update_ro",
+        "_csp_replace_ro",
+    )
 )
 # (setting, header, exemption attribute)
 _POLICIES = (
@@ -122,8 +240,9 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
         self._built: dict[str, tuple[object, str]] = {}
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if getattr(request, "_csp_nonce", None) is not None or any(
-            getattr(response, name, None) is not None for name in _PER_RESPONSE_POLICY
+        # Any of them set (even to None, which django-csp then ignores): django-csp's way.
+        if getattr(request, "_csp_nonce", None) is not None or not _PER_RESPONSE_POLICY.isdisjoint(
+            vars(response)
         ):
             return super().process_response(request, response)
         if settings.DEBUG and response.status_code in (500, 404):  # Django's debug pages
@@ -139,11 +258,10 @@ class CSPMiddleware(csp.middleware.CSPMiddleware):
             excluded = tuple((config or {}).get("EXCLUDE_URL_PREFIXES") or ())
             if (
                 built[1]
-                and header not in response
                 and getattr(response, exempt, False) is False
                 and not request.path_info.startswith(excluded)
             ):
-                response[header] = built[1]
+                set_default(response, header, built[1])
         # As django-csp: a nonce asked for after the header is written is an error.
         request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
         return response
