@@ -126,7 +126,9 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
-                "django.template.context_processors.i18n",
+                # Not Django's `i18n` (LANGUAGES, LANGUAGE_CODE, LANGUAGE_BIDI on every
+                # render, ~33 Python calls a page): the templates that show the language
+                # ask for it with `{% get_current_language %}`.
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",

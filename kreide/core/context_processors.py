@@ -11,6 +11,6 @@ def kreide(request: HttpRequest) -> dict:
         "school": school,
         "nav_items": nav_items,
         # Shown on the phone's menu button, where the navigation itself is folded away.
-        "nav_count": sum(item["count"] for item in nav_items),
+        "nav_count": sum([item["count"] for item in nav_items]),
         "banners": banners.banners_for(request),
     }

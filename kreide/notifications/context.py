@@ -4,7 +4,7 @@ person switched live updates off is kept in the cache by `save_preferences`."""
 from django.http import HttpRequest
 
 from kreide.core import pagecache
-from kreide.core.navigation import fixed_url
+from kreide.core.navigation import fixed_urls
 from kreide.messenger.views import realtime_url
 
 
@@ -22,10 +22,11 @@ def live(request: HttpRequest) -> dict:
     # A former student's read-only session (accounts.gate) has no live bell.
     if user is None or not user.is_active or user.school_id is None:
         return {}
+    count_url, list_url = fixed_urls("notifications:count", "notifications:index")
     return {
         "notifications_live": {
             "socket": "" if pagecache.take(request, live_off_key(user.pk)) else socket_url(request),
-            "count_url": fixed_url("notifications:count"),
-            "list_url": fixed_url("notifications:index"),
+            "count_url": count_url,
+            "list_url": list_url,
         }
     }

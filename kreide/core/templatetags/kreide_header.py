@@ -45,7 +45,10 @@ def _key(context: template.Context) -> tuple:
         bool(context.get("school")),
         _school_name(context),
         tuple(
-            (i["label"], i["url"], i["active"], i["count"]) for i in context.get("nav_items") or ()
+            [
+                (i["label"], i["url"], i["active"], i["count"])
+                for i in context.get("nav_items") or ()
+            ]
         ),
         context.get("nav_count"),
     )
