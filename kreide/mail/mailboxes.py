@@ -5,15 +5,14 @@ access request, thinned by a retention rule, removed when the account is erased
 Mails are read and deleted over IMAP as the account (Dovecot's master login), like the
 webmail; only the removal of the whole mailbox works on the directory Dovecot keeps it in
 (`home=<mailboxes>/<domain>/<local part>`, scripts/mail/templates/dovecot.conf), because
-an erased account can no longer sign in to empty it, and the webmail's look whether a
-mailbox holds any mail at all (`empty_folders`), which needs no IMAP connection.
+an erased account can no longer sign in to empty it (the webmail's own look at the
+directory is kreide/mail/maildir.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from kreide.accounts.models import User
-from kreide.mail import health, process, services, webmail
+from kreide.mail import health, maildir, process, services, webmail
 from kreide.schools.models import School
 
 logger = logging.getLogger(__name__)
@@ -77,6 +76,8 @@ def delete_before(user: User, cutoff: datetime, *, dry_run: bool = False) -> int
             if uids and not dry_run:
                 client.delete_messages(uids)
                 client.expunge()
+    if found and not dry_run:
+        maildir.forget(maildir.path(services.address_of(user)))
     return found
 
 
@@ -85,39 +86,6 @@ def _created(home: Path) -> bool:
     directories `.Drafts`, `.Sent`, …: `webmail.AUTOCREATED`)."""
     maildir = home / "Maildir"
     return all((maildir / f".{name}").is_dir() for name in webmail.AUTOCREATED)
-
-
-_FOLDER_DIRS = {f".{name}" for name in webmail.AUTOCREATED}  # Maildir++: `.Sent` …
-
-
-def empty_folders(user: User) -> list[webmail.Folder] | None:
-    """The folder list of a mailbox that holds no mail, read from its directory instead of
-    an IMAP connection (most students' inbox in the morning). Dovecot's Maildir keeps each
-    mail as a file in its folder's `new` or `cur` (a delivery renames it in from `tmp`: it
-    is there or not), so empty directories are an empty folder at this moment, with no
-    count kept anywhere that could be stale. None, and IMAP tells: a folder holds mail,
-    there are folders besides those Dovecot creates by itself, the mailbox is not made yet
-    or cannot be read, or Dovecot is down (the page says so, as before)."""
-    if user.school_id is None or not health.configured():
-        return None
-    mail = process.layout()
-    # The school's mail policy is kept on it for the page's own address_of: no query more.
-    local, domain = services.split_address(services.address_of(user))
-    maildir = f"{mail.mailboxes}/{domain}/{local}/Maildir"  # as `_home`; strings: fewer calls
-    try:
-        for folder in ("", *_FOLDER_DIRS):  # the INBOX ("") first: a mailbox with mail
-            for part in ("new", "cur"):  # mostly has it there, and then this look is short
-                with os.scandir(f"{maildir}/{folder}/{part}") as entries:
-                    if next(entries, None) is not None:
-                        return None
-        with os.scandir(maildir) as entries:
-            if {e.name for e in entries if e.name[0] == "." and e.is_dir()} != _FOLDER_DIRS:
-                return None
-    except OSError:
-        return None
-    if not process.dovecot_running(mail):
-        return None
-    return [webmail.Folder(name, 0, 0) for name in ("INBOX", *webmail.AUTOCREATED)]
 
 
 def create(users: Iterable[User], progress: Callable[[int], object] | None) -> int:
@@ -196,6 +164,7 @@ def remove(path: Path | None, logins: list[str]) -> bool:
     if path is None or not path.exists():
         return False
     shutil.rmtree(path)
+    maildir.forget(str(path / "Maildir"))
     if health.configured():
         process.flush_auth_cache(process.layout(), logins)
     return True

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
-from kreide.mail import mailboxes, services, webmail
+from kreide.mail import maildir, services, webmail
 from kreide.mail.webmail import MailUnavailable, SendRefused
 from kreide.storage.downloads import content_disposition
 from kreide.storage.filenames import safe_filename
@@ -60,20 +60,32 @@ def _page_number(request: HttpRequest) -> int:
 def inbox(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").strip()[:200]
     number = _page_number(request)
-    folders = mailboxes.empty_folders(request.user)  # no mail at all: no IMAP connection
-    if folders is not None:
+    user = request.user
+    # The domain as the navigation's unread count has it (kept a minute): no query.
+    address = services.address_of(user, services.kept_domain(user))
+    # The Maildir tells without IMAP whether the mailbox holds no mail at all, or is as it
+    # was when this process last listed this folder's page.
+    seen = maildir.look(address)
+    listing = None
+    if seen is not None and seen.empty:
+        listing = webmail.EMPTY_FOLDERS, webmail.Page([], number, 0)
+    elif seen is not None and not search:
+        listing = maildir.kept(seen, request.GET.get("folder") or "INBOX", number)
+    if listing is not None:
+        folders, page = listing
         listed = {f.name: f for f in folders}
         folder = _folder(None, request, listed)
-        page = webmail.Page([], number, 0)
     else:
-        with webmail.mailbox(request.user) as client:
+        with webmail.mailbox(user) as client:
             folders = webmail.folders(client)
             listed = {f.name: f for f in folders}
             folder = _folder(client, request, listed)
             page = webmail.page(client, folder, number, search, listed[folder].total)
+        if seen is not None and not search:
+            maildir.keep(seen, folder, number, folders, page)
     inbox_folder = listed.get("INBOX")
     if inbox_folder is not None:
-        webmail.remember_unread(request.user, inbox_folder.unread, request)
+        webmail.remember_unread(user, inbox_folder.unread, request)
     return render(
         request,
         "mail/inbox.html",
@@ -83,7 +95,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "folder_label": listed[folder].label,
             "page": page,
             "search": search,
-            "address": services.address_of(request.user),
+            "address": address,
         },
     )
 

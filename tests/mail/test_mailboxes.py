@@ -10,11 +10,13 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from kreide.accounts import services as accounts
 from kreide.accounts.models import User
-from kreide.mail import mailboxes, webmail
+from kreide.mail import mailboxes, maildir, webmail
+from kreide.mail.services import address_of
 from kreide.privacy import access, retention, services
 from tests.mail.conftest import free_base, needs_servers
 from tests.mail.test_webmail import deliver
@@ -28,11 +30,19 @@ def _dirs(settings, tmp_path):
     settings.PRIVACY_EXPORT_DIR = tmp_path / "privacy"
 
 
-def test_a_mailbox_is_counted_copied_thinned_and_removed(mail, world):
+def listings_kept(user) -> int:
+    """This process's kept inbox listings of the user's mailbox (kreide/mail/maildir.py)."""
+    where = maildir.path(address_of(user))
+    return sum(key[0] == where for key in list(maildir._kept))
+
+
+def test_a_mailbox_is_counted_copied_thinned_and_removed(mail, world, client_for):
     teacher = world.teacher_7a
     subject = f"Elternabend {uuid.uuid4().hex[:6]}"
     deliver(mail, teacher, subject)
     assert mailboxes.count(teacher) == 1
+    client_for(teacher).get(reverse("mail:inbox"))
+    assert listings_kept(teacher) == 1
     assert [subject.encode() in m.content for m in mailboxes.mails(teacher)] == [True]
 
     services.request_copy(teacher, teacher)
@@ -46,13 +56,17 @@ def test_a_mailbox_is_counted_copied_thinned_and_removed(mail, world):
     assert mailboxes.count(teacher) == 1
     assert mailboxes.delete_before(teacher, tomorrow) == 1
     assert mailboxes.count(teacher) == 0
+    assert listings_kept(teacher) == 0  # the subjects are not kept past the rule
 
     deliver(mail, teacher, subject)
+    client_for(teacher).get(reverse("mail:inbox"))
+    assert listings_kept(teacher) == 1
     where = mailboxes.location(teacher)
     assert where.exists()
     services.erase_person(world.admin, teacher)  # committed: the mailbox goes after it
     assert not User.objects.filter(pk=teacher.pk).exists()
     assert not where.exists()
+    assert listings_kept(teacher) == 0
 
 
 def test_the_mail_rule_deletes_old_mail_through_the_nightly_run(mail, world, caplog):

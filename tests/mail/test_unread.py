@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from kreide.core import cache as kreide_cache
-from kreide.mail import process, webmail
+from kreide.mail import maildir, process, webmail
 from kreide.mail.services import address_of
 from tests.mail.conftest import needs_servers, wait_until
 
@@ -95,11 +95,22 @@ def test_reading_a_mail_in_the_webmail_lowers_the_count(mail, world, client_for)
 
 @with_servers
 @with_redis
-def test_a_mailbox_without_a_count_asks_imap_once(mail, world, client_for, imap_traffic):
-    """A mailbox unchanged since before Dovecot wrote counts has no key: one STATUS, whose
-    answer is kept as Dovecot's key would be (never over a count Dovecot wrote since)."""
+def test_a_mailbox_without_a_count_is_counted_from_its_maildir(
+    mail, world, client_for, imap_traffic
+):
+    """A mailbox unchanged since before Dovecot wrote counts has no key: its INBOX's files
+    are counted (as STATUS counts: in `new`, or in `cur` without S among their flags), no
+    IMAP connection, and the count is kept as Dovecot's key would be (never over a count
+    Dovecot wrote since)."""
     student = world.student_7a
+    for n in range(3):
+        deliver(mail, student, f"Stunde {n} {uuid.uuid4().hex[:6]}")
+    with webmail.mailbox(student) as client:  # Dovecot moves them to `cur`; one is read
+        client.select_folder("INBOX")
+        client.add_flags(client.search("ALL")[-1:], [b"\\Seen"])
+    deliver(mail, student, f"Neu {uuid.uuid4().hex[:6]}")  # and one stays in `new`
     unseen = imap_unseen(student)
+    assert maildir.unseen(address_of(student)) == unseen
     key = webmail.unread_key(student)
     # Dovecot wrote the count when that login made the mailbox, asynchronously: once it is
     # there, take it away, as for a mailbox from before Dovecot wrote counts.
@@ -109,17 +120,13 @@ def test_a_mailbox_without_a_count_asks_imap_once(mail, world, client_for, imap_
 
     imap_traffic.clear()
     assert shown(unseen) in client.get(reverse("dashboard:home")).content.decode()
-    assert len(imap_traffic.connections) == 1
+    assert imap_traffic.connections == []
     assert cache.get(key) == unseen
     assert cache.ttl(key) > webmail.UNREAD_CACHE_SECONDS  # kept as long as Dovecot's
 
-    imap_traffic.clear()
-    assert shown(unseen) in client.get(reverse("dashboard:home")).content.decode()
-    assert imap_traffic.connections == []
-
 
 @with_servers
-def test_with_redis_away_the_count_comes_from_imap(
+def test_with_redis_away_the_count_comes_from_the_maildir_or_imap(
     mail, world, client_for, imap_traffic, monkeypatch
 ):
     teacher = world.teacher_7a
@@ -136,6 +143,11 @@ def test_with_redis_away_the_count_comes_from_imap(
     imap_traffic.clear()
     dashboard = client.get(reverse("dashboard:home"))
     assert dashboard.status_code == 200
+    assert shown(unseen) in dashboard.content.decode()
+    assert imap_traffic.connections == []
+    # A Maildir this process cannot read (another user's files): an IMAP STATUS.
+    monkeypatch.setattr(maildir, "path", lambda address: "/nonexistent/Maildir")
+    dashboard = client.get(reverse("dashboard:home"))
     assert shown(unseen) in dashboard.content.decode()
     assert len(imap_traffic.connections) >= 1
     inbox = client.get(reverse("mail:inbox"))

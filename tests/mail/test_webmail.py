@@ -12,7 +12,7 @@ from django.template.defaultfilters import date as date_filter
 from django.urls import reverse
 
 from kreide.accounts.models import User
-from kreide.mail import health, mailboxes, webmail
+from kreide.mail import health, mailboxes, maildir, webmail
 from kreide.mail.services import address_of
 from tests.mail.conftest import delivered, imap_login, needs_servers, wait_until
 
@@ -86,7 +86,8 @@ def test_an_empty_mailbox_opens_without_imap(mail, world, make_user, client_for,
     teacher = make_user(world.school, User.Role.TEACHER)
     mailboxes.create([teacher], None)
     with webmail.mailbox(teacher) as imap:
-        assert mailboxes.empty_folders(teacher) == webmail.folders(imap)
+        assert maildir.look(address_of(teacher)).empty
+        assert list(webmail.EMPTY_FOLDERS) == webmail.folders(imap)
     client = client_for(teacher)
     imap_traffic.clear()
     page = client.get(reverse("mail:inbox")).content.decode()
@@ -108,8 +109,51 @@ def test_an_empty_mailbox_opens_without_imap(mail, world, make_user, client_for,
     client = client_for(other)
     with imap_login(mail, address_of(other)) as program:  # as Thunderbird would
         program.create("Projekt")
-    assert mailboxes.empty_folders(other) is None
+    assert not maildir.look(address_of(other)).empty
     assert "Projekt" in client.get(reverse("mail:inbox")).content.decode()
+
+
+def test_an_unchanged_mailbox_is_listed_without_imap(
+    mail, world, make_user, client_for, imap_traffic
+):
+    """The listing IMAP gave is kept behind the Maildir's file names: opening an unchanged
+    mailbox asks IMAP nothing; a delivery, a mail read, flagged or deleted by a mail
+    program shows on the next opening."""
+    teacher = make_user(world.school, User.Role.TEACHER)
+    mailboxes.create([teacher], None)
+    first = f"Erste {uuid.uuid4().hex[:6]}"
+    deliver(mail, teacher, first)
+    client = client_for(teacher)
+
+    def opened(**params) -> tuple[str, int]:
+        imap_traffic.clear()
+        page = client.get(reverse("mail:inbox"), params).content.decode()
+        return page[page.index('<div class="mail-layout">') :], len(imap_traffic.connections)
+
+    listed, connections = opened()
+    assert first in listed and connections == 1
+    assert opened() == (listed, 0)
+    assert opened() == (listed, 0)
+    assert 'class="unread"' in listed
+
+    with imap_login(mail, address_of(teacher)) as program:  # as Thunderbird would
+        program.select("INBOX")
+        program.store("1:*", "+FLAGS", "\\Seen")
+        listed, connections = opened()
+        assert connections == 1 and 'class="unread"' not in listed and first in listed
+
+        second = f"Zweite {uuid.uuid4().hex[:6]}"
+        deliver(mail, teacher, second)
+        listed, connections = opened()
+        assert connections == 1 and second in listed and first in listed
+
+        program.store("1", "+FLAGS", "\\Deleted")
+        program.expunge()
+    listed, connections = opened()
+    assert connections == 1 and first not in listed and second in listed
+    # Another folder: listed and kept on its own.
+    assert opened(folder="Sent")[1] == 1
+    assert opened(folder="Sent")[1] == 0
 
 
 def test_the_webmail_reuses_dovecots_processes_and_mail_programs_do_not(mail, world):
