@@ -123,25 +123,25 @@ def home(request: HttpRequest) -> HttpResponse:
     ]
     # The user's groups as loaded for this request: the ids of what is shared with them
     # come from the fragment cache, and most students have none (no query). Their
-    # versions are read with the page's own keys (the navigation's counts, the banners)
-    # in one round trip; on a first visit the user's new version and entry are written
-    # in one.
+    # versions and entries are read with the page's own keys (the navigation's counts,
+    # the banners) in one round trip; what a first visit misses (the user's new version
+    # and entry, the navigation's counts computed while the page renders) is written in
+    # one at the end.
     group_ids = access.request_group_ids(request)
-    shares_of = services.candidate_fragments(request.user, group_ids)
     with fragments.batch():
         fragments.prefetch_with_page(
-            request, [scope for scopes in shares_of.values() for scope in scopes]
+            request, [], entries=services.candidate_fragments(request.user, group_ids)
         )
         shares = services.shared_with_me(request.user, limit=50, group_ids=group_ids)
-    return render(
-        request,
-        "files/home.html",
-        {
-            "rows": rows,
-            "shares": shares,
-            "is_admin": access.is_admin_of(request.user, request.user.school),
-        },
-    )
+        return render(
+            request,
+            "files/home.html",
+            {
+                "rows": rows,
+                "shares": shares,
+                "is_admin": access.is_admin_of(request.user, request.user.school),
+            },
+        )
 
 
 @login_required

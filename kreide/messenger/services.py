@@ -28,7 +28,7 @@ from django.utils.html import urlize
 from django.utils.translation import gettext_lazy as _
 
 from kreide.accounts.models import User
-from kreide.core import audit, live, pagecache
+from kreide.core import audit, fragments, live, pagecache
 from kreide.core.cache import with_counters
 from kreide.core.errors import Refusal
 from kreide.core.prepared import PreparedQuery
@@ -222,7 +222,8 @@ def unread_total(user: User, request: HttpRequest | None = None) -> int:
             .exclude(author=user)
             .count()
         )
-        cache.set(unread_key(user.pk), total, UNREAD_SECONDS)
+        # Within a page's `fragments.batch()`, with the page's other writes.
+        fragments.write({unread_key(user.pk): total}, UNREAD_SECONDS)
     return total
 
 

@@ -75,15 +75,14 @@ def task_list(request: HttpRequest) -> HttpResponse:
         return render(
             request, "tasks/list_teacher.html", {"tasks": tasks, "can_create": can_create}
         )
-    if user.is_student:
-        # The class's task lists: versions and entries with the page's keys, one round trip;
-        # on a first visit the student's new version and entry are written in one.
-        with fragments.batch():
+    # A student's class task lists: versions and entries with the page's keys, one round
+    # trip. What a first visit misses (the student's new version and entry, the
+    # navigation's counts computed while the page renders) is written in one at the end.
+    with fragments.batch():
+        if user.is_student:
             fragments.prefetch_with_page(request, [], entries=_page_fragments(request, None))
-            tasks = services.student_task_list(user, _member_groups(request))
-    else:
         tasks = services.student_task_list(user, _member_groups(request))
-    return render(request, "tasks/list_student.html", {"tasks": tasks, "now": timezone.now()})
+        return render(request, "tasks/list_student.html", {"tasks": tasks, "now": timezone.now()})
 
 
 @login_required
@@ -148,21 +147,22 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         task, _manages = _task(request, pk, manage=True)
         return _overview(request, task)
     # The class's task lists and the task's worksheets: their versions and entries with the
-    # page's keys in one round trip (only read: the address may name no task); on a first
-    # visit what is missing is written in one.
+    # page's keys in one round trip (only read: the address may name no task). What a first
+    # visit misses (with the navigation's counts computed while the page renders) is
+    # written in one at the end.
     with fragments.batch():
         fragments.prefetch_with_page(
             request, [], create=False, entries=_page_fragments(request, pk)
         )
         task, _manages = _task(request, pk, cached=True)
         attachments = _attachments(task)
-    submission = _my_submission(request.user, task)
-    services.mark_feedback_seen(submission)
-    return render(
-        request,
-        "tasks/detail_student.html",
-        {**_student_context(task, submission), "attachments": attachments},
-    )
+        submission = _my_submission(request.user, task)
+        services.mark_feedback_seen(submission)
+        return render(
+            request,
+            "tasks/detail_student.html",
+            {**_student_context(task, submission), "attachments": attachments},
+        )
 
 
 def _my_submission(student, task: Task) -> Submission | None:

@@ -13,7 +13,9 @@ from kreide.core import fragments
 from kreide.files import services
 from kreide.files.models import AppPassword, FileSettings, Node, PublicLink, Share, Space
 from kreide.files.services import Actor
+from kreide.messenger.services import unread_key
 from kreide.storage.blobstore import store_bytes
+from tests.conftest import redis_reads_entries_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -303,6 +305,11 @@ def test_the_files_page_reads_its_share_versions_with_the_pages_keys(
     with_versions = [keys for _kind, keys in cache_reads if versions & set(keys)]
     assert len(with_versions) == 1 and versions | {INCIDENTS_KEY} <= set(with_versions[0])
     assert not [keys for _kind, keys in cache_reads if INCIDENTS_KEY in keys][1:]
+    # The share ids under those versions: with Redis in that same round trip, else in one
+    # more.
+    entries = [keys for _kind, keys in cache_reads if any(k.startswith("frag:") for k in keys)]
+    assert len(entries) == 1, cache_reads
+    assert (entries[0] is with_versions[0]) == redis_reads_entries_at_once(), cache_reads
 
 
 def test_a_first_visit_writes_the_users_share_fragments_in_one_round_trip(
@@ -335,6 +342,8 @@ def test_a_first_visit_writes_the_users_share_fragments_in_one_round_trip(
     written = [sorted(key for key in keys if own in key) for keys in batched]
     assert [len(keys) for keys in written if keys] == [2]  # the version and the entry
     assert not [key for key in direct if own in key]
+    # The navigation's unread messages, counted while the page rendered, go with them.
+    assert [unread_key(files.student_7b.pk) in keys for keys in batched] == [True]
 
 
 def test_teacher_grants_write_to_a_student(files, client_for):

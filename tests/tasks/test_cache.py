@@ -9,10 +9,11 @@ from django.contrib.sessions.backends.cached_db import KEY_PREFIX as SESSION
 from django.urls import reverse
 from django.utils import timezone
 
+from kreide.messenger.services import unread_key
 from kreide.storage.blobstore import store_bytes
 from kreide.tasks import services
 from kreide.tasks.models import Attachment, Task
-from tests.conftest import user_query
+from tests.conftest import redis_reads_entries_at_once, user_query
 
 pytestmark = pytest.mark.django_db
 
@@ -213,13 +214,6 @@ def _fragment_trips(cache_reads) -> list[list[str]]:
     ]
 
 
-def _with_redis() -> bool:
-    """Redis makes the entries' keys from the versions it reads: one round trip for both."""
-    from kreide.core import fragments
-
-    return hasattr(getattr(fragments.cache, "client", None), "get_client")
-
-
 def test_a_task_page_reads_its_cached_parts_with_the_pages_keys(
     world, task, client_for, cache_reads
 ):
@@ -236,7 +230,7 @@ def test_a_task_page_reads_its_cached_parts_with_the_pages_keys(
     with_versions = [keys for _kind, keys in cache_reads if versions & set(keys)]
     assert len(with_versions) == 1 and versions | {INCIDENTS_KEY} <= set(with_versions[0])
     trips = _fragment_trips(cache_reads)
-    assert len(trips) == (1 if _with_redis() else 2), cache_reads
+    assert len(trips) == (1 if redis_reads_entries_at_once() else 2), cache_reads
     entries = [keys for keys in trips if any(k.startswith("frag:") for k in keys)]
     assert len(entries) == 1, cache_reads
     assert any(key.startswith(f"frag:tasks:attachments:{task.pk}:") for key in entries[0])
@@ -257,7 +251,7 @@ def test_the_task_list_reads_its_cached_parts_with_the_pages_keys(
     assert len(with_version) == 1 and INCIDENTS_KEY in with_version[0]
     # The class's task list's entry: with Redis in that same round trip.
     trips = _fragment_trips(cache_reads)
-    assert len(trips) == (1 if _with_redis() else 2), cache_reads
+    assert len(trips) == (1 if redis_reads_entries_at_once() else 2), cache_reads
     entries = [keys for keys in trips if any(k.startswith("frag:") for k in keys)]
     assert len(entries) == 1, cache_reads
     assert any(key.startswith(f"frag:tasks:{world.school.pk}:group:") for key in entries[0])
@@ -292,11 +286,13 @@ def test_a_students_first_visit_writes_their_version_and_entry_at_once(
     assert client.get(url).status_code == 200  # nothing of the student's own is cached
     user = world.student_7a.pk
     own = f"frag:tasks:{world.school.pk}:student:{user}:"
-    if _with_redis() or page == "detail":
+    if redis_reads_entries_at_once() or page == "detail":
         # Under the version set just now no entry can be cached: none is asked for.
         assert not [keys for _kind, keys in cache_reads if any(k.startswith(own) for k in keys)]
-    # The student's new version and their entry: one round trip.
+    # The student's new version and their entry, and the navigation's unread messages
+    # counted while the page rendered: one round trip.
     [held] = writes
     written = set().union(*held.values())
     assert f"fragver:user:{user}:tasks" in written
     assert any(key.startswith(own) for key in written)
+    assert unread_key(user) in written
