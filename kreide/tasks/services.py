@@ -14,8 +14,8 @@ from functools import partial
 import markdown
 import nh3
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db import router, transaction
+from django.db.models import Count, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,7 +23,7 @@ from kreide.accounts.models import User
 from kreide.core import fragments
 from kreide.core.errors import Refusal
 from kreide.core.ids import MAX_ID
-from kreide.core.prepared import PreparedInsert, PreparedQuery
+from kreide.core.prepared import PreparedInsert, PreparedQuery, set_prefetched
 from kreide.schools import access
 from kreide.schools.models import Group
 from kreide.storage.models import Blob, Upload
@@ -281,10 +281,13 @@ def task_attachments_fragment(task_id: int) -> dict[str, list[str]]:
     return {f"tasks:attachments:{task_id}": [task_attachments_scope(task_id)]}
 
 
-# The student's submissions of some tasks, for the task list (built once per number of tasks).
+# The student's submissions of some tasks, for the task list (built once per number of
+# tasks); unordered: the model's order joins the tasks and users for nothing here.
 _SUBMISSIONS = PreparedQuery(
-    lambda school_id, student_id, task_ids: Submission.objects.for_school(school_id).filter(
-        student_id=student_id, task_id__in=task_ids
+    lambda school_id, student_id, task_ids: (
+        Submission.objects.for_school(school_id)
+        .filter(student_id=student_id, task_id__in=task_ids)
+        .order_by()
     )
 )
 
@@ -507,6 +510,54 @@ _MY_SUBMISSION = {
 def my_submission(student: User, task: Task, lock: bool = False) -> Submission | None:
     found = _MY_SUBMISSION[lock].list(task.school_id, task.pk, student.pk)
     return found[0] if found else None
+
+
+# The submission's, its files' and their blobs' columns, in this order.
+_SHOWN_COLUMNS = tuple(
+    (model, [field.attname for field in model._meta.concrete_fields])
+    for model in (Submission, SubmissionFile, Blob)
+)
+
+
+def _with_files_query(school_id: int, task_id: int, student_id: int) -> QuerySet:
+    """my_submission()'s row once for each of its files (in their order), with the file's
+    and its blob's columns (NULL without files): one statement instead of two."""
+    return (
+        _submission_query(school_id, task_id, student_id, lock=False)
+        .alias(school_files=FilteredRelation("files", condition=Q(files__school_id=school_id)))
+        .values_list(
+            *_SHOWN_COLUMNS[0][1],
+            *(f"school_files__{name}" for name in _SHOWN_COLUMNS[1][1]),
+            *(f"school_files__blob__{name}" for name in _SHOWN_COLUMNS[2][1]),
+        )
+        .order_by("school_files__created_at", "school_files__pk")
+    )
+
+
+_WITH_FILES = PreparedQuery(_with_files_query)
+
+
+def my_submission_with_files(student: User, task: Task) -> Submission | None:
+    """my_submission() with its files (`.files.all()`, each with its blob) read along."""
+    rows = _WITH_FILES.list(task.school_id, task.pk, student.pk)
+    if not rows:
+        return None
+    db = router.db_for_read(Submission)
+    (submission_model, submission_names), (file_model, file_names), (blob_model, blob_names) = (
+        _SHOWN_COLUMNS
+    )
+    files_at, blobs_at = len(submission_names), len(submission_names) + len(file_names)
+    submission = submission_model.from_db(db, submission_names, rows[0][:files_at])
+    files = []
+    for row in rows:
+        if row[files_at] is None:  # the LEFT JOIN's row of a submission without files
+            continue
+        file = file_model.from_db(db, file_names, row[files_at:blobs_at])
+        blob = blob_model.from_db(db, blob_names, row[blobs_at:])
+        file_model.blob.field.set_cached_value(file, blob)
+        files.append(file)
+    set_prefetched(submission, "files", files)
+    return submission
 
 
 def _new_draft(task: Task, student: User) -> Submission:

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_POST
 
 from kreide.core import fragments
 from kreide.core.admission import heavy
-from kreide.core.prepared import PreparedQuery, set_prefetched
 from kreide.schools import access
 from kreide.storage import previews
 from kreide.storage.downloads import blob_response, content_disposition
@@ -156,38 +155,13 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
         task, _manages = _task(request, pk, cached=True)
         attachments = _attachments(task)
-        submission = _my_submission(request.user, task)
+        submission = services.my_submission_with_files(request.user, task)
         services.mark_feedback_seen(submission)
         return render(
             request,
             "tasks/detail_student.html",
             {**_student_context(task, submission), "attachments": attachments},
         )
-
-
-def _my_submission(student, task: Task) -> Submission | None:
-    found = _MY_SUBMISSION.list(task.school_id, task.pk, student.pk)
-    if not found:
-        return None
-    submission = found[0]
-    set_prefetched(submission, "files", _SUBMISSION_FILES.list(task.school_id, submission.pk))
-    return submission
-
-
-# The student's submission and its files (every visit of a task), their SQL built once
-# per process.
-_MY_SUBMISSION = PreparedQuery(
-    lambda school_id, task_id, student_id: Submission.objects.for_school(school_id).filter(
-        task_id=task_id, student_id=student_id
-    )[:1]
-)
-_SUBMISSION_FILES = PreparedQuery(
-    lambda school_id, submission_id: (
-        SubmissionFile.objects.for_school(school_id)
-        .filter(submission_id=submission_id)
-        .select_related("blob")
-    )
-)
 
 
 def _student_context(task: Task, submission: Submission | None) -> dict:
@@ -316,7 +290,7 @@ def my_submission_partial(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "tasks/_my_submission.html",
-        _student_context(task, _my_submission(request.user, task)),
+        _student_context(task, services.my_submission_with_files(request.user, task)),
     )
 
 

@@ -204,6 +204,43 @@ def test_student_pages_cost_a_fixed_number_of_queries(
         _dashboard(client)
 
 
+def test_a_submission_and_its_files_are_one_statement(
+    world, task, client_for, django_assert_num_queries
+):
+    client, url = client_for(world.student_7a), reverse("tasks:detail", args=[task.pk])
+    assert client.get(url).status_code == 200  # fills the caches
+    # user (kept where Redis is shared); memberships; the submission, read as none
+    with django_assert_num_queries(2 + user_query()):
+        assert "noch nichts abgegeben" in client.get(url).content.decode()
+    now = timezone.now()
+    for name, content in (("Zweite.pdf", b"b"), ("Erste.pdf", b"a")):
+        services.add_file(world.student_7a, task, store_bytes(content), name, now)
+    first = services.my_submission(world.student_7a, task).files.get(filename="Erste.pdf")
+    first.created_at = now - timedelta(minutes=1)
+    first.save()
+    # user; memberships; the submission with its two files and their blobs
+    with django_assert_num_queries(2 + user_query()):
+        page = client.get(url).content.decode()
+    assert page.index("Erste.pdf") < page.index("Zweite.pdf")  # in the order received
+    assert "1\xa0Byte" in page
+    # The draft's files as the ORM reads them, each with its blob.
+    read = services.my_submission_with_files(world.student_7a, task)
+    expected = services.my_submission(world.student_7a, task)
+    assert [(_fields(f), _fields(f.blob)) for f in read.files.all()] == [
+        (_fields(f), _fields(f.blob)) for f in expected.files.select_related("blob")
+    ]
+    assert _fields(read) == _fields(expected)
+    # Without files: the submission alone.
+    for submitted in list(read.files.all()):
+        services.remove_file(world.student_7a, submitted)
+    assert list(services.my_submission_with_files(world.student_7a, task).files.all()) == []
+
+
+def _fields(instance) -> dict:
+    """A model instance's column values as read."""
+    return {key: value for key, value in vars(instance).items() if not key.startswith("_")}
+
+
 def _fragment_trips(cache_reads) -> list[list[str]]:
     """The round trips that read fragments' versions or entries (not the session's, which
     reads the versions of its user's rows along: accounts.keptuser)."""
