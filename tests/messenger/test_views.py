@@ -3,6 +3,7 @@ direct messages and attachments, each across classes and schools."""
 
 import base64
 import json
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,9 +11,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from kreide.messenger import services
 from kreide.messenger.models import Attachment, Message, RoomMember
+from kreide.messenger.templatetags import messenger_tags
 from tests.visible import shows
 
 TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
@@ -390,3 +393,37 @@ def test_the_dashboard_counts_the_navigations_unread_messages_with_its_own(
     # The unread section's query, not a second count for the navigation.
     assert len([q for q in captured.captured_queries if "messenger_message" in q["sql"]]) == 1
     assert cache.get(f"messenger:unread:{world.student_7a.pk}") == 2
+
+
+def _without_tokens(page: str) -> str:
+    """The page with its CSRF tokens and CSP nonces blanked (they differ per response)."""
+    return re.sub(r'(csrfmiddlewaretoken" value="|X-CSRFToken": "|nonce=")[^"]+', r"\1", page)
+
+
+def test_a_rooms_page_is_kept_for_who_may_do_the_same(world, rooms, client_for, monkeypatch):
+    kept = messenger_tags.KeptMarkup(("csrf_token", "user_pk"), 64)
+    monkeypatch.setattr(messenger_tags, "_KEPT", kept)
+    url = reverse("messenger:room", args=[rooms.class_7a.pk])
+
+    def page_of(who: str) -> str:
+        user = getattr(world, who)
+        page = client_for(user).get(url).content.decode()
+        assert f'data-user="{user.pk}"' in page
+        assert not [part for part in kept.stand_ins.values() if part in page]
+        return page
+
+    student, classmate, teacher = (page_of(w) for w in ("student_7a", "classmate_7a", "teacher_7a"))
+    # The classmates share one rendering; the teacher, who moderates, has another.
+    assert len(kept._rendered) == 2
+    assert "/members/" in teacher and "/members/" not in student
+    services.set_muted(world.teacher_7a, rooms.class_7a.pk, world.classmate_7a.pk, True)
+    muted = page_of("classmate_7a")
+    assert len(kept._rendered) == 3 and 'id="chat-text"' not in muted
+
+    # Rendered with each request's own values in place of the stand-ins: the same pages.
+    def rendered(key, render, **values):
+        return mark_safe(render({k: str(v) for k, v in values.items()}))  # noqa: S308
+
+    monkeypatch.setattr(kept, "get", rendered)
+    for who, page in (("student_7a", student), ("teacher_7a", teacher), ("classmate_7a", muted)):
+        assert _without_tokens(page_of(who)) == _without_tokens(page)

@@ -121,8 +121,12 @@ _ROWS = KeptMarkup((), limit=4096)
 def student_task_row(context: template.Context) -> SafeString:
     """The row of `task` (the loop's) in a student's task list, kept (see `_ROWS`)."""
     task = context["task"]
+    # What the rows show besides their own values: asked once for the list, not per row.
+    shown = context.render_context.get(_ROWS)
+    if shown is None:
+        shown = context.render_context[_ROWS] = shown_in()
     key = (
-        *shown_in(),
+        *shown,
         task.pk,
         task.title,
         task.due_at,
