@@ -8,9 +8,7 @@ class ScheduleConfig(AppConfig):
     verbose_name = _("Staggered start")
 
     def ready(self) -> None:
-        from django.utils import timezone
-
-        from kreide.core import fragments
+        from kreide.core import clock, fragments
         from kreide.dashboard.registry import Section, register
         from kreide.schedule import services, views
         from kreide.schedule.models import StartWindow
@@ -23,7 +21,7 @@ class ScheduleConfig(AppConfig):
                 5,
                 views.dashboard_section,
                 entries=lambda request: services.schedule_fragments(
-                    request.user, timezone.localdate()
+                    request.user, clock.local_today(request)
                 ),
             )
         )

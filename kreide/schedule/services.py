@@ -12,10 +12,11 @@ from datetime import date, time
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from kreide.accounts.models import User
-from kreide.core import fragments
+from kreide.core import clock, fragments
 from kreide.schedule.models import StartWindow
 from kreide.schools import access
 from kreide.schools.access import is_admin_of
@@ -76,6 +77,21 @@ def start_time_for(
         if own or by_grade:
             starts.append(min(own or by_grade))
     return min(starts) if starts else None
+
+
+_ATTRIBUTE = "_kreide_start_time"
+
+
+def start_time_today(request: HttpRequest) -> time | None:
+    """`start_time_for` the signed-in user today, once per request (the dashboard's start
+    and video sections both ask)."""
+    found = getattr(request, _ATTRIBUTE, _ATTRIBUTE)
+    if found is _ATTRIBUTE:
+        found = start_time_for(
+            request.user, clock.local_today(request), access.request_classes(request)
+        )
+        setattr(request, _ATTRIBUTE, found)
+    return found
 
 
 def add_window(

@@ -15,14 +15,13 @@ from django.views.decorators.http import require_POST
 from kreide.schedule import services
 from kreide.schedule.forms import StartWindowForm
 from kreide.schedule.models import StartWindow
-from kreide.schools import access
 from kreide.schools.access import is_admin_of
 
 
 def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     """ "Your class starts at 8:00" today; the admin also gets the link to set the windows."""
     user = request.user
-    starts_at = services.start_time_for(user, timezone.localdate(), access.request_classes(request))
+    starts_at = services.start_time_today(request)
     manage = is_admin_of(user, user.school)
     if starts_at is None and not manage:
         return None

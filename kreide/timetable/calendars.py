@@ -63,12 +63,13 @@ def settings_for(school_id: int) -> CalendarSettings:
 # ------------------------------------------------------------------------------ free days
 
 
-def free_days(school_id: int) -> dict[date, str]:
+def free_days(school_id: int, this_year: int | None = None) -> dict[date, str]:
     """School-free days of this year and the next: public holidays of the school's state
-    (the `holidays` library) and the school holidays entered or imported as events."""
+    (the `holidays` library) and the school holidays entered or imported as events.
+    `this_year`: the local date's year, where the caller has it."""
+    this_year = this_year or timezone.localdate().year
 
     def load() -> dict[date, str]:
-        this_year = timezone.localdate().year
         state = settings_for(school_id).state or None
         found: dict[date, str] = dict(
             holidays.country_holidays(
@@ -85,13 +86,14 @@ def free_days(school_id: int) -> dict[date, str]:
                 day += timedelta(days=1)
         return found
 
-    [(name, scopes)] = free_days_fragment(school_id).items()
+    [(name, scopes)] = free_days_fragment(school_id, this_year).items()
     return fragments.cached(name, scopes, load, CACHE_SECONDS)
 
 
-def free_days_fragment(school_id: int) -> dict[str, list[str]]:
-    """The fragment (name → scopes) free_days(school_id) reads."""
-    return {f"calendar:free:{school_id}:{timezone.localdate().year}": [calendar_scope(school_id)]}
+def free_days_fragment(school_id: int, this_year: int | None = None) -> dict[str, list[str]]:
+    """The fragment (name → scopes) free_days(school_id, this_year) reads."""
+    this_year = this_year or timezone.localdate().year
+    return {f"calendar:free:{school_id}:{this_year}": [calendar_scope(school_id)]}
 
 
 def is_school_day(day: date, free: dict[date, str]) -> bool:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from kreide.accounts.models import User
-from kreide.core import fragments, pagecache
+from kreide.core import clock, fragments, pagecache
 from kreide.core.admission import heavy
 from kreide.core.kept import KeptMarkup, shown_in
 from kreide.schools.access import MEMBER, is_admin_of, memberships_of, request_group_ids
@@ -45,8 +45,14 @@ def _day(request: HttpRequest) -> date:
 
 
 def my_targets(request: HttpRequest) -> list[plans.Target]:
-    """Whose timetable is mine: a teacher's own lessons; a student's classes and groups."""
-    return plans.targets_of(request.user, request_group_ids(request, MEMBER))
+    """Whose timetable is mine: a teacher's own lessons; a student's classes and groups
+    (worked out once per request: the dashboard's substitutions ask twice)."""
+    user = request.user
+    found = getattr(request, "_kreide_targets", None)
+    if found is None or found[0] != user.pk:
+        found = (user.pk, plans.targets_of(user, request_group_ids(request, MEMBER)))
+        request._kreide_targets = found
+    return found[1]
 
 
 def _week(day: date) -> list[date]:
@@ -158,9 +164,10 @@ def browse(request: HttpRequest) -> HttpResponse:
     return render(request, "timetable/browse.html", context)
 
 
-def next_two_school_days(school_id: int) -> list[date]:
-    free = calendars.free_days(school_id)
-    first = calendars.school_day_on_or_after(timezone.localdate(), free)
+def next_two_school_days(school_id: int, today: date | None = None) -> list[date]:
+    today = today or timezone.localdate()
+    free = calendars.free_days(school_id, today.year)
+    first = calendars.school_day_on_or_after(today, free)
     return [first, calendars.next_school_day(first, free)]
 
 
@@ -347,10 +354,11 @@ def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
     school_id = request.user.school_id
     if school_id is None:
         return {}
-    first = calendars.school_day_on_or_after(timezone.localdate(), {})
+    today = clock.local_today(request)
+    first = calendars.school_day_on_or_after(today, {})
     days = [first, calendars.next_school_day(first, {})]
     return {
-        **calendars.free_days_fragment(school_id),
+        **calendars.free_days_fragment(school_id, today.year),
         **plans.substitutions_fragments(school_id, my_targets(request), days),
     }
 
@@ -363,7 +371,7 @@ def dashboard_section(request: HttpRequest) -> dict[str, Any] | None:
     targets = my_targets(request)
     if not targets:
         return None
-    days = next_two_school_days(user.school_id)
+    days = next_two_school_days(user.school_id, clock.local_today(request))
     found = plans.substitutions(user.school_id, targets, days)
     changes = []
     for day in days:
@@ -545,7 +553,7 @@ def dates_section(request: HttpRequest) -> dict[str, Any] | None:
     user = request.user
     if user.school_id is None:
         return None
-    today = timezone.localdate()
+    today = clock.local_today(request)
     groups = request_group_ids(request)
     items = calendars.events_for(user, groups, today, today + DATES_AHEAD)
     return {"items": items[:8], "more": len(items) > 8}
@@ -560,7 +568,7 @@ def dates_entries(request: HttpRequest) -> dict[str, list[str]]:
     """The cached dates dates_section() reads."""
     if request.user.school_id is None:
         return {}
-    today = timezone.localdate()
+    today = clock.local_today(request)
     return calendars.event_fragments(request.user, today, today + DATES_AHEAD)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kreide.core import clock
 from kreide.core.banners import Banner
-from kreide.schedule.services import start_time_for
+from kreide.schedule.services import start_time_today
 from kreide.schools import access
 from kreide.video import services
 from kreide.video.models import VideoLesson
@@ -28,7 +28,7 @@ def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
     user = request.user
     if user.school_id is None:
         return {}
-    start = _day_start(timezone.localtime())
+    start = _day_start(clock.local_now(request))
     return services.day_fragments(user, access.request_group_ids(request), start)
 
 
@@ -39,7 +39,7 @@ def dashboard_section(request: HttpRequest) -> dict | None:
     state = services.cached_state(request, keep=True)
     if user.school_id is None or state == "unconfigured":
         return None  # no video here: the banner says so once
-    now = timezone.localtime()
+    now = clock.local_now(request)
     start = _day_start(now)
     lessons = [
         lesson
@@ -50,7 +50,7 @@ def dashboard_section(request: HttpRequest) -> dict | None:
         return None
     # The staggered start applies to those who join, not to the lesson's teacher.
     day_starts = (
-        start_time_for(user, now.date(), access.request_classes(request))
+        start_time_today(request)
         if any(lesson.teacher_id != user.pk for lesson in lessons)
         else None
     )
