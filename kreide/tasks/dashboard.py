@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.db.models import Count, F, Q
 from django.http import HttpRequest
@@ -27,15 +27,24 @@ def tasks_entries(request: HttpRequest) -> dict[str, list[str]]:
     return services.visible_tasks_fragments(user, access.request_group_ids(request, access.MEMBER))
 
 
+class Feedback(NamedTuple):
+    """A reviewed submission whose feedback the student has not seen yet."""
+
+    task_id: int
+    task_title: str
+    reviewed_at: datetime
+
+
 def _submissions(school_id: int, student_id: int, task_ids: list[int]):
-    """One query for both: the student's submissions of `task_ids`, and unseen feedback."""
+    """One query for both: the student's submissions of `task_ids`, and unseen feedback;
+    as plain rows (a model instance each cost ~30 Python calls, and read the texts)."""
     unseen = Q(reviewed_at__isnull=False) & (
         Q(feedback_seen_at__isnull=True) | Q(feedback_seen_at__lt=F("reviewed_at"))
     )
     return (
         Submission.objects.for_school(school_id)
         .filter(Q(task_id__in=task_ids) | unseen, student_id=student_id)
-        .annotate(task_title=F("task__title"))
+        .values_list("task_id", "status", "reviewed_at", "feedback_seen_at", "task__title")
     )
 
 
@@ -89,14 +98,13 @@ def tasks_section(request: HttpRequest) -> dict[str, Any] | None:
         if task.starts_at >= new_since or now <= task.due_at <= soon
     ]
     submissions = _SUBMISSIONS.list(user.school_id, user.pk, [task.pk for task in candidates])
-    handed_in = {s.task_id for s in submissions if s.is_handed_in}
+    handed_in = {row[0] for row in submissions if row[1] != Submission.Status.DRAFT}
     open_tasks = [task for task in candidates if task.pk not in handed_in]
     feedback = sorted(
         (
-            s
-            for s in submissions
-            if s.reviewed_at is not None
-            and (s.feedback_seen_at is None or s.feedback_seen_at < s.reviewed_at)
+            Feedback(task_id, title, reviewed_at)
+            for task_id, _status, reviewed_at, seen_at, title in submissions
+            if reviewed_at is not None and (seen_at is None or seen_at < reviewed_at)
         ),
         key=lambda submission: submission.reviewed_at,
         reverse=True,
