@@ -8,15 +8,18 @@ from django.http import HttpRequest
 
 from kreide.core import fragments, pagecache
 from kreide.messenger import services
+from kreide.messenger.models import Room
 
 
 def unread(request: HttpRequest) -> dict[str, Any] | None:
     user = request.user
     if user.school_id is None:
         return None
-    members = [m for m in services.rooms_for(user) if m.unread]
-    partners = services.direct_partner_names(user, members)
-    total = sum(m.unread for m in members)
+    rows = [row for row in services.room_rows(user) if row[3]]
+    partners = services.partner_names(
+        user, [room_id for room_id, kind, _name, _unread in rows if kind == Room.Kind.DIRECT]
+    )
+    total = sum(row[3] for row in rows)
     # The navigation's count (services.unread_total) is this sum: written with the
     # dashboard's other writes and handed to the page's round trip (which the dashboard
     # made before the sections), it costs the page no query. A count that round trip found
@@ -27,8 +30,8 @@ def unread(request: HttpRequest) -> dict[str, Any] | None:
         pagecache.put(request, key, total)
     return {
         "rooms": [
-            {"id": m.room_id, "title": services.room_title(m, partners), "unread": m.unread}
-            for m in members[:8]
+            {"id": room_id, "title": services.title_of(room_id, kind, name, partners), "unread": n}
+            for room_id, kind, name, n in rows[:8]
         ],
         "total": total,
     }

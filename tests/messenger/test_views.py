@@ -222,6 +222,17 @@ def test_dashboard_section_and_navigation(world, rooms, client_for):
     assert f'href="{reverse("messenger:index")}"' in page
 
 
+def test_dashboard_names_a_direct_room_by_the_other_person(world, rooms, client_for):
+    room = services.open_direct(world.teacher_7a, world.student_7a)
+    services.send_message(world.teacher_7a, room.pk, "Kurze Frage", "dash-direct-01")
+    services.send_message(world.teacher_7a, rooms.class_7a.pk, "An alle", "dash-direct-02")
+    page = client_for(world.student_7a).get(reverse("dashboard:home")).content.decode()
+    section = page.split("2 ungelesene Nachrichten", 1)[1].split("</ul>", 1)[0]
+    direct = f'href="{reverse("messenger:room", args=[room.pk])}">{world.teacher_7a}</a>'
+    assert direct in section
+    assert f'href="{reverse("messenger:room", args=[rooms.class_7a.pk])}">7a</a>' in section
+
+
 def _meta(**values):
     return ",".join(f"{k} {base64.b64encode(str(v).encode()).decode()}" for k, v in values.items())
 
