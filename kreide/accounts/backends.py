@@ -14,8 +14,9 @@ from kreide.accounts.gate import former_student
 from kreide.core.prepared import PreparedQuery
 
 
-def _users() -> QuerySet:
-    return get_user_model()._default_manager.select_related("school").order_by()
+def _users(with_school: bool = True) -> QuerySet:
+    users = get_user_model()._default_manager.order_by()
+    return users.select_related("school") if with_school else users
 
 
 def _with_two_factor(users: QuerySet) -> QuerySet:
@@ -27,17 +28,28 @@ def _with_two_factor(users: QuerySet) -> QuerySet:
     return users.annotate(has_two_factor=Exists(confirmed))
 
 
+def _by_name(with_school: bool) -> PreparedQuery:
+    return PreparedQuery(
+        lambda name: _with_two_factor(_users(with_school)).filter(username__iexact=name)[:2]
+    )
+
+
+def _by_name_or_email(with_school: bool) -> PreparedQuery:
+    return PreparedQuery(
+        lambda name, email: _with_two_factor(_users(with_school)).filter(
+            Q(username__iexact=name) | Q(email__iexact=email)
+        )[:2]
+    )
+
+
 # Every signed-in request loads its user, every sign-in looks one up: their SQL is built
-# once per process. Sign-in asks for two candidates at most (two means none).
+# once per process. Sign-in asks for two candidates at most (two means none); by
+# `with_school` (authenticate's), the account with its school or without.
 _BY_ID = PreparedQuery(lambda pk: _users().filter(pk=pk))
-_BY_USERNAME = PreparedQuery(
-    lambda name: _with_two_factor(_users()).filter(username__iexact=name)[:2]
-)
-_BY_USERNAME_OR_EMAIL = PreparedQuery(
-    lambda name, email: _with_two_factor(_users()).filter(
-        Q(username__iexact=name) | Q(email__iexact=email)
-    )[:2]
-)
+_BY_USERNAME = {with_school: _by_name(with_school) for with_school in (True, False)}
+_BY_USERNAME_OR_EMAIL = {
+    with_school: _by_name_or_email(with_school) for with_school in (True, False)
+}
 
 # One password hash at a time per process: Granian runs one worker per core, and two
 # argon2id verifications interleaved on one core cost each about 8 % more CPU than one
@@ -51,9 +63,19 @@ _ONE_HASH = threading.Lock()
 class UsernameOrEmailBackend(ModelBackend):
     """Sign in with the username or the e-mail address (case-insensitive)."""
 
-    def authenticate(self, request, username=None, password=None, former_students=False, **kwargs):
+    def authenticate(
+        self,
+        request,
+        username=None,
+        password=None,
+        former_students=False,
+        with_school=True,
+        **kwargs,
+    ):
         """`former_students`: the sign-in page lets a graduate's or leaver's deactivated
-        account in (read-only, accounts.gate); every other caller (WebDAV) refuses it."""
+        account in (read-only, accounts.gate); every other caller (WebDAV) refuses it.
+        `with_school` False: the school's row is not loaded with the account (the sign-in
+        page: nothing reads it before the next request loads the user anew)."""
         if not username or password is None:
             return None
         identifier = username.strip()
@@ -62,9 +84,9 @@ class UsernameOrEmailBackend(ModelBackend):
         database = router.db_for_read(get_user_model())
         value = connections[database].ops.prep_for_iexact_query(identifier)
         if "@" in identifier:
-            candidates = _BY_USERNAME_OR_EMAIL.list(value, value)
+            candidates = _BY_USERNAME_OR_EMAIL[with_school].list(value, value)
         else:
-            candidates = _BY_USERNAME.list(value)
+            candidates = _BY_USERNAME[with_school].list(value)
         if len(candidates) != 1:
             # Run the hasher anyway so an unknown name costs as long as a wrong password.
             with _ONE_HASH:

@@ -114,8 +114,10 @@ def _password_owner(request: HttpRequest, identifier: str, password: str) -> Use
     """The account the identifier and password sign in to (a former student's too), with
     its backend noted for login() as authenticate() does, else None; a failure is told to
     user_login_failed's receivers as authenticate() tells it (without the password)."""
+    # Without the school's row (a JOIN and a second model, ~40 Python calls): the POST
+    # answers with a redirect, and the next request loads the user with it.
     user = _PASSWORD_BACKEND.authenticate(
-        request, username=identifier, password=password, former_students=True
+        request, username=identifier, password=password, former_students=True, with_school=False
     )
     if user is None:
         user_login_failed.send(__name__, credentials={"username": identifier}, request=request)

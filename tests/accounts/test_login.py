@@ -520,6 +520,32 @@ def test_the_signed_in_user_comes_with_its_school_in_one_query_as_the_orm_has_it
     assert backend.get_user(world.student_7a.pk) is None
 
 
+def test_the_sign_in_page_looks_the_account_up_without_its_school(
+    world, client, django_assert_num_queries
+):
+    """The POST answers with a redirect; the next request loads the user with its school."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    backend = UsernameOrEmailBackend()
+    with django_assert_num_queries(1):
+        user = backend.authenticate(
+            None, username=world.student_7a.username, password=PASSWORD, with_school=False
+        )
+    assert user == world.student_7a and user.school_id == world.school.pk
+    assert user.has_two_factor is False and "school" not in user._state.fields_cache
+    school_table = type(world.school)._meta.db_table
+    client.get("/accounts/login/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/accounts/login/", {"username": world.student_7a.username, "password": PASSWORD}
+        )
+    assert response.status_code == 302
+    lookups = [q["sql"] for q in queries.captured_queries if "username" in q["sql"]]
+    assert len(lookups) == 1 and school_table not in lookups[0]
+    assert client.get("/").context["user"].school.name == world.school.name
+
+
 def test_the_sign_in_finds_the_account_by_name_or_address_in_one_query(
     world, django_assert_num_queries
 ):
