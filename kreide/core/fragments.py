@@ -235,27 +235,47 @@ def prefetch_with_page(
     *,
     create: bool = True,
     entries: dict[str, list[str]] | None = None,
-) -> None:
+) -> list[str]:
     """`prefetch()` with the page's own keys (`kreide.core.pagecache`: the navigation's
     counts, the banners) in the same one round trip, handed to the page's `take()`s. Those
     keys are read even with the fragment cache off: the page's parts `put()` and `peek()`.
     `entries` (name → scopes, as for `prefetch_entries()`, their scopes read too): their
     entries with the versions in that one round trip where the cache is Redis (Redis
-    makes their keys from the versions it reads), else in a second."""
+    makes their keys from the versions it reads), else in a second. Returns the names of
+    `entries` found not to be cached (none outside a request or with the cache off)."""
     page_keys = pagecache.unfetched(request)
     scopes = [*scopes, *(scope for names in (entries or {}).values() for scope in names)]
     found = _prefetch_at_once(scopes, entries, page_keys) if entries else None
+    missing: list[str] = []
     if found is None:
         found = prefetch(scopes, create=create, also=page_keys)
         if entries:
             prefetch_entries(entries)
+            missing = _missing(entries)
     elif create:
         _versions(list(dict.fromkeys(_version_key(scope) for scope in scopes)))
         memo = _memo.get() or {}
         # The entries not read are those under a version set just now: none is cached.
         for name, names in entries.items():
-            memo.setdefault(_entry_key(name, names, memo), _MISSING)
+            if memo.setdefault(_entry_key(name, names, memo), _MISSING) is _MISSING:
+                missing.append(name)
+    else:
+        missing = _missing(entries)
     pagecache.fetched(request, page_keys, found)
+    return missing
+
+
+def _missing(scopes_of: dict[str, list[str]]) -> list[str]:
+    """Of the fragments `scopes_of` (name → scopes), those the request read and found not
+    cached."""
+    memo = _memo.get()
+    if not settings.FRAGMENT_CACHE_ENABLED or memo is None:
+        return []
+    return [
+        name
+        for name, scopes in scopes_of.items()
+        if memo.get(_read_entry_key(name, scopes, memo)) is _MISSING
+    ]
 
 
 # The versions (KEYS, then the page's other keys) and the entries made of them, as
@@ -358,6 +378,23 @@ def prefetch_entries(scopes_of: dict[str, list[str]]) -> None:
             keys.append(_entry_key(name, scopes, versions))
     if keys:
         _get_many(keys)
+
+
+def fill(name: str, scopes: list[str], value: Any, timeout: int) -> None:
+    """Cache `value` as the fragment `name` under the versions of `scopes` this request
+    has read (as `cached()` would once it computed it): for a page that found out more
+    cheaply what a fragment `prefetch_with_page()` found missing holds."""
+    memo = _memo.get()
+    key = None if memo is None else _read_entry_key(name, scopes, memo)
+    if key is not None and settings.FRAGMENT_CACHE_ENABLED:
+        _set_many({key: value}, timeout)
+
+
+def _read_entry_key(name: str, scopes: list[str], memo: dict[str, Any]) -> str | None:
+    """The fragment's key under the versions in `memo`; None while one is not known."""
+    if any(memo.get(_version_key(scope), _MISSING) is _MISSING for scope in scopes):
+        return None
+    return _entry_key(name, scopes, memo)
 
 
 def _version_key(scope: str) -> str:

@@ -15,13 +15,19 @@ change under the same key): its markup, with the card around it, is then rendere
 per such key, language and time zone in a process and kept. Its template may show nothing
 but `item` and a form's `{% csrf_token %}` (a stand-in in the kept markup, the request's
 token put in).
+
+A student's own fragments among the `entries` (the lessons they teach, the tasks given
+to them by name, the shares with them) are empty for most, and missing on their first
+visit: a section names them with `probes(request)` (name → `Probe`), and when two or
+more are missing the dashboard asks in one statement which of them have rows at all and
+caches the empty ones as empty; only those with rows are the sections' queries.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest
@@ -32,8 +38,20 @@ from django.utils.safestring import SafeString
 
 from kreide.core import fragments
 from kreide.core.kept import KeptMarkup, shown_in
+from kreide.core.prepared import PreparedQuery, any_rows
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A fragment of a section's `entries` computed as `query.list(*args)`, cached for
+    `timeout` seconds; `empty` is its value when that has no row."""
+
+    query: PreparedQuery
+    args: tuple
+    timeout: int
+    empty: Any = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,7 @@ class Section:
     scopes: Callable[[HttpRequest], list[str]] | None = None
     entries: Callable[[HttpRequest], dict[str, list[str]]] | None = None
     kept: Callable[[dict[str, Any]], Hashable] | None = None
+    probes: Callable[[HttpRequest], dict[str, Probe]] | None = None
 
 
 _sections: dict[str, Section] = {}
@@ -70,11 +89,13 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
             if section.entries:
                 entries.update(section.entries(request))
         # Before the sections: they put() and peek() the page's keys.
-        fragments.prefetch_with_page(
+        missing = fragments.prefetch_with_page(
             request,
             [scope for s in sections if s.scopes for scope in s.scopes(request)],
             entries=entries,
         )
+        if len(missing) > 1:  # one query either way with one missing: the section's own
+            _probe(request, sections, entries, missing)
     except Exception:  # only a saving: each section reads what it needs anyway
         logger.exception("dashboard scopes failed")
     rendered: list[dict[str, Any]] = []
@@ -100,6 +121,31 @@ def _render(request: HttpRequest, sections: list[Section]) -> list[dict[str, Any
         else:
             rendered.append(item)
     return rendered
+
+
+def _probe(
+    request: HttpRequest,
+    sections: list[Section],
+    entries: dict[str, list[str]],
+    missing: list[str],
+) -> None:
+    """Which of the sections' probed fragments among `missing` have rows, in one
+    statement, if two or more; the empty ones cached as empty (the sections then find
+    them)."""
+    probes = {
+        name: probe
+        for section in sections
+        if section.probes
+        for name, probe in section.probes(request).items()
+    }
+    asked = [name for name in missing if name in probes]
+    if len(asked) < 2:
+        return
+    found = any_rows([(probes[name].query, probes[name].args) for name in asked])
+    for name, rows in zip(asked, found, strict=True):
+        if not rows:
+            probe = probes[name]
+            fragments.fill(name, entries[name], probe.empty, probe.timeout)
 
 
 def _markup(

@@ -32,6 +32,7 @@ class FilesConfig(AppConfig):
                 dashboard.shared_with_me,
                 entries=dashboard.shared_entries,
                 kept=dashboard.shared_kept,
+                probes=dashboard.shared_probes,
             )
         )
         register_purpose(FileUpload())

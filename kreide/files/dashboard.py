@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from kreide.files.services import candidate_fragments
+from kreide.dashboard.registry import Probe
+from kreide.files.services import CANDIDATE_SECONDS, candidate_fragments, own_candidates_query
 from kreide.files.services import shared_with_me as latest_shares
 from kreide.schools import access
 
@@ -14,6 +15,14 @@ def shared_entries(request: HttpRequest) -> dict[str, list[str]]:
     if not request.user.school_id:
         return {}
     return candidate_fragments(request.user, access.request_group_ids(request))
+
+
+def shared_probes(request: HttpRequest) -> dict[str, Probe]:
+    """Shares with a student themself (hardly ever any) are asked for first."""
+    if not (request.user.is_student and request.user.school_id):
+        return {}
+    name, query, args = own_candidates_query(request.user)
+    return {name: Probe(query, args, CANDIDATE_SECONDS)}
 
 
 def shared_with_me(request: HttpRequest) -> dict | None:

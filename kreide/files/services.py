@@ -588,12 +588,25 @@ _SHARES_WITH = PreparedQuery(
 )
 
 
+CANDIDATE_SECONDS = 3600  # how long the share ids of a person or group are cached
+
+
 def _candidate_names(user, group_ids: list[int]) -> dict[str, tuple]:
-    names = {f"shares:{user.school_id}:user:{user.pk}": (user.pk, None)}
+    names = {_own_candidates_name(user): (user.pk, None)}
     names.update(
         (f"shares:{user.school_id}:group:{group_id}", (None, group_id)) for group_id in group_ids
     )
     return names
+
+
+def _own_candidates_name(user) -> str:
+    return f"shares:{user.school_id}:user:{user.pk}"
+
+
+def own_candidates_query(user) -> tuple[str, PreparedQuery, tuple]:
+    """The fragment of the ids of shares with `user` themself (read by shared_with_me()
+    with `group_ids`), and the query and arguments whose rows make it."""
+    return _own_candidates_name(user), _SHARES_WITH, (user.school_id, [user.pk], [])
 
 
 def candidate_fragments(user, group_ids: list[int]) -> dict[str, list[str]]:
@@ -617,7 +630,9 @@ def _share_candidates(user, group_ids: list[int]) -> list[int]:
                     found[key].append(pk)
         return {name: found[names[name]] for name in missing}
 
-    cached = fragments.cached_many(candidate_fragments(user, group_ids), load, timeout=3600)
+    cached = fragments.cached_many(
+        candidate_fragments(user, group_ids), load, timeout=CANDIDATE_SECONDS
+    )
     return sorted({pk for ids in cached.values() for pk in ids})
 
 

@@ -28,6 +28,7 @@ class TasksConfig(AppConfig):
                 dashboard.tasks_section,
                 entries=dashboard.tasks_entries,
                 kept=dashboard.tasks_kept,
+                probes=dashboard.tasks_probes,
             )
         )
         register_purpose(uploads.SubmissionPurpose())

@@ -213,6 +213,9 @@ def _load_visible(school_id: int, user_id: int, names: dict[str, int | None], mi
     return values
 
 
+VISIBLE_SECONDS = 600  # how long visible_tasks()' fragments are cached
+
+
 def _visible_names(user: User, member_groups: Iterable[int]) -> dict[str, int | None]:
     """The fragments of `visible_tasks()`: each name with its group id, or None for the
     student's tasks by name."""
@@ -220,8 +223,18 @@ def _visible_names(user: User, member_groups: Iterable[int]) -> dict[str, int | 
     names: dict[str, int | None] = {
         f"tasks:{school_id}:group:{group_id}": group_id for group_id in member_groups
     }
-    names[f"tasks:{school_id}:student:{user.pk}"] = None
+    names[_named_name(user)] = None
     return names
+
+
+def _named_name(user: User) -> str:
+    return f"tasks:{user.school_id}:student:{user.pk}"
+
+
+def named_tasks_query(user: User) -> tuple[str, PreparedQuery, tuple]:
+    """The fragment of visible_tasks() with the tasks given to `user` by name, and the
+    query and arguments that compute it (as a list)."""
+    return _named_name(user), _NAMED_TASKS, (user.school_id, user.pk)
 
 
 def visible_tasks_fragments(user: User, member_groups: Iterable[int]) -> dict[str, list[str]]:
@@ -253,7 +266,7 @@ def visible_tasks(
     cached = fragments.cached_many(
         visible_tasks_fragments(user, member_groups),
         partial(_load_visible, user.school_id, user.pk, names),
-        timeout=600,
+        timeout=VISIBLE_SECONDS,
     )
     now = now or timezone.now()
     visible: dict[int, Task] = {}

@@ -25,6 +25,7 @@ class VideoConfig(AppConfig):
                 hooks.dashboard_section,
                 entries=hooks.dashboard_entries,
                 kept=hooks.dashboard_kept,
+                probes=hooks.dashboard_probes,
             )
         )
         banners.register(hooks.video_banner)

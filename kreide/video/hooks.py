@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from kreide.core import clock
 from kreide.core.banners import Banner
+from kreide.dashboard.registry import Probe
 from kreide.schedule.services import start_time_today
 from kreide.schools import access
 from kreide.video import services
@@ -30,6 +31,15 @@ def dashboard_entries(request: HttpRequest) -> dict[str, list[str]]:
         return {}
     start = _day_start(clock.local_now(request))
     return services.day_fragments(user, access.request_group_ids(request), start)
+
+
+def dashboard_probes(request: HttpRequest) -> dict[str, Probe]:
+    """A student's own lessons (which they teach: hardly ever any) are asked for first."""
+    user = request.user
+    if user.school_id is None or not user.is_student:
+        return {}
+    name, query, args = services.own_day_query(user, _day_start(clock.local_now(request)))
+    return {name: Probe(query, args, services.DAY_SECONDS)}
 
 
 def dashboard_section(request: HttpRequest) -> dict | None:

@@ -176,14 +176,33 @@ _OWN_LESSONS = PreparedQuery(
 )
 
 
+DAY_SECONDS = 600  # how long lessons_of_day()'s fragments are cached
+
+
 def _day_names(user: User, group_ids, day_start: datetime) -> dict[str, int | None]:
     """lessons_of_day()'s fragments, each with its group id (None: the user's own lessons)."""
     date = day_start.date().isoformat()
     names: dict[str, int | None] = {
         f"video:{user.school_id}:group:{group_id}:{date}": group_id for group_id in group_ids
     }
-    names[f"video:{user.school_id}:teacher:{user.pk}:{date}"] = None
+    names[_own_day_name(user, date)] = None
     return names
+
+
+def _own_day_name(user: User, date: str) -> str:
+    return f"video:{user.school_id}:teacher:{user.pk}:{date}"
+
+
+def _day(school_id: int, day_start: datetime) -> tuple:
+    """The first arguments of the day's queries: the lessons running that day."""
+    return (school_id, day_start - LONGEST_LESSON, day_start, day_start + timedelta(days=1))
+
+
+def own_day_query(user: User, day_start: datetime) -> tuple[str, PreparedQuery, tuple]:
+    """The fragment of lessons_of_day() with the lessons `user` teaches, and the query
+    and arguments that compute it (as a list)."""
+    name = _own_day_name(user, day_start.date().isoformat())
+    return name, _OWN_LESSONS, (*_day(user.school_id, day_start), user.pk)
 
 
 def day_fragments(user: User, group_ids, day_start: datetime) -> dict[str, list[str]]:
@@ -206,7 +225,7 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
 
     def load(missing: list[str]) -> dict[str, list[VideoLesson]]:
         # One query for the missing groups, one for the user's own lessons.
-        day = (school_id, day_start - LONGEST_LESSON, day_start, day_start + timedelta(days=1))
+        day = _day(school_id, day_start)
         values: dict[str, list[VideoLesson]] = {}
         groups = {names[name]: name for name in missing if names[name] is not None}
         if groups:
@@ -220,7 +239,7 @@ def lessons_of_day(user: User, group_ids, day_start: datetime) -> list[VideoLess
 
     found: dict[int, VideoLesson] = {}
     scopes = day_fragments(user, group_ids, day_start)
-    for lessons in fragments.cached_many(scopes, load, timeout=600).values():
+    for lessons in fragments.cached_many(scopes, load, timeout=DAY_SECONDS).values():
         found.update((lesson.pk, lesson) for lesson in lessons)
     return sorted(found.values(), key=lambda lesson: (lesson.starts_at, lesson.pk))
 

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from kreide.core.prepared import PreparedInsert, PreparedQuery
+from kreide.accounts.models import User
+from kreide.core.prepared import PreparedInsert, PreparedQuery, any_rows
 from kreide.news.models import News
 from kreide.schools.models import Group, Membership
 from kreide.storage.models import Blob, Upload
@@ -271,3 +272,24 @@ def test_an_inserts_values_are_prepared_as_django_prepares_them(world):
 def test_a_model_whose_saves_are_listened_to_is_refused(world):
     with pytest.raises(ImproperlyConfigured, match="receivers"):
         PreparedInsert(News).insert(News(school=world.school, title="Ferien"))
+
+
+def test_any_rows_asks_whether_each_query_has_rows_in_one_statement(world):
+    named = PreparedQuery(
+        lambda school_id, username: User.objects.filter(school_id=school_id, username=username)
+    )
+    among = PreparedQuery(
+        lambda school_id, ids: User.objects.filter(school_id=school_id, pk__in=ids)
+    )
+    school = world.school.pk
+    queries = [
+        (named, (school, world.student_7a.username)),
+        (named, (school, "niemand")),
+        (among, (school, [])),  # an empty list asks nothing, as list() does
+        (among, (school, [world.teacher_7a.pk, -1])),
+        (among, (world.other_school.pk, [world.teacher_7a.pk])),
+    ]
+    with CaptureQueriesContext(connection) as queries_run:
+        found = any_rows(queries)
+    assert found == [bool(prepared.list(*args)) for prepared, args in queries]
+    assert found == [True, False, False, True, False] and len(queries_run) == 1
