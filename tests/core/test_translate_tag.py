@@ -4,6 +4,7 @@ import io
 
 from django.core.management import call_command
 from django.template import Context, Engine, engines
+from django.templatetags.i18n import BlockTranslateNode
 from django.utils import translation
 
 
@@ -58,9 +59,10 @@ def test_the_system_checks_stay_silent():
     assert "no issues" in output.getvalue()
 
 
+GREETING = "{% blocktranslate with name=text %}Hello, {{ name }}!{% endblocktranslate %}"
 BLOCK_SOURCES = (
     "{% blocktranslate %}Save text{% endblocktranslate %}",
-    "{% blocktranslate with name=text %}Hello, {{ name }}!{% endblocktranslate %}",
+    GREETING,
     "{% blocktranslate with name=text|default:'x' %}Hello, {{ name }}!{% endblocktranslate %}",
     "{% blocktranslate %}Hello, {{ text }}!{% endblocktranslate %}",
     "{% blocktranslate %}Hello, {{ nobody }}!{% endblocktranslate %}",
@@ -86,6 +88,16 @@ def test_the_kept_blocktranslate_renders_what_djangos_renders():
                 with translation.override(language):
                     expected = plain.from_string("{% load i18n %}" + source).render(Context(values))
                     assert kept.render(values) == expected, source
-    greeting = "{% blocktranslate with name=text %}Hello, {{ name }}!{% endblocktranslate %}"
-    assert _render(greeting, "de", text="<b>") == "Hallo, &lt;b&gt;!"
-    assert _render(greeting, "en", text="<b>") == "Hello, &lt;b&gt;!"
+    assert _render(GREETING, "de", text="<b>") == "Hallo, &lt;b&gt;!"
+    assert _render(GREETING, "en", text="<b>") == "Hello, &lt;b&gt;!"
+
+
+def test_the_blocktranslate_message_is_worked_out_once(monkeypatch):
+    greeting = engines["django"].from_string("{% load i18n %}" + GREETING)
+
+    def worked_out_again(node, tokens):
+        raise AssertionError("the message was worked out of the tag's text again")
+
+    monkeypatch.setattr(BlockTranslateNode, "render_token_list", worked_out_again)
+    with translation.override("de"):
+        assert greeting.render({"text": "Ada"}) == "Hallo, Ada!"

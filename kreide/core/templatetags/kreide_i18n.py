@@ -4,8 +4,8 @@ A page renders 5–30 `{% translate %}` tags of a fixed text, and Django resolve
 every render: a lazy translation, the catalog lookup, localisation and escaping, ~75 Python
 calls a tag. A tag with a literal text (and a literal context), no filters and no `as`
 shows the same for the same language and escaping, so each such tag keeps what it
-rendered. A `{% blocktranslate %}` without a plural keeps its message and translation per
-language; its variables are put in on every render, as Django does. Registered as the
+rendered. A `{% blocktranslate %}` works its message out of the tag's text once rather than
+on every render; the rest (translation, variables) is Django's render. Registered as the
 library `i18n` (settings.TEMPLATES), so templates still `{% load i18n %}`; every other tag
 and filter is Django's own.
 """
@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from django import template
 from django.core.signals import setting_changed
-from django.template.base import Variable, render_value_in_context
+from django.template.base import Variable
 from django.templatetags import i18n
-from django.utils.safestring import SafeString
-from django.utils.translation import get_language, gettext, pgettext
+from django.utils.translation import get_language
 
 register = template.Library()
 register.tags.update(i18n.register.tags)
@@ -79,46 +78,14 @@ class KeptBlockTranslateNode(i18n.BlockTranslateNode):
             node.asvar,
             node.tag_name,
         )
-        context = self.message_context
-        self.constant = not (self.plural and self.countervar and self.counter) and (
-            context is None or (isinstance(context.var, str) and not context.filters)
-        )
-        # What Django works out of the tag's text on every render.
-        self.message, self.names = self.render_token_list(self.singular)
-        self.kept: dict[tuple, str] = {}
+        self.message = super().render_token_list(self.singular)
 
-    def render(self, context: template.Context, nested: bool = False) -> str:
-        if not self.constant or nested:
-            return super().render(context, nested)
-        key = (_generation[0], get_language())
-        translated = self.kept.get(key)
-        if translated is None:
-            message_context = self.message_context and self.message_context.var
-            translated = self.kept[key] = (
-                pgettext(message_context, self.message)
-                if message_context
-                else gettext(self.message)
-            )
-        context.update({var: val.resolve(context) for var, val in self.extra_context.items()})
-        missing = context.template.engine.string_if_invalid
-        data = {
-            name: render_value_in_context(
-                context[name]
-                if name in context
-                else (missing % name if "%s" in missing else missing),
-                context,
-            )
-            for name in self.names
-        }
-        context.pop()
-        try:
-            result = translated % data
-        except (KeyError, ValueError):  # a broken translation: Django's way out
-            return super().render(context)
-        if self.asvar:
-            context[self.asvar] = SafeString(result)
-            return ""
-        return result
+    def render_token_list(self, tokens: list) -> tuple[str, list[str]]:
+        """The message and its variables, worked out of the tag's text once."""
+        if tokens is not self.singular:  # the plural's
+            return super().render_token_list(tokens)
+        message, names = self.message
+        return message, list(names)  # Django adds the plural's names to the list
 
 
 @register.tag("blocktranslate")
@@ -126,8 +93,7 @@ class KeptBlockTranslateNode(i18n.BlockTranslateNode):
 def do_block_translate(
     parser: template.base.Parser, token: template.base.Token
 ) -> KeptBlockTranslateNode:
-    """Django's `{% blocktranslate %}`, its message and translation kept per language
-    where it has no plural and no context from a variable."""
+    """Django's `{% blocktranslate %}`, its message worked out of the tag's text once."""
     return KeptBlockTranslateNode(i18n.do_block_translate(parser, token))
 
 
