@@ -1,11 +1,12 @@
 """Each pytest-xdist worker as a run of its own (`make test-postgres` runs several).
 
-pytest-django gives every worker its own test database (`test_<name>_gw0`, …); what else a
-run owns is chosen here, before Django reads its settings: Redis db N + k for worker k
-(N the db in KREIDE_REDIS_URL; the suite's `cache.clear()` empties the whole db) and the
-data directory `<KREIDE_DATA_DIR>-gwk`, whose name also names the databases a test creates
-(tests/transfer/conftest.py). Server processes started by tests inherit both. Loaded with
-`-p tests.workers` (pyproject.toml); without xdist it changes nothing.
+Every worker has its own test database (`test_<name>_gw0`, …), cloned from one migrated
+once per run (tests/clonedb.py); what else a run owns is chosen here, before Django
+reads its settings: Redis db N + k for worker k (N the db in KREIDE_REDIS_URL; the suite's
+`cache.clear()` empties the whole db) and the data directory `<KREIDE_DATA_DIR>-gwk`, whose
+name also names the databases a test creates (tests/transfer/conftest.py). Server
+processes started by tests inherit both. Loaded with `-p tests.workers` (pyproject.toml);
+without xdist it changes nothing.
 """
 
 from __future__ import annotations
@@ -40,3 +41,9 @@ def pytest_load_initial_conftests(early_config):
         data_dir = os.environ.get("KREIDE_DATA_DIR", str(early_config.rootpath / "var"))
         os.environ["KREIDE_DATA_DIR"] = f"{data_dir.rstrip('/')}-{worker}"
     return (yield)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The workers of a run (not --reuse-db, which keeps each worker's own database).
+    if hasattr(config, "workerinput") and not config.getvalue("reuse_db"):
+        config.pluginmanager.import_plugin("tests.clonedb")
