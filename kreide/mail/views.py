@@ -3,8 +3,9 @@ account's own mailbox; when mail is down the pages say so and nothing else is af
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from functools import wraps
+from urllib.parse import quote
 
 from django import forms
 from django.contrib import messages
@@ -12,9 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats
+from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from kreide.mail import maildir, services, webmail
@@ -90,14 +94,63 @@ def inbox(request: HttpRequest) -> HttpResponse:
         request,
         "mail/inbox.html",
         {
-            "folders": folders,
+            "folder_items": _folder_items(folders, folder),
             "folder": folder,
             "folder_label": listed[folder].label,
             "page": page,
+            "rows": _rows(page.messages, folder),
             "search": search,
             "address": address,
         },
     )
+
+
+# The inbox's folder list and mail rows are built here rather than by template loops:
+# a loop's item costs the template engine ~180 Python calls (a folder) to ~700 (a mail
+# row: its link, filters and conditions), this ~20 and ~40. Escaped by format_html.
+_FOLDER_ITEM = '<li><a href="?folder={}"{}>{}</a> {}</li>\n'
+_CURRENT = mark_safe(' aria-current="page"')
+_BADGE = '<span class="badge warn" aria-label="{}">{}</span>'
+_ROW = (
+    '<li class="{}">\n<a href="{}">\n<span class="mail-from">{}</span>\n'
+    '<span class="mail-subject">{}</span>\n{}\n</a>\n</li>\n'
+)
+_TIME = '<time datetime="{}">{}</time>'
+
+
+def _folder_items(folders: Sequence[webmail.Folder], current: str) -> SafeString:
+    items = []
+    for item in folders:
+        badge = ""
+        if item.unread:
+            unread = ngettext("%(n)s unread", "%(n)s unread", item.unread) % {"n": item.unread}
+            badge = format_html(_BADGE, unread, item.unread)
+        current_mark = _CURRENT if item.name == current else ""
+        items.append(format_html(_FOLDER_ITEM, quote(item.name), current_mark, item.label, badge))
+    return mark_safe("".join(items))  # noqa: S308 - each item made by format_html
+
+
+def _rows(messages: Sequence[webmail.Summary], folder: str) -> SafeString:
+    # A mail's address is `<id:uid>/` under the inbox's (kreide/mail/urls.py).
+    inbox_url, query = reverse("mail:inbox"), f"?folder={quote(folder)}"
+    unknown, untitled = _("(unknown)"), _("(no subject)")
+    rows = []
+    for item in messages:
+        shown = ""
+        if item.date:
+            local = formats.date_format(item.date, "SHORT_DATETIME_FORMAT")
+            shown = format_html(_TIME, item.date.isoformat(), local)
+        rows.append(
+            format_html(
+                _ROW,
+                "" if item.seen else "unread",
+                f"{inbox_url}{item.uid}/{query}",
+                item.sender or unknown,
+                item.subject or untitled,
+                shown,
+            )
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - each row made by format_html
 
 
 @mail_view

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 import pytest
+from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
 from kreide.accounts.models import User
+from kreide.mail import views, webmail
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +70,49 @@ def test_api_me_names_the_address_where_mail_runs(world, client_for, settings, t
     assert (
         client.get("/api/v1/me").json()["mail"] == f"{world.student_7a.username}@nord.kreide.test"
     )
+
+
+# The inbox's folder list and rows as its template's loops wrote them (before they were
+# built in Python, kreide/mail/views.py): the same markup for any name, count and date.
+TEMPLATE_LOOPS = """{% load i18n %}
+{% for item in folders %}
+<li><a href="?folder={{ item.name|urlencode }}"{% if item.name == folder %} aria-current="page"{% endif %}>{{ item.label }}</a>
+  {% if item.unread %}<span class="badge warn" aria-label="{% blocktranslate count n=item.unread %}{{ n }} unread{% plural %}{{ n }} unread{% endblocktranslate %}">{{ item.unread }}</span>{% endif %}</li>
+{% endfor %}
+<hr>
+{% for item in page.messages %}
+<li class="{% if not item.seen %}unread{% endif %}">
+  <a href="{% url 'mail:message' item.uid %}?folder={{ folder|urlencode }}">
+    <span class="mail-from">{{ item.sender|default:_("(unknown)") }}</span>
+    <span class="mail-subject">{{ item.subject|default:_("(no subject)") }}</span>
+    {% if item.date %}<time datetime="{{ item.date.isoformat }}">{{ item.date|date:"SHORT_DATETIME_FORMAT" }}</time>{% endif %}
+  </a>
+</li>
+{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+@pytest.mark.parametrize("folder", ["INBOX", "Sent", 'Ä & <b>"x"</b>/y z'])
+def test_the_inbox_builds_its_folders_and_rows_as_its_template_did(language, folder):
+    folders = [
+        webmail.Folder("INBOX", 2, 5),
+        webmail.Folder("Sent", 0, 3),
+        webmail.Folder("Junk", 1, 1),
+        webmail.Folder('Ä & <b>"x"</b>/y z', 0, 0),
+    ]
+    messages = [
+        webmail.Summary(7, "Grüße <b>&</b>", 'Müller "Hans"', datetime(2026, 12, 7, 8, 5), False),
+        webmail.Summary(4_000_000_000, "", "", None, True),
+        webmail.Summary(12, "Plain", "a@b.example", datetime(2026, 1, 31, 23, 59, 1), True),
+    ]
+    page = webmail.Page(messages, 1, 3)
+
+    def tidy(html: str) -> str:
+        return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html)).strip()
+
+    with translation.override(language):
+        loops = Template(TEMPLATE_LOOPS).render(
+            Context({"folders": folders, "folder": folder, "page": page})
+        )
+        built = f"{views._folder_items(folders, folder)}<hr>{views._rows(messages, folder)}"
+    assert tidy(built) == tidy(loops)
