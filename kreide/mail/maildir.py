@@ -18,8 +18,11 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from django.conf import settings
 
 from kreide.mail import health, process, services
 
@@ -32,11 +35,23 @@ _FOLDER_DIRS = frozenset(f".{name}" for name in AUTOCREATED)  # Maildir++: `.Sen
 _SEEN_INFO = ":2,"  # a file name's flags follow it; S is \Seen
 
 
+@lru_cache(maxsize=8)
+def _under(mail_dir: str | Path) -> tuple[str, process.MailLayout]:
+    """The mailboxes' directory of a mail directory and a layout to find Dovecot's PID
+    file by, worked out once (~30 Python calls each time)."""
+    mail = process.layout(mail_dir)
+    return str(mail.mailboxes), mail
+
+
 def path(address: str) -> str:
     """The account's Maildir (Dovecot's `home=<mailboxes>/<domain>/<local part>`,
     `mail_location = maildir:~/Maildir`)."""
     local, domain = services.split_address(address)
-    return f"{process.layout().mailboxes}/{domain}/{local}/Maildir"
+    return f"{_under(settings.MAIL_DIR)[0]}/{domain}/{local}/Maildir"
+
+
+def _dovecot_running() -> bool:
+    return process.dovecot_running(_under(settings.MAIL_DIR)[1])
 
 
 def _unseen(new: list[str], cur: list[str]) -> int:
@@ -53,7 +68,7 @@ def unseen(address: str) -> int | None:
         count = _unseen(os.listdir(f"{maildir}/new"), os.listdir(f"{maildir}/cur"))
     except OSError:
         return None
-    return count if process.dovecot_running(process.layout()) else None
+    return count if _dovecot_running() else None
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,7 @@ def _read(maildir: str) -> Look | None:
         uid_lists = tuple(_uid_list(f"{maildir}/{name}") for name in names)
     except OSError:
         return None
-    if not process.dovecot_running(process.layout()):
+    if not _dovecot_running():
         return None
     return Look(maildir, folders, uid_lists)
 
