@@ -1,6 +1,6 @@
 import dataclasses
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.middleware.csrf import _does_token_match
@@ -36,13 +36,21 @@ def renders(monkeypatch):
     return rendered
 
 
+def _soon() -> datetime:
+    """Half an hour ahead, or half-way to midnight: the lesson stays one of today's (the
+    section shows today's lessons) whenever the test runs."""
+    now = timezone.localtime()
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now + min(timedelta(minutes=30), (midnight - now) / 2)
+
+
 def _open_lesson_for_7a(world):
     """A video lesson of class 7a whose join window is open: the join form shows."""
     lesson = video.create_lesson(
         world.teacher_7a,
         group=world.class_7a,
         title="Mathe",
-        starts_at=timezone.now() + timedelta(minutes=30),
+        starts_at=_soon(),
         minutes=45,
     )
     video.set_join_window(world.teacher_7a, lesson, timezone.now())
