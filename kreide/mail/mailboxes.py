@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from django.utils import timezone
+
 from kreide.accounts.models import User
 from kreide.mail import health, maildir, process, services, webmail
 from kreide.schools.models import School
@@ -64,14 +66,15 @@ def mails(user: User) -> Iterator[Mail]:
 
 
 def delete_before(user: User, cutoff: datetime, *, dry_run: bool = False) -> int:
-    """Delete (or, dry, count) the account's mails received before `cutoff`'s day."""
+    """Delete (or, dry, count) the account's mails received before `cutoff`'s day (its
+    local day: IMAP's BEFORE compares dates in Dovecot's time zone, the school's)."""
     if not health.configured():
         return 0
     found = 0
     with webmail.mailbox(user) as client:
         for folder in webmail.folder_names(client):
             client.select_folder(folder, readonly=dry_run)
-            uids = client.search(["BEFORE", cutoff.date()])
+            uids = client.search(["BEFORE", timezone.localdate(cutoff)])
             found += len(uids)
             if uids and not dry_run:
                 client.delete_messages(uids)
