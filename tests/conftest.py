@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.core.cache import cache, caches
+from django.db import connections
 from django.utils import timezone
 
 from kreide.accounts.models import User
@@ -287,6 +288,11 @@ def browser():
         )
         yield launched
         launched.close()
+        # While Playwright's loop runs in this thread, Django keeps this thread's
+        # connections per context (asgiref's thread-critical Local), apart from the one
+        # made before the browser started: closed here, while the loop still runs, or the
+        # test database's drop finds it open ("being accessed by other users").
+        connections.close_all()
 
 
 @pytest.fixture
