@@ -2,6 +2,7 @@
 channel layer the real-time process uses."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from channels.layers import get_channel_layer
 
@@ -17,4 +18,8 @@ def check() -> str | None:
         return received.get("type") == "health.probe"
 
     health.tables_answer("messenger")
-    return None if asyncio.run(round_trip()) else "channel layer"
+    # In a thread of its own: asyncio.run refuses a thread that already runs an event loop
+    # (a check asked from async code; in the tests, Playwright's), and the channel layer
+    # would then be reported down when it is not.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        return None if runner.submit(asyncio.run, round_trip()).result() else "channel layer"
