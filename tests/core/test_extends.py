@@ -2,6 +2,7 @@ from django.template import Context, Engine, engines
 from django.template.base import NodeList
 
 from kreide.core.templatetags.kreide_extends import KeptBlockNode, KeptBlocksExtendsNode
+from tests.recording import record_calls
 
 TEMPLATES = {
     "root.html": "<{% block title %}root title{% endblock %}|{% block body %}"
@@ -48,14 +49,7 @@ def test_the_roots_blocks_are_found_once_per_template(monkeypatch):
     kreide, _ = _engines()
     page = kreide.get_template("child.html")
     page.render(Context({}))
-    walks = []
-    original = NodeList.get_nodes_by_type
-
-    def counted(nodelist, nodetype):
-        walks.append(nodetype)
-        return original(nodelist, nodetype)
-
-    monkeypatch.setattr(NodeList, "get_nodes_by_type", counted)
+    walks = record_calls(monkeypatch, NodeList, "get_nodes_by_type")
     assert page.render(Context({})).startswith("<child middle root title|")
     assert walks == []
 

@@ -4,6 +4,7 @@ from django.urls.resolvers import URLResolver
 
 from kreide.core import resolving
 from kreide.core.resolving import KeptResolver
+from tests.recording import record_calls
 
 
 def _view(request, **kwargs):
@@ -25,15 +26,7 @@ def _resolved(match) -> tuple:
 @pytest.fixture
 def walks(monkeypatch):
     """How often the patterns were tried."""
-    counted = []
-    original = URLPattern.resolve
-
-    def resolve(pattern, path):
-        counted.append(path)
-        return original(pattern, path)
-
-    monkeypatch.setattr(URLPattern, "resolve", resolve)
-    return counted
+    return record_calls(monkeypatch, URLPattern, "resolve")
 
 
 def test_each_path_is_resolved_once_as_django_resolves_it(walks):
